@@ -1,0 +1,78 @@
+//! Specula's Leptos application, shared by the server (`ssr`) and the browser
+//! (`hydrate`).
+//!
+//! Components, routes and server functions live here together with the types
+//! both sides exchange. Everything that needs the database or other server
+//! resources sits behind the `ssr` feature so the wasm bundle never links it.
+
+pub mod components;
+pub mod error;
+pub mod instance;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod services;
+#[cfg(feature = "ssr")]
+pub mod state;
+
+use leptos::prelude::*;
+use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    StaticSegment,
+    components::{Route, Router, Routes},
+};
+
+use components::{error_panel::ErrorPanel, layout::Layout};
+use pages::{home::HomePage, not_found::NotFound, sections};
+
+/// The name wasm-bindgen gives the browser bundle (`/pkg/specula.js`,
+/// `/pkg/specula_bg.wasm`) and the stylesheet (`/pkg/specula.css`).
+pub const OUTPUT_NAME: &str = "specula";
+
+/// The HTML document around the app, rendered only on the server.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                // Applied before first paint so a dark-theme user never sees a light flash.
+                <script inner_html=components::theme_toggle::THEME_BOOT_SCRIPT></script>
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+
+    view! {
+        <Stylesheet id="specula-css" href=format!("/pkg/{OUTPUT_NAME}.css") />
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
+        <Meta name="description" content="Specula: OpenTelemetry telemetry for LLM agents" />
+        <Title formatter=|page: String| {
+            if page.is_empty() { "Specula".to_owned() } else { format!("{page} · Specula") }
+        } />
+        <Router>
+            <Layout>
+                <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
+                <Routes fallback=NotFound>
+                    <Route path=StaticSegment("") view=HomePage />
+                    <Route path=StaticSegment("spans") view=sections::SpansPage />
+                    <Route path=StaticSegment("traces") view=sections::TracesPage />
+                    <Route path=StaticSegment("costs") view=sections::CostsPage />
+                    <Route path=StaticSegment("policies") view=sections::PoliciesPage />
+                    <Route path=StaticSegment("settings") view=sections::SettingsPage />
+                </Routes>
+                </ErrorBoundary>
+            </Layout>
+        </Router>
+    }
+}

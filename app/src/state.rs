@@ -1,0 +1,38 @@
+//! The server's shared state, handed to axum handlers through `State` and to
+//! components and server functions through Leptos context.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use sea_orm::DatabaseConnection;
+
+/// One cheaply clonable bundle of what every request may need.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub leptos_options: LeptosOptions,
+    pub instance: Arc<InstanceIdentity>,
+}
+
+/// Who this installation is and how the outside world reaches it.
+#[derive(Clone, Debug)]
+pub struct InstanceIdentity {
+    pub instance_id: sea_orm::prelude::Uuid,
+    /// Base URL browsers and SDKs use, without a trailing slash.
+    pub public_url: String,
+    /// The OTLP/gRPC endpoint SDKs use, e.g. `http://localhost:4317`.
+    pub public_grpc_url: String,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for DatabaseConnection {
+    fn from_ref(state: &AppState) -> Self {
+        state.db.clone()
+    }
+}

@@ -1,0 +1,27 @@
+// Helpers split by role: finding elements, acting on the page, checking state.
+import { expect, type Page } from "@playwright/test";
+
+export const find = {
+  themeToggle: (page: Page) => page.getByTestId("theme-toggle"),
+  navLink: (page: Page, name: string) =>
+    page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name }),
+  heading: (page: Page) => page.getByRole("heading", { level: 1 }),
+};
+
+export const act = {
+  /** Opens `path` and waits until the wasm bundle has hydrated the page. */
+  async openHydrated(page: Page, path: string) {
+    await page.goto(path);
+    await check.hydrated(page);
+  },
+};
+
+export const check = {
+  async hydrated(page: Page) {
+    // Set by the wasm entry point once hydration has attached the event handlers.
+    await expect(page.locator("html")).toHaveAttribute("data-hydrated", "true", { timeout: 20_000 });
+  },
+  async theme(page: Page, expected: "light" | "dark") {
+    await expect(page.locator("html")).toHaveAttribute("data-theme", expected);
+  },
+};

@@ -1,0 +1,62 @@
+import { expect, test } from "@playwright/test";
+import { act, check, find } from "./fixtures";
+
+test("home page arrives server-rendered", async ({ page }) => {
+  // With JavaScript off, what the user sees is exactly the server's HTML.
+  await page.context().route("**/pkg/specula.js", (route) => route.abort());
+  await page.goto("/");
+  await expect(page).toHaveTitle("Specula");
+  await expect(find.heading(page)).toHaveText("See every model call your agents make");
+  await expect(page.getByTestId("otlp-http-endpoint")).toHaveText(/\/v1\/traces$/);
+  for (const section of ["Spans", "Traces", "Costs", "Policies", "Settings"]) {
+    await expect(find.navLink(page, section)).toBeVisible();
+  }
+  await expect(page.locator("html")).not.toHaveAttribute("data-hydrated", "true");
+});
+
+test("the page hydrates without console errors", async ({ page }) => {
+  const errors: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+  page.on("pageerror", (error) => errors.push(error.message));
+  await act.openHydrated(page, "/");
+  expect(errors).toEqual([]);
+});
+
+test("theme toggle switches the theme and remembers it", async ({ page }) => {
+  await page.emulateMedia({ colorScheme: "light" });
+  await act.openHydrated(page, "/");
+  await check.theme(page, "light");
+
+  await find.themeToggle(page).click();
+  await check.theme(page, "dark");
+  expect(await page.evaluate(() => localStorage.getItem("specula.theme"))).toBe("dark");
+
+  // The choice survives a reload, applied before hydration.
+  await page.reload();
+  await check.theme(page, "dark");
+
+  await act.openHydrated(page, "/");
+  await find.themeToggle(page).click();
+  await check.theme(page, "light");
+});
+
+test("navigation moves between sections on the client", async ({ page }) => {
+  await act.openHydrated(page, "/");
+  await find.navLink(page, "Costs").click();
+  await expect(page).toHaveURL(/\/costs$/);
+  await expect(find.heading(page)).toHaveText("Costs");
+  await expect(page).toHaveTitle("Costs · Specula");
+  await expect(find.navLink(page, "Costs")).toHaveAttribute("aria-current", "page");
+  await expect(page.getByText("This section arrives with cost rollups and charts.")).toBeVisible();
+});
+
+test("unknown paths show the 404 page inside the shell", async ({ page }) => {
+  const response = await page.goto("/definitely/missing");
+  expect(response?.status()).toBe(404);
+  await expect(page.getByTestId("not-found")).toContainText("Page not found");
+  await check.hydrated(page);
+  await page.getByRole("link", { name: "Back to the overview" }).click();
+  await expect(page).toHaveURL(/\/$/);
+});

@@ -1,0 +1,7 @@
+//! Specula's sea-orm entities: one module per table, nothing else.
+//!
+//! Queries live in the service modules of `app` (its `ssr` side); this crate
+//! only describes the shape of the rows so that both the server and the
+//! services agree on it.
+
+pub mod instance;

@@ -1,0 +1,17 @@
+//! Specula's schema, as dated migrations applied in order at startup.
+//!
+//! Migrations are written once and never edited after they land: a change to
+//! the schema is a new migration. Each one must run on SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_instance;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_instance::Migration)]
+    }
+}

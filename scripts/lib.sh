@@ -1,0 +1,106 @@
+# Shared helpers for Specula's scripts: install what is missing, skip what is there.
+# Sourced, not run. Every installer is idempotent and quiet when nothing is to do.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+# Must match the `wasm-bindgen` crate pinned in Cargo.toml.
+WASM_BINDGEN_VERSION="0.2.130"
+SITE_DIR="$ROOT/target/site"
+WASM_PROFILE="wasm-release"
+
+log() { printf '\033[1;34m==>\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+# Run a command as root (directly, or through sudo when available).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else die "need root for: $*"; fi
+}
+
+ensure_rust() {
+  command -v cargo >/dev/null || die "cargo not found: install Rust with rustup first"
+  # rust-toolchain.toml pins the toolchain; make sure it has the wasm target.
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    log "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+  fi
+}
+
+ensure_wasm_bindgen() {
+  if command -v wasm-bindgen >/dev/null && [ "$(wasm-bindgen --version | awk '{print $2}')" = "$WASM_BINDGEN_VERSION" ]; then
+    return
+  fi
+  log "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION (a few minutes, once)"
+  local work
+  work="$(mktemp -d)"
+  # `cargo install --locked` fails: its lock names webpki-roots 1.0.11, which the
+  # registry no longer serves. Install from the published source with that one
+  # dependency moved to 1.0.10.
+  (cd "$work" && cargo info "wasm-bindgen-cli@$WASM_BINDGEN_VERSION" >/dev/null)
+  local src
+  src="$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"wasm-bindgen-cli-$WASM_BINDGEN_VERSION" | head -n1)"
+  [ -d "$src" ] || die "wasm-bindgen-cli source not found after download"
+  cp -r "$src" "$work/cli"
+  (cd "$work/cli" && cargo update -q -p webpki-roots --precise 1.0.10 && cargo install --quiet --path . --locked --force)
+  rm -rf "$work"
+}
+
+ensure_wasm_opt() {
+  if [ ! -x "$ROOT/tools/node_modules/.bin/wasm-opt" ]; then
+    log "installing wasm-opt (binaryen from npm)"
+    npm ci --prefix "$ROOT/tools" --no-audit --no-fund --loglevel=error
+  fi
+}
+
+# Builds the browser bundle and stylesheet into target/site.
+build_site() {
+  ensure_rust
+  ensure_wasm_bindgen
+  ensure_wasm_opt
+  log "building the browser bundle"
+  cargo build --locked -p frontend --lib --target wasm32-unknown-unknown --profile "$WASM_PROFILE"
+  local wasm="$ROOT/target/wasm32-unknown-unknown/$WASM_PROFILE/frontend.wasm"
+  local pkg="$SITE_DIR/pkg"
+  mkdir -p "$pkg"
+  # Skip the post-processing when the wasm has not changed since the last run.
+  if [ ! -f "$pkg/specula_bg.wasm" ] || [ "$wasm" -nt "$pkg/specula_bg.wasm" ]; then
+    wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name specula "$wasm"
+    "$ROOT/tools/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
+      "$pkg/specula_bg.wasm" -o "$pkg/specula_bg.wasm"
+  fi
+  cp "$ROOT/style/main.css" "$pkg/specula.css"
+  cp -r "$ROOT/public/." "$SITE_DIR/"
+}
+
+ensure_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    log "installing Debian's chromium for the browser tests"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+  fi
+}
+
+ensure_end2end_packages() {
+  local dir="$ROOT/end2end"
+  # Reinstall only when the lock file changed since the last install.
+  if [ ! -f "$dir/node_modules/.package-lock.json" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    log "installing the browser-test packages (no browser download)"
+    PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error
+  fi
+}
+
+# A TCP port nothing listens on right now.
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Runs a named step and reports how long it took.
+step() {
+  local name="$1"; shift
+  local start=$SECONDS
+  log "$name"
+  "$@"
+  log "$name: done in $((SECONDS - start)) s"
+}

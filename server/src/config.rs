@@ -1,0 +1,323 @@
+//! Every setting of the `specula` binary, declared once: a flag, its
+//! `SPECULA_*` environment variable, its default and its documentation.
+//! Values are validated while parsing, so a bad setting stops the process
+//! with a clear message and exit code 2 before anything starts.
+
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
+use url::Url;
+
+#[derive(Debug, Parser)]
+#[command(name = "specula", version, about = "LLM telemetry over OpenTelemetry", propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server: UI, REST API and OTLP receivers.
+    Serve(ServeConfig),
+    /// Print the effective configuration as JSON and exit (what `serve` would use).
+    Config(ServeConfig),
+}
+
+/// Settings of `specula serve`.
+#[derive(Debug, Clone, Args, Serialize)]
+pub struct ServeConfig {
+    /// Address for HTTP: the UI, the REST API and OTLP/HTTP (4318 is the OTLP/HTTP default port).
+    #[arg(long, env = "SPECULA_LISTEN", default_value = "127.0.0.1:4318")]
+    pub listen: SocketAddr,
+
+    /// Address for OTLP/gRPC (4317 is the OTLP/gRPC default port).
+    #[arg(long, env = "SPECULA_GRPC_LISTEN", default_value = "127.0.0.1:4317")]
+    pub grpc_listen: SocketAddr,
+
+    /// Database: `sqlite://path/to/file.db` (created when missing) or `postgres://user@host/db`.
+    #[arg(long, env = "SPECULA_DATABASE_URL", default_value = "sqlite://data/specula.db")]
+    pub database_url: DatabaseUrl,
+
+    /// Most database connections the server keeps open.
+    #[arg(long, env = "SPECULA_DATABASE_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_max_connections: u32,
+
+    /// How browsers and SDKs reach this server, e.g. `https://specula.example.com`.
+    /// Defaults to `http://` plus the listen address (`localhost` when it listens on all interfaces).
+    #[arg(long, env = "SPECULA_PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<Url>,
+
+    /// Log filter: a level (`info`) or per-target directives (`info,specula=debug,sqlx=warn`).
+    #[arg(long, env = "SPECULA_LOG", default_value = "info", value_parser = parse_log_filter)]
+    pub log: String,
+
+    /// Log format: `pretty` for people, `json` for log collectors.
+    #[arg(long, env = "SPECULA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+
+    /// Largest request body accepted, e.g. `16MiB`.
+    #[arg(long, env = "SPECULA_MAX_BODY_SIZE", default_value = "16MiB", value_parser = parse_byte_size)]
+    pub max_body_size: u64,
+
+    /// How long shutdown waits for in-flight requests before closing them, e.g. `30s`.
+    #[arg(long, env = "SPECULA_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde_compat")]
+    pub shutdown_grace: Duration,
+
+    /// Folder holding the built browser assets (`pkg/specula.js`, `pkg/specula_bg.wasm`, …).
+    /// Found automatically next to the binary or in `target/site` when not set.
+    #[arg(long, env = "SPECULA_SITE_ROOT")]
+    pub site_root: Option<PathBuf>,
+}
+
+impl ServeConfig {
+    /// The public base URL without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", reachable_host_port(self.listen)),
+        }
+    }
+
+    /// The OTLP/gRPC endpoint SDKs should use: the public host on the gRPC port.
+    pub fn public_grpc_url(&self) -> String {
+        let port = self.grpc_listen.port();
+        match &self.public_url {
+            Some(url) => {
+                let host = url.host_str().unwrap_or("localhost");
+                let scheme = url.scheme();
+                if host.contains(':') {
+                    format!("{scheme}://[{host}]:{port}")
+                } else {
+                    format!("{scheme}://{host}:{port}")
+                }
+            }
+            None => format!("http://{}", reachable_host_port(self.grpc_listen)),
+        }
+    }
+}
+
+/// `host:port` a client on this machine can connect to: an unspecified
+/// listen address (0.0.0.0, ::) is reachable as `localhost`.
+fn reachable_host_port(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("localhost:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Which database engine a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+/// A database URL whose engine is known to be supported.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    url: String,
+    kind: DatabaseKind,
+}
+
+impl DatabaseUrl {
+    pub fn as_str(&self) -> &str {
+        &self.url
+    }
+
+    pub fn kind(&self) -> DatabaseKind {
+        self.kind
+    }
+
+    /// The SQLite file path, for `sqlite://` URLs that name a file.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        if self.kind != DatabaseKind::Sqlite {
+            return None;
+        }
+        let rest = self.url.strip_prefix("sqlite:")?;
+        let rest = rest.strip_prefix("//").unwrap_or(rest);
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" {
+            return None;
+        }
+        Some(PathBuf::from(path))
+    }
+
+    /// The URL with any password replaced, fit for logs.
+    pub fn redacted(&self) -> String {
+        match Url::parse(&self.url) {
+            Ok(mut url) if url.password().is_some() => {
+                let _ = url.set_password(Some("*****"));
+                url.to_string()
+            }
+            _ => self.url.clone(),
+        }
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        let kind = if value.starts_with("sqlite:") {
+            DatabaseKind::Sqlite
+        } else if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+            Url::parse(value).map_err(|err| format!("invalid PostgreSQL URL: {err}"))?;
+            DatabaseKind::Postgres
+        } else {
+            return Err("expected a `sqlite://…` or `postgres://…` URL".to_owned());
+        };
+        Ok(Self { url: value.to_owned(), kind })
+    }
+}
+
+// Debug and Serialize go through `redacted` so a password never reaches logs
+// or `specula config` output.
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.redacted())
+    }
+}
+
+fn parse_public_url(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value).map_err(|err| format!("not a URL: {err}"))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err("the public URL must start with http:// or https://".to_owned());
+    }
+    if url.host_str().is_none() {
+        return Err("the public URL needs a host".to_owned());
+    }
+    Ok(url)
+}
+
+fn parse_log_filter(value: &str) -> Result<String, String> {
+    tracing_subscriber::EnvFilter::builder()
+        .parse(value)
+        .map(|_| value.to_owned())
+        .map_err(|err| format!("invalid log filter: {err}"))
+}
+
+fn parse_byte_size(value: &str) -> Result<u64, String> {
+    let size: bytesize::ByteSize = value.parse().map_err(|err| format!("invalid size: {err}"))?;
+    match size.as_u64() {
+        0 => Err("the size must be greater than zero".to_owned()),
+        bytes => Ok(bytes),
+    }
+}
+
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&humantime::format_duration(*value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<ServeConfig, clap::Error> {
+        let argv = ["specula", "serve"].iter().chain(args).copied();
+        match Cli::try_parse_from(argv)?.command {
+            Command::Serve(config) | Command::Config(config) => Ok(config),
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_documented_values() {
+        // Run only where no SPECULA_* variable is set, so defaults are what we see.
+        if std::env::vars().any(|(key, _)| key.starts_with("SPECULA_")) {
+            return;
+        }
+        let config = parse(&[]).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:4318".parse().unwrap());
+        assert_eq!(config.grpc_listen, "127.0.0.1:4317".parse().unwrap());
+        assert_eq!(config.database_url.as_str(), "sqlite://data/specula.db");
+        assert_eq!(config.database_url.sqlite_path(), Some(PathBuf::from("data/specula.db")));
+        assert_eq!(config.public_url(), "http://127.0.0.1:4318");
+        assert_eq!(config.public_grpc_url(), "http://127.0.0.1:4317");
+        assert_eq!(config.log, "info");
+        assert_eq!(config.log_format, LogFormat::Pretty);
+        assert_eq!(config.max_body_size, 16 * 1024 * 1024);
+        assert_eq!(config.shutdown_grace, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let config = parse(&[
+            "--listen=0.0.0.0:8080",
+            "--database-url=postgres://u:secret@db:5432/specula",
+            "--public-url=https://specula.example.com/",
+            "--log=debug,sqlx=warn",
+            "--log-format=json",
+            "--max-body-size=1MiB",
+            "--shutdown-grace=2s",
+        ])
+        .unwrap();
+        assert_eq!(config.public_url(), "https://specula.example.com");
+        assert_eq!(config.public_grpc_url(), "https://specula.example.com:4317");
+        assert_eq!(config.database_url.kind(), DatabaseKind::Postgres);
+        assert_eq!(config.max_body_size, 1024 * 1024);
+        assert_eq!(config.shutdown_grace, Duration::from_secs(2));
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn unspecified_listen_address_is_reached_as_localhost() {
+        let config = parse(&["--listen=0.0.0.0:9000", "--grpc-listen=[::]:9001"]).unwrap();
+        assert_eq!(config.public_url(), "http://localhost:9000");
+        assert_eq!(config.public_grpc_url(), "http://localhost:9001");
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_the_reason() {
+        for (args, reason) in [
+            (&["--listen=nowhere"][..], "invalid socket address"),
+            (&["--database-url=mysql://x"][..], "sqlite://"),
+            (&["--public-url=ftp://x"][..], "http://"),
+            (&["--log=info,=[[["][..], "invalid log filter"),
+            (&["--max-body-size=lots"][..], "invalid size"),
+            (&["--max-body-size=0"][..], "greater than zero"),
+            (&["--shutdown-grace=soon"][..], "soon"),
+            (&["--database-max-connections=0"][..], "0"),
+        ] {
+            let err = parse(args).expect_err(args[0]);
+            assert_eq!(err.exit_code(), 2, "{args:?}");
+            assert!(err.to_string().contains(reason), "{args:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn database_url_hides_passwords() {
+        let url: DatabaseUrl = "postgres://specula:hunter2@db/specula".parse().unwrap();
+        assert!(!format!("{url:?}").contains("hunter2"));
+        assert!(!serde_json::to_string(&url).unwrap().contains("hunter2"));
+        assert_eq!(url.as_str(), "postgres://specula:hunter2@db/specula");
+    }
+
+    #[test]
+    fn sqlite_paths_are_extracted() {
+        let path = |url: &str| url.parse::<DatabaseUrl>().unwrap().sqlite_path();
+        assert_eq!(path("sqlite:///var/lib/specula.db"), Some(PathBuf::from("/var/lib/specula.db")));
+        assert_eq!(path("sqlite:data/x.db?mode=rwc"), Some(PathBuf::from("data/x.db")));
+        assert_eq!(path("sqlite::memory:"), None);
+        assert_eq!(path("postgres://localhost/x"), None);
+    }
+}

@@ -1,0 +1,126 @@
+//! The `specula` server: configuration, startup, and the HTTP application.
+//!
+//! `main.rs` only parses the command line; everything it starts is here so
+//! integration tests can run the real server in-process on a random port.
+
+pub mod config;
+pub mod db;
+pub mod http;
+pub mod site;
+pub mod telemetry;
+
+use std::{path::PathBuf, sync::Arc};
+
+use app::{services, state::AppState, state::InstanceIdentity};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ServeConfig;
+
+/// A server whose database is open and migrated, ready to accept connections.
+pub struct Server {
+    state: AppState,
+    config: ServeConfig,
+}
+
+impl Server {
+    /// Connects to the database, applies migrations and prepares the application state.
+    pub async fn prepare(config: ServeConfig) -> anyhow::Result<Self> {
+        let db = db::connect(&config.database_url, config.database_max_connections).await?;
+        db::migrate(&db).await?;
+        let instance_id = services::instance::ensure_instance_id(&db).await?;
+
+        let site_root = site::locate(config.site_root.as_deref()).unwrap_or_else(|| {
+            tracing::warn!(
+                "browser assets not found (looked next to the binary and in ./target/site); \
+                 pages will render without interactivity. Build them with scripts/build.sh \
+                 or set SPECULA_SITE_ROOT"
+            );
+            PathBuf::from("target/site")
+        });
+        if !site::is_complete(&site_root) {
+            tracing::warn!(site_root = %site_root.display(), "site root holds no wasm bundle");
+        }
+
+        let state = AppState {
+            db,
+            leptos_options: site::leptos_options(&site_root, config.listen),
+            instance: Arc::new(InstanceIdentity {
+                instance_id,
+                public_url: config.public_url(),
+                public_grpc_url: config.public_grpc_url(),
+            }),
+        };
+        tracing::info!(
+            %instance_id,
+            database = %config.database_url.redacted(),
+            site_root = %site_root.display(),
+            public_url = %state.instance.public_url,
+            "server prepared"
+        );
+        Ok(Self { state, config })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves HTTP on `listener` until `shutdown` is cancelled, then stops
+    /// accepting connections and lets in-flight requests finish for up to the
+    /// configured grace period.
+    pub async fn run(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let limits = http::HttpLimits {
+            max_body_bytes: usize::try_from(self.config.max_body_size).unwrap_or(usize::MAX),
+        };
+        let app = http::router(self.state.clone(), limits);
+        let grace = self.config.shutdown_grace;
+        tracing::info!(address = %listener.local_addr()?, "listening for HTTP");
+
+        let signal = shutdown.clone();
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move { signal.cancelled().await });
+        let mut server = std::pin::pin!(server.into_future());
+        tokio::select! {
+            result = &mut server => result?,
+            () = shutdown.cancelled() => {
+                tracing::info!(grace = %humantime::format_duration(grace), "shutting down: finishing in-flight requests");
+                match tokio::time::timeout(grace, server).await {
+                    Ok(result) => result?,
+                    Err(_) => tracing::warn!("shutdown grace period over; closing remaining connections"),
+                }
+            }
+        }
+        self.state.db.clone().close().await?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+/// Cancels `token` on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn cancel_on_signal(token: CancellationToken) {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        () = ctrl_c => tracing::info!("received Ctrl-C"),
+        () = terminate => tracing::info!("received SIGTERM"),
+    }
+    token.cancel();
+}

@@ -1,0 +1,67 @@
+//! `specula`: parse the command line, then hand over to the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use server::{
+    Server, cancel_on_signal,
+    config::{Cli, Command},
+    telemetry,
+};
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    // clap prints the reason and exits with code 2 on a bad flag or variable.
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Config(config) => match effective_config_json(&config) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: {err}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Serve(config) => {
+            if let Err(err) = telemetry::init_logging(&config.log, config.log_format) {
+                eprintln!("error: cannot set up logging: {err}");
+                return ExitCode::FAILURE;
+            }
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(runtime) => runtime,
+                Err(err) => {
+                    tracing::error!(error = %err, "cannot start the async runtime");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    tracing::error!("{err:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// The settings as JSON, with the derived public URLs filled in.
+fn effective_config_json(config: &server::config::ServeConfig) -> serde_json::Result<String> {
+    let mut json = serde_json::to_value(config)?;
+    json["public_url"] = config.public_url().into();
+    json["public_grpc_url"] = config.public_grpc_url().into();
+    serde_json::to_string_pretty(&json)
+}
+
+async fn serve(config: server::config::ServeConfig) -> anyhow::Result<()> {
+    let listen = config.listen;
+    let server = Server::prepare(config).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|err| anyhow::anyhow!("cannot listen on {listen}: {err}"))?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    server.run(listener, shutdown).await
+}

@@ -1,0 +1,190 @@
+//! Test harness: the real server, in-process, on a random port, against a
+//! fresh SQLite file or a fresh PostgreSQL database that is dropped afterwards.
+
+#![allow(dead_code)]
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use clap::Parser;
+use sea_orm::{ConnectionTrait, Database};
+use server::{
+    Server,
+    config::{Cli, Command, ServeConfig},
+};
+use tempfile::TempDir;
+use tokio::{net::TcpListener, task::JoinHandle};
+use tokio_util::sync::CancellationToken;
+
+/// The PostgreSQL server tests create their databases on (trust auth).
+fn postgres_admin_url() -> String {
+    std::env::var("SPECULA_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test.
+pub struct TestDatabase {
+    pub url: String,
+    postgres_name: Option<String>,
+    _dir: TempDir,
+}
+
+impl TestDatabase {
+    pub async fn create(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => {
+                // A nested folder checks that the server creates it.
+                let path = dir.path().join("nested").join("specula.db");
+                Self { url: format!("sqlite://{}", path.display()), postgres_name: None, _dir: dir }
+            }
+            Backend::Postgres => {
+                let name = format!("specula_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = Database::connect(format!("{}/postgres", postgres_admin_url()))
+                    .await
+                    .expect("PostgreSQL must run on 127.0.0.1:5432 for the tests");
+                admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create database");
+                admin.close().await.ok();
+                Self { url: format!("{}/{name}", postgres_admin_url()), postgres_name: Some(name), _dir: dir }
+            }
+        }
+    }
+
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        self.url.strip_prefix("sqlite://").map(PathBuf::from)
+    }
+
+    pub async fn drop_database(self) {
+        if let Some(name) = self.postgres_name {
+            let admin = Database::connect(format!("{}/postgres", postgres_admin_url())).await.expect("connect");
+            admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await
+                .expect("drop database");
+            admin.close().await.ok();
+        }
+    }
+}
+
+/// Parses `specula serve` arguments exactly as the binary does.
+pub fn serve_config(args: &[String]) -> ServeConfig {
+    let argv = ["specula".to_owned(), "serve".to_owned()].into_iter().chain(args.iter().cloned());
+    match Cli::try_parse_from(argv).expect("valid test configuration").command {
+        Command::Serve(config) => config,
+        Command::Config(_) => unreachable!("parsed `serve`"),
+    }
+}
+
+/// A site root with a minimal bundle, so static serving can be checked
+/// without building the real wasm.
+fn fake_site_root(dir: &TempDir) -> PathBuf {
+    let root = dir.path().join("site");
+    let pkg = root.join("pkg");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("specula.js"), "export default function init() {}\n").unwrap();
+    // The wasm magic number and version: an empty but valid module.
+    std::fs::write(pkg.join("specula_bg.wasm"), [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]).unwrap();
+    std::fs::write(pkg.join("specula.css"), "body{}\n").unwrap();
+    root
+}
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub state: app::state::AppState,
+    shutdown: CancellationToken,
+    handle: JoinHandle<anyhow::Result<()>>,
+    database: TestDatabase,
+    _site: TempDir,
+}
+
+impl TestServer {
+    pub async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, &[]).await
+    }
+
+    pub async fn start_with(backend: Backend, extra_args: &[&str]) -> Self {
+        let database = TestDatabase::create(backend).await;
+        Self::start_on(database, extra_args).await
+    }
+
+    /// Starts a server on an existing test database.
+    pub async fn start_on(database: TestDatabase, extra_args: &[&str]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let site = tempfile::tempdir().unwrap();
+        let mut args = vec![
+            format!("--listen={addr}"),
+            format!("--database-url={}", database.url),
+            format!("--site-root={}", fake_site_root(&site).display()),
+            "--shutdown-grace=10s".to_owned(),
+        ];
+        args.extend(extra_args.iter().map(|arg| (*arg).to_owned()));
+        let server = Server::prepare(serve_config(&args)).await.expect("server starts");
+        let state = server.state().clone();
+        let shutdown = CancellationToken::new();
+        let handle = tokio::spawn(server.run(listener, shutdown.clone()));
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        Self { addr, client, state, shutdown, handle, database, _site: site }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    /// Signals shutdown without waiting for it.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.handle.is_finished()
+    }
+
+    /// Stops the server and returns its database, still existing.
+    pub async fn stop_keeping_database(self) -> TestDatabase {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(15), self.handle)
+            .await
+            .expect("server stops within its grace period")
+            .expect("server task")
+            .expect("server exits cleanly");
+        self.database
+    }
+
+    /// Stops the server and drops its database.
+    pub async fn stop(self) {
+        self.stop_keeping_database().await.drop_database().await;
+    }
+}
+
+/// Runs each listed `async fn(Backend)` once on SQLite and once on PostgreSQL.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::common::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    super::$test($crate::common::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
