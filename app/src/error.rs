@@ -21,7 +21,10 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { code: code.into(), message: message.into() }
+        Self {
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -119,7 +122,9 @@ mod server {
     impl IntoResponse for AppError {
         fn into_response(self) -> Response {
             let status = self.status();
-            let body = ErrorBody { error: ApiError::from(self) };
+            let body = ErrorBody {
+                error: ApiError::from(self),
+            };
             (status, Json(body)).into_response()
         }
     }

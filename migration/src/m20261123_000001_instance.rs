@@ -28,6 +28,8 @@ impl MigrationTrait for Migration {
     }
 }
 
+// Variants are SQL identifiers: `instance.instance_id` is the column's real name.
+#[allow(clippy::enum_variant_names)]
 #[derive(DeriveIden)]
 enum Instance {
     Table,

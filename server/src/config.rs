@@ -10,7 +10,12 @@ use serde::Serialize;
 use url::Url;
 
 #[derive(Debug, Parser)]
-#[command(name = "specula", version, about = "LLM telemetry over OpenTelemetry", propagate_version = true)]
+#[command(
+    name = "specula",
+    version,
+    about = "LLM telemetry over OpenTelemetry",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -36,7 +41,11 @@ pub struct ServeConfig {
     pub grpc_listen: SocketAddr,
 
     /// Database: `sqlite://path/to/file.db` (created when missing) or `postgres://user@host/db`.
-    #[arg(long, env = "SPECULA_DATABASE_URL", default_value = "sqlite://data/specula.db")]
+    #[arg(
+        long,
+        env = "SPECULA_DATABASE_URL",
+        default_value = "sqlite://data/specula.db"
+    )]
     pub database_url: DatabaseUrl,
 
     /// Most database connections the server keeps open.
@@ -177,7 +186,10 @@ impl FromStr for DatabaseUrl {
         } else {
             return Err("expected a `sqlite://…` or `postgres://…` URL".to_owned());
         };
-        Ok(Self { url: value.to_owned(), kind })
+        Ok(Self {
+            url: value.to_owned(),
+            kind,
+        })
     }
 }
 
@@ -250,7 +262,10 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:4318".parse().unwrap());
         assert_eq!(config.grpc_listen, "127.0.0.1:4317".parse().unwrap());
         assert_eq!(config.database_url.as_str(), "sqlite://data/specula.db");
-        assert_eq!(config.database_url.sqlite_path(), Some(PathBuf::from("data/specula.db")));
+        assert_eq!(
+            config.database_url.sqlite_path(),
+            Some(PathBuf::from("data/specula.db"))
+        );
         assert_eq!(config.public_url(), "http://127.0.0.1:4318");
         assert_eq!(config.public_grpc_url(), "http://127.0.0.1:4317");
         assert_eq!(config.log, "info");
@@ -315,8 +330,14 @@ mod tests {
     #[test]
     fn sqlite_paths_are_extracted() {
         let path = |url: &str| url.parse::<DatabaseUrl>().unwrap().sqlite_path();
-        assert_eq!(path("sqlite:///var/lib/specula.db"), Some(PathBuf::from("/var/lib/specula.db")));
-        assert_eq!(path("sqlite:data/x.db?mode=rwc"), Some(PathBuf::from("data/x.db")));
+        assert_eq!(
+            path("sqlite:///var/lib/specula.db"),
+            Some(PathBuf::from("/var/lib/specula.db"))
+        );
+        assert_eq!(
+            path("sqlite:data/x.db?mode=rwc"),
+            Some(PathBuf::from("data/x.db"))
+        );
         assert_eq!(path("sqlite::memory:"), None);
         assert_eq!(path("postgres://localhost/x"), None);
     }

@@ -32,13 +32,14 @@ pub enum DbSetupError {
 
 /// Connects to the database, creating the SQLite file and its folder when missing.
 pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<DatabaseConnection, DbSetupError> {
-    if let Some(parent) = url.sqlite_path().as_deref().and_then(std::path::Path::parent) {
-        if !parent.as_os_str().is_empty() {
-            std::fs::create_dir_all(parent).map_err(|source| DbSetupError::CreateFolder {
-                path: parent.display().to_string(),
-                source,
-            })?;
-        }
+    if let Some(path) = url.sqlite_path()
+        && let Some(parent) = path.parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|source| DbSetupError::CreateFolder {
+            path: parent.display().to_string(),
+            source,
+        })?;
     }
 
     let mut options = ConnectOptions::new(url.as_str());
@@ -61,7 +62,10 @@ pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Database
 
     Database::connect(options)
         .await
-        .map_err(|source| DbSetupError::Connect { url: url.redacted(), source })
+        .map_err(|source| DbSetupError::Connect {
+            url: url.redacted(),
+            source,
+        })
 }
 
 /// Applies every pending migration; a no-op when the schema is current.

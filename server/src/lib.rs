@@ -77,7 +77,8 @@ impl Server {
         tracing::info!(address = %listener.local_addr()?, "listening for HTTP");
 
         let signal = shutdown.clone();
-        let server = axum::serve(listener, app).with_graceful_shutdown(async move { signal.cancelled().await });
+        let server =
+            axum::serve(listener, app).with_graceful_shutdown(async move { signal.cancelled().await });
         let mut server = std::pin::pin!(server.into_future());
         tokio::select! {
             result = &mut server => result?,

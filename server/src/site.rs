@@ -6,8 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use leptos::prelude::LeptosOptions;
 use leptos::config::Env;
+use leptos::prelude::LeptosOptions;
 
 /// The file whose presence marks a complete site root.
 fn marker(root: &Path) -> PathBuf {
@@ -38,7 +38,9 @@ pub fn locate(configured: Option<&Path>) -> Option<PathBuf> {
     }
     let exe = std::env::current_exe().ok();
     let cwd = std::env::current_dir().ok();
-    candidate_roots(exe.as_deref(), cwd.as_deref()).into_iter().find(|root| marker(root).is_file())
+    candidate_roots(exe.as_deref(), cwd.as_deref())
+        .into_iter()
+        .find(|root| marker(root).is_file())
 }
 
 pub fn leptos_options(site_root: &Path, site_addr: std::net::SocketAddr) -> LeptosOptions {

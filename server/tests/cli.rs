@@ -23,7 +23,11 @@ fn specula() -> Command {
 
 fn effective_config(command: &mut Command) -> Value {
     let output = command.arg("config").output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
@@ -46,7 +50,10 @@ fn environment_variables_override_defaults_and_flags_override_both() {
     let config = effective_config(
         specula()
             .env("SPECULA_LISTEN", "0.0.0.0:9999")
-            .env("SPECULA_DATABASE_URL", "postgres://specula:pw@db.internal/specula")
+            .env(
+                "SPECULA_DATABASE_URL",
+                "postgres://specula:pw@db.internal/specula",
+            )
             .env("SPECULA_PUBLIC_URL", "https://specula.example.com")
             .env("SPECULA_LOG", "debug")
             .env("SPECULA_LOG_FORMAT", "json"),
@@ -55,9 +62,16 @@ fn environment_variables_override_defaults_and_flags_override_both() {
     assert_eq!(config["public_url"], "https://specula.example.com");
     assert_eq!(config["public_grpc_url"], "https://specula.example.com:4317");
     assert_eq!(config["log_format"], "json");
-    assert_eq!(config["database_url"], "postgres://specula:*****@db.internal/specula");
+    assert_eq!(
+        config["database_url"],
+        "postgres://specula:*****@db.internal/specula"
+    );
 
-    let output = specula().env("SPECULA_LOG", "debug").args(["config", "--log=warn"]).output().unwrap();
+    let output = specula()
+        .env("SPECULA_LOG", "debug")
+        .args(["config", "--log=warn"])
+        .output()
+        .unwrap();
     let config: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(config["log"], "warn");
 }
@@ -65,19 +79,45 @@ fn environment_variables_override_defaults_and_flags_override_both() {
 fn assert_usage_error(output: Output, expected: &str) {
     assert_eq!(output.status.code(), Some(2), "exit code 2 for a bad setting");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains(expected), "stderr should mention {expected:?}: {stderr}");
+    assert!(
+        stderr.contains(expected),
+        "stderr should mention {expected:?}: {stderr}"
+    );
 }
 
 #[test]
 fn bad_settings_exit_with_code_2_and_the_reason() {
-    assert_usage_error(specula().env("SPECULA_LISTEN", "not-an-address").arg("serve").output().unwrap(), "--listen");
     assert_usage_error(
-        specula().env("SPECULA_DATABASE_URL", "mysql://localhost/x").arg("serve").output().unwrap(),
+        specula()
+            .env("SPECULA_LISTEN", "not-an-address")
+            .arg("serve")
+            .output()
+            .unwrap(),
+        "--listen",
+    );
+    assert_usage_error(
+        specula()
+            .env("SPECULA_DATABASE_URL", "mysql://localhost/x")
+            .arg("serve")
+            .output()
+            .unwrap(),
         "expected a `sqlite://…` or `postgres://…` URL",
     );
-    assert_usage_error(specula().args(["serve", "--log-format=xml"]).output().unwrap(), "possible values: pretty, json");
-    assert_usage_error(specula().args(["serve", "--max-body-size=huge"]).output().unwrap(), "invalid size");
-    assert_usage_error(specula().arg("launch").output().unwrap(), "unrecognized subcommand");
+    assert_usage_error(
+        specula().args(["serve", "--log-format=xml"]).output().unwrap(),
+        "possible values: pretty, json",
+    );
+    assert_usage_error(
+        specula()
+            .args(["serve", "--max-body-size=huge"])
+            .output()
+            .unwrap(),
+        "invalid size",
+    );
+    assert_usage_error(
+        specula().arg("launch").output().unwrap(),
+        "unrecognized subcommand",
+    );
 }
 
 #[test]
@@ -85,7 +125,10 @@ fn unreachable_database_fails_startup_clearly() {
     let port = free_port();
     let output = specula()
         .args(["serve", "--listen=127.0.0.1:0"])
-        .env("SPECULA_DATABASE_URL", format!("postgres://postgres@127.0.0.1:{port}/none"))
+        .env(
+            "SPECULA_DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{port}/none"),
+        )
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
@@ -117,23 +160,38 @@ fn serve_creates_the_default_sqlite_database_and_stops_on_sigterm() {
         std::thread::sleep(Duration::from_millis(100));
     };
     assert!(healthy.starts_with("HTTP/1.1 200"), "{healthy}");
-    assert!(dir.path().join("data/specula.db").is_file(), "default SQLite file created");
+    assert!(
+        dir.path().join("data/specula.db").is_file(),
+        "default SQLite file created"
+    );
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "clean exit on SIGTERM: {:?}", output.status);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    // JSON logs: every line is an object, and shutdown was logged.
-    for line in stdout.lines() {
+    assert!(
+        output.status.success(),
+        "clean exit on SIGTERM: {:?}",
+        output.status
+    );
+    let logs = String::from_utf8_lossy(&output.stderr);
+    // JSON logs on stderr: every line is an object, and shutdown was logged.
+    for line in logs.lines() {
         serde_json::from_str::<Value>(line).unwrap_or_else(|err| panic!("not JSON ({err}): {line}"));
     }
-    assert!(stdout.contains("received SIGTERM"), "{stdout}");
-    assert!(stdout.contains("\"stopped\""), "{stdout}");
+    assert!(logs.contains("received SIGTERM"), "{logs}");
+    assert!(logs.contains("\"stopped\""), "{logs}");
+    assert!(output.stdout.is_empty(), "stdout is left to command output");
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A minimal HTTP/1.1 GET, enough to probe the server without a client crate.
@@ -141,7 +199,10 @@ fn http_get(port: u16, path: &str) -> std::io::Result<String> {
     use std::io::{Read, Write};
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     Ok(response)

@@ -66,7 +66,12 @@ async fn home_page_is_server_rendered_with_the_shell(backend: Backend) {
     let server = TestServer::start(backend).await;
     let response = server.get("/").await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(response.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let html = response.text().await.unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(html.contains("<title>Specula</title>"), "{html}");
@@ -95,7 +100,10 @@ async fn section_pages_render_their_empty_state(backend: Backend) {
         let response = server.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let html = response.text().await.unwrap();
-        assert!(html.contains(&format!("<title>{title} · Specula</title>")), "{path}");
+        assert!(
+            html.contains(&format!("<title>{title} · Specula</title>")),
+            "{path}"
+        );
         assert!(html.contains("This section arrives with"), "{path}");
         assert!(html.contains(r#"aria-current="page""#), "{path}: active nav link");
     }
@@ -113,7 +121,10 @@ async fn unknown_route_renders_the_404_page(backend: Backend) {
     // The shell is still there: the user can navigate away.
     assert!(html.contains(r#"class="brand-name">Specula</span>"#));
     // A missing asset is a plain 404 too.
-    assert_eq!(server.get("/pkg/missing.js").await.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        server.get("/pkg/missing.js").await.status(),
+        StatusCode::NOT_FOUND
+    );
     server.stop().await;
 }
 
@@ -125,7 +136,12 @@ async fn wasm_bundle_is_served_as_application_wasm(backend: Backend) {
     assert_eq!(&response.bytes().await.unwrap()[..4], b"\0asm");
     let css = server.get("/pkg/specula.css").await;
     assert_eq!(css.status(), StatusCode::OK);
-    assert!(css.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/css"));
+    assert!(
+        css.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
     server.stop().await;
 }
 
@@ -142,7 +158,10 @@ async fn server_function_returns_instance_info(backend: Backend) {
     assert_eq!(response.status(), StatusCode::OK);
     let info: app::instance::InstanceInfo = response.json().await.unwrap();
     assert_eq!(info.public_url, format!("http://{}", server.addr));
-    assert_eq!(info.otlp_http_traces_url, format!("http://{}/v1/traces", server.addr));
+    assert_eq!(
+        info.otlp_http_traces_url,
+        format!("http://{}/v1/traces", server.addr)
+    );
     assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
     server.stop().await;
 }
@@ -191,7 +210,10 @@ async fn shutdown_finishes_in_flight_requests(backend: Backend) {
 
     server.begin_shutdown();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!server.is_finished(), "the server waits for the in-flight request");
+    assert!(
+        !server.is_finished(),
+        "the server waits for the in-flight request"
+    );
 
     stream.write_all(&body[2..]).await.unwrap();
     let mut response = String::new();
@@ -200,7 +222,10 @@ async fn shutdown_finishes_in_flight_requests(backend: Backend) {
 
     let addr = server.addr;
     let database = server.stop_keeping_database().await;
-    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no new connections after shutdown");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no new connections after shutdown"
+    );
     database.drop_database().await;
 }
 
@@ -209,7 +234,13 @@ async fn responses_carry_a_request_id(backend: Backend) {
     let generated = server.get("/healthz").await;
     let id = generated.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(id.len(), 36, "a UUID: {id}");
-    let echoed = server.client.get(server.url("/healthz")).header("x-request-id", "abc-123").send().await.unwrap();
+    let echoed = server
+        .client
+        .get(server.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "abc-123");
     server.stop().await;
 }

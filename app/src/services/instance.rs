@@ -14,7 +14,10 @@ pub async fn ensure_instance_id(db: &DatabaseConnection) -> Result<Uuid, DbErr> 
         instance_id: Set(Uuid::new_v4()),
         created_at: Set(Utc::now()),
     };
-    instance::Entity::insert(candidate).on_conflict_do_nothing().exec_without_returning(db).await?;
+    instance::Entity::insert(candidate)
+        .on_conflict_do_nothing()
+        .exec_without_returning(db)
+        .await?;
     let row = instance::Entity::find_by_id(instance::SINGLETON)
         .one(db)
         .await?

@@ -24,7 +24,10 @@ pub struct Readiness {
 
 /// `GET /healthz`: the process is alive and serving HTTP. Touches nothing else.
 pub async fn healthz() -> Json<Health> {
-    Json(Health { status: "ok", version: env!("CARGO_PKG_VERSION") })
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
 /// `GET /readyz`: the database answers, so requests can be served (503 otherwise).

@@ -39,12 +39,18 @@ pub struct HttpLimits {
 /// Builds the whole HTTP application for `state`.
 pub fn router(state: AppState, limits: HttpLimits) -> Router {
     let routes = generate_route_list(App);
-    let pkg_dir = format!("{}/{}", state.leptos_options.site_root, state.leptos_options.site_pkg_dir);
+    let pkg_dir = format!(
+        "{}/{}",
+        state.leptos_options.site_root, state.leptos_options.site_pkg_dir
+    );
 
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/api/{*server_fn}", get(server_fn_handler).post(server_fn_handler))
+        .route(
+            "/api/{*server_fn}",
+            get(server_fn_handler).post(server_fn_handler),
+        )
         .nest_service("/pkg", ServeDir::new(pkg_dir))
         .leptos_routes_with_context(
             &state,

@@ -17,7 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 /// The PostgreSQL server tests create their databases on (trust auth).
 fn postgres_admin_url() -> String {
-    std::env::var("SPECULA_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+    std::env::var("SPECULA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,16 +41,27 @@ impl TestDatabase {
             Backend::Sqlite => {
                 // A nested folder checks that the server creates it.
                 let path = dir.path().join("nested").join("specula.db");
-                Self { url: format!("sqlite://{}", path.display()), postgres_name: None, _dir: dir }
+                Self {
+                    url: format!("sqlite://{}", path.display()),
+                    postgres_name: None,
+                    _dir: dir,
+                }
             }
             Backend::Postgres => {
                 let name = format!("specula_test_{}", uuid::Uuid::new_v4().simple());
                 let admin = Database::connect(format!("{}/postgres", postgres_admin_url()))
                     .await
                     .expect("PostgreSQL must run on 127.0.0.1:5432 for the tests");
-                admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create database");
+                admin
+                    .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                    .await
+                    .expect("create database");
                 admin.close().await.ok();
-                Self { url: format!("{}/{name}", postgres_admin_url()), postgres_name: Some(name), _dir: dir }
+                Self {
+                    url: format!("{}/{name}", postgres_admin_url()),
+                    postgres_name: Some(name),
+                    _dir: dir,
+                }
             }
         }
     }
@@ -60,7 +72,9 @@ impl TestDatabase {
 
     pub async fn drop_database(self) {
         if let Some(name) = self.postgres_name {
-            let admin = Database::connect(format!("{}/postgres", postgres_admin_url())).await.expect("connect");
+            let admin = Database::connect(format!("{}/postgres", postgres_admin_url()))
+                .await
+                .expect("connect");
             admin
                 .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                 .await
@@ -72,8 +86,13 @@ impl TestDatabase {
 
 /// Parses `specula serve` arguments exactly as the binary does.
 pub fn serve_config(args: &[String]) -> ServeConfig {
-    let argv = ["specula".to_owned(), "serve".to_owned()].into_iter().chain(args.iter().cloned());
-    match Cli::try_parse_from(argv).expect("valid test configuration").command {
+    let argv = ["specula".to_owned(), "serve".to_owned()]
+        .into_iter()
+        .chain(args.iter().cloned());
+    match Cli::try_parse_from(argv)
+        .expect("valid test configuration")
+        .command
+    {
         Command::Serve(config) => config,
         Command::Config(_) => unreachable!("parsed `serve`"),
     }
@@ -87,7 +106,11 @@ fn fake_site_root(dir: &TempDir) -> PathBuf {
     std::fs::create_dir_all(&pkg).unwrap();
     std::fs::write(pkg.join("specula.js"), "export default function init() {}\n").unwrap();
     // The wasm magic number and version: an empty but valid module.
-    std::fs::write(pkg.join("specula_bg.wasm"), [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]).unwrap();
+    std::fs::write(
+        pkg.join("specula_bg.wasm"),
+        [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
+    )
+    .unwrap();
     std::fs::write(pkg.join("specula.css"), "body{}\n").unwrap();
     root
 }
@@ -128,8 +151,19 @@ impl TestServer {
         let state = server.state().clone();
         let shutdown = CancellationToken::new();
         let handle = tokio::spawn(server.run(listener, shutdown.clone()));
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        Self { addr, client, state, shutdown, handle, database, _site: site }
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        Self {
+            addr,
+            client,
+            state,
+            shutdown,
+            handle,
+            database,
+            _site: site,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
