@@ -58,10 +58,10 @@ pub use server::{AppError, Result};
 mod server {
     use axum::{
         Json,
-        http::StatusCode,
+        http::{HeaderMap, HeaderValue, StatusCode, header},
         response::{IntoResponse, Response},
     };
-    use sea_orm::DbErr;
+    use sea_orm::{DbErr, SqlErr};
 
     use super::{ApiError, ErrorBody};
 
@@ -71,36 +71,78 @@ mod server {
     /// its HTTP status; [`AppError::status`] is the only place that decides it.
     #[derive(Debug, thiserror::Error)]
     pub enum AppError {
-        /// 400: the request is malformed; the message says how.
+        /// 400: the request is malformed or a value is invalid; the message says how.
         #[error("{0}")]
         BadRequest(String),
+        /// 401: no valid session or bearer token.
+        #[error("{0}")]
+        Unauthenticated(&'static str),
+        /// 401: a bearer token was expected and is missing or invalid
+        /// (answered with `WWW-Authenticate: Bearer`).
+        #[error("{0}")]
+        InvalidToken(&'static str),
+        /// 403: authenticated, but the role or token scope does not allow this.
+        #[error("{0}")]
+        Forbidden(&'static str),
         /// 404: the named thing does not exist (or is not the caller's).
         #[error("{0} not found")]
         NotFound(&'static str),
+        /// 415: the body's content type is not one this route accepts.
+        #[error("{0}")]
+        UnsupportedMediaType(String),
+        /// 409: the request conflicts with the current state.
+        #[error("{0}")]
+        Conflict(String),
+        /// 429: too many attempts; retry after the given number of seconds.
+        #[error("too many attempts; try again in {retry_after_secs} s")]
+        TooManyRequests { retry_after_secs: u64 },
         /// 503: a dependency (the database) cannot serve the request now.
         #[error("{0}")]
         Unavailable(&'static str),
         /// 500: the database failed; details go to the log only.
         #[error("database error: {0}")]
         Database(#[from] DbErr),
+        /// 500: an unexpected failure; details go to the log only.
+        #[error("internal error: {0}")]
+        Internal(String),
     }
 
     impl AppError {
         pub fn status(&self) -> StatusCode {
             match self {
                 Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+                Self::Unauthenticated(_) | Self::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+                Self::Forbidden(_) => StatusCode::FORBIDDEN,
                 Self::NotFound(_) => StatusCode::NOT_FOUND,
+                Self::Conflict(_) => StatusCode::CONFLICT,
+                Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
                 Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-                Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+                Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             }
         }
 
         fn code(&self) -> &'static str {
             match self {
                 Self::BadRequest(_) => "bad_request",
+                Self::Unauthenticated(_) => "unauthenticated",
+                Self::InvalidToken(_) => "invalid_token",
+                Self::Forbidden(_) => "forbidden",
                 Self::NotFound(_) => "not_found",
+                Self::Conflict(_) => "conflict",
+                Self::UnsupportedMediaType(_) => "unsupported_media_type",
+                Self::TooManyRequests { .. } => "rate_limited",
                 Self::Unavailable(_) => "unavailable",
-                Self::Database(_) => "internal",
+                Self::Database(_) | Self::Internal(_) => "internal",
+            }
+        }
+
+        /// Turns a unique-constraint violation into a 409 with `message`;
+        /// any other database error stays a 500.
+        pub fn conflict_on_unique(err: DbErr, message: impl Into<String>) -> Self {
+            match err.sql_err() {
+                Some(SqlErr::UniqueConstraintViolation(_)) => Self::Conflict(message.into()),
+                _ => Self::Database(err),
             }
         }
     }
@@ -111,8 +153,8 @@ mod server {
                 tracing::error!(error = %err, "request failed");
             }
             let message = match &err {
-                // Never leak database details to clients.
-                AppError::Database(_) => "internal server error".to_owned(),
+                // Never leak internal details to clients.
+                AppError::Database(_) | AppError::Internal(_) => "internal server error".to_owned(),
                 other => other.to_string(),
             };
             ApiError::new(err.code(), message)
@@ -122,10 +164,20 @@ mod server {
     impl IntoResponse for AppError {
         fn into_response(self) -> Response {
             let status = self.status();
+            let mut headers = HeaderMap::new();
+            match &self {
+                Self::InvalidToken(_) => {
+                    headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                }
+                Self::TooManyRequests { retry_after_secs } => {
+                    headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+                }
+                _ => {}
+            }
             let body = ErrorBody {
                 error: ApiError::from(self),
             };
-            (status, Json(body)).into_response()
+            (status, headers, Json(body)).into_response()
         }
     }
 }
@@ -150,6 +202,16 @@ mod tests {
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         let api = ApiError::from(AppError::NotFound("trace"));
         assert_eq!(api, ApiError::new("not_found", "trace not found"));
+    }
+
+    #[test]
+    fn invalid_tokens_ask_for_bearer_and_throttling_says_when() {
+        let response = AppError::InvalidToken("unknown token").into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()["www-authenticate"], "Bearer");
+        let response = AppError::TooManyRequests { retry_after_secs: 42 }.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "42");
     }
 
     #[test]

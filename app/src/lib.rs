@@ -5,6 +5,7 @@
 //! both sides exchange. Everything that needs the database or other server
 //! resources sits behind the `ssr` feature so the wasm bundle never links it.
 
+pub mod accounts;
 pub mod components;
 pub mod error;
 pub mod instance;

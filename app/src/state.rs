@@ -7,12 +7,23 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sea_orm::DatabaseConnection;
 
+use crate::services::throttle::LoginThrottle;
+
 /// One cheaply clonable bundle of what every request may need.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub leptos_options: LeptosOptions,
     pub instance: Arc<InstanceIdentity>,
+    pub accounts: Arc<AccountSettings>,
+    pub login_throttle: Arc<LoginThrottle>,
+}
+
+/// How accounts behave on this installation.
+#[derive(Clone, Debug)]
+pub struct AccountSettings {
+    /// Anyone may sign up; when false, only invitations create accounts.
+    pub open_signup: bool,
 }
 
 /// Who this installation is and how the outside world reaches it.

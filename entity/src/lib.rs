@@ -4,4 +4,10 @@
 //! only describes the shape of the rows so that both the server and the
 //! services agree on it.
 
+pub mod api_token;
 pub mod instance;
+pub mod invitation;
+pub mod membership;
+pub mod organization;
+pub mod session;
+pub mod user;

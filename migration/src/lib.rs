@@ -6,12 +6,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_instance;
+mod m20261123_000002_accounts;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_instance::Migration)]
+        vec![
+            Box::new(m20261123_000001_instance::Migration),
+            Box::new(m20261123_000002_accounts::Migration),
+        ]
     }
 }

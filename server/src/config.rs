@@ -74,6 +74,15 @@ pub struct ServeConfig {
     #[serde(with = "humantime_serde_compat")]
     pub shutdown_grace: Duration,
 
+    /// Let anyone create an account (`true`); with `false`, only invitations create accounts.
+    #[arg(long, env = "SPECULA_OPEN_SIGNUP", default_value_t = true, action = clap::ArgAction::Set)]
+    pub open_signup: bool,
+
+    /// Sign a browser session out after this long without activity, e.g. `7d`.
+    #[arg(long, env = "SPECULA_SESSION_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde_compat")]
+    pub session_ttl: Duration,
+
     /// Folder holding the built browser assets (`pkg/specula.js`, `pkg/specula_bg.wasm`, …).
     /// Found automatically next to the binary or in `target/site` when not set.
     #[arg(long, env = "SPECULA_SITE_ROOT")]
@@ -81,6 +90,13 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// Cookies get the `Secure` attribute when browsers reach us over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url
+            .as_ref()
+            .is_some_and(|url| url.scheme() == "https")
+    }
+
     /// The public base URL without a trailing slash.
     pub fn public_url(&self) -> String {
         match &self.public_url {
@@ -272,6 +288,9 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Pretty);
         assert_eq!(config.max_body_size, 16 * 1024 * 1024);
         assert_eq!(config.shutdown_grace, Duration::from_secs(30));
+        assert!(config.open_signup);
+        assert_eq!(config.session_ttl, Duration::from_secs(7 * 24 * 3600));
+        assert!(!config.secure_cookies());
     }
 
     #[test]
@@ -284,8 +303,13 @@ mod tests {
             "--log-format=json",
             "--max-body-size=1MiB",
             "--shutdown-grace=2s",
+            "--open-signup=false",
+            "--session-ttl=12h",
         ])
         .unwrap();
+        assert!(!config.open_signup);
+        assert_eq!(config.session_ttl, Duration::from_secs(12 * 3600));
+        assert!(config.secure_cookies());
         assert_eq!(config.public_url(), "https://specula.example.com");
         assert_eq!(config.public_grpc_url(), "https://specula.example.com:4317");
         assert_eq!(config.database_url.kind(), DatabaseKind::Postgres);

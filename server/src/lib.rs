@@ -3,19 +3,26 @@
 //! `main.rs` only parses the command line; everything it starts is here so
 //! integration tests can run the real server in-process on a random port.
 
+pub mod api;
 pub mod config;
 pub mod db;
 pub mod http;
 pub mod site;
 pub mod telemetry;
 
-use std::{path::PathBuf, sync::Arc};
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
-use app::{services, state::AppState, state::InstanceIdentity};
+use app::{
+    services::{self, throttle::LoginThrottle},
+    state::{AccountSettings, AppState, InstanceIdentity},
+};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ServeConfig;
+
+/// How often expired sessions are deleted.
+const SESSION_CLEANUP_PERIOD: Duration = Duration::from_secs(15 * 60);
 
 /// A server whose database is open and migrated, ready to accept connections.
 pub struct Server {
@@ -50,6 +57,10 @@ impl Server {
                 public_url: config.public_url(),
                 public_grpc_url: config.public_grpc_url(),
             }),
+            accounts: Arc::new(AccountSettings {
+                open_signup: config.open_signup,
+            }),
+            login_throttle: Arc::new(LoginThrottle::default()),
         };
         tracing::info!(
             %instance_id,
@@ -69,10 +80,18 @@ impl Server {
     /// accepting connections and lets in-flight requests finish for up to the
     /// configured grace period.
     pub async fn run(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let limits = http::HttpLimits {
+        let settings = http::HttpSettings {
             max_body_bytes: usize::try_from(self.config.max_body_size).unwrap_or(usize::MAX),
+            session_ttl: self.config.session_ttl,
+            secure_cookies: self.config.secure_cookies(),
         };
-        let app = http::router(self.state.clone(), limits);
+        let app =
+            http::router(self.state.clone(), settings).into_make_service_with_connect_info::<SocketAddr>();
+        let session_cleanup = tokio::spawn(services::sessions::run_expired_cleanup(
+            self.state.db.clone(),
+            SESSION_CLEANUP_PERIOD,
+            shutdown.clone(),
+        ));
         let grace = self.config.shutdown_grace;
         tracing::info!(address = %listener.local_addr()?, "listening for HTTP");
 
@@ -89,6 +108,10 @@ impl Server {
                     Err(_) => tracing::warn!("shutdown grace period over; closing remaining connections"),
                 }
             }
+        }
+        shutdown.cancel();
+        if let Err(err) = session_cleanup.await {
+            tracing::warn!(error = %err, "session cleanup task failed");
         }
         self.state.db.clone().close().await?;
         tracing::info!("stopped");

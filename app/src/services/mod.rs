@@ -2,4 +2,11 @@
 //! handlers share. Each takes a `&DatabaseConnection` (or the state it needs)
 //! and returns plain types; none knows about HTTP.
 
+pub mod accounts;
 pub mod instance;
+pub mod orgs;
+pub mod passwords;
+pub mod secrets;
+pub mod sessions;
+pub mod throttle;
+pub mod tokens;

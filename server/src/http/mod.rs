@@ -3,21 +3,22 @@
 //! API and OTLP/HTTP. Cross-cutting layers (request ids, tracing, body limit,
 //! compression) are applied here once for every route.
 
+mod csrf;
 mod health;
 
 use std::time::Duration;
 
+use app::services::sessions::DbSessionStore;
 use app::{App, shell, state::AppState};
 use axum::{
     Router,
     body::Body,
-    extract::State,
     http::{HeaderName, Request},
-    response::IntoResponse,
+    middleware,
     routing::get,
 };
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list, handle_server_fns_with_context};
+use leptos_axum::{LeptosRoutes, generate_route_list};
 use tower::ServiceBuilder;
 use tower_http::{
     compression::CompressionLayer,
@@ -26,18 +27,26 @@ use tower_http::{
     services::ServeDir,
     trace::{DefaultOnResponse, TraceLayer},
 };
+use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 use tracing::Level;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Limits the router enforces on every request.
+/// Settings of the HTTP layer, from the configuration.
 #[derive(Clone, Copy, Debug)]
-pub struct HttpLimits {
+pub struct HttpSettings {
     pub max_body_bytes: usize,
+    /// Browser sessions end after this long without activity.
+    pub session_ttl: std::time::Duration,
+    /// Session cookies get `Secure` (the public URL is https).
+    pub secure_cookies: bool,
 }
 
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "specula_session";
+
 /// Builds the whole HTTP application for `state`.
-pub fn router(state: AppState, limits: HttpLimits) -> Router {
+pub fn router(state: AppState, settings: HttpSettings) -> Router {
     let routes = generate_route_list(App);
     let pkg_dir = format!(
         "{}/{}",
@@ -47,11 +56,9 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route(
-            "/api/{*server_fn}",
-            get(server_fn_handler).post(server_fn_handler),
-        )
+        .nest("/api/v1", crate::api::router(&state))
         .nest_service("/pkg", ServeDir::new(pkg_dir))
+        // Also registers every server function, with the same context.
         .leptos_routes_with_context(
             &state,
             routes,
@@ -65,6 +72,13 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
             },
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        // Innermost first: the CSRF check runs inside the session layer, and
+        // both inside the request-id, tracing and limit layers below.
+        .layer(middleware::from_fn_with_state(
+            csrf::TrustedOrigins::new(&state.instance.public_url),
+            csrf::refuse_cross_site,
+        ))
+        .layer(session_layer(&state, settings))
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -86,14 +100,23 @@ pub fn router(state: AppState, limits: HttpLimits) -> Router {
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-                .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
+                .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
                 .layer(CompressionLayer::new()),
         )
         .with_state(state)
 }
 
-async fn server_fn_handler(State(state): State<AppState>, request: Request<Body>) -> impl IntoResponse {
-    handle_server_fns_with_context(move || provide_context(state.clone()), request).await
+/// Database-backed sessions: `HttpOnly`, `SameSite=Lax`, `Secure` over https,
+/// expiring after a period of inactivity.
+fn session_layer(state: &AppState, settings: HttpSettings) -> SessionManagerLayer<DbSessionStore> {
+    let ttl = time::Duration::try_from(settings.session_ttl).unwrap_or(time::Duration::days(7));
+    SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(settings.secure_cookies)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(ttl))
 }
 
 /// How often background checks (readiness) may wait on the database.

@@ -166,6 +166,18 @@ impl TestServer {
         }
     }
 
+    /// A client with its own cookie jar: one browser, one user.
+    pub fn browser(&self) -> Browser {
+        Browser {
+            base: format!("http://{}", self.addr),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -200,25 +212,131 @@ impl TestServer {
     }
 }
 
+/// One runtime for every test of the binary. Leptos schedules rendering work
+/// on "the current runtime" from wherever a reactive notification fires, so
+/// with a runtime per test a page rendered for one test could land on a
+/// runtime another test is dropping, and never finish. Production has one
+/// runtime; the tests do too.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .expect("test runtime")
+    })
+}
+
 /// Runs each listed `async fn(Backend)` once on SQLite and once on PostgreSQL.
 #[macro_export]
 macro_rules! on_every_backend {
     ($($test:ident),* $(,)?) => {
         mod sqlite {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test($crate::common::Backend::Sqlite).await;
+                #[test]
+                fn $test() {
+                    $crate::common::runtime().block_on(super::$test($crate::common::Backend::Sqlite));
                 }
             )*
         }
         mod postgres {
             $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    super::$test($crate::common::Backend::Postgres).await;
+                #[test]
+                fn $test() {
+                    $crate::common::runtime().block_on(super::$test($crate::common::Backend::Postgres));
                 }
             )*
         }
     };
+}
+
+/// One user's HTTP client, keeping its session cookie between requests.
+pub struct Browser {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+/// A strong password for test accounts.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+impl Browser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn post(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn patch(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .patch(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.client.delete(self.url(path)).send().await.expect("request")
+    }
+
+    /// Signs up and returns the `Me` document; panics unless it succeeds.
+    pub async fn sign_up(&self, email: &str) -> serde_json::Value {
+        let response = self
+            .post(
+                "/api/v1/auth/signup",
+                serde_json::json!({"email": email, "password": PASSWORD}),
+            )
+            .await;
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert_eq!(status, reqwest::StatusCode::CREATED, "sign-up of {email}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    pub async fn log_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post(
+            "/api/v1/auth/login",
+            serde_json::json!({"email": email, "password": password}),
+        )
+        .await
+    }
+}
+
+/// The id of the first organization in a `Me` document.
+pub fn first_org(me: &serde_json::Value) -> String {
+    me["organizations"][0]["id"]
+        .as_str()
+        .expect("an organization")
+        .to_owned()
+}
+
+/// Asserts the status and the error code of an API error response.
+pub async fn assert_error(
+    response: reqwest::Response,
+    status: reqwest::StatusCode,
+    code: &str,
+) -> serde_json::Value {
+    let url = response.url().clone();
+    assert_eq!(response.status(), status, "{url}");
+    let text = response.text().await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&text)
+        .unwrap_or_else(|err| panic!("{url}: not a JSON error body ({err}): {text}"));
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(
+        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    body
 }

@@ -1,0 +1,186 @@
+//! Users: sign-up, sign-in and password changes.
+
+use chrono::Utc;
+use entity::{membership, organization, user};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, TransactionTrait,
+};
+use uuid::Uuid;
+
+use super::{orgs, passwords};
+use crate::{
+    accounts::{Role, UserInfo},
+    error::{AppError, Result},
+};
+
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// Trims and lower-cases an email and checks its shape (`local@domain.tld`).
+pub fn normalize_email(raw: &str) -> Result<String> {
+    let email = raw.trim().to_lowercase();
+    let invalid = || AppError::BadRequest("enter a valid email address".to_owned());
+    if email.len() > MAX_EMAIL_LEN || email.chars().any(char::is_whitespace) {
+        return Err(invalid());
+    }
+    let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+    let domain_ok =
+        domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@');
+    if local.is_empty() || !domain_ok {
+        return Err(invalid());
+    }
+    Ok(email)
+}
+
+pub fn user_info(user: &user::Model) -> UserInfo {
+    UserInfo {
+        id: user.id,
+        email: user.email.clone(),
+        instance_admin: user.instance_admin,
+        created_at: user.created_at.to_rfc3339(),
+    }
+}
+
+/// What a new account starts with.
+pub struct SignUp {
+    pub email: String,
+    pub password: String,
+    /// Name of the first organization; defaults to one derived from the email.
+    pub organization_name: Option<String>,
+}
+
+/// Creates a user with their first organization, where they are owner.
+/// The first user of the installation becomes its instance admin.
+pub async fn sign_up(db: &DatabaseConnection, request: SignUp) -> Result<user::Model> {
+    let email = normalize_email(&request.email)?;
+    passwords::check_policy(&request.password, &email)?;
+    let org_name = match request.organization_name.as_deref().map(str::trim) {
+        Some(name) if !name.is_empty() => orgs::validate_name(name)?,
+        _ => format!("{}'s organization", email.split('@').next().unwrap_or("my")),
+    };
+    let password_hash = passwords::hash(request.password).await?;
+
+    let txn = db.begin().await?;
+    let first_user = user::Entity::find().count(&txn).await? == 0;
+    let now = Utc::now();
+    let user = user::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        email: Set(email),
+        password_hash: Set(password_hash),
+        instance_admin: Set(first_user),
+        created_at: Set(now),
+        password_changed_at: Set(now),
+    }
+    .insert(&txn)
+    .await
+    .map_err(|err| AppError::conflict_on_unique(err, "an account with this email already exists"))?;
+    let org = organization::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        name: Set(org_name),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    membership::ActiveModel {
+        org_id: Set(org.id),
+        user_id: Set(user.id),
+        role: Set(Role::Owner.as_str().to_owned()),
+        created_at: Set(now),
+    }
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    tracing::info!(user_id = %user.id, org_id = %org.id, instance_admin = first_user, "account created");
+    Ok(user)
+}
+
+/// Creates an account without an organization, for someone joining through an invitation.
+pub async fn sign_up_invited(db: &DatabaseConnection, email: &str, password: String) -> Result<user::Model> {
+    let email = normalize_email(email)?;
+    passwords::check_policy(&password, &email)?;
+    let password_hash = passwords::hash(password).await?;
+    let now = Utc::now();
+    let first_user = user::Entity::find().count(db).await? == 0;
+    let user = user::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        email: Set(email),
+        password_hash: Set(password_hash),
+        instance_admin: Set(first_user),
+        created_at: Set(now),
+        password_changed_at: Set(now),
+    }
+    .insert(db)
+    .await
+    .map_err(|err| AppError::conflict_on_unique(err, "an account with this email already exists"))?;
+    Ok(user)
+}
+
+/// The user for these credentials. Unknown emails and wrong passwords fail
+/// alike, and take the same time (a dummy hash is verified).
+pub async fn authenticate(db: &DatabaseConnection, email: &str, password: String) -> Result<user::Model> {
+    let email = email.trim().to_lowercase();
+    let user = user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(db)
+        .await?;
+    let stored = user.as_ref().map(|user| user.password_hash.clone());
+    if passwords::verify(password, stored).await? {
+        user.ok_or(AppError::Unauthenticated("wrong email or password"))
+    } else {
+        Err(AppError::Unauthenticated("wrong email or password"))
+    }
+}
+
+/// True once the installation has at least one account.
+pub async fn has_users(db: &DatabaseConnection) -> Result<bool> {
+    Ok(user::Entity::find().count(db).await? > 0)
+}
+
+pub async fn find_user(db: &DatabaseConnection, user_id: Uuid) -> Result<Option<user::Model>> {
+    Ok(user::Entity::find_by_id(user_id).one(db).await?)
+}
+
+/// Changes a password after checking the current one.
+pub async fn change_password(
+    db: &DatabaseConnection,
+    user_id: Uuid,
+    current: String,
+    new: String,
+) -> Result<()> {
+    let user = find_user(db, user_id)
+        .await?
+        .ok_or(AppError::Unauthenticated("sign in first"))?;
+    if !passwords::verify(current, Some(user.password_hash.clone())).await? {
+        return Err(AppError::Forbidden("the current password is wrong"));
+    }
+    passwords::check_policy(&new, &user.email)?;
+    let password_hash = passwords::hash(new).await?;
+    let mut active: user::ActiveModel = user.into();
+    active.password_hash = Set(password_hash);
+    active.password_changed_at = Set(Utc::now());
+    active.update(db).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized_and_checked() {
+        assert_eq!(normalize_email("  Ada@Example.COM ").unwrap(), "ada@example.com");
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@example",
+            "ada@.com",
+            "a da@x.io",
+            "a@b@c.io",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+        assert!(normalize_email(&format!("{}@x.io", "a".repeat(260))).is_err());
+    }
+}

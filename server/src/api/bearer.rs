@@ -1,0 +1,46 @@
+//! The bearer-token middleware: `Authorization: Bearer <token>` becomes a
+//! [`TokenPrincipal`] (organization and scopes) in the request's extensions,
+//! or the request is refused with 401 and `WWW-Authenticate: Bearer`.
+//! Routes check the scope they need with [`require_scope`].
+
+use app::{
+    accounts::TokenScope,
+    error::AppError,
+    services::tokens::{self, TokenPrincipal},
+    state::AppState,
+};
+use axum::{
+    extract::{Request, State},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+
+use super::extract::bearer_secret;
+
+pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let principal = match bearer_secret(&parts) {
+        Ok(Some(secret)) => tokens::authenticate(&state.db, secret).await,
+        Ok(None) => Err(AppError::InvalidToken("missing `Authorization: Bearer <token>`")),
+        Err(err) => Err(err),
+    };
+    match principal {
+        Ok(principal) => {
+            parts.extensions.insert(principal);
+            next.run(Request::from_parts(parts, body)).await
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
+/// 403 unless the authenticated token carries `scope`.
+pub fn require_scope(principal: &TokenPrincipal, scope: TokenScope) -> Result<(), AppError> {
+    if principal.allows(scope) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(match scope {
+            TokenScope::Ingest => "this API token lacks the `ingest` scope",
+            TokenScope::Read => "this API token lacks the `read` scope",
+        }))
+    }
+}

@@ -1,0 +1,169 @@
+//! Extractors for the REST API: JSON bodies and paths that fail with the
+//! product's error shape, the signed-in user, and the caller (user or token).
+
+use std::net::{IpAddr, SocketAddr};
+
+use app::{
+    accounts::{Action, TokenScope},
+    error::AppError,
+    services::{
+        accounts, orgs,
+        sessions::USER_ID_KEY,
+        tokens::{self, TokenPrincipal},
+    },
+    state::AppState,
+};
+use axum::{
+    Json,
+    extract::{
+        ConnectInfo, FromRequest, FromRequestParts, Path, Request,
+        rejection::{JsonRejection, PathRejection},
+    },
+    http::{header, request::Parts},
+};
+use entity::user;
+use serde::de::DeserializeOwned;
+use tower_sessions::Session;
+use uuid::Uuid;
+
+/// A JSON body; malformed bodies get a 400 and a wrong content type a 415,
+/// both in the API's error shape.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, AppError> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(JsonRejection::MissingJsonContentType(_)) => Err(AppError::UnsupportedMediaType(
+                "send the body as application/json".to_owned(),
+            )),
+            Err(rejection) => Err(AppError::BadRequest(rejection.body_text())),
+        }
+    }
+}
+
+/// Path parameters; an unparsable id is a 400 in the API's error shape.
+pub struct ApiPath<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        match Path::<T>::from_request_parts(parts, state).await {
+            Ok(Path(value)) => Ok(Self(value)),
+            Err(rejection @ PathRejection::FailedToDeserializePathParams(_)) => {
+                Err(AppError::BadRequest(rejection.body_text()))
+            }
+            Err(rejection) => Err(AppError::Internal(rejection.body_text())),
+        }
+    }
+}
+
+/// The client's address, when the server knows it.
+pub struct ClientAddress(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.ip()),
+        ))
+    }
+}
+
+fn session_error(err: tower_sessions::session::Error) -> AppError {
+    AppError::Internal(format!("session store: {err}"))
+}
+
+async fn session_from(parts: &mut Parts, state: &AppState) -> Result<Session, AppError> {
+    Session::from_request_parts(parts, state)
+        .await
+        .map_err(|(_, message)| AppError::Internal(format!("session layer: {message}")))
+}
+
+/// The user signed in through the session cookie (401 otherwise).
+pub struct SignedIn {
+    pub user: user::Model,
+    pub session: Session,
+}
+
+impl SignedIn {
+    pub async fn from_session(session: Session, state: &AppState) -> Result<Self, AppError> {
+        let user_id: Option<Uuid> = session.get(USER_ID_KEY).await.map_err(session_error)?;
+        let user = match user_id {
+            Some(id) => accounts::find_user(&state.db, id).await?,
+            None => None,
+        };
+        match user {
+            Some(user) => Ok(Self { user, session }),
+            None => Err(AppError::Unauthenticated("sign in first")),
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            return Err(AppError::Forbidden(
+                "this endpoint needs a signed-in user, not an API token",
+            ));
+        }
+        let session = session_from(parts, state).await?;
+        Self::from_session(session, state).await
+    }
+}
+
+/// Whoever calls: a signed-in user, or an API token from `Authorization: Bearer`.
+pub enum Caller {
+    User(SignedIn),
+    Token(TokenPrincipal),
+}
+
+/// The secret of an `Authorization: Bearer …` header; `Ok(None)` without one.
+pub fn bearer_secret(parts: &Parts) -> Result<Option<&str>, AppError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| AppError::InvalidToken("malformed Authorization header"))?;
+    match value.split_once(' ') {
+        Some((scheme, secret)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(secret.trim())),
+        _ => Err(AppError::InvalidToken("expected `Authorization: Bearer <token>`")),
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(secret) = bearer_secret(parts)? {
+            return Ok(Self::Token(tokens::authenticate(&state.db, secret).await?));
+        }
+        let session = session_from(parts, state).await?;
+        Ok(Self::User(SignedIn::from_session(session, state).await?))
+    }
+}
+
+impl Caller {
+    /// Checks that the caller may read `org_id`: members through their role,
+    /// tokens through the `read` scope on their own organization.
+    pub async fn authorize_read(&self, state: &AppState, org_id: Uuid) -> Result<(), AppError> {
+        match self {
+            Self::User(signed_in) => {
+                orgs::authorize(&state.db, org_id, signed_in.user.id, Action::Read).await?;
+                Ok(())
+            }
+            Self::Token(token) if token.org_id != org_id => Err(AppError::NotFound("organization")),
+            Self::Token(token) => super::bearer::require_scope(token, TokenScope::Read),
+        }
+    }
+}
