@@ -6,10 +6,14 @@
 //! resources sits behind the `ssr` feature so the wasm bundle never links it.
 
 pub mod accounts;
+pub mod auth;
 pub mod components;
 pub mod error;
 pub mod instance;
+pub mod organization;
 pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod server_context;
 #[cfg(feature = "ssr")]
 pub mod services;
 #[cfg(feature = "ssr")]
@@ -18,12 +22,22 @@ pub mod state;
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    StaticSegment,
+    ParamSegment, StaticSegment,
     components::{Route, Router, Routes},
 };
 
+use components::session::provide_session_context;
 use components::{error_panel::ErrorPanel, layout::Layout};
-use pages::{home::HomePage, not_found::NotFound, sections};
+use pages::{
+    account::AccountPage,
+    home::HomePage,
+    invitation::InvitationPage,
+    login::{LoginPage, SignupPage},
+    not_found::NotFound,
+    sections,
+    settings::SettingsPage,
+    tokens::TokensPage,
+};
 
 /// The name wasm-bindgen gives the browser bundle (`/pkg/specula.js`,
 /// `/pkg/specula_bg.wasm`) and the stylesheet (`/pkg/specula.css`).
@@ -53,6 +67,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    provide_session_context();
 
     view! {
         <Stylesheet id="specula-css" href=format!("/pkg/{OUTPUT_NAME}.css") />
@@ -70,7 +85,12 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("traces") view=sections::TracesPage />
                     <Route path=StaticSegment("costs") view=sections::CostsPage />
                     <Route path=StaticSegment("policies") view=sections::PoliciesPage />
-                    <Route path=StaticSegment("settings") view=sections::SettingsPage />
+                    <Route path=StaticSegment("settings") view=SettingsPage />
+                    <Route path=(StaticSegment("settings"), StaticSegment("tokens")) view=TokensPage />
+                    <Route path=StaticSegment("account") view=AccountPage />
+                    <Route path=StaticSegment("login") view=LoginPage />
+                    <Route path=StaticSegment("signup") view=SignupPage />
+                    <Route path=(StaticSegment("invitations"), ParamSegment("token")) view=InvitationPage />
                 </Routes>
                 </ErrorBoundary>
             </Layout>

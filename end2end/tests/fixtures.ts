@@ -6,6 +6,7 @@ export const find = {
   navLink: (page: Page, name: string) =>
     page.getByRole("navigation", { name: "Sections" }).getByRole("link", { name }),
   heading: (page: Page) => page.getByRole("heading", { level: 1 }),
+  accountLink: (page: Page) => page.getByTestId("account-link"),
 };
 
 export const act = {

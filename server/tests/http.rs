@@ -90,12 +90,14 @@ async fn home_page_is_server_rendered_with_the_shell(backend: Backend) {
 
 async fn section_pages_render_their_empty_state(backend: Backend) {
     let server = TestServer::start(backend).await;
-    for (path, title) in [
-        ("/spans", "Spans"),
-        ("/traces", "Traces"),
-        ("/costs", "Costs"),
-        ("/policies", "Policies"),
-        ("/settings", "Settings"),
+    for (path, title, expected) in [
+        ("/spans", "Spans", "Sign in to continue"),
+        ("/traces", "Traces", "This section arrives with"),
+        ("/costs", "Costs", "This section arrives with"),
+        ("/policies", "Policies", "This section arrives with"),
+        ("/settings", "Settings", "Sign in to continue"),
+        ("/login", "Log in", "name=\"password\""),
+        ("/signup", "Sign up", "name=\"organization_name\""),
     ] {
         let response = server.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
@@ -104,9 +106,10 @@ async fn section_pages_render_their_empty_state(backend: Backend) {
             html.contains(&format!("<title>{title} · Specula</title>")),
             "{path}"
         );
-        assert!(html.contains("This section arrives with"), "{path}");
-        assert!(html.contains(r#"aria-current="page""#), "{path}: active nav link");
+        assert!(html.contains(expected), "{path}: {expected}");
     }
+    let html = server.get("/costs").await.text().await.unwrap();
+    assert!(html.contains(r#"aria-current="page""#), "active nav link");
     server.stop().await;
 }
 

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use super::theme_toggle::ThemeToggle;
+use super::{account_menu::AccountMenu, theme_toggle::ThemeToggle};
 
 /// The sections of the product, in navigation order: `(path, label)`.
 pub const SECTIONS: [(&str, &str); 5] = [
@@ -40,6 +40,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     </ul>
                 </nav>
                 <div class="topbar-actions">
+                    <AccountMenu />
                     <ThemeToggle />
                 </div>
             </header>

@@ -1,6 +1,11 @@
 //! Reusable pieces of the UI: the page layout and small widgets.
 
+pub mod account_menu;
 pub mod copy_button;
 pub mod error_panel;
+pub mod form_status;
 pub mod layout;
+pub mod otlp_snippets;
+pub mod send_traces;
+pub mod session;
 pub mod theme_toggle;

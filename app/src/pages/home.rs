@@ -4,12 +4,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
 
-use crate::components::{copy_button::CopyButton, layout::SECTIONS};
-use crate::instance::{InstanceInfo, get_instance_info};
+use crate::components::{layout::SECTIONS, send_traces::SendTracesCard, session::use_session};
 
 #[component]
 pub fn HomePage() -> impl IntoView {
-    let info = Resource::new(|| (), |_| get_instance_info());
+    let session = use_session();
 
     view! {
         <Title text="" />
@@ -19,24 +18,12 @@ pub fn HomePage() -> impl IntoView {
                 "Specula receives OpenTelemetry spans from LLM agents and shows each model request, tool call, code diff, token and dollar, per trace and per team."
             </p>
         </section>
-        <section class="card" aria-labelledby="endpoint-heading">
-            <h2 id="endpoint-heading">"Send telemetry"</h2>
-            <p class="muted">
-                "Point any OpenTelemetry SDK's OTLP exporter at this server. OTel GenAI, OpenInference and OpenLLMetry attributes are understood as they are."
-            </p>
-            <Suspense fallback=|| view! { <p class="skeleton" aria-busy="true">"Loading endpoints…"</p> }>
-                {move || Suspend::new(async move {
-                    match info.await {
-                        Ok(info) => view! { <Endpoints info /> }.into_any(),
-                        Err(err) => view! {
-                            <p class="inline-error" role="alert">
-                                "Could not load the endpoints: " {err.message}
-                            </p>
-                        }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </section>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let org = session.info.await.ok().flatten().and_then(|info| info.active_org);
+                view! { <SendTracesCard org /> }
+            })}
+        </Transition>
         <section aria-labelledby="sections-heading">
             <h2 id="sections-heading" class="section-heading">"Sections"</h2>
             <ul class="section-grid">
@@ -55,31 +42,6 @@ pub fn HomePage() -> impl IntoView {
                     .collect_view()}
             </ul>
         </section>
-    }
-}
-
-#[component]
-fn Endpoints(info: InstanceInfo) -> impl IntoView {
-    let env_snippet = format!(
-        "OTEL_EXPORTER_OTLP_ENDPOINT={}\nOTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
-        info.public_url
-    );
-    let traces_url = info.otlp_http_traces_url.clone();
-    view! {
-        <dl class="kv">
-            <dt>"OTLP/HTTP traces"</dt>
-            <dd>
-                <code data-testid="otlp-http-endpoint">{info.otlp_http_traces_url}</code>
-                <CopyButton value=Signal::stored(traces_url) label="OTLP/HTTP traces endpoint" />
-            </dd>
-            <dt>"OTLP/gRPC"</dt>
-            <dd>
-                <code>{info.otlp_grpc_url}</code>
-            </dd>
-            <dt>"Version"</dt>
-            <dd>{info.version}</dd>
-        </dl>
-        <pre class="code-block"><code>{env_snippet}</code></pre>
     }
 }
 

@@ -1,5 +1,10 @@
 //! One module per routed page.
 
+pub mod account;
 pub mod home;
+pub mod invitation;
+pub mod login;
 pub mod not_found;
 pub mod sections;
+pub mod settings;
+pub mod tokens;

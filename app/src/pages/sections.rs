@@ -4,6 +4,8 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use crate::components::{send_traces::SendTracesCard, session::RequireUser};
+
 #[component]
 fn SectionPlaceholder(
     title: &'static str,
@@ -27,14 +29,22 @@ fn SectionPlaceholder(
     }
 }
 
+/// Until the explorer lands, a signed-in user sees how to send spans: the
+/// same card that will be the explorer's empty state.
 #[component]
 pub fn SpansPage() -> impl IntoView {
     view! {
-        <SectionPlaceholder
-            title="Spans"
-            summary="Every LLM request, tool call, tool result and response your agents emit."
-            arrives_with="OTLP ingest and the spans explorer"
-        />
+        <Title text="Spans" />
+        <header class="page-header">
+            <h1>"Spans"</h1>
+            <p class="lead">"Every LLM request, tool call, tool result and response your agents emit."</p>
+        </header>
+        <RequireUser children=|_, org| view! {
+            <p class="muted" data-testid="no-spans">
+                "No spans yet. Send some with the settings below; the spans explorer arrives with OTLP ingest."
+            </p>
+            <SendTracesCard org />
+        } />
     }
 }
 
@@ -67,17 +77,6 @@ pub fn PoliciesPage() -> impl IntoView {
             title="Policies"
             summary="What is kept: redaction, content capture, sampling, retention, rate limits and budgets."
             arrives_with="governance policies"
-        />
-    }
-}
-
-#[component]
-pub fn SettingsPage() -> impl IntoView {
-    view! {
-        <SectionPlaceholder
-            title="Settings"
-            summary="Your organization, its members and its API tokens."
-            arrives_with="accounts and organizations"
         />
     }
 }

@@ -6,9 +6,11 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
     QueryFilter, TransactionTrait,
 };
+use std::net::IpAddr;
+
 use uuid::Uuid;
 
-use super::{orgs, passwords};
+use super::{orgs, passwords, throttle::LoginThrottle};
 use crate::{
     accounts::{Role, UserInfo},
     error::{AppError, Result},
@@ -138,6 +140,85 @@ pub async fn has_users(db: &DatabaseConnection) -> Result<bool> {
 
 pub async fn find_user(db: &DatabaseConnection, user_id: Uuid) -> Result<Option<user::Model>> {
     Ok(user::Entity::find_by_id(user_id).one(db).await?)
+}
+
+/// Signs in with throttling of failed attempts per email and client address.
+pub async fn log_in(
+    db: &DatabaseConnection,
+    throttle: &LoginThrottle,
+    email: &str,
+    password: String,
+    address: Option<IpAddr>,
+) -> Result<user::Model> {
+    let email = email.trim().to_lowercase();
+    if let Err(wait) = throttle.check(&email, address) {
+        return Err(AppError::TooManyRequests {
+            retry_after_secs: wait.as_secs().max(1),
+        });
+    }
+    match authenticate(db, &email, password).await {
+        Ok(user) => {
+            throttle.record_success(&email);
+            Ok(user)
+        }
+        Err(err @ AppError::Unauthenticated(_)) => {
+            throttle.record_failure(&email, address);
+            Err(err)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// A sign-up request as the REST API and the sign-up page receive it.
+pub struct SignUpRequest {
+    pub email: String,
+    pub password: String,
+    pub organization_name: Option<String>,
+    /// An invitation secret: join that organization instead of creating one.
+    pub invitation: Option<String>,
+}
+
+/// Creates an account: through an invitation (joining its organization), or
+/// openly (with an organization of one's own) when sign-up is open or no
+/// account exists yet — otherwise nobody could ever invite anyone.
+pub async fn register(
+    db: &DatabaseConnection,
+    open_signup: bool,
+    request: SignUpRequest,
+) -> Result<user::Model> {
+    match request
+        .invitation
+        .as_deref()
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+    {
+        Some(token) => {
+            let invitation = orgs::find_open_invitation(db, token).await?;
+            let email = normalize_email(&request.email)?;
+            if invitation.email != email {
+                return Err(AppError::Forbidden(
+                    "this invitation was sent to another email address",
+                ));
+            }
+            let user = sign_up_invited(db, &email, request.password).await?;
+            orgs::accept_invitation(db, token, &user).await?;
+            Ok(user)
+        }
+        None if !open_signup && has_users(db).await? => Err(AppError::Forbidden(
+            "sign-up is by invitation only on this installation",
+        )),
+        None => {
+            sign_up(
+                db,
+                SignUp {
+                    email: request.email,
+                    password: request.password,
+                    organization_name: request.organization_name,
+                },
+            )
+            .await
+        }
+    }
 }
 
 /// Changes a password after checking the current one.

@@ -13,11 +13,13 @@ use sea_orm::{
 };
 use tokio_util::sync::CancellationToken;
 use tower_sessions::{
-    SessionStore,
+    Session, SessionStore,
     session::{Id, Record},
     session_store,
 };
 use uuid::Uuid;
+
+use crate::error::{AppError, Result};
 
 /// The session key holding the signed-in user's id.
 pub const USER_ID_KEY: &str = "user_id";
@@ -125,6 +127,60 @@ impl SessionStore for DbSessionStore {
     }
 }
 
+fn session_error(err: tower_sessions::session::Error) -> AppError {
+    AppError::Internal(format!("session store: {err}"))
+}
+
+/// Signs `user_id` in on `session` under a fresh id, so a session id planted
+/// before sign-in is worthless after it.
+pub async fn sign_in(session: &Session, user_id: Uuid) -> Result<()> {
+    session.cycle_id().await.map_err(session_error)?;
+    session
+        .insert(USER_ID_KEY, user_id)
+        .await
+        .map_err(session_error)?;
+    Ok(())
+}
+
+/// Ends `session`: its row is deleted and the cookie cleared.
+pub async fn sign_out(session: &Session) -> Result<()> {
+    session.flush().await.map_err(session_error)
+}
+
+/// Gives `session` a new id, keeping its data (used after a password change).
+pub async fn rotate(session: &Session) -> Result<()> {
+    session.cycle_id().await.map_err(session_error)
+}
+
+/// The user signed in on `session`, if any.
+pub async fn signed_in_user_id(session: &Session) -> Result<Option<Uuid>> {
+    session.get(USER_ID_KEY).await.map_err(session_error)
+}
+
+/// The organization the UI shows, if one was chosen.
+pub async fn active_org(session: &Session) -> Result<Option<Uuid>> {
+    session.get(ACTIVE_ORG_KEY).await.map_err(session_error)
+}
+
+pub async fn set_active_org(session: &Session, org_id: Uuid) -> Result<()> {
+    session
+        .insert(ACTIVE_ORG_KEY, org_id)
+        .await
+        .map_err(session_error)
+}
+
+/// Ends every session of `user_id` but the caller's `session`, which lives
+/// on under a new id.
+pub async fn end_other_sessions(db: &DatabaseConnection, session: &Session, user_id: Uuid) -> Result<u64> {
+    // Rotating deletes this session's stored row and keeps its data in
+    // memory; the new row is written when the response is sent, after every
+    // stored row of the user has been deleted here.
+    rotate(session).await?;
+    let ended = end_user_sessions(db, user_id).await?;
+    tracing::info!(%user_id, ended, "other sessions ended");
+    Ok(ended)
+}
+
 /// Removes expired sessions; returns how many.
 pub async fn delete_expired(db: &DatabaseConnection) -> Result<u64, DbErr> {
     let result = session::Entity::delete_many()
@@ -135,7 +191,7 @@ pub async fn delete_expired(db: &DatabaseConnection) -> Result<u64, DbErr> {
 }
 
 /// Ends every stored session of `user_id`.
-pub async fn end_user_sessions(db: &DatabaseConnection, user_id: Uuid) -> Result<u64, DbErr> {
+pub async fn end_user_sessions(db: &DatabaseConnection, user_id: Uuid) -> Result<u64> {
     let query = session::Entity::delete_many().filter(session::Column::UserId.eq(user_id));
     Ok(query.exec(db).await?.rows_affected)
 }

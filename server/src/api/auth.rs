@@ -2,7 +2,7 @@
 
 use app::{
     accounts::Me,
-    error::{AppError, Result},
+    error::Result,
     services::{accounts, orgs, sessions},
     state::AppState,
 };
@@ -33,21 +33,6 @@ pub struct ChangePasswordRequest {
     new_password: String,
 }
 
-fn session_error(err: tower_sessions::session::Error) -> AppError {
-    AppError::Internal(format!("session store: {err}"))
-}
-
-/// Starts a fresh session for `user`: a new id, so a session id planted
-/// before sign-in is worthless after it.
-async fn start_session(session: &Session, user: &entity::user::Model) -> Result<()> {
-    session.cycle_id().await.map_err(session_error)?;
-    session
-        .insert(sessions::USER_ID_KEY, user.id)
-        .await
-        .map_err(session_error)?;
-    Ok(())
-}
-
 async fn me_for(state: &AppState, user: &entity::user::Model) -> Result<Me> {
     Ok(Me {
         user: accounts::user_info(user),
@@ -61,39 +46,14 @@ pub async fn signup(
     session: Session,
     ApiJson(request): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<Me>)> {
-    let user = match request.invitation.as_deref() {
-        Some(token) => {
-            let invitation = orgs::find_open_invitation(&state.db, token).await?;
-            let email = accounts::normalize_email(&request.email)?;
-            if invitation.email != email {
-                return Err(AppError::Forbidden(
-                    "this invitation was sent to another email address",
-                ));
-            }
-            let user = accounts::sign_up_invited(&state.db, &email, request.password).await?;
-            orgs::accept_invitation(&state.db, token, &user).await?;
-            user
-        }
-        // With sign-up closed, the installation's first account can still be
-        // created: otherwise nobody could ever invite anyone.
-        None if !state.accounts.open_signup && accounts::has_users(&state.db).await? => {
-            return Err(AppError::Forbidden(
-                "sign-up is by invitation only on this installation",
-            ));
-        }
-        None => {
-            accounts::sign_up(
-                &state.db,
-                accounts::SignUp {
-                    email: request.email,
-                    password: request.password,
-                    organization_name: request.organization_name,
-                },
-            )
-            .await?
-        }
+    let request = accounts::SignUpRequest {
+        email: request.email,
+        password: request.password,
+        organization_name: request.organization_name,
+        invitation: request.invitation,
     };
-    start_session(&session, &user).await?;
+    let user = accounts::register(&state.db, state.accounts.open_signup, request).await?;
+    sessions::sign_in(&session, user.id).await?;
     Ok((StatusCode::CREATED, Json(me_for(&state, &user).await?)))
 }
 
@@ -104,35 +64,28 @@ pub async fn login(
     session: Session,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Json<Me>> {
-    let email = request.email.trim().to_lowercase();
-    if let Err(wait) = state.login_throttle.check(&email, address) {
-        return Err(AppError::TooManyRequests {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
-    let user = match accounts::authenticate(&state.db, &email, request.password).await {
-        Ok(user) => user,
-        Err(err @ AppError::Unauthenticated(_)) => {
-            state.login_throttle.record_failure(&email, address);
-            return Err(err);
-        }
-        Err(err) => return Err(err),
-    };
-    state.login_throttle.record_success(&email);
-    start_session(&session, &user).await?;
+    let user = accounts::log_in(
+        &state.db,
+        &state.login_throttle,
+        &request.email,
+        request.password,
+        address,
+    )
+    .await?;
+    sessions::sign_in(&session, user.id).await?;
     Ok(Json(me_for(&state, &user).await?))
 }
 
 /// `POST /api/v1/auth/logout`: ends this session.
 pub async fn logout(session: Session) -> Result<StatusCode> {
-    session.flush().await.map_err(session_error)?;
+    sessions::sign_out(&session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST /api/v1/auth/logout-all`: ends every session of the user, this one included.
 pub async fn logout_everywhere(State(state): State<AppState>, signed_in: SignedIn) -> Result<StatusCode> {
     sessions::end_user_sessions(&state.db, signed_in.user.id).await?;
-    signed_in.session.flush().await.map_err(session_error)?;
+    sessions::sign_out(&signed_in.session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -144,12 +97,7 @@ pub async fn change_password(
 ) -> Result<StatusCode> {
     let user_id = signed_in.user.id;
     accounts::change_password(&state.db, user_id, request.current_password, request.new_password).await?;
-    // Cycling deletes this session's stored row and keeps its data in memory;
-    // the new row is written when the response is sent, after every row of
-    // the user's other sessions has been deleted here.
-    signed_in.session.cycle_id().await.map_err(session_error)?;
-    let ended = sessions::end_user_sessions(&state.db, user_id).await?;
-    tracing::info!(%user_id, ended, "password changed; other sessions ended");
+    sessions::end_other_sessions(&state.db, &signed_in.session, user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -6,7 +6,7 @@
 mod csrf;
 mod health;
 
-use std::time::Duration;
+use std::{sync::OnceLock, time::Duration};
 
 use app::services::sessions::DbSessionStore;
 use app::{App, shell, state::AppState};
@@ -18,7 +18,7 @@ use axum::{
     routing::get,
 };
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower::ServiceBuilder;
 use tower_http::{
     compression::CompressionLayer,
@@ -45,9 +45,19 @@ pub struct HttpSettings {
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "specula_session";
 
+/// The app's routes, listed once per process. Listing renders the app with
+/// resource loading suppressed through a process-wide flag, so a page being
+/// served meanwhile (another server in the same process: tests) could have
+/// its resources suspended forever; listing once, before anything serves,
+/// rules that out.
+fn route_list() -> Vec<AxumRouteListing> {
+    static ROUTES: OnceLock<Vec<AxumRouteListing>> = OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// Builds the whole HTTP application for `state`.
 pub fn router(state: AppState, settings: HttpSettings) -> Router {
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let pkg_dir = format!(
         "{}/{}",
         state.leptos_options.site_root, state.leptos_options.site_pkg_dir

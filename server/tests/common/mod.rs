@@ -212,11 +212,9 @@ impl TestServer {
     }
 }
 
-/// One runtime for every test of the binary. Leptos schedules rendering work
-/// on "the current runtime" from wherever a reactive notification fires, so
-/// with a runtime per test a page rendered for one test could land on a
-/// runtime another test is dropping, and never finish. Production has one
-/// runtime; the tests do too.
+/// One runtime for every test of the binary, as in production: Leptos spawns
+/// rendering work on "the current runtime", and a runtime per test would let
+/// one test's page work land on a runtime another test is dropping.
 pub fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     RUNTIME.get_or_init(|| {

@@ -1,0 +1,70 @@
+//! The header's right side: the organization switcher and the account menu
+//! for a signed-in user, or the sign-in links for everyone else.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::session::{refresh_session_after, use_session};
+use crate::auth::{LogOut, SessionInfo, SwitchOrganization};
+
+#[component]
+pub fn AccountMenu() -> impl IntoView {
+    let session = use_session();
+    view! {
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                match session.info.await {
+                    Ok(Some(info)) => view! { <SignedInMenu info /> }.into_any(),
+                    _ => view! {
+                        <nav class="auth-links" aria-label="Account">
+                            <A href="/login">"Log in"</A>
+                            <A href="/signup" attr:class="button button-primary button-small">"Sign up"</A>
+                        </nav>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn SignedInMenu(info: SessionInfo) -> impl IntoView {
+    let switch = ServerAction::<SwitchOrganization>::new();
+    let log_out = ServerAction::<LogOut>::new();
+    refresh_session_after(switch);
+    refresh_session_after(log_out);
+    let active = info.active_org.as_ref().map(|org| org.id);
+    let options = info
+        .organizations
+        .iter()
+        .map(|org| {
+            let selected = Some(org.id) == active;
+            view! { <option value=org.id.to_string() selected=selected>{org.name.clone()}</option> }
+        })
+        .collect_view();
+
+    view! {
+        <ActionForm action=switch attr:class="org-switcher">
+            <label class="visually-hidden" for="org-switcher">"Organization"</label>
+            <select
+                id="org-switcher"
+                name="org_id"
+                data-testid="org-switcher"
+                // Submit on change once hydrated; without JavaScript the button does it.
+                onchange="this.form.requestSubmit()"
+            >
+                {options}
+            </select>
+            <noscript>
+                <button type="submit" class="button button-small">"Switch"</button>
+            </noscript>
+        </ActionForm>
+        <A href="/account" attr:class="account-link" attr:data-testid="account-link">
+            {info.user.email.clone()}
+        </A>
+        <ActionForm action=log_out attr:class="inline-form">
+            <button type="submit" class="button button-small" data-testid="log-out">"Log out"</button>
+        </ActionForm>
+    }
+}

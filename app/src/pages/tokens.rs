@@ -1,0 +1,144 @@
+//! API tokens: mint (the secret is shown once), list, revoke.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+
+use super::settings::short_date;
+use crate::{
+    accounts::{Action, OrgSummary, role_allows},
+    components::form_status::action_error,
+    components::{copy_button::CopyButton, session::RequireUser},
+    organization::{MintToken, RevokeToken, list_tokens},
+};
+
+#[component]
+pub fn TokensPage() -> impl IntoView {
+    view! {
+        <Title text="API tokens" />
+        <header class="page-header">
+            <h1>"API tokens"</h1>
+            <nav class="subnav" aria-label="Settings">
+                <A href="/settings" exact=true>"Members"</A>
+                <A href="/settings/tokens">"API tokens"</A>
+                <A href="/account">"Account"</A>
+            </nav>
+        </header>
+        <RequireUser children=|_, org| match org {
+            Some(org) => view! { <Tokens org /> }.into_any(),
+            None => view! { <p class="muted">"Join or create an organization first."</p> }.into_any(),
+        } />
+    }
+}
+
+#[component]
+fn Tokens(org: OrgSummary) -> impl IntoView {
+    let org_id = org.id;
+    let can_mint = role_allows(org.role, Action::MintOwnIngestToken);
+    let can_mint_any = role_allows(org.role, Action::ManageTokens);
+    let mint = ServerAction::<MintToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let tokens = Resource::new(
+        move || (mint.version().get(), revoke.version().get()),
+        move |_| list_tokens(org_id),
+    );
+
+    view! {
+        <Show when=move || can_mint>
+            <section class="card" aria-labelledby="mint-heading">
+                <h2 id="mint-heading">"Mint a token"</h2>
+                <p class="muted">
+                    "Tokens authenticate SDKs and scripts to " {org.name.clone()} ". "
+                    {if can_mint_any { "" } else { "Your role can mint ingest tokens." }}
+                </p>
+                <ActionForm action=mint attr:class="form form-inline">
+                    <input type="hidden" name="org_id" value=org_id.to_string() />
+                    <label>"Name" <input class="input" type="text" name="name" maxlength="100" placeholder="e.g. CI agents" required /></label>
+                    <fieldset class="checkboxes">
+                        <legend>"Scopes"</legend>
+                        <label><input type="checkbox" name="scope_ingest" checked /> " ingest"</label>
+                        <Show when=move || can_mint_any>
+                            <label><input type="checkbox" name="scope_read" /> " read"</label>
+                        </Show>
+                    </fieldset>
+                    <label>
+                        "Expires in"
+                        <select name="expires_in_days" class="input">
+                            <option value="">"never"</option>
+                            <option value="7">"7 days"</option>
+                            <option value="30">"30 days"</option>
+                            <option value="90">"90 days"</option>
+                            <option value="365">"1 year"</option>
+                        </select>
+                    </label>
+                    <button type="submit" class="button button-primary" data-testid="mint-token">"Mint token"</button>
+                </ActionForm>
+                {move || match mint.value().get() {
+                    Some(Ok(minted)) => {
+                        let secret = minted.secret.clone();
+                        view! {
+                            <div class="notice" role="status">
+                                <p>"Copy the token now: it will not be shown again."</p>
+                                <p class="secret">
+                                    <code data-testid="minted-secret">{minted.secret}</code>
+                                    <CopyButton value=Signal::stored(secret) label="API token" />
+                                </p>
+                            </div>
+                        }.into_any()
+                    }
+                    Some(Err(err)) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
+                    None => ().into_any(),
+                }}
+            </section>
+        </Show>
+        <section class="card" aria-labelledby="tokens-heading">
+            <h2 id="tokens-heading">"Tokens"</h2>
+            {action_error(revoke.value())}
+            <Transition fallback=|| view! { <p class="skeleton">"Loading tokens…"</p> }>
+                {move || Suspend::new(async move {
+                    match tokens.await {
+                        Ok(tokens) if tokens.is_empty() => view! { <p class="muted">"No tokens yet."</p> }.into_any(),
+                        Ok(tokens) => view! {
+                            <table class="table" data-testid="tokens">
+                                <thead><tr>
+                                    <th>"Name"</th><th>"Token"</th><th>"Scopes"</th><th>"Created by"</th>
+                                    <th>"Created"</th><th>"Last used"</th><th>"Expires"</th><th></th>
+                                </tr></thead>
+                                <tbody>
+                                    {tokens.into_iter().map(|token| {
+                                        let revoked = token.revoked_at.is_some();
+                                        view! {
+                                            <tr class:revoked=revoked>
+                                                <td>{token.name}</td>
+                                                <td><code>{token.prefix} "…"</code></td>
+                                                <td>{token.scopes.iter().map(|scope| view! { <span class="badge">{scope.as_str()}</span> " " }).collect_view()}</td>
+                                                <td>{token.created_by.unwrap_or_else(|| "—".to_owned())}</td>
+                                                <td class="muted">{short_date(&token.created_at)}</td>
+                                                <td class="muted">{token.last_used_at.as_deref().map(short_date).unwrap_or_else(|| "never".to_owned())}</td>
+                                                <td class="muted">{token.expires_at.as_deref().map(short_date).unwrap_or_else(|| "never".to_owned())}</td>
+                                                <td>
+                                                    {if revoked {
+                                                        view! { <span class="badge badge-muted">"revoked"</span> }.into_any()
+                                                    } else {
+                                                        view! {
+                                                            <ActionForm action=revoke attr:class="inline-form">
+                                                                <input type="hidden" name="org_id" value=org_id.to_string() />
+                                                                <input type="hidden" name="token_id" value=token.id.to_string() />
+                                                                <button type="submit" class="button button-small button-danger">"Revoke"</button>
+                                                            </ActionForm>
+                                                        }.into_any()
+                                                    }}
+                                                </td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any(),
+                        Err(err) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
