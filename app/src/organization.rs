@@ -32,6 +32,13 @@ pub async fn create_organization(name: String) -> Result<OrgSummary, ApiError> {
 }
 
 #[server]
+pub async fn delete_organization(org_id: Uuid) -> Result<(), ApiError> {
+    let (state, _, user) = crate::server_context::signed_in().await?;
+    crate::services::orgs::delete(&state.db, org_id, user.id).await?;
+    Ok(())
+}
+
+#[server]
 pub async fn list_members(org_id: Uuid) -> Result<Vec<MemberInfo>, ApiError> {
     use crate::{accounts::Action, services::orgs};
 

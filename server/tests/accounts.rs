@@ -25,6 +25,8 @@ on_every_backend!(
     other_tenants_see_nothing,
     cross_site_mutations_are_refused,
     malformed_requests_get_clear_errors,
+    idle_sessions_expire,
+    cookies_are_secure_behind_https,
 );
 
 async fn sign_up_creates_the_user_an_organization_and_a_session(backend: Backend) {
@@ -969,5 +971,45 @@ async fn malformed_requests_get_clear_errors(backend: Backend) {
         "bad_request",
     )
     .await;
+    server.stop().await;
+}
+
+async fn idle_sessions_expire(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--session-ttl=1s"]).await;
+    let ada = server.browser();
+    ada.sign_up("ada@example.com").await;
+    assert_eq!(ada.get("/api/v1/me").await.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_error(
+        ada.get("/api/v1/me").await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    )
+    .await;
+    // The expired row is removed by the cleanup, not just ignored.
+    assert_eq!(
+        app::services::sessions::delete_expired(&server.state.db)
+            .await
+            .unwrap(),
+        1
+    );
+    server.stop().await;
+}
+
+async fn cookies_are_secure_behind_https(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--public-url=https://specula.example.com"]).await;
+    let response = server
+        .client
+        .post(server.url("/api/v1/auth/signup"))
+        .json(&json!({"email": "ada@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let cookie = response.headers()[header::SET_COOKIE].to_str().unwrap();
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     server.stop().await;
 }

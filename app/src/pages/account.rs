@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
+use super::settings::SettingsHeader;
 use crate::{
     auth::{ChangePassword, LogOutEverywhere},
     components::session::{RequireUser, refresh_session_after},
@@ -12,9 +13,7 @@ use crate::{
 pub fn AccountPage() -> impl IntoView {
     view! {
         <Title text="Account" />
-        <header class="page-header">
-            <h1>"Account"</h1>
-        </header>
+        <SettingsHeader title="Account" />
         <RequireUser children=|info, _| view! { <AccountDetails email=info.user.email /> } />
     }
 }

@@ -14,8 +14,8 @@ use crate::{
         session::{RequireUser, refresh_session_after},
     },
     organization::{
-        ChangeMemberRole, CreateOrganization, InviteMember, RemoveMember, RevokeInvitation, list_invitations,
-        list_members,
+        ChangeMemberRole, CreateOrganization, DeleteOrganization, InviteMember, RemoveMember,
+        RevokeInvitation, list_invitations, list_members,
     },
 };
 
@@ -23,18 +23,26 @@ use crate::{
 pub fn SettingsPage() -> impl IntoView {
     view! {
         <Title text="Settings" />
+        <SettingsHeader title="Settings" />
+        <RequireUser children=|_, org| match org {
+            Some(org) => view! { <Members org=org.clone() /> <NewOrganization /> <DangerZone org /> }.into_any(),
+            None => view! { <NewOrganization /> }.into_any(),
+        } />
+    }
+}
+
+/// The settings pages' title and their shared navigation.
+#[component]
+pub(crate) fn SettingsHeader(title: &'static str) -> impl IntoView {
+    view! {
         <header class="page-header">
-            <h1>"Settings"</h1>
+            <h1>{title}</h1>
             <nav class="subnav" aria-label="Settings">
                 <A href="/settings" exact=true>"Members"</A>
                 <A href="/settings/tokens">"API tokens"</A>
                 <A href="/account">"Account"</A>
             </nav>
         </header>
-        <RequireUser children=|_, org| match org {
-            Some(org) => view! { <Members org /> <NewOrganization /> }.into_any(),
-            None => view! { <NewOrganization /> }.into_any(),
-        } />
     }
 }
 
@@ -182,6 +190,30 @@ fn Members(org: OrgSummary) -> impl IntoView {
             </section>
         </Show>
     }
+}
+
+/// Owners may delete the organization with everything it holds.
+#[component]
+fn DangerZone(org: OrgSummary) -> impl IntoView {
+    let delete = ServerAction::<DeleteOrganization>::new();
+    refresh_session_after(delete);
+    let confirm = format!(
+        "return confirm('Delete {} and all its data? This cannot be undone.')",
+        org.name.replace(['\'', '\\'], "")
+    );
+    role_allows(org.role, Action::ManageOrganization).then(|| {
+        view! {
+            <section class="card danger-zone" aria-labelledby="danger-heading">
+                <h2 id="danger-heading">"Delete organization"</h2>
+                <p class="muted">"Deletes " {org.name.clone()} " with its members, invitations, tokens and telemetry."</p>
+                <ActionForm action=delete>
+                    <input type="hidden" name="org_id" value=org.id.to_string() />
+                    <button type="submit" class="button button-danger" onclick=confirm>"Delete organization"</button>
+                </ActionForm>
+                {action_error(delete.value())}
+            </section>
+        }
+    })
 }
 
 #[component]

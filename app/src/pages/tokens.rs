@@ -2,9 +2,8 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::components::A;
 
-use super::settings::short_date;
+use super::settings::{SettingsHeader, short_date};
 use crate::{
     accounts::{Action, OrgSummary, role_allows},
     components::form_status::action_error,
@@ -16,14 +15,7 @@ use crate::{
 pub fn TokensPage() -> impl IntoView {
     view! {
         <Title text="API tokens" />
-        <header class="page-header">
-            <h1>"API tokens"</h1>
-            <nav class="subnav" aria-label="Settings">
-                <A href="/settings" exact=true>"Members"</A>
-                <A href="/settings/tokens">"API tokens"</A>
-                <A href="/account">"Account"</A>
-            </nav>
-        </header>
+        <SettingsHeader title="API tokens" />
         <RequireUser children=|_, org| match org {
             Some(org) => view! { <Tokens org /> }.into_any(),
             None => view! { <p class="muted">"Join or create an organization first."</p> }.into_any(),

@@ -1,10 +1,10 @@
 //! Users: sign-up, sign-in and password changes.
 
 use chrono::Utc;
-use entity::{membership, organization, user};
+use entity::user;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, TransactionTrait,
 };
 use std::net::IpAddr;
 
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{orgs, passwords, throttle::LoginThrottle};
 use crate::{
-    accounts::{Role, UserInfo},
+    accounts::UserInfo,
     error::{AppError, Result},
 };
 
@@ -63,36 +63,10 @@ pub async fn sign_up(db: &DatabaseConnection, request: SignUp) -> Result<user::M
     let password_hash = passwords::hash(request.password).await?;
 
     let txn = db.begin().await?;
-    let first_user = user::Entity::find().count(&txn).await? == 0;
-    let now = Utc::now();
-    let user = user::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        email: Set(email),
-        password_hash: Set(password_hash),
-        instance_admin: Set(first_user),
-        created_at: Set(now),
-        password_changed_at: Set(now),
-    }
-    .insert(&txn)
-    .await
-    .map_err(|err| AppError::conflict_on_unique(err, "an account with this email already exists"))?;
-    let org = organization::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        name: Set(org_name),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    membership::ActiveModel {
-        org_id: Set(org.id),
-        user_id: Set(user.id),
-        role: Set(Role::Owner.as_str().to_owned()),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
+    let user = insert_user(&txn, email, password_hash).await?;
+    let org = orgs::insert_with_owner(&txn, org_name, user.id).await?;
     txn.commit().await?;
-    tracing::info!(user_id = %user.id, org_id = %org.id, instance_admin = first_user, "account created");
+    tracing::info!(user_id = %user.id, org_id = %org.id, instance_admin = user.instance_admin, "account created");
     Ok(user)
 }
 
@@ -101,9 +75,18 @@ pub async fn sign_up_invited(db: &DatabaseConnection, email: &str, password: Str
     let email = normalize_email(email)?;
     passwords::check_policy(&password, &email)?;
     let password_hash = passwords::hash(password).await?;
+    insert_user(db, email, password_hash).await
+}
+
+/// Inserts a user; the installation's first becomes its instance admin.
+async fn insert_user(
+    conn: &impl ConnectionTrait,
+    email: String,
+    password_hash: String,
+) -> Result<user::Model> {
+    let first_user = user::Entity::find().count(conn).await? == 0;
     let now = Utc::now();
-    let first_user = user::Entity::find().count(db).await? == 0;
-    let user = user::ActiveModel {
+    user::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(email),
         password_hash: Set(password_hash),
@@ -111,10 +94,9 @@ pub async fn sign_up_invited(db: &DatabaseConnection, email: &str, password: Str
         created_at: Set(now),
         password_changed_at: Set(now),
     }
-    .insert(db)
+    .insert(conn)
     .await
-    .map_err(|err| AppError::conflict_on_unique(err, "an account with this email already exists"))?;
-    Ok(user)
+    .map_err(|err| AppError::conflict_on_unique(err, "an account with this email already exists"))
 }
 
 /// The user for these credentials. Unknown emails and wrong passwords fail

@@ -63,23 +63,8 @@ pub async fn authorize(
 
 pub async fn create(db: &DatabaseConnection, user_id: Uuid, name: &str) -> Result<OrgSummary> {
     let name = validate_name(name)?;
-    let now = Utc::now();
     let txn = db.begin().await?;
-    let org = organization::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        name: Set(name),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
-    membership::ActiveModel {
-        org_id: Set(org.id),
-        user_id: Set(user_id),
-        role: Set(Role::Owner.as_str().to_owned()),
-        created_at: Set(now),
-    }
-    .insert(&txn)
-    .await?;
+    let org = insert_with_owner(&txn, name, user_id).await?;
     txn.commit().await?;
     Ok(OrgSummary {
         id: org.id,
@@ -87,6 +72,31 @@ pub async fn create(db: &DatabaseConnection, user_id: Uuid, name: &str) -> Resul
         role: Role::Owner,
         created_at: org.created_at.to_rfc3339(),
     })
+}
+
+/// Inserts an organization with `owner` as its owner; run it in a transaction.
+pub(crate) async fn insert_with_owner(
+    conn: &impl ConnectionTrait,
+    name: String,
+    owner: Uuid,
+) -> Result<organization::Model> {
+    let now = Utc::now();
+    let org = organization::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        name: Set(name),
+        created_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    membership::ActiveModel {
+        org_id: Set(org.id),
+        user_id: Set(owner),
+        role: Set(Role::Owner.as_str().to_owned()),
+        created_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    Ok(org)
 }
 
 pub async fn list_for_user(db: &DatabaseConnection, user_id: Uuid) -> Result<Vec<OrgSummary>> {
