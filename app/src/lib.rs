@@ -18,6 +18,7 @@ pub mod server_context;
 pub mod services;
 #[cfg(feature = "ssr")]
 pub mod state;
+pub mod telemetry;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};

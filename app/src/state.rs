@@ -7,7 +7,7 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sea_orm::DatabaseConnection;
 
-use crate::services::throttle::LoginThrottle;
+use crate::services::{ingest::writer::IngestWriter, throttle::LoginThrottle};
 
 /// One cheaply clonable bundle of what every request may need.
 #[derive(Clone, Debug)]
@@ -17,6 +17,8 @@ pub struct AppState {
     pub instance: Arc<InstanceIdentity>,
     pub accounts: Arc<AccountSettings>,
     pub login_throttle: Arc<LoginThrottle>,
+    /// Hands spans to the batching writer; answers once they are committed.
+    pub ingest: IngestWriter,
 }
 
 /// How accounts behave on this installation.

@@ -10,4 +10,7 @@ pub mod invitation;
 pub mod membership;
 pub mod organization;
 pub mod session;
+pub mod span;
+pub mod span_content;
+pub mod trace;
 pub mod user;

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_instance;
 mod m20261123_000002_accounts;
+mod m20261123_000003_spans;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261123_000001_instance::Migration),
             Box::new(m20261123_000002_accounts::Migration),
+            Box::new(m20261123_000003_spans::Migration),
         ]
     }
 }

@@ -69,6 +69,23 @@ pub struct ServeConfig {
     #[arg(long, env = "SPECULA_MAX_BODY_SIZE", default_value = "16MiB", value_parser = parse_byte_size)]
     pub max_body_size: u64,
 
+    /// Largest OTLP body accepted once decompressed, e.g. `64MiB` (a gzip bomb stops here).
+    #[arg(long, env = "SPECULA_MAX_DECOMPRESSED_SIZE", default_value = "64MiB", value_parser = parse_byte_size)]
+    pub max_decompressed_size: u64,
+
+    /// Export requests queued for the span writer before new ones get 503 with Retry-After.
+    #[arg(long, env = "SPECULA_INGEST_QUEUE", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub ingest_queue: u32,
+
+    /// Most spans the writer commits in one transaction.
+    #[arg(long, env = "SPECULA_INGEST_BATCH_SPANS", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub ingest_batch_spans: u32,
+
+    /// How long the writer waits for more spans to fill a transaction, e.g. `5ms`.
+    #[arg(long, env = "SPECULA_INGEST_BATCH_WAIT", default_value = "5ms", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde_compat")]
+    pub ingest_batch_wait: Duration,
+
     /// How long shutdown waits for in-flight requests before closing them, e.g. `30s`.
     #[arg(long, env = "SPECULA_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     #[serde(with = "humantime_serde_compat")]

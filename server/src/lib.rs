@@ -7,13 +7,18 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod otlp;
 pub mod site;
 pub mod telemetry;
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use app::{
-    services::{self, throttle::LoginThrottle},
+    services::{
+        self,
+        ingest::writer::{IngestWriter, WriterSettings},
+        throttle::LoginThrottle,
+    },
     state::{AccountSettings, AppState, InstanceIdentity},
 };
 use tokio::net::TcpListener;
@@ -28,6 +33,8 @@ const SESSION_CLEANUP_PERIOD: Duration = Duration::from_secs(15 * 60);
 pub struct Server {
     state: AppState,
     config: ServeConfig,
+    writer_stop: CancellationToken,
+    writer_task: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -49,6 +56,16 @@ impl Server {
             tracing::warn!(site_root = %site_root.display(), "site root holds no wasm bundle");
         }
 
+        let writer_stop = CancellationToken::new();
+        let (ingest, writer_task) = IngestWriter::start(
+            db.clone(),
+            WriterSettings {
+                queue_capacity: config.ingest_queue as usize,
+                max_batch_spans: config.ingest_batch_spans as usize,
+                max_batch_wait: config.ingest_batch_wait,
+            },
+            writer_stop.clone(),
+        );
         let state = AppState {
             db,
             leptos_options: site::leptos_options(&site_root, config.listen),
@@ -61,6 +78,7 @@ impl Server {
                 open_signup: config.open_signup,
             }),
             login_throttle: Arc::new(LoginThrottle::default()),
+            ingest,
         };
         tracing::info!(
             %instance_id,
@@ -69,7 +87,12 @@ impl Server {
             public_url = %state.instance.public_url,
             "server prepared"
         );
-        Ok(Self { state, config })
+        Ok(Self {
+            state,
+            config,
+            writer_stop,
+            writer_task,
+        })
     }
 
     pub fn state(&self) -> &AppState {
@@ -82,6 +105,7 @@ impl Server {
     pub async fn run(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
         let settings = http::HttpSettings {
             max_body_bytes: usize::try_from(self.config.max_body_size).unwrap_or(usize::MAX),
+            max_decompressed_bytes: usize::try_from(self.config.max_decompressed_size).unwrap_or(usize::MAX),
             session_ttl: self.config.session_ttl,
             secure_cookies: self.config.secure_cookies(),
         };
@@ -110,6 +134,11 @@ impl Server {
             }
         }
         shutdown.cancel();
+        // Every request has been answered; commit what is still queued, then stop.
+        self.writer_stop.cancel();
+        if let Err(err) = self.writer_task.await {
+            tracing::error!(error = %err, "span writer failed");
+        }
         if let Err(err) = session_cleanup.await {
             tracing::warn!(error = %err, "session cleanup task failed");
         }

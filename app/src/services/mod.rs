@@ -3,6 +3,7 @@
 //! and returns plain types; none knows about HTTP.
 
 pub mod accounts;
+pub mod ingest;
 pub mod instance;
 pub mod orgs;
 pub mod passwords;
@@ -10,3 +11,4 @@ pub mod secrets;
 pub mod sessions;
 pub mod throttle;
 pub mod tokens;
+pub mod traces;

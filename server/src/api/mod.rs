@@ -8,6 +8,7 @@ pub mod bearer;
 pub mod extract;
 mod orgs;
 mod tokens;
+mod traces;
 
 use app::{error::AppError, state::AppState};
 use axum::{
@@ -41,6 +42,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/orgs/{org}/invitations/{id}", delete(orgs::revoke_invitation))
         .route("/orgs/{org}/tokens", get(tokens::list).post(tokens::mint))
         .route("/orgs/{org}/tokens/{id}", delete(tokens::revoke))
+        .route("/traces/{trace_id}", get(traces::get))
         .route("/invitations/{token}", get(orgs::preview_invitation))
         .route("/invitations/{token}/accept", post(orgs::accept_invitation))
         .merge(token_only)

@@ -13,6 +13,7 @@ use app::{App, shell, state::AppState};
 use axum::{
     Router,
     body::Body,
+    extract::DefaultBodyLimit,
     http::{HeaderName, Request},
     middleware,
     routing::get,
@@ -36,6 +37,8 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Clone, Copy, Debug)]
 pub struct HttpSettings {
     pub max_body_bytes: usize,
+    /// Largest OTLP body once decompressed.
+    pub max_decompressed_bytes: usize,
     /// Browser sessions end after this long without activity.
     pub session_ttl: std::time::Duration,
     /// Session cookies get `Secure` (the public URL is https).
@@ -67,6 +70,12 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .nest("/api/v1", crate::api::router(&state))
+        .merge(crate::otlp::routes(
+            &state,
+            crate::otlp::DecodeLimits {
+                max_decompressed_bytes: settings.max_decompressed_bytes,
+            },
+        ))
         .nest_service("/pkg", ServeDir::new(pkg_dir))
         // Also registers every server function, with the same context.
         .leptos_routes_with_context(
@@ -111,6 +120,7 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
+                .layer(DefaultBodyLimit::max(settings.max_body_bytes))
                 .layer(CompressionLayer::new()),
         )
         .with_state(state)

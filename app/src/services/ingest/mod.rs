@@ -1,0 +1,9 @@
+//! Ingest, after decoding: Specula's own span record, the LLM meaning derived
+//! from its attributes, and durable storage through one batching writer.
+//! OTLP wire types never reach this module; the server's `otlp` module turns
+//! them into [`record::SpanRecord`]s.
+
+pub mod genai;
+pub mod record;
+pub mod store;
+pub mod writer;

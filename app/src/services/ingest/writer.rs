@@ -1,0 +1,156 @@
+//! The batching writer (group commit). Export requests hand their spans to a
+//! bounded queue and wait; one task takes whatever is queued, up to a span
+//! budget or a short wait, commits it in one transaction and answers every
+//! request in it. A request is answered only once its spans are durably
+//! stored, and a full queue is refused at once instead of growing memory.
+
+use std::time::Duration;
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{
+    record::SpanRecord,
+    store::{self, SpanBatch},
+};
+
+#[derive(Clone, Copy, Debug)]
+pub struct WriterSettings {
+    /// Export requests waiting for the writer before new ones are refused.
+    pub queue_capacity: usize,
+    /// Spans committed together at most.
+    pub max_batch_spans: usize,
+    /// How long the writer waits for more requests to fill a batch.
+    pub max_batch_wait: Duration,
+}
+
+impl Default for WriterSettings {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 256,
+            max_batch_spans: 2_000,
+            max_batch_wait: Duration::from_millis(5),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WriteError {
+    /// The queue is full: the client should retry later.
+    #[error("the write queue is full")]
+    Overloaded,
+    /// The server is shutting down and takes no more writes.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    /// The database refused the batch; nothing of it was stored.
+    #[error("the database could not store the spans: {0}")]
+    Database(String),
+}
+
+struct WriteJob {
+    batch: SpanBatch,
+    done: oneshot::Sender<Result<u64, WriteError>>,
+}
+
+/// The handle requests use; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct IngestWriter {
+    queue: mpsc::Sender<WriteJob>,
+}
+
+impl std::fmt::Debug for WriteJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteJob")
+            .field("spans", &self.batch.spans.len())
+            .finish()
+    }
+}
+
+impl IngestWriter {
+    /// Starts the writer task. It stops when `stop` is cancelled, after
+    /// committing everything already queued.
+    pub fn start(
+        db: DatabaseConnection,
+        settings: WriterSettings,
+        stop: CancellationToken,
+    ) -> (Self, tokio::task::JoinHandle<()>) {
+        let (queue, jobs) = mpsc::channel(settings.queue_capacity.max(1));
+        let task = tokio::spawn(run(db, settings, jobs, stop));
+        (Self { queue }, task)
+    }
+
+    /// Stores `spans` for `org_id`; returns how many were new once they are committed.
+    pub async fn write(&self, org_id: Uuid, spans: Vec<SpanRecord>) -> Result<u64, WriteError> {
+        if spans.is_empty() {
+            return Ok(0);
+        }
+        let (done, answer) = oneshot::channel();
+        let job = WriteJob {
+            batch: SpanBatch { org_id, spans },
+            done,
+        };
+        self.queue.try_send(job).map_err(|err| match err {
+            mpsc::error::TrySendError::Full(_) => WriteError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => WriteError::ShuttingDown,
+        })?;
+        answer.await.unwrap_or(Err(WriteError::ShuttingDown))
+    }
+}
+
+async fn run(
+    db: DatabaseConnection,
+    settings: WriterSettings,
+    mut jobs: mpsc::Receiver<WriteJob>,
+    stop: CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            job = jobs.recv() => job,
+            () = stop.cancelled() => {
+                // Refuse new jobs, then commit what is already queued.
+                jobs.close();
+                jobs.recv().await
+            }
+        };
+        let Some(first) = first else { break };
+        let mut batch = vec![first];
+        let mut spans = batch[0].batch.spans.len();
+        let deadline = tokio::time::Instant::now() + settings.max_batch_wait;
+        while spans < settings.max_batch_spans {
+            let next = match jobs.try_recv() {
+                Ok(job) => Some(job),
+                Err(mpsc::error::TryRecvError::Empty) if !stop.is_cancelled() => {
+                    tokio::time::timeout_at(deadline, jobs.recv())
+                        .await
+                        .ok()
+                        .flatten()
+                }
+                Err(_) => None,
+            };
+            let Some(job) = next else { break };
+            spans += job.batch.spans.len();
+            batch.push(job);
+        }
+        commit(&db, batch).await;
+    }
+    tracing::debug!("ingest writer stopped");
+}
+
+async fn commit(db: &DatabaseConnection, jobs: Vec<WriteJob>) {
+    let (batches, answers): (Vec<_>, Vec<_>) = jobs.into_iter().map(|job| (job.batch, job.done)).unzip();
+    match store::store_batches(db, &batches).await {
+        Ok(stored) => {
+            for (answer, count) in answers.into_iter().zip(stored) {
+                let _ = answer.send(Ok(count));
+            }
+        }
+        Err(err) => {
+            tracing::error!(error = %err, spans = batches.iter().map(|b| b.spans.len()).sum::<usize>(), "span batch not stored");
+            for answer in answers {
+                let _ = answer.send(Err(WriteError::Database(err.to_string())));
+            }
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! Ingest failures and their OTLP answers: an HTTP status, `Retry-After`
+//! where the client should retry, and a `google.rpc.Status` body in the
+//! request's encoding.
+
+use axum::{
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+
+use super::decode::Encoding;
+
+/// `google.rpc.Status`, the body of an OTLP error answer.
+#[derive(Clone, PartialEq, prost::Message, serde::Serialize)]
+pub struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    #[prost(string, tag = "2")]
+    pub message: String,
+}
+
+/// gRPC status codes used in `RpcStatus.code`.
+mod grpc_code {
+    pub const INVALID_ARGUMENT: i32 = 3;
+    pub const PERMISSION_DENIED: i32 = 7;
+    pub const RESOURCE_EXHAUSTED: i32 = 8;
+    pub const UNAVAILABLE: i32 = 14;
+}
+
+/// Seconds a client should wait before retrying an overloaded server.
+const RETRY_AFTER_SECS: u32 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// 400: the body cannot be decoded.
+    #[error("{0}")]
+    Malformed(String),
+    /// 413: the body, or what it decompresses to, is larger than allowed.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415: a content type or encoding OTLP/HTTP does not define.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 403: the token lacks the `ingest` scope.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// 503 with Retry-After: the write queue is full.
+    #[error("the server is busy; retry later")]
+    Overloaded,
+    /// 503 with Retry-After: shutting down, or the database failed.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl IngestError {
+    fn status(&self) -> (StatusCode, i32) {
+        match self {
+            Self::Malformed(_) => (StatusCode::BAD_REQUEST, grpc_code::INVALID_ARGUMENT),
+            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, grpc_code::INVALID_ARGUMENT),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, grpc_code::INVALID_ARGUMENT)
+            }
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, grpc_code::PERMISSION_DENIED),
+            Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, grpc_code::RESOURCE_EXHAUSTED),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, grpc_code::UNAVAILABLE),
+        }
+    }
+
+    /// The answer in `encoding` (protobuf when the request's could not be told).
+    pub fn into_response_as(self, encoding: Encoding) -> Response {
+        let (status, code) = self.status();
+        if status.is_server_error() && !matches!(self, Self::Overloaded) {
+            tracing::warn!(error = %self, "export refused");
+        }
+        let body = RpcStatus {
+            code,
+            message: self.to_string(),
+        };
+        let mut response = encoding.encode_response(&body, status);
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        response
+    }
+}
+
+impl IntoResponse for IngestError {
+    fn into_response(self) -> Response {
+        self.into_response_as(Encoding::Protobuf)
+    }
+}

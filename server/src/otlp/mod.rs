@@ -1,0 +1,14 @@
+//! OTLP over HTTP: `POST /v1/traces` with protobuf or JSON bodies, gzip or
+//! deflate encoded. The only module that knows OTLP wire types: requests are
+//! decoded here and turned into Specula's `SpanRecord`s, which go to the
+//! batching writer; the answer (in the request's encoding) follows the OTLP
+//! specification, including partial success.
+
+mod convert;
+mod decode;
+mod error;
+mod http;
+
+pub use decode::DecodeLimits;
+pub use error::IngestError;
+pub use http::routes;

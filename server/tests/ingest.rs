@@ -1,0 +1,505 @@
+//! OTLP/HTTP ingest against the running server: encodings, answers, partial
+//! success, durability and tenant isolation, on SQLite and PostgreSQL.
+
+mod common;
+
+use std::io::Write;
+
+use common::{Backend, TestServer, first_org};
+use opentelemetry_proto::tonic::{
+    collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
+    common::v1::{AnyValue, KeyValue, any_value},
+    resource::v1::Resource,
+    trace::v1::{ResourceSpans, ScopeSpans, Span, Status},
+};
+use prost::Message;
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+
+on_every_backend!(
+    protobuf_and_json_store_the_same_spans,
+    gzip_bodies_are_accepted,
+    invalid_spans_are_rejected_one_by_one,
+    retries_do_not_duplicate,
+    bad_requests_get_otlp_answers,
+    tokens_must_allow_ingest,
+    tenants_never_see_each_others_traces,
+    there_is_no_logs_endpoint,
+);
+
+const TRACE: &str = "5b8efff798038103d269b633813fc60c";
+
+fn kv(key: &str, value: any_value::Value) -> KeyValue {
+    KeyValue {
+        key: key.to_owned(),
+        value: Some(AnyValue { value: Some(value) }),
+        ..Default::default()
+    }
+}
+
+fn string(key: &str, value: &str) -> KeyValue {
+    kv(key, any_value::Value::StringValue(value.to_owned()))
+}
+
+fn hex(value: &str) -> Vec<u8> {
+    (0..value.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&value[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// An agent trace: the agent span, a model request, a tool result with a diff.
+fn agent_trace_protobuf() -> ExportTraceServiceRequest {
+    let span = |id: &str, parent: &str, name: &str, start: u64, attributes: Vec<KeyValue>| Span {
+        trace_id: hex(TRACE),
+        span_id: hex(id),
+        parent_span_id: hex(parent),
+        name: name.to_owned(),
+        kind: 1,
+        start_time_unix_nano: start,
+        end_time_unix_nano: start + 1_000_000,
+        attributes,
+        status: Some(Status {
+            code: 1,
+            message: String::new(),
+        }),
+        ..Default::default()
+    };
+    ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![string("service.name", "coder")],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: vec![
+                    span(
+                        "1111111111111111",
+                        "",
+                        "invoke_agent coder",
+                        1_700_000_000_000_000_000,
+                        vec![string("gen_ai.operation.name", "invoke_agent")],
+                    ),
+                    span(
+                        "2222222222222222",
+                        "1111111111111111",
+                        "chat gpt-4o",
+                        1_700_000_000_100_000_000,
+                        vec![
+                            string("gen_ai.operation.name", "chat"),
+                            string("gen_ai.provider.name", "openai"),
+                            string("gen_ai.request.model", "gpt-4o"),
+                            kv("gen_ai.usage.input_tokens", any_value::Value::IntValue(1200)),
+                            kv("gen_ai.usage.output_tokens", any_value::Value::IntValue(80)),
+                            kv("gen_ai.request.temperature", any_value::Value::DoubleValue(0.2)),
+                            string(
+                                "gen_ai.input.messages",
+                                r#"[{"role":"user","parts":[{"type":"text","content":"fix it"}]}]"#,
+                            ),
+                        ],
+                    ),
+                    span(
+                        "3333333333333333",
+                        "1111111111111111",
+                        "gen_ai.tool_result",
+                        1_700_000_000_200_000_000,
+                        vec![
+                            string("tool.name", "apply_patch"),
+                            string("tool.output.diff", "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"),
+                        ],
+                    ),
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+/// The same trace in OTLP/JSON, as an SDK's JSON exporter writes it.
+fn agent_trace_json() -> Value {
+    json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "coder"}}]},
+        "scopeSpans": [{"spans": [
+            {"traceId": TRACE, "spanId": "1111111111111111", "name": "invoke_agent coder", "kind": 1,
+             "startTimeUnixNano": "1700000000000000000", "endTimeUnixNano": "1700000000001000000",
+             "attributes": [{"key": "gen_ai.operation.name", "value": {"stringValue": "invoke_agent"}}],
+             "status": {"code": 1}},
+            {"traceId": TRACE, "spanId": "2222222222222222", "parentSpanId": "1111111111111111",
+             "name": "chat gpt-4o", "kind": "SPAN_KIND_INTERNAL",
+             "startTimeUnixNano": 1700000000100000000u64, "endTimeUnixNano": "1700000000101000000",
+             "attributes": [
+                {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+                {"key": "gen_ai.provider.name", "value": {"stringValue": "openai"}},
+                {"key": "gen_ai.request.model", "value": {"stringValue": "gpt-4o"}},
+                {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "1200"}},
+                {"key": "gen_ai.usage.output_tokens", "value": {"intValue": 80}},
+                {"key": "gen_ai.request.temperature", "value": {"doubleValue": 0.2}},
+                {"key": "gen_ai.input.messages", "value": {"stringValue": "[{\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"content\":\"fix it\"}]}]"}}
+             ],
+             "status": {"code": "STATUS_CODE_OK"}},
+            {"traceId": TRACE, "spanId": "3333333333333333", "parentSpanId": "1111111111111111",
+             "name": "gen_ai.tool_result", "kind": 1,
+             "startTimeUnixNano": "1700000000200000000", "endTimeUnixNano": "1700000000201000000",
+             "attributes": [
+                {"key": "tool.name", "value": {"stringValue": "apply_patch"}},
+                {"key": "tool.output.diff", "value": {"stringValue": "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"}}
+             ],
+             "status": {"code": 1}}
+        ]}]
+    }]})
+}
+
+/// A signed-up user's organization and a token with the given scopes.
+async fn tenant(server: &TestServer, email: &str, scopes: &[&str]) -> (String, String) {
+    let browser = server.browser();
+    let org = first_org(&browser.sign_up(email).await);
+    let minted: Value = browser
+        .post(
+            &format!("/api/v1/orgs/{org}/tokens"),
+            json!({"name": "sdk", "scopes": scopes}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    (org, minted["secret"].as_str().unwrap().to_owned())
+}
+
+async fn post(server: &TestServer, token: &str, content_type: &str, body: Vec<u8>) -> reqwest::Response {
+    server
+        .client
+        .post(server.url("/v1/traces"))
+        .bearer_auth(token)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn read_trace(server: &TestServer, token: &str, trace_id: &str) -> reqwest::Response {
+    server
+        .client
+        .get(server.url(&format!("/api/v1/traces/{trace_id}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn protobuf_and_json_store_the_same_spans(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, proto_token) = tenant(&server, "proto@example.com", &["ingest", "read"]).await;
+    let (_, json_token) = tenant(&server, "json@example.com", &["ingest", "read"]).await;
+
+    let response = post(
+        &server,
+        &proto_token,
+        "application/x-protobuf",
+        agent_trace_protobuf().encode_to_vec(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/x-protobuf");
+    let answer = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
+    assert_eq!(answer.partial_success, None, "everything accepted");
+
+    let response = post(
+        &server,
+        &json_token,
+        "application/json",
+        agent_trace_json().to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+
+    // 200 means committed: the spans are readable right away.
+    let from_proto: Value = read_trace(&server, &proto_token, TRACE)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let from_json: Value = read_trace(&server, &json_token, TRACE)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(from_proto, from_json);
+
+    let trace = &from_proto["trace"];
+    assert_eq!(trace["span_count"], 3);
+    assert_eq!(trace["root_span_name"], "invoke_agent coder");
+    assert_eq!(trace["service_name"], "coder");
+    assert_eq!(trace["input_tokens"], 1200);
+    assert_eq!(trace["models"], json!(["gpt-4o"]));
+    let spans = from_proto["spans"].as_array().unwrap();
+    assert_eq!(
+        spans
+            .iter()
+            .map(|s| s["llm_kind"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["agent", "request", "tool_result"]
+    );
+    let request = &spans[1];
+    assert_eq!(request["model"], "gpt-4o");
+    assert_eq!(request["provider"], "openai");
+    assert_eq!(request["tokens"]["input"], 1200);
+    assert_eq!(request["tokens"]["output"], 80);
+    assert_eq!(request["details"]["parameters"]["temperature"], 0.2);
+    assert!(request["prompt"].as_str().unwrap().contains("fix it"));
+    assert_eq!(request["parent_span_id"], "1111111111111111");
+    assert_eq!(spans[2]["diff"], "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n");
+    assert_eq!(spans[2]["tool_name"], "apply_patch");
+    server.stop().await;
+}
+
+async fn gzip_bodies_are_accepted(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder
+        .write_all(&agent_trace_protobuf().encode_to_vec())
+        .unwrap();
+    let response = server
+        .client
+        .post(server.url("/v1/traces"))
+        .bearer_auth(&token)
+        .header(header::CONTENT_TYPE, "application/x-protobuf")
+        .header(header::CONTENT_ENCODING, "gzip")
+        .body(encoder.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let trace: Value = read_trace(&server, &token, TRACE).await.json().await.unwrap();
+    assert_eq!(trace["trace"]["span_count"], 3);
+    server.stop().await;
+}
+
+async fn invalid_spans_are_rejected_one_by_one(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    let mut request = agent_trace_protobuf();
+    let spans = &mut request.resource_spans[0].scope_spans[0].spans;
+    spans[2].span_id = vec![1, 2, 3];
+    let response = post(&server, &token, "application/x-protobuf", request.encode_to_vec()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer = ExportTraceServiceResponse::decode(response.bytes().await.unwrap()).unwrap();
+    let partial = answer.partial_success.expect("partial success");
+    assert_eq!(partial.rejected_spans, 1);
+    assert_eq!(partial.error_message, "span id must be 8 bytes, got 3");
+    let trace: Value = read_trace(&server, &token, TRACE).await.json().await.unwrap();
+    assert_eq!(trace["trace"]["span_count"], 2, "the valid spans were stored");
+
+    // JSON: a span with a non-hex id is rejected alone too.
+    let mut document = agent_trace_json();
+    document["resourceSpans"][0]["scopeSpans"][0]["spans"][0]["traceId"] = json!("not-hex");
+    let response = post(
+        &server,
+        &token,
+        "application/json",
+        document.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        answer["partialSuccess"]["rejectedSpans"]
+            .to_string()
+            .trim_matches('"'),
+        "1"
+    );
+    server.stop().await;
+}
+
+async fn retries_do_not_duplicate(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    let body = agent_trace_protobuf().encode_to_vec();
+    for _ in 0..3 {
+        assert_eq!(
+            post(&server, &token, "application/x-protobuf", body.clone())
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+    let trace: Value = read_trace(&server, &token, TRACE).await.json().await.unwrap();
+    assert_eq!(trace["trace"]["span_count"], 3);
+    assert_eq!(trace["spans"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        trace["trace"]["input_tokens"], 1200,
+        "the rollup counted each span once"
+    );
+    server.stop().await;
+}
+
+async fn bad_requests_get_otlp_answers(backend: Backend) {
+    let server = TestServer::start_with(
+        backend,
+        &["--max-body-size=64KiB", "--max-decompressed-size=256KiB"],
+    )
+    .await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest"]).await;
+
+    let response = post(&server, &token, "text/plain", b"hello".to_vec()).await;
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let response = post(&server, &token, "application/x-protobuf", vec![0xff, 0xff, 0xff]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct RpcStatus {
+        #[prost(int32, tag = "1")]
+        code: i32,
+        #[prost(string, tag = "2")]
+        message: String,
+    }
+    let status = RpcStatus::decode(response.bytes().await.unwrap()).unwrap();
+    assert_eq!(status.code, 3, "INVALID_ARGUMENT");
+    assert!(
+        status.message.contains("invalid OTLP protobuf"),
+        "{}",
+        status.message
+    );
+
+    let response = post(&server, &token, "application/json", b"{not json".to_vec()).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let status: Value = response.json().await.unwrap();
+    assert!(
+        status["message"].as_str().unwrap().contains("invalid JSON"),
+        "{status}"
+    );
+
+    let response = post(&server, &token, "application/x-protobuf", vec![0; 100 * 1024]).await;
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+
+    // 16 MiB of zeros in about 16 KiB of gzip: refused once 256 KiB are out.
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    encoder.write_all(&vec![0u8; 16 << 20]).unwrap();
+    let bomb = encoder.finish().unwrap();
+    assert!(bomb.len() < 64 * 1024);
+    let response = server
+        .client
+        .post(server.url("/v1/traces"))
+        .bearer_auth(&token)
+        .header(header::CONTENT_TYPE, "application/x-protobuf")
+        .header(header::CONTENT_ENCODING, "gzip")
+        .body(bomb)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    server.stop().await;
+}
+
+async fn tokens_must_allow_ingest(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, read_only) = tenant(&server, "ada@example.com", &["read"]).await;
+    let body = agent_trace_protobuf().encode_to_vec();
+
+    let response = server
+        .client
+        .post(server.url("/v1/traces"))
+        .header(header::CONTENT_TYPE, "application/x-protobuf")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+
+    let response = post(
+        &server,
+        "spk_0000000000000000000000000000000A",
+        "application/x-protobuf",
+        body.clone(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+
+    let response = post(&server, &read_only, "application/x-protobuf", body).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        read_trace(&server, &read_only, TRACE).await.status(),
+        StatusCode::NOT_FOUND,
+        "nothing was stored"
+    );
+    server.stop().await;
+}
+
+async fn tenants_never_see_each_others_traces(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, alice) = tenant(&server, "alice@example.com", &["ingest", "read"]).await;
+    let (mallory_org, mallory) = tenant(&server, "mallory@example.com", &["ingest", "read"]).await;
+    assert_eq!(
+        post(
+            &server,
+            &alice,
+            "application/x-protobuf",
+            agent_trace_protobuf().encode_to_vec()
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+
+    let response = read_trace(&server, &mallory, TRACE).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert!(!response.text().await.unwrap().contains("coder"));
+    // Mallory sending the same ids writes into Mallory's organization only.
+    let mut request = agent_trace_protobuf();
+    request.resource_spans[0].resource = Some(Resource {
+        attributes: vec![string("service.name", "mallory")],
+        ..Default::default()
+    });
+    assert_eq!(
+        post(
+            &server,
+            &mallory,
+            "application/x-protobuf",
+            request.encode_to_vec()
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    let alice_view: Value = read_trace(&server, &alice, TRACE).await.json().await.unwrap();
+    assert_eq!(alice_view["trace"]["service_name"], "coder");
+    assert_eq!(alice_view["trace"]["span_count"], 3);
+    let mallory_view: Value = read_trace(&server, &mallory, TRACE).await.json().await.unwrap();
+    assert_eq!(mallory_view["trace"]["service_name"], "mallory");
+    // A session user reads through their organization.
+    let response = server
+        .client
+        .get(server.url(&format!("/api/v1/traces/{TRACE}?org={mallory_org}")))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    let seen: Value = response.json().await.unwrap();
+    assert_eq!(
+        seen["trace"]["service_name"], "coder",
+        "a token reads its own organization whatever it asks"
+    );
+    server.stop().await;
+}
+
+async fn there_is_no_logs_endpoint(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest"]).await;
+    for path in ["/v1/logs", "/v1/events"] {
+        let response = server
+            .client
+            .post(server.url(path))
+            .bearer_auth(&token)
+            .header(header::CONTENT_TYPE, "application/x-protobuf")
+            .body(Vec::new())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    server.stop().await;
+}
