@@ -223,7 +223,7 @@ mod tests {
     }
 
     fn gzip(data: &[u8]) -> Bytes {
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         encoder.write_all(data).unwrap();
         Bytes::from(encoder.finish().unwrap())
     }
