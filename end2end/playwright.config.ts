@@ -53,6 +53,7 @@ export default defineConfig({
     stderr: "pipe",
     env: {
       SPECULA_LISTEN: `127.0.0.1:${port}`,
+      SPECULA_GRPC_LISTEN: "127.0.0.1:0",
       SPECULA_DATABASE_URL: `sqlite://${dataDir}/specula.db`,
       SPECULA_SITE_ROOT: path.join(root, "target/site"),
       SPECULA_LOG: "warn",

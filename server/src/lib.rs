@@ -102,37 +102,33 @@ impl Server {
     /// Serves HTTP on `listener` until `shutdown` is cancelled, then stops
     /// accepting connections and lets in-flight requests finish for up to the
     /// configured grace period.
-    pub async fn run(self, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub async fn run(self, listeners: Listeners, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let max_decompressed_bytes = usize::try_from(self.config.max_decompressed_size).unwrap_or(usize::MAX);
         let settings = http::HttpSettings {
             max_body_bytes: usize::try_from(self.config.max_body_size).unwrap_or(usize::MAX),
-            max_decompressed_bytes: usize::try_from(self.config.max_decompressed_size).unwrap_or(usize::MAX),
+            max_decompressed_bytes,
             session_ttl: self.config.session_ttl,
             secure_cookies: self.config.secure_cookies(),
         };
-        let app =
-            http::router(self.state.clone(), settings).into_make_service_with_connect_info::<SocketAddr>();
+        let app = http::router(self.state.clone(), settings);
+        let grpc = otlp::grpc_router(self.state.clone(), max_decompressed_bytes);
         let session_cleanup = tokio::spawn(services::sessions::run_expired_cleanup(
             self.state.db.clone(),
             SESSION_CLEANUP_PERIOD,
             shutdown.clone(),
         ));
         let grace = self.config.shutdown_grace;
-        tracing::info!(address = %listener.local_addr()?, "listening for HTTP");
-
-        let signal = shutdown.clone();
-        let server =
-            axum::serve(listener, app).with_graceful_shutdown(async move { signal.cancelled().await });
-        let mut server = std::pin::pin!(server.into_future());
-        tokio::select! {
-            result = &mut server => result?,
-            () = shutdown.cancelled() => {
-                tracing::info!(grace = %humantime::format_duration(grace), "shutting down: finishing in-flight requests");
-                match tokio::time::timeout(grace, server).await {
-                    Ok(result) => result?,
-                    Err(_) => tracing::warn!("shutdown grace period over; closing remaining connections"),
-                }
-            }
-        }
+        tracing::info!(
+            http = %listeners.http.local_addr()?,
+            grpc = %listeners.grpc.local_addr()?,
+            "listening"
+        );
+        let (http_result, grpc_result) = tokio::join!(
+            serve_until(listeners.http, app, shutdown.clone(), grace),
+            serve_until(listeners.grpc, grpc, shutdown.clone(), grace),
+        );
+        http_result?;
+        grpc_result?;
         shutdown.cancel();
         // Every request has been answered; commit what is still queued, then stop.
         self.writer_stop.cancel();
@@ -146,6 +142,53 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// The sockets the server answers on.
+pub struct Listeners {
+    /// UI, REST API and OTLP/HTTP.
+    pub http: TcpListener,
+    /// OTLP/gRPC.
+    pub grpc: TcpListener,
+}
+
+impl Listeners {
+    pub async fn bind(config: &ServeConfig) -> anyhow::Result<Self> {
+        let bind = |address: SocketAddr| async move {
+            TcpListener::bind(address)
+                .await
+                .map_err(|err| anyhow::anyhow!("cannot listen on {address}: {err}"))
+        };
+        Ok(Self {
+            http: bind(config.listen).await?,
+            grpc: bind(config.grpc_listen).await?,
+        })
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown`, then lets in-flight
+/// requests finish for up to `grace`.
+async fn serve_until(
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: CancellationToken,
+    grace: Duration,
+) -> anyhow::Result<()> {
+    let signal = shutdown.clone();
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move { signal.cancelled().await });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = &mut server => result?,
+        () = shutdown.cancelled() => {
+            tracing::info!(grace = %humantime::format_duration(grace), "shutting down: finishing in-flight requests");
+            match tokio::time::timeout(grace, server).await {
+                Ok(result) => result?,
+                Err(_) => tracing::warn!("shutdown grace period over; closing remaining connections"),
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Cancels `token` on SIGINT (Ctrl-C) or SIGTERM.

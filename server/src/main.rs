@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use server::{
-    Server, cancel_on_signal,
+    Listeners, Server, cancel_on_signal,
     config::{Cli, Command},
     telemetry,
 };
@@ -56,12 +56,9 @@ fn effective_config_json(config: &server::config::ServeConfig) -> serde_json::Re
 }
 
 async fn serve(config: server::config::ServeConfig) -> anyhow::Result<()> {
-    let listen = config.listen;
+    let listeners = Listeners::bind(&config).await?;
     let server = Server::prepare(config).await?;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|err| anyhow::anyhow!("cannot listen on {listen}: {err}"))?;
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    server.run(listener, shutdown).await
+    server.run(listeners, shutdown).await
 }

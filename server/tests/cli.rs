@@ -124,7 +124,7 @@ fn bad_settings_exit_with_code_2_and_the_reason() {
 fn unreachable_database_fails_startup_clearly() {
     let port = free_port();
     let output = specula()
-        .args(["serve", "--listen=127.0.0.1:0"])
+        .args(["serve", "--listen=127.0.0.1:0", "--grpc-listen=127.0.0.1:0"])
         .env(
             "SPECULA_DATABASE_URL",
             format!("postgres://postgres@127.0.0.1:{port}/none"),
@@ -144,6 +144,7 @@ fn serve_creates_the_default_sqlite_database_and_stops_on_sigterm() {
         .arg("serve")
         .current_dir(dir.path())
         .env("SPECULA_LISTEN", format!("127.0.0.1:{port}"))
+        .env("SPECULA_GRPC_LISTEN", "127.0.0.1:0")
         .env("SPECULA_LOG_FORMAT", "json")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

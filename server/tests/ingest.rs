@@ -25,6 +25,7 @@ on_every_backend!(
     tokens_must_allow_ingest,
     tenants_never_see_each_others_traces,
     there_is_no_logs_endpoint,
+    grpc_export_shares_the_ingest_path,
 );
 
 const TRACE: &str = "5b8efff798038103d269b633813fc60c";
@@ -501,5 +502,56 @@ async fn there_is_no_logs_endpoint(backend: Backend) {
             .unwrap();
         assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
     }
+    server.stop().await;
+}
+
+async fn grpc_export_shares_the_ingest_path(backend: Backend) {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    use tonic::{Code, codec::CompressionEncoding};
+
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    let (_, read_only) = tenant(&server, "bob@example.com", &["read"]).await;
+    let mut client = TraceServiceClient::connect(format!("http://{}", server.grpc_addr))
+        .await
+        .unwrap()
+        .send_compressed(CompressionEncoding::Gzip);
+    let request = |secret: Option<&str>| {
+        let mut request = tonic::Request::new(agent_trace_protobuf());
+        if let Some(secret) = secret {
+            request
+                .metadata_mut()
+                .insert("authorization", format!("Bearer {secret}").parse().unwrap());
+        }
+        request
+    };
+
+    let answer = client.export(request(Some(&token))).await.unwrap().into_inner();
+    assert_eq!(answer.partial_success, None);
+    let trace: Value = read_trace(&server, &token, TRACE).await.json().await.unwrap();
+    assert_eq!(trace["trace"]["span_count"], 3);
+    assert_eq!(trace["spans"][1]["model"], "gpt-4o");
+
+    assert_eq!(
+        client.export(request(None)).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        client.export(request(Some("spk_nope"))).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        client.export(request(Some(&read_only))).await.unwrap_err().code(),
+        Code::PermissionDenied
+    );
+
+    let mut invalid = agent_trace_protobuf();
+    invalid.resource_spans[0].scope_spans[0].spans[0].trace_id = vec![7; 3];
+    let mut with_token = tonic::Request::new(invalid);
+    with_token
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let answer = client.export(with_token).await.unwrap().into_inner();
+    assert_eq!(answer.partial_success.unwrap().rejected_spans, 1);
     server.stop().await;
 }

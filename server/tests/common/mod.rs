@@ -117,6 +117,7 @@ fn fake_site_root(dir: &TempDir) -> PathBuf {
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
     pub client: reqwest::Client,
     pub state: app::state::AppState,
     shutdown: CancellationToken,
@@ -139,9 +140,12 @@ impl TestServer {
     pub async fn start_on(database: TestDatabase, extra_args: &[&str]) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let grpc_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let grpc_addr = grpc_listener.local_addr().unwrap();
         let site = tempfile::tempdir().unwrap();
         let mut args = vec![
             format!("--listen={addr}"),
+            format!("--grpc-listen={grpc_addr}"),
             format!("--database-url={}", database.url),
             format!("--site-root={}", fake_site_root(&site).display()),
             "--shutdown-grace=10s".to_owned(),
@@ -150,13 +154,18 @@ impl TestServer {
         let server = Server::prepare(serve_config(&args)).await.expect("server starts");
         let state = server.state().clone();
         let shutdown = CancellationToken::new();
-        let handle = tokio::spawn(server.run(listener, shutdown.clone()));
+        let listeners = server::Listeners {
+            http: listener,
+            grpc: grpc_listener,
+        };
+        let handle = tokio::spawn(server.run(listeners, shutdown.clone()));
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
         Self {
             addr,
+            grpc_addr,
             client,
             state,
             shutdown,
