@@ -7,7 +7,10 @@ use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sea_orm::DatabaseConnection;
 
-use crate::services::{ingest::writer::IngestWriter, throttle::LoginThrottle};
+use crate::services::{
+    ingest::{policy::IngestPolicy, writer::IngestWriter},
+    throttle::LoginThrottle,
+};
 
 /// One cheaply clonable bundle of what every request may need.
 #[derive(Clone, Debug)]
@@ -19,6 +22,8 @@ pub struct AppState {
     pub login_throttle: Arc<LoginThrottle>,
     /// Hands spans to the batching writer; answers once they are committed.
     pub ingest: IngestWriter,
+    /// What ingest keeps of span content.
+    pub ingest_policy: Arc<IngestPolicy>,
 }
 
 /// How accounts behave on this installation.

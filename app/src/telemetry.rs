@@ -16,6 +16,10 @@ pub struct TraceSummary {
     pub error_count: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
+    /// Sum of the priced spans' cost in nano-dollars (1e-9 USD).
+    pub cost_nanos: i64,
+    /// Spans whose model has no price (their cost is not in `cost_nanos`).
+    pub unpriced_spans: i64,
     /// Distinct models used in the trace, sorted.
     pub models: Vec<String>,
 }
@@ -53,6 +57,10 @@ pub struct SpanView {
     pub tool_call_id: Option<String>,
     pub session_id: Option<String>,
     pub end_user_id: Option<String>,
+    /// Nano-dollars (1e-9 USD); `None` when the span is not priced.
+    pub cost_nanos: Option<i64>,
+    /// Tokens were used by a model without a price.
+    pub unpriced: bool,
     pub prompt: Option<String>,
     pub completion: Option<String>,
     pub tool_arguments: Option<String>,

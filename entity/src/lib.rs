@@ -8,6 +8,7 @@ pub mod api_token;
 pub mod instance;
 pub mod invitation;
 pub mod membership;
+pub mod metric_point;
 pub mod organization;
 pub mod session;
 pub mod span;

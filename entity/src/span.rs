@@ -36,6 +36,10 @@ pub struct Model {
     pub tool_call_id: Option<String>,
     pub session_id: Option<String>,
     pub end_user_id: Option<String>,
+    /// Nano-dollars (1e-9 USD); `None` when not priced.
+    pub cost_nanos: Option<i64>,
+    /// Tokens were used by a model without a price.
+    pub unpriced: bool,
     /// JSON: resource, scope, attributes, events, links, parameters, finish reasons.
     #[sea_orm(column_type = "Text")]
     pub details: String,

@@ -18,6 +18,9 @@ pub struct Model {
     pub error_count: i64,
     pub input_tokens: i64,
     pub output_tokens: i64,
+    /// Sum of the priced spans' cost, in nano-dollars.
+    pub cost_nanos: i64,
+    pub unpriced_spans: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_instance;
 mod m20261123_000002_accounts;
 mod m20261123_000003_spans;
+mod m20261123_000004_metric_points;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_instance::Migration),
             Box::new(m20261123_000002_accounts::Migration),
             Box::new(m20261123_000003_spans::Migration),
+            Box::new(m20261123_000004_metric_points::Migration),
         ]
     }
 }

@@ -45,6 +45,8 @@ impl MigrationTrait for Migration {
                     .col(string_null(Spans::ToolCallId))
                     .col(string_null(Spans::SessionId))
                     .col(string_null(Spans::EndUserId))
+                    .col(big_integer_null(Spans::CostNanos))
+                    .col(boolean(Spans::Unpriced).default(false))
                     .col(text(Spans::Details))
                     .col(big_integer(Spans::IngestedAtNs))
                     .to_owned(),
@@ -112,6 +114,8 @@ impl MigrationTrait for Migration {
                     .col(big_integer(Traces::ErrorCount))
                     .col(big_integer(Traces::InputTokens))
                     .col(big_integer(Traces::OutputTokens))
+                    .col(big_integer(Traces::CostNanos).default(0))
+                    .col(big_integer(Traces::UnpricedSpans).default(0))
                     .primary_key(Index::create().col(Traces::OrgId).col(Traces::TraceId))
                     .to_owned(),
             )
@@ -173,6 +177,10 @@ enum Spans {
     ToolCallId,
     SessionId,
     EndUserId,
+    /// Cost in nano-dollars (1e-9 USD); NULL when not priced.
+    CostNanos,
+    /// Tokens were used by a model without a price.
+    Unpriced,
     /// JSON: resource and span attributes, scope, events, links, request parameters.
     Details,
     IngestedAtNs,
@@ -204,4 +212,6 @@ enum Traces {
     ErrorCount,
     InputTokens,
     OutputTokens,
+    CostNanos,
+    UnpricedSpans,
 }

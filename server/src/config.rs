@@ -73,6 +73,19 @@ pub struct ServeConfig {
     #[arg(long, env = "SPECULA_MAX_DECOMPRESSED_SIZE", default_value = "64MiB", value_parser = parse_byte_size)]
     pub max_decompressed_size: u64,
 
+    /// What is kept of prompts, completions, tool arguments, results and diffs:
+    /// `full`, `hashed` (SHA-256 only) or `none`.
+    #[arg(long, env = "SPECULA_CONTENT_CAPTURE", value_enum, default_value_t = ContentCaptureSetting::Full)]
+    pub content_capture: ContentCaptureSetting,
+
+    /// Replace secrets (API keys, tokens, private keys, passwords in URLs) in span content with `[REDACTED:<kind>]`.
+    #[arg(long, env = "SPECULA_REDACT_SECRETS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub redact_secrets: bool,
+
+    /// Largest string value kept whole (longer ones keep head and tail), e.g. `256KiB`.
+    #[arg(long, env = "SPECULA_MAX_VALUE_SIZE", default_value = "256KiB", value_parser = parse_byte_size)]
+    pub max_value_size: u64,
+
     /// Export requests queued for the span writer before new ones get 503 with Retry-After.
     #[arg(long, env = "SPECULA_INGEST_QUEUE", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub ingest_queue: u32,
@@ -107,6 +120,20 @@ pub struct ServeConfig {
 }
 
 impl ServeConfig {
+    /// The ingest policy these settings describe.
+    pub fn ingest_policy(&self) -> app::services::ingest::policy::IngestPolicy {
+        use app::services::ingest::policy::{ContentCapture, IngestPolicy};
+        IngestPolicy {
+            capture: match self.content_capture {
+                ContentCaptureSetting::Full => ContentCapture::Full,
+                ContentCaptureSetting::Hashed => ContentCapture::Hashed,
+                ContentCaptureSetting::None => ContentCapture::None,
+            },
+            redact_secrets: self.redact_secrets,
+            max_value_bytes: usize::try_from(self.max_value_size).unwrap_or(usize::MAX),
+        }
+    }
+
     /// Cookies get the `Secure` attribute when browsers reach us over https.
     pub fn secure_cookies(&self) -> bool {
         self.public_url
@@ -148,6 +175,14 @@ fn reachable_host_port(addr: SocketAddr) -> String {
     } else {
         addr.to_string()
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentCaptureSetting {
+    Full,
+    Hashed,
+    None,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]

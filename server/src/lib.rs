@@ -79,6 +79,7 @@ impl Server {
             }),
             login_throttle: Arc::new(LoginThrottle::default()),
             ingest,
+            ingest_policy: Arc::new(config.ingest_policy()),
         };
         tracing::info!(
             %instance_id,

@@ -26,6 +26,9 @@ on_every_backend!(
     tenants_never_see_each_others_traces,
     there_is_no_logs_endpoint,
     grpc_export_shares_the_ingest_path,
+    metrics_are_stored_per_point,
+    secrets_are_redacted_and_large_values_truncated,
+    hashed_capture_keeps_only_digests,
 );
 
 const TRACE: &str = "5b8efff798038103d269b633813fc60c";
@@ -553,5 +556,231 @@ async fn grpc_export_shares_the_ingest_path(backend: Backend) {
         .insert("authorization", format!("Bearer {token}").parse().unwrap());
     let answer = client.export(with_token).await.unwrap().into_inner();
     assert_eq!(answer.partial_success.unwrap().rejected_spans, 1);
+    server.stop().await;
+}
+
+fn genai_metrics() -> opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest {
+    use opentelemetry_proto::tonic::{
+        collector::metrics::v1::ExportMetricsServiceRequest,
+        metrics::v1::{
+            AggregationTemporality, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
+            ScopeMetrics, Sum, metric::Data, number_data_point,
+        },
+    };
+    let histogram_point = |token_type: &str, sum: f64| HistogramDataPoint {
+        attributes: vec![
+            string("gen_ai.token.type", token_type),
+            string("gen_ai.request.model", "gpt-4o"),
+        ],
+        start_time_unix_nano: 1_700_000_000_000_000_000,
+        time_unix_nano: 1_700_000_060_000_000_000,
+        count: 3,
+        sum: Some(sum),
+        bucket_counts: vec![0, 1, 2, 0],
+        explicit_bounds: vec![1.0, 100.0, 1000.0],
+        min: Some(10.0),
+        max: Some(900.0),
+        ..Default::default()
+    };
+    ExportMetricsServiceRequest {
+        resource_metrics: vec![ResourceMetrics {
+            resource: Some(Resource {
+                attributes: vec![string("service.name", "coder")],
+                ..Default::default()
+            }),
+            scope_metrics: vec![ScopeMetrics {
+                metrics: vec![
+                    Metric {
+                        name: "gen_ai.client.token.usage".into(),
+                        unit: "{token}".into(),
+                        data: Some(Data::Histogram(Histogram {
+                            data_points: vec![
+                                histogram_point("input", 1500.0),
+                                histogram_point("output", 300.0),
+                            ],
+                            aggregation_temporality: AggregationTemporality::Delta as i32,
+                        })),
+                        ..Default::default()
+                    },
+                    Metric {
+                        name: "agent.tool.calls".into(),
+                        unit: "1".into(),
+                        data: Some(Data::Sum(Sum {
+                            data_points: vec![NumberDataPoint {
+                                time_unix_nano: 1_700_000_060_000_000_000,
+                                value: Some(number_data_point::Value::AsInt(7)),
+                                ..Default::default()
+                            }],
+                            aggregation_temporality: AggregationTemporality::Cumulative as i32,
+                            is_monotonic: true,
+                        })),
+                        ..Default::default()
+                    },
+                ],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    }
+}
+
+async fn metrics_are_stored_per_point(backend: Backend) {
+    use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+    let server = TestServer::start(backend).await;
+    let (org, token) = tenant(&server, "ada@example.com", &["ingest"]).await;
+    let response = post_to(&server, "/v1/metrics", &token, genai_metrics().encode_to_vec()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let points = entity::metric_point::Entity::find()
+        .filter(entity::metric_point::Column::OrgId.eq(org.parse::<uuid::Uuid>().unwrap()))
+        .order_by_asc(entity::metric_point::Column::Id)
+        .all(&server.state.db)
+        .await
+        .unwrap();
+    assert_eq!(points.len(), 3);
+    assert_eq!(points[0].name, "gen_ai.client.token.usage");
+    assert_eq!(points[0].kind, "histogram");
+    assert_eq!(points[0].count, Some(3));
+    assert_eq!(points[0].sum, Some(1500.0));
+    assert_eq!(points[0].temporality.as_deref(), Some("delta"));
+    let attributes: Value = serde_json::from_str(&points[0].attributes).unwrap();
+    assert_eq!(attributes["gen_ai.token.type"], "input");
+    assert_eq!(attributes["resource"]["service.name"], "coder");
+    let buckets: Value = serde_json::from_str(points[0].buckets.as_deref().unwrap()).unwrap();
+    assert_eq!(buckets["bucket_counts"], json!([0, 1, 2, 0]));
+    assert_eq!(points[2].kind, "sum");
+    assert_eq!(points[2].value, Some(7.0));
+    assert_eq!(points[2].monotonic, Some(true));
+
+    let mut client = MetricsServiceClient::connect(format!("http://{}", server.grpc_addr))
+        .await
+        .unwrap();
+    let mut request = tonic::Request::new(genai_metrics());
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    client.export(request).await.unwrap();
+    let count = entity::metric_point::Entity::find()
+        .all(&server.state.db)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(count, 6);
+    server.stop().await;
+}
+
+async fn post_to(server: &TestServer, path: &str, token: &str, body: Vec<u8>) -> reqwest::Response {
+    server
+        .client
+        .post(server.url(path))
+        .bearer_auth(token)
+        .header(header::CONTENT_TYPE, "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The agent trace with a leaked key in the prompt and a 300 KiB diff.
+fn leaky_trace() -> ExportTraceServiceRequest {
+    let mut request = agent_trace_protobuf();
+    let spans = &mut request.resource_spans[0].scope_spans[0].spans;
+    spans[1].attributes.push(string(
+        "gen_ai.input.messages",
+        r#"[{"role":"user","parts":[{"type":"text","content":"use OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwxyz0123 please"}]}]"#,
+    ));
+    spans[1].attributes.retain(|kv| {
+        kv.key != "gen_ai.input.messages"
+            || kv
+                .value
+                .as_ref()
+                .is_some_and(|v| format!("{v:?}").contains("sk-proj"))
+    });
+    let big_diff = format!(
+        "--- a/big.txt\n+++ b/big.txt\n{}",
+        "+line of a large generated file\n".repeat(10_000)
+    );
+    spans[2].attributes = vec![
+        string("tool.name", "apply_patch"),
+        string("tool.output.diff", &big_diff),
+    ];
+    request
+}
+
+async fn secrets_are_redacted_and_large_values_truncated(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    assert_eq!(
+        post(
+            &server,
+            &token,
+            "application/x-protobuf",
+            leaky_trace().encode_to_vec()
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    let body = read_trace(&server, &token, TRACE).await.text().await.unwrap();
+    assert!(
+        !body.contains("sk-proj-abcdefghijklmnopqrstuvwxyz0123"),
+        "the key is stored nowhere"
+    );
+    let trace: Value = serde_json::from_str(&body).unwrap();
+    let request = &trace["spans"][1];
+    assert!(
+        request["prompt"]
+            .as_str()
+            .unwrap()
+            .contains("[REDACTED:openai_key]")
+    );
+    assert_eq!(
+        request["details"]["policy"]["redactions"]["openai_key"], 2,
+        "derived prompt and raw attribute"
+    );
+    let tool = &trace["spans"][2];
+    let diff = tool["diff"].as_str().unwrap();
+    assert!(diff.len() <= 256 * 1024 && diff.starts_with("--- a/big.txt") && diff.contains("…[truncated"));
+    let truncated = &tool["details"]["policy"]["truncated"][0];
+    assert_eq!(truncated["field"], "diff");
+    assert!(truncated["original_bytes"].as_u64().unwrap() > 300_000);
+    assert_eq!(truncated["sha256"].as_str().unwrap().len(), 64);
+    server.stop().await;
+}
+
+async fn hashed_capture_keeps_only_digests(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--content-capture=hashed"]).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    assert_eq!(
+        post(
+            &server,
+            &token,
+            "application/x-protobuf",
+            leaky_trace().encode_to_vec()
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    let body = read_trace(&server, &token, TRACE).await.text().await.unwrap();
+    assert!(
+        !body.contains("please") && !body.contains("large generated file"),
+        "no content is stored"
+    );
+    let trace: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        trace["spans"][1]["prompt"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert!(trace["spans"][2]["diff"].as_str().unwrap().starts_with("sha256:"));
+    assert!(
+        trace["spans"][1]["details"]["attributes"]
+            .get("gen_ai.input.messages")
+            .is_none()
+    );
+    assert_eq!(trace["spans"][1]["model"], "gpt-4o", "metadata is kept");
     server.stop().await;
 }

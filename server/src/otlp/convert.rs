@@ -4,6 +4,7 @@
 
 use app::services::ingest::{
     genai,
+    pricing::PricingTable,
     record::{Attributes, Scope, SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode},
 };
 use base64::Engine;
@@ -15,7 +16,7 @@ use opentelemetry_proto::tonic::{
 use serde_json::{Map, Number, Value};
 
 /// `service.name` when the resource does not say.
-const UNKNOWN_SERVICE: &str = "unknown_service";
+pub(super) const UNKNOWN_SERVICE: &str = "unknown_service";
 
 /// The spans that passed validation, and what was rejected.
 #[derive(Debug, Default)]
@@ -138,6 +139,7 @@ fn span_record(
         .collect();
     let span_attributes = attributes(span.attributes);
     let llm = genai::derive(&span.name, &span_attributes, &events);
+    let cost = PricingTable::builtin().cost(llm.model.as_deref(), &llm.tokens);
     Ok(SpanRecord {
         trace_id,
         span_id,
@@ -155,11 +157,13 @@ fn span_record(
         events,
         links,
         llm,
+        cost,
+        policy: Default::default(),
     })
 }
 
 /// Attributes as a JSON object; a repeated key keeps its last value.
-fn attributes(pairs: Vec<KeyValue>) -> Attributes {
+pub(super) fn attributes(pairs: Vec<KeyValue>) -> Attributes {
     pairs
         .into_iter()
         .map(|pair| (pair.key, any_value(pair.value)))

@@ -188,6 +188,37 @@ pub fn prepare_trace_json(document: &mut Value) {
     }
 }
 
+const TEMPORALITIES: [&str; 3] = [
+    "AGGREGATION_TEMPORALITY_UNSPECIFIED",
+    "AGGREGATION_TEMPORALITY_DELTA",
+    "AGGREGATION_TEMPORALITY_CUMULATIVE",
+];
+
+/// Metrics JSON: aggregation temporality given by name becomes its number.
+pub fn prepare_metrics_json(document: &mut Value) {
+    let resources = document.get_mut("resourceMetrics").and_then(Value::as_array_mut);
+    for resource in resources.into_iter().flatten() {
+        let scopes = resource.get_mut("scopeMetrics").and_then(Value::as_array_mut);
+        for scope in scopes.into_iter().flatten() {
+            let metrics = scope.get_mut("metrics").and_then(Value::as_array_mut);
+            for metric in metrics.into_iter().flatten() {
+                for data in ["sum", "histogram", "exponentialHistogram"] {
+                    if let Some(value) = metric
+                        .get_mut(data)
+                        .and_then(|data| data.get_mut("aggregationTemporality"))
+                        && let Some(name) = value.as_str()
+                        && let Some(index) = TEMPORALITIES
+                            .iter()
+                            .position(|candidate| candidate.eq_ignore_ascii_case(name))
+                    {
+                        *value = Value::from(index);
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;

@@ -1,21 +1,24 @@
-//! The one ingest function every transport calls: check the scope, decode
+//! The ingest functions every transport calls (one for traces, one for metrics): check the scope, decode
 //! and convert off the async workers, hand the spans to the writer, and
 //! build the OTLP answer once they are committed.
 
+use app::services::ingest::metrics;
 use app::{
     accounts::TokenScope,
     services::{ingest::writer::WriteError, tokens::TokenPrincipal},
     state::AppState,
 };
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+use opentelemetry_proto::tonic::collector::{
+    metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse},
+    trace::v1::{ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse},
 };
 
-use super::{convert::convert, error::IngestError};
+use super::{convert::convert, convert_metrics::convert_metrics, error::IngestError};
 use crate::api::bearer::require_scope;
 
 /// Ingests one export request. `decode` produces the request; it runs on the
-/// blocking pool together with the conversion, because both are CPU work.
+/// blocking pool together with the conversion and the ingest policy, because
+/// all three are CPU work.
 pub async fn export_traces<D>(
     state: &AppState,
     principal: &TokenPrincipal,
@@ -26,9 +29,18 @@ where
 {
     require_scope(principal, TokenScope::Ingest)
         .map_err(|_| IngestError::Forbidden("this API token lacks the `ingest` scope"))?;
-    let converted = tokio::task::spawn_blocking(move || decode().map(convert))
-        .await
-        .map_err(|err| IngestError::Unavailable(format!("decoding failed: {err}")))??;
+    let policy = state.ingest_policy.clone();
+    let converted = tokio::task::spawn_blocking(move || {
+        decode().map(|request| {
+            let mut converted = convert(request);
+            for span in &mut converted.spans {
+                policy.apply(span);
+            }
+            converted
+        })
+    })
+    .await
+    .map_err(|err| IngestError::Unavailable(format!("decoding failed: {err}")))??;
     let accepted = converted.spans.len();
     match state.ingest.write(principal.org_id, converted.spans).await {
         Ok(stored) => {
@@ -42,4 +54,29 @@ where
         error_message: converted.first_error.unwrap_or_default(),
     });
     Ok(ExportTraceServiceResponse { partial_success })
+}
+
+/// Ingests one metrics export request; points are committed in one
+/// transaction before the answer.
+pub async fn export_metrics<D>(
+    state: &AppState,
+    principal: &TokenPrincipal,
+    decode: D,
+) -> Result<ExportMetricsServiceResponse, IngestError>
+where
+    D: FnOnce() -> Result<ExportMetricsServiceRequest, IngestError> + Send + 'static,
+{
+    require_scope(principal, TokenScope::Ingest)
+        .map_err(|_| IngestError::Forbidden("this API token lacks the `ingest` scope"))?;
+    let converted = tokio::task::spawn_blocking(move || decode().map(convert_metrics))
+        .await
+        .map_err(|err| IngestError::Unavailable(format!("decoding failed: {err}")))??;
+    metrics::store_points(&state.db, principal.org_id, converted.points)
+        .await
+        .map_err(|err| IngestError::Unavailable(format!("the database could not store the points: {err}")))?;
+    let partial_success = (converted.rejected > 0).then(|| ExportMetricsPartialSuccess {
+        rejected_data_points: i64::try_from(converted.rejected).unwrap_or(i64::MAX),
+        error_message: converted.first_error.unwrap_or_default(),
+    });
+    Ok(ExportMetricsServiceResponse { partial_success })
 }

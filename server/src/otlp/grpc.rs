@@ -1,27 +1,49 @@
-//! OTLP/gRPC: `TraceService/Export` on its own listener, gzip accepted, the
+//! OTLP/gRPC: `TraceService/Export` and `MetricsService/Export` on their own listener, gzip accepted, the
 //! token in the `authorization` metadata. Same ingest path as HTTP.
 
-use app::{error::AppError, services::tokens, state::AppState};
-use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTraceServiceRequest, ExportTraceServiceResponse,
-    trace_service_server::{TraceService, TraceServiceServer},
+use app::{
+    error::AppError,
+    services::tokens::{self, TokenPrincipal},
+    state::AppState,
+};
+use opentelemetry_proto::tonic::collector::{
+    metrics::v1::{
+        ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+        metrics_service_server::{MetricsService, MetricsServiceServer},
+    },
+    trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+        trace_service_server::{TraceService, TraceServiceServer},
+    },
 };
 use tonic::{Request, Response, Status, codec::CompressionEncoding};
 
-use super::{error::IngestError, export::export_traces};
+use super::{
+    error::IngestError,
+    export::{export_metrics, export_traces},
+};
 
-pub struct TraceExport {
+/// Serves both OTLP gRPC services.
+#[derive(Clone)]
+pub struct OtlpExport {
     state: AppState,
 }
 
 /// The gRPC router for `state`; messages larger than `max_message_bytes`
 /// (decompressed) are refused by tonic with `RESOURCE_EXHAUSTED`.
 pub fn router(state: AppState, max_message_bytes: usize) -> axum::Router {
-    let service = TraceServiceServer::new(TraceExport { state })
+    let export = OtlpExport { state };
+    let traces = TraceServiceServer::new(export.clone())
         .accept_compressed(CompressionEncoding::Gzip)
         .send_compressed(CompressionEncoding::Gzip)
         .max_decoding_message_size(max_message_bytes);
-    tonic::service::Routes::new(service).into_axum_router()
+    let metrics = MetricsServiceServer::new(export)
+        .accept_compressed(CompressionEncoding::Gzip)
+        .send_compressed(CompressionEncoding::Gzip)
+        .max_decoding_message_size(max_message_bytes);
+    tonic::service::Routes::new(traces)
+        .add_service(metrics)
+        .into_axum_router()
 }
 
 fn status_of(err: IngestError) -> Status {
@@ -36,28 +58,49 @@ fn status_of(err: IngestError) -> Status {
     }
 }
 
-#[tonic::async_trait]
-impl TraceService for TraceExport {
-    async fn export(
-        &self,
-        request: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let secret = request
-            .metadata()
+impl OtlpExport {
+    /// The caller of a gRPC request, from its `authorization` metadata.
+    async fn principal(&self, metadata: &tonic::metadata::MetadataMap) -> Result<TokenPrincipal, Status> {
+        let secret = metadata
             .get("authorization")
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, secret)| secret.trim().to_owned())
             .ok_or_else(|| Status::unauthenticated("missing `authorization: Bearer <token>` metadata"))?;
-        let principal = tokens::authenticate(&self.state.db, &secret)
+        tokens::authenticate(&self.state.db, &secret)
             .await
             .map_err(|err| match err {
                 AppError::InvalidToken(message) => Status::unauthenticated(message),
                 other => Status::unavailable(other.to_string()),
-            })?;
+            })
+    }
+}
+
+#[tonic::async_trait]
+impl TraceService for OtlpExport {
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let principal = self.principal(request.metadata()).await?;
         let export = request.into_inner();
         export_traces(&self.state, &principal, move || Ok(export))
+            .await
+            .map(Response::new)
+            .map_err(status_of)
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for OtlpExport {
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        let principal = self.principal(request.metadata()).await?;
+        let export = request.into_inner();
+        export_metrics(&self.state, &principal, move || Ok(export))
             .await
             .map(Response::new)
             .map_err(status_of)

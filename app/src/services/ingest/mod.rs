@@ -4,6 +4,9 @@
 //! them into [`record::SpanRecord`]s.
 
 pub mod genai;
+pub mod metrics;
+pub mod policy;
+pub mod pricing;
 pub mod record;
 pub mod store;
 pub mod writer;

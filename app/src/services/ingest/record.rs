@@ -91,6 +91,9 @@ pub struct SpanRecord {
     pub events: Vec<SpanEvent>,
     pub links: Vec<SpanLink>,
     pub llm: super::genai::LlmFields,
+    pub cost: super::pricing::SpanCost,
+    /// What the ingest policy redacted or truncated.
+    pub policy: super::policy::PolicyMarks,
 }
 
 impl SpanRecord {

@@ -14,7 +14,10 @@ use sea_orm::{
 use serde_json::json;
 use uuid::Uuid;
 
-use super::record::{SpanRecord, StatusCode};
+use super::{
+    pricing::SpanCost,
+    record::{SpanRecord, StatusCode},
+};
 
 /// The spans of one export request, for one organization.
 pub struct SpanBatch {
@@ -34,6 +37,8 @@ fn details_json(record: &SpanRecord) -> String {
         "response_id": record.llm.response_id,
         "request_model": record.llm.request_model,
         "client_cost_usd": record.llm.client_cost_usd,
+        "cost": record.cost,
+        "policy": record.policy,
     })
     .to_string()
 }
@@ -67,6 +72,8 @@ fn span_row(org_id: Uuid, record: &SpanRecord, ingested_at_ns: i64) -> span::Act
         tool_call_id: Set(llm.tool_call_id.clone()),
         session_id: Set(llm.session_id.clone()),
         end_user_id: Set(llm.end_user_id.clone()),
+        cost_nanos: Set(record.cost.nanos()),
+        unpriced: Set(record.cost == SpanCost::Unpriced),
         details: Set(details_json(record)),
         ingested_at_ns: Set(ingested_at_ns),
     }
@@ -100,6 +107,8 @@ struct TraceDelta {
     error_count: i64,
     input_tokens: i64,
     output_tokens: i64,
+    cost_nanos: i64,
+    unpriced_spans: i64,
 }
 
 impl TraceDelta {
@@ -114,6 +123,8 @@ impl TraceDelta {
         self.error_count += i64::from(record.status_code == StatusCode::Error);
         self.input_tokens += record.llm.tokens.input.unwrap_or(0);
         self.output_tokens += record.llm.tokens.output.unwrap_or(0);
+        self.cost_nanos = self.cost_nanos.saturating_add(record.cost.nanos().unwrap_or(0));
+        self.unpriced_spans += i64::from(record.cost == SpanCost::Unpriced);
         if record.parent_span_id.is_none() {
             self.root_span_name = Some(record.name.clone());
             self.service_name = Some(record.service_name.clone());
@@ -140,6 +151,8 @@ async fn upsert_trace(
         error_count: Set(delta.error_count),
         input_tokens: Set(delta.input_tokens),
         output_tokens: Set(delta.output_tokens),
+        cost_nanos: Set(delta.cost_nanos),
+        unpriced_spans: Set(delta.unpriced_spans),
     };
     // Portable SQL (SQLite and PostgreSQL both name the proposed row `excluded`).
     let merge = OnConflict::columns([trace::Column::OrgId, trace::Column::TraceId])
