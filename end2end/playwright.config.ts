@@ -56,7 +56,7 @@ export default defineConfig({
       SPECULA_GRPC_LISTEN: "127.0.0.1:0",
       SPECULA_DATABASE_URL: `sqlite://${dataDir}/specula.db`,
       SPECULA_SITE_ROOT: path.join(root, "target/site"),
-      SPECULA_LOG: "warn",
+      SPECULA_LOG: process.env.SPECULA_E2E_LOG ?? "warn",
     },
   },
 });

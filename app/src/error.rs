@@ -152,6 +152,11 @@ mod server {
             if err.status().is_server_error() {
                 tracing::error!(error = %err, "request failed");
             }
+            // Inside a server function, answer with the error's own status
+            // rather than the framework's blanket 500.
+            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+                response.set_status(err.status());
+            }
             let message = match &err {
                 // Never leak internal details to clients.
                 AppError::Database(_) | AppError::Internal(_) => "internal server error".to_owned(),

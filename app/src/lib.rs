@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod auth;
 pub mod components;
 pub mod error;
+pub mod ingest_status;
 pub mod instance;
 pub mod organization;
 pub mod pages;

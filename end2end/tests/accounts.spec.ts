@@ -88,3 +88,28 @@ async function check_hydrated_then_log_in(page: import("@playwright/test").Page,
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Log in" }).click();
 }
+
+test("the configuration card waits for spans, then sees the test trace arrive", async ({ page }) => {
+  const email = uniqueEmail("demo");
+  await act.openHydrated(page, "/signup");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await expect(page).toHaveURL(/\/spans$/);
+
+  const status = page.getByTestId("ingest-status");
+  await expect(status).toContainText("Waiting for the first span");
+  await page.getByTestId("send-test-trace").click();
+  await expect(page.getByTestId("test-trace-id")).toContainText(/[0-9a-f]{32}/);
+  await expect(status).toContainText(/Last span received \d+ s ago/);
+
+  // The demo trace is readable through the API with the user's session.
+  const traceId = (await page.getByTestId("test-trace-id").locator("code").textContent())!.trim();
+  const trace = await page.request.get(`/api/v1/traces/${traceId}`);
+  expect(trace.status()).toBe(200);
+  const body = await trace.json();
+  expect(body.trace.span_count).toBe(6);
+  expect(body.spans.map((span: { llm_kind: string }) => span.llm_kind)).toEqual([
+    "agent", "request", "tool_call", "tool_result", "request", "response",
+  ]);
+});

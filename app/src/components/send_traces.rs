@@ -7,8 +7,13 @@ use super::{
     copy_button::CopyButton,
     otlp_snippets::{TOKEN_PLACEHOLDER, snippets},
 };
+use std::time::Duration;
+
+use uuid::Uuid;
+
 use crate::{
     accounts::{Action, OrgSummary, role_allows},
+    ingest_status::{SendTestTrace, get_ingest_status},
     instance::get_instance_info,
     organization::MintToken,
 };
@@ -105,6 +110,7 @@ pub fn SendTracesCard(
                     view! { <SnippetTabs base token tab /> }
                 })}
             </Suspense>
+            {org.map(|org| view! { <IngestStatusLine org_id=org.id can_send=can_mint /> })}
         </section>
     }
 }
@@ -147,5 +153,77 @@ fn SnippetTabs(base: String, token: RwSignal<String>, tab: RwSignal<&'static str
             <pre class="code-block" data-testid="snippet"><code>{code}</code></pre>
             <CopyButton value=Signal::derive(code) label="setup snippet" />
         </div>
+    }
+}
+
+/// "Waiting for the first span" or "last span N s ago", refreshed every few
+/// seconds, and a button that sends the demo trace through the pipeline.
+#[component]
+fn IngestStatusLine(org_id: Uuid, can_send: bool) -> impl IntoView {
+    let tick = RwSignal::new(0u32);
+    let send = ServerAction::<SendTestTrace>::new();
+    let status = Resource::new(
+        move || (tick.get(), send.version().get()),
+        move |_| get_ingest_status(org_id),
+    );
+    Effect::new(move |_| {
+        // Polls only in the browser: effects do not run on the server.
+        if let Ok(handle) =
+            set_interval_with_handle(move || tick.update(|tick| *tick += 1), Duration::from_secs(5))
+        {
+            on_cleanup(move || handle.clear());
+        }
+    });
+
+    view! {
+        <div class="ingest-status" data-testid="ingest-status">
+            <Transition fallback=|| view! { <span class="muted">"Checking for spans…"</span> }>
+                {move || Suspend::new(async move {
+                    match status.await {
+                        Ok(status) => match status.seconds_since_last_span() {
+                            None => view! { <span class="status-dot status-waiting"></span> <span>"Waiting for the first span…"</span> }.into_any(),
+                            Some(seconds) => view! { <span class="status-dot status-live"></span> <span>{format!("Last span received {} ago", ago(seconds))}</span> }.into_any(),
+                        },
+                        Err(err) => view! { <span class="inline-error">{err.message}</span> }.into_any(),
+                    }
+                })}
+            </Transition>
+            <Show when=move || can_send>
+                <ActionForm action=send attr:class="inline-form">
+                    <input type="hidden" name="org_id" value=org_id.to_string() />
+                    <button type="submit" class="button button-small" data-testid="send-test-trace" disabled=move || send.pending().get()>
+                        "Send a test trace"
+                    </button>
+                </ActionForm>
+            </Show>
+            {move || match send.value().get() {
+                Some(Ok(trace_id)) => Some(view! {
+                    <span class="muted" data-testid="test-trace-id">"Sent trace " <code>{trace_id}</code></span>
+                }.into_any()),
+                Some(Err(err)) => Some(view! { <span class="inline-error">{err.message}</span> }.into_any()),
+                None => None,
+            }}
+        </div>
+    }
+}
+
+/// `42` → `42 s`, `125` → `2 min`, `7300` → `2 h`.
+fn ago(seconds: i64) -> String {
+    match seconds {
+        0..=59 => format!("{seconds} s"),
+        60..=3599 => format!("{} min", seconds / 60),
+        3600..=86_399 => format!("{} h", seconds / 3600),
+        _ => format!("{} d", seconds / 86_400),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ages_read_naturally() {
+        assert_eq!(super::ago(0), "0 s");
+        assert_eq!(super::ago(125), "2 min");
+        assert_eq!(super::ago(7_300), "2 h");
+        assert_eq!(super::ago(200_000), "2 d");
     }
 }

@@ -115,3 +115,13 @@ pub async fn get_trace(db: &DatabaseConnection, org_id: Uuid, trace_id: &str) ->
         spans,
     })
 }
+
+/// When the organization's most recent span was stored, in Unix nanoseconds.
+pub async fn last_ingested_at(db: &DatabaseConnection, org_id: Uuid) -> Result<Option<i64>> {
+    let latest = span::Entity::find()
+        .filter(span::Column::OrgId.eq(org_id))
+        .order_by_desc(span::Column::IngestedAtNs)
+        .one(db)
+        .await?;
+    Ok(latest.map(|row| row.ingested_at_ns))
+}

@@ -3,6 +3,7 @@
 //! OTLP wire types never reach this module; the server's `otlp` module turns
 //! them into [`record::SpanRecord`]s.
 
+pub mod demo;
 pub mod genai;
 pub mod metrics;
 pub mod policy;
