@@ -13,9 +13,12 @@ use axum::{
 use opentelemetry_proto::tonic::collector::{
     metrics::v1::ExportMetricsServiceRequest, trace::v1::ExportTraceServiceRequest,
 };
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::Value;
 
 use super::{
     decode::{DecodeLimits, Encoding, decode, decompress, prepare_metrics_json, prepare_trace_json},
+    error::IngestError,
     export::{export_metrics, export_traces},
 };
 use crate::api::bearer::require_token;
@@ -28,6 +31,38 @@ pub fn routes(state: &AppState, limits: DecodeLimits) -> Router<AppState> {
         .layer(Extension(limits))
 }
 
+/// A request's decoder, run later on the blocking pool.
+type Decoder<R> = Box<dyn FnOnce() -> Result<R, IngestError> + Send>;
+
+/// Shared by both signals: pick the encoding from the content type, hand the
+/// export a decoder for the body, answer in the request's encoding.
+async fn answer<Req, Res, Export, Fut>(
+    headers: HeaderMap,
+    body: Bytes,
+    limits: DecodeLimits,
+    prepare_json: fn(&mut Value),
+    export: Export,
+) -> Response
+where
+    Req: prost::Message + Default + DeserializeOwned + 'static,
+    Res: prost::Message + Serialize,
+    Export: FnOnce(Decoder<Req>) -> Fut,
+    Fut: Future<Output = Result<Res, IngestError>>,
+{
+    let encoding = match Encoding::from_headers(&headers) {
+        Ok(encoding) => encoding,
+        Err(err) => return err.into_response_as(Encoding::Protobuf),
+    };
+    let decoder: Decoder<Req> = Box::new(move || {
+        let body = decompress(&headers, body, limits)?;
+        decode::<Req>(encoding, &body, prepare_json)
+    });
+    match export(decoder).await {
+        Ok(answer) => encoding.encode_response(&answer, StatusCode::OK),
+        Err(err) => err.into_response_as(encoding),
+    }
+}
+
 async fn traces(
     State(state): State<AppState>,
     Extension(principal): Extension<TokenPrincipal>,
@@ -35,18 +70,14 @@ async fn traces(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let encoding = match Encoding::from_headers(&headers) {
-        Ok(encoding) => encoding,
-        Err(err) => return err.into_response_as(Encoding::Protobuf),
-    };
-    let decode_body = move || {
-        let body = decompress(&headers, body, limits)?;
-        decode::<ExportTraceServiceRequest>(encoding, &body, prepare_trace_json)
-    };
-    match export_traces(&state, &principal, decode_body).await {
-        Ok(answer) => encoding.encode_response(&answer, StatusCode::OK),
-        Err(err) => err.into_response_as(encoding),
-    }
+    answer::<ExportTraceServiceRequest, _, _, _>(
+        headers,
+        body,
+        limits,
+        prepare_trace_json,
+        |decoder| async move { export_traces(&state, &principal, decoder).await },
+    )
+    .await
 }
 
 async fn metrics(
@@ -56,16 +87,12 @@ async fn metrics(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let encoding = match Encoding::from_headers(&headers) {
-        Ok(encoding) => encoding,
-        Err(err) => return err.into_response_as(Encoding::Protobuf),
-    };
-    let decode_body = move || {
-        let body = decompress(&headers, body, limits)?;
-        decode::<ExportMetricsServiceRequest>(encoding, &body, prepare_metrics_json)
-    };
-    match export_metrics(&state, &principal, decode_body).await {
-        Ok(answer) => encoding.encode_response(&answer, StatusCode::OK),
-        Err(err) => err.into_response_as(encoding),
-    }
+    answer::<ExportMetricsServiceRequest, _, _, _>(
+        headers,
+        body,
+        limits,
+        prepare_metrics_json,
+        |decoder| async move { export_metrics(&state, &principal, decoder).await },
+    )
+    .await
 }
