@@ -1,6 +1,6 @@
-//! Writing spans: one transaction per batch, duplicates skipped by the unique
-//! (organization, trace, span) key, large text into `span_contents`, and the
-//! per-trace rollup upserted from the spans that were new.
+//! Writing spans: one transaction per batch, multi-row inserts, duplicates
+//! skipped by the unique (organization, trace, span) key, large text into
+//! `span_contents`, and the per-trace rollup upserted from the new spans.
 
 use std::collections::HashMap;
 
@@ -8,8 +8,8 @@ use chrono::Utc;
 use entity::{span, span_content, trace};
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, TransactionTrait,
-    sea_query::{Expr, OnConflict},
+    ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryTrait, TransactionTrait,
+    sea_query::{Expr, OnConflict, Query},
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -207,41 +207,71 @@ async fn upsert_trace(
     Ok(())
 }
 
+/// Spans per multi-row INSERT: 200 × 31 columns stays far below either
+/// database's limit on bound parameters.
+const SPAN_CHUNK: usize = 200;
+const CONTENT_CHUNK: usize = 500;
+
 /// Stores the batches in one transaction; returns, per batch, how many of its
 /// spans were new (the rest were already stored: a retried export).
+///
+/// Spans go in as multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING`, so
+/// the database says which rows were new (SQLite ≥ 3.35 and PostgreSQL both
+/// support RETURNING); only those get their text rows and count in rollups.
 pub async fn store_batches(db: &DatabaseConnection, batches: &[SpanBatch]) -> Result<Vec<u64>, DbErr> {
     let ingested_at_ns = Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let txn = db.begin().await?;
+    let backend = txn.get_database_backend();
     let mut stored = Vec::with_capacity(batches.len());
     let mut traces: HashMap<(Uuid, &str), TraceDelta> = HashMap::new();
+    let mut contents = Vec::new();
     for batch in batches {
         let mut new_spans = 0;
-        for record in &batch.spans {
+        for chunk in batch.spans.chunks(SPAN_CHUNK) {
             let identity =
                 OnConflict::columns([span::Column::OrgId, span::Column::TraceId, span::Column::SpanId])
                     .do_nothing()
                     .to_owned();
-            let inserted = span::Entity::insert(span_row(batch.org_id, record, ingested_at_ns))
-                .on_conflict(identity)
-                .exec(&txn)
-                .await;
-            let row_id = match inserted {
-                Ok(result) => result.last_insert_id,
-                Err(DbErr::RecordNotInserted) => continue,
-                Err(err) => return Err(err),
-            };
-            if let Some(content) = content_row(row_id, record) {
-                span_content::Entity::insert(content)
-                    .exec_without_returning(&txn)
-                    .await?;
+            let mut insert = span::Entity::insert_many(
+                chunk
+                    .iter()
+                    .map(|record| span_row(batch.org_id, record, ingested_at_ns)),
+            )
+            .on_conflict(identity)
+            .into_query();
+            insert.returning(Query::returning().columns([
+                span::Column::Id,
+                span::Column::TraceId,
+                span::Column::SpanId,
+            ]));
+            let inserted = txn.query_all_raw(backend.build(&insert)).await?;
+            let mut by_identity: HashMap<(String, String), &SpanRecord> = chunk
+                .iter()
+                .map(|record| ((record.trace_id.clone(), record.span_id.clone()), record))
+                .collect();
+            for row in inserted {
+                let row_id: i64 = row.try_get("", "id")?;
+                let trace_id: String = row.try_get("", "trace_id")?;
+                let span_id: String = row.try_get("", "span_id")?;
+                let Some(record) = by_identity.remove(&(trace_id, span_id)) else {
+                    continue;
+                };
+                contents.extend(content_row(row_id, record));
+                traces
+                    .entry((batch.org_id, record.trace_id.as_str()))
+                    .or_default()
+                    .add(record);
+                new_spans += 1;
             }
-            traces
-                .entry((batch.org_id, record.trace_id.as_str()))
-                .or_default()
-                .add(record);
-            new_spans += 1;
         }
         stored.push(new_spans);
+    }
+    let mut contents = contents.into_iter().peekable();
+    while contents.peek().is_some() {
+        let chunk: Vec<_> = contents.by_ref().take(CONTENT_CHUNK).collect();
+        span_content::Entity::insert_many(chunk)
+            .exec_without_returning(&txn)
+            .await?;
     }
     for ((org_id, trace_id), delta) in traces {
         upsert_trace(&txn, org_id, trace_id, delta).await?;
