@@ -251,6 +251,15 @@ async fn protobuf_and_json_store_the_same_spans(backend: Backend) {
     assert_eq!(request["provider"], "openai");
     assert_eq!(request["tokens"]["input"], 1200);
     assert_eq!(request["tokens"]["output"], 80);
+    // 1200 × 2.50 $/M + 80 × 10 $/M = 0.0038 $ = 3,800,000 nano-dollars.
+    assert_eq!(request["cost_nanos"], 3_800_000);
+    assert_eq!(request["unpriced"], false);
+    assert_eq!(trace["cost_nanos"], 3_800_000);
+    assert_eq!(
+        spans[0]["cost_nanos"],
+        Value::Null,
+        "an agent span has nothing to price"
+    );
     assert_eq!(request["details"]["parameters"]["temperature"], 0.2);
     assert!(request["prompt"].as_str().unwrap().contains("fix it"));
     assert_eq!(request["parent_span_id"], "1111111111111111");

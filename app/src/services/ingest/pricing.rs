@@ -389,6 +389,45 @@ mod tests {
     }
 
     #[test]
+    fn the_builtin_table_covers_the_main_providers() {
+        let table = PricingTable::builtin();
+        assert!(table.len() >= 40, "{} rows", table.len());
+        for provider in [
+            "openai",
+            "anthropic",
+            "google",
+            "mistral",
+            "deepseek",
+            "meta",
+            "xai",
+        ] {
+            assert!(
+                table.prices().any(|price| price.provider == provider),
+                "{provider}"
+            );
+        }
+        assert!(
+            table
+                .prices()
+                .all(|price| !price.source.is_empty() && price.date.len() == 10)
+        );
+        for model in [
+            "gpt-4o-2024-08-06",
+            "openai/gpt-4o-mini",
+            "claude-sonnet-4-20250514",
+            "models/gemini-2.5-pro",
+            "deepseek-chat",
+        ] {
+            assert!(table.find(model).is_some(), "{model}");
+        }
+        let gpt4o = table.find("gpt-4o").unwrap();
+        assert_eq!(
+            (gpt4o.input, gpt4o.output, gpt4o.cache_read),
+            (2_500_000, 10_000_000, Some(1_250_000))
+        );
+    }
+
+    #[test]
     fn unknown_models_are_unpriced_not_free() {
         let table = table();
         assert_eq!(
