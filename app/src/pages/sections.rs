@@ -29,8 +29,8 @@ fn SectionPlaceholder(
     }
 }
 
-/// Until the explorer lands, a signed-in user sees how to send spans: the
-/// same card that will be the explorer's empty state.
+/// Until the explorer lands, a signed-in user sees how to send spans and
+/// whether they arrive: the same card that will be the explorer's empty state.
 #[component]
 pub fn SpansPage() -> impl IntoView {
     view! {
@@ -41,7 +41,7 @@ pub fn SpansPage() -> impl IntoView {
         </header>
         <RequireUser children=|_, org| view! {
             <p class="muted" data-testid="no-spans">
-                "No spans yet. Send some with the settings below; the spans explorer arrives with OTLP ingest."
+                "Spans you send are stored and priced now; the explorer that lists them is being built. Until then, read a trace at /api/v1/traces/{trace_id}."
             </p>
             <SendTracesCard org />
         } />
