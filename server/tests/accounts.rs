@@ -26,6 +26,7 @@ on_every_backend!(
     cross_site_mutations_are_refused,
     malformed_requests_get_clear_errors,
     idle_sessions_expire,
+    active_sessions_stay_signed_in,
     cookies_are_secure_behind_https,
 );
 
@@ -993,6 +994,22 @@ async fn idle_sessions_expire(backend: Backend) {
             .unwrap(),
         1
     );
+    server.stop().await;
+}
+
+async fn active_sessions_stay_signed_in(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--session-ttl=2s"]).await;
+    let ada = server.browser();
+    ada.sign_up("ada@example.com").await;
+    // Activity every 0.7 s for 3.5 s: longer than the TTL, never idle that long.
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(
+            ada.get("/api/v1/me").await.status(),
+            StatusCode::OK,
+            "activity keeps the session"
+        );
+    }
     server.stop().await;
 }
 

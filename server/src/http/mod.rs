@@ -66,17 +66,10 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
         state.leptos_options.site_root, state.leptos_options.site_pkg_dir
     );
 
-    Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+    // Pages, server functions and the REST API use the session; they get the
+    // session layer (and the CSRF check inside it).
+    let with_session = Router::new()
         .nest("/api/v1", crate::api::router(&state))
-        .merge(crate::otlp::routes(
-            &state,
-            crate::otlp::DecodeLimits {
-                max_decompressed_bytes: settings.max_decompressed_bytes,
-            },
-        ))
-        .nest_service("/pkg", ServeDir::new(pkg_dir))
         // Also registers every server function, with the same context.
         .leptos_routes_with_context(
             &state,
@@ -91,13 +84,26 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
             },
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
-        // Innermost first: the CSRF check runs inside the session layer, and
-        // both inside the request-id, tracing and limit layers below.
+        // Innermost first: the CSRF check runs inside the session layer.
         .layer(middleware::from_fn_with_state(
             csrf::TrustedOrigins::new(&state.instance.public_url),
             csrf::refuse_cross_site,
         ))
-        .layer(session_layer(&state, settings))
+        .layer(session_layer(&state, settings));
+
+    // Probes, OTLP (bearer tokens) and static assets never touch a session,
+    // so they cost no session read or write.
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(crate::otlp::routes(
+            &state,
+            crate::otlp::DecodeLimits {
+                max_decompressed_bytes: settings.max_decompressed_bytes,
+            },
+        ))
+        .nest_service("/pkg", ServeDir::new(pkg_dir))
+        .merge(with_session)
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
@@ -127,7 +133,8 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
 }
 
 /// Database-backed sessions: `HttpOnly`, `SameSite=Lax`, `Secure` over https,
-/// expiring after a period of inactivity.
+/// expiring after a period of inactivity. Saving on every request that
+/// carries a session is what moves the expiry forward with activity.
 fn session_layer(state: &AppState, settings: HttpSettings) -> SessionManagerLayer<DbSessionStore> {
     let ttl = time::Duration::try_from(settings.session_ttl).unwrap_or(time::Duration::days(7));
     SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
@@ -137,6 +144,7 @@ fn session_layer(state: &AppState, settings: HttpSettings) -> SessionManagerLaye
         .with_secure(settings.secure_cookies)
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(ttl))
+        .with_always_save(true)
 }
 
 /// How often background checks (readiness) may wait on the database.
