@@ -1,5 +1,7 @@
 //! Liveness and readiness probes for orchestrators and load balancers.
 
+use std::time::Duration;
+
 use app::{
     error::{AppError, Result},
     state::AppState,
@@ -7,7 +9,8 @@ use app::{
 use axum::{Json, extract::State};
 use serde::Serialize;
 
-use super::DATABASE_CHECK_TIMEOUT;
+/// How long readiness waits for the database.
+const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Serialize)]
 pub struct Health {

@@ -6,7 +6,7 @@
 mod csrf;
 mod health;
 
-use std::{sync::OnceLock, time::Duration};
+use std::sync::OnceLock;
 
 use app::services::sessions::DbSessionStore;
 use app::{App, shell, state::AppState};
@@ -146,6 +146,3 @@ fn session_layer(state: &AppState, settings: HttpSettings) -> SessionManagerLaye
         .with_expiry(Expiry::OnInactivity(ttl))
         .with_always_save(true)
 }
-
-/// How often background checks (readiness) may wait on the database.
-pub(crate) const DATABASE_CHECK_TIMEOUT: Duration = Duration::from_secs(2);
