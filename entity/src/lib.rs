@@ -12,6 +12,5 @@ pub mod metric_point;
 pub mod organization;
 pub mod session;
 pub mod span;
-pub mod span_content;
 pub mod trace;
 pub mod user;

@@ -1,5 +1,5 @@
 //! A stored span: identity, timing, status and the derived LLM fields as
-//! columns for filtering; everything else as JSON in `details`.
+//! columns for filtering; everything else in the compressed `payload`.
 
 use sea_orm::entity::prelude::*;
 
@@ -40,9 +40,11 @@ pub struct Model {
     pub cost_nanos: Option<i64>,
     /// Tokens were used by a model without a price.
     pub unpriced: bool,
-    /// JSON: resource, scope, attributes, events, links, parameters, finish reasons.
-    #[sea_orm(column_type = "Text")]
-    pub details: String,
+    /// Everything else the span carried (resource, scope, attributes,
+    /// events, links, cost and policy marks) as zstd-compressed JSON; rows
+    /// from before compression hold the plain JSON.
+    #[sea_orm(column_type = "Blob")]
+    pub payload: Vec<u8>,
     pub ingested_at_ns: i64,
 }
 

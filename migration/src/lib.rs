@@ -9,6 +9,7 @@ mod m20261123_000001_instance;
 mod m20261123_000002_accounts;
 mod m20261123_000003_spans;
 mod m20261123_000004_metric_points;
+mod m20261123_000005_span_payload;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_accounts::Migration),
             Box::new(m20261123_000003_spans::Migration),
             Box::new(m20261123_000004_metric_points::Migration),
+            Box::new(m20261123_000005_span_payload::Migration),
         ]
     }
 }

@@ -94,8 +94,9 @@ pub struct ServeConfig {
     #[arg(long, env = "SPECULA_INGEST_BATCH_SPANS", default_value_t = 2000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub ingest_batch_spans: u32,
 
-    /// How long the writer waits for more spans to fill a transaction, e.g. `5ms`.
-    #[arg(long, env = "SPECULA_INGEST_BATCH_WAIT", default_value = "5ms", value_parser = humantime::parse_duration)]
+    /// How long the writer waits for more spans to fill a transaction, e.g. `5ms`. With
+    /// 0, it commits what is queued at once; requests arriving meanwhile form the next one.
+    #[arg(long, env = "SPECULA_INGEST_BATCH_WAIT", default_value = "0ms", value_parser = humantime::parse_duration)]
     #[serde(with = "humantime_serde_compat")]
     pub ingest_batch_wait: Duration,
 

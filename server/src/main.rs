@@ -10,6 +10,12 @@ use server::{
 };
 use tokio_util::sync::CancellationToken;
 
+// Ingest allocates many short-lived strings and JSON values on several
+// threads; with the system allocator, malloc and free took about 15% of the
+// server's CPU under load (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // clap prints the reason and exits with code 2 on a bad flag or variable.
     let cli = Cli::parse();

@@ -21,6 +21,8 @@ on_every_backend!(
     gzip_bodies_are_accepted,
     invalid_spans_are_rejected_one_by_one,
     retries_do_not_duplicate,
+    a_trace_sent_in_parts_rolls_up_exactly,
+    spans_stored_before_compression_survive_the_migration,
     bad_requests_get_otlp_answers,
     tokens_must_allow_ingest,
     tenants_never_see_each_others_traces,
@@ -356,6 +358,47 @@ async fn retries_do_not_duplicate(backend: Backend) {
         trace["trace"]["input_tokens"], 1200,
         "the rollup counted each span once"
     );
+    server.stop().await;
+}
+
+/// Each span in its own request, children first: the rollup merges the parts.
+async fn a_trace_sent_in_parts_rolls_up_exactly(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    let whole = agent_trace_protobuf();
+    let spans = whole.resource_spans[0].scope_spans[0].spans.clone();
+    for span in spans.into_iter().rev() {
+        let mut part = whole.clone();
+        part.resource_spans[0].scope_spans[0].spans = vec![span];
+        assert_eq!(
+            post(&server, &token, "application/x-protobuf", part.encode_to_vec())
+                .await
+                .status(),
+            StatusCode::OK
+        );
+    }
+    let trace: Value = read_trace(&server, &token, TRACE).await.json().await.unwrap();
+    let spans = trace["spans"].as_array().unwrap();
+    let rollup = &trace["trace"];
+    assert_eq!(rollup["span_count"], 3);
+    assert_eq!(rollup["input_tokens"], 1200);
+    let span_costs: i64 = spans.iter().filter_map(|span| span["cost_nanos"].as_i64()).sum();
+    assert!(span_costs > 0);
+    assert_eq!(
+        rollup["cost_nanos"], span_costs,
+        "every part's cost is in the rollup"
+    );
+    assert_eq!(rollup["root_span_name"], spans[0]["name"]);
+    let first_start = spans
+        .iter()
+        .map(|span| span["start_time_ns"].as_i64().unwrap())
+        .min();
+    let last_end = spans
+        .iter()
+        .map(|span| span["end_time_ns"].as_i64().unwrap())
+        .max();
+    assert_eq!(rollup["start_time_ns"].as_i64(), first_start);
+    assert_eq!(rollup["end_time_ns"].as_i64(), last_end);
     server.stop().await;
 }
 
@@ -744,14 +787,14 @@ async fn secrets_are_redacted_and_large_values_truncated(backend: Backend) {
             .contains("[REDACTED:openai_key]")
     );
     assert_eq!(
-        request["details"]["policy"]["redactions"]["openai_key"], 2,
-        "derived prompt and raw attribute"
+        request["details"]["policy"]["redactions"]["openai_key"], 1,
+        "redacted once, in the attribute the prompt is derived from"
     );
     let tool = &trace["spans"][2];
     let diff = tool["diff"].as_str().unwrap();
     assert!(diff.len() <= 256 * 1024 && diff.starts_with("--- a/big.txt") && diff.contains("…[truncated"));
     let truncated = &tool["details"]["policy"]["truncated"][0];
-    assert_eq!(truncated["field"], "diff");
+    assert_eq!(truncated["field"], "attributes.tool.output.diff");
     assert!(truncated["original_bytes"].as_u64().unwrap() > 300_000);
     assert_eq!(truncated["sha256"].as_str().unwrap().len(), 64);
     server.stop().await;
@@ -785,10 +828,133 @@ async fn hashed_capture_keeps_only_digests(backend: Backend) {
     );
     assert!(trace["spans"][2]["diff"].as_str().unwrap().starts_with("sha256:"));
     assert!(
-        trace["spans"][1]["details"]["attributes"]
-            .get("gen_ai.input.messages")
-            .is_none()
+        trace["spans"][1]["details"]["attributes"]["gen_ai.input.messages"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:"),
+        "the attribute holds the digest the prompt is derived from"
     );
     assert_eq!(trace["spans"][1]["model"], "gpt-4o", "metadata is kept");
     server.stop().await;
+}
+
+/// Spans stored before payloads were compressed (plain JSON `details`, text
+/// in `span_contents`) read back the same after the migration.
+async fn spans_stored_before_compression_survive_the_migration(backend: Backend) {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{
+        ConnectionTrait,
+        sea_query::{Alias, Query},
+    };
+
+    let database = common::TestDatabase::create(backend).await;
+    if let Some(path) = database.sqlite_path() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    }
+    let url = match database.sqlite_path() {
+        Some(_) => format!("{}?mode=rwc", database.url),
+        None => database.url.clone(),
+    };
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    Migrator::up(&db, Some(4)).await.unwrap();
+    let org_id = uuid::Uuid::new_v4();
+    let details = json!({
+        "resource": {"service.name": "coder"}, "scope": {"name": "s", "version": null, "attributes": {}},
+        "attributes": {"gen_ai.request.model": "gpt-4o", "gen_ai.input.messages": "sha256:aa"},
+        "events": [], "links": [], "parameters": {}, "finish_reasons": [],
+        "cost": {"status": "unpriced"},
+        "policy": {"capture": "hashed", "redactions": {}, "truncated": []},
+    });
+    let backend_kind = db.get_database_backend();
+    let span = Query::insert()
+        .into_table(Alias::new("spans"))
+        .columns(
+            [
+                "id",
+                "org_id",
+                "trace_id",
+                "span_id",
+                "name",
+                "span_kind",
+                "llm_kind",
+                "service_name",
+                "start_time_ns",
+                "end_time_ns",
+                "duration_ns",
+                "status_code",
+                "model",
+                "unpriced",
+                "details",
+                "ingested_at_ns",
+            ]
+            .map(Alias::new),
+        )
+        .values_panic([
+            7.into(),
+            org_id.into(),
+            TRACE.into(),
+            "00000000000000a1".into(),
+            "chat gpt-4o".into(),
+            "client".into(),
+            "request".into(),
+            "coder".into(),
+            10i64.into(),
+            20i64.into(),
+            10i64.into(),
+            "ok".into(),
+            "gpt-4o".into(),
+            true.into(),
+            details.to_string().into(),
+            30i64.into(),
+        ])
+        .to_owned();
+    let content = Query::insert()
+        .into_table(Alias::new("span_contents"))
+        .columns(["span_row_id", "prompt"].map(Alias::new))
+        .values_panic([7.into(), "sha256:bb".into()])
+        .to_owned();
+    let trace = Query::insert()
+        .into_table(Alias::new("traces"))
+        .columns(
+            [
+                "org_id",
+                "trace_id",
+                "service_name",
+                "start_time_ns",
+                "end_time_ns",
+                "span_count",
+                "error_count",
+                "input_tokens",
+                "output_tokens",
+            ]
+            .map(Alias::new),
+        )
+        .values_panic([
+            org_id.into(),
+            TRACE.into(),
+            "coder".into(),
+            10i64.into(),
+            20i64.into(),
+            1i64.into(),
+            0i64.into(),
+            0i64.into(),
+            0i64.into(),
+        ])
+        .to_owned();
+    for statement in [&span, &content, &trace] {
+        db.execute_raw(backend_kind.build(statement)).await.unwrap();
+    }
+    Migrator::up(&db, None).await.unwrap();
+
+    let read = app::services::traces::get_trace(&db, org_id, TRACE)
+        .await
+        .unwrap();
+    let span = &read.spans[0];
+    assert_eq!(span.prompt.as_deref(), Some("sha256:bb"), "the stored text wins");
+    assert_eq!(span.model.as_deref(), Some("gpt-4o"));
+    assert_eq!(span.details["attributes"]["gen_ai.input.messages"], "sha256:aa");
+    assert_eq!(span.details["policy"]["capture"], "hashed");
+    assert_eq!(span.details["resource"]["service.name"], "coder");
+    db.close().await.ok();
+    database.drop_database().await;
 }

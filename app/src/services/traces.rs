@@ -1,11 +1,13 @@
 //! Reading traces back, always within one organization.
 
-use entity::{span, span_content, trace};
+use entity::{span, trace};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
     error::{AppError, Result},
+    services::ingest::{genai, payload},
     telemetry::{SpanTokens, SpanView, TraceDetail, TraceSummary},
 };
 
@@ -14,17 +16,34 @@ pub fn is_trace_id(value: &str) -> bool {
     value.len() == 32 && value.bytes().all(|byte| byte.is_ascii_hexdigit())
 }
 
-fn span_view(row: span::Model, content: Option<span_content::Model>) -> SpanView {
-    let content = content.unwrap_or(span_content::Model {
-        span_row_id: row.id,
-        prompt: None,
-        completion: None,
-        tool_arguments: None,
-        tool_result: None,
-        diff: None,
+/// A stored span as the API shows it: its columns, the text derived again
+/// from its attributes and events, and everything else it carried.
+fn span_view(row: span::Model) -> Result<SpanView> {
+    let stored = payload::decode(&row.payload).map_err(|err| AppError::Internal(err.to_string()))?;
+    let llm = genai::derive(&row.name, &stored.attributes, &stored.events);
+    let content = stored.content.unwrap_or(payload::StoredContent {
+        prompt: llm.prompt,
+        completion: llm.completion,
+        tool_arguments: llm.tool_arguments,
+        tool_result: llm.tool_result,
+        diff: llm.diff,
     });
-    SpanView {
-        details: serde_json::from_str(&row.details).unwrap_or_default(),
+    let details = json!({
+        "resource": stored.resource,
+        "scope": stored.scope,
+        "attributes": stored.attributes,
+        "events": stored.events,
+        "links": stored.links,
+        "parameters": llm.parameters,
+        "finish_reasons": llm.finish_reasons,
+        "response_id": llm.response_id,
+        "request_model": llm.request_model,
+        "client_cost_usd": llm.client_cost_usd,
+        "cost": stored.cost,
+        "policy": stored.policy,
+    });
+    Ok(SpanView {
+        details,
         trace_id: row.trace_id,
         span_id: row.span_id,
         parent_span_id: row.parent_span_id,
@@ -58,7 +77,7 @@ fn span_view(row: span::Model, content: Option<span_content::Model>) -> SpanView
         tool_arguments: content.tool_arguments,
         tool_result: content.tool_result,
         diff: content.diff,
-    }
+    })
 }
 
 /// The trace `trace_id` of `org_id` with all its spans; 404 when the
@@ -79,23 +98,10 @@ pub async fn get_trace(db: &DatabaseConnection, org_id: Uuid, trace_id: &str) ->
         .order_by_asc(span::Column::Id)
         .all(db)
         .await?;
-    let mut contents = span_content::Entity::find()
-        .filter(span_content::Column::SpanRowId.is_in(rows.iter().map(|row| row.id)))
-        .all(db)
-        .await?;
     let mut models: Vec<String> = rows.iter().filter_map(|row| row.model.clone()).collect();
     models.sort();
     models.dedup();
-    let spans = rows
-        .into_iter()
-        .map(|row| {
-            let content = contents
-                .iter()
-                .position(|content| content.span_row_id == row.id)
-                .map(|index| contents.swap_remove(index));
-            span_view(row, content)
-        })
-        .collect();
+    let spans = rows.into_iter().map(span_view).collect::<Result<_>>()?;
     Ok(TraceDetail {
         trace: TraceSummary {
             duration_ns: rollup.end_time_ns.saturating_sub(rollup.start_time_ns),

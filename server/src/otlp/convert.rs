@@ -3,8 +3,7 @@
 //! others of the same request are kept.
 
 use app::services::ingest::{
-    genai,
-    pricing::PricingTable,
+    pricing::SpanCost,
     record::{Attributes, Scope, SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode},
 };
 use base64::Engine;
@@ -137,9 +136,6 @@ fn span_record(
             })
         })
         .collect();
-    let span_attributes = attributes(span.attributes);
-    let llm = genai::derive(&span.name, &span_attributes, &events);
-    let cost = PricingTable::builtin().cost(llm.model.as_deref(), &llm.tokens);
     Ok(SpanRecord {
         trace_id,
         span_id,
@@ -153,11 +149,12 @@ fn span_record(
         service_name: service_name.to_owned(),
         resource_attributes: resource.clone(),
         scope: scope.clone(),
-        attributes: span_attributes,
+        attributes: attributes(span.attributes),
         events,
         links,
-        llm,
-        cost,
+        // Derived after the ingest policy, from what it keeps.
+        llm: Default::default(),
+        cost: SpanCost::NotApplicable,
         policy: Default::default(),
     })
 }
@@ -265,7 +262,7 @@ mod tests {
     }
 
     #[test]
-    fn valid_spans_convert_with_their_llm_fields() {
+    fn valid_spans_convert_and_then_derive_their_llm_fields() {
         let converted = convert(request(vec![span(1, 2)]));
         assert_eq!(converted.rejected, 0);
         let record = &converted.spans[0];
@@ -276,6 +273,8 @@ mod tests {
         assert_eq!(record.status_code, StatusCode::Error);
         assert_eq!(record.status_message.as_deref(), Some("boom"));
         assert_eq!(record.duration_ns(), 1_000_000_000);
+        let mut record = record.clone();
+        app::services::ingest::normalize(&mut record, &Default::default());
         assert_eq!(record.llm.model.as_deref(), Some("gpt-4o"));
         assert_eq!(record.llm.tokens.input, Some(12));
     }

@@ -2,7 +2,7 @@
 //! and convert off the async workers, hand the spans to the writer, and
 //! build the OTLP answer once they are committed.
 
-use app::services::ingest::metrics;
+use app::services::ingest::{self, metrics};
 use app::{
     accounts::TokenScope,
     services::{ingest::writer::WriteError, tokens::TokenPrincipal},
@@ -17,8 +17,8 @@ use super::{convert::convert, convert_metrics::convert_metrics, error::IngestErr
 use crate::api::bearer::require_scope;
 
 /// Ingests one export request. `decode` produces the request; it runs on the
-/// blocking pool together with the conversion and the ingest policy, because
-/// all three are CPU work.
+/// blocking pool together with the conversion and the ingest pipeline
+/// (policy, derivation, pricing, compression), because all of it is CPU work.
 pub async fn export_traces<D>(
     state: &AppState,
     principal: &TokenPrincipal,
@@ -30,19 +30,17 @@ where
     require_scope(principal, TokenScope::Ingest)
         .map_err(|_| IngestError::Forbidden("this API token lacks the `ingest` scope"))?;
     let policy = state.ingest_policy.clone();
-    let converted = tokio::task::spawn_blocking(move || {
+    let (rows, converted) = tokio::task::spawn_blocking(move || {
         decode().map(|request| {
             let mut converted = convert(request);
-            for span in &mut converted.spans {
-                policy.apply(span);
-            }
-            converted
+            let rows = ingest::prepare(std::mem::take(&mut converted.spans), &policy);
+            (rows, converted)
         })
     })
     .await
     .map_err(|err| IngestError::Unavailable(format!("decoding failed: {err}")))??;
-    let accepted = converted.spans.len();
-    match state.ingest.write(principal.org_id, converted.spans).await {
+    let accepted = rows.len();
+    match state.ingest.write(principal.org_id, rows).await {
         Ok(stored) => {
             tracing::debug!(org_id = %principal.org_id, accepted, stored, rejected = converted.rejected, "spans committed");
         }

@@ -2,15 +2,15 @@
 //! trace": an agent run with two model requests, a tool call producing a
 //! diff, its result and the final response. Its spans are built from
 //! attributes as an SDK would send them and take the ingest pipeline from
-//! there: GenAI derivation, pricing, the ingest policy, the writer.
+//! there: the ingest policy, GenAI derivation, pricing, the writer.
 
 use serde_json::{Value, json};
 
 use super::{
-    genai,
     policy::IngestPolicy,
-    pricing::PricingTable,
+    pricing::SpanCost,
     record::{Attributes, Scope, SpanKind, SpanRecord, StatusCode},
+    store::SpanRow,
 };
 
 /// `bytes` random bytes as lower-case hex.
@@ -29,8 +29,9 @@ fn attributes(value: Value) -> Attributes {
 
 const DEMO_DIFF: &str = "--- a/src/parser.rs\n+++ b/src/parser.rs\n@@ -12,7 +12,10 @@ impl Parser {\n     pub fn parse(&mut self, input: &str) -> Result<Ast, ParseError> {\n-        let first = input.chars().next().unwrap();\n+        let Some(first) = input.chars().next() else {\n+            return Err(ParseError::Empty);\n+        };\n         self.expression(first)\n     }\n }\n";
 
-/// The demo trace's spans, starting at `now_ns`; returns them and the trace id.
-pub fn demo_trace(now_ns: i64, policy: &IngestPolicy) -> (String, Vec<SpanRecord>) {
+/// The demo trace's spans as SDKs would send them, starting at `now_ns`;
+/// returns them and the trace id.
+pub fn demo_records(now_ns: i64) -> (String, Vec<SpanRecord>) {
     let trace_id = hex_id(16);
     let agent_id = hex_id(8);
     let ms = 1_000_000_i64;
@@ -93,43 +94,42 @@ pub fn demo_trace(now_ns: i64, policy: &IngestPolicy) -> (String, Vec<SpanRecord
     let records = spans
         .into_iter()
         .enumerate()
-        .map(|(index, (name, parent, start_ms, end_ms, attrs))| {
-            let attributes = attributes(attrs);
-            let llm = genai::derive(name, &attributes, &[]);
-            let cost = PricingTable::builtin().cost(llm.model.as_deref(), &llm.tokens);
-            let mut record = SpanRecord {
-                trace_id: trace_id.clone(),
-                span_id: if index == 0 { agent_id.clone() } else { hex_id(8) },
-                parent_span_id: parent.map(|_| agent_id.clone()),
-                name: name.to_owned(),
-                kind: if name.starts_with("chat") {
-                    SpanKind::Client
-                } else {
-                    SpanKind::Internal
-                },
-                start_time_ns: now_ns + start_ms * ms,
-                end_time_ns: now_ns + end_ms * ms,
-                status_code: StatusCode::Ok,
-                status_message: None,
-                service_name: "specula-demo-agent".to_owned(),
-                resource_attributes: attributes_of_resource(),
-                scope: Scope {
-                    name: "specula.demo".to_owned(),
-                    version: None,
-                    attributes: Attributes::new(),
-                },
-                attributes,
-                events: Vec::new(),
-                links: Vec::new(),
-                llm,
-                cost,
-                policy: Default::default(),
-            };
-            policy.apply(&mut record);
-            record
+        .map(|(index, (name, parent, start_ms, end_ms, attrs))| SpanRecord {
+            trace_id: trace_id.clone(),
+            span_id: if index == 0 { agent_id.clone() } else { hex_id(8) },
+            parent_span_id: parent.map(|_| agent_id.clone()),
+            name: name.to_owned(),
+            kind: if name.starts_with("chat") {
+                SpanKind::Client
+            } else {
+                SpanKind::Internal
+            },
+            start_time_ns: now_ns + start_ms * ms,
+            end_time_ns: now_ns + end_ms * ms,
+            status_code: StatusCode::Ok,
+            status_message: None,
+            service_name: "specula-demo-agent".to_owned(),
+            resource_attributes: attributes_of_resource(),
+            scope: Scope {
+                name: "specula.demo".to_owned(),
+                version: None,
+                attributes: Attributes::new(),
+            },
+            attributes: attributes(attrs),
+            events: Vec::new(),
+            links: Vec::new(),
+            llm: Default::default(),
+            cost: SpanCost::NotApplicable,
+            policy: Default::default(),
         })
         .collect();
     (trace_id, records)
+}
+
+/// The demo trace through the ingest pipeline, ready for the writer.
+pub fn demo_trace(now_ns: i64, policy: &IngestPolicy) -> (String, Vec<SpanRow>) {
+    let (trace_id, records) = demo_records(now_ns);
+    (trace_id, super::prepare(records, policy))
 }
 
 fn attributes_of_resource() -> Attributes {
@@ -143,7 +143,10 @@ mod tests {
 
     #[test]
     fn the_demo_trace_looks_like_an_agent_run() {
-        let (trace_id, spans) = demo_trace(1_700_000_000_000_000_000, &IngestPolicy::default());
+        let (trace_id, mut spans) = demo_records(1_700_000_000_000_000_000);
+        for span in &mut spans {
+            crate::services::ingest::normalize(span, &IngestPolicy::default());
+        }
         assert_eq!(trace_id.len(), 32);
         assert!(trace_id.chars().all(|c| c.is_ascii_hexdigit()));
         let kinds: Vec<LlmKind> = spans.iter().map(|span| span.llm.kind).collect();
@@ -171,5 +174,6 @@ mod tests {
                 .all(|span| span.parent_span_id.as_deref() == Some(spans[0].span_id.as_str()))
         );
         assert!(spans.iter().all(|span| span.end_time_ns >= span.start_time_ns));
+        assert!(spans[1].cost.nanos().is_some(), "the model is priced");
     }
 }

@@ -11,6 +11,8 @@
 //!
 //! The full table is in `docs/genai-attributes.md`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -241,18 +243,17 @@ fn value_to_f64(value: &Value) -> Option<f64> {
     }
 }
 
-/// Collects indexed attributes `{prefix}.{i}.{suffix}` (OpenLLMetry, OpenInference) into
-/// messages `[{"role", "content"}]`, in index order.
-fn indexed_messages(
-    attributes: &Attributes,
-    prefix: &str,
-    role_key: &str,
-    content_key: &str,
-) -> Option<Value> {
-    let mut messages: Vec<(usize, Map<String, Value>)> = Vec::new();
-    let prefix_dot = format!("{prefix}.");
+/// Collects indexed attributes `{prefix}.{i}.{field}` (OpenLLMetry, and
+/// OpenInference with `field_prefix` `message.`) into messages
+/// `[{"role", "content", "tool_calls": [{"id", "name", "arguments"}], "tool_call_id"}]`,
+/// in index order. Tool calls arrive as `tool_calls.{j}.{id|name|arguments}`
+/// (OpenLLMetry) or `tool_calls.{j}.tool_call.{id|function.name|function.arguments}`
+/// (OpenInference).
+fn indexed_messages(attributes: &Attributes, prefix: &str, field_prefix: &str) -> Option<Value> {
+    let mut messages: BTreeMap<usize, Map<String, Value>> = BTreeMap::new();
+    let mut calls: BTreeMap<(usize, usize), Map<String, Value>> = BTreeMap::new();
     for (key, value) in attributes {
-        let Some(rest) = key.strip_prefix(&prefix_dot) else {
+        let Some(rest) = key.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('.')) else {
             continue;
         };
         let Some((index, field)) = rest.split_once('.') else {
@@ -261,32 +262,39 @@ fn indexed_messages(
         let Ok(index) = index.parse::<usize>() else {
             continue;
         };
-        let field = if field == role_key {
-            "role"
-        } else if field == content_key {
-            "content"
-        } else {
-            continue;
-        };
-        let slot = match messages.iter_mut().find(|(i, _)| *i == index) {
-            Some((_, message)) => message,
-            None => {
-                messages.push((index, Map::new()));
-                &mut messages.last_mut().expect("just pushed").1
+        let field = field.strip_prefix(field_prefix).unwrap_or(field);
+        if let Some(call) = field.strip_prefix("tool_calls.") {
+            let Some((call_index, call_field)) = call.split_once('.') else {
+                continue;
+            };
+            let Ok(call_index) = call_index.parse::<usize>() else {
+                continue;
+            };
+            let call_field = call_field.strip_prefix("tool_call.").unwrap_or(call_field);
+            let call_field = call_field.strip_prefix("function.").unwrap_or(call_field);
+            if matches!(call_field, "id" | "name" | "arguments") {
+                calls
+                    .entry((index, call_index))
+                    .or_default()
+                    .insert(call_field.to_owned(), value.clone());
             }
-        };
-        slot.insert(field.to_owned(), value.clone());
+        } else if matches!(field, "role" | "content" | "tool_call_id" | "name") {
+            messages
+                .entry(index)
+                .or_default()
+                .insert(field.to_owned(), value.clone());
+        }
     }
-    if messages.is_empty() {
-        return None;
+    for ((index, _), call) in calls {
+        let message = messages.entry(index).or_default();
+        if let Value::Array(list) = message
+            .entry("tool_calls")
+            .or_insert_with(|| Value::Array(Vec::new()))
+        {
+            list.push(Value::Object(call));
+        }
     }
-    messages.sort_by_key(|(index, _)| *index);
-    Some(Value::Array(
-        messages
-            .into_iter()
-            .map(|(_, message)| Value::Object(message))
-            .collect(),
-    ))
+    (!messages.is_empty()).then(|| Value::Array(messages.into_values().map(Value::Object).collect()))
 }
 
 /// The values of `{prefix}.{i}.{field}` attributes, in index order.
@@ -427,28 +435,18 @@ pub fn derive(name: &str, attributes: &Attributes, events: &[SpanEvent]) -> LlmF
         })
         .or(event_inputs)
         .or_else(|| {
-            indexed_messages(
-                attributes,
-                "llm.input_messages",
-                "message.role",
-                "message.content",
-            )
+indexed_messages(attributes, "llm.input_messages", "message.")
         })
-        .or_else(|| indexed_messages(attributes, "gen_ai.prompt", "role", "content"))
-        .map(|messages| messages.to_string())
+        .or_else(|| indexed_messages(attributes, "gen_ai.prompt", ""))
+        .map(into_text)
         .or_else(|| first_string(attributes, keys::PROMPT_TEXT).filter(|_| kind != LlmKind::ToolCall));
     let completion = json_attribute(attributes, keys::OUTPUT_MESSAGES)
         .or(event_outputs)
         .or_else(|| {
-            indexed_messages(
-                attributes,
-                "llm.output_messages",
-                "message.role",
-                "message.content",
-            )
+indexed_messages(attributes, "llm.output_messages", "message.")
         })
-        .or_else(|| indexed_messages(attributes, "gen_ai.completion", "role", "content"))
-        .map(|messages| messages.to_string())
+        .or_else(|| indexed_messages(attributes, "gen_ai.completion", ""))
+        .map(into_text)
         .or_else(|| first_string(attributes, keys::COMPLETION_TEXT).filter(|_| kind != LlmKind::ToolCall));
 
     let is_tool = matches!(kind, LlmKind::ToolCall | LlmKind::ToolResult);
@@ -495,6 +493,15 @@ pub fn derive(name: &str, attributes: &Attributes, events: &[SpanEvent]) -> LlmF
         session_id: first_string(attributes, keys::SESSION),
         end_user_id: first_string(attributes, keys::END_USER),
         client_cost_usd: first(attributes, keys::CLIENT_COST).and_then(value_to_f64),
+    }
+}
+
+/// Messages as JSON text; a plain string (free text, or a digest under
+/// hashed capture) as itself rather than as a quoted JSON string.
+fn into_text(messages: Value) -> String {
+    match messages {
+        Value::String(text) => text,
+        other => other.to_string(),
     }
 }
 
@@ -734,6 +741,40 @@ mod tests {
         }
         let plain = attributes(json!({"http.method": "GET"}));
         assert_eq!(derive("GET /", &plain, &[]), LlmFields::default());
+    }
+
+    #[test]
+    fn indexed_tool_calls_are_kept() {
+        let openinference = attributes(json!({
+            "llm.output_messages.0.message.role": "assistant",
+            "llm.output_messages.0.message.tool_calls.0.tool_call.id": "call_1",
+            "llm.output_messages.0.message.tool_calls.0.tool_call.function.name": "read_file",
+            "llm.output_messages.0.message.tool_calls.0.tool_call.function.arguments": "{\"path\": \"a.rs\"}",
+            "llm.input_messages.0.message.role": "tool",
+            "llm.input_messages.0.message.tool_call_id": "call_0",
+            "llm.input_messages.0.message.content": "fn main() {}",
+            "llm.model_name": "gpt-4o",
+        }));
+        let fields = derive("ChatCompletion", &openinference, &[]);
+        let completion: Value = serde_json::from_str(&fields.completion.unwrap()).unwrap();
+        assert_eq!(
+            completion,
+            json!([{"role": "assistant", "tool_calls": [{"id": "call_1", "name": "read_file", "arguments": "{\"path\": \"a.rs\"}"}]}])
+        );
+        let prompt: Value = serde_json::from_str(&fields.prompt.unwrap()).unwrap();
+        assert_eq!(prompt[0]["tool_call_id"], "call_0");
+
+        let openllmetry = attributes(json!({
+            "gen_ai.completion.0.role": "assistant",
+            "gen_ai.completion.0.tool_calls.1.name": "b",
+            "gen_ai.completion.0.tool_calls.0.name": "a",
+            "gen_ai.completion.0.tool_calls.0.arguments": "{}",
+            "gen_ai.request.model": "gpt-4o",
+        }));
+        let fields = derive("openai.chat", &openllmetry, &[]);
+        let completion: Value = serde_json::from_str(&fields.completion.unwrap()).unwrap();
+        assert_eq!(completion[0]["tool_calls"][0]["name"], "a");
+        assert_eq!(completion[0]["tool_calls"][1]["name"], "b");
     }
 
     #[test]

@@ -1,13 +1,42 @@
-//! Ingest, after decoding: Specula's own span record, the LLM meaning derived
-//! from its attributes, and durable storage through one batching writer.
+//! Ingest, after decoding: Specula's own span record, the ingest policy, the
+//! LLM meaning derived from what the policy kept, pricing, and durable
+//! storage through one batching writer.
 //! OTLP wire types never reach this module; the server's `otlp` module turns
 //! them into [`record::SpanRecord`]s.
 
 pub mod demo;
 pub mod genai;
 pub mod metrics;
+pub mod payload;
 pub mod policy;
 pub mod pricing;
 pub mod record;
 pub mod store;
 pub mod writer;
+
+use policy::IngestPolicy;
+use pricing::PricingTable;
+use record::SpanRecord;
+use store::SpanRow;
+
+/// Everything a decoded span goes through before storage. The policy runs
+/// first, on the attributes and events that are stored; the LLM fields are
+/// then derived from what it kept, so derived and stored text never differ
+/// and the span can be read back by deriving again.
+pub fn normalize(record: &mut SpanRecord, policy: &IngestPolicy) {
+    policy.apply(record);
+    record.llm = genai::derive(&record.name, &record.attributes, &record.events);
+    record.cost = PricingTable::builtin().cost(record.llm.model.as_deref(), &record.llm.tokens);
+}
+
+/// Normalizes decoded spans and turns them into rows for the writer. CPU
+/// work (policy, derivation, compression): callers run it off the async workers.
+pub fn prepare(records: Vec<SpanRecord>, policy: &IngestPolicy) -> Vec<SpanRow> {
+    records
+        .into_iter()
+        .map(|mut record| {
+            normalize(&mut record, policy);
+            SpanRow::from(record)
+        })
+        .collect()
+}

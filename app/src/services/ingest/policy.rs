@@ -14,7 +14,7 @@
 
 use std::{collections::BTreeMap, sync::LazyLock};
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -119,10 +119,22 @@ static DETECTORS: LazyLock<Vec<(&'static str, Regex, String)>> = LazyLock::new(|
     .collect()
 });
 
+/// All detectors in one automaton: one pass tells which (usually none) can
+/// match, so clean text costs a single scan instead of one per detector.
+static ANY_SECRET: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(DETECTORS.iter().map(|(_, regex, _)| regex.as_str())).expect("valid detectors")
+});
+
 /// Replaces every detected secret in `text`, counting per kind.
 pub fn redact(text: &str, counts: &mut BTreeMap<String, u64>) -> Option<String> {
+    // Finding out which detectors match costs more than whether any does.
+    if !ANY_SECRET.is_match(text) {
+        return None;
+    }
+    let candidates = ANY_SECRET.matches(text);
     let mut current: Option<String> = None;
-    for (kind, regex, replacement) in DETECTORS.iter() {
+    for index in candidates.iter() {
+        let (kind, regex, replacement) = &DETECTORS[index];
         let source = current.as_deref().unwrap_or(text);
         let found = regex.find_iter(source).count() as u64;
         if found == 0 {
@@ -149,117 +161,131 @@ fn truncate(text: &str, max: usize) -> String {
     format!("{}{marker}{}", &text[..head], &text[tail..])
 }
 
+/// Where a value sits in the span, named only when a mark needs it:
+/// `attributes.<key>` or `events.<event name>.<key>`.
+#[derive(Clone, Copy)]
+struct ValuePlace<'a> {
+    event: Option<&'a str>,
+    key: &'a str,
+}
+
+impl ValuePlace<'_> {
+    fn name(self) -> String {
+        match self.event {
+            Some(event) => format!("events.{event}.{}", self.key),
+            None => format!("attributes.{}", self.key),
+        }
+    }
+}
+
+/// True for the attributes that carry prompts, completions, tool arguments
+/// and results, and diffs, in any of the dialects.
+fn carries_content(key: &str) -> bool {
+    [
+        keys::INPUT_MESSAGES,
+        keys::OUTPUT_MESSAGES,
+        keys::SYSTEM_INSTRUCTIONS,
+        keys::PROMPT_TEXT,
+        keys::COMPLETION_TEXT,
+        keys::TOOL_ARGUMENTS,
+        keys::TOOL_RESULT,
+        keys::DIFF,
+    ]
+    .iter()
+    .any(|names| names.contains(&key))
+        || [
+            "llm.input_messages.",
+            "llm.output_messages.",
+            "gen_ai.prompt.",
+            "gen_ai.completion.",
+        ]
+        .iter()
+        .any(|prefix| key.starts_with(prefix))
+}
+
+/// True for the attributes of the legacy GenAI message events that carry content.
+fn event_carries_content(event: &str, key: &str) -> bool {
+    event.starts_with("gen_ai.") && matches!(key, "content" | "message")
+}
+
 impl IngestPolicy {
-    fn limit(&self, field: &str, text: String, marks: &mut PolicyMarks) -> String {
+    fn limit(&self, place: ValuePlace<'_>, text: String, marks: &mut PolicyMarks) -> String {
         if text.len() <= self.max_value_bytes {
             return text;
         }
         marks.truncated.push(Truncation {
-            field: field.to_owned(),
+            field: place.name(),
             original_bytes: text.len(),
             sha256: sha256_hex(&text),
         });
         truncate(&text, self.max_value_bytes)
     }
 
-    fn clean(&self, field: &str, text: String, marks: &mut PolicyMarks) -> String {
-        let text = if self.redact_secrets {
-            redact(&text, &mut marks.redactions).unwrap_or(text)
-        } else {
-            text
-        };
-        self.limit(field, text, marks)
-    }
-
-    fn clean_value(&self, field: &str, value: &mut Value, marks: &mut PolicyMarks) {
+    fn clean_value(&self, place: ValuePlace<'_>, value: &mut Value, marks: &mut PolicyMarks) {
         match value {
-            Value::String(text) => *text = self.clean(field, std::mem::take(text), marks),
+            Value::String(text) => {
+                let taken = std::mem::take(text);
+                let taken = match self.redact_secrets.then(|| redact(&taken, &mut marks.redactions)) {
+                    Some(Some(redacted)) => redacted,
+                    _ => taken,
+                };
+                *text = self.limit(place, taken, marks);
+            }
             Value::Array(items) => items
                 .iter_mut()
-                .for_each(|item| self.clean_value(field, item, marks)),
+                .for_each(|item| self.clean_value(place, item, marks)),
             Value::Object(map) => map
                 .iter_mut()
-                .for_each(|(_, item)| self.clean_value(field, item, marks)),
+                .for_each(|(_, item)| self.clean_value(place, item, marks)),
             _ => {}
         }
     }
 
-    fn clean_attributes(&self, prefix: &str, attributes: &mut Attributes, marks: &mut PolicyMarks) {
+    /// Cleans every value; content values are kept, replaced by their
+    /// digest or dropped according to the capture mode.
+    fn clean_attributes(
+        &self,
+        event: Option<&str>,
+        attributes: &mut Attributes,
+        is_content: impl Fn(&str) -> bool,
+        marks: &mut PolicyMarks,
+    ) {
+        if self.capture == ContentCapture::None {
+            attributes.retain(|key, _| !is_content(key));
+        }
         for (key, value) in attributes.iter_mut() {
-            self.clean_value(&format!("{prefix}.{key}"), value, marks);
+            if self.capture == ContentCapture::Hashed && is_content(key) {
+                // A digest of the original: equal content stays recognizable.
+                let original = match &mut *value {
+                    Value::String(text) => std::mem::take(text),
+                    other => other.to_string(),
+                };
+                *value = Value::String(format!("sha256:{}", sha256_hex(&original)));
+                continue;
+            }
+            self.clean_value(ValuePlace { event, key }, value, marks);
         }
     }
 
-    /// Applies the policy to `record`, records what it did on the span, and returns it.
-    pub fn apply(&self, record: &mut SpanRecord) -> PolicyMarks {
-        let marks = self.apply_inner(record);
-        record.policy = marks.clone();
-        marks
-    }
-
-    fn apply_inner(&self, record: &mut SpanRecord) -> PolicyMarks {
+    /// Applies the policy to the span's attributes and events, which are
+    /// what is stored and what its LLM fields are derived from, and records
+    /// on the span what it did.
+    pub fn apply(&self, record: &mut SpanRecord) {
         let mut marks = PolicyMarks {
             capture: self.capture,
             ..PolicyMarks::default()
         };
-        if self.capture != ContentCapture::Full {
-            self.strip_content(record);
-        }
-        let llm = &mut record.llm;
-        for (field, slot) in [
-            ("prompt", &mut llm.prompt),
-            ("completion", &mut llm.completion),
-            ("tool_arguments", &mut llm.tool_arguments),
-            ("tool_result", &mut llm.tool_result),
-            ("diff", &mut llm.diff),
-        ] {
-            if let Some(text) = slot.take() {
-                *slot = Some(match self.capture {
-                    ContentCapture::Full => self.clean(field, text, &mut marks),
-                    // Digests of the original: equal content stays recognizable.
-                    ContentCapture::Hashed => format!("sha256:{}", sha256_hex(&text)),
-                    ContentCapture::None => continue,
-                });
-            }
-        }
-        self.clean_attributes("attributes", &mut record.attributes, &mut marks);
+        self.clean_attributes(None, &mut record.attributes, carries_content, &mut marks);
         for event in &mut record.events {
+            let name = event.name.as_str();
             self.clean_attributes(
-                &format!("events.{}", event.name),
+                Some(name),
                 &mut event.attributes,
+                |key| event_carries_content(name, key),
                 &mut marks,
             );
         }
-        marks
-    }
-
-    /// Without full capture, the raw attributes and events that carry content go.
-    fn strip_content(&self, record: &mut SpanRecord) {
-        let content_keys: Vec<&str> = [
-            keys::INPUT_MESSAGES,
-            keys::OUTPUT_MESSAGES,
-            keys::SYSTEM_INSTRUCTIONS,
-            keys::PROMPT_TEXT,
-            keys::COMPLETION_TEXT,
-            keys::TOOL_ARGUMENTS,
-            keys::TOOL_RESULT,
-            keys::DIFF,
-        ]
-        .concat();
-        record.attributes.retain(|key, _| {
-            !content_keys.contains(&key.as_str())
-                && !key.starts_with("llm.input_messages.")
-                && !key.starts_with("llm.output_messages.")
-                && !key.starts_with("gen_ai.prompt.")
-                && !key.starts_with("gen_ai.completion.")
-        });
-        for event in &mut record.events {
-            if event.name.starts_with("gen_ai.") {
-                event
-                    .attributes
-                    .retain(|key, _| !matches!(key.as_str(), "content" | "message"));
-            }
-        }
+        record.policy = marks;
     }
 }
 
@@ -331,7 +357,6 @@ mod tests {
             Value::Object(map) => map,
             _ => unreachable!(),
         };
-        let llm = super::super::genai::derive("gen_ai.tool_result", &attributes, &[]);
         SpanRecord {
             trace_id: "01".repeat(16),
             span_id: "02".repeat(8),
@@ -348,64 +373,107 @@ mod tests {
             attributes,
             events: Vec::new(),
             links: Vec::new(),
-            llm,
+            llm: Default::default(),
             cost: super::super::pricing::SpanCost::NotApplicable,
             policy: PolicyMarks::default(),
         }
     }
 
+    fn normalized(policy: &IngestPolicy, attributes: serde_json::Value) -> SpanRecord {
+        let mut span = record(attributes);
+        super::super::normalize(&mut span, policy);
+        span
+    }
+
     #[test]
-    fn full_capture_redacts_and_truncates_everywhere() {
+    fn full_capture_redacts_and_truncates_once_where_the_value_lives() {
         let diff = format!(
             "+OPENAI_API_KEY=sk-abcdefghijklmnopqrstuvwx\n{}",
             "+x\n".repeat(1000)
         );
-        let mut span = record(serde_json::json!({"tool.name": "apply_patch", "tool.output.diff": diff}));
         let policy = IngestPolicy {
             max_value_bytes: 1024,
             ..IngestPolicy::default()
         };
-        let marks = policy.apply(&mut span);
-        assert_eq!(
-            marks.redactions.get("openai_key"),
-            Some(&2),
-            "the derived diff and the raw attribute"
+        let span = normalized(
+            &policy,
+            serde_json::json!({"tool.name": "apply_patch", "tool.output.diff": diff}),
         );
-        let diff_out = span.llm.diff.unwrap();
-        assert!(diff_out.contains("[REDACTED:openai_key]") && diff_out.len() <= 1024);
+        let marks = &span.policy;
+        assert_eq!(marks.redactions.get("openai_key"), Some(&1));
         let attribute = span.attributes["tool.output.diff"].as_str().unwrap();
-        assert!(!attribute.contains("sk-abcdefghijklmnopqrstuvwx"));
-        assert_eq!(marks.truncated.len(), 2);
-        assert_eq!(marks.truncated[0].field, "diff");
+        assert!(attribute.contains("[REDACTED:openai_key]") && attribute.len() <= 1024);
+        assert_eq!(
+            span.llm.diff.as_deref(),
+            Some(attribute),
+            "derived from what is kept"
+        );
+        assert_eq!(marks.truncated.len(), 1);
+        assert_eq!(marks.truncated[0].field, "attributes.tool.output.diff");
         assert_eq!(marks.truncated[0].sha256.len(), 64);
     }
 
     #[test]
-    fn hashed_and_none_capture_keep_no_content() {
-        let attributes = serde_json::json!({"tool.name": "t", "tool.output.diff": "secret diff", "gen_ai.input.messages": "[]"});
-        let mut hashed = record(attributes.clone());
-        IngestPolicy {
+    fn event_content_is_cleaned_and_named_by_event() {
+        let mut span = record(serde_json::json!({}));
+        span.events.push(super::super::record::SpanEvent {
+            name: "gen_ai.user.message".into(),
+            time_ns: 1,
+            attributes: match serde_json::json!({"content": "use sk-abcdefghijklmnopqrstuvwx please"}) {
+                Value::Object(map) => map,
+                _ => unreachable!(),
+            },
+        });
+        let hashed = IngestPolicy {
             capture: ContentCapture::Hashed,
             ..IngestPolicy::default()
-        }
-        .apply(&mut hashed);
-        assert_eq!(
-            hashed.llm.diff.as_deref(),
-            Some(format!("sha256:{}", sha256_hex("secret diff")).as_str())
+        };
+        let mut hashed_span = span.clone();
+        hashed.apply(&mut hashed_span);
+        assert!(
+            hashed_span.events[0].attributes["content"]
+                .as_str()
+                .unwrap()
+                .starts_with("sha256:")
         );
-        assert!(!hashed.attributes.contains_key("tool.output.diff"));
-        assert!(!hashed.attributes.contains_key("gen_ai.input.messages"));
+        IngestPolicy::default().apply(&mut span);
+        assert_eq!(
+            span.events[0].attributes["content"],
+            "use [REDACTED:openai_key] please"
+        );
+    }
+
+    #[test]
+    fn hashed_and_none_capture_keep_no_content() {
+        let attributes = serde_json::json!({"tool.name": "t", "tool.output.diff": "secret diff", "gen_ai.input.messages": [{"role": "user"}]});
+        let hashed = normalized(
+            &IngestPolicy {
+                capture: ContentCapture::Hashed,
+                ..IngestPolicy::default()
+            },
+            attributes.clone(),
+        );
+        let digest = format!("sha256:{}", sha256_hex("secret diff"));
+        assert_eq!(hashed.llm.diff.as_deref(), Some(digest.as_str()));
+        assert_eq!(hashed.attributes["tool.output.diff"], digest.as_str());
+        assert_eq!(
+            hashed.attributes["gen_ai.input.messages"],
+            format!("sha256:{}", sha256_hex(r#"[{"role":"user"}]"#)).as_str(),
+            "structured content is digested as its JSON"
+        );
         assert_eq!(hashed.attributes["tool.name"], "t");
 
-        let mut none = record(attributes);
-        let marks = IngestPolicy {
-            capture: ContentCapture::None,
-            ..IngestPolicy::default()
-        }
-        .apply(&mut none);
+        let none = normalized(
+            &IngestPolicy {
+                capture: ContentCapture::None,
+                ..IngestPolicy::default()
+            },
+            attributes,
+        );
         assert_eq!(none.llm.diff, None);
         assert!(!none.attributes.contains_key("tool.output.diff"));
-        assert_eq!(marks.capture, ContentCapture::None);
+        assert!(!none.attributes.contains_key("gen_ai.input.messages"));
+        assert_eq!(none.policy.capture, ContentCapture::None);
     }
 
     #[test]

@@ -1,99 +1,181 @@
 //! Writing spans: one transaction per batch, multi-row inserts, duplicates
-//! skipped by the unique (organization, trace, span) key, large text into
-//! `span_contents`, and the per-trace rollup upserted from the new spans.
+//! skipped by the unique (organization, trace, span) key, and the per-trace
+//! rollups upserted from the new spans in one statement.
+//!
+//! Rows are prepared ([`SpanRow`]) on the request's thread, payload
+//! compression included, so the single writer only binds values and commits.
 
 use std::collections::HashMap;
 
 use chrono::Utc;
-use entity::{span, span_content, trace};
 use sea_orm::{
-    ActiveValue::{NotSet, Set},
-    ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryTrait, TransactionTrait,
-    sea_query::{Expr, OnConflict, Query},
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait, Value,
 };
-use serde_json::json;
 use uuid::Uuid;
 
 use super::{
+    genai::TokenUsage,
+    payload,
     pricing::SpanCost,
     record::{SpanRecord, StatusCode},
 };
 
-/// The spans of one export request, for one organization.
-pub struct SpanBatch {
-    pub org_id: Uuid,
-    pub spans: Vec<SpanRecord>,
+/// A span ready for the database: its column values and its compressed payload.
+#[derive(Clone, Debug)]
+pub struct SpanRow {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    pub span_kind: &'static str,
+    pub llm_kind: &'static str,
+    pub service_name: String,
+    pub start_time_ns: i64,
+    pub end_time_ns: i64,
+    pub status_code: StatusCode,
+    pub status_message: Option<String>,
+    pub operation: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub tokens: TokenUsage,
+    pub tool_name: Option<String>,
+    pub tool_call_id: Option<String>,
+    pub session_id: Option<String>,
+    pub end_user_id: Option<String>,
+    /// `None` when not priced.
+    pub cost_nanos: Option<i64>,
+    pub unpriced: bool,
+    pub payload: Vec<u8>,
 }
 
-fn details_json(record: &SpanRecord) -> String {
-    json!({
-        "resource": record.resource_attributes,
-        "scope": record.scope,
-        "attributes": record.attributes,
-        "events": record.events,
-        "links": record.links,
-        "parameters": record.llm.parameters,
-        "finish_reasons": record.llm.finish_reasons,
-        "response_id": record.llm.response_id,
-        "request_model": record.llm.request_model,
-        "client_cost_usd": record.llm.client_cost_usd,
-        "cost": record.cost,
-        "policy": record.policy,
-    })
-    .to_string()
-}
-
-fn span_row(org_id: Uuid, record: &SpanRecord, ingested_at_ns: i64) -> span::ActiveModel {
-    let llm = &record.llm;
-    span::ActiveModel {
-        id: NotSet,
-        org_id: Set(org_id),
-        trace_id: Set(record.trace_id.clone()),
-        span_id: Set(record.span_id.clone()),
-        parent_span_id: Set(record.parent_span_id.clone()),
-        name: Set(record.name.clone()),
-        span_kind: Set(record.kind.as_str().to_owned()),
-        llm_kind: Set(llm.kind.as_str().to_owned()),
-        service_name: Set(record.service_name.clone()),
-        start_time_ns: Set(record.start_time_ns),
-        end_time_ns: Set(record.end_time_ns),
-        duration_ns: Set(record.duration_ns()),
-        status_code: Set(record.status_code.as_str().to_owned()),
-        status_message: Set(record.status_message.clone()),
-        operation: Set(llm.operation.clone()),
-        provider: Set(llm.provider.clone()),
-        model: Set(llm.model.clone()),
-        input_tokens: Set(llm.tokens.input),
-        output_tokens: Set(llm.tokens.output),
-        cache_read_tokens: Set(llm.tokens.cache_read),
-        cache_write_tokens: Set(llm.tokens.cache_write),
-        reasoning_tokens: Set(llm.tokens.reasoning),
-        tool_name: Set(llm.tool_name.clone()),
-        tool_call_id: Set(llm.tool_call_id.clone()),
-        session_id: Set(llm.session_id.clone()),
-        end_user_id: Set(llm.end_user_id.clone()),
-        cost_nanos: Set(record.cost.nanos()),
-        unpriced: Set(record.cost == SpanCost::Unpriced),
-        details: Set(details_json(record)),
-        ingested_at_ns: Set(ingested_at_ns),
+impl From<SpanRecord> for SpanRow {
+    fn from(record: SpanRecord) -> Self {
+        let payload = payload::encode(&record);
+        let llm = record.llm;
+        SpanRow {
+            span_kind: record.kind.as_str(),
+            llm_kind: llm.kind.as_str(),
+            start_time_ns: record.start_time_ns,
+            end_time_ns: record.end_time_ns,
+            status_code: record.status_code,
+            cost_nanos: record.cost.nanos(),
+            unpriced: record.cost == SpanCost::Unpriced,
+            trace_id: record.trace_id,
+            span_id: record.span_id,
+            parent_span_id: record.parent_span_id,
+            name: record.name,
+            service_name: record.service_name,
+            status_message: record.status_message,
+            operation: llm.operation,
+            provider: llm.provider,
+            model: llm.model,
+            tokens: llm.tokens,
+            tool_name: llm.tool_name,
+            tool_call_id: llm.tool_call_id,
+            session_id: llm.session_id,
+            end_user_id: llm.end_user_id,
+            payload,
+        }
     }
 }
 
-fn content_row(span_row_id: i64, record: &SpanRecord) -> Option<span_content::ActiveModel> {
-    let llm = &record.llm;
-    let any = llm.prompt.is_some()
-        || llm.completion.is_some()
-        || llm.tool_arguments.is_some()
-        || llm.tool_result.is_some()
-        || llm.diff.is_some();
-    any.then(|| span_content::ActiveModel {
-        span_row_id: Set(span_row_id),
-        prompt: Set(llm.prompt.clone()),
-        completion: Set(llm.completion.clone()),
-        tool_arguments: Set(llm.tool_arguments.clone()),
-        tool_result: Set(llm.tool_result.clone()),
-        diff: Set(llm.diff.clone()),
-    })
+/// The spans of one export request, for one organization.
+pub struct SpanBatch {
+    pub org_id: Uuid,
+    pub rows: Vec<SpanRow>,
+}
+
+const SPAN_COLUMNS: &[&str] = &[
+    "org_id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "span_kind",
+    "llm_kind",
+    "service_name",
+    "start_time_ns",
+    "end_time_ns",
+    "duration_ns",
+    "status_code",
+    "status_message",
+    "operation",
+    "provider",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "tool_name",
+    "tool_call_id",
+    "session_id",
+    "end_user_id",
+    "cost_nanos",
+    "unpriced",
+    "payload",
+    "ingested_at_ns",
+];
+
+impl SpanRow {
+    fn push_values(&self, org_id: Uuid, ingested_at_ns: i64, values: &mut Vec<Value>) {
+        let tokens = self.tokens;
+        values.extend([
+            org_id.into(),
+            self.trace_id.clone().into(),
+            self.span_id.clone().into(),
+            self.parent_span_id.clone().into(),
+            self.name.clone().into(),
+            self.span_kind.into(),
+            self.llm_kind.into(),
+            self.service_name.clone().into(),
+            self.start_time_ns.into(),
+            self.end_time_ns.into(),
+            self.end_time_ns.saturating_sub(self.start_time_ns).into(),
+            self.status_code.as_str().into(),
+            self.status_message.clone().into(),
+            self.operation.clone().into(),
+            self.provider.clone().into(),
+            self.model.clone().into(),
+            tokens.input.into(),
+            tokens.output.into(),
+            tokens.cache_read.into(),
+            tokens.cache_write.into(),
+            tokens.reasoning.into(),
+            self.tool_name.clone().into(),
+            self.tool_call_id.clone().into(),
+            self.session_id.clone().into(),
+            self.end_user_id.clone().into(),
+            self.cost_nanos.into(),
+            self.unpriced.into(),
+            self.payload.clone().into(),
+            ingested_at_ns.into(),
+        ]);
+    }
+}
+
+/// `(…), (…)` with `rows` groups of `columns` parameters in the backend's style.
+fn value_groups(backend: DatabaseBackend, rows: usize, columns: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
+    let mut number = 0;
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            number += 1;
+            match backend {
+                DatabaseBackend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&number.to_string());
+                }
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+    }
+    sql
 }
 
 /// What the new spans of one trace add to its rollup.
@@ -112,170 +194,162 @@ struct TraceDelta {
 }
 
 impl TraceDelta {
-    fn add(&mut self, record: &SpanRecord) {
+    fn add(&mut self, row: &SpanRow) {
         if self.span_count == 0 {
-            self.start_time_ns = record.start_time_ns;
-            self.end_time_ns = record.end_time_ns;
+            self.start_time_ns = row.start_time_ns;
+            self.end_time_ns = row.end_time_ns;
         }
-        self.start_time_ns = self.start_time_ns.min(record.start_time_ns);
-        self.end_time_ns = self.end_time_ns.max(record.end_time_ns);
+        self.start_time_ns = self.start_time_ns.min(row.start_time_ns);
+        self.end_time_ns = self.end_time_ns.max(row.end_time_ns);
         self.span_count += 1;
-        self.error_count += i64::from(record.status_code == StatusCode::Error);
-        self.input_tokens += record.llm.tokens.input.unwrap_or(0);
-        self.output_tokens += record.llm.tokens.output.unwrap_or(0);
-        self.cost_nanos = self.cost_nanos.saturating_add(record.cost.nanos().unwrap_or(0));
-        self.unpriced_spans += i64::from(record.cost == SpanCost::Unpriced);
-        if record.parent_span_id.is_none() {
-            self.root_span_name = Some(record.name.clone());
-            self.service_name = Some(record.service_name.clone());
+        self.error_count += i64::from(row.status_code == StatusCode::Error);
+        self.input_tokens += row.tokens.input.unwrap_or(0);
+        self.output_tokens += row.tokens.output.unwrap_or(0);
+        self.cost_nanos = self.cost_nanos.saturating_add(row.cost_nanos.unwrap_or(0));
+        self.unpriced_spans += i64::from(row.unpriced);
+        if row.parent_span_id.is_none() {
+            self.root_span_name = Some(row.name.clone());
+            self.service_name = Some(row.service_name.clone());
         } else if self.service_name.is_none() {
-            self.service_name = Some(record.service_name.clone());
+            self.service_name = Some(row.service_name.clone());
         }
+    }
+
+    fn push_values(self, org_id: Uuid, trace_id: &str, values: &mut Vec<Value>) {
+        values.extend([
+            org_id.into(),
+            trace_id.into(),
+            self.root_span_name.into(),
+            self.service_name.unwrap_or_default().into(),
+            self.start_time_ns.into(),
+            self.end_time_ns.into(),
+            self.span_count.into(),
+            self.error_count.into(),
+            self.input_tokens.into(),
+            self.output_tokens.into(),
+            self.cost_nanos.into(),
+            self.unpriced_spans.into(),
+        ]);
     }
 }
 
-async fn upsert_trace(
-    conn: &impl ConnectionTrait,
+const TRACE_COLUMNS: usize = 12;
+
+/// Merges the proposed rollups into existing ones. Portable SQL: SQLite and
+/// PostgreSQL both name the proposed row `excluded`. Each trace appears once
+/// per statement (PostgreSQL refuses to update a row twice in one).
+const TRACE_UPSERT: &str = "ON CONFLICT (org_id, trace_id) DO UPDATE SET \
+     root_span_name = COALESCE(traces.root_span_name, excluded.root_span_name), \
+     service_name = CASE WHEN traces.root_span_name IS NULL AND excluded.root_span_name IS NOT NULL \
+       THEN excluded.service_name ELSE traces.service_name END, \
+     start_time_ns = CASE WHEN excluded.start_time_ns < traces.start_time_ns \
+       THEN excluded.start_time_ns ELSE traces.start_time_ns END, \
+     end_time_ns = CASE WHEN excluded.end_time_ns > traces.end_time_ns \
+       THEN excluded.end_time_ns ELSE traces.end_time_ns END, \
+     span_count = traces.span_count + excluded.span_count, \
+     error_count = traces.error_count + excluded.error_count, \
+     input_tokens = traces.input_tokens + excluded.input_tokens, \
+     output_tokens = traces.output_tokens + excluded.output_tokens, \
+     cost_nanos = traces.cost_nanos + excluded.cost_nanos, \
+     unpriced_spans = traces.unpriced_spans + excluded.unpriced_spans";
+
+/// Spans per multi-row INSERT: 200 × 29 parameters stays far below either
+/// database's limit on bound parameters.
+const SPAN_CHUNK: usize = 200;
+const TRACE_CHUNK: usize = 1000;
+
+/// Inserts one chunk of spans; returns the indexes (into `rows`) of the new ones.
+///
+/// `ON CONFLICT DO NOTHING RETURNING` makes the database say which rows were
+/// new (SQLite ≥ 3.35 and PostgreSQL both support RETURNING); only those
+/// count in rollups.
+async fn insert_spans(
+    txn: &impl ConnectionTrait,
     org_id: Uuid,
-    trace_id: &str,
-    delta: TraceDelta,
-) -> Result<(), DbErr> {
-    let row = trace::ActiveModel {
-        org_id: Set(org_id),
-        trace_id: Set(trace_id.to_owned()),
-        root_span_name: Set(delta.root_span_name),
-        service_name: Set(delta.service_name.unwrap_or_default()),
-        start_time_ns: Set(delta.start_time_ns),
-        end_time_ns: Set(delta.end_time_ns),
-        span_count: Set(delta.span_count),
-        error_count: Set(delta.error_count),
-        input_tokens: Set(delta.input_tokens),
-        output_tokens: Set(delta.output_tokens),
-        cost_nanos: Set(delta.cost_nanos),
-        unpriced_spans: Set(delta.unpriced_spans),
-    };
-    // Portable SQL (SQLite and PostgreSQL both name the proposed row `excluded`).
-    let merge = OnConflict::columns([trace::Column::OrgId, trace::Column::TraceId])
-        .values([
-            (
-                trace::Column::RootSpanName,
-                Expr::cust("COALESCE(traces.root_span_name, excluded.root_span_name)"),
-            ),
-            (
-                trace::Column::ServiceName,
-                Expr::cust(
-                    "CASE WHEN traces.root_span_name IS NULL AND excluded.root_span_name IS NOT NULL \
-                     THEN excluded.service_name ELSE traces.service_name END",
-                ),
-            ),
-            (
-                trace::Column::StartTimeNs,
-                Expr::cust(
-                    "CASE WHEN excluded.start_time_ns < traces.start_time_ns \
-                     THEN excluded.start_time_ns ELSE traces.start_time_ns END",
-                ),
-            ),
-            (
-                trace::Column::EndTimeNs,
-                Expr::cust(
-                    "CASE WHEN excluded.end_time_ns > traces.end_time_ns \
-                     THEN excluded.end_time_ns ELSE traces.end_time_ns END",
-                ),
-            ),
-            (
-                trace::Column::SpanCount,
-                Expr::cust("traces.span_count + excluded.span_count"),
-            ),
-            (
-                trace::Column::ErrorCount,
-                Expr::cust("traces.error_count + excluded.error_count"),
-            ),
-            (
-                trace::Column::InputTokens,
-                Expr::cust("traces.input_tokens + excluded.input_tokens"),
-            ),
-            (
-                trace::Column::OutputTokens,
-                Expr::cust("traces.output_tokens + excluded.output_tokens"),
-            ),
-        ])
-        .to_owned();
-    trace::Entity::insert(row)
-        .on_conflict(merge)
-        .exec_without_returning(conn)
+    rows: &[SpanRow],
+    ingested_at_ns: i64,
+) -> Result<Vec<usize>, DbErr> {
+    let backend = txn.get_database_backend();
+    let mut values = Vec::with_capacity(rows.len() * SPAN_COLUMNS.len());
+    for row in rows {
+        row.push_values(org_id, ingested_at_ns, &mut values);
+    }
+    let sql = format!(
+        "INSERT INTO spans ({}) VALUES {} ON CONFLICT (org_id, trace_id, span_id) DO NOTHING \
+         RETURNING trace_id, span_id",
+        SPAN_COLUMNS.join(", "),
+        value_groups(backend, rows.len(), SPAN_COLUMNS.len()),
+    );
+    let inserted = txn
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
+    // Span ids alone nearly always tell the rows of one chunk apart.
+    let mut by_span_id: HashMap<&str, Vec<usize>> = HashMap::with_capacity(rows.len());
+    for (index, row) in rows.iter().enumerate() {
+        by_span_id.entry(row.span_id.as_str()).or_default().push(index);
+    }
+    let mut new_rows = Vec::with_capacity(inserted.len());
+    for returned in inserted {
+        let trace_id: String = returned.try_get("", "trace_id")?;
+        let span_id: String = returned.try_get("", "span_id")?;
+        if let Some(candidates) = by_span_id.get_mut(span_id.as_str())
+            && let Some(position) = candidates
+                .iter()
+                .position(|&index| rows[index].trace_id == trace_id)
+        {
+            new_rows.push(candidates.swap_remove(position));
+        }
+    }
+    Ok(new_rows)
+}
+
+async fn upsert_traces(
+    txn: &impl ConnectionTrait,
+    deltas: Vec<((Uuid, &str), TraceDelta)>,
+) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    let mut deltas = deltas.into_iter().peekable();
+    while deltas.peek().is_some() {
+        let mut values = Vec::new();
+        let mut count = 0;
+        for ((org_id, trace_id), delta) in deltas.by_ref().take(TRACE_CHUNK) {
+            delta.push_values(org_id, trace_id, &mut values);
+            count += 1;
+        }
+        let sql = format!(
+            "INSERT INTO traces (org_id, trace_id, root_span_name, service_name, start_time_ns, \
+             end_time_ns, span_count, error_count, input_tokens, output_tokens, cost_nanos, \
+             unpriced_spans) VALUES {} {TRACE_UPSERT}",
+            value_groups(backend, count, TRACE_COLUMNS),
+        );
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
     Ok(())
 }
 
-/// Spans per multi-row INSERT: 200 × 31 columns stays far below either
-/// database's limit on bound parameters.
-const SPAN_CHUNK: usize = 200;
-const CONTENT_CHUNK: usize = 500;
-
 /// Stores the batches in one transaction; returns, per batch, how many of its
 /// spans were new (the rest were already stored: a retried export).
-///
-/// Spans go in as multi-row `INSERT … ON CONFLICT DO NOTHING RETURNING`, so
-/// the database says which rows were new (SQLite ≥ 3.35 and PostgreSQL both
-/// support RETURNING); only those get their text rows and count in rollups.
 pub async fn store_batches(db: &DatabaseConnection, batches: &[SpanBatch]) -> Result<Vec<u64>, DbErr> {
     let ingested_at_ns = Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let txn = db.begin().await?;
-    let backend = txn.get_database_backend();
     let mut stored = Vec::with_capacity(batches.len());
     let mut traces: HashMap<(Uuid, &str), TraceDelta> = HashMap::new();
-    let mut contents = Vec::new();
     for batch in batches {
         let mut new_spans = 0;
-        for chunk in batch.spans.chunks(SPAN_CHUNK) {
-            let identity =
-                OnConflict::columns([span::Column::OrgId, span::Column::TraceId, span::Column::SpanId])
-                    .do_nothing()
-                    .to_owned();
-            let mut insert = span::Entity::insert_many(
-                chunk
-                    .iter()
-                    .map(|record| span_row(batch.org_id, record, ingested_at_ns)),
-            )
-            .on_conflict(identity)
-            .into_query();
-            insert.returning(Query::returning().columns([
-                span::Column::Id,
-                span::Column::TraceId,
-                span::Column::SpanId,
-            ]));
-            let inserted = txn.query_all_raw(backend.build(&insert)).await?;
-            let mut by_identity: HashMap<(String, String), &SpanRecord> = chunk
-                .iter()
-                .map(|record| ((record.trace_id.clone(), record.span_id.clone()), record))
-                .collect();
-            for row in inserted {
-                let row_id: i64 = row.try_get("", "id")?;
-                let trace_id: String = row.try_get("", "trace_id")?;
-                let span_id: String = row.try_get("", "span_id")?;
-                let Some(record) = by_identity.remove(&(trace_id, span_id)) else {
-                    continue;
-                };
-                contents.extend(content_row(row_id, record));
+        for chunk in batch.rows.chunks(SPAN_CHUNK) {
+            for index in insert_spans(&txn, batch.org_id, chunk, ingested_at_ns).await? {
+                let row = &chunk[index];
                 traces
-                    .entry((batch.org_id, record.trace_id.as_str()))
+                    .entry((batch.org_id, row.trace_id.as_str()))
                     .or_default()
-                    .add(record);
+                    .add(row);
                 new_spans += 1;
             }
         }
         stored.push(new_spans);
     }
-    let mut contents = contents.into_iter().peekable();
-    while contents.peek().is_some() {
-        let chunk: Vec<_> = contents.by_ref().take(CONTENT_CHUNK).collect();
-        span_content::Entity::insert_many(chunk)
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    for ((org_id, trace_id), delta) in traces {
-        upsert_trace(&txn, org_id, trace_id, delta).await?;
-    }
+    upsert_traces(&txn, traces.into_iter().collect()).await?;
     txn.commit().await?;
     Ok(stored)
 }

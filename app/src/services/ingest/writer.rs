@@ -11,10 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{
-    record::SpanRecord,
-    store::{self, SpanBatch},
-};
+use super::store::{self, SpanBatch, SpanRow};
 
 #[derive(Clone, Copy, Debug)]
 pub struct WriterSettings {
@@ -31,7 +28,7 @@ impl Default for WriterSettings {
         Self {
             queue_capacity: 256,
             max_batch_spans: 2_000,
-            max_batch_wait: Duration::from_millis(5),
+            max_batch_wait: Duration::ZERO,
         }
     }
 }
@@ -63,7 +60,7 @@ pub struct IngestWriter {
 impl std::fmt::Debug for WriteJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriteJob")
-            .field("spans", &self.batch.spans.len())
+            .field("spans", &self.batch.rows.len())
             .finish()
     }
 }
@@ -81,14 +78,14 @@ impl IngestWriter {
         (Self { queue }, task)
     }
 
-    /// Stores `spans` for `org_id`; returns how many were new once they are committed.
-    pub async fn write(&self, org_id: Uuid, spans: Vec<SpanRecord>) -> Result<u64, WriteError> {
-        if spans.is_empty() {
+    /// Stores `rows` for `org_id`; returns how many were new once they are committed.
+    pub async fn write(&self, org_id: Uuid, rows: Vec<SpanRow>) -> Result<u64, WriteError> {
+        if rows.is_empty() {
             return Ok(0);
         }
         let (done, answer) = oneshot::channel();
         let job = WriteJob {
-            batch: SpanBatch { org_id, spans },
+            batch: SpanBatch { org_id, rows },
             done,
         };
         self.queue.try_send(job).map_err(|err| match err {
@@ -116,7 +113,7 @@ async fn run(
         };
         let Some(first) = first else { break };
         let mut batch = vec![first];
-        let mut spans = batch[0].batch.spans.len();
+        let mut spans = batch[0].batch.rows.len();
         let deadline = tokio::time::Instant::now() + settings.max_batch_wait;
         while spans < settings.max_batch_spans {
             let next = match jobs.try_recv() {
@@ -130,7 +127,7 @@ async fn run(
                 Err(_) => None,
             };
             let Some(job) = next else { break };
-            spans += job.batch.spans.len();
+            spans += job.batch.rows.len();
             batch.push(job);
         }
         commit(&db, batch).await;
@@ -147,7 +144,7 @@ async fn commit(db: &DatabaseConnection, jobs: Vec<WriteJob>) {
             }
         }
         Err(err) => {
-            tracing::error!(error = %err, spans = batches.iter().map(|b| b.spans.len()).sum::<usize>(), "span batch not stored");
+            tracing::error!(error = %err, spans = batches.iter().map(|b| b.rows.len()).sum::<usize>(), "span batch not stored");
             for answer in answers {
                 let _ = answer.send(Err(WriteError::Database(err.to_string())));
             }
