@@ -384,13 +384,18 @@ async fn stored_spans(database_url: &str) -> u64 {
     count as u64
 }
 
-async fn database_bytes(server: &RunningServer, postgres_db: &str) -> u64 {
+/// The database's size and, for SQLite, its write-ahead log's (bounded, and
+/// emptied into the database by the server's background checkpoints).
+async fn database_bytes(server: &RunningServer, postgres_db: &str) -> (u64, u64) {
+    let file_size = |suffix: &str| {
+        server
+            .sqlite_files
+            .as_ref()
+            .and_then(|path| std::fs::metadata(format!("{}{suffix}", path.display())).ok())
+            .map_or(0, |meta| meta.len())
+    };
     match &server.sqlite_files {
-        Some(path) => ["", "-wal", "-shm"]
-            .iter()
-            .filter_map(|suffix| std::fs::metadata(format!("{}{suffix}", path.display())).ok())
-            .map(|meta| meta.len())
-            .sum(),
+        Some(_) => (file_size(""), file_size("-wal") + file_size("-shm")),
         None => {
             let db = Database::connect("postgres://postgres@127.0.0.1:5432/postgres")
                 .await
@@ -404,7 +409,7 @@ async fn database_bytes(server: &RunningServer, postgres_db: &str) -> u64 {
                 .unwrap()
                 .unwrap();
             let size: i64 = row.try_get("", "n").unwrap();
-            size as u64
+            (size as u64, 0)
         }
     }
 }
@@ -446,7 +451,9 @@ async fn main() {
     let stored = stored_spans(&server.database_url).await;
     let rss = memory_kib(server.child.id(), "VmRSS:");
     let peak = memory_kib(server.child.id(), "VmHWM:");
-    let db_bytes = database_bytes(&server, &postgres_db).await;
+    // Let a background checkpoint move the WAL into the database file.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (db_bytes, wal_bytes) = database_bytes(&server, &postgres_db).await;
     let throughput = result.acknowledged_spans as f64 / result.elapsed.as_secs_f64();
     println!(
         "== {database}: {total_spans} spans, {connections} connections, ~{batch_bytes} B per 100-span batch"
@@ -469,9 +476,10 @@ async fn main() {
         peak / 1024
     );
     println!(
-        "database: {:.1} MB for {stored} spans ({:.2} MB per 10,000 spans)",
+        "database: {:.1} MB for {stored} spans ({:.2} MB per 10,000 spans), write-ahead log {:.1} MB",
         db_bytes as f64 / 1e6,
-        db_bytes as f64 / 1e6 / (stored.max(1) as f64 / 10_000.0)
+        db_bytes as f64 / 1e6 / (stored.max(1) as f64 / 10_000.0),
+        wal_bytes as f64 / 1e6
     );
     assert!(
         stored >= result.acknowledged_spans,

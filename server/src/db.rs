@@ -9,14 +9,21 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DbErr,
+    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbErr,
     sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
 };
+
+use tokio_util::sync::CancellationToken;
 
 use crate::config::DatabaseUrl;
 
 /// How long a SQLite statement waits for a lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The WAL file's size after a checkpoint rewinds it, in bytes.
+const WAL_SIZE_LIMIT: u64 = 64 << 20;
+/// WAL frames (pages) past which a checkpoint waits for the writer instead
+/// of copying only what it can without blocking.
+const WAL_FRAMES_FORCING_RESTART: i64 = 64 << 20 >> 12;
 /// Statements slower than this are logged at `warn`.
 const SLOW_STATEMENT: Duration = Duration::from_secs(1);
 
@@ -58,6 +65,12 @@ pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Database
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(SQLITE_BUSY_TIMEOUT)
                 .foreign_keys(true)
+                // Checkpoints run in the background (`run_wal_checkpoints`),
+                // not inside whichever commit crosses the threshold: that
+                // commit is usually the ingest writer's.
+                .pragma("wal_autocheckpoint", "0")
+                // Once checkpointed and rewound, the WAL file shrinks back.
+                .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string())
         });
 
     Database::connect(options)
@@ -71,4 +84,96 @@ pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Database
 /// Applies every pending migration; a no-op when the schema is current.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbSetupError> {
     Migrator::up(db, None).await.map_err(DbSetupError::Migrate)
+}
+
+/// What one checkpoint did: frames in the WAL and frames copied to the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub wal_frames: i64,
+    pub checkpointed_frames: i64,
+}
+
+/// Copies committed WAL pages into a SQLite database file. PASSIVE never
+/// blocks the writer; when the WAL has grown past a bound (readers kept old
+/// pages alive, or the load outran the checkpoints), RESTART waits for the
+/// writer once so the WAL starts over from its beginning.
+pub async fn checkpoint_wal(db: &DatabaseConnection) -> Result<Checkpoint, DbErr> {
+    let passive = wal_checkpoint(db, "PASSIVE").await?;
+    if passive.wal_frames > WAL_FRAMES_FORCING_RESTART {
+        return wal_checkpoint(db, "RESTART").await;
+    }
+    Ok(passive)
+}
+
+async fn wal_checkpoint(db: &DatabaseConnection, mode: &str) -> Result<Checkpoint, DbErr> {
+    use sea_orm::ConnectionTrait;
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            DatabaseBackend::Sqlite,
+            format!("PRAGMA wal_checkpoint({mode})"),
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("wal_checkpoint returned no row".to_owned()))?;
+    Ok(Checkpoint {
+        wal_frames: row.try_get_by_index(1)?,
+        checkpointed_frames: row.try_get_by_index(2)?,
+    })
+}
+
+/// Checkpoints a SQLite database's WAL every `period` until `stop`, then once
+/// more; does nothing on PostgreSQL.
+pub async fn run_wal_checkpoints(db: DatabaseConnection, period: Duration, stop: CancellationToken) {
+    if db.get_database_backend() != DatabaseBackend::Sqlite {
+        return;
+    }
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = stop.cancelled() => break,
+        }
+        if let Err(err) = checkpoint_wal(&db).await {
+            tracing::warn!(error = %err, "WAL checkpoint failed");
+        }
+    }
+    if let Err(err) = checkpoint_wal(&db).await {
+        tracing::warn!(error = %err, "final WAL checkpoint failed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::ConnectionTrait;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn checkpoints_move_the_wal_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let url: DatabaseUrl = format!("sqlite://{}", dir.path().join("c.db").display())
+            .parse()
+            .unwrap();
+        let db = connect(&url, 2).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (v TEXT)").await.unwrap();
+        for _ in 0..50 {
+            db.execute_unprepared("INSERT INTO t VALUES (hex(randomblob(2000)))")
+                .await
+                .unwrap();
+        }
+        let done = checkpoint_wal(&db).await.unwrap();
+        assert!(
+            done.wal_frames > 50,
+            "no automatic checkpoint emptied it first: {done:?}"
+        );
+        assert_eq!(
+            done.checkpointed_frames, done.wal_frames,
+            "nothing blocks a full copy"
+        );
+        let stop = CancellationToken::new();
+        stop.cancel();
+        // A stopped task still checkpoints once; on an empty WAL that is a no-op.
+        run_wal_checkpoints(db.clone(), Duration::from_secs(60), stop).await;
+        db.close().await.unwrap();
+    }
 }

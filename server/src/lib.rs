@@ -28,6 +28,8 @@ use crate::config::ServeConfig;
 
 /// How often expired sessions are deleted.
 const SESSION_CLEANUP_PERIOD: Duration = Duration::from_secs(15 * 60);
+/// How often SQLite's WAL is copied into the database file in the background.
+const WAL_CHECKPOINT_PERIOD: Duration = Duration::from_millis(500);
 
 /// A server whose database is open and migrated, ready to accept connections.
 pub struct Server {
@@ -118,6 +120,11 @@ impl Server {
             SESSION_CLEANUP_PERIOD,
             shutdown.clone(),
         ));
+        let checkpoints = tokio::spawn(db::run_wal_checkpoints(
+            self.state.db.clone(),
+            WAL_CHECKPOINT_PERIOD,
+            self.writer_stop.child_token(),
+        ));
         let grace = self.config.shutdown_grace;
         tracing::info!(
             http = %listeners.http.local_addr()?,
@@ -138,6 +145,9 @@ impl Server {
         }
         if let Err(err) = session_cleanup.await {
             tracing::warn!(error = %err, "session cleanup task failed");
+        }
+        if let Err(err) = checkpoints.await {
+            tracing::warn!(error = %err, "WAL checkpoint task failed");
         }
         self.state.db.clone().close().await?;
         tracing::info!("stopped");

@@ -17,8 +17,9 @@ use super::{convert::convert, convert_metrics::convert_metrics, error::IngestErr
 use crate::api::bearer::require_scope;
 
 /// Ingests one export request. `decode` produces the request; it runs on the
-/// blocking pool together with the conversion and the ingest pipeline
-/// (policy, derivation, pricing, compression), because all of it is CPU work.
+/// blocking pool, one request per core at a time, together with the
+/// conversion and the ingest pipeline (policy, derivation, pricing,
+/// compression), because all of it is CPU work.
 pub async fn export_traces<D>(
     state: &AppState,
     principal: &TokenPrincipal,
@@ -30,15 +31,17 @@ where
     require_scope(principal, TokenScope::Ingest)
         .map_err(|_| IngestError::Forbidden("this API token lacks the `ingest` scope"))?;
     let policy = state.ingest_policy.clone();
-    let (rows, converted) = tokio::task::spawn_blocking(move || {
-        decode().map(|request| {
-            let mut converted = convert(request);
-            let rows = ingest::prepare(std::mem::take(&mut converted.spans), &policy);
-            (rows, converted)
+    let (rows, converted) = state
+        .ingest
+        .run_cpu_bound(move || {
+            decode().map(|request| {
+                let mut converted = convert(request);
+                let rows = ingest::prepare(std::mem::take(&mut converted.spans), &policy);
+                (rows, converted)
+            })
         })
-    })
-    .await
-    .map_err(|err| IngestError::Unavailable(format!("decoding failed: {err}")))??;
+        .await
+        .map_err(|err| IngestError::Unavailable(err.to_string()))??;
     let accepted = rows.len();
     match state.ingest.write(principal.org_id, rows).await {
         Ok(stored) => {
@@ -66,9 +69,11 @@ where
 {
     require_scope(principal, TokenScope::Ingest)
         .map_err(|_| IngestError::Forbidden("this API token lacks the `ingest` scope"))?;
-    let converted = tokio::task::spawn_blocking(move || decode().map(convert_metrics))
+    let converted = state
+        .ingest
+        .run_cpu_bound(move || decode().map(convert_metrics))
         .await
-        .map_err(|err| IngestError::Unavailable(format!("decoding failed: {err}")))??;
+        .map_err(|err| IngestError::Unavailable(err.to_string()))??;
     metrics::store_points(&state.db, principal.org_id, converted.points)
         .await
         .map_err(|err| IngestError::Unavailable(format!("the database could not store the points: {err}")))?;

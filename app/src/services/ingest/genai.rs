@@ -434,17 +434,13 @@ pub fn derive(name: &str, attributes: &Attributes, events: &[SpanEvent]) -> LlmF
             with_system_instructions(messages, json_attribute(attributes, keys::SYSTEM_INSTRUCTIONS))
         })
         .or(event_inputs)
-        .or_else(|| {
-indexed_messages(attributes, "llm.input_messages", "message.")
-        })
+        .or_else(|| indexed_messages(attributes, "llm.input_messages", "message."))
         .or_else(|| indexed_messages(attributes, "gen_ai.prompt", ""))
         .map(into_text)
         .or_else(|| first_string(attributes, keys::PROMPT_TEXT).filter(|_| kind != LlmKind::ToolCall));
     let completion = json_attribute(attributes, keys::OUTPUT_MESSAGES)
         .or(event_outputs)
-        .or_else(|| {
-indexed_messages(attributes, "llm.output_messages", "message.")
-        })
+        .or_else(|| indexed_messages(attributes, "llm.output_messages", "message."))
         .or_else(|| indexed_messages(attributes, "gen_ai.completion", ""))
         .map(into_text)
         .or_else(|| first_string(attributes, keys::COMPLETION_TEXT).filter(|_| kind != LlmKind::ToolCall));

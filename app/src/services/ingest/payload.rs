@@ -16,24 +16,42 @@ use super::{
     record::{Attributes, Scope, SpanEvent, SpanLink, SpanRecord},
 };
 
-/// zstd's default level: about 4× smaller span JSON at a few microseconds a span.
-const COMPRESSION_LEVEL: i32 = 3;
+/// zstd's fastest standard level: span JSON is small and repetitive, and
+/// level 3 cost twice the CPU for a few percent less space (BENCHMARKS.md).
+const COMPRESSION_LEVEL: i32 = 1;
 /// Every zstd frame starts with these bytes; plain JSON starts with `{`.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
+/// What is written: empty and default parts are left out (most spans have
+/// no events, links, scope attributes, cost or policy marks), which matters
+/// for small spans where zstd has little to work with.
 #[derive(Serialize)]
 struct PayloadRef<'a> {
+    #[serde(skip_serializing_if = "Attributes::is_empty")]
     resource: &'a Attributes,
+    #[serde(skip_serializing_if = "is_default")]
     scope: &'a Scope,
     attributes: &'a Attributes,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
     events: &'a [SpanEvent],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
     links: &'a [SpanLink],
+    #[serde(skip_serializing_if = "is_not_applicable")]
     cost: &'a SpanCost,
+    #[serde(skip_serializing_if = "is_default")]
     policy: &'a PolicyMarks,
 }
 
+fn is_default<T: Default + PartialEq>(value: &&T) -> bool {
+    **value == T::default()
+}
+
+fn is_not_applicable(cost: &&SpanCost) -> bool {
+    **cost == SpanCost::NotApplicable
+}
+
 /// A stored payload, read back.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct SpanPayload {
     #[serde(default)]
     pub resource: Attributes,
@@ -45,13 +63,18 @@ pub struct SpanPayload {
     pub events: Vec<SpanEvent>,
     #[serde(default)]
     pub links: Vec<SpanLink>,
-    pub cost: Option<SpanCost>,
+    #[serde(default = "not_applicable")]
+    pub cost: SpanCost,
     #[serde(default)]
     pub policy: PolicyMarks,
     /// Text that spans stored before payloads were compressed kept beside
     /// their attributes; it wins over deriving because under hashed capture
     /// it was the only copy of the digests.
     pub content: Option<StoredContent>,
+}
+
+fn not_applicable() -> SpanCost {
+    SpanCost::NotApplicable
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,8 +202,26 @@ mod tests {
         assert_eq!(payload.attributes, record.attributes);
         assert_eq!(payload.events, record.events);
         assert_eq!(payload.links, record.links);
-        assert_eq!(payload.cost, Some(SpanCost::Unpriced));
+        assert_eq!(payload.cost, SpanCost::Unpriced);
         assert!(payload.content.is_none());
+    }
+
+    #[test]
+    fn defaults_are_left_out_and_read_back() {
+        let mut record = record();
+        record.scope = Scope::default();
+        record.events.clear();
+        record.links.clear();
+        record.cost = SpanCost::NotApplicable;
+        let json = String::from_utf8(zstd::stream::decode_all(&encode(&record)[..]).unwrap()).unwrap();
+        for left_out in ["scope", "events", "links", "cost", "policy"] {
+            assert!(!json.contains(&format!("\"{left_out}\"")), "{left_out} in {json}");
+        }
+        let payload = decode(&encode(&record)).unwrap();
+        assert_eq!(payload.scope, Scope::default());
+        assert_eq!(payload.cost, SpanCost::NotApplicable);
+        assert_eq!(payload.policy, PolicyMarks::default());
+        assert!(payload.events.is_empty() && payload.links.is_empty());
     }
 
     #[test]

@@ -1,13 +1,15 @@
 //! The ingest policy step: what of a span's content is kept. Applied to
-//! every span before it is stored, to the derived text fields and to every
-//! string among its attributes and events (where the same text also lives).
+//! every span's attributes and events before anything is derived from them,
+//! so the stored span and its derived prompt, completion, tool text and diff
+//! always agree.
 //!
 //! - Secrets (API keys, cloud keys, tokens, JWTs, private keys, bearer
 //!   headers, passwords in URLs) become `[REDACTED:<kind>]`, counted per kind.
 //! - Values over the size cap keep their head and tail; the span records the
 //!   original size and the SHA-256 of the full value.
-//! - Content capture `hashed` keeps only SHA-256 digests of prompts,
-//!   completions, tool arguments, results and diffs; `none` keeps nothing.
+//! - Content capture `hashed` replaces the attributes that carry prompts,
+//!   completions, tool arguments, results and diffs with their SHA-256
+//!   digests; `none` drops them.
 //!
 //! Server configuration sets the policy today; per-organization policies
 //! will supply the same struct.

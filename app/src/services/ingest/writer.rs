@@ -4,10 +4,10 @@
 //! request in it. A request is answered only once its spans are durably
 //! stored, and a full queue is refused at once instead of growing memory.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -44,6 +44,9 @@ pub enum WriteError {
     /// The database refused the batch; nothing of it was stored.
     #[error("the database could not store the spans: {0}")]
     Database(String),
+    /// Preparing the spans failed unexpectedly (a bug, reported as 503 so the client retries).
+    #[error("preparing the spans failed: {0}")]
+    Preparation(String),
 }
 
 struct WriteJob {
@@ -55,6 +58,8 @@ struct WriteJob {
 #[derive(Clone, Debug)]
 pub struct IngestWriter {
     queue: mpsc::Sender<WriteJob>,
+    /// One slot per core for the CPU work before the queue.
+    cpu_slots: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for WriteJob {
@@ -75,7 +80,28 @@ impl IngestWriter {
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (queue, jobs) = mpsc::channel(settings.queue_capacity.max(1));
         let task = tokio::spawn(run(db, settings, jobs, stop));
-        (Self { queue }, task)
+        let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
+        let cpu_slots = Arc::new(Semaphore::new(cores));
+        (Self { queue, cpu_slots }, task)
+    }
+
+    /// Runs ingest CPU work (decoding, normalization, compression) on the
+    /// blocking pool, one job per core at a time: more at once would only add
+    /// threads and memory and take CPU from the writer. Waiting requests hold
+    /// only their bodies, which the body-size limit bounds.
+    pub async fn run_cpu_bound<T, F>(&self, work: F) -> Result<T, WriteError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let _slot = self
+            .cpu_slots
+            .acquire()
+            .await
+            .map_err(|_| WriteError::ShuttingDown)?;
+        tokio::task::spawn_blocking(work)
+            .await
+            .map_err(|err| WriteError::Preparation(err.to_string()))
     }
 
     /// Stores `rows` for `org_id`; returns how many were new once they are committed.
