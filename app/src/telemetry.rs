@@ -76,3 +76,97 @@ pub struct TraceDetail {
     /// In start-time order.
     pub spans: Vec<SpanView>,
 }
+
+/// One row of the spans explorer: the indexed columns, no payload.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpanSummary {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    pub llm_kind: String,
+    pub span_kind: String,
+    pub service_name: String,
+    pub start_time_ns: i64,
+    pub duration_ns: i64,
+    pub status_code: String,
+    pub operation: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub tool_name: Option<String>,
+    pub tokens: SpanTokens,
+    /// Nano-dollars (1e-9 USD); `None` when the span is not priced.
+    pub cost_nanos: Option<i64>,
+    pub unpriced: bool,
+    pub session_id: Option<String>,
+    pub end_user_id: Option<String>,
+}
+
+/// A page of spans, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SpanPage {
+    pub spans: Vec<SpanSummary>,
+    /// Pass as `cursor` for the next (older) page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of trace rollups, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TracePage {
+    pub traces: Vec<TraceSummary>,
+    pub next_cursor: Option<String>,
+}
+
+/// The explorer's filters as query parameters (`GET /api/v1/spans`, and the
+/// Spans page's URL). Every field is optional text, checked by the server.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpanQuery {
+    /// `request`, `response`, `tool_call`, `tool_result`, `agent`, `embedding`, `retrieval`, `other`.
+    pub kind: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub service: Option<String>,
+    pub tool: Option<String>,
+    /// `ok`, `error` or `unset`.
+    pub status: Option<String>,
+    pub trace_id: Option<String>,
+    /// Session or conversation id.
+    pub session: Option<String>,
+    /// End-user id.
+    pub user: Option<String>,
+    /// Start of the time range: RFC 3339 or Unix nanoseconds.
+    pub since: Option<String>,
+    /// End of the time range (exclusive): RFC 3339 or Unix nanoseconds.
+    pub until: Option<String>,
+    /// Shortest duration, in milliseconds.
+    pub min_duration_ms: Option<String>,
+    /// Lowest cost, in US dollars.
+    pub min_cost_usd: Option<String>,
+    /// Page size (default 50, at most 500).
+    pub limit: Option<String>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// Filters of the trace list (`GET /api/v1/traces`, and the Traces page's URL).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TraceQuery {
+    /// The root span's service.
+    pub service: Option<String>,
+    /// Traces with at least one span of this model.
+    pub model: Option<String>,
+    /// `error` (some span failed) or `ok` (none did).
+    pub status: Option<String>,
+    /// Start of the time range: RFC 3339 or Unix nanoseconds.
+    pub since: Option<String>,
+    /// End of the time range (exclusive): RFC 3339 or Unix nanoseconds.
+    pub until: Option<String>,
+    /// Shortest duration, in milliseconds.
+    pub min_duration_ms: Option<String>,
+    /// Lowest cost, in US dollars.
+    pub min_cost_usd: Option<String>,
+    /// Page size (default 50, at most 500).
+    pub limit: Option<String>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}

@@ -11,12 +11,12 @@
 
 mod common;
 
-use common::{Backend, TestServer, first_org};
+use common::{Backend, TestServer, post_otlp, tenant};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
 use prost::Message;
-use reqwest::{StatusCode, header};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 on_every_backend!(
@@ -80,36 +80,16 @@ fn gpt_4o_mini_nanos((input, output): (i64, i64)) -> i64 {
     input * 150 + output * 600
 }
 
-/// A signed-up user's organization and an ingest+read token for it.
-async fn tenant(server: &TestServer, email: &str) -> (String, String) {
-    let browser = server.browser();
-    let org = first_org(&browser.sign_up(email).await);
-    let response = browser
-        .post(
-            &format!("/api/v1/orgs/{org}/tokens"),
-            json!({"name": "golden", "scopes": ["ingest", "read"]}),
-        )
-        .await;
-    assert!(
-        response.status().is_success(),
-        "mint token: {}",
-        response.status()
-    );
-    let minted: Value = response.json().await.unwrap();
-    (org, minted["secret"].as_str().unwrap().to_owned())
-}
-
 /// Posts the fixture as it was captured and checks every span was accepted.
 async fn ingest(server: &TestServer, token: &str, fixture: &Fixture) {
-    let response = server
-        .client
-        .post(server.url("/v1/traces"))
-        .bearer_auth(token)
-        .header(header::CONTENT_TYPE, fixture.content_type)
-        .body(fixture.body)
-        .send()
-        .await
-        .unwrap();
+    let response = post_otlp(
+        server,
+        "/v1/traces",
+        token,
+        fixture.content_type,
+        fixture.body.to_vec(),
+    )
+    .await;
     let status = response.status();
     let body = response.bytes().await.unwrap();
     assert_eq!(
@@ -191,7 +171,7 @@ async fn read_trace(server: &TestServer, token: &str, org: &str, trace_id: &str)
 
 /// Ingests a fixture into a fresh tenant and reads its one trace back.
 async fn ingest_and_read(server: &TestServer, email: &str, fixture: &Fixture) -> Value {
-    let (org, token) = tenant(server, email).await;
+    let (org, token) = tenant(server, email, &["ingest", "read"]).await;
     ingest(server, &token, fixture).await;
     read_trace(server, &token, &org, &the_trace_id(fixture)).await
 }
@@ -349,8 +329,8 @@ async fn js_agent_trace_json_and_protobuf_agree(backend: Backend) {
         trace_id,
         "both exports are of the same spans (capture them in one run)"
     );
-    let (proto_org, proto_token) = tenant(&server, "js-proto@example.com").await;
-    let (json_org, json_token) = tenant(&server, "js-json@example.com").await;
+    let (proto_org, proto_token) = tenant(&server, "js-proto@example.com", &["ingest", "read"]).await;
+    let (json_org, json_token) = tenant(&server, "js-json@example.com", &["ingest", "read"]).await;
     ingest(&server, &proto_token, &JS_AGENT_PROTOBUF).await;
     ingest(&server, &json_token, &JS_AGENT_JSON).await;
     let from_proto = read_trace(&server, &proto_token, &proto_org, &trace_id).await;

@@ -5,7 +5,7 @@ mod common;
 
 use std::io::Write;
 
-use common::{Backend, TestServer, first_org};
+use common::{Backend, TestServer, post_otlp, tenant};
 use opentelemetry_proto::tonic::{
     collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
     common::v1::{AnyValue, KeyValue, any_value},
@@ -157,41 +157,8 @@ fn agent_trace_json() -> Value {
 }
 
 /// A signed-up user's organization and a token with the given scopes.
-async fn tenant(server: &TestServer, email: &str, scopes: &[&str]) -> (String, String) {
-    let browser = server.browser();
-    let org = first_org(&browser.sign_up(email).await);
-    let minted: Value = browser
-        .post(
-            &format!("/api/v1/orgs/{org}/tokens"),
-            json!({"name": "sdk", "scopes": scopes}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    (org, minted["secret"].as_str().unwrap().to_owned())
-}
-
 async fn post(server: &TestServer, token: &str, content_type: &str, body: Vec<u8>) -> reqwest::Response {
     post_otlp(server, "/v1/traces", token, content_type, body).await
-}
-
-async fn post_otlp(
-    server: &TestServer,
-    path: &str,
-    token: &str,
-    content_type: &str,
-    body: Vec<u8>,
-) -> reqwest::Response {
-    server
-        .client
-        .post(server.url(path))
-        .bearer_auth(token)
-        .header(header::CONTENT_TYPE, content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn read_trace(server: &TestServer, token: &str, trace_id: &str) -> reqwest::Response {

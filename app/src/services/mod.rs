@@ -9,6 +9,7 @@ pub mod orgs;
 pub mod passwords;
 pub mod secrets;
 pub mod sessions;
+pub mod spans;
 pub mod throttle;
 pub mod tokens;
 pub mod traces;

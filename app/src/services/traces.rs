@@ -1,14 +1,19 @@
 //! Reading traces back, always within one organization.
 
+use std::collections::HashMap;
+
 use entity::{span, trace};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
     error::{AppError, Result},
-    services::ingest::{genai, payload},
-    telemetry::{SpanTokens, SpanView, TraceDetail, TraceSummary},
+    services::{
+        ingest::{genai, payload},
+        spans,
+    },
+    telemetry::{SpanTokens, SpanView, TraceDetail, TracePage, TraceQuery, TraceSummary},
 };
 
 /// True for 32 lower- or upper-case hex digits.
@@ -103,23 +108,91 @@ pub async fn get_trace(db: &DatabaseConnection, org_id: Uuid, trace_id: &str) ->
     models.dedup();
     let spans = rows.into_iter().map(span_view).collect::<Result<_>>()?;
     Ok(TraceDetail {
-        trace: TraceSummary {
-            duration_ns: rollup.end_time_ns.saturating_sub(rollup.start_time_ns),
-            trace_id: rollup.trace_id,
-            root_span_name: rollup.root_span_name,
-            service_name: rollup.service_name,
-            start_time_ns: rollup.start_time_ns,
-            end_time_ns: rollup.end_time_ns,
-            span_count: rollup.span_count,
-            error_count: rollup.error_count,
-            input_tokens: rollup.input_tokens,
-            output_tokens: rollup.output_tokens,
-            cost_nanos: rollup.cost_nanos,
-            unpriced_spans: rollup.unpriced_spans,
-            models,
-        },
+        trace: trace_summary(rollup, models),
         spans,
     })
+}
+
+fn trace_summary(rollup: trace::Model, models: Vec<String>) -> TraceSummary {
+    TraceSummary {
+        duration_ns: rollup.end_time_ns.saturating_sub(rollup.start_time_ns),
+        trace_id: rollup.trace_id,
+        root_span_name: rollup.root_span_name,
+        service_name: rollup.service_name,
+        start_time_ns: rollup.start_time_ns,
+        end_time_ns: rollup.end_time_ns,
+        span_count: rollup.span_count,
+        error_count: rollup.error_count,
+        input_tokens: rollup.input_tokens,
+        output_tokens: rollup.output_tokens,
+        cost_nanos: rollup.cost_nanos,
+        unpriced_spans: rollup.unpriced_spans,
+        models,
+    }
+}
+
+/// One span of one of `org_id`'s traces, with everything it carried.
+pub async fn get_span(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    trace_id: &str,
+    span_id: &str,
+) -> Result<SpanView> {
+    if !is_trace_id(trace_id) {
+        return Err(AppError::BadRequest("a trace id is 32 hex digits".to_owned()));
+    }
+    if span_id.len() != 16 || !span_id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(AppError::BadRequest("a span id is 16 hex digits".to_owned()));
+    }
+    let row = span::Entity::find()
+        .filter(span::Column::OrgId.eq(org_id))
+        .filter(span::Column::TraceId.eq(trace_id.to_ascii_lowercase()))
+        .filter(span::Column::SpanId.eq(span_id.to_ascii_lowercase()))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("span"))?;
+    span_view(row)
+}
+
+/// One page of `org_id`'s trace rollups matching `query`, newest first.
+pub async fn list_traces(db: &DatabaseConnection, org_id: Uuid, query: &TraceQuery) -> Result<TracePage> {
+    let filter = spans::TraceFilter::parse(org_id, query)?;
+    let rows = trace::Entity::find()
+        .filter(filter.condition)
+        .order_by_desc(trace::Column::StartTimeNs)
+        .order_by_desc(trace::Column::TraceId)
+        .limit(filter.limit + 1)
+        .all(db)
+        .await?;
+    let (rollups, next_cursor): (Vec<trace::Model>, _) = spans::page(rows, filter.limit, |row| {
+        format!("{}_{}", row.start_time_ns, row.trace_id)
+    });
+    let mut models: HashMap<String, Vec<String>> = HashMap::new();
+    if !rollups.is_empty() {
+        let used = span::Entity::find()
+            .select_only()
+            .column(span::Column::TraceId)
+            .column(span::Column::Model)
+            .distinct()
+            .filter(span::Column::OrgId.eq(org_id))
+            .filter(span::Column::TraceId.is_in(rollups.iter().map(|rollup| rollup.trace_id.clone())))
+            .filter(span::Column::Model.is_not_null())
+            .into_tuple::<(String, String)>()
+            .all(db)
+            .await?;
+        for (trace_id, model) in used {
+            models.entry(trace_id).or_default().push(model);
+        }
+    }
+    let traces = rollups
+        .into_iter()
+        .map(|rollup| {
+            let mut used = models.remove(&rollup.trace_id).unwrap_or_default();
+            used.sort();
+            trace_summary(rollup, used)
+        })
+        .collect();
+    Ok(TracePage { traces, next_cursor })
 }
 
 /// When the organization's most recent span was stored, in Unix nanoseconds.

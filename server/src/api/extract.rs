@@ -16,7 +16,7 @@ use app::{
 use axum::{
     Json,
     extract::{
-        ConnectInfo, FromRequest, FromRequestParts, Path, Request,
+        ConnectInfo, FromRequest, FromRequestParts, Path, Query, Request,
         rejection::{JsonRejection, PathRejection},
     },
     http::{header, request::Parts},
@@ -41,6 +41,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             )),
             Err(rejection) => Err(AppError::BadRequest(rejection.body_text())),
         }
+    }
+}
+
+/// Query parameters; a malformed query string is a 400 in the API's error shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, AppError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|rejection| AppError::BadRequest(rejection.body_text()))
     }
 }
 

@@ -1,19 +1,16 @@
-//! `/api/v1/traces/*`: reading traces back.
+//! `/api/v1/traces` and `/api/v1/spans`: reading telemetry back.
 
 use app::{
     error::{AppError, Result},
-    services::{orgs, traces},
+    services::{orgs, spans, traces},
     state::AppState,
-    telemetry::TraceDetail,
+    telemetry::{SpanPage, SpanQuery, SpanView, TraceDetail, TracePage, TraceQuery},
 };
-use axum::{
-    Json,
-    extract::{Query, State},
-};
+use axum::{Json, extract::State};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::extract::{ApiPath, Caller};
+use super::extract::{ApiPath, ApiQuery, Caller};
 
 #[derive(Deserialize)]
 pub struct OrgQuery {
@@ -42,8 +39,43 @@ pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(trace_id): ApiPath<String>,
-    Query(query): Query<OrgQuery>,
+    ApiQuery(query): ApiQuery<OrgQuery>,
 ) -> Result<Json<TraceDetail>> {
     let org_id = org_for(&state, &caller, query.org).await?;
     Ok(Json(traces::get_trace(&state.db, org_id, &trace_id).await?))
+}
+
+/// `GET /api/v1/traces`
+pub async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(org): ApiQuery<OrgQuery>,
+    ApiQuery(query): ApiQuery<TraceQuery>,
+) -> Result<Json<TracePage>> {
+    let org_id = org_for(&state, &caller, org.org).await?;
+    Ok(Json(traces::list_traces(&state.db, org_id, &query).await?))
+}
+
+/// `GET /api/v1/traces/{trace_id}/spans/{span_id}`
+pub async fn span(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath((trace_id, span_id)): ApiPath<(String, String)>,
+    ApiQuery(query): ApiQuery<OrgQuery>,
+) -> Result<Json<SpanView>> {
+    let org_id = org_for(&state, &caller, query.org).await?;
+    Ok(Json(
+        traces::get_span(&state.db, org_id, &trace_id, &span_id).await?,
+    ))
+}
+
+/// `GET /api/v1/spans`
+pub async fn list_spans(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(org): ApiQuery<OrgQuery>,
+    ApiQuery(query): ApiQuery<SpanQuery>,
+) -> Result<Json<SpanPage>> {
+    let org_id = org_for(&state, &caller, org.org).await?;
+    Ok(Json(spans::list_spans(&state.db, org_id, &query).await?))
 }

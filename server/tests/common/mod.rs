@@ -347,3 +347,50 @@ pub async fn assert_error(
     );
     body
 }
+
+/// Signs up `email` and mints a token with `scopes` in their organization;
+/// returns the organization id and the token's secret.
+pub async fn tenant(server: &TestServer, email: &str, scopes: &[&str]) -> (String, String) {
+    let browser = server.browser();
+    let org = first_org(&browser.sign_up(email).await);
+    let minted: serde_json::Value = browser
+        .post(
+            &format!("/api/v1/orgs/{org}/tokens"),
+            serde_json::json!({"name": "sdk", "scopes": scopes}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    (org, minted["secret"].as_str().unwrap().to_owned())
+}
+
+/// Posts an OTLP/HTTP body to `path` with a bearer token.
+pub async fn post_otlp(
+    server: &TestServer,
+    path: &str,
+    token: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    server
+        .client
+        .post(server.url(path))
+        .bearer_auth(token)
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// GETs an API path with a bearer token.
+pub async fn get_with_token(server: &TestServer, token: &str, path: &str) -> reqwest::Response {
+    server
+        .client
+        .get(server.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}

@@ -1,0 +1,513 @@
+//! The read API: span and trace lists with every filter, cursor paging
+//! (also while spans keep arriving), single spans, and tenant isolation, on
+//! SQLite and PostgreSQL.
+
+mod common;
+
+use common::{Backend, TestServer, get_with_token, post_otlp, tenant};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+on_every_backend!(
+    every_span_filter_narrows_the_list,
+    bad_filters_are_explained,
+    paging_walks_every_span_once,
+    paging_is_stable_while_spans_arrive,
+    traces_are_listed_filtered_and_paged,
+    a_single_span_reads_back_whole,
+    other_tenants_see_nothing,
+);
+
+const TRACE_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const TRACE_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const SECOND: i64 = 1_000_000_000;
+/// 2026-01-01T00:00:00Z: all test spans start after it.
+const T0: i64 = 1_767_225_600 * SECOND;
+
+fn attributes(pairs: Value) -> Value {
+    Value::Array(
+        pairs
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(key, value)| {
+                let value = match value {
+                    Value::String(text) => json!({"stringValue": text}),
+                    Value::Number(number) => json!({"intValue": number.to_string()}),
+                    other => panic!("unsupported test attribute {other}"),
+                };
+                json!({"key": key, "value": value})
+            })
+            .collect(),
+    )
+}
+
+/// One OTLP/JSON span.
+fn span(
+    trace: &str,
+    id: &str,
+    parent: Option<&str>,
+    name: &str,
+    (start, duration): (i64, i64),
+    error: bool,
+    attrs: Value,
+) -> Value {
+    json!({
+        "traceId": trace,
+        "spanId": id,
+        "parentSpanId": parent.unwrap_or(""),
+        "name": name,
+        "kind": 1,
+        "startTimeUnixNano": start.to_string(),
+        "endTimeUnixNano": (start + duration).to_string(),
+        "attributes": attributes(attrs),
+        "status": {"code": if error { 2 } else { 1 }},
+    })
+}
+
+fn export(service: &str, spans: Vec<Value>) -> Vec<u8> {
+    json!({"resourceSpans": [{
+        "resource": {"attributes": attributes(json!({"service.name": service}))},
+        "scopeSpans": [{"spans": spans}],
+    }]})
+    .to_string()
+    .into_bytes()
+}
+
+/// Trace A (service `coder`): agent → gpt-4o request → apply_patch call →
+/// failing apply_patch result. Trace B (service `reviewer`), 20 s later: a
+/// Claude request and a read_file call.
+async fn ingest_fixture(server: &TestServer, token: &str) {
+    let trace_a = export(
+        "coder",
+        vec![
+            span(
+                TRACE_A,
+                "00000000000000a1",
+                None,
+                "invoke_agent coder",
+                (T0, 10 * SECOND),
+                false,
+                json!({"gen_ai.operation.name": "invoke_agent"}),
+            ),
+            span(
+                TRACE_A,
+                "00000000000000a2",
+                Some("00000000000000a1"),
+                "chat gpt-4o",
+                (T0 + SECOND, 2 * SECOND),
+                false,
+                json!({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
+                       "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 100,
+                       "gen_ai.conversation.id": "s-1", "user.id": "u-1"}),
+            ),
+            span(
+                TRACE_A,
+                "00000000000000a3",
+                Some("00000000000000a1"),
+                "gen_ai.tool_call",
+                (T0 + 3 * SECOND, SECOND / 100),
+                false,
+                json!({"tool.name": "apply_patch", "tool.arguments": "{\"path\":\"a.rs\"}"}),
+            ),
+            span(
+                TRACE_A,
+                "00000000000000a4",
+                Some("00000000000000a1"),
+                "gen_ai.tool_result",
+                (T0 + 4 * SECOND, SECOND / 20),
+                true,
+                json!({"tool.name": "apply_patch", "tool.output.diff": "--- a/a.rs\n+++ b/a.rs\n@@ -1 +1 @@\n-old\n+new\n"}),
+            ),
+        ],
+    );
+    let trace_b = export(
+        "reviewer",
+        vec![
+            span(
+                TRACE_B,
+                "00000000000000b1",
+                None,
+                "chat claude",
+                (T0 + 20 * SECOND, SECOND / 2),
+                false,
+                json!({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "anthropic", "gen_ai.request.model": "claude-sonnet-4-5",
+                       "gen_ai.usage.input_tokens": 200, "gen_ai.usage.output_tokens": 20, "user.id": "u-2"}),
+            ),
+            span(
+                TRACE_B,
+                "00000000000000b2",
+                Some("00000000000000b1"),
+                "gen_ai.tool_call",
+                (T0 + 21 * SECOND, SECOND / 100),
+                false,
+                json!({"tool.name": "read_file"}),
+            ),
+        ],
+    );
+    for body in [trace_a, trace_b] {
+        let response = post_otlp(server, "/v1/traces", token, "application/json", body).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+}
+
+async fn get_json(server: &TestServer, token: &str, path: &str) -> Value {
+    let response = get_with_token(server, token, path).await;
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// The span ids (last two hex digits) a list answers, in order.
+async fn span_ids(server: &TestServer, token: &str, query: &str) -> Vec<String> {
+    let page = get_json(server, token, &format!("/api/v1/spans?{query}")).await;
+    page["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|span| span["span_id"].as_str().unwrap()[14..].to_owned())
+        .collect()
+}
+
+async fn every_span_filter_narrows_the_list(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    ingest_fixture(&server, &token).await;
+
+    assert_eq!(
+        span_ids(&server, &token, "").await,
+        ["b2", "b1", "a4", "a3", "a2", "a1"],
+        "newest first"
+    );
+    let cases = [
+        ("kind=request", vec!["b1", "a2"]),
+        ("kind=tool_result", vec!["a4"]),
+        ("model=gpt-4o", vec!["a2"]),
+        ("provider=anthropic", vec!["b1"]),
+        ("service=reviewer", vec!["b2", "b1"]),
+        ("tool=apply_patch", vec!["a4", "a3"]),
+        ("status=error", vec!["a4"]),
+        ("status=ok&tool=apply_patch", vec!["a3"]),
+        (
+            &format!("trace_id={}", TRACE_A.to_uppercase()),
+            vec!["a4", "a3", "a2", "a1"],
+        ),
+        ("session=s-1", vec!["a2"]),
+        ("user=u-2", vec!["b1"]),
+        (
+            &format!("since={}", T0 + 3 * SECOND),
+            vec!["b2", "b1", "a4", "a3"],
+        ),
+        (&format!("until={}", T0 + 3 * SECOND), vec!["a2", "a1"]),
+        (
+            "since=2026-01-01T00:00:20Z&until=2026-01-01T00:00:21Z",
+            vec!["b1"],
+        ),
+        ("min_duration_ms=1000", vec!["a2", "a1"]),
+        ("min_duration_ms=40&kind=tool_result", vec!["a4"]),
+        ("model=", vec!["b2", "b1", "a4", "a3", "a2", "a1"]),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(span_ids(&server, &token, query).await, expected, "{query}");
+    }
+
+    // Costs: the filter keeps exactly the spans at or above the threshold.
+    let all = get_json(&server, &token, "/api/v1/spans").await;
+    let gpt = all["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|span| span["model"] == "gpt-4o")
+        .unwrap();
+    let gpt_cost = gpt["cost_nanos"].as_i64().unwrap();
+    assert!(gpt_cost > 0);
+    let threshold = format!("min_cost_usd={}", gpt_cost as f64 / 1e9);
+    assert!(
+        span_ids(&server, &token, &threshold)
+            .await
+            .contains(&"a2".to_owned())
+    );
+    let above = format!("min_cost_usd={}", (gpt_cost + 1) as f64 / 1e9);
+    assert!(!span_ids(&server, &token, &above).await.contains(&"a2".to_owned()));
+    assert_eq!(gpt["tokens"]["input"], 1000);
+    assert_eq!(gpt["service_name"], "coder");
+    assert!(
+        gpt.get("payload").is_none() && gpt.get("prompt").is_none(),
+        "lists carry no payload"
+    );
+    server.stop().await;
+}
+
+async fn bad_filters_are_explained(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    for (query, hint) in [
+        ("kind=bogus", "`kind` must be one of"),
+        ("status=maybe", "`status` must be one of"),
+        ("since=yesterday", "`since` must be an RFC 3339 time"),
+        ("limit=0", "`limit` must be 1 to 500"),
+        ("limit=501", "`limit` must be 1 to 500"),
+        ("cursor=garbage", "`cursor`"),
+        ("trace_id=xyz", "32 hex digits"),
+        ("min_duration_ms=-1", "`min_duration_ms`"),
+        ("min_cost_usd=lots", "`min_cost_usd`"),
+    ] {
+        let body = common::assert_error(
+            get_with_token(&server, &token, &format!("/api/v1/spans?{query}")).await,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        )
+        .await;
+        assert!(body.to_string().contains(hint), "{query}: {body}");
+    }
+    common::assert_error(
+        get_with_token(&server, &token, "/api/v1/traces?status=maybe").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    server.stop().await;
+}
+
+/// Follows `next_cursor` from `query` to the end; returns `trace_id/span_id` in order.
+async fn walk(
+    server: &TestServer,
+    token: &str,
+    query: &str,
+    between_pages: impl AsyncFn(usize),
+) -> Vec<String> {
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    for page_number in 0.. {
+        let path = match &cursor {
+            Some(cursor) => format!("/api/v1/spans?{query}&cursor={cursor}"),
+            None => format!("/api/v1/spans?{query}"),
+        };
+        let page = get_json(server, token, &path).await;
+        seen.extend(page["spans"].as_array().unwrap().iter().map(|span| {
+            format!(
+                "{}/{}",
+                span["trace_id"].as_str().unwrap(),
+                span["span_id"].as_str().unwrap()
+            )
+        }));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        between_pages(page_number).await;
+    }
+    seen
+}
+
+async fn paging_walks_every_span_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    ingest_fixture(&server, &token).await;
+    let all = span_ids(&server, &token, "limit=500").await;
+    let walked: Vec<String> = walk(&server, &token, "limit=2", async |_| {})
+        .await
+        .iter()
+        .map(|id| id[47..].to_owned())
+        .collect();
+    assert_eq!(walked, all);
+    let tools: Vec<String> = walk(&server, &token, "limit=1&kind=tool_call", async |_| {}).await;
+    assert_eq!(
+        tools,
+        [
+            format!("{TRACE_B}/00000000000000b2"),
+            format!("{TRACE_A}/00000000000000a3")
+        ]
+    );
+    server.stop().await;
+}
+
+/// Spans arriving between pages (newer ones, and one older than the cursor)
+/// never repeat a row or hide one of the spans that were there.
+async fn paging_is_stable_while_spans_arrive(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    ingest_fixture(&server, &token).await;
+    let before = span_ids(&server, &token, "limit=500").await;
+    let walked = walk(&server, &token, "limit=2", async |page_number| {
+        let trace = format!("{page_number:032x}");
+        let newer = span(
+            &trace,
+            "00000000000000c1",
+            None,
+            "late",
+            (T0 + 100 * SECOND, SECOND),
+            false,
+            json!({}),
+        );
+        let older = span(
+            &trace,
+            "00000000000000c2",
+            None,
+            "early",
+            (T0 - SECOND, SECOND),
+            false,
+            json!({}),
+        );
+        let response = post_otlp(
+            &server,
+            "/v1/traces",
+            &token,
+            "application/json",
+            export("late", vec![newer, older]),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    })
+    .await;
+    let mut unique = walked.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), walked.len(), "no span twice: {walked:?}");
+    let short: Vec<String> = walked.iter().map(|id| id[47..].to_owned()).collect();
+    for id in &before {
+        assert!(
+            short.contains(id),
+            "{id} was there before paging began and must be seen"
+        );
+    }
+    assert!(
+        short.iter().filter(|id| *id == "c2").count() >= 1,
+        "late spans older than the cursor show up"
+    );
+    server.stop().await;
+}
+
+async fn traces_are_listed_filtered_and_paged(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    ingest_fixture(&server, &token).await;
+    let trace_ids = async |query: &str| -> Vec<String> {
+        let page = get_json(&server, &token, &format!("/api/v1/traces?{query}")).await;
+        page["traces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|trace| trace["trace_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(trace_ids("").await, [TRACE_B, TRACE_A]);
+    assert_eq!(trace_ids("status=error").await, [TRACE_A]);
+    assert_eq!(trace_ids("status=ok").await, [TRACE_B]);
+    assert_eq!(trace_ids("model=gpt-4o").await, [TRACE_A]);
+    assert_eq!(trace_ids("service=reviewer").await, [TRACE_B]);
+    assert_eq!(trace_ids("min_duration_ms=5000").await, [TRACE_A]);
+    assert_eq!(trace_ids(&format!("since={}", T0 + 10 * SECOND)).await, [TRACE_B]);
+
+    let first = get_json(&server, &token, "/api/v1/traces?limit=1").await;
+    assert_eq!(first["traces"][0]["trace_id"], TRACE_B);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = get_json(
+        &server,
+        &token,
+        &format!("/api/v1/traces?limit=1&cursor={cursor}"),
+    )
+    .await;
+    assert_eq!(second["traces"][0]["trace_id"], TRACE_A);
+    assert_eq!(second["next_cursor"], Value::Null);
+
+    let a = &second["traces"][0];
+    assert_eq!(a["span_count"], 4);
+    assert_eq!(a["error_count"], 1);
+    assert_eq!(a["root_span_name"], "invoke_agent coder");
+    assert_eq!(a["models"], json!(["gpt-4o"]));
+    server.stop().await;
+}
+
+async fn a_single_span_reads_back_whole(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    ingest_fixture(&server, &token).await;
+    let result = get_json(
+        &server,
+        &token,
+        &format!("/api/v1/traces/{TRACE_A}/spans/00000000000000A4"),
+    )
+    .await;
+    assert_eq!(result["llm_kind"], "tool_result");
+    assert_eq!(result["status_code"], "error");
+    assert!(result["diff"].as_str().unwrap().contains("+new"));
+    assert_eq!(result["details"]["resource"]["service.name"], "coder");
+    common::assert_error(
+        get_with_token(
+            &server,
+            &token,
+            &format!("/api/v1/traces/{TRACE_A}/spans/00000000000000ff"),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    common::assert_error(
+        get_with_token(&server, &token, &format!("/api/v1/traces/{TRACE_A}/spans/nope")).await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    server.stop().await;
+}
+
+async fn other_tenants_see_nothing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (alice_org, alice) = tenant(&server, "alice@example.com", &["ingest", "read"]).await;
+    let (_, mallory) = tenant(&server, "mallory@example.com", &["ingest", "read"]).await;
+    ingest_fixture(&server, &alice).await;
+
+    // A token always reads its own organization, whatever `org` says.
+    for path in [
+        "/api/v1/spans".to_owned(),
+        format!("/api/v1/spans?org={alice_org}"),
+        format!("/api/v1/spans?trace_id={TRACE_A}"),
+        "/api/v1/traces".to_owned(),
+        format!("/api/v1/traces?org={alice_org}"),
+    ] {
+        let page = get_json(&server, &mallory, &path).await;
+        let rows = page.get("spans").or(page.get("traces")).unwrap();
+        assert_eq!(rows, &json!([]), "{path}");
+    }
+    common::assert_error(
+        get_with_token(
+            &server,
+            &mallory,
+            &format!("/api/v1/traces/{TRACE_A}/spans/00000000000000a1"),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
+    // A signed-in user naming another organization is refused.
+    let browser = server.browser();
+    browser.sign_up("eve@example.com").await;
+    for path in [
+        format!("/api/v1/spans?org={alice_org}"),
+        format!("/api/v1/traces?org={alice_org}"),
+        format!("/api/v1/traces/{TRACE_A}/spans/00000000000000a1?org={alice_org}"),
+    ] {
+        let response = browser.get(&path).await;
+        assert!(
+            matches!(response.status(), StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+            "{path}: {}",
+            response.status()
+        );
+        assert!(!response.text().await.unwrap().contains("gpt-4o"));
+    }
+
+    // A token without the read scope cannot list.
+    let (_, ingest_only) = tenant(&server, "ingest@example.com", &["ingest"]).await;
+    assert_eq!(
+        get_with_token(&server, &ingest_only, "/api/v1/spans")
+            .await
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    server.stop().await;
+}
