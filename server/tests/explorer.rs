@@ -16,6 +16,7 @@ on_every_backend!(
     traces_are_listed_filtered_and_paged,
     a_single_span_reads_back_whole,
     other_tenants_see_nothing,
+    exports_round_trip_through_otlp,
 );
 
 const TRACE_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -509,5 +510,106 @@ async fn other_tenants_see_nothing(backend: Backend) {
             .status(),
         StatusCode::FORBIDDEN
     );
+    server.stop().await;
+}
+
+/// Exported OTLP/JSON, ingested again elsewhere, gives the same spans:
+/// typed attributes, events, links, resources and scopes included.
+async fn exports_round_trip_through_otlp(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, source) = tenant(&server, "source@example.com", &["ingest", "read"]).await;
+    let (_, copy) = tenant(&server, "copy@example.com", &["ingest", "read"]).await;
+    ingest_fixture(&server, &source).await;
+    let typed = json!({"resourceSpans": [{
+        "resource": {"attributes": [
+            {"key": "service.name", "value": {"stringValue": "coder"}},
+            {"key": "host.cores", "value": {"intValue": "8"}},
+        ]},
+        "scopeSpans": [{
+            "scope": {"name": "agent-sdk", "version": "1.2.3", "attributes": [{"key": "x", "value": {"boolValue": true}}]},
+            "spans": [{
+                "traceId": TRACE_A, "spanId": "00000000000000a5", "parentSpanId": "00000000000000a1",
+                "name": "typed", "kind": 3,
+                "startTimeUnixNano": (T0 + 5 * SECOND).to_string(), "endTimeUnixNano": (T0 + 6 * SECOND).to_string(),
+                "attributes": [
+                    {"key": "flag", "value": {"boolValue": false}},
+                    {"key": "ratio", "value": {"doubleValue": 0.25}},
+                    {"key": "whole_double", "value": {"doubleValue": 2.0}},
+                    {"key": "list", "value": {"arrayValue": {"values": [{"stringValue": "a"}, {"intValue": "2"}]}}},
+                    {"key": "map", "value": {"kvlistValue": {"values": [{"key": "k", "value": {"stringValue": "v"}}]}}},
+                    {"key": "raw", "value": {"bytesValue": "AQID"}},
+                ],
+                "events": [{"name": "exception", "timeUnixNano": (T0 + 5 * SECOND + 1).to_string(),
+                            "attributes": [{"key": "exception.message", "value": {"stringValue": "boom"}}]}],
+                "links": [{"traceId": TRACE_B, "spanId": "00000000000000b1",
+                           "attributes": [{"key": "why", "value": {"stringValue": "follows"}}]}],
+                "status": {"code": 2, "message": "failed"},
+            }],
+        }],
+    }]});
+    let response = post_otlp(
+        &server,
+        "/v1/traces",
+        &source,
+        "application/json",
+        typed.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let original = get_json(&server, &source, &format!("/api/v1/traces/{TRACE_A}")).await;
+    let response = get_with_token(
+        &server,
+        &source,
+        &format!("/api/v1/traces/{TRACE_A}/export?format=otlp"),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[reqwest::header::CONTENT_DISPOSITION],
+        format!("attachment; filename=\"trace-{TRACE_A}.otlp.json\"").as_str()
+    );
+    let exported = response.bytes().await.unwrap().to_vec();
+    let response = post_otlp(&server, "/v1/traces", &copy, "application/json", exported).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let copied = get_json(&server, &copy, &format!("/api/v1/traces/{TRACE_A}")).await;
+    assert_eq!(
+        copied["spans"], original["spans"],
+        "the same spans, field for field"
+    );
+    assert_eq!(copied["trace"], original["trace"]);
+    let typed_span = original["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|span| span["name"] == "typed")
+        .unwrap();
+    assert_eq!(typed_span["details"]["attributes"]["ratio"], 0.25);
+    assert_eq!(typed_span["details"]["links"][0]["span_id"], "00000000000000b1");
+
+    let response = get_with_token(&server, &source, &format!("/api/v1/traces/{TRACE_A}/export")).await;
+    assert_eq!(
+        response.headers()[reqwest::header::CONTENT_DISPOSITION],
+        format!("attachment; filename=\"trace-{TRACE_A}.json\"").as_str()
+    );
+    let specula: Value = response.json().await.unwrap();
+    assert_eq!(specula, original);
+    common::assert_error(
+        get_with_token(
+            &server,
+            &source,
+            &format!("/api/v1/traces/{TRACE_A}/export?format=csv"),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+    common::assert_error(
+        get_with_token(&server, &copy, &format!("/api/v1/traces/{TRACE_B}/export")).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
     server.stop().await;
 }

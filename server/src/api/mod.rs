@@ -46,6 +46,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/traces", get(traces::list))
         .route("/traces/{trace_id}", get(traces::get))
         .route("/traces/{trace_id}/spans/{span_id}", get(traces::span))
+        .route("/traces/{trace_id}/export", get(traces::export))
         .route("/invitations/{token}", get(orgs::preview_invitation))
         .route("/invitations/{token}/accept", post(orgs::accept_invitation))
         .merge(token_only)

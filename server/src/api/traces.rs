@@ -6,7 +6,12 @@ use app::{
     state::AppState,
     telemetry::{SpanPage, SpanQuery, SpanView, TraceDetail, TracePage, TraceQuery},
 };
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    extract::State,
+    http::header,
+    response::{IntoResponse, Response},
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -43,6 +48,56 @@ pub async fn get(
 ) -> Result<Json<TraceDetail>> {
     let org_id = org_for(&state, &caller, query.org).await?;
     Ok(Json(traces::get_trace(&state.db, org_id, &trace_id).await?))
+}
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    org: Option<Uuid>,
+    /// `specula` (the default) or `otlp`.
+    format: Option<String>,
+}
+
+/// `GET /api/v1/traces/{trace_id}/export`: the whole trace as a JSON
+/// download, Specula's own shape or, with `?format=otlp`, OTLP/JSON.
+pub async fn export(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(trace_id): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> Result<Response> {
+    let otlp = match query.format.as_deref() {
+        None | Some("specula") => false,
+        Some("otlp") => true,
+        Some(other) => {
+            return Err(AppError::BadRequest(format!(
+                "`format` must be specula or otlp, got {other:?}"
+            )));
+        }
+    };
+    let org_id = org_for(&state, &caller, query.org).await?;
+    let trace = traces::get_trace(&state.db, org_id, &trace_id).await?;
+    let (body, file_name) = if otlp {
+        (
+            crate::otlp::trace_to_otlp_json(&trace),
+            format!("trace-{}.otlp.json", trace.trace.trace_id),
+        )
+    } else {
+        (
+            serde_json::to_vec_pretty(&trace).map_err(|err| AppError::Internal(err.to_string()))?,
+            format!("trace-{}.json", trace.trace.trace_id),
+        )
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/json".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/traces`

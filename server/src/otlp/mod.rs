@@ -7,12 +7,14 @@
 mod convert;
 mod convert_metrics;
 mod decode;
+mod encode;
 mod error;
 mod export;
 mod grpc;
 mod http;
 
 pub use decode::DecodeLimits;
+pub use encode::trace_to_otlp_json;
 pub use error::IngestError;
 pub use grpc::router as grpc_router;
 pub use http::routes;
