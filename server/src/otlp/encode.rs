@@ -25,8 +25,11 @@ pub fn trace_to_otlp_json(trace: &TraceDetail) -> Vec<u8> {
     serde_json::to_vec(&trace_to_otlp(trace)).expect("OTLP messages always serialize")
 }
 
+/// Spans grouped by scope (its JSON), in order of first appearance.
+type ByScope<'a> = Vec<(&'a Value, Vec<Span>)>;
+
 fn trace_to_otlp(trace: &TraceDetail) -> ExportTraceServiceRequest {
-    let mut resource_spans: Vec<(&Value, Vec<(&Value, Vec<Span>)>)> = Vec::new();
+    let mut resource_spans: Vec<(&Value, ByScope)> = Vec::new();
     for span in &trace.spans {
         let resource = &span.details["resource"];
         let scope = &span.details["scope"];
