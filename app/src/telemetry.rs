@@ -142,6 +142,8 @@ pub struct SpanQuery {
     pub min_duration_ms: Option<String>,
     /// Lowest cost, in US dollars.
     pub min_cost_usd: Option<String>,
+    /// Words that must all appear in the prompt, completion, tool arguments or result, or diff.
+    pub q: Option<String>,
     /// Page size (default 50, at most 500).
     pub limit: Option<String>,
     /// From a previous page's `next_cursor`.
@@ -165,6 +167,8 @@ pub struct TraceQuery {
     pub min_duration_ms: Option<String>,
     /// Lowest cost, in US dollars.
     pub min_cost_usd: Option<String>,
+    /// Traces with a span whose text contains all these words.
+    pub q: Option<String>,
     /// Page size (default 50, at most 500).
     pub limit: Option<String>,
     /// From a previous page's `next_cursor`.

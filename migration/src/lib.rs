@@ -10,6 +10,7 @@ mod m20261123_000002_accounts;
 mod m20261123_000003_spans;
 mod m20261123_000004_metric_points;
 mod m20261123_000005_span_payload;
+mod m20261123_000006_span_search;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_spans::Migration),
             Box::new(m20261123_000004_metric_points::Migration),
             Box::new(m20261123_000005_span_payload::Migration),
+            Box::new(m20261123_000006_span_search::Migration),
         ]
     }
 }

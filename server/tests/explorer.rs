@@ -100,7 +100,8 @@ async fn ingest_fixture(server: &TestServer, token: &str) {
                 false,
                 json!({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
                        "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 100,
-                       "gen_ai.conversation.id": "s-1", "user.id": "u-1"}),
+                       "gen_ai.conversation.id": "s-1", "user.id": "u-1",
+                       "gen_ai.input.messages": "[{\"role\":\"user\",\"parts\":[{\"type\":\"text\",\"content\":\"Refactor the tokenizer\"}]}]"}),
             ),
             span(
                 TRACE_A,
@@ -208,6 +209,12 @@ async fn every_span_filter_narrows_the_list(backend: Backend) {
         ("min_duration_ms=1000", vec!["a2", "a1"]),
         ("min_duration_ms=40&kind=tool_result", vec!["a4"]),
         ("model=", vec!["b2", "b1", "a4", "a3", "a2", "a1"]),
+        ("q=tokenizer", vec!["a2"]),
+        ("q=TOKENIZER", vec!["a2"]),
+        ("q=rs", vec!["a4", "a3"]),
+        ("q=new&kind=tool_result", vec!["a4"]),
+        ("q=tokenizer%20rs", vec![]),
+        ("q=user", vec![]),
     ];
     for (query, expected) in cases {
         assert_eq!(span_ids(&server, &token, query).await, expected, "{query}");
@@ -253,6 +260,7 @@ async fn bad_filters_are_explained(backend: Backend) {
         ("trace_id=xyz", "32 hex digits"),
         ("min_duration_ms=-1", "`min_duration_ms`"),
         ("min_cost_usd=lots", "`min_cost_usd`"),
+        ("q=-*-", "`q` needs at least one word"),
     ] {
         let body = common::assert_error(
             get_with_token(&server, &token, &format!("/api/v1/spans?{query}")).await,
@@ -398,6 +406,7 @@ async fn traces_are_listed_filtered_and_paged(backend: Backend) {
     assert_eq!(trace_ids("status=ok").await, [TRACE_B]);
     assert_eq!(trace_ids("model=gpt-4o").await, [TRACE_A]);
     assert_eq!(trace_ids("service=reviewer").await, [TRACE_B]);
+    assert_eq!(trace_ids("q=tokenizer").await, [TRACE_A]);
     assert_eq!(trace_ids("min_duration_ms=5000").await, [TRACE_A]);
     assert_eq!(trace_ids(&format!("since={}", T0 + 10 * SECOND)).await, [TRACE_B]);
 

@@ -7,6 +7,7 @@ pub mod ingest;
 pub mod instance;
 pub mod orgs;
 pub mod passwords;
+pub mod search;
 pub mod secrets;
 pub mod sessions;
 pub mod spans;

@@ -7,15 +7,15 @@
 
 use entity::{span, trace};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DerivePartialModel, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-    sea_query::{Expr, ExprTrait, Query},
+    ColumnTrait, Condition, DatabaseBackend, DatabaseConnection, DerivePartialModel, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait, Query, SimpleExpr},
 };
 use uuid::Uuid;
 
 use crate::{
     error::{AppError, Result},
-    services::traces::is_trace_id,
+    services::{search, traces::is_trace_id},
     telemetry::{SpanPage, SpanQuery, SpanSummary, SpanTokens, TraceQuery},
 };
 
@@ -105,7 +105,7 @@ struct SpanFilter {
 }
 
 impl SpanFilter {
-    fn parse(org_id: Uuid, query: &SpanQuery) -> Result<Self> {
+    fn parse(backend: DatabaseBackend, org_id: Uuid, query: &SpanQuery) -> Result<Self> {
         let mut condition = Condition::all().add(span::Column::OrgId.eq(org_id));
         if let Some(kind) = text(&query.kind) {
             condition = condition.add(span::Column::LlmKind.eq(one_of("kind", kind, LLM_KINDS)?));
@@ -143,8 +143,15 @@ impl SpanFilter {
         if let Some(usd) = text(&query.min_cost_usd) {
             condition = condition.add(span::Column::CostNanos.gte(parse_usd_as_nanos(usd)?));
         }
+        if let Some(words) = text(&query.q) {
+            condition = condition.add(text_search(backend, words)?);
+        }
         Ok(Self { condition })
     }
+}
+
+fn text_search(backend: DatabaseBackend, words: &str) -> Result<SimpleExpr> {
+    search::spans_matching(backend, words).ok_or_else(|| bad("`q` needs at least one word"))
 }
 
 /// A non-negative number of units from `text`, for the parameter `name`.
@@ -170,7 +177,7 @@ pub(crate) struct TraceFilter {
 }
 
 impl TraceFilter {
-    pub fn parse(org_id: Uuid, query: &TraceQuery) -> Result<Self> {
+    pub fn parse(backend: DatabaseBackend, org_id: Uuid, query: &TraceQuery) -> Result<Self> {
         let mut condition = Condition::all().add(trace::Column::OrgId.eq(org_id));
         if let Some(service) = text(&query.service) {
             condition = condition.add(trace::Column::ServiceName.eq(service));
@@ -208,6 +215,18 @@ impl TraceFilter {
         }
         if let Some(usd) = text(&query.min_cost_usd) {
             condition = condition.add(trace::Column::CostNanos.gte(parse_usd_as_nanos(usd)?));
+        }
+        if let Some(words) = text(&query.q) {
+            condition = condition.add(
+                trace::Column::TraceId.in_subquery(
+                    Query::select()
+                        .column(span::Column::TraceId)
+                        .from(span::Entity)
+                        .and_where(span::Column::OrgId.eq(org_id))
+                        .and_where(text_search(backend, words)?)
+                        .to_owned(),
+                ),
+            );
         }
         if let Some(cursor) = parse_cursor::<String>(query.cursor.as_deref())? {
             condition = condition.add(
@@ -292,7 +311,7 @@ impl From<SpanListRow> for SpanSummary {
 
 /// One page of `org_id`'s spans matching `query`, newest first.
 pub async fn list_spans(db: &DatabaseConnection, org_id: Uuid, query: &SpanQuery) -> Result<SpanPage> {
-    let filter = SpanFilter::parse(org_id, query)?;
+    let filter = SpanFilter::parse(db.get_database_backend(), org_id, query)?;
     let limit = parse_limit(query.limit.as_deref())?;
     let mut condition = filter.condition;
     if let Some(cursor) = parse_cursor::<i64>(query.cursor.as_deref())? {

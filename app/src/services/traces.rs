@@ -156,7 +156,7 @@ pub async fn get_span(
 
 /// One page of `org_id`'s trace rollups matching `query`, newest first.
 pub async fn list_traces(db: &DatabaseConnection, org_id: Uuid, query: &TraceQuery) -> Result<TracePage> {
-    let filter = spans::TraceFilter::parse(org_id, query)?;
+    let filter = spans::TraceFilter::parse(db.get_database_backend(), org_id, query)?;
     let rows = trace::Entity::find()
         .filter(filter.condition)
         .order_by_desc(trace::Column::StartTimeNs)

@@ -14,6 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
+    super::search,
     genai::TokenUsage,
     payload,
     pricing::SpanCost,
@@ -46,11 +47,14 @@ pub struct SpanRow {
     pub cost_nanos: Option<i64>,
     pub unpriced: bool,
     pub payload: Vec<u8>,
+    /// What full-text search finds the span by; `None` for spans without text.
+    pub search_text: Option<String>,
 }
 
 impl From<SpanRecord> for SpanRow {
     fn from(record: SpanRecord) -> Self {
         let payload = payload::encode(&record);
+        let search_text = search::searchable_text(&record.llm);
         let llm = record.llm;
         SpanRow {
             span_kind: record.kind.as_str(),
@@ -75,6 +79,7 @@ impl From<SpanRecord> for SpanRow {
             session_id: llm.session_id,
             end_user_id: llm.end_user_id,
             payload,
+            search_text,
         }
     }
 }
@@ -258,7 +263,7 @@ const TRACE_UPSERT: &str = "ON CONFLICT (org_id, trace_id) DO UPDATE SET \
 const SPAN_CHUNK: usize = 500;
 const TRACE_CHUNK: usize = 1000;
 
-/// Inserts one chunk of spans; returns the indexes (into `rows`) of the new ones.
+/// Inserts one chunk of spans; returns the indexes (into `rows`) and row ids of the new ones.
 ///
 /// `ON CONFLICT DO NOTHING RETURNING` makes the database say which rows were
 /// new (SQLite ≥ 3.35 and PostgreSQL both support RETURNING); only those
@@ -268,7 +273,7 @@ async fn insert_spans(
     org_id: Uuid,
     rows: &[SpanRow],
     ingested_at_ns: i64,
-) -> Result<Vec<usize>, DbErr> {
+) -> Result<Vec<(usize, i64)>, DbErr> {
     let backend = txn.get_database_backend();
     let mut values = Vec::with_capacity(rows.len() * SPAN_COLUMNS.len());
     for row in rows {
@@ -276,7 +281,7 @@ async fn insert_spans(
     }
     let sql = format!(
         "INSERT INTO spans ({}) VALUES {} ON CONFLICT (org_id, trace_id, span_id) DO NOTHING \
-         RETURNING trace_id, span_id",
+         RETURNING id, trace_id, span_id",
         SPAN_COLUMNS.join(", "),
         value_groups(backend, rows.len(), SPAN_COLUMNS.len()),
     );
@@ -290,6 +295,7 @@ async fn insert_spans(
     }
     let mut new_rows = Vec::with_capacity(inserted.len());
     for returned in inserted {
+        let row_id: i64 = returned.try_get("", "id")?;
         let trace_id: String = returned.try_get("", "trace_id")?;
         let span_id: String = returned.try_get("", "span_id")?;
         if let Some(candidates) = by_span_id.get_mut(span_id.as_str())
@@ -297,7 +303,7 @@ async fn insert_spans(
                 .iter()
                 .position(|&index| rows[index].trace_id == trace_id)
         {
-            new_rows.push(candidates.swap_remove(position));
+            new_rows.push((candidates.swap_remove(position), row_id));
         }
     }
     Ok(new_rows)
@@ -328,6 +334,42 @@ async fn upsert_traces(
     Ok(())
 }
 
+/// Rows per full-text index insert.
+const SEARCH_CHUNK: usize = 1000;
+
+/// Adds the new spans' text to the full-text index, in the same transaction.
+async fn index_for_search(txn: &impl ConnectionTrait, rows: &[(i64, &str)]) -> Result<(), DbErr> {
+    let backend = txn.get_database_backend();
+    for chunk in rows.chunks(SEARCH_CHUNK) {
+        let mut values = Vec::with_capacity(chunk.len() * 2);
+        for (row_id, text) in chunk {
+            values.push(Value::from(*row_id));
+            values.push(Value::from(match backend {
+                DatabaseBackend::Postgres => search::tsvector_literal(text),
+                _ => (*text).to_owned(),
+            }));
+        }
+        let sql = match backend {
+            DatabaseBackend::Postgres => {
+                let groups: Vec<String> = (0..chunk.len())
+                    .map(|row| format!("(${}, ${}::tsvector)", row * 2 + 1, row * 2 + 2))
+                    .collect();
+                format!(
+                    "INSERT INTO span_search (span_row_id, body) VALUES {}",
+                    groups.join(", ")
+                )
+            }
+            _ => format!(
+                "INSERT INTO span_search (rowid, body) VALUES {}",
+                value_groups(backend, chunk.len(), 2)
+            ),
+        };
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
+}
+
 /// Stores the batches in one transaction; returns, per batch, how many of its
 /// spans were new (the rest were already stored: a retried export).
 pub async fn store_batches(db: &DatabaseConnection, batches: &[SpanBatch]) -> Result<Vec<u64>, DbErr> {
@@ -335,11 +377,13 @@ pub async fn store_batches(db: &DatabaseConnection, batches: &[SpanBatch]) -> Re
     let txn = db.begin().await?;
     let mut stored = Vec::with_capacity(batches.len());
     let mut traces: HashMap<(Uuid, &str), TraceDelta> = HashMap::new();
+    let mut search_rows: Vec<(i64, &str)> = Vec::new();
     for batch in batches {
         let mut new_spans = 0;
         for chunk in batch.rows.chunks(SPAN_CHUNK) {
-            for index in insert_spans(&txn, batch.org_id, chunk, ingested_at_ns).await? {
+            for (index, row_id) in insert_spans(&txn, batch.org_id, chunk, ingested_at_ns).await? {
                 let row = &chunk[index];
+                search_rows.extend(row.search_text.as_deref().map(|text| (row_id, text)));
                 traces
                     .entry((batch.org_id, row.trace_id.as_str()))
                     .or_default()
@@ -350,6 +394,7 @@ pub async fn store_batches(db: &DatabaseConnection, batches: &[SpanBatch]) -> Re
         stored.push(new_spans);
     }
     upsert_traces(&txn, traces.into_iter().collect()).await?;
+    index_for_search(&txn, &search_rows).await?;
     txn.commit().await?;
     Ok(stored)
 }
