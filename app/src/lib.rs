@@ -5,10 +5,15 @@
 //! both sides exchange. Everything that needs the database or other server
 //! resources sits behind the `ssr` feature so the wasm bundle never links it.
 
+// Leptos views are nested types; the trace page's are deeper than the default allows.
+#![recursion_limit = "256"]
+
 pub mod accounts;
 pub mod auth;
 pub mod components;
 pub mod error;
+pub mod explorer;
+pub mod format;
 pub mod ingest_status;
 pub mod instance;
 pub mod organization;
@@ -83,8 +88,9 @@ pub fn App() -> impl IntoView {
                 <ErrorBoundary fallback=|errors| view! { <ErrorPanel errors /> }>
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=HomePage />
-                    <Route path=StaticSegment("spans") view=sections::SpansPage />
+                    <Route path=StaticSegment("spans") view=pages::spans::SpansPage />
                     <Route path=StaticSegment("traces") view=sections::TracesPage />
+                    <Route path=(StaticSegment("traces"), ParamSegment("trace_id")) view=pages::trace::TracePage />
                     <Route path=StaticSegment("costs") view=sections::CostsPage />
                     <Route path=StaticSegment("policies") view=sections::PoliciesPage />
                     <Route path=StaticSegment("settings") view=SettingsPage />

@@ -2,6 +2,7 @@
 
 pub mod account_menu;
 pub mod copy_button;
+pub mod diff_view;
 pub mod error_panel;
 pub mod form_status;
 pub mod layout;

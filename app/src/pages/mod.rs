@@ -7,4 +7,6 @@ pub mod login;
 pub mod not_found;
 pub mod sections;
 pub mod settings;
+pub mod spans;
 pub mod tokens;
+pub mod trace;

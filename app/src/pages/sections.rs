@@ -4,8 +4,6 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use crate::components::{send_traces::SendTracesCard, session::RequireUser};
-
 #[component]
 fn SectionPlaceholder(
     title: &'static str,
@@ -26,25 +24,6 @@ fn SectionPlaceholder(
             <p class="empty-state-title">"Nothing here yet"</p>
             <p class="muted">"This section arrives with " {arrives_with} "."</p>
         </div>
-    }
-}
-
-/// Until the explorer lands, a signed-in user sees how to send spans and
-/// whether they arrive: the same card that will be the explorer's empty state.
-#[component]
-pub fn SpansPage() -> impl IntoView {
-    view! {
-        <Title text="Spans" />
-        <header class="page-header">
-            <h1>"Spans"</h1>
-            <p class="lead">"Every LLM request, tool call, tool result and response your agents emit."</p>
-        </header>
-        <RequireUser children=|_, org| view! {
-            <p class="muted" data-testid="no-spans">
-                "Spans you send are stored and priced now; the explorer that lists them is being built. Until then, read a trace at /api/v1/traces/{trace_id}."
-            </p>
-            <SendTracesCard org />
-        } />
     }
 }
 

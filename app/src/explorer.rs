@@ -1,0 +1,58 @@
+//! What the Spans and Traces pages read: adapters from the signed-in user's
+//! session to the same services the REST API calls, scoped the same way.
+
+use leptos::prelude::*;
+use uuid::Uuid;
+
+use crate::{
+    error::ApiError,
+    telemetry::{SpanPage, SpanQuery, TraceDetail},
+};
+
+/// The explorer's quick time ranges: URL value, label, length in seconds.
+pub const TIME_RANGES: &[(&str, &str, i64)] = &[
+    ("15m", "Last 15 minutes", 15 * 60),
+    ("1h", "Last hour", 3600),
+    ("24h", "Last 24 hours", 24 * 3600),
+    ("7d", "Last 7 days", 7 * 24 * 3600),
+    ("all", "All time", 0),
+];
+
+/// A page of the organization's spans; `range` (a [`TIME_RANGES`] value)
+/// sets `since` relative to now unless `since` is given.
+#[server]
+pub async fn explore_spans(
+    org_id: Uuid,
+    query: SpanQuery,
+    range: Option<String>,
+) -> Result<SpanPage, ApiError> {
+    use crate::{accounts::Action, error::AppError, services::orgs, services::spans};
+
+    let mut query = query;
+    let (state, _, user) = crate::server_context::signed_in().await?;
+    orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
+    if query.since.as_deref().is_none_or(str::is_empty)
+        && let Some(range) = range.as_deref().filter(|range| !range.is_empty())
+    {
+        let seconds = TIME_RANGES
+            .iter()
+            .find(|(value, _, _)| *value == range)
+            .map(|(_, _, seconds)| *seconds)
+            .ok_or_else(|| AppError::BadRequest(format!("unknown time range {range:?}")))?;
+        if seconds > 0 {
+            let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+            query.since = Some((now - seconds * 1_000_000_000).to_string());
+        }
+    }
+    Ok(spans::list_spans(&state.db, org_id, &query).await?)
+}
+
+/// One trace with all its spans.
+#[server]
+pub async fn load_trace(org_id: Uuid, trace_id: String) -> Result<TraceDetail, ApiError> {
+    use crate::{accounts::Action, services::orgs, services::traces};
+
+    let (state, _, user) = crate::server_context::signed_in().await?;
+    orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
+    Ok(traces::get_trace(&state.db, org_id, &trace_id).await?)
+}

@@ -1,0 +1,113 @@
+//! How numbers read on screen: durations, money, token counts and times.
+//! The same on the server and in the browser, so hydration matches.
+
+/// `850 µs`, `12.3 ms`, `1.25 s`, `2 m 05 s`.
+pub fn duration(nanos: i64) -> String {
+    let nanos = nanos.max(0) as f64;
+    if nanos < 1e6 {
+        format!("{:.0} µs", nanos / 1e3)
+    } else if nanos < 1e9 {
+        let ms = nanos / 1e6;
+        if ms < 10.0 {
+            format!("{ms:.1} ms")
+        } else {
+            format!("{ms:.0} ms")
+        }
+    } else if nanos < 60e9 {
+        format!("{:.2} s", nanos / 1e9)
+    } else {
+        let seconds = (nanos / 1e9).round() as i64;
+        format!("{} m {:02} s", seconds / 60, seconds % 60)
+    }
+}
+
+/// Dollars from nano-dollars, with enough digits for small LLM costs:
+/// `$0.0035`, `$12.40`; `—` when not priced.
+pub fn cost(nanos: Option<i64>) -> String {
+    match nanos {
+        None => "—".to_owned(),
+        Some(nanos) => {
+            let dollars = nanos as f64 / 1e9;
+            if dollars == 0.0 {
+                "$0".to_owned()
+            } else if dollars < 0.01 {
+                format!("${dollars:.4}")
+            } else {
+                format!("${dollars:.2}")
+            }
+        }
+    }
+}
+
+/// `1,234,567`.
+pub fn count(value: i64) -> String {
+    let digits = value.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if value < 0 {
+        out.push('-');
+    }
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// `2026-01-01 00:00:20.123` (UTC) from Unix nanoseconds.
+pub fn timestamp(nanos: i64) -> String {
+    let seconds = nanos.div_euclid(1_000_000_000);
+    let millis = nanos.rem_euclid(1_000_000_000) / 1_000_000;
+    let days = seconds.div_euclid(86_400);
+    let of_day = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}.{millis:03}",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+/// Days since 1970-01-01 to a calendar date (Howard Hinnant's algorithm),
+/// so the browser build needs no date library.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readable_numbers() {
+        assert_eq!(duration(850_000), "850 µs");
+        assert_eq!(duration(2_500_000), "2.5 ms");
+        assert_eq!(duration(850_000_000), "850 ms");
+        assert_eq!(duration(1_250_000_000), "1.25 s");
+        assert_eq!(duration(125_000_000_000), "2 m 05 s");
+        assert_eq!(cost(None), "—");
+        assert_eq!(cost(Some(3_500_000)), "$0.0035");
+        assert_eq!(cost(Some(12_400_000_000)), "$12.40");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(count(-1000), "-1,000");
+        assert_eq!(count(12), "12");
+    }
+
+    #[test]
+    fn timestamps_are_utc_calendar_dates() {
+        assert_eq!(timestamp(0), "1970-01-01 00:00:00.000");
+        assert_eq!(timestamp(1_767_225_620_123_000_000), "2026-01-01 00:00:20.123");
+        assert_eq!(timestamp(951_782_400 * 1_000_000_000), "2000-02-29 00:00:00.000");
+    }
+}

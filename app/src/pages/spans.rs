@@ -1,0 +1,317 @@
+//! The spans explorer: the organization's spans, newest first, filtered by a
+//! bar whose state lives in the URL (shareable, back-button friendly, and
+//! working without JavaScript as a plain GET form).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{
+    components::{A, Form},
+    hooks::use_query_map,
+    params::ParamsMap,
+};
+
+use crate::{
+    accounts::OrgSummary,
+    components::{send_traces::SendTracesCard, session::RequireUser},
+    explorer::{TIME_RANGES, explore_spans},
+    format,
+    telemetry::{SpanQuery, SpanSummary},
+};
+
+const KINDS: &[(&str, &str)] = &[
+    ("request", "Request"),
+    ("response", "Response"),
+    ("tool_call", "Tool call"),
+    ("tool_result", "Tool result"),
+    ("agent", "Agent"),
+    ("embedding", "Embedding"),
+    ("retrieval", "Retrieval"),
+    ("other", "Other"),
+];
+
+/// The URL parameters the explorer understands, in the order links write them.
+const PARAMS: &[&str] = &[
+    "q",
+    "kind",
+    "model",
+    "provider",
+    "service",
+    "tool",
+    "status",
+    "trace_id",
+    "session",
+    "user",
+    "range",
+    "min_duration_ms",
+    "min_cost_usd",
+    "cursor",
+];
+
+fn param(params: &ParamsMap, name: &str) -> Option<String> {
+    params.get(name).filter(|value| !value.is_empty())
+}
+
+fn span_query(params: &ParamsMap) -> SpanQuery {
+    SpanQuery {
+        kind: param(params, "kind"),
+        model: param(params, "model"),
+        provider: param(params, "provider"),
+        service: param(params, "service"),
+        tool: param(params, "tool"),
+        status: param(params, "status"),
+        trace_id: param(params, "trace_id"),
+        session: param(params, "session"),
+        user: param(params, "user"),
+        min_duration_ms: param(params, "min_duration_ms"),
+        min_cost_usd: param(params, "min_cost_usd"),
+        q: param(params, "q"),
+        cursor: param(params, "cursor"),
+        ..SpanQuery::default()
+    }
+}
+
+/// `/spans?…` with `changes` applied to the current parameters (`None` removes one).
+fn explorer_href(params: &ParamsMap, changes: &[(&str, Option<&str>)]) -> String {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for name in PARAMS {
+        let value = match changes.iter().find(|(changed, _)| changed == name) {
+            Some((_, value)) => value.map(str::to_owned),
+            None => param(params, name),
+        };
+        if let Some(value) = value {
+            pairs.push(((*name).to_owned(), value));
+        }
+    }
+    if pairs.is_empty() {
+        return "/spans".to_owned();
+    }
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(name, value)| format!("{name}={}", urlencode(value)))
+        .collect();
+    format!("/spans?{}", query.join("&"))
+}
+
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[component]
+pub fn SpansPage() -> impl IntoView {
+    view! {
+        <Title text="Spans" />
+        <header class="page-header">
+            <h1>"Spans"</h1>
+            <p class="lead">"Every LLM request, tool call, tool result and response your agents emit."</p>
+        </header>
+        <RequireUser children=|_, org| match org {
+            Some(org) => view! { <Explorer org /> }.into_any(),
+            None => view! { <SendTracesCard org=None /> }.into_any(),
+        } />
+    }
+}
+
+#[component]
+fn Explorer(org: OrgSummary) -> impl IntoView {
+    let params = use_query_map();
+    let org_id = org.id;
+    let page = Resource::new(
+        move || params.get(),
+        move |params| explore_spans(org_id, span_query(&params), param(&params, "range")),
+    );
+    let filtered = move || {
+        let params = params.get();
+        PARAMS
+            .iter()
+            .any(|name| *name != "cursor" && param(&params, name).is_some())
+    };
+    let org = StoredValue::new(org);
+
+    view! {
+        <FilterBar />
+        <Transition fallback=|| view! { <SkeletonTable /> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Err(err) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
+                    Ok(page) if page.spans.is_empty() && !filtered() => {
+                        view! { <SendTracesCard org=Some(org.get_value()) /> }.into_any()
+                    }
+                    Ok(page) if page.spans.is_empty() => view! {
+                        <div class="empty-state" data-testid="no-match">
+                            <p class="empty-state-title">"No spans match"</p>
+                            <A href="/spans" attr:class="button">"Clear filters"</A>
+                        </div>
+                    }
+                    .into_any(),
+                    Ok(page) => {
+                        let next = page.next_cursor.clone();
+                        view! {
+                            <SpanTable spans=page.spans />
+                            <nav class="pager" aria-label="Pages">
+                                <Show when=move || params.with(|params| param(params, "cursor").is_some())>
+                                    <A href=move || explorer_href(&params.get(), &[("cursor", None)]) attr:class="button">"Newest"</A>
+                                </Show>
+                                {next.map(|cursor| view! {
+                                    <A href=move || explorer_href(&params.get(), &[("cursor", Some(cursor.as_str()))])
+                                        attr:class="button" attr:data-testid="older">"Older spans"</A>
+                                })}
+                            </nav>
+                        }
+                        .into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+/// The filters as a GET form: without JavaScript it reloads the page with the
+/// new query; with it, the router navigates without a reload.
+#[component]
+fn FilterBar() -> impl IntoView {
+    let params = use_query_map();
+    let value = move |name: &'static str| params.with(|params| param(params, name).unwrap_or_default());
+    view! {
+        <Form method="GET" action="/spans" attr:class="filter-bar" attr:role="search">
+            <input class="input filter-search" type="search" name="q" placeholder="Search prompts, completions, tool output, diffs… ( / )"
+                aria-label="Search text" prop:value=move || value("q") data-testid="search" />
+            <select class="input" name="kind" aria-label="Kind">
+                <option value="" selected=move || value("kind").is_empty()>"All kinds"</option>
+                {KINDS.iter().map(|(kind, label)| view! {
+                    <option value=*kind selected=move || value("kind") == *kind>{*label}</option>
+                }).collect_view()}
+            </select>
+            <input class="input" type="text" name="model" placeholder="Model" aria-label="Model" prop:value=move || value("model") />
+            <input class="input" type="text" name="tool" placeholder="Tool" aria-label="Tool name" prop:value=move || value("tool") />
+            <input class="input" type="text" name="service" placeholder="Service" aria-label="Service" prop:value=move || value("service") />
+            <select class="input" name="status" aria-label="Status">
+                <option value="" selected=move || value("status").is_empty()>"Any status"</option>
+                <option value="ok" selected=move || value("status") == "ok">"OK"</option>
+                <option value="error" selected=move || value("status") == "error">"Error"</option>
+            </select>
+            <select class="input" name="range" aria-label="Time range">
+                {TIME_RANGES.iter().map(|(range, label, _)| view! {
+                    <option value=*range selected=move || {
+                        let current = value("range");
+                        current == *range || (current.is_empty() && *range == "all")
+                    }>{*label}</option>
+                }).collect_view()}
+            </select>
+            <button class="button button-primary" type="submit">"Filter"</button>
+        </Form>
+    }
+}
+
+#[component]
+fn SkeletonTable() -> impl IntoView {
+    view! {
+        <div class="skeleton-table" aria-busy="true" aria-label="Loading spans">
+            {(0..8).map(|_| view! { <div class="skeleton skeleton-row"></div> }).collect_view()}
+        </div>
+    }
+}
+
+fn kind_label(kind: &str) -> &'static str {
+    KINDS
+        .iter()
+        .find(|(value, _)| *value == kind)
+        .map_or("Other", |(_, label)| label)
+}
+
+#[component]
+pub fn KindBadge(#[prop(into)] kind: String) -> impl IntoView {
+    let label = kind_label(&kind);
+    view! { <span class=format!("kind-badge kind-{kind}") title=label>{label}</span> }
+}
+
+#[component]
+fn SpanTable(spans: Vec<SpanSummary>) -> impl IntoView {
+    let params = use_query_map();
+    view! {
+        <div class="table-scroll">
+            <table class="table span-table" data-testid="span-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Time (UTC)"</th>
+                        <th scope="col">"Kind"</th>
+                        <th scope="col">"Title"</th>
+                        <th scope="col">"Service"</th>
+                        <th scope="col" class="numeric">"Tokens in / out"</th>
+                        <th scope="col" class="numeric">"Cost"</th>
+                        <th scope="col" class="numeric">"Duration"</th>
+                        <th scope="col">"Status"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {spans.into_iter().map(|span| {
+                        let trace_href = format!("/traces/{}?span={}", span.trace_id, span.span_id);
+                        let title = match (span.llm_kind.as_str(), &span.model, &span.tool_name) {
+                            ("tool_call" | "tool_result", _, Some(tool)) => Some(("tool", tool.clone())),
+                            (_, Some(model), _) => Some(("model", model.clone())),
+                            (_, _, Some(tool)) => Some(("tool", tool.clone())),
+                            _ => None,
+                        };
+                        let tokens = match (span.tokens.input, span.tokens.output) {
+                            (None, None) => String::new(),
+                            (input, output) => format!(
+                                "{} / {}",
+                                input.map(format::count).unwrap_or_default(),
+                                output.map(format::count).unwrap_or_default()
+                            ),
+                        };
+                        let cost = if span.unpriced { "unpriced".to_owned() } else if span.cost_nanos.is_some() { format::cost(span.cost_nanos) } else { String::new() };
+                        let error = span.status_code == "error";
+                        view! {
+                            <tr class:row-error=error data-kind=span.llm_kind.clone()>
+                                <td class="mono nowrap"><A href=trace_href.clone()>{format::timestamp(span.start_time_ns)}</A></td>
+                                <td><KindBadge kind=span.llm_kind.clone() /></td>
+                                <td class="span-title">
+                                    {match title {
+                                        Some((filter, value)) => {
+                                            let label = value.clone();
+                                            let href = move || explorer_href(&params.get(), &[(filter, Some(value.as_str())), ("cursor", None)]);
+                                            view! { <A href=href attr:class="quick-filter" attr:title=format!("Only this {filter}")>{label}</A> }.into_any()
+                                        }
+                                        None => view! { <A href=trace_href>{span.name.clone()}</A> }.into_any(),
+                                    }}
+                                </td>
+                                <td>{span.service_name.clone()}</td>
+                                <td class="numeric mono">{tokens}</td>
+                                <td class="numeric mono">{cost}</td>
+                                <td class="numeric mono">{format::duration(span.duration_ns)}</td>
+                                <td>{if error { view! { <span class="status status-error">"error"</span> }.into_any() } else { view! { <span class="status">{span.status_code.clone()}</span> }.into_any() }}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_keep_the_other_filters() {
+        let mut params = ParamsMap::new();
+        params.insert("kind", "request".to_owned());
+        params.insert("cursor", "1_2".to_owned());
+        assert_eq!(
+            explorer_href(&params, &[("model", Some("gpt-4o")), ("cursor", None)]),
+            "/spans?kind=request&model=gpt-4o"
+        );
+        assert_eq!(explorer_href(&ParamsMap::new(), &[]), "/spans");
+        assert_eq!(
+            explorer_href(&ParamsMap::new(), &[("q", Some("a b&c"))]),
+            "/spans?q=a%20b%26c"
+        );
+    }
+}

@@ -1,0 +1,426 @@
+//! One trace: the span tree as a waterfall and the selected span in detail
+//! (correlation ids, model and cost, the conversation, tool arguments, the
+//! diff rendered, every attribute). `?span=` selects a span, so links to a
+//! span deep-link here.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{
+    components::A,
+    hooks::{use_params_map, use_query_map},
+};
+use serde_json::Value;
+
+use super::spans::KindBadge;
+use crate::{
+    accounts::OrgSummary,
+    components::{copy_button::CopyButton, diff_view::DiffView, session::RequireUser},
+    explorer::load_trace,
+    format,
+    telemetry::{SpanView, TraceDetail},
+};
+
+#[component]
+pub fn TracePage() -> impl IntoView {
+    let params = use_params_map();
+    let trace_id = move || params.with(|params| params.get("trace_id").unwrap_or_default());
+    view! {
+        <Title text="Trace" />
+        <RequireUser children=move |_, org| match org {
+            Some(org) => view! { <TraceView org trace_id=trace_id() /> }.into_any(),
+            None => view! { <p class="muted">"Join or create an organization first."</p> }.into_any(),
+        } />
+    }
+}
+
+/// Spans in tree order (parents before children, siblings by start) with their depth.
+fn tree_order(spans: &[SpanView]) -> Vec<(usize, usize)> {
+    let known = |id: &str| spans.iter().any(|span| span.span_id == id);
+    let mut order = Vec::with_capacity(spans.len());
+    let mut stack: Vec<(usize, usize)> = spans
+        .iter()
+        .enumerate()
+        .filter(|(_, span)| span.parent_span_id.as_deref().is_none_or(|parent| !known(parent)))
+        .map(|(index, _)| (index, 0))
+        .rev()
+        .collect();
+    while let Some((index, depth)) = stack.pop() {
+        order.push((index, depth));
+        let id = &spans[index].span_id;
+        let children: Vec<usize> = spans
+            .iter()
+            .enumerate()
+            .filter(|(_, span)| span.parent_span_id.as_deref() == Some(id.as_str()))
+            .map(|(child, _)| child)
+            .collect();
+        // Spans arrive sorted by start time, so children are too.
+        stack.extend(children.into_iter().rev().map(|child| (child, depth + 1)));
+    }
+    order
+}
+
+#[component]
+fn TraceView(org: OrgSummary, trace_id: String) -> impl IntoView {
+    let org_id = org.id;
+    let trace = Resource::new(
+        move || trace_id.clone(),
+        move |trace_id| load_trace(org_id, trace_id),
+    );
+    view! {
+        <Transition fallback=|| view! { <div class="skeleton skeleton-block" aria-busy="true"></div> }>
+            {move || Suspend::new(async move {
+                match trace.await {
+                    Ok(trace) => view! { <TraceBody trace /> }.into_any(),
+                    Err(err) => view! {
+                        <header class="page-header"><h1>"Trace"</h1></header>
+                        <p class="inline-error" role="alert">{err.message}</p>
+                        <A href="/spans">"Back to spans"</A>
+                    }
+                    .into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn TraceBody(trace: TraceDetail) -> impl IntoView {
+    let query = use_query_map();
+    let summary = trace.trace.clone();
+    let trace_id = summary.trace_id.clone();
+    let spans = StoredValue::new(trace.spans);
+    let selected = move || {
+        let wanted = query.with(|query| query.get("span"));
+        spans.with_value(|spans| {
+            wanted
+                .and_then(|id| spans.iter().position(|span| span.span_id == id))
+                .or(if spans.is_empty() { None } else { Some(0) })
+        })
+    };
+    let start = summary.start_time_ns;
+    let total = summary.duration_ns.max(1) as f64;
+    let order = spans.with_value(|spans| tree_order(spans));
+    let export = format!("/api/v1/traces/{trace_id}/export");
+    let export_otlp = format!("/api/v1/traces/{trace_id}/export?format=otlp");
+    view! {
+        <header class="page-header">
+            <h1>{summary.root_span_name.clone().unwrap_or_else(|| "Trace".to_owned())}</h1>
+            <p class="lead trace-facts">
+                <span>{summary.service_name.clone()}</span>
+                <span class="mono">{format::timestamp(summary.start_time_ns)} " UTC"</span>
+                <span>{format::duration(summary.duration_ns)}</span>
+                <span>{format!("{} spans", summary.span_count)}</span>
+                {(summary.error_count > 0).then(|| view! { <span class="status status-error">{format!("{} errors", summary.error_count)}</span> })}
+                <span>{format!("{} in / {} out tokens", format::count(summary.input_tokens), format::count(summary.output_tokens))}</span>
+                <span>{format::cost(Some(summary.cost_nanos))}{(summary.unpriced_spans > 0).then_some(" + unpriced")}</span>
+            </p>
+            <div class="button-row">
+                <span class="mono muted">{trace_id.clone()}</span>
+                <CopyButton value=trace_id.clone() label="trace id" />
+                <a class="button button-small" href=export download>"Export JSON"</a>
+                <a class="button button-small" href=export_otlp download>"Export OTLP/JSON"</a>
+            </div>
+        </header>
+        <div class="trace-layout">
+            <section class="waterfall" aria-label="Span tree" data-testid="waterfall">
+                {order.into_iter().map(|(index, depth)| {
+                    let span = spans.with_value(|spans| spans[index].clone());
+                    let left = (span.start_time_ns - start) as f64 / total * 100.0;
+                    let width = (span.duration_ns as f64 / total * 100.0).max(0.4);
+                    let href = format!("/traces/{}?span={}", span.trace_id, span.span_id);
+                    let error = span.status_code == "error";
+                    view! {
+                        <A href=href attr:class=move || if selected() == Some(index) { "waterfall-row selected" } else { "waterfall-row" }>
+                            <span class="waterfall-label" style=format!("padding-left: {}rem", depth as f64 * 1.1)>
+                                <KindBadge kind=span.llm_kind.clone() />
+                                <span class="waterfall-name">{span.name.clone()}</span>
+                            </span>
+                            <span class="waterfall-track">
+                                <span class="waterfall-bar" class:bar-error=error
+                                    style=format!("left: {left:.3}%; width: {:.3}%", width.min(100.0 - left.min(99.6)))></span>
+                            </span>
+                            <span class="waterfall-duration mono">{format::duration(span.duration_ns)}</span>
+                        </A>
+                    }
+                }).collect_view()}
+            </section>
+            <section class="span-detail" aria-label="Selected span" data-testid="span-detail">
+                {move || selected().map(|index| spans.with_value(|spans| view! { <SpanDetail span=spans[index].clone() /> }))}
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn SpanDetail(span: SpanView) -> impl IntoView {
+    let details = span.details.clone();
+    let truncated_diff = details["policy"]["truncated"].as_array().and_then(|marks| {
+        marks
+            .iter()
+            .find(|mark| mark["field"] == "attributes.tool.output.diff")
+            .map(|mark| {
+                (
+                    mark["original_bytes"].as_u64().unwrap_or_default() as usize,
+                    mark["sha256"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+    });
+    let redactions = details["policy"]["redactions"]
+        .as_object()
+        .map(|kinds| {
+            kinds
+                .iter()
+                .map(|(kind, count)| format!("{kind} × {count}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .filter(|text| !text.is_empty());
+    let cost = if span.unpriced {
+        "unpriced".to_owned()
+    } else {
+        format::cost(span.cost_nanos)
+    };
+    let parameters = details["parameters"].as_object().cloned().unwrap_or_default();
+    view! {
+        <h2 class="span-detail-title"><KindBadge kind=span.llm_kind.clone() /> " " {span.name.clone()}</h2>
+        <dl class="facts">
+            <dt>"Trace id"</dt><dd class="mono">{span.trace_id.clone()} <CopyButton value=span.trace_id.clone() label="trace id" /></dd>
+            <dt>"Span id"</dt><dd class="mono">{span.span_id.clone()} <CopyButton value=span.span_id.clone() label="span id" /></dd>
+            <dt>"Parent id"</dt><dd class="mono">{span.parent_span_id.clone().map(|parent| view! { {parent.clone()} <CopyButton value=parent label="parent id" /> }.into_any()).unwrap_or_else(|| "—".into_any())}</dd>
+            <dt>"Service"</dt><dd>{span.service_name.clone()}</dd>
+            <dt>"Started"</dt><dd class="mono">{format::timestamp(span.start_time_ns)} " UTC"</dd>
+            <dt>"Duration"</dt><dd>{format::duration(span.duration_ns)}</dd>
+            <dt>"Status"</dt><dd>{span.status_code.clone()}{span.status_message.clone().map(|message| format!(": {message}"))}</dd>
+            {span.model.clone().map(|model| view! { <dt>"Model"</dt><dd>{model}</dd> })}
+            {span.provider.clone().map(|provider| view! { <dt>"Provider"</dt><dd>{provider}</dd> })}
+            {span.tool_name.clone().map(|tool| view! { <dt>"Tool"</dt><dd>{tool}</dd> })}
+            {span.tool_call_id.clone().map(|id| view! { <dt>"Tool call id"</dt><dd class="mono">{id}</dd> })}
+            {(span.tokens.input.is_some() || span.tokens.output.is_some()).then(|| view! {
+                <dt>"Tokens"</dt>
+                <dd>{format!(
+                    "{} in ({} cached) / {} out",
+                    format::count(span.tokens.input.unwrap_or_default()),
+                    format::count(span.tokens.cache_read.unwrap_or_default()),
+                    format::count(span.tokens.output.unwrap_or_default())
+                )}</dd>
+                <dt>"Cost"</dt><dd>{cost.clone()}</dd>
+            })}
+            {(!parameters.is_empty()).then(|| view! {
+                <dt>"Parameters"</dt>
+                <dd class="mono">{parameters.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join("  ")}</dd>
+            })}
+            {span.session_id.clone().map(|id| view! { <dt>"Session"</dt><dd class="mono">{id}</dd> })}
+            {span.end_user_id.clone().map(|id| view! { <dt>"End user"</dt><dd class="mono">{id}</dd> })}
+            {redactions.map(|text| view! { <dt>"Redacted"</dt><dd><span class="badge badge-warning">{text}</span></dd> })}
+        </dl>
+        {span.prompt.clone().map(|prompt| view! { <h3>"Prompt"</h3><Conversation text=prompt /> })}
+        {span.completion.clone().map(|completion| view! { <h3>"Completion"</h3><Conversation text=completion /> })}
+        {span.tool_arguments.clone().map(|arguments| view! { <h3>"Tool arguments"</h3><pre class="code-block">{pretty_json(&arguments)}</pre> })}
+        {span.tool_result.clone().map(|result| view! { <h3>"Tool result"</h3><pre class="code-block">{pretty_json(&result)}</pre> })}
+        {span.diff.clone().map(|diff| view! { <h3>"Diff"</h3><DiffView diff truncated=truncated_diff.clone().unwrap_or_default() /> })}
+        <h3>"Attributes"</h3>
+        <KeyValues value=details["attributes"].clone() />
+        <h3>"Resource"</h3>
+        <KeyValues value=details["resource"].clone() />
+        {details["events"].as_array().filter(|events| !events.is_empty()).map(|events| view! {
+            <h3>"Events"</h3>
+            {events.iter().map(|event| view! {
+                <p class="mono">{event["name"].as_str().unwrap_or_default().to_owned()} " · " {format::timestamp(event["time_ns"].as_i64().unwrap_or_default())}</p>
+                <KeyValues value=event["attributes"].clone() />
+            }).collect_view()}
+        })}
+        {details["links"].as_array().filter(|links| !links.is_empty()).map(|links| view! {
+            <h3>"Links"</h3>
+            <ul>{links.iter().map(|link| {
+                let trace = link["trace_id"].as_str().unwrap_or_default().to_owned();
+                let span_id = link["span_id"].as_str().unwrap_or_default().to_owned();
+                view! { <li class="mono"><A href=format!("/traces/{trace}?span={span_id}")>{format!("{trace} / {span_id}")}</A></li> }
+            }).collect_view()}</ul>
+        })}
+    }
+}
+
+fn pretty_json(text: &str) -> String {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|value| serde_json::to_string_pretty(&value).ok())
+        .unwrap_or_else(|| text.to_owned())
+}
+
+#[component]
+fn KeyValues(value: Value) -> impl IntoView {
+    let pairs: Vec<(String, String)> = value
+        .as_object()
+        .map(|map| {
+            map.iter()
+                .map(|(key, value)| {
+                    let shown = match value {
+                        Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    };
+                    (key.clone(), shown)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if pairs.is_empty() {
+        return view! { <p class="muted">"None"</p> }.into_any();
+    }
+    view! {
+        <table class="table kv-table">
+            <tbody>
+                {pairs.into_iter().map(|(key, value)| view! {
+                    <tr><th scope="row" class="mono">{key}</th><td class="mono kv-value">{value}</td></tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+    .into_any()
+}
+
+/// One message of a conversation, whatever the dialect wrote.
+#[derive(Clone, Debug, PartialEq)]
+struct ChatMessage {
+    role: String,
+    parts: Vec<ChatPart>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum ChatPart {
+    Text(String),
+    ToolCall { name: String, arguments: String },
+    ToolResult(String),
+}
+
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => String::new(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    }
+}
+
+fn tool_call(value: &Value) -> ChatPart {
+    let function = value.get("function").unwrap_or(value);
+    ChatPart::ToolCall {
+        name: text_of(&function["name"]),
+        arguments: pretty_json(&text_of(&function["arguments"])),
+    }
+}
+
+/// Messages from OTel GenAI parts (`{role, parts: [{type, content}]}`), or
+/// chat-completion style (`{role, content, tool_calls}`); `None` for plain text.
+fn chat_messages(text: &str) -> Option<Vec<ChatMessage>> {
+    let Ok(Value::Array(messages)) = serde_json::from_str::<Value>(text) else {
+        return None;
+    };
+    Some(
+        messages
+            .iter()
+            .map(|message| {
+                let mut parts = Vec::new();
+                if let Some(items) = message["parts"].as_array() {
+                    for part in items {
+                        parts.push(match part["type"].as_str() {
+                            Some("tool_call") => tool_call(part),
+                            Some("tool_call_response") => ChatPart::ToolResult(text_of(&part["response"])),
+                            _ => ChatPart::Text(text_of(part.get("content").unwrap_or(part))),
+                        });
+                    }
+                }
+                match &message["content"] {
+                    Value::Null => {}
+                    Value::Array(items) => parts.extend(items.iter().map(|item| {
+                        ChatPart::Text(text_of(item.get("text").or(item.get("content")).unwrap_or(item)))
+                    })),
+                    content if message["role"] == "tool" => {
+                        parts.push(ChatPart::ToolResult(text_of(content)))
+                    }
+                    content => parts.push(ChatPart::Text(text_of(content))),
+                }
+                if let Some(calls) = message["tool_calls"].as_array() {
+                    parts.extend(calls.iter().map(tool_call));
+                }
+                ChatMessage {
+                    role: message["role"].as_str().unwrap_or("message").to_owned(),
+                    parts,
+                }
+            })
+            .collect(),
+    )
+}
+
+#[component]
+fn Conversation(text: String) -> impl IntoView {
+    match chat_messages(&text) {
+        None => view! { <pre class="code-block">{text}</pre> }.into_any(),
+        Some(messages) => view! {
+            <div class="chat">
+                {messages.into_iter().map(|message| view! {
+                    <div class=format!("chat-message chat-{}", message.role)>
+                        <div class="chat-role">{message.role.clone()}</div>
+                        {message.parts.into_iter().map(|part| match part {
+                            ChatPart::Text(text) => view! { <div class="chat-text">{text}</div> }.into_any(),
+                            ChatPart::ToolCall { name, arguments } => view! {
+                                <div class="tool-card"><div class="tool-card-title">"Tool call · " <strong>{name}</strong></div><pre class="code-block">{arguments}</pre></div>
+                            }.into_any(),
+                            ChatPart::ToolResult(result) => view! {
+                                <div class="tool-card"><div class="tool-card-title">"Tool result"</div><pre class="code-block">{result}</pre></div>
+                            }.into_any(),
+                        }).collect_view()}
+                    </div>
+                }).collect_view()}
+            </div>
+        }
+        .into_any(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn span(id: &str, parent: Option<&str>) -> SpanView {
+        serde_json::from_value(json!({
+            "trace_id": "t", "span_id": id, "parent_span_id": parent, "name": id, "span_kind": "internal",
+            "llm_kind": "other", "service_name": "s", "start_time_ns": 0, "end_time_ns": 1, "duration_ns": 1,
+            "status_code": "ok", "status_message": null, "operation": null, "provider": null, "model": null,
+            "tokens": {"input": null, "output": null, "cache_read": null, "cache_write": null, "reasoning": null},
+            "tool_name": null, "tool_call_id": null, "session_id": null, "end_user_id": null, "cost_nanos": null,
+            "unpriced": false, "prompt": null, "completion": null, "tool_arguments": null, "tool_result": null,
+            "diff": null, "details": {}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_tree_puts_children_under_parents() {
+        let spans = [
+            span("root", None),
+            span("a", Some("root")),
+            span("b", Some("root")),
+            span("a1", Some("a")),
+            span("orphan", Some("missing")),
+        ];
+        let order: Vec<(&str, usize)> = tree_order(&spans)
+            .into_iter()
+            .map(|(index, depth)| (spans[index].span_id.as_str(), depth))
+            .collect();
+        assert_eq!(order, [("root", 0), ("a", 1), ("a1", 2), ("b", 1), ("orphan", 0)]);
+    }
+
+    #[test]
+    fn conversations_from_each_shape() {
+        let otel = r#"[{"role":"user","parts":[{"type":"text","content":"fix it"}]},{"role":"assistant","parts":[{"type":"tool_call","name":"apply_patch","arguments":{"path":"a.rs"}}]}]"#;
+        let messages = chat_messages(otel).unwrap();
+        assert_eq!(messages[0].parts, [ChatPart::Text("fix it".into())]);
+        assert!(matches!(&messages[1].parts[0], ChatPart::ToolCall { name, .. } if name == "apply_patch"));
+        let chat = r#"[{"role":"tool","content":"42","tool_call_id":"c"},{"role":"assistant","tool_calls":[{"function":{"name":"f","arguments":"{}"}}]}]"#;
+        let messages = chat_messages(chat).unwrap();
+        assert_eq!(messages[0].parts, [ChatPart::ToolResult("42".into())]);
+        assert!(matches!(&messages[1].parts[0], ChatPart::ToolCall { name, .. } if name == "f"));
+        assert_eq!(chat_messages("plain text"), None);
+    }
+}
