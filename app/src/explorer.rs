@@ -19,8 +19,9 @@ pub const TIME_RANGES: &[(&str, &str, i64)] = &[
 ];
 
 /// A page of the organization's spans; `range` (a [`TIME_RANGES`] value)
-/// sets `since` relative to now unless `since` is given.
-#[server]
+/// sets `since` relative to now unless `since` is given. JSON input: the
+/// URL encoding drops a query whose filters are all empty.
+#[server(input = leptos::server_fn::codec::Json)]
 pub async fn explore_spans(
     org_id: Uuid,
     query: SpanQuery,
