@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     error::ApiError,
-    telemetry::{SpanPage, SpanQuery, TraceDetail},
+    telemetry::{SpanPage, SpanQuery, TraceDetail, TracePage, TraceQuery},
 };
 
 /// The explorer's quick time ranges: URL value, label, length in seconds.
@@ -27,7 +27,7 @@ pub async fn explore_spans(
     query: SpanQuery,
     range: Option<String>,
 ) -> Result<SpanPage, ApiError> {
-    use crate::{accounts::Action, error::AppError, services::orgs, services::spans};
+    use crate::{accounts::Action, services::orgs, services::spans};
 
     let mut query = query;
     let (state, _, user) = crate::server_context::signed_in().await?;
@@ -35,17 +35,41 @@ pub async fn explore_spans(
     if query.since.as_deref().is_none_or(str::is_empty)
         && let Some(range) = range.as_deref().filter(|range| !range.is_empty())
     {
-        let seconds = TIME_RANGES
-            .iter()
-            .find(|(value, _, _)| *value == range)
-            .map(|(_, _, seconds)| *seconds)
-            .ok_or_else(|| AppError::BadRequest(format!("unknown time range {range:?}")))?;
-        if seconds > 0 {
-            let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
-            query.since = Some((now - seconds * 1_000_000_000).to_string());
-        }
+        query.since = since_for_range(range)?;
     }
     Ok(spans::list_spans(&state.db, org_id, &query).await?)
+}
+
+/// Since when a [`TIME_RANGES`] value reaches back, in Unix nanoseconds; `None` for all time.
+#[cfg(feature = "ssr")]
+fn since_for_range(range: &str) -> Result<Option<String>, crate::error::AppError> {
+    let seconds = TIME_RANGES
+        .iter()
+        .find(|(value, _, _)| *value == range)
+        .map(|(_, _, seconds)| *seconds)
+        .ok_or_else(|| crate::error::AppError::BadRequest(format!("unknown time range {range:?}")))?;
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    Ok((seconds > 0).then(|| (now - seconds * 1_000_000_000).to_string()))
+}
+
+/// A page of the organization's trace rollups, with the same `range` as spans.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn explore_traces(
+    org_id: Uuid,
+    query: TraceQuery,
+    range: Option<String>,
+) -> Result<TracePage, ApiError> {
+    use crate::{accounts::Action, services::orgs, services::traces};
+
+    let mut query = query;
+    let (state, _, user) = crate::server_context::signed_in().await?;
+    orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
+    if query.since.as_deref().is_none_or(str::is_empty)
+        && let Some(range) = range.as_deref().filter(|range| !range.is_empty())
+    {
+        query.since = since_for_range(range)?;
+    }
+    Ok(traces::list_traces(&state.db, org_id, &query).await?)
 }
 
 /// One trace with all its spans.

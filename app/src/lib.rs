@@ -89,7 +89,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=HomePage />
                     <Route path=StaticSegment("spans") view=pages::spans::SpansPage />
-                    <Route path=StaticSegment("traces") view=sections::TracesPage />
+                    <Route path=StaticSegment("traces") view=pages::traces::TracesPage />
                     <Route path=(StaticSegment("traces"), ParamSegment("trace_id")) view=pages::trace::TracePage />
                     <Route path=StaticSegment("costs") view=sections::CostsPage />
                     <Route path=StaticSegment("policies") view=sections::PoliciesPage />

@@ -17,6 +17,7 @@ on_every_backend!(
     a_single_span_reads_back_whole,
     other_tenants_see_nothing,
     exports_round_trip_through_otlp,
+    pages_render_on_the_server,
 );
 
 const TRACE_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -620,5 +621,49 @@ async fn exports_round_trip_through_otlp(backend: Backend) {
         "not_found",
     )
     .await;
+    server.stop().await;
+}
+
+/// The Spans, Traces and trace pages arrive rendered: rows, the waterfall
+/// and the coloured diff are in the HTML before any script runs.
+async fn pages_render_on_the_server(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let browser = server.browser();
+    let org = common::first_org(&browser.sign_up("ada@example.com").await);
+    let minted: Value = browser
+        .post(
+            &format!("/api/v1/orgs/{org}/tokens"),
+            json!({"name": "sdk", "scopes": ["ingest"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    ingest_fixture(&server, minted["secret"].as_str().unwrap()).await;
+
+    let spans = browser.get("/spans?tool=apply_patch").await.text().await.unwrap();
+    assert!(spans.contains(r#"data-testid="span-table""#), "{spans}");
+    assert_eq!(
+        spans.matches("<tr class=").count() + spans.matches("<tr data-kind").count(),
+        2,
+        "two apply_patch spans"
+    );
+    assert!(!spans.contains(">gpt-4o<"), "filtered out");
+
+    let traces = browser.get("/traces").await.text().await.unwrap();
+    assert!(traces.contains("invoke_agent coder") && traces.contains("chat claude"));
+
+    let trace = browser
+        .get(&format!("/traces/{TRACE_A}?span=00000000000000a4"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(trace.contains(r#"data-testid="waterfall""#));
+    assert!(
+        trace.contains(r#"class="diff-add""#) && trace.contains("+new"),
+        "the diff is rendered"
+    );
+    assert!(trace.contains("00000000000000a1"), "the parent id is shown");
     server.stop().await;
 }

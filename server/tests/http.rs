@@ -92,7 +92,7 @@ async fn section_pages_render_their_empty_state(backend: Backend) {
     let server = TestServer::start(backend).await;
     for (path, title, expected) in [
         ("/spans", "Spans", "Sign in to continue"),
-        ("/traces", "Traces", "This section arrives with"),
+        ("/traces", "Traces", "Sign in to continue"),
         ("/costs", "Costs", "This section arrives with"),
         ("/policies", "Policies", "This section arrives with"),
         ("/settings", "Settings", "Sign in to continue"),

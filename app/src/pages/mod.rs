@@ -10,3 +10,4 @@ pub mod settings;
 pub mod spans;
 pub mod tokens;
 pub mod trace;
+pub mod traces;

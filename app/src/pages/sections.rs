@@ -28,17 +28,6 @@ fn SectionPlaceholder(
 }
 
 #[component]
-pub fn TracesPage() -> impl IntoView {
-    view! {
-        <SectionPlaceholder
-            title="Traces"
-            summary="Agent runs end to end: the span waterfall, conversations and rendered diffs."
-            arrives_with="the trace view"
-        />
-    }
-}
-
-#[component]
 pub fn CostsPage() -> impl IntoView {
     view! {
         <SectionPlaceholder

@@ -12,7 +12,10 @@ use leptos_router::{
 
 use crate::{
     accounts::OrgSummary,
-    components::{send_traces::SendTracesCard, session::RequireUser},
+    components::{
+        send_traces::SendTracesCard,
+        session::{RequireUser, urlencode},
+    },
     explorer::{TIME_RANGES, explore_spans},
     format,
     telemetry::{SpanQuery, SpanSummary},
@@ -47,7 +50,7 @@ const PARAMS: &[&str] = &[
     "cursor",
 ];
 
-fn param(params: &ParamsMap, name: &str) -> Option<String> {
+pub(crate) fn param(params: &ParamsMap, name: &str) -> Option<String> {
     params.get(name).filter(|value| !value.is_empty())
 }
 
@@ -70,36 +73,33 @@ fn span_query(params: &ParamsMap) -> SpanQuery {
     }
 }
 
-/// `/spans?…` with `changes` applied to the current parameters (`None` removes one).
-fn explorer_href(params: &ParamsMap, changes: &[(&str, Option<&str>)]) -> String {
-    let mut pairs: Vec<(String, String)> = Vec::new();
-    for name in PARAMS {
+/// `path?…` with the `names` parameters of `params`, `changes` applied
+/// (`None` removes one), in the order of `names`.
+pub(crate) fn list_href(
+    path: &str,
+    names: &[&str],
+    params: &ParamsMap,
+    changes: &[(&str, Option<&str>)],
+) -> String {
+    let mut pairs: Vec<String> = Vec::new();
+    for name in names {
         let value = match changes.iter().find(|(changed, _)| changed == name) {
             Some((_, value)) => value.map(str::to_owned),
             None => param(params, name),
         };
         if let Some(value) = value {
-            pairs.push(((*name).to_owned(), value));
+            pairs.push(format!("{name}={}", urlencode(&value)));
         }
     }
     if pairs.is_empty() {
-        return "/spans".to_owned();
+        path.to_owned()
+    } else {
+        format!("{path}?{}", pairs.join("&"))
     }
-    let query: Vec<String> = pairs
-        .iter()
-        .map(|(name, value)| format!("{name}={}", urlencode(value)))
-        .collect();
-    format!("/spans?{}", query.join("&"))
 }
 
-fn urlencode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (byte as char).to_string(),
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+fn explorer_href(params: &ParamsMap, changes: &[(&str, Option<&str>)]) -> String {
+    list_href("/spans", PARAMS, params, changes)
 }
 
 #[component]
@@ -209,7 +209,7 @@ fn FilterBar() -> impl IntoView {
 }
 
 #[component]
-fn SkeletonTable() -> impl IntoView {
+pub(crate) fn SkeletonTable() -> impl IntoView {
     view! {
         <div class="skeleton-table" aria-busy="true" aria-label="Loading spans">
             {(0..8).map(|_| view! { <div class="skeleton skeleton-row"></div> }).collect_view()}

@@ -1,0 +1,163 @@
+//! The trace list: one row per agent run (root span, service, start,
+//! duration, spans, errors, tokens, cost), filtered through the URL like the
+//! spans explorer, each row opening the trace view.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{
+    components::{A, Form},
+    hooks::use_query_map,
+    params::ParamsMap,
+};
+
+use super::spans::{SkeletonTable, list_href, param};
+use crate::{
+    accounts::OrgSummary,
+    components::{send_traces::SendTracesCard, session::RequireUser},
+    explorer::{TIME_RANGES, explore_traces},
+    format,
+    telemetry::{TraceQuery, TraceSummary},
+};
+
+const PARAMS: &[&str] = &[
+    "q",
+    "service",
+    "model",
+    "status",
+    "range",
+    "min_duration_ms",
+    "min_cost_usd",
+    "cursor",
+];
+
+fn trace_query(params: &ParamsMap) -> TraceQuery {
+    TraceQuery {
+        service: param(params, "service"),
+        model: param(params, "model"),
+        status: param(params, "status"),
+        min_duration_ms: param(params, "min_duration_ms"),
+        min_cost_usd: param(params, "min_cost_usd"),
+        q: param(params, "q"),
+        cursor: param(params, "cursor"),
+        ..TraceQuery::default()
+    }
+}
+
+#[component]
+pub fn TracesPage() -> impl IntoView {
+    view! {
+        <Title text="Traces" />
+        <header class="page-header">
+            <h1>"Traces"</h1>
+            <p class="lead">"Agent runs end to end: open one for its span waterfall, conversations and diffs."</p>
+        </header>
+        <RequireUser children=|_, org| match org {
+            Some(org) => view! { <TraceList org /> }.into_any(),
+            None => view! { <SendTracesCard org=None /> }.into_any(),
+        } />
+    }
+}
+
+#[component]
+fn TraceList(org: OrgSummary) -> impl IntoView {
+    let params = use_query_map();
+    let org_id = org.id;
+    let page = Resource::new(
+        move || params.get(),
+        move |params| explore_traces(org_id, trace_query(&params), param(&params, "range")),
+    );
+    let value = move |name: &'static str| params.with(|params| param(params, name).unwrap_or_default());
+    view! {
+        <Form method="GET" action="/traces" attr:class="filter-bar" attr:role="search">
+            <input class="input filter-search" type="search" name="q" placeholder="Traces whose spans say…"
+                aria-label="Search text" prop:value=move || value("q") />
+            <input class="input" type="text" name="service" placeholder="Service" aria-label="Service" prop:value=move || value("service") />
+            <input class="input" type="text" name="model" placeholder="Model" aria-label="Model" prop:value=move || value("model") />
+            <select class="input" name="status" aria-label="Status">
+                <option value="" selected=move || value("status").is_empty()>"Any status"</option>
+                <option value="ok" selected=move || value("status") == "ok">"Without errors"</option>
+                <option value="error" selected=move || value("status") == "error">"With errors"</option>
+            </select>
+            <select class="input" name="range" aria-label="Time range">
+                {TIME_RANGES.iter().map(|(range, label, _)| view! {
+                    <option value=*range selected=move || {
+                        let current = value("range");
+                        current == *range || (current.is_empty() && *range == "all")
+                    }>{*label}</option>
+                }).collect_view()}
+            </select>
+            <button class="button button-primary" type="submit">"Filter"</button>
+        </Form>
+        <Transition fallback=|| view! { <SkeletonTable /> }>
+            {move || Suspend::new(async move {
+                match page.await {
+                    Err(err) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
+                    Ok(page) if page.traces.is_empty() => view! {
+                        <div class="empty-state" data-testid="no-traces">
+                            <p class="empty-state-title">"No traces"</p>
+                            <p class="muted">"Traces appear here as soon as spans arrive; "<A href="/spans">"the Spans page"</A>" shows how to send them."</p>
+                        </div>
+                    }
+                    .into_any(),
+                    Ok(page) => {
+                        let next = page.next_cursor.clone();
+                        view! {
+                            <TraceTable traces=page.traces />
+                            <nav class="pager" aria-label="Pages">
+                                <Show when=move || params.with(|params| param(params, "cursor").is_some())>
+                                    <A href=move || list_href("/traces", PARAMS, &params.get(), &[("cursor", None)]) attr:class="button">"Newest"</A>
+                                </Show>
+                                {next.map(|cursor| view! {
+                                    <A href=move || list_href("/traces", PARAMS, &params.get(), &[("cursor", Some(cursor.as_str()))]) attr:class="button">"Older traces"</A>
+                                })}
+                            </nav>
+                        }
+                        .into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn TraceTable(traces: Vec<TraceSummary>) -> impl IntoView {
+    view! {
+        <div class="table-scroll">
+            <table class="table span-table" data-testid="trace-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Started (UTC)"</th>
+                        <th scope="col">"Root span"</th>
+                        <th scope="col">"Service"</th>
+                        <th scope="col" class="numeric">"Duration"</th>
+                        <th scope="col" class="numeric">"Spans"</th>
+                        <th scope="col" class="numeric">"Errors"</th>
+                        <th scope="col" class="numeric">"Tokens in / out"</th>
+                        <th scope="col" class="numeric">"Cost"</th>
+                        <th scope="col">"Models"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {traces.into_iter().map(|trace| {
+                        let href = format!("/traces/{}", trace.trace_id);
+                        let cost = format!("{}{}", format::cost(Some(trace.cost_nanos)), if trace.unpriced_spans > 0 { " + unpriced" } else { "" });
+                        view! {
+                            <tr class:row-error=trace.error_count != 0>
+                                <td class="mono nowrap"><A href=href.clone()>{format::timestamp(trace.start_time_ns)}</A></td>
+                                <td><A href=href>{trace.root_span_name.clone().unwrap_or_else(|| "(root not received)".to_owned())}</A></td>
+                                <td>{trace.service_name.clone()}</td>
+                                <td class="numeric mono">{format::duration(trace.duration_ns)}</td>
+                                <td class="numeric mono">{trace.span_count}</td>
+                                <td class="numeric mono" class:status-error=trace.error_count != 0>{trace.error_count}</td>
+                                <td class="numeric mono">{format!("{} / {}", format::count(trace.input_tokens), format::count(trace.output_tokens))}</td>
+                                <td class="numeric mono">{cost}</td>
+                                <td>{trace.models.join(", ")}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+}
