@@ -9,6 +9,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::services::{
     ingest::{policy::IngestPolicy, writer::IngestWriter},
+    live::LiveHub,
     throttle::LoginThrottle,
 };
 
@@ -24,6 +25,8 @@ pub struct AppState {
     pub ingest: IngestWriter,
     /// What ingest keeps of span content.
     pub ingest_policy: Arc<IngestPolicy>,
+    /// Announces organizations with new spans to live tails.
+    pub live: LiveHub,
 }
 
 /// How accounts behave on this installation.

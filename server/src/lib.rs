@@ -7,6 +7,7 @@ pub mod api;
 pub mod config;
 pub mod db;
 pub mod http;
+pub mod live;
 pub mod otlp;
 pub mod site;
 pub mod telemetry;
@@ -17,6 +18,7 @@ use app::{
     services::{
         self,
         ingest::writer::{IngestWriter, WriterSettings},
+        live::LiveHub,
         throttle::LoginThrottle,
     },
     state::{AccountSettings, AppState, InstanceIdentity},
@@ -59,6 +61,7 @@ impl Server {
         }
 
         let writer_stop = CancellationToken::new();
+        let live = LiveHub::default();
         let (ingest, writer_task) = IngestWriter::start(
             db.clone(),
             WriterSettings {
@@ -66,6 +69,7 @@ impl Server {
                 max_batch_spans: config.ingest_batch_spans as usize,
                 max_batch_wait: config.ingest_batch_wait,
             },
+            live.clone(),
             writer_stop.clone(),
         );
         let state = AppState {
@@ -82,6 +86,7 @@ impl Server {
             login_throttle: Arc::new(LoginThrottle::default()),
             ingest,
             ingest_policy: Arc::new(config.ingest_policy()),
+            live,
         };
         tracing::info!(
             %instance_id,
@@ -120,6 +125,17 @@ impl Server {
             SESSION_CLEANUP_PERIOD,
             shutdown.clone(),
         ));
+        let live_hub = self.state.live.clone();
+        let closing = shutdown.clone();
+        tokio::spawn(async move {
+            closing.cancelled().await;
+            live_hub.close();
+        });
+        let notifications = tokio::spawn(live::relay_notifications(
+            self.state.db.clone(),
+            self.state.live.clone(),
+            shutdown.clone(),
+        ));
         let checkpoints = tokio::spawn(db::run_wal_checkpoints(
             self.state.db.clone(),
             WAL_CHECKPOINT_PERIOD,
@@ -145,6 +161,9 @@ impl Server {
         }
         if let Err(err) = session_cleanup.await {
             tracing::warn!(error = %err, "session cleanup task failed");
+        }
+        if let Err(err) = notifications.await {
+            tracing::warn!(error = %err, "live-tail notification task failed");
         }
         if let Err(err) = checkpoints.await {
             tracing::warn!(error = %err, "WAL checkpoint task failed");

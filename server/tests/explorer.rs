@@ -18,6 +18,7 @@ on_every_backend!(
     other_tenants_see_nothing,
     exports_round_trip_through_otlp,
     pages_render_on_the_server,
+    live_tail_delivers_filters_and_resumes,
 );
 
 const TRACE_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -665,5 +666,154 @@ async fn pages_render_on_the_server(backend: Backend) {
         "the diff is rendered"
     );
     assert!(trace.contains("00000000000000a1"), "the parent id is shown");
+    server.stop().await;
+}
+
+/// Reads Server-Sent Events from `response` until `count` span events have
+/// arrived; returns their ids and data.
+async fn read_events(response: &mut reqwest::Response, count: usize) -> Vec<(i64, Value)> {
+    let mut buffer = String::new();
+    let mut events = Vec::new();
+    let deadline = std::time::Duration::from_secs(20);
+    tokio::time::timeout(deadline, async {
+        while events.len() < count {
+            let chunk = response.chunk().await.unwrap().expect("the stream stays open");
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buffer.find("\n\n") {
+                let block: String = buffer.drain(..end + 2).collect();
+                let field = |name: &str| {
+                    block
+                        .lines()
+                        .find_map(|line| line.strip_prefix(name).map(|rest| rest.trim().to_owned()))
+                };
+                if field("event:").as_deref() == Some("span") {
+                    let id = field("id:").unwrap().parse().unwrap();
+                    let data = serde_json::from_str(&field("data:").unwrap()).unwrap();
+                    events.push((id, data));
+                }
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("only {} of {count} live events arrived", events.len()));
+    events
+}
+
+async fn open_live(
+    server: &TestServer,
+    token: &str,
+    query: &str,
+    last_event_id: Option<i64>,
+) -> reqwest::Response {
+    let mut request = server
+        .client
+        .get(server.url(&format!("/api/v1/live?{query}")))
+        .bearer_auth(token);
+    if let Some(id) = last_event_id {
+        request = request.header("Last-Event-ID", id.to_string());
+    }
+    let response = request.send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()[reqwest::header::CONTENT_TYPE],
+        "text/event-stream"
+    );
+    response
+}
+
+/// Spans stored after a live tail opens arrive on it (filtered, this tenant
+/// only); a reconnect with `Last-Event-ID` gets what came after that event;
+/// on PostgreSQL a span stored by another replica arrives too.
+async fn live_tail_delivers_filters_and_resumes(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (ada_org, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    let (_, other) = tenant(&server, "eve@example.com", &["ingest", "read"]).await;
+    common::assert_error(
+        get_with_token(&server, &token, "/api/v1/live?kind=bogus").await,
+        StatusCode::BAD_REQUEST,
+        "bad_request",
+    )
+    .await;
+
+    let mut live = open_live(&server, &token, "kind=request", None).await;
+    ingest_fixture(&server, &other).await;
+    ingest_fixture(&server, &token).await;
+    let events = read_events(&mut live, 2).await;
+    let ids: Vec<&str> = events
+        .iter()
+        .map(|(_, span)| span["span_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["00000000000000a2", "00000000000000b1"],
+        "requests only, in storage order"
+    );
+    assert!(events[0].0 < events[1].0);
+
+    // Eve's identical spans went to Eve: nothing else is pending for Ada.
+    let late = span(
+        TRACE_B,
+        "00000000000000b3",
+        None,
+        "chat late",
+        (T0 + 30 * SECOND, SECOND),
+        false,
+        json!({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}),
+    );
+    assert_eq!(
+        post_otlp(
+            &server,
+            "/v1/traces",
+            &token,
+            "application/json",
+            export("reviewer", vec![late])
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
+    let next = read_events(&mut live, 1).await;
+    assert_eq!(next[0].1["span_id"], "00000000000000b3");
+    drop(live);
+
+    let mut resumed = open_live(&server, &token, "kind=request", Some(events[0].0)).await;
+    let replayed = read_events(&mut resumed, 2).await;
+    assert_eq!(replayed[0].1["span_id"], "00000000000000b1");
+    assert_eq!(replayed[1].1["span_id"], "00000000000000b3");
+    drop(resumed);
+
+    if backend == Backend::Postgres {
+        let replica = server.replica().await;
+        // The replica's own writer stores nothing: what it hears came by NOTIFY.
+        let mut heard = replica.state.live.subscribe();
+        let mut on_replica = open_live(&replica, &token, "", None).await;
+        let elsewhere = span(
+            TRACE_B,
+            "00000000000000b4",
+            None,
+            "from the other replica",
+            (T0 + 40 * SECOND, SECOND),
+            false,
+            json!({}),
+        );
+        let response = post_otlp(
+            &server,
+            "/v1/traces",
+            &token,
+            "application/json",
+            export("reviewer", vec![elsewhere]),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let org_id = tokio::time::timeout(std::time::Duration::from_secs(20), heard.recv())
+            .await
+            .expect("the notification reaches the replica")
+            .unwrap();
+        assert_eq!(org_id.to_string(), ada_org);
+        let arrived = read_events(&mut on_replica, 1).await;
+        assert_eq!(arrived[0].1["span_id"], "00000000000000b4");
+        drop(on_replica);
+        replica.stop_keeping_database().await;
+    }
     server.stop().await;
 }

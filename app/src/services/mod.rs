@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod ingest;
 pub mod instance;
+pub mod live;
 pub mod orgs;
 pub mod passwords;
 pub mod search;

@@ -348,3 +348,45 @@ pub(crate) fn page<Row, Item: From<Row>>(
     let next = if more { rows.last().map(cursor) } else { None };
     (rows.into_iter().map(Item::from).collect(), next)
 }
+
+/// The newest span row id of `org_id` (0 without spans): where a live tail starts.
+pub async fn latest_row_id(db: &DatabaseConnection, org_id: Uuid) -> Result<i64> {
+    let latest = span::Entity::find()
+        .select_only()
+        .column(span::Column::Id)
+        .filter(span::Column::OrgId.eq(org_id))
+        .order_by_desc(span::Column::Id)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    Ok(latest.unwrap_or(0))
+}
+
+/// Spans of `org_id` stored after row `after_id` that match `query`, oldest
+/// first, with their row ids: what a live tail sends next.
+pub async fn spans_after(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    query: &SpanQuery,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<(i64, SpanSummary)>> {
+    let filter = SpanFilter::parse(db.get_database_backend(), org_id, query)?;
+    let rows = span::Entity::find()
+        .filter(filter.condition.add(span::Column::Id.gt(after_id)))
+        .order_by_asc(span::Column::Id)
+        .limit(limit)
+        .into_partial_model::<SpanListRow>()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.id, SpanSummary::from(row)))
+        .collect())
+}
+
+/// Checks a live tail's filters without reading anything.
+pub fn check_query(backend: DatabaseBackend, query: &SpanQuery) -> Result<()> {
+    SpanFilter::parse(backend, Uuid::nil(), query).map(|_| ())
+}

@@ -6,6 +6,7 @@
 mod auth;
 pub mod bearer;
 pub mod extract;
+mod live;
 mod orgs;
 mod tokens;
 mod traces;
@@ -43,6 +44,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/orgs/{org}/tokens", get(tokens::list).post(tokens::mint))
         .route("/orgs/{org}/tokens/{id}", delete(tokens::revoke))
         .route("/spans", get(traces::list_spans))
+        .route("/live", get(live::live))
         .route("/traces", get(traces::list))
         .route("/traces/{trace_id}", get(traces::get))
         .route("/traces/{trace_id}/spans/{span_id}", get(traces::span))

@@ -20,12 +20,12 @@ use super::extract::{ApiPath, ApiQuery, Caller};
 #[derive(Deserialize)]
 pub struct OrgQuery {
     /// For signed-in users in several organizations; tokens always read their own.
-    org: Option<Uuid>,
+    pub org: Option<Uuid>,
 }
 
 /// The organization a read is about: a token's own, or for a user the one
 /// asked for (if a member) or else their first.
-async fn org_for(state: &AppState, caller: &Caller, requested: Option<Uuid>) -> Result<Uuid> {
+pub(super) async fn org_for(state: &AppState, caller: &Caller, requested: Option<Uuid>) -> Result<Uuid> {
     let org_id = match (caller, requested) {
         (Caller::Token(token), _) => token.org_id,
         (Caller::User(_), Some(org_id)) => org_id,

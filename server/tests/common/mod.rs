@@ -204,6 +204,17 @@ impl TestServer {
         self.handle.is_finished()
     }
 
+    /// A second server on the same database, as another replica would be;
+    /// stopping it leaves the database to this one.
+    pub async fn replica(&self) -> TestServer {
+        let shared = TestDatabase {
+            url: self.database.url.clone(),
+            postgres_name: None,
+            _dir: tempfile::tempdir().expect("temp dir"),
+        };
+        Self::start_on(shared, &[]).await
+    }
+
     /// Stops the server and returns its database, still existing.
     pub async fn stop_keeping_database(self) -> TestDatabase {
         self.shutdown.cancel();

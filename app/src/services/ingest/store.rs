@@ -14,7 +14,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
-    super::search,
+    super::{live, search},
     genai::TokenUsage,
     payload,
     pricing::SpanCost,
@@ -393,8 +393,22 @@ pub async fn store_batches(db: &DatabaseConnection, batches: &[SpanBatch]) -> Re
         }
         stored.push(new_spans);
     }
+    let mut orgs_with_new_spans: Vec<Uuid> = traces.keys().map(|(org_id, _)| *org_id).collect();
+    orgs_with_new_spans.sort_unstable();
+    orgs_with_new_spans.dedup();
     upsert_traces(&txn, traces.into_iter().collect()).await?;
     index_for_search(&txn, &search_rows).await?;
+    if txn.get_database_backend() == DatabaseBackend::Postgres {
+        // Delivered to every replica's listener when (and only if) this commits.
+        for org_id in &orgs_with_new_spans {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [live::NOTIFY_CHANNEL.into(), org_id.to_string().into()],
+            ))
+            .await?;
+        }
+    }
     txn.commit().await?;
     Ok(stored)
 }

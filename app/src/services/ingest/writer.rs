@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::store::{self, SpanBatch, SpanRow};
+use crate::services::live::LiveHub;
 
 #[derive(Clone, Copy, Debug)]
 pub struct WriterSettings {
@@ -76,10 +77,11 @@ impl IngestWriter {
     pub fn start(
         db: DatabaseConnection,
         settings: WriterSettings,
+        live: LiveHub,
         stop: CancellationToken,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (queue, jobs) = mpsc::channel(settings.queue_capacity.max(1));
-        let task = tokio::spawn(run(db, settings, jobs, stop));
+        let task = tokio::spawn(run(db, settings, live, jobs, stop));
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
         let cpu_slots = Arc::new(Semaphore::new(cores));
         (Self { queue, cpu_slots }, task)
@@ -125,6 +127,7 @@ impl IngestWriter {
 async fn run(
     db: DatabaseConnection,
     settings: WriterSettings,
+    live: LiveHub,
     mut jobs: mpsc::Receiver<WriteJob>,
     stop: CancellationToken,
 ) {
@@ -156,16 +159,19 @@ async fn run(
             spans += job.batch.rows.len();
             batch.push(job);
         }
-        commit(&db, batch).await;
+        commit(&db, &live, batch).await;
     }
     tracing::debug!("ingest writer stopped");
 }
 
-async fn commit(db: &DatabaseConnection, jobs: Vec<WriteJob>) {
+async fn commit(db: &DatabaseConnection, live: &LiveHub, jobs: Vec<WriteJob>) {
     let (batches, answers): (Vec<_>, Vec<_>) = jobs.into_iter().map(|job| (job.batch, job.done)).unzip();
     match store::store_batches(db, &batches).await {
         Ok(stored) => {
-            for (answer, count) in answers.into_iter().zip(stored) {
+            for ((answer, count), batch) in answers.into_iter().zip(stored).zip(&batches) {
+                if count > 0 {
+                    live.announce(batch.org_id);
+                }
                 let _ = answer.send(Ok(count));
             }
         }
