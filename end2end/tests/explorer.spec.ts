@@ -58,3 +58,70 @@ test("spans appear in the explorer, filter by tool, and open a trace with a rend
   await expect(diff.locator("pre")).toContainText("+++ b/src/parser.rs");
   await expect(page.getByTestId("span-detail")).toContainText("Span id");
 });
+
+test("Live shows spans stored after the page loaded; the keyboard moves through rows", async ({ page, baseURL }) => {
+  const email = `live-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+  await act.openHydrated(page, "/signup");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Sign up" }).click();
+  await expect(page).toHaveURL(/\/spans$/);
+  await page.getByTestId("send-test-trace").click();
+  await expect(page.getByTestId("test-trace-id")).toContainText(/[0-9a-f]{32}/);
+
+  // An ingest token, minted through the API with the browser's session.
+  const me = await (await page.request.get("/api/v1/me")).json();
+  const org = me.organizations[0].id;
+  const minted = await page.request.post(`/api/v1/orgs/${org}/tokens`, {
+    data: { name: "live", scopes: ["ingest"] },
+    headers: { Origin: baseURL! },
+  });
+  expect(minted.status()).toBe(201);
+  const token = (await minted.json()).secret;
+
+  await act.openHydrated(page, "/spans");
+  const rows = page.getByTestId("span-table").locator("tbody tr");
+  await expect(rows).toHaveCount(6);
+  await page.getByTestId("live-toggle").click();
+  await expect(page.getByTestId("live-toggle")).toHaveAttribute("aria-pressed", "true");
+
+  const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+  const start = BigInt(Date.now()) * 1_000_000n;
+  const body = {
+    resourceSpans: [{
+      resource: { attributes: [{ key: "service.name", value: { stringValue: "live-agent" } }] },
+      scopeSpans: [{ spans: [{
+        traceId, spanId: "00f067aa0ba902b7", name: "chat live",
+        kind: 3, startTimeUnixNano: start.toString(), endTimeUnixNano: (start + 5_000_000n).toString(),
+        attributes: [
+          { key: "gen_ai.operation.name", value: { stringValue: "chat" } },
+          { key: "gen_ai.request.model", value: { stringValue: "live-model-x" } },
+        ],
+      }] }],
+    }],
+  };
+  // The stream is open before the span is stored.
+  await expect(page.getByTestId("live-toggle")).toHaveAttribute("data-connected", "true");
+  const sent = await page.request.post("/v1/traces", {
+    data: body,
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+  });
+  expect(sent.status()).toBe(200);
+  await expect(rows).toHaveCount(7);
+  await expect(rows.first()).toContainText("live-model-x");
+
+  // Keyboard: j selects the first row, j the next, k goes back, Enter opens it.
+  await page.locator("body").click({ position: { x: 5, y: 5 } });
+  await page.keyboard.press("j");
+  await expect(rows.nth(0)).toHaveClass(/row-selected/);
+  await page.keyboard.press("j");
+  await expect(rows.nth(1)).toHaveClass(/row-selected/);
+  await page.keyboard.press("k");
+  await expect(rows.nth(0)).toHaveClass(/row-selected/);
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(new RegExp(`/traces/${traceId}\\?span=00f067aa0ba902b7`));
+
+  await act.openHydrated(page, "/spans");
+  await page.keyboard.press("/");
+  await expect(page.getByTestId("search")).toBeFocused();
+});

@@ -132,9 +132,23 @@ fn Explorer(org: OrgSummary) -> impl IntoView {
             .any(|name| *name != "cursor" && param(&params, name).is_some())
     };
     let org = StoredValue::new(org);
+    let live = RwSignal::new(false);
+    let connected = RwSignal::new(false);
+    let live_rows = RwSignal::new(Vec::<SpanSummary>::new());
+    live_tail(org_id, live, connected, live_rows);
 
     view! {
         <FilterBar />
+        <div class="explorer-toolbar">
+            <button type="button" class="button button-small live-toggle" class:live-on=move || live.get()
+                aria-pressed=move || live.get().to_string() data-testid="live-toggle"
+                data-connected=move || connected.get().to_string()
+                on:click=move |_| live.update(|on| *on = !*on)>
+                <span class="status-dot" class:status-live=move || live.get() class:status-waiting=move || !live.get()></span>
+                {move || if live.get() { " Live: on" } else { " Live" }}
+            </button>
+            <span class="muted keyboard-hint">"/ search · j k move · Enter open"</span>
+        </div>
         <Transition fallback=|| view! { <SkeletonTable /> }>
             {move || Suspend::new(async move {
                 match page.await {
@@ -152,7 +166,7 @@ fn Explorer(org: OrgSummary) -> impl IntoView {
                     Ok(page) => {
                         let next = page.next_cursor.clone();
                         view! {
-                            <SpanTable spans=page.spans />
+                            <SpanTable spans=page.spans live_rows />
                             <nav class="pager" aria-label="Pages">
                                 <Show when=move || params.with(|params| param(params, "cursor").is_some())>
                                     <A href=move || explorer_href(&params.get(), &[("cursor", None)]) attr:class="button">"Newest"</A>
@@ -230,9 +244,81 @@ pub fn KindBadge(#[prop(into)] kind: String) -> impl IntoView {
     view! { <span class=format!("kind-badge kind-{kind}") title=label>{label}</span> }
 }
 
+fn row_key(span: &SpanSummary) -> String {
+    format!("{}/{}", span.trace_id, span.span_id)
+}
+
+fn trace_href(span: &SpanSummary) -> String {
+    format!("/traces/{}?span={}", span.trace_id, span.span_id)
+}
+
+/// One row: time (opens the trace), kind, title (a quick filter), service,
+/// tokens, cost, duration, status.
+fn span_row(span: SpanSummary, params: Memo<ParamsMap>, selected: RwSignal<Option<String>>) -> impl IntoView {
+    let key = row_key(&span);
+    let href = trace_href(&span);
+    let title = match (span.llm_kind.as_str(), &span.model, &span.tool_name) {
+        ("tool_call" | "tool_result", _, Some(tool)) => Some(("tool", tool.clone())),
+        (_, Some(model), _) => Some(("model", model.clone())),
+        (_, _, Some(tool)) => Some(("tool", tool.clone())),
+        _ => None,
+    };
+    let tokens = match (span.tokens.input, span.tokens.output) {
+        (None, None) => String::new(),
+        (input, output) => format!(
+            "{} / {}",
+            input.map(format::count).unwrap_or_default(),
+            output.map(format::count).unwrap_or_default()
+        ),
+    };
+    let cost = if span.unpriced {
+        "unpriced".to_owned()
+    } else if span.cost_nanos.is_some() {
+        format::cost(span.cost_nanos)
+    } else {
+        String::new()
+    };
+    let error = span.status_code == "error";
+    view! {
+        <tr class:row-error=error class:row-selected=move || selected.with(|selected| selected.as_deref() == Some(key.as_str()))
+            data-kind=span.llm_kind.clone()>
+            <td class="mono nowrap"><A href=href.clone()>{format::timestamp(span.start_time_ns)}</A></td>
+            <td><KindBadge kind=span.llm_kind.clone() /></td>
+            <td class="span-title">
+                {match title {
+                    Some((filter, value)) => {
+                        let label = value.clone();
+                        let filter_href = move || explorer_href(&params.get(), &[(filter, Some(value.as_str())), ("cursor", None)]);
+                        view! { <A href=filter_href attr:class="quick-filter" attr:title=format!("Only this {filter}")>{label}</A> }.into_any()
+                    }
+                    None => view! { <A href=href>{span.name.clone()}</A> }.into_any(),
+                }}
+            </td>
+            <td>{span.service_name.clone()}</td>
+            <td class="numeric mono">{tokens}</td>
+            <td class="numeric mono">{cost}</td>
+            <td class="numeric mono">{format::duration(span.duration_ns)}</td>
+            <td>{if error { view! { <span class="status status-error">"error"</span> }.into_any() } else { view! { <span class="status">{span.status_code.clone()}</span> }.into_any() }}</td>
+        </tr>
+    }
+}
+
+/// The table: spans streamed in by the Live toggle on top, then the page.
+/// Keyboard: `/` focuses the search, `j`/`k` move through rows, `Enter` opens one.
 #[component]
-fn SpanTable(spans: Vec<SpanSummary>) -> impl IntoView {
-    let params = use_query_map();
+fn SpanTable(spans: Vec<SpanSummary>, live_rows: RwSignal<Vec<SpanSummary>>) -> impl IntoView {
+    let query = use_query_map();
+    let params = Memo::new(move |_| query.get());
+    let selected = RwSignal::new(None::<String>);
+    let page_rows: Vec<SpanSummary> = spans.clone();
+    keyboard_navigation(selected, move || {
+        live_rows.with(|live| {
+            live.iter()
+                .chain(page_rows.iter())
+                .map(|span| (row_key(span), trace_href(span)))
+                .collect::<Vec<_>>()
+        })
+    });
     view! {
         <div class="table-scroll">
             <table class="table span-table" data-testid="span-table">
@@ -249,50 +335,157 @@ fn SpanTable(spans: Vec<SpanSummary>) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    {spans.into_iter().map(|span| {
-                        let trace_href = format!("/traces/{}?span={}", span.trace_id, span.span_id);
-                        let title = match (span.llm_kind.as_str(), &span.model, &span.tool_name) {
-                            ("tool_call" | "tool_result", _, Some(tool)) => Some(("tool", tool.clone())),
-                            (_, Some(model), _) => Some(("model", model.clone())),
-                            (_, _, Some(tool)) => Some(("tool", tool.clone())),
-                            _ => None,
-                        };
-                        let tokens = match (span.tokens.input, span.tokens.output) {
-                            (None, None) => String::new(),
-                            (input, output) => format!(
-                                "{} / {}",
-                                input.map(format::count).unwrap_or_default(),
-                                output.map(format::count).unwrap_or_default()
-                            ),
-                        };
-                        let cost = if span.unpriced { "unpriced".to_owned() } else if span.cost_nanos.is_some() { format::cost(span.cost_nanos) } else { String::new() };
-                        let error = span.status_code == "error";
-                        view! {
-                            <tr class:row-error=error data-kind=span.llm_kind.clone()>
-                                <td class="mono nowrap"><A href=trace_href.clone()>{format::timestamp(span.start_time_ns)}</A></td>
-                                <td><KindBadge kind=span.llm_kind.clone() /></td>
-                                <td class="span-title">
-                                    {match title {
-                                        Some((filter, value)) => {
-                                            let label = value.clone();
-                                            let href = move || explorer_href(&params.get(), &[(filter, Some(value.as_str())), ("cursor", None)]);
-                                            view! { <A href=href attr:class="quick-filter" attr:title=format!("Only this {filter}")>{label}</A> }.into_any()
-                                        }
-                                        None => view! { <A href=trace_href>{span.name.clone()}</A> }.into_any(),
-                                    }}
-                                </td>
-                                <td>{span.service_name.clone()}</td>
-                                <td class="numeric mono">{tokens}</td>
-                                <td class="numeric mono">{cost}</td>
-                                <td class="numeric mono">{format::duration(span.duration_ns)}</td>
-                                <td>{if error { view! { <span class="status status-error">"error"</span> }.into_any() } else { view! { <span class="status">{span.status_code.clone()}</span> }.into_any() }}</td>
-                            </tr>
-                        }
-                    }).collect_view()}
+                    {move || live_rows.get().into_iter().map(|span| span_row(span, params, selected)).collect_view()}
+                    {spans.into_iter().map(|span| span_row(span, params, selected)).collect_view()}
                 </tbody>
             </table>
         </div>
     }
+}
+
+/// `/`, `j`, `k` and `Enter` on the explorer; keys typed into fields are theirs.
+fn keyboard_navigation(
+    selected: RwSignal<Option<String>>,
+    rows: impl Fn() -> Vec<(String, String)> + 'static,
+) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::{wasm_bindgen::JsCast, web_sys};
+        let navigate = leptos_router::hooks::use_navigate();
+        let handle = window_event_listener(leptos::ev::keydown, move |event: web_sys::KeyboardEvent| {
+            let in_field = event
+                .target()
+                .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
+                .is_some_and(|element| {
+                    matches!(element.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA")
+                });
+            if in_field || event.ctrl_key() || event.meta_key() || event.alt_key() {
+                return;
+            }
+            let rows = rows();
+            let position = selected.with_untracked(|key| {
+                key.as_ref()
+                    .and_then(|key| rows.iter().position(|(row, _)| row == key))
+            });
+            match event.key().as_str() {
+                "/" => {
+                    event.prevent_default();
+                    if let Some(search) = document()
+                        .query_selector("[data-testid=search]")
+                        .ok()
+                        .flatten()
+                        .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok())
+                    {
+                        let _ = search.focus();
+                    }
+                }
+                "j" | "k" if !rows.is_empty() => {
+                    let next = match (event.key().as_str(), position) {
+                        ("j", None) => 0,
+                        ("j", Some(index)) => (index + 1).min(rows.len() - 1),
+                        (_, None) => 0,
+                        (_, Some(index)) => index.saturating_sub(1),
+                    };
+                    selected.set(Some(rows[next].0.clone()));
+                    request_animation_frame(|| {
+                        if let Ok(Some(row)) = document().query_selector("tr.row-selected") {
+                            row.scroll_into_view_with_bool(false);
+                        }
+                    });
+                }
+                "Enter" => {
+                    if let Some(index) = position {
+                        navigate(&rows[index].1, Default::default());
+                    }
+                }
+                _ => {}
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (selected, rows);
+}
+
+/// While `live` is on, streams the spans the current filters match from
+/// `/api/v1/live` into `live_rows` (newest on top), keeping the reader's
+/// place: when the page is scrolled, it moves by what was added above.
+fn live_tail(
+    org_id: uuid::Uuid,
+    live: RwSignal<bool>,
+    connected: RwSignal<bool>,
+    live_rows: RwSignal<Vec<SpanSummary>>,
+) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::{
+            wasm_bindgen::{JsCast, closure::Closure},
+            web_sys,
+        };
+        let query = use_query_map();
+        type Listener = Closure<dyn FnMut(web_sys::MessageEvent)>;
+        let source = StoredValue::new_local(None::<(web_sys::EventSource, Listener, Listener)>);
+        let close = move || {
+            source.update_value(|current| {
+                if let Some((stream, _, _)) = current.take() {
+                    stream.close();
+                }
+            })
+        };
+        Effect::new(move |_| {
+            let on = live.get();
+            let params = query.get();
+            close();
+            connected.set(false);
+            live_rows.set(Vec::new());
+            if !on {
+                return;
+            }
+            let mut url = list_href(
+                "/api/v1/live",
+                PARAMS,
+                &params,
+                &[("cursor", None), ("range", None)],
+            );
+            url.push_str(if url.contains('?') { "&" } else { "?" });
+            url.push_str(&format!("org={org_id}"));
+            let Ok(stream) = web_sys::EventSource::new(&url) else {
+                return;
+            };
+            let on_span =
+                Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
+                    let Some(data) = event.data().as_string() else {
+                        return;
+                    };
+                    let Ok(span) = serde_json::from_str::<SpanSummary>(&data) else {
+                        return;
+                    };
+                    let window = window();
+                    let scrolled = window.scroll_y().unwrap_or_default();
+                    let height_before = document()
+                        .document_element()
+                        .map(|root| root.scroll_height())
+                        .unwrap_or_default();
+                    live_rows.update(|rows| rows.insert(0, span));
+                    if scrolled > 0.0 {
+                        request_animation_frame(move || {
+                            let height_after = document()
+                                .document_element()
+                                .map(|root| root.scroll_height())
+                                .unwrap_or_default();
+                            window.scroll_by_with_x_and_y(0.0, f64::from(height_after - height_before));
+                        });
+                    }
+                });
+            let on_open = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| connected.set(true));
+            let _ = stream.add_event_listener_with_callback("span", on_span.as_ref().unchecked_ref());
+            let _ = stream.add_event_listener_with_callback("open", on_open.as_ref().unchecked_ref());
+            source.set_value(Some((stream, on_span, on_open)));
+        });
+        on_cleanup(close);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (org_id, live, connected, live_rows);
 }
 
 #[cfg(test)]
