@@ -148,6 +148,9 @@ pub struct SpanQuery {
     pub limit: Option<String>,
     /// From a previous page's `next_cursor`.
     pub cursor: Option<String>,
+    /// `attr.<key>=<value>` parameters: span attributes that must equal these values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<(String, String)>,
 }
 
 /// Filters of the trace list (`GET /api/v1/traces`, and the Traces page's URL).

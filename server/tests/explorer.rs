@@ -323,6 +323,21 @@ async fn paging_walks_every_span_once(backend: Backend) {
         .map(|id| id[47..].to_owned())
         .collect();
     assert_eq!(walked, all);
+    let by_attribute = walk(
+        &server,
+        &token,
+        "limit=1&attr.tool.name=apply_patch",
+        async |_| {},
+    )
+    .await;
+    assert_eq!(
+        by_attribute,
+        [
+            format!("{TRACE_A}/00000000000000a4"),
+            format!("{TRACE_A}/00000000000000a3")
+        ],
+        "attribute filters page too"
+    );
     let tools: Vec<String> = walk(&server, &token, "limit=1&kind=tool_call", async |_| {}).await;
     assert_eq!(
         tools,

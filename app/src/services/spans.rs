@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use crate::{
     error::{AppError, Result},
-    services::{search, traces::is_trace_id},
+    services::{ingest::payload, search, traces::is_trace_id},
     telemetry::{SpanPage, SpanQuery, SpanSummary, SpanTokens, TraceQuery},
 };
 
@@ -309,21 +309,27 @@ impl From<SpanListRow> for SpanSummary {
     }
 }
 
+fn after_cursor(cursor: &Cursor<i64>) -> Condition {
+    Condition::any()
+        .add(span::Column::StartTimeNs.lt(cursor.start_time_ns))
+        .add(
+            Condition::all()
+                .add(span::Column::StartTimeNs.eq(cursor.start_time_ns))
+                .add(span::Column::Id.lt(cursor.after)),
+        )
+}
+
 /// One page of `org_id`'s spans matching `query`, newest first.
 pub async fn list_spans(db: &DatabaseConnection, org_id: Uuid, query: &SpanQuery) -> Result<SpanPage> {
     let filter = SpanFilter::parse(db.get_database_backend(), org_id, query)?;
     let limit = parse_limit(query.limit.as_deref())?;
+    let cursor = parse_cursor::<i64>(query.cursor.as_deref())?;
+    if !query.attributes.is_empty() {
+        return scan_for_attributes(db, filter.condition, cursor, &query.attributes, limit).await;
+    }
     let mut condition = filter.condition;
-    if let Some(cursor) = parse_cursor::<i64>(query.cursor.as_deref())? {
-        condition = condition.add(
-            Condition::any()
-                .add(span::Column::StartTimeNs.lt(cursor.start_time_ns))
-                .add(
-                    Condition::all()
-                        .add(span::Column::StartTimeNs.eq(cursor.start_time_ns))
-                        .add(span::Column::Id.lt(cursor.after)),
-                ),
-        );
+    if let Some(cursor) = &cursor {
+        condition = condition.add(after_cursor(cursor));
     }
     let rows = span::Entity::find()
         .filter(condition)
@@ -335,6 +341,119 @@ pub async fn list_spans(db: &DatabaseConnection, org_id: Uuid, query: &SpanQuery
         .await?;
     let (spans, next_cursor) = page(rows, limit, |row| format!("{}_{}", row.start_time_ns, row.id));
     Ok(SpanPage { spans, next_cursor })
+}
+
+/// Rows read per step of an attribute scan.
+const SCAN_BATCH: u64 = 500;
+/// Rows an attribute scan reads for one page at most; the page may then be
+/// short, and `next_cursor` continues the scan.
+const SCAN_BUDGET: usize = 5_000;
+
+/// True when the stored attribute `key` equals `expected` (numbers and
+/// booleans compare by their text).
+fn attribute_equals(
+    attributes: &crate::services::ingest::record::Attributes,
+    key: &str,
+    expected: &str,
+) -> bool {
+    match attributes.get(key) {
+        Some(serde_json::Value::String(text)) => text == expected,
+        Some(serde_json::Value::Null) | None => false,
+        Some(other) => other.to_string() == expected,
+    }
+}
+
+/// Attributes live in the compressed payload, so attribute filters are
+/// checked here, on rows the indexed filters already narrowed, reading at
+/// most [`SCAN_BUDGET`] rows per page.
+async fn scan_for_attributes(
+    db: &DatabaseConnection,
+    condition: Condition,
+    mut cursor: Option<Cursor<i64>>,
+    wanted: &[(String, String)],
+    limit: u64,
+) -> Result<SpanPage> {
+    let mut spans = Vec::new();
+    let mut scanned = 0;
+    loop {
+        let mut step = condition.clone();
+        if let Some(cursor) = &cursor {
+            step = step.add(after_cursor(cursor));
+        }
+        let rows = span::Entity::find()
+            .filter(step)
+            .order_by_desc(span::Column::StartTimeNs)
+            .order_by_desc(span::Column::Id)
+            .limit(SCAN_BATCH)
+            .all(db)
+            .await?;
+        let exhausted = (rows.len() as u64) < SCAN_BATCH;
+        for row in rows {
+            scanned += 1;
+            cursor = Some(Cursor {
+                start_time_ns: row.start_time_ns,
+                after: row.id,
+            });
+            let stored = payload::decode(&row.payload).map_err(|err| AppError::Internal(err.to_string()))?;
+            if wanted
+                .iter()
+                .all(|(key, value)| attribute_equals(&stored.attributes, key, value))
+            {
+                spans.push(SpanSummary::from(row));
+                if spans.len() as u64 == limit {
+                    return Ok(SpanPage {
+                        spans,
+                        next_cursor: cursor
+                            .map(|cursor| format!("{}_{}", cursor.start_time_ns, cursor.after)),
+                    });
+                }
+            }
+        }
+        if exhausted {
+            return Ok(SpanPage {
+                spans,
+                next_cursor: None,
+            });
+        }
+        if scanned >= SCAN_BUDGET {
+            return Ok(SpanPage {
+                spans,
+                next_cursor: cursor.map(|cursor| format!("{}_{}", cursor.start_time_ns, cursor.after)),
+            });
+        }
+    }
+}
+
+impl From<span::Model> for SpanSummary {
+    fn from(row: span::Model) -> Self {
+        SpanListRow {
+            id: row.id,
+            trace_id: row.trace_id,
+            span_id: row.span_id,
+            parent_span_id: row.parent_span_id,
+            name: row.name,
+            span_kind: row.span_kind,
+            llm_kind: row.llm_kind,
+            service_name: row.service_name,
+            start_time_ns: row.start_time_ns,
+            duration_ns: row.duration_ns,
+            status_code: row.status_code,
+            operation: row.operation,
+            provider: row.provider,
+            model: row.model,
+            input_tokens: row.input_tokens,
+            output_tokens: row.output_tokens,
+            cache_read_tokens: row.cache_read_tokens,
+            cache_write_tokens: row.cache_write_tokens,
+            reasoning_tokens: row.reasoning_tokens,
+            tool_name: row.tool_name,
+            session_id: row.session_id,
+            end_user_id: row.end_user_id,
+            cost_nanos: row.cost_nanos,
+            unpriced: row.unpriced,
+        }
+        .into()
+    }
 }
 
 /// The first `limit` rows, and a cursor after the last one when there are more.

@@ -181,3 +181,15 @@ impl Caller {
         }
     }
 }
+
+/// The `attr.<key>=<value>` pairs of a query string: attribute filters,
+/// whose keys are not known in advance.
+pub fn attribute_filters(raw_query: Option<&str>) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(raw_query.unwrap_or_default().as_bytes())
+        .filter_map(|(name, value)| {
+            name.strip_prefix("attr.")
+                .filter(|key| !key.is_empty())
+                .map(|key| (key.to_owned(), value.into_owned()))
+        })
+        .collect()
+}

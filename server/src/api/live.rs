@@ -9,7 +9,7 @@ use app::{
     telemetry::{SpanQuery, SpanSummary},
 };
 use axum::{
-    extract::State,
+    extract::{RawQuery, State},
     http::HeaderMap,
     response::sse::{Event, KeepAlive, Sse},
 };
@@ -19,7 +19,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use uuid::Uuid;
 
 use super::{
-    extract::{ApiQuery, Caller},
+    extract::{ApiQuery, Caller, attribute_filters},
     traces::{OrgQuery, org_for},
 };
 
@@ -39,6 +39,7 @@ pub async fn live(
     headers: HeaderMap,
     ApiQuery(org): ApiQuery<OrgQuery>,
     ApiQuery(query): ApiQuery<SpanQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Sse<impl Stream<Item = std::result::Result<Event, Infallible>>>> {
     let org_id = org_for(&state, &caller, org.org).await?;
     spans::check_query(state.db.get_database_backend(), &query)?;
@@ -59,6 +60,7 @@ pub async fn live(
         org_id,
         query: SpanQuery {
             cursor: None,
+            attributes: attribute_filters(raw.as_deref()),
             ..query
         },
         after_id,

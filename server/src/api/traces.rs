@@ -8,14 +8,14 @@ use app::{
 };
 use axum::{
     Json,
-    extract::State,
+    extract::{RawQuery, State},
     http::header,
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::extract::{ApiPath, ApiQuery, Caller};
+use super::extract::{ApiPath, ApiQuery, Caller, attribute_filters};
 
 #[derive(Deserialize)]
 pub struct OrgQuery {
@@ -129,8 +129,10 @@ pub async fn list_spans(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(org): ApiQuery<OrgQuery>,
-    ApiQuery(query): ApiQuery<SpanQuery>,
+    ApiQuery(mut query): ApiQuery<SpanQuery>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<SpanPage>> {
     let org_id = org_for(&state, &caller, org.org).await?;
+    query.attributes = attribute_filters(raw.as_deref());
     Ok(Json(spans::list_spans(&state.db, org_id, &query).await?))
 }
