@@ -359,7 +359,11 @@ fn attribute_equals(
     match attributes.get(key) {
         Some(serde_json::Value::String(text)) => text == expected,
         Some(serde_json::Value::Null) | None => false,
-        Some(other) => other.to_string() == expected,
+        Some(other) => {
+            // Numbers, booleans, arrays: compared by their JSON text.
+            let text = other.to_string();
+            text == expected
+        }
     }
 }
 
