@@ -1,0 +1,217 @@
+//! Read-path benchmark: loads a million spans (the ingest bench's agent
+//! traces) plus one 200-span trace into the release server, then times the
+//! explorer's reads over HTTP: the first page of spans unfiltered and with a
+//! model or tool filter, full-text search (a common and a rare word), an
+//! attribute filter, the 200-span trace through the API and as the
+//! server-rendered trace page, and live-tail delivery from the ingest
+//! acknowledgement to the event.
+//!
+//! `cargo bench -p server --bench explorer` (SQLite), with
+//! `SPECULA_BENCH_DATABASE=postgres` for PostgreSQL on 127.0.0.1:5432;
+//! `SPECULA_BENCH_SPANS` (default 1000000) sizes the load;
+//! `SPECULA_BENCH_ANALYZE=1` runs `VACUUM ANALYZE` on PostgreSQL before
+//! timing, as autovacuum eventually would after a bulk load.
+
+mod support;
+
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use support::*;
+
+/// Timed requests per measurement.
+const SAMPLES: usize = 60;
+
+async fn time_get(client: &reqwest::Client, url: &str, token: Option<&str>) -> Vec<Duration> {
+    let mut timings = Vec::with_capacity(SAMPLES);
+    for _ in 0..SAMPLES {
+        let mut request = client.get(url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let started = Instant::now();
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let body = response.bytes().await.unwrap();
+        timings.push(started.elapsed());
+        assert!(
+            status.is_success(),
+            "{url}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    timings.sort();
+    timings
+}
+
+fn report(label: &str, timings: &[Duration]) {
+    println!(
+        "{label}: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms ({} requests)",
+        percentile(timings, 0.5),
+        percentile(timings, 0.95),
+        percentile(timings, 1.0),
+        timings.len()
+    );
+}
+
+/// From the 200 of an ingest request to its span's event on an open live tail.
+async fn live_latency(base: &str, token: &str) -> Vec<Duration> {
+    let client = reqwest::Client::new();
+    let mut stream = client
+        .get(format!("{base}/api/v1/live?service=live-bench"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert!(stream.status().is_success());
+    let mut timings = Vec::new();
+    let mut buffer = String::new();
+    for index in 0..20u64 {
+        let (_, body) = long_trace_for_live(index);
+        let response = client
+            .post(format!("{base}/v1/traces"))
+            .bearer_auth(token)
+            .header("content-type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success());
+        let acknowledged = Instant::now();
+        loop {
+            if let Some(end) = buffer.find("event: span") {
+                buffer.drain(..end + 11);
+                break;
+            }
+            let chunk = tokio::time::timeout(Duration::from_secs(30), stream.chunk())
+                .await
+                .expect("a live event within 30 s")
+                .unwrap()
+                .unwrap();
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        timings.push(acknowledged.elapsed());
+    }
+    timings.sort();
+    timings
+}
+
+/// One single-span export for the live measurement, service `live-bench`.
+fn long_trace_for_live(index: u64) -> (String, Vec<u8>) {
+    use opentelemetry_proto::tonic::{
+        collector::trace::v1::ExportTraceServiceRequest,
+        resource::v1::Resource,
+        trace::v1::{ResourceSpans, ScopeSpans, Span},
+    };
+    use prost::Message;
+    let trace_id: Vec<u8> = [0xee; 8].into_iter().chain(index.to_be_bytes()).collect();
+    let start = 1_900_000_000_000_000_000u64 + index;
+    let request = ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", "live-bench")],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans: vec![Span {
+                    trace_id,
+                    span_id: (0xee00 + index).to_be_bytes().to_vec(),
+                    name: "live".to_owned(),
+                    start_time_unix_nano: start,
+                    end_time_unix_nano: start + 1000,
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    (String::new(), request.encode_to_vec())
+}
+
+#[tokio::main]
+async fn main() {
+    let database = std::env::var("SPECULA_BENCH_DATABASE").unwrap_or_else(|_| "sqlite".to_owned());
+    let total_spans: usize = env_or("SPECULA_BENCH_SPANS", 1_000_000);
+    let postgres_db = format!("specula_bench_read_{}", std::process::id());
+    let batch_count = total_spans.div_ceil(SPANS_PER_BATCH);
+    println!("building {batch_count} batches of {SPANS_PER_BATCH} spans…");
+    let batches = Arc::new((0..batch_count as u64).map(batch).collect::<Vec<_>>());
+
+    if database == "postgres" {
+        with_postgres_db(&postgres_db, true).await;
+    }
+    let server = start_server(&database, &postgres_db);
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    wait_ready(&browser, &server.base).await;
+    let token = signed_up_token(&browser, &server.base, &["ingest", "read"]).await;
+    let loaded = load(&server.base, &token, batches, 8, None, None).await;
+    let (long_trace_id, long_trace_body) = long_trace(200);
+    let response = browser
+        .post(format!("{}/v1/traces", server.base))
+        .bearer_auth(&token)
+        .header("content-type", "application/x-protobuf")
+        .body(long_trace_body)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    println!(
+        "== {database}: {} spans loaded in {:.1} s, then {SAMPLES} sequential requests per read",
+        loaded.acknowledged_spans + 200,
+        loaded.elapsed.as_secs_f64()
+    );
+
+    if std::env::var("SPECULA_BENCH_ANALYZE").is_ok_and(|value| value == "1") && database == "postgres" {
+        // What autovacuum does on its own some time after a bulk load.
+        use sea_orm::{ConnectionTrait, Database};
+        let db = Database::connect(&server.database_url).await.unwrap();
+        let started = Instant::now();
+        db.execute_unprepared("VACUUM ANALYZE").await.unwrap();
+        println!("VACUUM ANALYZE took {:.1} s", started.elapsed().as_secs_f64());
+        db.close().await.ok();
+    }
+    let client = reqwest::Client::new();
+    let base = &server.base;
+    let api = |query: &str| format!("{base}/api/v1/spans?limit=50{query}");
+    for (label, url) in [
+        ("spans, first page, unfiltered", api("")),
+        ("spans, first page, model=gpt-4o", api("&model=gpt-4o")),
+        ("spans, first page, tool=apply_patch", api("&tool=apply_patch")),
+        ("spans, full text, common word (parser)", api("&q=parser")),
+        (
+            "spans, full text, rare word (module 4242)",
+            api("&q=module%204242"),
+        ),
+        (
+            "spans, attribute filter (tool.status=ok)",
+            api("&attr.tool.status=ok"),
+        ),
+        (
+            "trace of 200 spans, API",
+            format!("{base}/api/v1/traces/{long_trace_id}"),
+        ),
+        ("traces, first page", format!("{base}/api/v1/traces?limit=50")),
+    ] {
+        report(label, &time_get(&client, &url, Some(&token)).await);
+    }
+    report(
+        "trace of 200 spans, server-rendered page",
+        &time_get(&browser, &format!("{base}/traces/{long_trace_id}"), None).await,
+    );
+    report(
+        "live tail, ingest acknowledged to event",
+        &live_latency(base, &token).await,
+    );
+
+    let mut child = server.child;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    if database == "postgres" {
+        with_postgres_db(&postgres_db, false).await;
+    }
+}
