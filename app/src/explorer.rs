@@ -32,12 +32,19 @@ pub async fn explore_spans(
     let mut query = query;
     let (state, _, user) = crate::server_context::signed_in().await?;
     orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
-    if query.since.as_deref().is_none_or(str::is_empty)
-        && let Some(range) = range.as_deref().filter(|range| !range.is_empty())
-    {
-        query.since = since_for_range(range)?;
-    }
+    apply_range(&mut query.since, range.as_deref())?;
     Ok(spans::list_spans(&state.db, org_id, &query).await?)
+}
+
+/// Sets `since` from a [`TIME_RANGES`] value, unless `since` is given.
+#[cfg(feature = "ssr")]
+fn apply_range(since: &mut Option<String>, range: Option<&str>) -> Result<(), crate::error::AppError> {
+    if since.as_deref().is_none_or(str::is_empty)
+        && let Some(range) = range.filter(|range| !range.is_empty())
+    {
+        *since = since_for_range(range)?;
+    }
+    Ok(())
 }
 
 /// Since when a [`TIME_RANGES`] value reaches back, in Unix nanoseconds; `None` for all time.
@@ -64,11 +71,7 @@ pub async fn explore_traces(
     let mut query = query;
     let (state, _, user) = crate::server_context::signed_in().await?;
     orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
-    if query.since.as_deref().is_none_or(str::is_empty)
-        && let Some(range) = range.as_deref().filter(|range| !range.is_empty())
-    {
-        query.since = since_for_range(range)?;
-    }
+    apply_range(&mut query.since, range.as_deref())?;
     Ok(traces::list_traces(&state.db, org_id, &query).await?)
 }
 

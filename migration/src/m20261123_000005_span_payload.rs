@@ -10,7 +10,6 @@
 //! prefer when present (it held the only copy of hashed content).
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DatabaseBackend;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -41,14 +40,6 @@ const POSTGRES: &[&str] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = match manager.get_database_backend() {
-            DatabaseBackend::Postgres => POSTGRES,
-            _ => SQLITE,
-        };
-        let connection = manager.get_connection();
-        for statement in statements {
-            connection.execute_unprepared(statement).await?;
-        }
-        Ok(())
+        crate::run_per_backend(manager, SQLITE, POSTGRES).await
     }
 }

@@ -4,7 +4,7 @@
 //! in the compressed span payload; the index keeps no copy), a `tsvector`
 //! with a GIN index on PostgreSQL. Both are keyed by the span's row id.
 
-use sea_orm_migration::{prelude::*, sea_orm::DatabaseBackend};
+use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -25,14 +25,6 @@ const POSTGRES: &[&str] = &[
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        let statements = match manager.get_database_backend() {
-            DatabaseBackend::Postgres => POSTGRES,
-            _ => SQLITE,
-        };
-        let connection = manager.get_connection();
-        for statement in statements {
-            connection.execute_unprepared(statement).await?;
-        }
-        Ok(())
+        crate::run_per_backend(manager, SQLITE, POSTGRES).await
     }
 }

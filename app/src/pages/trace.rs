@@ -35,26 +35,35 @@ pub fn TracePage() -> impl IntoView {
 
 /// Spans in tree order (parents before children, siblings by start) with their depth.
 fn tree_order(spans: &[SpanView]) -> Vec<(usize, usize)> {
-    let known = |id: &str| spans.iter().any(|span| span.span_id == id);
-    let mut order = Vec::with_capacity(spans.len());
-    let mut stack: Vec<(usize, usize)> = spans
+    use std::collections::HashMap;
+    let index_of: HashMap<&str, usize> = spans
         .iter()
         .enumerate()
-        .filter(|(_, span)| span.parent_span_id.as_deref().is_none_or(|parent| !known(parent)))
-        .map(|(index, _)| (index, 0))
-        .rev()
+        .map(|(index, span)| (span.span_id.as_str(), index))
         .collect();
+    // Spans arrive sorted by start time, so each child list is too.
+    let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+    let mut roots = Vec::new();
+    for (index, span) in spans.iter().enumerate() {
+        match span
+            .parent_span_id
+            .as_deref()
+            .and_then(|parent| index_of.get(parent))
+        {
+            Some(&parent) if parent != index => children[parent].push(index),
+            _ => roots.push(index),
+        }
+    }
+    let mut order = Vec::with_capacity(spans.len());
+    let mut stack: Vec<(usize, usize)> = roots.into_iter().rev().map(|index| (index, 0)).collect();
+    // A parent cycle sent by a broken client must not loop forever.
+    let mut seen = vec![false; spans.len()];
     while let Some((index, depth)) = stack.pop() {
+        if std::mem::replace(&mut seen[index], true) {
+            continue;
+        }
         order.push((index, depth));
-        let id = &spans[index].span_id;
-        let children: Vec<usize> = spans
-            .iter()
-            .enumerate()
-            .filter(|(_, span)| span.parent_span_id.as_deref() == Some(id.as_str()))
-            .map(|(child, _)| child)
-            .collect();
-        // Spans arrive sorted by start time, so children are too.
-        stack.extend(children.into_iter().rev().map(|child| (child, depth + 1)));
+        stack.extend(children[index].iter().rev().map(|&child| (child, depth + 1)));
     }
     order
 }
