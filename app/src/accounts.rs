@@ -9,6 +9,7 @@ use uuid::Uuid;
 /// A member's role in an organization, from least to most powerful.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Role {
     Viewer,
     Member,
@@ -87,6 +88,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
 /// What an API token may be used for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum TokenScope {
     /// Send telemetry to the OTLP endpoints.
     Ingest,
@@ -111,6 +113,7 @@ impl TokenScope {
 
 /// The signed-in user, as the UI and `GET /api/v1/me` see them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserInfo {
     pub id: Uuid,
     pub email: String,
@@ -120,6 +123,7 @@ pub struct UserInfo {
 
 /// An organization the caller belongs to, with the caller's role in it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OrgSummary {
     pub id: Uuid,
     pub name: String,
@@ -128,12 +132,14 @@ pub struct OrgSummary {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Me {
     pub user: UserInfo,
     pub organizations: Vec<OrgSummary>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MemberInfo {
     pub user_id: Uuid,
     pub email: String,
@@ -142,6 +148,7 @@ pub struct MemberInfo {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InvitationInfo {
     pub id: Uuid,
     pub email: String,
@@ -153,6 +160,7 @@ pub struct InvitationInfo {
 
 /// A new invitation: the only time its secret link is visible.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CreatedInvitation {
     pub invitation: InvitationInfo,
     /// The secret token, to be passed to `POST /api/v1/invitations/{token}/accept`.
@@ -163,6 +171,7 @@ pub struct CreatedInvitation {
 
 /// An API token's metadata; the secret itself is never stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenInfo {
     pub id: Uuid,
     pub name: String,
@@ -178,6 +187,7 @@ pub struct TokenInfo {
 
 /// A freshly minted token: the only time its secret is visible.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MintedToken {
     pub token: TokenInfo,
     pub secret: String,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 /// over REST and as the error of a server function.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message}")]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ApiError {
     /// A stable, machine-readable code such as `not_found`.
     pub code: String,
@@ -30,6 +31,7 @@ impl ApiError {
 
 /// The JSON envelope of an error response body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ApiError,
 }

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 /// A trace's rollup.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TraceSummary {
     pub trace_id: String,
     pub root_span_name: Option<String>,
@@ -26,6 +27,7 @@ pub struct TraceSummary {
 
 /// Token counts of a span; `input` includes cached input tokens.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SpanTokens {
     pub input: Option<i64>,
     pub output: Option<i64>,
@@ -36,6 +38,7 @@ pub struct SpanTokens {
 
 /// A span with its derived LLM fields, its large text and everything else it carried.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SpanView {
     pub trace_id: String,
     pub span_id: String,
@@ -67,10 +70,12 @@ pub struct SpanView {
     pub tool_result: Option<String>,
     pub diff: Option<String>,
     /// Resource, scope, attributes, events, links, parameters, finish reasons.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
     pub details: Value,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TraceDetail {
     pub trace: TraceSummary,
     /// In start-time order.
@@ -79,6 +84,7 @@ pub struct TraceDetail {
 
 /// One row of the spans explorer: the indexed columns, no payload.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SpanSummary {
     pub trace_id: String,
     pub span_id: String,
@@ -104,6 +110,7 @@ pub struct SpanSummary {
 
 /// A page of spans, newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SpanPage {
     pub spans: Vec<SpanSummary>,
     /// Pass as `cursor` for the next (older) page; `None` on the last page.
@@ -112,6 +119,7 @@ pub struct SpanPage {
 
 /// A page of trace rollups, newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TracePage {
     pub traces: Vec<TraceSummary>,
     pub next_cursor: Option<String>,
@@ -120,6 +128,7 @@ pub struct TracePage {
 /// The explorer's filters as query parameters (`GET /api/v1/spans`, and the
 /// Spans page's URL). Every field is optional text, checked by the server.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct SpanQuery {
     /// `request`, `response`, `tool_call`, `tool_result`, `agent`, `embedding`, `retrieval`, `other`.
     pub kind: Option<String>,
@@ -150,11 +159,13 @@ pub struct SpanQuery {
     pub cursor: Option<String>,
     /// `attr.<key>=<value>` parameters: span attributes that must equal these values.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ssr", param(ignore))]
     pub attributes: Vec<(String, String)>,
 }
 
 /// Filters of the trace list (`GET /api/v1/traces`, and the Traces page's URL).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct TraceQuery {
     /// The root span's service.
     pub service: Option<String>,

@@ -24,6 +24,7 @@ on_every_backend!(
     migrations_are_idempotent_and_keep_the_instance,
     shutdown_finishes_in_flight_requests,
     responses_carry_a_request_id,
+    openapi_document_describes_every_route,
 );
 
 async fn healthz_reports_alive(backend: Backend) {
@@ -245,5 +246,96 @@ async fn responses_carry_a_request_id(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "abc-123");
+    server.stop().await;
+}
+
+/// The OpenAPI document lists the API, and every operation it lists is a
+/// real route: called with placeholder ids and no credentials, none answers
+/// "unknown endpoint" (404 from the API's fallback) or 405.
+async fn openapi_document_describes_every_route(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let response = server.get("/api/v1/openapi.json").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let document: Value = response.json().await.unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = document["paths"].as_object().unwrap();
+    for expected in [
+        "/api/v1/spans",
+        "/api/v1/live",
+        "/api/v1/traces",
+        "/api/v1/traces/{trace_id}",
+        "/api/v1/traces/{trace_id}/spans/{span_id}",
+        "/api/v1/traces/{trace_id}/export",
+        "/api/v1/orgs/{org}/tokens",
+        "/api/v1/auth/login",
+        "/api/v1/token",
+        "/v1/traces",
+        "/v1/metrics",
+    ] {
+        assert!(paths.contains_key(expected), "{expected} is not documented");
+    }
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    for schema in [
+        "SpanPage",
+        "SpanSummary",
+        "TraceDetail",
+        "ErrorBody",
+        "MintedToken",
+    ] {
+        assert!(schemas.contains_key(schema), "schema {schema} is missing");
+    }
+    let spans = &paths["/api/v1/spans"]["get"];
+    let parameters: Vec<&str> = spans["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|parameter| parameter["name"].as_str().unwrap())
+        .collect();
+    for name in ["kind", "model", "tool", "q", "cursor", "org"] {
+        assert!(parameters.contains(&name), "spans lacks parameter {name}");
+    }
+    assert!(
+        !parameters.contains(&"attributes"),
+        "attr.* is not a named parameter"
+    );
+
+    let client = reqwest::Client::new();
+    let mut operations = 0;
+    for (path, item) in paths {
+        let concrete = path
+            .replace("{org}", "00000000-0000-0000-0000-000000000000")
+            .replace("{user}", "00000000-0000-0000-0000-000000000000")
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{trace_id}", "0af7651916cd43dd8448eb211c80319c")
+            .replace("{span_id}", "b7ad6b7169203331")
+            .replace("{token}", "no-such-invitation");
+        assert!(!concrete.contains('{'), "unhandled placeholder in {path}");
+        for method in item.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = client
+                .request(method.clone(), server.url(&concrete))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            let body = response.text().await.unwrap();
+            assert!(
+                !body.contains("API endpoint not found"),
+                "{method} {path} is documented but not routed"
+            );
+            operations += 1;
+        }
+    }
+    assert!(operations >= 26, "only {operations} operations documented");
+
+    let page = server.get("/api/docs/").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("swagger-ui"));
+    let initializer = server.get("/api/docs/swagger-initializer.js").await;
+    assert_eq!(initializer.status(), StatusCode::OK);
+    assert!(initializer.text().await.unwrap().contains("/api/v1/openapi.json"));
     server.stop().await;
 }

@@ -51,6 +51,9 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <span>"Specula " {env!("CARGO_PKG_VERSION")}</span>
                 <span class="footer-sep" aria-hidden="true">"·"</span>
                 <span>"LLM telemetry over OpenTelemetry"</span>
+                <span class="footer-sep" aria-hidden="true">"·"</span>
+                // Served by the server outside the app: a full page load.
+                <a href="/api/docs/" rel="external">"REST API reference"</a>
             </footer>
         </div>
     }

@@ -2,17 +2,21 @@
 
 use app::{
     accounts::Me,
-    error::Result,
+    error::{ErrorBody, Result},
     services::{accounts, orgs, sessions},
     state::AppState,
 };
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
 use tower_sessions::Session;
+use utoipa::ToSchema;
 
-use super::extract::{ApiJson, ClientAddress, SignedIn};
+use super::{
+    extract::{ApiJson, ClientAddress, SignedIn},
+    openapi::{ChangeErrors, ReadErrors},
+};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SignupRequest {
     email: String,
     password: String,
@@ -21,13 +25,13 @@ pub struct SignupRequest {
     invitation: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     email: String,
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     current_password: String,
     new_password: String,
@@ -40,7 +44,12 @@ async fn me_for(state: &AppState, user: &entity::user::Model) -> Result<Me> {
     })
 }
 
-/// `POST /api/v1/auth/signup`
+/// Creates an account (when sign-up is open, or with an invitation) and signs in.
+#[utoipa::path(
+    post, path = "/auth/signup", tag = "auth",
+    request_body = SignupRequest,
+    responses((status = 201, description = "Signed in; the session cookie is set", body = Me), ChangeErrors),
+)]
 pub async fn signup(
     State(state): State<AppState>,
     session: Session,
@@ -57,7 +66,16 @@ pub async fn signup(
     Ok((StatusCode::CREATED, Json(me_for(&state, &user).await?)))
 }
 
-/// `POST /api/v1/auth/login`
+/// Signs in; failed attempts are throttled per address and account.
+#[utoipa::path(
+    post, path = "/auth/login", tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set", body = Me),
+        (status = 401, description = "Wrong email or password", body = ErrorBody),
+        (status = 429, description = "Too many failed attempts; see `Retry-After`", body = ErrorBody),
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
@@ -76,20 +94,36 @@ pub async fn login(
     Ok(Json(me_for(&state, &user).await?))
 }
 
-/// `POST /api/v1/auth/logout`: ends this session.
+/// Ends this session.
+#[utoipa::path(
+    post, path = "/auth/logout", tag = "auth",
+    responses((status = 204, description = "Signed out")),
+    security(("session" = [])),
+)]
 pub async fn logout(session: Session) -> Result<StatusCode> {
     sessions::sign_out(&session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/v1/auth/logout-all`: ends every session of the user, this one included.
+/// Ends every session of the user, this one included.
+#[utoipa::path(
+    post, path = "/auth/logout-all", tag = "auth",
+    responses((status = 204, description = "Signed out everywhere"), ChangeErrors),
+    security(("session" = [])),
+)]
 pub async fn logout_everywhere(State(state): State<AppState>, signed_in: SignedIn) -> Result<StatusCode> {
     sessions::end_user_sessions(&state.db, signed_in.user.id).await?;
     sessions::sign_out(&signed_in.session).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/v1/auth/password`: changes the password and ends the user's other sessions.
+/// Changes the password and ends the user's other sessions.
+#[utoipa::path(
+    post, path = "/auth/password", tag = "auth",
+    request_body = ChangePasswordRequest,
+    responses((status = 204, description = "Changed"), ChangeErrors),
+    security(("session" = [])),
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -101,7 +135,12 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/v1/me`
+/// The signed-in user and their organizations.
+#[utoipa::path(
+    get, path = "/me", tag = "auth",
+    responses((status = 200, body = Me), ReadErrors),
+    security(("session" = [])),
+)]
 pub async fn me(State(state): State<AppState>, signed_in: SignedIn) -> Result<Json<Me>> {
     Ok(Json(me_for(&state, &signed_in.user).await?))
 }

@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use super::{
     extract::{ApiQuery, Caller, attribute_filters},
+    openapi::ReadErrors,
     traces::{OrgQuery, org_for},
 };
 
@@ -31,8 +32,22 @@ const FALLBACK_POLL: Duration = Duration::from_secs(5);
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// Streams the caller's new spans matching the explorer's filters, oldest
-/// first, each as an event `span` whose id is its position. A client that
-/// reconnects with `Last-Event-ID` gets what it missed first.
+/// first, as Server-Sent Events: each event `span` carries a `SpanSummary`
+/// and an id; a client that reconnects with `Last-Event-ID` gets what it
+/// missed first. A comment every 15 s keeps the stream open. `cursor` is
+/// ignored; `attr.<key>=<value>` filters apply.
+#[utoipa::path(
+    get, path = "/live", tag = "spans",
+    params(
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event"),
+        OrgQuery, SpanQuery,
+    ),
+    responses(
+        (status = 200, description = "An endless `text/event-stream`", content_type = "text/event-stream", body = SpanSummary),
+        ReadErrors,
+    ),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub async fn live(
     State(state): State<AppState>,
     caller: Caller,

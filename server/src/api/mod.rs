@@ -7,50 +7,47 @@ mod auth;
 pub mod bearer;
 pub mod extract;
 mod live;
+pub mod openapi;
 mod orgs;
 mod tokens;
 mod traces;
 
 use app::{error::AppError, state::AppState};
-use axum::{
-    Router, middleware,
-    routing::{any, delete, get, patch, post},
-};
+use axum::{middleware, routing::any};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router(state: &AppState) -> Router<AppState> {
-    let token_only = Router::new()
-        .route("/token", get(tokens::introspect))
+/// The API's routes, each registered with its OpenAPI description.
+pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
+    let token_only = OpenApiRouter::new()
+        .routes(routes!(tokens::introspect))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             bearer::require_token,
         ));
 
-    Router::new()
-        .route("/auth/signup", post(auth::signup))
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/logout-all", post(auth::logout_everywhere))
-        .route("/auth/password", post(auth::change_password))
-        .route("/me", get(auth::me))
-        .route("/orgs", get(orgs::list).post(orgs::create))
-        .route("/orgs/{org}", delete(orgs::delete))
-        .route("/orgs/{org}/members", get(orgs::members).post(orgs::invite))
-        .route(
-            "/orgs/{org}/members/{user}",
-            patch(orgs::change_role).delete(orgs::remove_member),
-        )
-        .route("/orgs/{org}/invitations", get(orgs::invitations))
-        .route("/orgs/{org}/invitations/{id}", delete(orgs::revoke_invitation))
-        .route("/orgs/{org}/tokens", get(tokens::list).post(tokens::mint))
-        .route("/orgs/{org}/tokens/{id}", delete(tokens::revoke))
-        .route("/spans", get(traces::list_spans))
-        .route("/live", get(live::live))
-        .route("/traces", get(traces::list))
-        .route("/traces/{trace_id}", get(traces::get))
-        .route("/traces/{trace_id}/spans/{span_id}", get(traces::span))
-        .route("/traces/{trace_id}/export", get(traces::export))
-        .route("/invitations/{token}", get(orgs::preview_invitation))
-        .route("/invitations/{token}/accept", post(orgs::accept_invitation))
+    OpenApiRouter::new()
+        .routes(routes!(auth::signup))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::logout_everywhere))
+        .routes(routes!(auth::change_password))
+        .routes(routes!(auth::me))
+        .routes(routes!(orgs::list, orgs::create))
+        .routes(routes!(orgs::delete))
+        .routes(routes!(orgs::members, orgs::invite))
+        .routes(routes!(orgs::change_role, orgs::remove_member))
+        .routes(routes!(orgs::invitations))
+        .routes(routes!(orgs::revoke_invitation))
+        .routes(routes!(tokens::list, tokens::mint))
+        .routes(routes!(tokens::revoke))
+        .routes(routes!(traces::list_spans))
+        .routes(routes!(live::live))
+        .routes(routes!(traces::list))
+        .routes(routes!(traces::get))
+        .routes(routes!(traces::span))
+        .routes(routes!(traces::export))
+        .routes(routes!(orgs::preview_invitation))
+        .routes(routes!(orgs::accept_invitation))
         .merge(token_only)
         .route("/{*unknown}", any(unknown_endpoint))
 }

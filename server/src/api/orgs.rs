@@ -9,28 +9,32 @@ use app::{
 use axum::{Json, extract::State, http::StatusCode};
 use sea_orm::EntityTrait;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{ApiJson, ApiPath, Caller, SignedIn};
+use super::{
+    extract::{ApiJson, ApiPath, Caller, SignedIn},
+    openapi::{ChangeErrors, ReadErrors},
+};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateOrgRequest {
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct InviteRequest {
     email: String,
     role: Role,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ChangeRoleRequest {
     role: Role,
 }
 
 /// What an invitation link shows before it is accepted.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct InvitationPreview {
     organization: String,
     email: String,
@@ -38,7 +42,13 @@ pub struct InvitationPreview {
     expires_at: String,
 }
 
-/// `POST /api/v1/orgs`
+/// Creates an organization; the caller becomes its owner.
+#[utoipa::path(
+    post, path = "/orgs", tag = "organizations",
+    request_body = CreateOrgRequest,
+    responses((status = 201, body = OrgSummary), ChangeErrors),
+    security(("session" = [])),
+)]
 pub async fn create(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -48,12 +58,23 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(org)))
 }
 
-/// `GET /api/v1/orgs`: the caller's organizations.
+/// The caller's organizations, with the caller's role in each.
+#[utoipa::path(
+    get, path = "/orgs", tag = "organizations",
+    responses((status = 200, body = Vec<OrgSummary>), ReadErrors),
+    security(("session" = [])),
+)]
 pub async fn list(State(state): State<AppState>, signed_in: SignedIn) -> Result<Json<Vec<OrgSummary>>> {
     Ok(Json(orgs::list_for_user(&state.db, signed_in.user.id).await?))
 }
 
-/// `DELETE /api/v1/orgs/{org}` (owners)
+/// Deletes an organization and everything in it (owners).
+#[utoipa::path(
+    delete, path = "/orgs/{org}", tag = "organizations",
+    params(("org" = Uuid, Path, description = "Organization id")),
+    responses((status = 204, description = "Deleted"), ChangeErrors),
+    security(("session" = [])),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -63,7 +84,13 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/v1/orgs/{org}/members`
+/// The organization's members and their roles.
+#[utoipa::path(
+    get, path = "/orgs/{org}/members", tag = "organizations",
+    params(("org" = Uuid, Path, description = "Organization id")),
+    responses((status = 200, body = Vec<MemberInfo>), ReadErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub async fn members(
     State(state): State<AppState>,
     caller: Caller,
@@ -73,7 +100,14 @@ pub async fn members(
     Ok(Json(orgs::list_members(&state.db, org_id).await?))
 }
 
-/// `POST /api/v1/orgs/{org}/members`: invites someone; answers with the link to send them.
+/// Invites someone (admins); answers with the link to send them, shown this once.
+#[utoipa::path(
+    post, path = "/orgs/{org}/members", tag = "organizations",
+    params(("org" = Uuid, Path, description = "Organization id")),
+    request_body = InviteRequest,
+    responses((status = 201, body = CreatedInvitation), ChangeErrors),
+    security(("session" = [])),
+)]
 pub async fn invite(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -92,7 +126,14 @@ pub async fn invite(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
-/// `PATCH /api/v1/orgs/{org}/members/{user}`
+/// Changes a member's role (admins; only owners make or unmake owners).
+#[utoipa::path(
+    patch, path = "/orgs/{org}/members/{user}", tag = "organizations",
+    params(("org" = Uuid, Path, description = "Organization id"), ("user" = Uuid, Path, description = "User id")),
+    request_body = ChangeRoleRequest,
+    responses((status = 200, body = MemberInfo), ChangeErrors),
+    security(("session" = [])),
+)]
 pub async fn change_role(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -103,7 +144,13 @@ pub async fn change_role(
     Ok(Json(member))
 }
 
-/// `DELETE /api/v1/orgs/{org}/members/{user}`: removes a member, or leaves.
+/// Removes a member (admins), or leaves (anyone, for themselves).
+#[utoipa::path(
+    delete, path = "/orgs/{org}/members/{user}", tag = "organizations",
+    params(("org" = Uuid, Path, description = "Organization id"), ("user" = Uuid, Path, description = "User id")),
+    responses((status = 204, description = "Removed"), ChangeErrors),
+    security(("session" = [])),
+)]
 pub async fn remove_member(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -113,7 +160,13 @@ pub async fn remove_member(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/v1/orgs/{org}/invitations`: pending invitations.
+/// Invitations not yet accepted, revoked or expired.
+#[utoipa::path(
+    get, path = "/orgs/{org}/invitations", tag = "organizations",
+    params(("org" = Uuid, Path, description = "Organization id")),
+    responses((status = 200, body = Vec<InvitationInfo>), ReadErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub async fn invitations(
     State(state): State<AppState>,
     caller: Caller,
@@ -123,7 +176,13 @@ pub async fn invitations(
     Ok(Json(orgs::list_pending_invitations(&state.db, org_id).await?))
 }
 
-/// `DELETE /api/v1/orgs/{org}/invitations/{id}`
+/// Revokes an invitation (admins).
+#[utoipa::path(
+    delete, path = "/orgs/{org}/invitations/{id}", tag = "organizations",
+    params(("org" = Uuid, Path, description = "Organization id"), ("id" = Uuid, Path, description = "Invitation id")),
+    responses((status = 204, description = "Revoked"), ChangeErrors),
+    security(("session" = [])),
+)]
 pub async fn revoke_invitation(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -133,7 +192,13 @@ pub async fn revoke_invitation(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `GET /api/v1/invitations/{token}`: what the link offers, for the accept page.
+/// What an invitation link offers, for the accept page. No sign-in needed:
+/// the secret token is the credential.
+#[utoipa::path(
+    get, path = "/invitations/{token}", tag = "organizations",
+    params(("token" = String, Path, description = "The invitation's secret token")),
+    responses((status = 200, body = InvitationPreview), ReadErrors),
+)]
 pub async fn preview_invitation(
     State(state): State<AppState>,
     ApiPath(token): ApiPath<String>,
@@ -151,7 +216,13 @@ pub async fn preview_invitation(
     }))
 }
 
-/// `POST /api/v1/invitations/{token}/accept`
+/// Accepts an invitation as the signed-in user.
+#[utoipa::path(
+    post, path = "/invitations/{token}/accept", tag = "organizations",
+    params(("token" = String, Path, description = "The invitation's secret token")),
+    responses((status = 200, body = OrgSummary), ChangeErrors),
+    security(("session" = [])),
+)]
 pub async fn accept_invitation(
     State(state): State<AppState>,
     signed_in: SignedIn,

@@ -2,18 +2,22 @@
 
 use app::{
     accounts::{MintedToken, TokenInfo, TokenScope},
-    error::Result,
+    error::{ErrorBody, Result},
     services::tokens::{self, NewToken, TokenPrincipal},
     state::AppState,
 };
 use axum::{Extension, Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{ApiJson, ApiPath, Caller, SignedIn};
+use super::{
+    extract::{ApiJson, ApiPath, Caller, SignedIn},
+    openapi::{ChangeErrors, ReadErrors},
+};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct MintRequest {
     name: String,
     scopes: Vec<TokenScope>,
@@ -21,7 +25,13 @@ pub struct MintRequest {
     expires_at: Option<DateTime<Utc>>,
 }
 
-/// `GET /api/v1/orgs/{org}/tokens`
+/// The organization's API tokens (never their secrets).
+#[utoipa::path(
+    get, path = "/orgs/{org}/tokens", tag = "tokens",
+    params(("org" = Uuid, Path, description = "Organization id")),
+    responses((status = 200, body = Vec<TokenInfo>), ReadErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -31,7 +41,14 @@ pub async fn list(
     Ok(Json(tokens::list(&state.db, org_id).await?))
 }
 
-/// `POST /api/v1/orgs/{org}/tokens`: the answer holds the secret, shown this once.
+/// Mints a token (admins). The answer holds the secret, shown this once.
+#[utoipa::path(
+    post, path = "/orgs/{org}/tokens", tag = "tokens",
+    params(("org" = Uuid, Path, description = "Organization id")),
+    request_body = MintRequest,
+    responses((status = 201, body = MintedToken), ChangeErrors),
+    security(("session" = [])),
+)]
 pub async fn mint(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -52,7 +69,13 @@ pub async fn mint(
     Ok((StatusCode::CREATED, Json(minted)))
 }
 
-/// `DELETE /api/v1/orgs/{org}/tokens/{id}`
+/// Revokes a token (admins): it stops working at once.
+#[utoipa::path(
+    delete, path = "/orgs/{org}/tokens/{id}", tag = "tokens",
+    params(("org" = Uuid, Path, description = "Organization id"), ("id" = Uuid, Path, description = "Token id")),
+    responses((status = 204, description = "Revoked"), ChangeErrors),
+    security(("session" = [])),
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     signed_in: SignedIn,
@@ -62,15 +85,23 @@ pub async fn revoke(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenIntrospection {
     token_id: Uuid,
     organization_id: Uuid,
     scopes: Vec<TokenScope>,
 }
 
-/// `GET /api/v1/token`: which organization and scopes the presented token
-/// carries, so an SDK setup can be checked. Behind the bearer middleware.
+/// Which organization and scopes the presented token carries, so an SDK
+/// setup can be checked. Bearer tokens only.
+#[utoipa::path(
+    get, path = "/token", tag = "tokens",
+    responses(
+        (status = 200, body = TokenIntrospection),
+        (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn introspect(Extension(principal): Extension<TokenPrincipal>) -> Json<TokenIntrospection> {
     Json(TokenIntrospection {
         token_id: principal.token_id,

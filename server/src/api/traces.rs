@@ -13,11 +13,16 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Deserialize;
+use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::extract::{ApiPath, ApiQuery, Caller, attribute_filters};
+use super::{
+    extract::{ApiPath, ApiQuery, Caller, attribute_filters},
+    openapi::ReadErrors,
+};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrgQuery {
     /// For signed-in users in several organizations; tokens always read their own.
     pub org: Option<Uuid>,
@@ -39,7 +44,13 @@ pub(super) async fn org_for(state: &AppState, caller: &Caller, requested: Option
     Ok(org_id)
 }
 
-/// `GET /api/v1/traces/{trace_id}`
+/// One trace: its rollup and every span with its content, in start-time order.
+#[utoipa::path(
+    get, path = "/traces/{trace_id}", tag = "traces",
+    params(("trace_id" = String, Path, description = "32 hex digits"), OrgQuery),
+    responses((status = 200, body = TraceDetail), ReadErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub async fn get(
     State(state): State<AppState>,
     caller: Caller,
@@ -50,15 +61,27 @@ pub async fn get(
     Ok(Json(traces::get_trace(&state.db, org_id, &trace_id).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     org: Option<Uuid>,
     /// `specula` (the default) or `otlp`.
     format: Option<String>,
 }
 
-/// `GET /api/v1/traces/{trace_id}/export`: the whole trace as a JSON
-/// download, Specula's own shape or, with `?format=otlp`, OTLP/JSON.
+/// The whole trace as a JSON download: Specula's own shape (a `TraceDetail`)
+/// or, with `format=otlp`, OTLP/JSON that any OTLP backend accepts.
+#[utoipa::path(
+    get, path = "/traces/{trace_id}/export", tag = "traces",
+    params(("trace_id" = String, Path, description = "32 hex digits"), ExportQuery),
+    responses(
+        (status = 200, description = "`Content-Disposition: attachment`", content(
+            (TraceDetail = "application/json"),
+        )),
+        ReadErrors,
+    ),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub async fn export(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,7 +123,13 @@ pub async fn export(
         .into_response())
 }
 
-/// `GET /api/v1/traces`
+/// Trace rollups, newest first, a page at a time.
+#[utoipa::path(
+    get, path = "/traces", tag = "traces",
+    params(OrgQuery, TraceQuery),
+    responses((status = 200, body = TracePage), ReadErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -111,7 +140,17 @@ pub async fn list(
     Ok(Json(traces::list_traces(&state.db, org_id, &query).await?))
 }
 
-/// `GET /api/v1/traces/{trace_id}/spans/{span_id}`
+/// One span with its content.
+#[utoipa::path(
+    get, path = "/traces/{trace_id}/spans/{span_id}", tag = "traces",
+    params(
+        ("trace_id" = String, Path, description = "32 hex digits"),
+        ("span_id" = String, Path, description = "16 hex digits"),
+        OrgQuery,
+    ),
+    responses((status = 200, body = SpanView), ReadErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub async fn span(
     State(state): State<AppState>,
     caller: Caller,
@@ -124,7 +163,17 @@ pub async fn span(
     ))
 }
 
-/// `GET /api/v1/spans`
+/// Spans newest first, filtered, a page at a time (keyset paging: stable
+/// while spans arrive). Besides the listed parameters, any number of
+/// `attr.<key>=<value>` parameters keep spans whose attribute `<key>`
+/// equals `<value>`; such a page reads at most 5,000 spans and may come
+/// back short, with a cursor to go on.
+#[utoipa::path(
+    get, path = "/spans", tag = "spans",
+    params(OrgQuery, SpanQuery),
+    responses((status = 200, body = SpanPage), ReadErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
 pub async fn list_spans(
     State(state): State<AppState>,
     caller: Caller,

@@ -30,6 +30,11 @@ use tower_http::{
 };
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 use tracing::Level;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::api::openapi::{self, ApiDoc};
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -68,8 +73,19 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
 
     // Pages, server functions and the REST API use the session; they get the
     // session layer (and the CSRF check inside it).
-    let with_session = Router::new()
+    let (api, mut api_document) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", crate::api::router(&state))
+        .split_for_parts();
+    let (otlp, otlp_document) = crate::otlp::routes(
+        &state,
+        crate::otlp::DecodeLimits {
+            max_decompressed_bytes: settings.max_decompressed_bytes,
+        },
+    )
+    .split_for_parts();
+    api_document.merge(otlp_document);
+    let with_session = Router::new()
+        .merge(api)
         // Also registers every server function, with the same context.
         .leptos_routes_with_context(
             &state,
@@ -96,13 +112,9 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .merge(crate::otlp::routes(
-            &state,
-            crate::otlp::DecodeLimits {
-                max_decompressed_bytes: settings.max_decompressed_bytes,
-            },
-        ))
+        .merge(otlp)
         .nest_service("/pkg", ServeDir::new(pkg_dir))
+        .merge(SwaggerUi::new(openapi::BROWSER_PATH).url(openapi::DOCUMENT_PATH, api_document))
         .merge(with_session)
         .layer(
             ServiceBuilder::new()

@@ -2,19 +2,19 @@
 
 use app::{services::tokens::TokenPrincipal, state::AppState};
 use axum::{
-    Extension, Router,
+    Extension,
     body::Bytes,
     extract::State,
     http::{HeaderMap, StatusCode},
     middleware,
     response::Response,
-    routing::post,
 };
 use opentelemetry_proto::tonic::collector::{
     metrics::v1::ExportMetricsServiceRequest, trace::v1::ExportTraceServiceRequest,
 };
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
     decode::{DecodeLimits, Encoding, decode, decompress, prepare_metrics_json, prepare_trace_json},
@@ -23,10 +23,11 @@ use super::{
 };
 use crate::api::bearer::require_token;
 
-pub fn routes(state: &AppState, limits: DecodeLimits) -> Router<AppState> {
-    Router::new()
-        .route("/v1/traces", post(traces))
-        .route("/v1/metrics", post(metrics))
+/// The OTLP/HTTP routes, with their OpenAPI description.
+pub fn routes(state: &AppState, limits: DecodeLimits) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(traces))
+        .routes(routes!(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
         .layer(Extension(limits))
 }
@@ -63,6 +64,26 @@ where
     }
 }
 
+/// OTLP trace export. The answer is an `ExportTraceServiceResponse` in the
+/// request's encoding, sent once the spans are committed.
+#[utoipa::path(
+    post, path = "/v1/traces", tag = "ingest",
+    request_body(
+        description = "An `ExportTraceServiceRequest`, protobuf or OTLP/JSON; `Content-Encoding: gzip` or `deflate` accepted",
+        content((Vec<u8> = "application/x-protobuf"), (Value = "application/json")),
+    ),
+    responses(
+        (status = 200, description = "Stored and committed; `partial_success` counts spans rejected one by one, with the reason"),
+        (status = 400, description = "The body could not be decoded (a `google.rpc.Status` says why)"),
+        (status = 401, description = "Missing or invalid token (`WWW-Authenticate: Bearer`)"),
+        (status = 403, description = "The token lacks the `ingest` scope"),
+        (status = 413, description = "The body, or its decompressed size, is over the limit"),
+        (status = 415, description = "Not `application/x-protobuf` or `application/json`"),
+        (status = 429, description = "Rate limited; retry after `Retry-After`"),
+        (status = 503, description = "The write queue is full; retry after `Retry-After`"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn traces(
     State(state): State<AppState>,
     Extension(principal): Extension<TokenPrincipal>,
@@ -80,6 +101,26 @@ async fn traces(
     .await
 }
 
+/// OTLP metrics export. The answer is an `ExportMetricsServiceResponse` in
+/// the request's encoding, sent once the points are committed.
+#[utoipa::path(
+    post, path = "/v1/metrics", tag = "ingest",
+    request_body(
+        description = "An `ExportMetricsServiceRequest`, protobuf or OTLP/JSON; `Content-Encoding: gzip` or `deflate` accepted",
+        content((Vec<u8> = "application/x-protobuf"), (Value = "application/json")),
+    ),
+    responses(
+        (status = 200, description = "Stored and committed; `partial_success` counts spans rejected one by one, with the reason"),
+        (status = 400, description = "The body could not be decoded (a `google.rpc.Status` says why)"),
+        (status = 401, description = "Missing or invalid token (`WWW-Authenticate: Bearer`)"),
+        (status = 403, description = "The token lacks the `ingest` scope"),
+        (status = 413, description = "The body, or its decompressed size, is over the limit"),
+        (status = 415, description = "Not `application/x-protobuf` or `application/json`"),
+        (status = 429, description = "Rate limited; retry after `Retry-After`"),
+        (status = 503, description = "The write queue is full; retry after `Retry-After`"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn metrics(
     State(state): State<AppState>,
     Extension(principal): Extension<TokenPrincipal>,

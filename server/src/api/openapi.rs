@@ -1,0 +1,123 @@
+//! The OpenAPI 3 description of the REST API, built from the handlers'
+//! `#[utoipa::path]` attributes as the routes are registered (so a route
+//! cannot exist without being documented), served at
+//! `/api/v1/openapi.json` and browsable with Swagger UI at `/api/docs`.
+
+use app::error::ErrorBody;
+use utoipa::{
+    IntoResponses, Modify, OpenApi,
+    openapi::{
+        OpenApi as Document,
+        security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
+};
+
+use crate::http::SESSION_COOKIE;
+
+/// Where the document is served.
+pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
+/// Where Swagger UI shows it.
+pub const BROWSER_PATH: &str = "/api/docs";
+
+/// Security scheme names, as the handlers' `security(...)` refer to them.
+pub const BEARER: &str = "bearer";
+pub const SESSION: &str = "session";
+
+/// The document's fixed parts; the paths come from the routers.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Specula API",
+        description = "Read spans and traces, manage organizations, members and API tokens. \
+            Errors are `{\"error\": {\"code\", \"message\"}}`. Authenticate with \
+            `Authorization: Bearer <token>` (a token minted in the UI; reads need the `read` \
+            scope, OTLP ingest the `ingest` scope) or, from the browser, the session cookie. \
+            Cookie-authenticated changes must come from Specula's own origin.",
+    ),
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "spans", description = "Find spans, follow them live"),
+        (name = "traces", description = "Trace rollups, whole traces and their export"),
+        (name = "organizations", description = "Organizations, members and invitations"),
+        (name = "tokens", description = "API tokens: minted once, stored hashed, revocable"),
+        (name = "auth", description = "Sign-up, sign-in and sessions"),
+        (name = "ingest", description = "OpenTelemetry (OTLP/HTTP) ingest; OTLP/gRPC serves the same on the gRPC listener"),
+    )
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token (`spk_…`) minted under Settings → API tokens"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            SESSION,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                SESSION_COOKIE,
+                "The browser session set by signing in",
+            ))),
+        );
+    }
+}
+
+/// Errors a read can answer with.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only its documentation is used.
+pub enum ReadErrors {
+    /// A parameter is invalid; the message says which and why.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No session and no valid bearer token (`WWW-Authenticate: Bearer`).
+    #[response(status = 401)]
+    Unauthenticated(ErrorBody),
+    /// The caller may not read this organization, or the token lacks the `read` scope.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// Nothing by that id in the caller's organization.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+}
+
+/// Errors a change can answer with.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only its documentation is used.
+pub enum ChangeErrors {
+    /// The request body or a parameter is invalid; the message says why.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// Not signed in.
+    #[response(status = 401)]
+    Unauthenticated(ErrorBody),
+    /// The caller's role does not allow this, or the request came from another site.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// Nothing by that id in the caller's organization.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// It conflicts with what exists (a duplicate, the last owner…).
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn security_schemes_are_declared() {
+        let document = ApiDoc::openapi();
+        let schemes = &document.components.expect("components").security_schemes;
+        assert!(schemes.contains_key(BEARER));
+        assert!(schemes.contains_key(SESSION));
+    }
+}
