@@ -4,6 +4,8 @@
 use leptos::prelude::*;
 use uuid::Uuid;
 
+#[cfg(feature = "ssr")]
+use crate::components::list_filters::CUSTOM_RANGE;
 use crate::{
     error::ApiError,
     telemetry::{SpanPage, SpanQuery, TraceDetail, TracePage, TraceQuery},
@@ -36,11 +38,12 @@ pub async fn explore_spans(
     Ok(spans::list_spans(&state.db, org_id, &query).await?)
 }
 
-/// Sets `since` from a [`TIME_RANGES`] value, unless `since` is given.
+/// Sets `since` from a [`TIME_RANGES`] value, unless `since` is given or
+/// the range is the custom window (`since` and `until` as sent).
 #[cfg(feature = "ssr")]
 fn apply_range(since: &mut Option<String>, range: Option<&str>) -> Result<(), crate::error::AppError> {
     if since.as_deref().is_none_or(str::is_empty)
-        && let Some(range) = range.filter(|range| !range.is_empty())
+        && let Some(range) = range.filter(|range| !range.is_empty() && *range != CUSTOM_RANGE)
     {
         *since = since_for_range(range)?;
     }

@@ -20,6 +20,25 @@ test("spans appear in the explorer, filter by tool, and open a trace with a rend
   await expect(rows).toHaveCount(6);
   await expect(page.getByTestId("span-table")).toContainText("gpt-4o");
 
+  // "Load more" appends the next page under the table and leaves the URL alone.
+  await act.openHydrated(page, "/spans?limit=4");
+  await expect(rows).toHaveCount(4);
+  await page.getByTestId("load-more").click();
+  await expect(rows).toHaveCount(6);
+  await expect(page.getByTestId("load-more")).toHaveCount(0);
+  await expect(page).toHaveURL(/\/spans\?limit=4$/);
+
+  // An attribute filter narrows the table, shows as a chip, and comes off again.
+  await act.openHydrated(page, "/spans");
+  await page.getByLabel("Attribute equals").fill("gen_ai.operation.name=invoke_agent");
+  await page.getByRole("button", { name: "Filter" }).click();
+  await expect(rows).toHaveCount(1);
+  await expect(rows.first()).toHaveAttribute("data-kind", "agent");
+  const chip = page.getByTestId("attribute-filter");
+  await expect(chip).toContainText("gen_ai.operation.name=invoke_agent");
+  await chip.getByRole("link", { name: /Remove filter/ }).click();
+  await expect(rows).toHaveCount(6);
+
   // Filtering by tool name narrows the table and lands in the URL.
   await page.getByLabel("Tool name").fill("apply_patch");
   await page.getByRole("button", { name: "Filter" }).click();
@@ -57,6 +76,14 @@ test("spans appear in the explorer, filter by tool, and open a trace with a rend
   await diff.getByRole("button", { name: "Raw" }).click();
   await expect(diff.locator("pre")).toContainText("+++ b/src/parser.rs");
   await expect(page.getByTestId("span-detail")).toContainText("Span id");
+
+  // Folding the agent's span hides the five spans under it; unfolding shows them again.
+  const waterfallRows = page.getByTestId("waterfall").locator(".waterfall-row");
+  await page.getByTestId("waterfall").getByRole("button", { name: "Hide 5 spans below" }).click();
+  await expect(waterfallRows.filter({ visible: true })).toHaveCount(1);
+  await expect(waterfallRows.first()).toContainText("+5");
+  await page.getByTestId("waterfall").getByRole("button", { name: "Show 5 spans below" }).click();
+  await expect(waterfallRows.filter({ visible: true })).toHaveCount(6);
 });
 
 test("Live shows spans stored after the page loaded; the keyboard moves through rows", async ({ page, baseURL }) => {

@@ -60,3 +60,13 @@ test("unknown paths show the 404 page inside the shell", async ({ page }) => {
   await page.getByRole("link", { name: "Back to the overview" }).click();
   await expect(page).toHaveURL(/\/$/);
 });
+
+test("the footer leads to the REST API reference, which lists the operations", async ({ page }) => {
+  await act.openHydrated(page, "/");
+  await page.getByRole("link", { name: "REST API reference" }).click();
+  await expect(page).toHaveURL(/\/api\/docs\//);
+  // Swagger UI (served from the binary) renders the generated document.
+  await expect(page.locator(".opblock-summary-path", { hasText: /^\/api\/v1\/spans$/ })).toBeVisible();
+  await expect(page.locator(".opblock-summary-path", { hasText: /^\/v1\/traces$/ })).toBeVisible();
+  await expect(page.getByText("Specula API", { exact: false }).first()).toBeVisible();
+});

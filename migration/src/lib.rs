@@ -11,6 +11,7 @@ mod m20261123_000003_spans;
 mod m20261123_000004_metric_points;
 mod m20261123_000005_span_payload;
 mod m20261123_000006_span_search;
+mod m20261123_000007_maintenance_jobs;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_metric_points::Migration),
             Box::new(m20261123_000005_span_payload::Migration),
             Box::new(m20261123_000006_span_search::Migration),
+            Box::new(m20261123_000007_maintenance_jobs::Migration),
         ]
     }
 }

@@ -141,6 +141,7 @@ impl Server {
             WAL_CHECKPOINT_PERIOD,
             self.writer_stop.child_token(),
         ));
+        let search_backfill = tokio::spawn(backfill_search_index(self.state.db.clone(), shutdown.clone()));
         let grace = self.config.shutdown_grace;
         tracing::info!(
             http = %listeners.http.local_addr()?,
@@ -168,9 +169,22 @@ impl Server {
         if let Err(err) = checkpoints.await {
             tracing::warn!(error = %err, "WAL checkpoint task failed");
         }
+        if let Err(err) = search_backfill.await {
+            tracing::warn!(error = %err, "search backfill task failed");
+        }
         self.state.db.clone().close().await?;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Indexes spans stored before full-text search existed; a failure is
+/// logged and the next start goes on from the last batch done.
+async fn backfill_search_index(db: sea_orm::DatabaseConnection, stop: tokio_util::sync::CancellationToken) {
+    match services::search::backfill_index(&db, &stop).await {
+        Ok(0) => {}
+        Ok(indexed) => tracing::info!(indexed, "older spans indexed for full-text search"),
+        Err(err) => tracing::warn!(error = %err, "search backfill stopped"),
     }
 }
 

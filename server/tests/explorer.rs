@@ -19,6 +19,7 @@ on_every_backend!(
     exports_round_trip_through_otlp,
     pages_render_on_the_server,
     live_tail_delivers_filters_and_resumes,
+    spans_stored_before_the_index_are_backfilled,
 );
 
 const TRACE_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -666,6 +667,30 @@ async fn pages_render_on_the_server(backend: Backend) {
     );
     assert!(!spans.contains(">gpt-4o<"), "filtered out");
 
+    // The page's attribute filter (`attr=<key>=<value>`) and custom window.
+    let by_attribute = browser
+        .get("/spans?attr=gen_ai.operation.name%3Dinvoke_agent&range=custom&since=2026-01-01T00:00&until=2026-01-02T00:00")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(by_attribute.matches("<tr data-kind").count(), 1, "{by_attribute}");
+    assert!(by_attribute.contains(r#"data-testid="attribute-filter""#));
+    assert!(
+        by_attribute
+            .contains(r#"<input type="hidden" name="attr" value="gen_ai.operation.name=invoke_agent""#)
+    );
+    let before = browser
+        .get("/spans?range=custom&since=2025-12-01T00:00&until=2026-01-01T00:00")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        before.contains(r#"data-testid="no-match""#),
+        "nothing before the window's end"
+    );
+
     let traces = browser.get("/traces").await.text().await.unwrap();
     assert!(traces.contains("invoke_agent coder") && traces.contains("chat claude"));
 
@@ -830,5 +855,53 @@ async fn live_tail_delivers_filters_and_resumes(backend: Backend) {
         drop(on_replica);
         replica.stop_keeping_database().await;
     }
+    server.stop().await;
+}
+
+/// Spans missing from the full-text index (stored before it existed) are
+/// indexed by the backfill job, once; spans already indexed are left alone.
+async fn spans_stored_before_the_index_are_backfilled(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    ingest_fixture(&server, &token).await;
+    let db = &server.state.db;
+    let stop = tokio_util::sync::CancellationToken::new();
+    // The job already ran at startup, on an empty database.
+    assert_eq!(app::services::search::backfill_index(db, &stop).await.unwrap(), 0);
+
+    // As before the index existed: a2's and a3's entries gone, the job not done.
+    let (column, a2_and_a3) = match db.get_database_backend() {
+        sea_orm::DatabaseBackend::Postgres => (
+            "span_row_id",
+            "span_id IN ('00000000000000a2', '00000000000000a3')",
+        ),
+        _ => ("rowid", "span_id IN ('00000000000000a2', '00000000000000a3')"),
+    };
+    db.execute_unprepared(&format!(
+        "DELETE FROM span_search WHERE {column} IN (SELECT id FROM spans WHERE {a2_and_a3})"
+    ))
+    .await
+    .unwrap();
+    db.execute_unprepared(
+        "UPDATE maintenance_jobs SET position = 0, finished = false WHERE name = 'search_backfill'",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        span_ids(&server, &token, "q=tokenizer").await,
+        Vec::<String>::new()
+    );
+
+    // Only the two missing entries are written; spans still indexed are skipped.
+    assert_eq!(app::services::search::backfill_index(db, &stop).await.unwrap(), 2);
+    assert_eq!(span_ids(&server, &token, "q=tokenizer").await, ["a2"]);
+    assert_eq!(span_ids(&server, &token, "q=rs").await, ["a4", "a3"]);
+    assert_eq!(
+        app::services::search::backfill_index(db, &stop).await.unwrap(),
+        0,
+        "finished"
+    );
     server.stop().await;
 }

@@ -6,6 +6,7 @@ pub mod diff_view;
 pub mod error_panel;
 pub mod form_status;
 pub mod layout;
+pub mod list_filters;
 pub mod otlp_snippets;
 pub mod send_traces;
 pub mod session;

@@ -13,10 +13,11 @@ use leptos_router::{
 use crate::{
     accounts::OrgSummary,
     components::{
+        list_filters::{TimeRangeFields, custom_window, list_href, param, params_all},
         send_traces::SendTracesCard,
-        session::{RequireUser, urlencode},
+        session::RequireUser,
     },
-    explorer::{TIME_RANGES, explore_spans},
+    explorer::explore_spans,
     format,
     telemetry::{SpanQuery, SpanSummary},
 };
@@ -44,17 +45,18 @@ const PARAMS: &[&str] = &[
     "trace_id",
     "session",
     "user",
+    "attr",
     "range",
+    "since",
+    "until",
     "min_duration_ms",
     "min_cost_usd",
+    "limit",
     "cursor",
 ];
 
-pub(crate) fn param(params: &ParamsMap, name: &str) -> Option<String> {
-    params.get(name).filter(|value| !value.is_empty())
-}
-
 fn span_query(params: &ParamsMap) -> SpanQuery {
+    let (since, until) = custom_window(params);
     SpanQuery {
         kind: param(params, "kind"),
         model: param(params, "model"),
@@ -65,37 +67,26 @@ fn span_query(params: &ParamsMap) -> SpanQuery {
         trace_id: param(params, "trace_id"),
         session: param(params, "session"),
         user: param(params, "user"),
+        since,
+        until,
         min_duration_ms: param(params, "min_duration_ms"),
         min_cost_usd: param(params, "min_cost_usd"),
         q: param(params, "q"),
+        limit: param(params, "limit"),
         cursor: param(params, "cursor"),
-        ..SpanQuery::default()
+        attributes: attribute_filters(params),
     }
 }
 
-/// `path?…` with the `names` parameters of `params`, `changes` applied
-/// (`None` removes one), in the order of `names`.
-pub(crate) fn list_href(
-    path: &str,
-    names: &[&str],
-    params: &ParamsMap,
-    changes: &[(&str, Option<&str>)],
-) -> String {
-    let mut pairs: Vec<String> = Vec::new();
-    for name in names {
-        let value = match changes.iter().find(|(changed, _)| changed == name) {
-            Some((_, value)) => value.map(str::to_owned),
-            None => param(params, name),
-        };
-        if let Some(value) = value {
-            pairs.push(format!("{name}={}", urlencode(&value)));
-        }
-    }
-    if pairs.is_empty() {
-        path.to_owned()
-    } else {
-        format!("{path}?{}", pairs.join("&"))
-    }
+/// `attr=<key>=<value>` parameters of the page's URL (the API spells them
+/// `attr.<key>=<value>`; one name for all keeps the filter bar a plain form).
+fn attribute_filters(params: &ParamsMap) -> Vec<(String, String)> {
+    params_all(params, "attr")
+        .iter()
+        .filter_map(|filter| filter.split_once('='))
+        .filter(|(key, _)| !key.trim().is_empty())
+        .map(|(key, value)| (key.trim().to_owned(), value.to_owned()))
+        .collect()
 }
 
 fn explorer_href(params: &ParamsMap, changes: &[(&str, Option<&str>)]) -> String {
@@ -164,24 +155,70 @@ fn Explorer(org: OrgSummary) -> impl IntoView {
                     }
                     .into_any(),
                     Ok(page) => {
-                        let next = page.next_cursor.clone();
+                        let more_rows = RwSignal::new(Vec::<SpanSummary>::new());
                         view! {
-                            <SpanTable spans=page.spans live_rows />
-                            <nav class="pager" aria-label="Pages">
-                                <Show when=move || params.with(|params| param(params, "cursor").is_some())>
-                                    <A href=move || explorer_href(&params.get(), &[("cursor", None)]) attr:class="button">"Newest"</A>
-                                </Show>
-                                {next.map(|cursor| view! {
-                                    <A href=move || explorer_href(&params.get(), &[("cursor", Some(cursor.as_str()))])
-                                        attr:class="button" attr:data-testid="older">"Older spans"</A>
-                                })}
-                            </nav>
+                            <SpanTable spans=page.spans live_rows more_rows />
+                            <LoadMore org_id next_cursor=page.next_cursor more_rows />
                         }
                         .into_any()
                     }
                 }
             })}
         </Transition>
+    }
+}
+
+/// Appends the next page under the table. Without JavaScript it is a link
+/// to that page; "Newest" then leads back.
+#[component]
+fn LoadMore(
+    org_id: uuid::Uuid,
+    next_cursor: Option<String>,
+    more_rows: RwSignal<Vec<SpanSummary>>,
+) -> impl IntoView {
+    let params = use_query_map();
+    let cursor = RwSignal::new(next_cursor);
+    let loading = RwSignal::new(false);
+    let error = RwSignal::new(None::<String>);
+    let load = move |event: leptos::ev::MouseEvent| {
+        event.prevent_default();
+        let Some(next) = cursor.get_untracked() else {
+            return;
+        };
+        if loading.get_untracked() {
+            return;
+        }
+        loading.set(true);
+        let params = params.get_untracked();
+        let query = SpanQuery {
+            cursor: Some(next),
+            ..span_query(&params)
+        };
+        leptos::task::spawn_local(async move {
+            match explore_spans(org_id, query, param(&params, "range")).await {
+                Ok(page) => {
+                    more_rows.update(|rows| rows.extend(page.spans));
+                    cursor.set(page.next_cursor);
+                    error.set(None);
+                }
+                Err(err) => error.set(Some(err.message)),
+            }
+            loading.set(false);
+        });
+    };
+    view! {
+        <nav class="pager" aria-label="More spans">
+            <Show when=move || params.with(|params| param(params, "cursor").is_some())>
+                <A href=move || explorer_href(&params.get(), &[("cursor", None)]) attr:class="button">"Newest"</A>
+            </Show>
+            {move || cursor.get().map(|next| view! {
+                <a class="button" href=move || explorer_href(&params.get(), &[("cursor", Some(next.as_str()))])
+                    on:click=load aria-busy=move || loading.get().to_string() data-testid="load-more">
+                    {move || if loading.get() { "Loading…" } else { "Load more" }}
+                </a>
+            })}
+            {move || error.get().map(|message| view! { <p class="inline-error" role="alert">{message}</p> })}
+        </nav>
     }
 }
 
@@ -209,16 +246,44 @@ fn FilterBar() -> impl IntoView {
                 <option value="ok" selected=move || value("status") == "ok">"OK"</option>
                 <option value="error" selected=move || value("status") == "error">"Error"</option>
             </select>
-            <select class="input" name="range" aria-label="Time range">
-                {TIME_RANGES.iter().map(|(range, label, _)| view! {
-                    <option value=*range selected=move || {
-                        let current = value("range");
-                        current == *range || (current.is_empty() && *range == "all")
-                    }>{*label}</option>
-                }).collect_view()}
-            </select>
+            <TimeRangeFields />
+            // Cleared after each search: the filters in force are the chips.
+            <input class="input" type="text" name="attr" placeholder="attribute=value" aria-label="Attribute equals"
+                prop:value=move || params.with(|_| String::new())
+                title="Spans whose attribute equals a value, e.g. gen_ai.request.model=gpt-4o" />
             <button class="button button-primary" type="submit">"Filter"</button>
+            <AttributeChips />
         </Form>
+    }
+}
+
+/// The attribute filters in force: each kept by a hidden field when the
+/// form is sent again, and removable on its own.
+#[component]
+fn AttributeChips() -> impl IntoView {
+    let params = use_query_map();
+    move || {
+        let current = params.get();
+        let filters = params_all(&current, "attr");
+        (!filters.is_empty()).then(|| view! {
+            <ul class="filter-chips" aria-label="Attribute filters">
+                {filters.iter().map(|filter| {
+                    let mut rest = current.clone();
+                    rest.remove("attr");
+                    for other in filters.iter().filter(|other| *other != filter) {
+                        rest.insert("attr", other.clone());
+                    }
+                    let remove = explorer_href(&rest, &[("cursor", None)]);
+                    view! {
+                        <li class="filter-chip" data-testid="attribute-filter">
+                            <input type="hidden" name="attr" value=filter.clone() />
+                            <span class="mono">{filter.clone()}</span>
+                            <A href=remove attr:aria-label=format!("Remove filter {filter}") attr:class="chip-remove">"×"</A>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        })
     }
 }
 
@@ -306,17 +371,24 @@ fn span_row(span: SpanSummary, params: Memo<ParamsMap>, selected: RwSignal<Optio
 /// The table: spans streamed in by the Live toggle on top, then the page.
 /// Keyboard: `/` focuses the search, `j`/`k` move through rows, `Enter` opens one.
 #[component]
-fn SpanTable(spans: Vec<SpanSummary>, live_rows: RwSignal<Vec<SpanSummary>>) -> impl IntoView {
+fn SpanTable(
+    spans: Vec<SpanSummary>,
+    live_rows: RwSignal<Vec<SpanSummary>>,
+    more_rows: RwSignal<Vec<SpanSummary>>,
+) -> impl IntoView {
     let query = use_query_map();
     let params = Memo::new(move |_| query.get());
     let selected = RwSignal::new(None::<String>);
     let page_rows: Vec<SpanSummary> = spans.clone();
     keyboard_navigation(selected, move || {
         live_rows.with(|live| {
-            live.iter()
-                .chain(page_rows.iter())
-                .map(|span| (row_key(span), trace_href(span)))
-                .collect::<Vec<_>>()
+            more_rows.with(|more| {
+                live.iter()
+                    .chain(page_rows.iter())
+                    .chain(more.iter())
+                    .map(|span| (row_key(span), trace_href(span)))
+                    .collect::<Vec<_>>()
+            })
         })
     });
     view! {
@@ -337,6 +409,7 @@ fn SpanTable(spans: Vec<SpanSummary>, live_rows: RwSignal<Vec<SpanSummary>>) -> 
                 <tbody>
                     {move || live_rows.get().into_iter().map(|span| span_row(span, params, selected)).collect_view()}
                     {spans.into_iter().map(|span| span_row(span, params, selected)).collect_view()}
+                    {move || more_rows.get().into_iter().map(|span| span_row(span, params, selected)).collect_view()}
                 </tbody>
             </table>
         </div>
@@ -422,6 +495,8 @@ fn live_tail(
             wasm_bindgen::{JsCast, closure::Closure},
             web_sys,
         };
+
+        use crate::components::session::urlencode;
         let query = use_query_map();
         type Listener = Closure<dyn FnMut(web_sys::MessageEvent)>;
         let source = StoredValue::new_local(None::<(web_sys::EventSource, Listener, Listener)>);
@@ -445,10 +520,19 @@ fn live_tail(
                 "/api/v1/live",
                 PARAMS,
                 &params,
-                &[("cursor", None), ("range", None)],
+                &[
+                    ("cursor", None),
+                    ("range", None),
+                    ("since", None),
+                    ("until", None),
+                    ("attr", None),
+                ],
             );
             url.push_str(if url.contains('?') { "&" } else { "?" });
             url.push_str(&format!("org={org_id}"));
+            for (key, value) in attribute_filters(&params) {
+                url.push_str(&format!("&attr.{}={}", urlencode(&key), urlencode(&value)));
+            }
             let Ok(stream) = web_sys::EventSource::new(&url) else {
                 return;
             };
@@ -505,6 +589,22 @@ mod tests {
         assert_eq!(
             explorer_href(&ParamsMap::new(), &[("q", Some("a b&c"))]),
             "/spans?q=a%20b%26c"
+        );
+    }
+
+    #[test]
+    fn attribute_filters_come_from_key_value_parameters() {
+        let mut params = ParamsMap::new();
+        params.insert("attr", "gen_ai.request.model=gpt-4o".to_owned());
+        params.insert("attr", " user.tier = a=b".to_owned());
+        params.insert("attr", "no-equals-sign".to_owned());
+        params.insert("attr", "=value-without-key".to_owned());
+        assert_eq!(
+            attribute_filters(&params),
+            [
+                ("gen_ai.request.model".to_owned(), "gpt-4o".to_owned()),
+                ("user.tier".to_owned(), " a=b".to_owned()),
+            ]
         );
     }
 }

@@ -33,7 +33,42 @@ pub fn TracePage() -> impl IntoView {
     }
 }
 
-/// Spans in tree order (parents before children, siblings by start) with their depth.
+/// One waterfall row: a span placed in the tree.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct TreeRow {
+    /// The span's position in the trace's span list.
+    span: usize,
+    depth: usize,
+    /// The parent's row, when the parent is in the trace.
+    parent_row: Option<usize>,
+    /// Rows under this one, at any depth: what collapsing it hides.
+    descendants: usize,
+}
+
+/// Spans in tree order (parents before children, siblings by start), as rows.
+fn tree_rows(spans: &[SpanView]) -> Vec<TreeRow> {
+    let order = tree_order(spans);
+    let mut rows: Vec<TreeRow> = Vec::with_capacity(order.len());
+    // Pre-order: a row's parent is the nearest earlier row one level up.
+    let mut open: Vec<usize> = Vec::new();
+    for (row, &(span, depth)) in order.iter().enumerate() {
+        open.truncate(depth);
+        let parent_row = open.last().copied();
+        for &ancestor in &open {
+            rows[ancestor].descendants += 1;
+        }
+        rows.push(TreeRow {
+            span,
+            depth,
+            parent_row,
+            descendants: 0,
+        });
+        open.push(row);
+    }
+    rows
+}
+
+/// Spans in tree order with their depth.
 fn tree_order(spans: &[SpanView]) -> Vec<(usize, usize)> {
     use std::collections::HashMap;
     let index_of: HashMap<&str, usize> = spans
@@ -108,7 +143,25 @@ fn TraceBody(trace: TraceDetail) -> impl IntoView {
     };
     let start = summary.start_time_ns;
     let total = summary.duration_ns.max(1) as f64;
-    let order = spans.with_value(|spans| tree_order(spans));
+    let rows = spans.with_value(|spans| tree_rows(spans));
+    // Rows whose subtree is folded away.
+    let collapsed = RwSignal::new(std::collections::HashSet::<usize>::new());
+    let row_parents: StoredValue<Vec<Option<usize>>> =
+        StoredValue::new(rows.iter().map(|row| row.parent_row).collect());
+    let hidden = move |row: usize| {
+        collapsed.with(|collapsed| {
+            row_parents.with_value(|parents| {
+                let mut ancestor = parents[row];
+                while let Some(up) = ancestor {
+                    if collapsed.contains(&up) {
+                        return true;
+                    }
+                    ancestor = parents[up];
+                }
+                false
+            })
+        })
+    };
     let export = format!("/api/v1/traces/{trace_id}/export");
     let export_otlp = format!("/api/v1/traces/{trace_id}/export?format=otlp");
     view! {
@@ -132,17 +185,37 @@ fn TraceBody(trace: TraceDetail) -> impl IntoView {
         </header>
         <div class="trace-layout">
             <section class="waterfall" aria-label="Span tree" data-testid="waterfall">
-                {order.into_iter().map(|(index, depth)| {
+                {rows.into_iter().enumerate().map(|(row, TreeRow { span: index, depth, descendants, .. })| {
                     let span = spans.with_value(|spans| spans[index].clone());
                     let left = (span.start_time_ns - start) as f64 / total * 100.0;
                     let width = (span.duration_ns as f64 / total * 100.0).max(0.4);
                     let href = format!("/traces/{}?span={}", span.trace_id, span.span_id);
                     let error = span.status_code == "error";
+                    let is_collapsed = move || collapsed.with(|collapsed| collapsed.contains(&row));
+                    let toggle = move |_| collapsed.update(|collapsed| {
+                        if !collapsed.remove(&row) {
+                            collapsed.insert(row);
+                        }
+                    });
+                    let row_class = move || if selected() == Some(index) { "waterfall-row selected" } else { "waterfall-row" };
                     view! {
-                        <A href=href attr:class=move || if selected() == Some(index) { "waterfall-row selected" } else { "waterfall-row" }>
-                            <span class="waterfall-label" style=format!("padding-left: {}rem", depth as f64 * 1.1)>
+                        <div class=row_class class:hidden=move || hidden(row) style=format!("--depth: {depth}")>
+                        // A sibling laid over the row's link: a button may not sit inside a link.
+                        <span class="waterfall-toggle">
+                            {(descendants > 0).then(|| view! {
+                                <button type="button" class="tree-toggle" on:click=toggle
+                                    aria-expanded=move || (!is_collapsed()).to_string()
+                                    aria-label=move || format!("{} {} spans below", if is_collapsed() { "Show" } else { "Hide" }, descendants)
+                                    title=move || if is_collapsed() { format!("Show {descendants} spans below") } else { format!("Hide {descendants} spans below") }>
+                                    {move || if is_collapsed() { "▸" } else { "▾" }}
+                                </button>
+                            })}
+                        </span>
+                        <A href=href attr:class="waterfall-link">
+                            <span class="waterfall-label">
                                 <KindBadge kind=span.llm_kind.clone() />
                                 <span class="waterfall-name">{span.name.clone()}</span>
+                                {move || is_collapsed().then(|| view! { <span class="folded-count">{format!("+{descendants}")}</span> })}
                             </span>
                             <span class="waterfall-track">
                                 <span class="waterfall-bar" class:bar-error=error
@@ -150,6 +223,7 @@ fn TraceBody(trace: TraceDetail) -> impl IntoView {
                             </span>
                             <span class="waterfall-duration mono">{format::duration(span.duration_ns)}</span>
                         </A>
+                        </div>
                     }
                 }).collect_view()}
             </section>
@@ -418,6 +492,34 @@ mod tests {
             .map(|(index, depth)| (spans[index].span_id.as_str(), depth))
             .collect();
         assert_eq!(order, [("root", 0), ("a", 1), ("a1", 2), ("b", 1), ("orphan", 0)]);
+    }
+
+    #[test]
+    fn rows_know_their_parent_and_what_folding_hides() {
+        let spans = [
+            span("root", None),
+            span("a", Some("root")),
+            span("b", Some("root")),
+            span("a1", Some("a")),
+            span("a1x", Some("a1")),
+            span("orphan", Some("missing")),
+        ];
+        let rows = tree_rows(&spans);
+        let named: Vec<(&str, Option<usize>, usize)> = rows
+            .iter()
+            .map(|row| (spans[row.span].span_id.as_str(), row.parent_row, row.descendants))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                ("root", None, 4),
+                ("a", Some(0), 2),
+                ("a1", Some(1), 1),
+                ("a1x", Some(2), 0),
+                ("b", Some(0), 0),
+                ("orphan", None, 0),
+            ]
+        );
     }
 
     #[test]

@@ -10,11 +10,15 @@ use leptos_router::{
     params::ParamsMap,
 };
 
-use super::spans::{SkeletonTable, list_href, param};
+use super::spans::SkeletonTable;
 use crate::{
     accounts::OrgSummary,
-    components::{send_traces::SendTracesCard, session::RequireUser},
-    explorer::{TIME_RANGES, explore_traces},
+    components::{
+        list_filters::{Pager, TimeRangeFields, custom_window, param},
+        send_traces::SendTracesCard,
+        session::RequireUser,
+    },
+    explorer::explore_traces,
     format,
     telemetry::{TraceQuery, TraceSummary},
 };
@@ -25,13 +29,18 @@ const PARAMS: &[&str] = &[
     "model",
     "status",
     "range",
+    "since",
+    "until",
     "min_duration_ms",
     "min_cost_usd",
     "cursor",
 ];
 
 fn trace_query(params: &ParamsMap) -> TraceQuery {
+    let (since, until) = custom_window(params);
     TraceQuery {
+        since,
+        until,
         service: param(params, "service"),
         model: param(params, "model"),
         status: param(params, "status"),
@@ -78,14 +87,7 @@ fn TraceList(org: OrgSummary) -> impl IntoView {
                 <option value="ok" selected=move || value("status") == "ok">"Without errors"</option>
                 <option value="error" selected=move || value("status") == "error">"With errors"</option>
             </select>
-            <select class="input" name="range" aria-label="Time range">
-                {TIME_RANGES.iter().map(|(range, label, _)| view! {
-                    <option value=*range selected=move || {
-                        let current = value("range");
-                        current == *range || (current.is_empty() && *range == "all")
-                    }>{*label}</option>
-                }).collect_view()}
-            </select>
+            <TimeRangeFields />
             <button class="button button-primary" type="submit">"Filter"</button>
         </Form>
         <Transition fallback=|| view! { <SkeletonTable /> }>
@@ -99,21 +101,11 @@ fn TraceList(org: OrgSummary) -> impl IntoView {
                         </div>
                     }
                     .into_any(),
-                    Ok(page) => {
-                        let next = page.next_cursor.clone();
-                        view! {
-                            <TraceTable traces=page.traces />
-                            <nav class="pager" aria-label="Pages">
-                                <Show when=move || params.with(|params| param(params, "cursor").is_some())>
-                                    <A href=move || list_href("/traces", PARAMS, &params.get(), &[("cursor", None)]) attr:class="button">"Newest"</A>
-                                </Show>
-                                {next.map(|cursor| view! {
-                                    <A href=move || list_href("/traces", PARAMS, &params.get(), &[("cursor", Some(cursor.as_str()))]) attr:class="button">"Older traces"</A>
-                                })}
-                            </nav>
-                        }
-                        .into_any()
+                    Ok(page) => view! {
+                        <TraceTable traces=page.traces />
+                        <Pager path="/traces" names=PARAMS next_cursor=page.next_cursor older_label="Older traces" />
                     }
+                    .into_any(),
                 }
             })}
         </Transition>

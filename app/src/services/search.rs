@@ -2,10 +2,22 @@
 //! from the derived fields and indexed by the database itself (FTS5 on
 //! SQLite, `tsvector` on PostgreSQL; see the `span_search` migration).
 
-use sea_orm::{DatabaseBackend, sea_query::SimpleExpr};
-use serde_json::Value;
+use std::collections::HashSet;
 
-use super::ingest::genai::LlmFields;
+use entity::span;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+    sea_query::{Alias, Expr, ExprTrait, Query, SimpleExpr},
+};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    ingest::{genai::LlmFields, store},
+    traces,
+};
+use crate::{error::Result, telemetry::SpanView};
 
 /// Message fields that are structure, not words anyone searches for.
 const STRUCTURAL_KEYS: &[&str] = &["role", "type", "id", "finish_reason", "tool_call_id"];
@@ -25,11 +37,46 @@ fn collect_words(value: &Value, out: &mut String) {
     }
 }
 
+/// What a span is found by, borrowed from its derived fields at ingest or
+/// from a stored span read back.
+pub struct SearchableParts<'a> {
+    pub prompt: Option<&'a str>,
+    pub completion: Option<&'a str>,
+    pub tool_arguments: Option<&'a str>,
+    pub tool_result: Option<&'a str>,
+    pub diff: Option<&'a str>,
+}
+
+impl<'a> From<&'a LlmFields> for SearchableParts<'a> {
+    fn from(llm: &'a LlmFields) -> Self {
+        Self {
+            prompt: llm.prompt.as_deref(),
+            completion: llm.completion.as_deref(),
+            tool_arguments: llm.tool_arguments.as_deref(),
+            tool_result: llm.tool_result.as_deref(),
+            diff: llm.diff.as_deref(),
+        }
+    }
+}
+
+impl<'a> From<&'a SpanView> for SearchableParts<'a> {
+    fn from(span: &'a SpanView) -> Self {
+        Self {
+            prompt: span.prompt.as_deref(),
+            completion: span.completion.as_deref(),
+            tool_arguments: span.tool_arguments.as_deref(),
+            tool_result: span.tool_result.as_deref(),
+            diff: span.diff.as_deref(),
+        }
+    }
+}
+
 /// The text a span is found by: the words of its prompt and completion
 /// (message structure left out), tool arguments and result, and diff.
-pub fn searchable_text(llm: &LlmFields) -> Option<String> {
+pub fn searchable_text<'a>(parts: impl Into<SearchableParts<'a>>) -> Option<String> {
+    let parts = parts.into();
     let mut out = String::new();
-    for messages in [&llm.prompt, &llm.completion].into_iter().flatten() {
+    for messages in [parts.prompt, parts.completion].into_iter().flatten() {
         match serde_json::from_str::<Value>(messages) {
             Ok(parsed @ (Value::Array(_) | Value::Object(_))) => collect_words(&parsed, &mut out),
             _ => {
@@ -38,7 +85,7 @@ pub fn searchable_text(llm: &LlmFields) -> Option<String> {
             }
         }
     }
-    for text in [&llm.tool_arguments, &llm.tool_result, &llm.diff]
+    for text in [parts.tool_arguments, parts.tool_result, parts.diff]
         .into_iter()
         .flatten()
     {
@@ -101,6 +148,106 @@ pub fn spans_matching(backend: DatabaseBackend, text: &str) -> Option<SimpleExpr
             [query],
         ),
     })
+}
+
+/// The `maintenance_jobs` row of the backfill (inserted by its migration).
+const SEARCH_BACKFILL: &str = "search_backfill";
+
+/// Spans read per backfill batch, each batch one transaction.
+const BACKFILL_BATCH: u64 = 500;
+
+/// Indexes the spans stored before the full-text index existed, in id
+/// order and in batches, recording its progress with each batch so a
+/// restart goes on from there. Spans stored since are indexed at ingest;
+/// spans already in the index are skipped. Returns how many were indexed.
+pub async fn backfill_index(db: &DatabaseConnection, stop: &CancellationToken) -> Result<u64> {
+    let job = db
+        .query_one(
+            Query::select()
+                .columns([Alias::new("position"), Alias::new("finished")])
+                .from(Alias::new("maintenance_jobs"))
+                .and_where(Expr::col(Alias::new("name")).eq(SEARCH_BACKFILL)),
+        )
+        .await?;
+    let Some(job) = job else { return Ok(0) };
+    if job.try_get::<bool>("", "finished")? {
+        return Ok(0);
+    }
+    let mut position: i64 = job.try_get("", "position")?;
+    // Everything above the newest span at start was indexed at ingest.
+    let last = span::Entity::find()
+        .select_only()
+        .column_as(span::Column::Id.max(), "last")
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?
+        .flatten()
+        .unwrap_or(0);
+    let mut indexed = 0;
+    while position < last && !stop.is_cancelled() {
+        let rows = span::Entity::find()
+            .filter(span::Column::Id.gt(position))
+            .filter(span::Column::Id.lte(last))
+            .order_by_asc(span::Column::Id)
+            .limit(BACKFILL_BATCH)
+            .all(db)
+            .await?;
+        let Some(batch_end) = rows.last().map(|row| row.id) else {
+            break;
+        };
+        let txn = db.begin().await?;
+        let present = already_indexed(&txn, rows.first().map_or(0, |row| row.id), batch_end).await?;
+        let mut texts: Vec<(i64, String)> = Vec::new();
+        for row in rows.into_iter().filter(|row| !present.contains(&row.id)) {
+            let row_id = row.id;
+            // An unreadable payload is skipped, not fatal: the rest still get indexed.
+            match traces::span_view(row) {
+                Ok(view) => texts.extend(searchable_text(&view).map(|text| (row_id, text))),
+                Err(err) => tracing::warn!(row_id, %err, "span payload unreadable; not indexed"),
+            }
+        }
+        let borrowed: Vec<(i64, &str)> = texts.iter().map(|(id, text)| (*id, text.as_str())).collect();
+        store::index_for_search(&txn, &borrowed).await?;
+        set_progress(&txn, batch_end, false).await?;
+        txn.commit().await?;
+        indexed += texts.len() as u64;
+        position = batch_end;
+    }
+    if position >= last {
+        set_progress(db, position, true).await?;
+    }
+    Ok(indexed)
+}
+
+/// The row ids in `first..=last` that the index already has.
+async fn already_indexed(db: &impl ConnectionTrait, first: i64, last: i64) -> Result<HashSet<i64>> {
+    let column = Alias::new(match db.get_database_backend() {
+        DatabaseBackend::Postgres => "span_row_id",
+        _ => "rowid",
+    });
+    let rows = db
+        .query_all(
+            Query::select()
+                .expr_as(Expr::col(column.clone()), Alias::new("id"))
+                .from(Alias::new("span_search"))
+                .and_where(Expr::col(column).between(first, last)),
+        )
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get::<i64>("", "id").map_err(Into::into))
+        .collect()
+}
+
+async fn set_progress(db: &impl ConnectionTrait, position: i64, finished: bool) -> Result<()> {
+    db.execute(
+        Query::update()
+            .table(Alias::new("maintenance_jobs"))
+            .value(Alias::new("position"), position)
+            .value(Alias::new("finished"), finished)
+            .and_where(Expr::col(Alias::new("name")).eq(SEARCH_BACKFILL)),
+    )
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]

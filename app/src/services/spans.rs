@@ -38,19 +38,24 @@ fn bad(message: impl Into<String>) -> AppError {
     AppError::BadRequest(message.into())
 }
 
-/// A time as RFC 3339 or Unix nanoseconds.
+/// A time as RFC 3339, Unix nanoseconds, or a date and time without a zone
+/// (`2026-01-31T09:30[:15]`, what a browser's date-time field sends), read as UTC.
 fn parse_time(name: &str, value: &str) -> Result<i64> {
     if let Ok(nanos) = value.parse::<i64>() {
         return Ok(nanos);
     }
-    chrono::DateTime::parse_from_rfc3339(value)
-        .ok()
-        .and_then(|time| time.timestamp_nanos_opt())
-        .ok_or_else(|| {
-            bad(format!(
-                "`{name}` must be an RFC 3339 time or Unix nanoseconds, got {value:?}"
-            ))
-        })
+    let zoned = chrono::DateTime::parse_from_rfc3339(value).map(|time| time.to_utc());
+    let utc = zoned.ok().or_else(|| {
+        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
+            .iter()
+            .find_map(|format| chrono::NaiveDateTime::parse_from_str(value, format).ok())
+            .map(|naive| naive.and_utc())
+    });
+    utc.and_then(|time| time.timestamp_nanos_opt()).ok_or_else(|| {
+        bad(format!(
+            "`{name}` must be an RFC 3339 time, a UTC date and time (2026-01-31T09:30) or Unix nanoseconds, got {value:?}"
+        ))
+    })
 }
 
 fn parse_limit(limit: Option<&str>) -> Result<u64> {
@@ -512,4 +517,24 @@ pub async fn spans_after(
 /// Checks a live tail's filters without reading anything.
 pub fn check_query(backend: DatabaseBackend, query: &SpanQuery) -> Result<()> {
     SpanFilter::parse(backend, Uuid::nil(), query).map(|_| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_in_every_accepted_form() {
+        let nanos = 1_767_261_600_000_000_000; // 2026-01-01T10:00:00Z
+        assert_eq!(parse_time("since", "1767261600000000000").unwrap(), nanos);
+        assert_eq!(parse_time("since", "2026-01-01T10:00:00Z").unwrap(), nanos);
+        assert_eq!(parse_time("since", "2026-01-01T11:00:00+01:00").unwrap(), nanos);
+        assert_eq!(parse_time("since", "2026-01-01T10:00").unwrap(), nanos);
+        assert_eq!(
+            parse_time("since", "2026-01-01T10:00:05").unwrap(),
+            nanos + 5_000_000_000
+        );
+        let err = parse_time("until", "yesterday").unwrap_err();
+        assert!(err.to_string().contains("`until`"), "{err}");
+    }
 }

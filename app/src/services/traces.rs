@@ -23,7 +23,7 @@ pub fn is_trace_id(value: &str) -> bool {
 
 /// A stored span as the API shows it: its columns, the text derived again
 /// from its attributes and events, and everything else it carried.
-fn span_view(row: span::Model) -> Result<SpanView> {
+pub(crate) fn span_view(row: span::Model) -> Result<SpanView> {
     let stored = payload::decode(&row.payload).map_err(|err| AppError::Internal(err.to_string()))?;
     let llm = genai::derive(&row.name, &stored.attributes, &stored.events);
     let content = stored.content.unwrap_or(payload::StoredContent {

@@ -338,7 +338,7 @@ async fn upsert_traces(
 const SEARCH_CHUNK: usize = 1000;
 
 /// Adds the new spans' text to the full-text index, in the same transaction.
-async fn index_for_search(txn: &impl ConnectionTrait, rows: &[(i64, &str)]) -> Result<(), DbErr> {
+pub(crate) async fn index_for_search(txn: &impl ConnectionTrait, rows: &[(i64, &str)]) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
     for chunk in rows.chunks(SEARCH_CHUNK) {
         let mut values = Vec::with_capacity(chunk.len() * 2);
@@ -354,8 +354,10 @@ async fn index_for_search(txn: &impl ConnectionTrait, rows: &[(i64, &str)]) -> R
                 let groups: Vec<String> = (0..chunk.len())
                     .map(|row| format!("(${}, ${}::tsvector)", row * 2 + 1, row * 2 + 2))
                     .collect();
+                // A span indexed twice (the backfill racing on another
+                // replica) keeps its first entry.
                 format!(
-                    "INSERT INTO span_search (span_row_id, body) VALUES {}",
+                    "INSERT INTO span_search (span_row_id, body) VALUES {} ON CONFLICT (span_row_id) DO NOTHING",
                     groups.join(", ")
                 )
             }
