@@ -142,6 +142,76 @@ pub async fn run_wal_checkpoints(db: DatabaseConnection, period: Duration, stop:
     }
 }
 
+/// How many spans may arrive before PostgreSQL's planner statistics are
+/// refreshed. Autovacuum waits for a tenth of the table and runs on its own
+/// schedule; until it does, a bulk load leaves the planner with stale counts
+/// (filtered reads and full-text search then pick slow plans, and new
+/// search entries sit unsorted in the GIN index's pending list).
+pub const ANALYZE_AFTER_NEW_SPANS: i64 = 20_000;
+
+/// Refreshes the statistics of the span tables and merges the full-text
+/// index's pending entries (PostgreSQL).
+pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
+    use sea_orm::ConnectionTrait;
+    db.execute_unprepared("ANALYZE spans, traces, span_search").await?;
+    db.execute_unprepared("SELECT gin_clean_pending_list('idx_span_search_body')")
+        .await?;
+    Ok(())
+}
+
+async fn newest_span_id(db: &DatabaseConnection) -> Result<i64, DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QuerySelect};
+    Ok(entity::span::Entity::find()
+        .select_only()
+        .column_as(entity::span::Column::Id.max(), "newest")
+        .into_tuple::<Option<i64>>()
+        .one(db)
+        .await?
+        .flatten()
+        .unwrap_or(0))
+}
+
+/// Every `period` on PostgreSQL, refreshes the statistics once `threshold`
+/// spans have arrived since the last refresh; does nothing on SQLite,
+/// whose reads stay within their targets on the schema's indexes alone.
+pub async fn run_statistics_upkeep(db: DatabaseConnection, period: Duration, threshold: i64, stop: CancellationToken) {
+    if db.get_database_backend() != DatabaseBackend::Postgres {
+        return;
+    }
+    // What was stored before this process started is autovacuum's to judge.
+    let mut refreshed_at = newest_span_id(&db).await.unwrap_or(0);
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = stop.cancelled() => break,
+        }
+        let newest = match newest_span_id(&db).await {
+            Ok(newest) => newest,
+            Err(err) => {
+                tracing::warn!(error = %err, "reading the newest span id failed");
+                continue;
+            }
+        };
+        if newest - refreshed_at < threshold {
+            continue;
+        }
+        let started = std::time::Instant::now();
+        match refresh_statistics(&db).await {
+            Ok(()) => {
+                tracing::info!(
+                    new_spans = newest - refreshed_at,
+                    took_ms = started.elapsed().as_millis() as u64,
+                    "planner statistics refreshed"
+                );
+                refreshed_at = newest;
+            }
+            Err(err) => tracing::warn!(error = %err, "refreshing planner statistics failed"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use sea_orm::ConnectionTrait;

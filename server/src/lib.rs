@@ -32,6 +32,8 @@ use crate::config::ServeConfig;
 const SESSION_CLEANUP_PERIOD: Duration = Duration::from_secs(15 * 60);
 /// How often SQLite's WAL is copied into the database file in the background.
 const WAL_CHECKPOINT_PERIOD: Duration = Duration::from_millis(500);
+/// How often PostgreSQL's planner statistics are checked for staleness.
+const STATISTICS_UPKEEP_PERIOD: Duration = Duration::from_secs(15);
 
 /// A server whose database is open and migrated, ready to accept connections.
 pub struct Server {
@@ -141,6 +143,12 @@ impl Server {
             WAL_CHECKPOINT_PERIOD,
             self.writer_stop.child_token(),
         ));
+        let statistics = tokio::spawn(db::run_statistics_upkeep(
+            self.state.db.clone(),
+            STATISTICS_UPKEEP_PERIOD,
+            db::ANALYZE_AFTER_NEW_SPANS,
+            shutdown.clone(),
+        ));
         let search_backfill = tokio::spawn(backfill_search_index(self.state.db.clone(), shutdown.clone()));
         let grace = self.config.shutdown_grace;
         tracing::info!(
@@ -168,6 +176,9 @@ impl Server {
         }
         if let Err(err) = checkpoints.await {
             tracing::warn!(error = %err, "WAL checkpoint task failed");
+        }
+        if let Err(err) = statistics.await {
+            tracing::warn!(error = %err, "statistics upkeep task failed");
         }
         if let Err(err) = search_backfill.await {
             tracing::warn!(error = %err, "search backfill task failed");

@@ -20,6 +20,7 @@ on_every_backend!(
     pages_render_on_the_server,
     live_tail_delivers_filters_and_resumes,
     spans_stored_before_the_index_are_backfilled,
+    planner_statistics_follow_the_load,
 );
 
 const TRACE_A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -903,5 +904,46 @@ async fn spans_stored_before_the_index_are_backfilled(backend: Backend) {
         0,
         "finished"
     );
+    server.stop().await;
+}
+
+/// On PostgreSQL the server refreshes the planner's statistics once enough
+/// spans have arrived, rather than waiting for autovacuum.
+async fn planner_statistics_follow_the_load(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+
+    if backend != Backend::Postgres {
+        return;
+    }
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    let db = server.state.db.clone();
+    let last_analyze = |db: sea_orm::DatabaseConnection| async move {
+        db.query_one_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT last_analyze IS NOT NULL AS analyzed FROM pg_stat_user_tables WHERE relname = 'spans'",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<bool>("", "analyzed")
+        .unwrap()
+    };
+    assert!(!last_analyze(db.clone()).await, "a new database was never analyzed");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let upkeep = tokio::spawn(server::db::run_statistics_upkeep(
+        db.clone(),
+        std::time::Duration::from_millis(20),
+        3,
+        stop.clone(),
+    ));
+    ingest_fixture(&server, &token).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !last_analyze(db.clone()).await {
+        assert!(std::time::Instant::now() < deadline, "statistics were not refreshed");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    stop.cancel();
+    upkeep.await.unwrap();
     server.stop().await;
 }
