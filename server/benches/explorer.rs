@@ -188,7 +188,10 @@ async fn main() {
                 .unwrap()
             };
             while stale().await >= 20_000 {
-                assert!(started.elapsed() < Duration::from_secs(120), "statistics never refreshed");
+                assert!(
+                    started.elapsed() < Duration::from_secs(120),
+                    "statistics never refreshed"
+                );
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
             println!(

@@ -153,7 +153,8 @@ pub const ANALYZE_AFTER_NEW_SPANS: i64 = 20_000;
 /// index's pending entries (PostgreSQL).
 pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
     use sea_orm::ConnectionTrait;
-    db.execute_unprepared("ANALYZE spans, traces, span_search").await?;
+    db.execute_unprepared("ANALYZE spans, traces, span_search")
+        .await?;
     db.execute_unprepared("SELECT gin_clean_pending_list('idx_span_search_body')")
         .await?;
     Ok(())
@@ -174,7 +175,12 @@ async fn newest_span_id(db: &DatabaseConnection) -> Result<i64, DbErr> {
 /// Every `period` on PostgreSQL, refreshes the statistics once `threshold`
 /// spans have arrived since the last refresh; does nothing on SQLite,
 /// whose reads stay within their targets on the schema's indexes alone.
-pub async fn run_statistics_upkeep(db: DatabaseConnection, period: Duration, threshold: i64, stop: CancellationToken) {
+pub async fn run_statistics_upkeep(
+    db: DatabaseConnection,
+    period: Duration,
+    threshold: i64,
+    stop: CancellationToken,
+) {
     if db.get_database_backend() != DatabaseBackend::Postgres {
         return;
     }

@@ -350,13 +350,21 @@ async fn tokens_are_shown_once_stored_hashed_and_revocable(backend: Backend) {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["organization_id"], org.as_str());
     assert_eq!(body["scopes"], json!(["ingest"]));
-    let listed: Value = ada
-        .get(&format!("/api/v1/orgs/{org}/tokens"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(listed[0]["last_used_at"].is_string(), "use is recorded");
+    // Recorded in the background, so the request does not wait for it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let listed: Value = ada
+            .get(&format!("/api/v1/orgs/{org}/tokens"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if listed[0]["last_used_at"].is_string() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "use is recorded");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 
     let id = minted["token"]["id"].as_str().unwrap();
     assert_eq!(

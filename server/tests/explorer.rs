@@ -929,7 +929,10 @@ async fn planner_statistics_follow_the_load(backend: Backend) {
         .try_get::<bool>("", "analyzed")
         .unwrap()
     };
-    assert!(!last_analyze(db.clone()).await, "a new database was never analyzed");
+    assert!(
+        !last_analyze(db.clone()).await,
+        "a new database was never analyzed"
+    );
     let stop = tokio_util::sync::CancellationToken::new();
     let upkeep = tokio::spawn(server::db::run_statistics_upkeep(
         db.clone(),
@@ -940,7 +943,10 @@ async fn planner_statistics_follow_the_load(backend: Backend) {
     ingest_fixture(&server, &token).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !last_analyze(db.clone()).await {
-        assert!(std::time::Instant::now() < deadline, "statistics were not refreshed");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "statistics were not refreshed"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     stop.cancel();

@@ -29,6 +29,7 @@ on_every_backend!(
     there_is_no_logs_endpoint,
     grpc_export_shares_the_ingest_path,
     metrics_are_stored_per_point,
+    a_full_write_queue_answers_503_and_loses_nothing,
     secrets_are_redacted_and_large_values_truncated,
     hashed_capture_keeps_only_digests,
 );
@@ -924,4 +925,96 @@ async fn spans_stored_before_compression_survive_the_migration(backend: Backend)
     assert_eq!(span.details["resource"]["service.name"], "coder");
     db.close().await.ok();
     database.drop_database().await;
+}
+
+/// With the database busy, the writer holds one batch and the queue (one
+/// slot here) the next; a third export is refused at once with 503 and
+/// Retry-After, whether spans or metric points. Once the database frees up,
+/// the two held exports are committed and answered 200.
+async fn a_full_write_queue_answers_503_and_loses_nothing(backend: Backend) {
+    use sea_orm::{ConnectionTrait, Database, EntityTrait, PaginatorTrait, TransactionTrait};
+
+    let server = TestServer::start_with(backend, &["--ingest-queue=1"]).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest"]).await;
+    let blocker = Database::connect(server.database_url()).await.unwrap();
+    let hold = blocker.begin().await.unwrap();
+    match backend {
+        Backend::Sqlite => hold
+            .execute_unprepared("INSERT INTO maintenance_jobs (name) VALUES ('test-lock')")
+            .await
+            .unwrap(),
+        Backend::Postgres => hold
+            .execute_unprepared("LOCK TABLE spans, metric_points IN EXCLUSIVE MODE")
+            .await
+            .unwrap(),
+    };
+
+    let spans = {
+        let server_url = server.url("/v1/traces");
+        let client = server.client.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            client
+                .post(server_url)
+                .bearer_auth(token)
+                .header(header::CONTENT_TYPE, "application/x-protobuf")
+                .body(agent_trace_protobuf().encode_to_vec())
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    // The writer takes the spans and waits on the lock.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let queued_points = {
+        let server_url = server.url("/v1/metrics");
+        let client = server.client.clone();
+        let token = token.clone();
+        tokio::spawn(async move {
+            client
+                .post(server_url)
+                .bearer_auth(token)
+                .header(header::CONTENT_TYPE, "application/x-protobuf")
+                .body(genai_metrics().encode_to_vec())
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for path in ["/v1/metrics", "/v1/traces"] {
+        let body = if path == "/v1/metrics" {
+            genai_metrics().encode_to_vec()
+        } else {
+            agent_trace_protobuf().encode_to_vec()
+        };
+        let refused = post_otlp(&server, path, &token, "application/x-protobuf", body).await;
+        assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert!(refused.headers().contains_key(header::RETRY_AFTER), "{path}");
+    }
+
+    hold.rollback().await.unwrap();
+    blocker.close().await.unwrap();
+    assert_eq!(spans.await.unwrap().status(), StatusCode::OK);
+    assert_eq!(queued_points.await.unwrap().status(), StatusCode::OK);
+    let stored_spans = entity::span::Entity::find()
+        .count(&server.state.db)
+        .await
+        .unwrap();
+    let stored_points = entity::metric_point::Entity::find()
+        .count(&server.state.db)
+        .await
+        .unwrap();
+    let sent_spans: usize = agent_trace_protobuf()
+        .resource_spans
+        .iter()
+        .flat_map(|resource| &resource.scope_spans)
+        .map(|scope| scope.spans.len())
+        .sum();
+    assert_eq!(stored_spans, sent_spans as u64);
+    assert_eq!(
+        stored_points, 3,
+        "the points of one export, not of the refused one"
+    );
+    server.stop().await;
 }

@@ -197,7 +197,9 @@ pub async fn authenticate(db: &DatabaseConnection, secret: &str) -> Result<Token
         return Err(AppError::InvalidToken("this API token has expired"));
     }
     if row.last_used_at.is_none_or(|at| now - at >= LAST_USED_RESOLUTION) {
-        record_use(db, row.id, now).await;
+        // In the background: on SQLite the write waits for the span writer's
+        // transaction, and an export must not wait for bookkeeping.
+        tokio::spawn(record_use(db.clone(), row.id, now));
     }
     Ok(TokenPrincipal {
         token_id: row.id,
@@ -207,11 +209,11 @@ pub async fn authenticate(db: &DatabaseConnection, secret: &str) -> Result<Token
 }
 
 /// Stamps `last_used_at`; a failure here must not fail the request.
-async fn record_use(db: &DatabaseConnection, token_id: Uuid, now: DateTime<Utc>) {
+async fn record_use(db: DatabaseConnection, token_id: Uuid, now: DateTime<Utc>) {
     let result = api_token::Entity::update_many()
         .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
         .filter(api_token::Column::Id.eq(token_id))
-        .exec(db)
+        .exec(&db)
         .await;
     if let Err(err) = result {
         tracing::warn!(%token_id, error = %err, "could not record API token use");

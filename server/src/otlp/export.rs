@@ -2,7 +2,7 @@
 //! and convert off the async workers, hand the spans to the writer, and
 //! build the OTLP answer once they are committed.
 
-use app::services::ingest::{self, metrics};
+use app::services::ingest;
 use app::{
     accounts::TokenScope,
     services::{ingest::writer::WriteError, tokens::TokenPrincipal},
@@ -57,8 +57,8 @@ where
     Ok(ExportTraceServiceResponse { partial_success })
 }
 
-/// Ingests one metrics export request; points are committed in one
-/// transaction before the answer.
+/// Ingests one metrics export request; the points go through the batching
+/// writer like spans and are committed before the answer.
 pub async fn export_metrics<D>(
     state: &AppState,
     principal: &TokenPrincipal,
@@ -74,9 +74,15 @@ where
         .run_cpu_bound(move || decode().map(convert_metrics))
         .await
         .map_err(|err| IngestError::Unavailable(err.to_string()))??;
-    metrics::store_points(&state.db, principal.org_id, converted.points)
+    match state
+        .ingest
+        .write_points(principal.org_id, converted.points)
         .await
-        .map_err(|err| IngestError::Unavailable(format!("the database could not store the points: {err}")))?;
+    {
+        Ok(_) => {}
+        Err(WriteError::Overloaded) => return Err(IngestError::Overloaded),
+        Err(err) => return Err(IngestError::Unavailable(err.to_string())),
+    }
     let partial_success = (converted.rejected > 0).then(|| ExportMetricsPartialSuccess {
         rejected_data_points: i64::try_from(converted.rejected).unwrap_or(i64::MAX),
         error_message: converted.first_error.unwrap_or_default(),

@@ -175,6 +175,11 @@ impl TestServer {
         }
     }
 
+    /// The URL of the server's database.
+    pub fn database_url(&self) -> &str {
+        &self.database.url
+    }
+
     /// A client with its own cookie jar: one browser, one user.
     pub fn browser(&self) -> Browser {
         Browser {

@@ -1,10 +1,11 @@
-//! Metric points as Specula keeps them, and storing them: one transaction
-//! per export request, committed before the request is answered.
+//! Metric points as Specula keeps them, and inserting them: the batching
+//! writer commits them with whatever spans are queued, before the requests
+//! are answered.
 
 use entity::metric_point;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    DatabaseConnection, DbErr, EntityTrait, TransactionTrait,
+    ConnectionTrait, DbErr, EntityTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -35,42 +36,47 @@ pub struct MetricPoint {
     pub monotonic: Option<bool>,
 }
 
-pub async fn store_points(
-    db: &DatabaseConnection,
-    org_id: Uuid,
-    points: Vec<MetricPoint>,
-) -> Result<u64, DbErr> {
-    let total = points.len() as u64;
-    let rows: Vec<metric_point::ActiveModel> = points
-        .into_iter()
-        .map(|point| metric_point::ActiveModel {
-            id: NotSet,
-            org_id: Set(org_id),
-            name: Set(point.name),
-            unit: Set(point.unit),
-            kind: Set(point.kind.to_owned()),
-            service_name: Set(point.service_name),
-            attributes: Set(Value::Object(point.attributes).to_string()),
-            start_time_ns: Set(point.start_time_ns),
-            time_ns: Set(point.time_ns),
-            value: Set(point.value),
-            count: Set(point.count),
-            sum: Set(point.sum),
-            min: Set(point.min),
-            max: Set(point.max),
-            buckets: Set(point.buckets.map(|buckets| buckets.to_string())),
-            temporality: Set(point.temporality.map(str::to_owned)),
-            monotonic: Set(point.monotonic),
+/// One export request's points, for one organization.
+#[derive(Debug)]
+pub struct PointBatch {
+    pub org_id: Uuid,
+    pub points: Vec<MetricPoint>,
+}
+
+/// Inserts the batches' points inside the writer's transaction.
+pub(crate) async fn insert_points(txn: &impl ConnectionTrait, batches: &[PointBatch]) -> Result<(), DbErr> {
+    // Built before the first await: a borrowing iterator held across it
+    // would make the writer's future not `Send`.
+    let rows: Vec<metric_point::ActiveModel> = batches
+        .iter()
+        .flat_map(|batch| {
+            batch.points.iter().map(|point| metric_point::ActiveModel {
+                id: NotSet,
+                org_id: Set(batch.org_id),
+                name: Set(point.name.clone()),
+                unit: Set(point.unit.clone()),
+                kind: Set(point.kind.to_owned()),
+                service_name: Set(point.service_name.clone()),
+                attributes: Set(Value::Object(point.attributes.clone()).to_string()),
+                start_time_ns: Set(point.start_time_ns),
+                time_ns: Set(point.time_ns),
+                value: Set(point.value),
+                count: Set(point.count),
+                sum: Set(point.sum),
+                min: Set(point.min),
+                max: Set(point.max),
+                buckets: Set(point.buckets.as_ref().map(Value::to_string)),
+                temporality: Set(point.temporality.map(str::to_owned)),
+                monotonic: Set(point.monotonic),
+            })
         })
         .collect();
-    let txn = db.begin().await?;
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
         metric_point::Entity::insert_many(chunk)
-            .exec_without_returning(&txn)
+            .exec_without_returning(txn)
             .await?;
     }
-    txn.commit().await?;
-    Ok(total)
+    Ok(())
 }

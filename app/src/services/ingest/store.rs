@@ -16,6 +16,7 @@ use uuid::Uuid;
 use super::{
     super::{live, search},
     genai::TokenUsage,
+    metrics::{self, PointBatch},
     payload,
     pricing::SpanCost,
     record::{SpanRecord, StatusCode},
@@ -372,9 +373,14 @@ pub(crate) async fn index_for_search(txn: &impl ConnectionTrait, rows: &[(i64, &
     Ok(())
 }
 
-/// Stores the batches in one transaction; returns, per batch, how many of its
-/// spans were new (the rest were already stored: a retried export).
-pub async fn store_batches(db: &DatabaseConnection, batches: &[SpanBatch]) -> Result<Vec<u64>, DbErr> {
+/// Stores the span and metric-point batches in one transaction; returns,
+/// per span batch, how many of its spans were new (the rest were already
+/// stored: a retried export).
+pub async fn store_batches(
+    db: &DatabaseConnection,
+    batches: &[SpanBatch],
+    point_batches: &[PointBatch],
+) -> Result<Vec<u64>, DbErr> {
     let ingested_at_ns = Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let txn = db.begin().await?;
     let mut stored = Vec::with_capacity(batches.len());
@@ -400,6 +406,7 @@ pub async fn store_batches(db: &DatabaseConnection, batches: &[SpanBatch]) -> Re
     orgs_with_new_spans.dedup();
     upsert_traces(&txn, traces.into_iter().collect()).await?;
     index_for_search(&txn, &search_rows).await?;
+    metrics::insert_points(&txn, point_batches).await?;
     if txn.get_database_backend() == DatabaseBackend::Postgres {
         // Delivered to every replica's listener when (and only if) this commits.
         for org_id in &orgs_with_new_spans {

@@ -1,8 +1,9 @@
-//! The batching writer (group commit). Export requests hand their spans to a
-//! bounded queue and wait; one task takes whatever is queued, up to a span
-//! budget or a short wait, commits it in one transaction and answers every
-//! request in it. A request is answered only once its spans are durably
-//! stored, and a full queue is refused at once instead of growing memory.
+//! The batching writer (group commit). Export requests hand their spans or
+//! metric points to a bounded queue and wait; one task takes whatever is
+//! queued, up to a row budget or a short wait, commits it in one transaction
+//! and answers every request in it. A request is answered only once its rows
+//! are durably stored, and a full queue is refused at once instead of
+//! growing memory.
 
 use std::{sync::Arc, time::Duration};
 
@@ -11,14 +12,17 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::store::{self, SpanBatch, SpanRow};
+use super::{
+    metrics::{MetricPoint, PointBatch},
+    store::{self, SpanBatch, SpanRow},
+};
 use crate::services::live::LiveHub;
 
 #[derive(Clone, Copy, Debug)]
 pub struct WriterSettings {
     /// Export requests waiting for the writer before new ones are refused.
     pub queue_capacity: usize,
-    /// Spans committed together at most.
+    /// Rows (spans and metric points) committed together at most.
     pub max_batch_spans: usize,
     /// How long the writer waits for more requests to fill a batch.
     pub max_batch_wait: Duration,
@@ -50,8 +54,23 @@ pub enum WriteError {
     Preparation(String),
 }
 
+/// What one request hands over.
+enum Rows {
+    Spans(SpanBatch),
+    Points(PointBatch),
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        match self {
+            Rows::Spans(batch) => batch.rows.len(),
+            Rows::Points(batch) => batch.points.len(),
+        }
+    }
+}
+
 struct WriteJob {
-    batch: SpanBatch,
+    rows: Rows,
     done: oneshot::Sender<Result<u64, WriteError>>,
 }
 
@@ -66,7 +85,7 @@ pub struct IngestWriter {
 impl std::fmt::Debug for WriteJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriteJob")
-            .field("spans", &self.batch.rows.len())
+            .field("rows", &self.rows.len())
             .finish()
     }
 }
@@ -108,14 +127,20 @@ impl IngestWriter {
 
     /// Stores `rows` for `org_id`; returns how many were new once they are committed.
     pub async fn write(&self, org_id: Uuid, rows: Vec<SpanRow>) -> Result<u64, WriteError> {
-        if rows.is_empty() {
+        self.enqueue(Rows::Spans(SpanBatch { org_id, rows })).await
+    }
+
+    /// Stores metric `points` for `org_id`; returns how many once they are committed.
+    pub async fn write_points(&self, org_id: Uuid, points: Vec<MetricPoint>) -> Result<u64, WriteError> {
+        self.enqueue(Rows::Points(PointBatch { org_id, points })).await
+    }
+
+    async fn enqueue(&self, rows: Rows) -> Result<u64, WriteError> {
+        if rows.len() == 0 {
             return Ok(0);
         }
         let (done, answer) = oneshot::channel();
-        let job = WriteJob {
-            batch: SpanBatch { org_id, rows },
-            done,
-        };
+        let job = WriteJob { rows, done };
         self.queue.try_send(job).map_err(|err| match err {
             mpsc::error::TrySendError::Full(_) => WriteError::Overloaded,
             mpsc::error::TrySendError::Closed(_) => WriteError::ShuttingDown,
@@ -142,7 +167,7 @@ async fn run(
         };
         let Some(first) = first else { break };
         let mut batch = vec![first];
-        let mut spans = batch[0].batch.rows.len();
+        let mut spans = batch[0].rows.len();
         let deadline = tokio::time::Instant::now() + settings.max_batch_wait;
         while spans < settings.max_batch_spans {
             let next = match jobs.try_recv() {
@@ -156,7 +181,7 @@ async fn run(
                 Err(_) => None,
             };
             let Some(job) = next else { break };
-            spans += job.batch.rows.len();
+            spans += job.rows.len();
             batch.push(job);
         }
         commit(&db, &live, batch).await;
@@ -165,18 +190,44 @@ async fn run(
 }
 
 async fn commit(db: &DatabaseConnection, live: &LiveHub, jobs: Vec<WriteJob>) {
-    let (batches, answers): (Vec<_>, Vec<_>) = jobs.into_iter().map(|job| (job.batch, job.done)).unzip();
-    match store::store_batches(db, &batches).await {
+    let mut span_batches = Vec::new();
+    let mut span_answers = Vec::new();
+    let mut point_batches = Vec::new();
+    let mut point_answers = Vec::new();
+    for job in jobs {
+        match job.rows {
+            Rows::Spans(batch) => {
+                span_batches.push(batch);
+                span_answers.push(job.done);
+            }
+            Rows::Points(batch) => {
+                point_answers.push((job.done, batch.points.len() as u64));
+                point_batches.push(batch);
+            }
+        }
+    }
+    match store::store_batches(db, &span_batches, &point_batches).await {
         Ok(stored) => {
-            for ((answer, count), batch) in answers.into_iter().zip(stored).zip(&batches) {
+            for ((answer, count), batch) in span_answers.into_iter().zip(stored).zip(&span_batches) {
                 if count > 0 {
                     live.announce(batch.org_id);
                 }
                 let _ = answer.send(Ok(count));
             }
+            for (answer, count) in point_answers {
+                let _ = answer.send(Ok(count));
+            }
         }
         Err(err) => {
-            tracing::error!(error = %err, spans = batches.iter().map(|b| b.rows.len()).sum::<usize>(), "span batch not stored");
+            let rows: usize = span_batches.iter().map(|batch| batch.rows.len()).sum::<usize>()
+                + point_batches
+                    .iter()
+                    .map(|batch| batch.points.len())
+                    .sum::<usize>();
+            tracing::error!(error = %err, rows, "batch not stored");
+            let answers = span_answers
+                .into_iter()
+                .chain(point_answers.into_iter().map(|(answer, _)| answer));
             for answer in answers {
                 let _ = answer.send(Err(WriteError::Database(err.to_string())));
             }
