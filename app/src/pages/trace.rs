@@ -176,7 +176,7 @@ fn TraceBody(trace: TraceDetail) -> impl IntoView {
                 <span>{format!("{} in / {} out tokens", format::count(summary.input_tokens), format::count(summary.output_tokens))}</span>
                 <span>{format::cost(Some(summary.cost_nanos))}{(summary.unpriced_spans > 0).then_some(" + unpriced")}</span>
             </p>
-            <div class="button-row">
+            <div class="button-row button-row-start">
                 <span class="mono muted">{trace_id.clone()}</span>
                 <CopyButton value=trace_id.clone() label="trace id" />
                 <a class="button button-small" href=export download>"Export JSON"</a>
@@ -436,7 +436,8 @@ fn chat_messages(text: &str) -> Option<Vec<ChatMessage>> {
 #[component]
 fn Conversation(text: String) -> impl IntoView {
     match chat_messages(&text) {
-        None => view! { <pre class="code-block">{text}</pre> }.into_any(),
+        // Plain text reads as prose: wrapped, with its line breaks kept.
+        None => view! { <pre class="code-block wrap-block">{text}</pre> }.into_any(),
         Some(messages) => view! {
             <div class="chat">
                 {messages.into_iter().map(|message| view! {
