@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::{
     extract::{ApiJson, ClientAddress, SignedIn},
-    openapi::{ChangeErrors, ReadErrors},
+    openapi::{ApiErrors, Conflict},
 };
 
 #[derive(Deserialize, ToSchema)]
@@ -48,7 +48,7 @@ async fn me_for(state: &AppState, user: &entity::user::Model) -> Result<Me> {
 #[utoipa::path(
     post, path = "/auth/signup", tag = "auth",
     request_body = SignupRequest,
-    responses((status = 201, description = "Signed in; the session cookie is set", body = Me), ChangeErrors),
+    responses((status = 201, description = "Signed in; the session cookie is set", body = Me), ApiErrors, Conflict),
 )]
 pub async fn signup(
     State(state): State<AppState>,
@@ -108,7 +108,7 @@ pub async fn logout(session: Session) -> Result<StatusCode> {
 /// Ends every session of the user, this one included.
 #[utoipa::path(
     post, path = "/auth/logout-all", tag = "auth",
-    responses((status = 204, description = "Signed out everywhere"), ChangeErrors),
+    responses((status = 204, description = "Signed out everywhere"), ApiErrors, Conflict),
     security(("session" = [])),
 )]
 pub async fn logout_everywhere(State(state): State<AppState>, signed_in: SignedIn) -> Result<StatusCode> {
@@ -121,7 +121,7 @@ pub async fn logout_everywhere(State(state): State<AppState>, signed_in: SignedI
 #[utoipa::path(
     post, path = "/auth/password", tag = "auth",
     request_body = ChangePasswordRequest,
-    responses((status = 204, description = "Changed"), ChangeErrors),
+    responses((status = 204, description = "Changed"), ApiErrors, Conflict),
     security(("session" = [])),
 )]
 pub async fn change_password(
@@ -138,7 +138,7 @@ pub async fn change_password(
 /// The signed-in user and their organizations.
 #[utoipa::path(
     get, path = "/me", tag = "auth",
-    responses((status = 200, body = Me), ReadErrors),
+    responses((status = 200, body = Me), ApiErrors),
     security(("session" = [])),
 )]
 pub async fn me(State(state): State<AppState>, signed_in: SignedIn) -> Result<Json<Me>> {

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::{
     extract::{ApiQuery, Caller, attribute_filters},
-    openapi::ReadErrors,
+    openapi::ApiErrors,
     traces::{OrgQuery, org_for},
 };
 
@@ -44,7 +44,7 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
     ),
     responses(
         (status = 200, description = "An endless `text/event-stream`", content_type = "text/event-stream", body = SpanSummary),
-        ReadErrors,
+        ApiErrors,
     ),
     security(("bearer" = []), ("session" = [])),
 )]

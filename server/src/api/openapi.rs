@@ -70,17 +70,18 @@ impl Modify for SecuritySchemes {
     }
 }
 
-/// Errors a read can answer with.
+/// Errors any API call can answer with.
 #[derive(IntoResponses)]
 #[allow(dead_code)] // Only its documentation is used.
-pub enum ReadErrors {
-    /// A parameter is invalid; the message says which and why.
+pub enum ApiErrors {
+    /// A parameter or the request body is invalid; the message says which and why.
     #[response(status = 400)]
     BadRequest(ErrorBody),
-    /// No session and no valid bearer token (`WWW-Authenticate: Bearer`).
+    /// No session, or no valid bearer token where one is accepted (`WWW-Authenticate: Bearer`).
     #[response(status = 401)]
     Unauthenticated(ErrorBody),
-    /// The caller may not read this organization, or the token lacks the `read` scope.
+    /// The caller's role or token scope does not allow this, or a cookie-authenticated
+    /// change came from another site.
     #[response(status = 403)]
     Forbidden(ErrorBody),
     /// Nothing by that id in the caller's organization.
@@ -88,26 +89,11 @@ pub enum ReadErrors {
     NotFound(ErrorBody),
 }
 
-/// Errors a change can answer with.
+/// The change conflicts with what exists (a duplicate, the last owner…).
 #[derive(IntoResponses)]
+#[response(status = 409)]
 #[allow(dead_code)] // Only its documentation is used.
-pub enum ChangeErrors {
-    /// The request body or a parameter is invalid; the message says why.
-    #[response(status = 400)]
-    BadRequest(ErrorBody),
-    /// Not signed in.
-    #[response(status = 401)]
-    Unauthenticated(ErrorBody),
-    /// The caller's role does not allow this, or the request came from another site.
-    #[response(status = 403)]
-    Forbidden(ErrorBody),
-    /// Nothing by that id in the caller's organization.
-    #[response(status = 404)]
-    NotFound(ErrorBody),
-    /// It conflicts with what exists (a duplicate, the last owner…).
-    #[response(status = 409)]
-    Conflict(ErrorBody),
-}
+pub struct Conflict(ErrorBody);
 
 #[cfg(test)]
 mod tests {

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{
     extract::{ApiJson, ApiPath, Caller, SignedIn},
-    openapi::{ChangeErrors, ReadErrors},
+    openapi::{ApiErrors, Conflict},
 };
 
 #[derive(Deserialize, ToSchema)]
@@ -46,7 +46,7 @@ pub struct InvitationPreview {
 #[utoipa::path(
     post, path = "/orgs", tag = "organizations",
     request_body = CreateOrgRequest,
-    responses((status = 201, body = OrgSummary), ChangeErrors),
+    responses((status = 201, body = OrgSummary), ApiErrors, Conflict),
     security(("session" = [])),
 )]
 pub async fn create(
@@ -61,7 +61,7 @@ pub async fn create(
 /// The caller's organizations, with the caller's role in each.
 #[utoipa::path(
     get, path = "/orgs", tag = "organizations",
-    responses((status = 200, body = Vec<OrgSummary>), ReadErrors),
+    responses((status = 200, body = Vec<OrgSummary>), ApiErrors),
     security(("session" = [])),
 )]
 pub async fn list(State(state): State<AppState>, signed_in: SignedIn) -> Result<Json<Vec<OrgSummary>>> {
@@ -72,7 +72,7 @@ pub async fn list(State(state): State<AppState>, signed_in: SignedIn) -> Result<
 #[utoipa::path(
     delete, path = "/orgs/{org}", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id")),
-    responses((status = 204, description = "Deleted"), ChangeErrors),
+    responses((status = 204, description = "Deleted"), ApiErrors, Conflict),
     security(("session" = [])),
 )]
 pub async fn delete(
@@ -88,7 +88,7 @@ pub async fn delete(
 #[utoipa::path(
     get, path = "/orgs/{org}/members", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id")),
-    responses((status = 200, body = Vec<MemberInfo>), ReadErrors),
+    responses((status = 200, body = Vec<MemberInfo>), ApiErrors),
     security(("bearer" = []), ("session" = [])),
 )]
 pub async fn members(
@@ -105,7 +105,7 @@ pub async fn members(
     post, path = "/orgs/{org}/members", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id")),
     request_body = InviteRequest,
-    responses((status = 201, body = CreatedInvitation), ChangeErrors),
+    responses((status = 201, body = CreatedInvitation), ApiErrors, Conflict),
     security(("session" = [])),
 )]
 pub async fn invite(
@@ -131,7 +131,7 @@ pub async fn invite(
     patch, path = "/orgs/{org}/members/{user}", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id"), ("user" = Uuid, Path, description = "User id")),
     request_body = ChangeRoleRequest,
-    responses((status = 200, body = MemberInfo), ChangeErrors),
+    responses((status = 200, body = MemberInfo), ApiErrors, Conflict),
     security(("session" = [])),
 )]
 pub async fn change_role(
@@ -148,7 +148,7 @@ pub async fn change_role(
 #[utoipa::path(
     delete, path = "/orgs/{org}/members/{user}", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id"), ("user" = Uuid, Path, description = "User id")),
-    responses((status = 204, description = "Removed"), ChangeErrors),
+    responses((status = 204, description = "Removed"), ApiErrors, Conflict),
     security(("session" = [])),
 )]
 pub async fn remove_member(
@@ -164,7 +164,7 @@ pub async fn remove_member(
 #[utoipa::path(
     get, path = "/orgs/{org}/invitations", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id")),
-    responses((status = 200, body = Vec<InvitationInfo>), ReadErrors),
+    responses((status = 200, body = Vec<InvitationInfo>), ApiErrors),
     security(("bearer" = []), ("session" = [])),
 )]
 pub async fn invitations(
@@ -180,7 +180,7 @@ pub async fn invitations(
 #[utoipa::path(
     delete, path = "/orgs/{org}/invitations/{id}", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id"), ("id" = Uuid, Path, description = "Invitation id")),
-    responses((status = 204, description = "Revoked"), ChangeErrors),
+    responses((status = 204, description = "Revoked"), ApiErrors, Conflict),
     security(("session" = [])),
 )]
 pub async fn revoke_invitation(
@@ -197,7 +197,7 @@ pub async fn revoke_invitation(
 #[utoipa::path(
     get, path = "/invitations/{token}", tag = "organizations",
     params(("token" = String, Path, description = "The invitation's secret token")),
-    responses((status = 200, body = InvitationPreview), ReadErrors),
+    responses((status = 200, body = InvitationPreview), ApiErrors),
 )]
 pub async fn preview_invitation(
     State(state): State<AppState>,
@@ -220,7 +220,7 @@ pub async fn preview_invitation(
 #[utoipa::path(
     post, path = "/invitations/{token}/accept", tag = "organizations",
     params(("token" = String, Path, description = "The invitation's secret token")),
-    responses((status = 200, body = OrgSummary), ChangeErrors),
+    responses((status = 200, body = OrgSummary), ApiErrors, Conflict),
     security(("session" = [])),
 )]
 pub async fn accept_invitation(

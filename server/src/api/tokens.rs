@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{
     extract::{ApiJson, ApiPath, Caller, SignedIn},
-    openapi::{ChangeErrors, ReadErrors},
+    openapi::{ApiErrors, Conflict},
 };
 
 #[derive(Deserialize, ToSchema)]
@@ -29,7 +29,7 @@ pub struct MintRequest {
 #[utoipa::path(
     get, path = "/orgs/{org}/tokens", tag = "tokens",
     params(("org" = Uuid, Path, description = "Organization id")),
-    responses((status = 200, body = Vec<TokenInfo>), ReadErrors),
+    responses((status = 200, body = Vec<TokenInfo>), ApiErrors),
     security(("bearer" = []), ("session" = [])),
 )]
 pub async fn list(
@@ -46,7 +46,7 @@ pub async fn list(
     post, path = "/orgs/{org}/tokens", tag = "tokens",
     params(("org" = Uuid, Path, description = "Organization id")),
     request_body = MintRequest,
-    responses((status = 201, body = MintedToken), ChangeErrors),
+    responses((status = 201, body = MintedToken), ApiErrors, Conflict),
     security(("session" = [])),
 )]
 pub async fn mint(
@@ -73,7 +73,7 @@ pub async fn mint(
 #[utoipa::path(
     delete, path = "/orgs/{org}/tokens/{id}", tag = "tokens",
     params(("org" = Uuid, Path, description = "Organization id"), ("id" = Uuid, Path, description = "Token id")),
-    responses((status = 204, description = "Revoked"), ChangeErrors),
+    responses((status = 204, description = "Revoked"), ApiErrors, Conflict),
     security(("session" = [])),
 )]
 pub async fn revoke(

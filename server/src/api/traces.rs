@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::{
     extract::{ApiPath, ApiQuery, Caller, attribute_filters},
-    openapi::ReadErrors,
+    openapi::ApiErrors,
 };
 
 #[derive(Deserialize, IntoParams)]
@@ -48,7 +48,7 @@ pub(super) async fn org_for(state: &AppState, caller: &Caller, requested: Option
 #[utoipa::path(
     get, path = "/traces/{trace_id}", tag = "traces",
     params(("trace_id" = String, Path, description = "32 hex digits"), OrgQuery),
-    responses((status = 200, body = TraceDetail), ReadErrors),
+    responses((status = 200, body = TraceDetail), ApiErrors),
     security(("bearer" = []), ("session" = [])),
 )]
 pub async fn get(
@@ -78,7 +78,7 @@ pub struct ExportQuery {
         (status = 200, description = "`Content-Disposition: attachment`", content(
             (TraceDetail = "application/json"),
         )),
-        ReadErrors,
+        ApiErrors,
     ),
     security(("bearer" = []), ("session" = [])),
 )]
@@ -127,7 +127,7 @@ pub async fn export(
 #[utoipa::path(
     get, path = "/traces", tag = "traces",
     params(OrgQuery, TraceQuery),
-    responses((status = 200, body = TracePage), ReadErrors),
+    responses((status = 200, body = TracePage), ApiErrors),
     security(("bearer" = []), ("session" = [])),
 )]
 pub async fn list(
@@ -148,7 +148,7 @@ pub async fn list(
         ("span_id" = String, Path, description = "16 hex digits"),
         OrgQuery,
     ),
-    responses((status = 200, body = SpanView), ReadErrors),
+    responses((status = 200, body = SpanView), ApiErrors),
     security(("bearer" = []), ("session" = [])),
 )]
 pub async fn span(
@@ -171,7 +171,7 @@ pub async fn span(
 #[utoipa::path(
     get, path = "/spans", tag = "spans",
     params(OrgQuery, SpanQuery),
-    responses((status = 200, body = SpanPage), ReadErrors),
+    responses((status = 200, body = SpanPage), ApiErrors),
     security(("bearer" = []), ("session" = [])),
 )]
 pub async fn list_spans(

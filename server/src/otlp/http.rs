@@ -64,6 +64,34 @@ where
     }
 }
 
+/// What an export answers, in the request's encoding: the export response
+/// or a `google.rpc.Status` (OTLP/HTTP).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // Only its documentation is used.
+enum ExportAnswers {
+    /// Committed; `partial_success` counts the items rejected one by one, with the first reason.
+    #[response(status = 200)]
+    Committed,
+    /// The body could not be decoded.
+    #[response(status = 400)]
+    Undecodable,
+    /// Missing or invalid token (`WWW-Authenticate: Bearer`).
+    #[response(status = 401)]
+    Unauthenticated,
+    /// The token lacks the `ingest` scope.
+    #[response(status = 403)]
+    Forbidden,
+    /// The body, or its decompressed size, is over the limit.
+    #[response(status = 413)]
+    TooLarge,
+    /// Not `application/x-protobuf` or `application/json`.
+    #[response(status = 415)]
+    UnsupportedMediaType,
+    /// The write queue is full or the server is stopping; retry after `Retry-After`.
+    #[response(status = 503)]
+    Unavailable,
+}
+
 /// OTLP trace export. The answer is an `ExportTraceServiceResponse` in the
 /// request's encoding, sent once the spans are committed.
 #[utoipa::path(
@@ -72,16 +100,7 @@ where
         description = "An `ExportTraceServiceRequest`, protobuf or OTLP/JSON; `Content-Encoding: gzip` or `deflate` accepted",
         content((Vec<u8> = "application/x-protobuf"), (Value = "application/json")),
     ),
-    responses(
-        (status = 200, description = "Stored and committed; `partial_success` counts spans rejected one by one, with the reason"),
-        (status = 400, description = "The body could not be decoded (a `google.rpc.Status` says why)"),
-        (status = 401, description = "Missing or invalid token (`WWW-Authenticate: Bearer`)"),
-        (status = 403, description = "The token lacks the `ingest` scope"),
-        (status = 413, description = "The body, or its decompressed size, is over the limit"),
-        (status = 415, description = "Not `application/x-protobuf` or `application/json`"),
-        (status = 429, description = "Rate limited; retry after `Retry-After`"),
-        (status = 503, description = "The write queue is full; retry after `Retry-After`"),
-    ),
+    responses(ExportAnswers),
     security(("bearer" = [])),
 )]
 async fn traces(
@@ -109,16 +128,7 @@ async fn traces(
         description = "An `ExportMetricsServiceRequest`, protobuf or OTLP/JSON; `Content-Encoding: gzip` or `deflate` accepted",
         content((Vec<u8> = "application/x-protobuf"), (Value = "application/json")),
     ),
-    responses(
-        (status = 200, description = "Stored and committed; `partial_success` counts spans rejected one by one, with the reason"),
-        (status = 400, description = "The body could not be decoded (a `google.rpc.Status` says why)"),
-        (status = 401, description = "Missing or invalid token (`WWW-Authenticate: Bearer`)"),
-        (status = 403, description = "The token lacks the `ingest` scope"),
-        (status = 413, description = "The body, or its decompressed size, is over the limit"),
-        (status = 415, description = "Not `application/x-protobuf` or `application/json`"),
-        (status = 429, description = "Rate limited; retry after `Retry-After`"),
-        (status = 503, description = "The write queue is full; retry after `Retry-After`"),
-    ),
+    responses(ExportAnswers),
     security(("bearer" = [])),
 )]
 async fn metrics(
