@@ -310,6 +310,21 @@ async fn invalid_spans_are_rejected_one_by_one(backend: Backend) {
 async fn retries_do_not_duplicate(backend: Backend) {
     let server = TestServer::start(backend).await;
     let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    // First the root alone, then the whole trace: one old span and two new
+    // ones in the same statement, then the whole trace again.
+    let mut root_only = agent_trace_protobuf();
+    root_only.resource_spans[0].scope_spans[0].spans.truncate(1);
+    assert_eq!(
+        post(
+            &server,
+            &token,
+            "application/x-protobuf",
+            root_only.encode_to_vec()
+        )
+        .await
+        .status(),
+        StatusCode::OK
+    );
     let body = agent_trace_protobuf().encode_to_vec();
     for _ in 0..3 {
         assert_eq!(
@@ -326,6 +341,24 @@ async fn retries_do_not_duplicate(backend: Backend) {
         trace["trace"]["input_tokens"], 1200,
         "the rollup counted each span once"
     );
+    // Each new span's search entry went to its own row.
+    let found: Value = server
+        .client
+        .get(server.url("/api/v1/spans?q=fix"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let found: Vec<&str> = found["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|span| span["span_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, ["2222222222222222"]);
     server.stop().await;
 }
 
@@ -949,38 +982,19 @@ async fn a_full_write_queue_answers_503_and_loses_nothing(backend: Backend) {
             .unwrap(),
     };
 
-    let spans = {
-        let server_url = server.url("/v1/traces");
-        let client = server.client.clone();
-        let token = token.clone();
-        tokio::spawn(async move {
-            client
-                .post(server_url)
-                .bearer_auth(token)
-                .header(header::CONTENT_TYPE, "application/x-protobuf")
-                .body(agent_trace_protobuf().encode_to_vec())
-                .send()
-                .await
-                .unwrap()
-        })
+    let spawn_export = |path: &str, body: Vec<u8>| {
+        let request = server
+            .client
+            .post(server.url(path))
+            .bearer_auth(&token)
+            .header(header::CONTENT_TYPE, "application/x-protobuf")
+            .body(body);
+        tokio::spawn(async move { request.send().await.unwrap() })
     };
+    let spans = spawn_export("/v1/traces", agent_trace_protobuf().encode_to_vec());
     // The writer takes the spans and waits on the lock.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    let queued_points = {
-        let server_url = server.url("/v1/metrics");
-        let client = server.client.clone();
-        let token = token.clone();
-        tokio::spawn(async move {
-            client
-                .post(server_url)
-                .bearer_auth(token)
-                .header(header::CONTENT_TYPE, "application/x-protobuf")
-                .body(genai_metrics().encode_to_vec())
-                .send()
-                .await
-                .unwrap()
-        })
-    };
+    let queued_points = spawn_export("/v1/metrics", genai_metrics().encode_to_vec());
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     for path in ["/v1/metrics", "/v1/traces"] {
         let body = if path == "/v1/metrics" {

@@ -264,45 +264,75 @@ const TRACE_UPSERT: &str = "ON CONFLICT (org_id, trace_id) DO UPDATE SET \
 const SPAN_CHUNK: usize = 500;
 const TRACE_CHUNK: usize = 1000;
 
-/// Inserts one chunk of spans; returns the indexes (into `rows`) and row ids of the new ones.
-///
-/// `ON CONFLICT DO NOTHING RETURNING` makes the database say which rows were
-/// new (SQLite ≥ 3.35 and PostgreSQL both support RETURNING); only those
-/// count in rollups.
+/// Inserts one chunk of spans; returns the indexes (into `rows`) and row
+/// ids of the new ones (the others were stored before: a retried export).
 async fn insert_spans(
     txn: &impl ConnectionTrait,
-    org_id: Uuid,
-    rows: &[SpanRow],
+    rows: &[(usize, Uuid, &SpanRow)],
     ingested_at_ns: i64,
 ) -> Result<Vec<(usize, i64)>, DbErr> {
     let backend = txn.get_database_backend();
     let mut values = Vec::with_capacity(rows.len() * SPAN_COLUMNS.len());
-    for row in rows {
-        row.push_values(org_id, ingested_at_ns, &mut values);
+    for (_, org_id, row) in rows {
+        row.push_values(*org_id, ingested_at_ns, &mut values);
     }
-    let sql = format!(
-        "INSERT INTO spans ({}) VALUES {} ON CONFLICT (org_id, trace_id, span_id) DO NOTHING \
-         RETURNING id, trace_id, span_id",
+    let insert = format!(
+        "INSERT INTO spans ({}) VALUES {} ON CONFLICT (org_id, trace_id, span_id) DO NOTHING",
         SPAN_COLUMNS.join(", "),
         value_groups(backend, rows.len(), SPAN_COLUMNS.len()),
     );
-    let inserted = txn
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?;
+    let returned = match backend {
+        // PostgreSQL says which rows were new in the same round trip.
+        DatabaseBackend::Postgres => {
+            txn.query_all_raw(Statement::from_sql_and_values(
+                backend,
+                format!("{insert} RETURNING id, trace_id, span_id"),
+                values,
+            ))
+            .await?
+        }
+        // SQLite hands RETURNING rows over one by one between threads,
+        // which cost a fifth of the insert. The new rows' ids are
+        // consecutive instead (one writer, rows inserted in order), ending
+        // at the last insert id: when every row is new (nearly always) that
+        // says everything; otherwise the new rows are read back by id.
+        _ => {
+            let result = txn
+                .execute_raw(Statement::from_sql_and_values(backend, insert, values))
+                .await?;
+            let inserted = result.rows_affected() as usize;
+            let last_id = result.last_insert_id() as i64;
+            if inserted == rows.len() {
+                let first_id = last_id - inserted as i64 + 1;
+                return Ok((0..inserted)
+                    .map(|index| (index, first_id + index as i64))
+                    .collect());
+            }
+            if inserted == 0 {
+                return Ok(Vec::new());
+            }
+            txn.query_all_raw(Statement::from_sql_and_values(
+                backend,
+                "SELECT id, trace_id, span_id FROM spans WHERE id > ? AND id <= ?",
+                [(last_id - inserted as i64).into(), last_id.into()],
+            ))
+            .await?
+        }
+    };
     // Span ids alone nearly always tell the rows of one chunk apart.
     let mut by_span_id: HashMap<&str, Vec<usize>> = HashMap::with_capacity(rows.len());
-    for (index, row) in rows.iter().enumerate() {
+    for (index, (_, _, row)) in rows.iter().enumerate() {
         by_span_id.entry(row.span_id.as_str()).or_default().push(index);
     }
-    let mut new_rows = Vec::with_capacity(inserted.len());
-    for returned in inserted {
+    let mut new_rows = Vec::with_capacity(returned.len());
+    for returned in returned {
         let row_id: i64 = returned.try_get("", "id")?;
         let trace_id: String = returned.try_get("", "trace_id")?;
         let span_id: String = returned.try_get("", "span_id")?;
         if let Some(candidates) = by_span_id.get_mut(span_id.as_str())
             && let Some(position) = candidates
                 .iter()
-                .position(|&index| rows[index].trace_id == trace_id)
+                .position(|&index| rows[index].2.trace_id == trace_id)
         {
             new_rows.push((candidates.swap_remove(position), row_id));
         }
@@ -383,23 +413,26 @@ pub async fn store_batches(
 ) -> Result<Vec<u64>, DbErr> {
     let ingested_at_ns = Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let txn = db.begin().await?;
-    let mut stored = Vec::with_capacity(batches.len());
+    let mut stored = vec![0; batches.len()];
     let mut traces: HashMap<(Uuid, &str), TraceDelta> = HashMap::new();
     let mut search_rows: Vec<(i64, &str)> = Vec::new();
-    for batch in batches {
-        let mut new_spans = 0;
-        for chunk in batch.rows.chunks(SPAN_CHUNK) {
-            for (index, row_id) in insert_spans(&txn, batch.org_id, chunk, ingested_at_ns).await? {
-                let row = &chunk[index];
-                search_rows.extend(row.search_text.as_deref().map(|text| (row_id, text)));
-                traces
-                    .entry((batch.org_id, row.trace_id.as_str()))
-                    .or_default()
-                    .add(row);
-                new_spans += 1;
-            }
+    // Every request's spans in one list, so statements carry full chunks
+    // whatever the requests' sizes: (batch index, organization, row).
+    let all_rows: Vec<(usize, Uuid, &SpanRow)> = batches
+        .iter()
+        .enumerate()
+        .flat_map(|(batch_index, batch)| batch.rows.iter().map(move |row| (batch_index, batch.org_id, row)))
+        .collect();
+    for chunk in all_rows.chunks(SPAN_CHUNK) {
+        for (index, row_id) in insert_spans(&txn, chunk, ingested_at_ns).await? {
+            let (batch_index, org_id, row) = chunk[index];
+            search_rows.extend(row.search_text.as_deref().map(|text| (row_id, text)));
+            traces
+                .entry((org_id, row.trace_id.as_str()))
+                .or_default()
+                .add(row);
+            stored[batch_index] += 1;
         }
-        stored.push(new_spans);
     }
     let mut orgs_with_new_spans: Vec<Uuid> = traces.keys().map(|(org_id, _)| *org_id).collect();
     orgs_with_new_spans.sort_unstable();
