@@ -64,8 +64,9 @@ impl Server {
 
         let writer_stop = CancellationToken::new();
         let live = LiveHub::default();
+        let writer_db = db::connect_writer(&config.database_url, &db).await?;
         let (ingest, writer_task) = IngestWriter::start(
-            db.clone(),
+            writer_db,
             WriterSettings {
                 queue_capacity: config.ingest_queue as usize,
                 max_batch_spans: config.ingest_batch_spans as usize,
