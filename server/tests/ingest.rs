@@ -5,7 +5,7 @@ mod common;
 
 use std::io::Write;
 
-use common::{Backend, TestServer, post_otlp, tenant};
+use common::{Backend, TestServer, get_with_token, post_otlp, tenant};
 use opentelemetry_proto::tonic::{
     collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse},
     common::v1::{AnyValue, KeyValue, any_value},
@@ -342,13 +342,8 @@ async fn retries_do_not_duplicate(backend: Backend) {
         "the rollup counted each span once"
     );
     // Each new span's search entry went to its own row.
-    let found: Value = server
-        .client
-        .get(server.url("/api/v1/spans?q=fix"))
-        .bearer_auth(&token)
-        .send()
+    let found: Value = get_with_token(&server, &token, "/api/v1/spans?q=fix")
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
