@@ -1,19 +1,8 @@
 import { expect, test } from "@playwright/test";
 import { act } from "./fixtures";
 
-const PASSWORD = "correct horse battery staple";
-
 test("spans appear in the explorer, filter by tool, and open a trace with a rendered diff", async ({ page }) => {
-  const email = `explorer-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
-  await act.openHydrated(page, "/signup");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign up" }).click();
-  await expect(page).toHaveURL(/\/spans$/);
-
-  // The demo agent trace goes through the real ingest path.
-  await page.getByTestId("send-test-trace").click();
-  await expect(page.getByTestId("test-trace-id")).toContainText(/[0-9a-f]{32}/);
+  await act.signUpWithTestTrace(page, "explorer");
 
   await act.openHydrated(page, "/spans");
   const rows = page.getByTestId("span-table").locator("tbody tr");
@@ -87,14 +76,7 @@ test("spans appear in the explorer, filter by tool, and open a trace with a rend
 });
 
 test("Live shows spans stored after the page loaded; the keyboard moves through rows", async ({ page, baseURL }) => {
-  const email = `live-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
-  await act.openHydrated(page, "/signup");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Sign up" }).click();
-  await expect(page).toHaveURL(/\/spans$/);
-  await page.getByTestId("send-test-trace").click();
-  await expect(page.getByTestId("test-trace-id")).toContainText(/[0-9a-f]{32}/);
+  await act.signUpWithTestTrace(page, "live");
 
   // An ingest token, minted through the API with the browser's session.
   const me = await (await page.request.get("/api/v1/me")).json();

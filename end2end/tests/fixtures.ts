@@ -15,6 +15,18 @@ export const act = {
     await page.goto(path);
     await check.hydrated(page);
   },
+  /** Signs up a new user (email starting with `prefix`) and sends the demo
+   * agent trace through the real ingest path. */
+  async signUpWithTestTrace(page: Page, prefix: string) {
+    const email = `${prefix}-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.com`;
+    await act.openHydrated(page, "/signup");
+    await page.getByLabel("Email").fill(email);
+    await page.getByLabel("Password").fill("correct horse battery staple");
+    await page.getByRole("button", { name: "Sign up" }).click();
+    await expect(page).toHaveURL(/\/spans$/);
+    await page.getByTestId("send-test-trace").click();
+    await expect(page.getByTestId("test-trace-id")).toContainText(/[0-9a-f]{32}/);
+  },
 };
 
 export const check = {

@@ -71,15 +71,7 @@ async fn live_latency(base: &str, token: &str) -> Vec<Duration> {
     let mut timings = Vec::new();
     let mut buffer = String::new();
     for index in 0..20u64 {
-        let (_, body) = long_trace_for_live(index);
-        let response = client
-            .post(format!("{base}/v1/traces"))
-            .bearer_auth(token)
-            .header("content-type", "application/x-protobuf")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let response = post_traces(&client, base, token, live_export(index)).await;
         assert!(response.status().is_success());
         let acknowledged = Instant::now();
         loop {
@@ -101,36 +93,20 @@ async fn live_latency(base: &str, token: &str) -> Vec<Duration> {
 }
 
 /// One single-span export for the live measurement, service `live-bench`.
-fn long_trace_for_live(index: u64) -> (String, Vec<u8>) {
-    use opentelemetry_proto::tonic::{
-        collector::trace::v1::ExportTraceServiceRequest,
-        resource::v1::Resource,
-        trace::v1::{ResourceSpans, ScopeSpans, Span},
-    };
-    use prost::Message;
-    let trace_id: Vec<u8> = [0xee; 8].into_iter().chain(index.to_be_bytes()).collect();
+fn live_export(index: u64) -> Vec<u8> {
+    use opentelemetry_proto::tonic::trace::v1::Span;
     let start = 1_900_000_000_000_000_000u64 + index;
-    let request = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![kv("service.name", "live-bench")],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans: vec![Span {
-                    trace_id,
-                    span_id: (0xee00 + index).to_be_bytes().to_vec(),
-                    name: "live".to_owned(),
-                    start_time_unix_nano: start,
-                    end_time_unix_nano: start + 1000,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
+    export_request(
+        "live-bench",
+        vec![Span {
+            trace_id: [0xee; 8].into_iter().chain(index.to_be_bytes()).collect(),
+            span_id: (0xee00 + index).to_be_bytes().to_vec(),
+            name: "live".to_owned(),
+            start_time_unix_nano: start,
+            end_time_unix_nano: start + 1000,
             ..Default::default()
         }],
-    };
-    (String::new(), request.encode_to_vec())
+    )
 }
 
 #[tokio::main]
@@ -151,14 +127,7 @@ async fn main() {
     let token = signed_up_token(&browser, &server.base, &["ingest", "read"]).await;
     let loaded = load(&server.base, &token, batches, 8, None, None).await;
     let (long_trace_id, long_trace_body) = long_trace(200);
-    let response = browser
-        .post(format!("{}/v1/traces", server.base))
-        .bearer_auth(&token)
-        .header("content-type", "application/x-protobuf")
-        .body(long_trace_body)
-        .send()
-        .await
-        .unwrap();
+    let response = post_traces(&browser, &server.base, &token, long_trace_body).await;
     assert!(response.status().is_success());
     println!(
         "== {database}: {} spans loaded in {:.1} s, then {SAMPLES} sequential requests per read",

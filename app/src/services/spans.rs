@@ -181,6 +181,18 @@ pub(crate) struct TraceFilter {
     pub limit: u64,
 }
 
+/// The organization's traces that have at least one span matching `span_condition`.
+fn traces_with_a_span(org_id: Uuid, span_condition: SimpleExpr) -> SimpleExpr {
+    trace::Column::TraceId.in_subquery(
+        Query::select()
+            .column(span::Column::TraceId)
+            .from(span::Entity)
+            .and_where(span::Column::OrgId.eq(org_id))
+            .and_where(span_condition)
+            .to_owned(),
+    )
+}
+
 impl TraceFilter {
     pub fn parse(backend: DatabaseBackend, org_id: Uuid, query: &TraceQuery) -> Result<Self> {
         let mut condition = Condition::all().add(trace::Column::OrgId.eq(org_id));
@@ -188,16 +200,7 @@ impl TraceFilter {
             condition = condition.add(trace::Column::ServiceName.eq(service));
         }
         if let Some(model) = text(&query.model) {
-            condition = condition.add(
-                trace::Column::TraceId.in_subquery(
-                    Query::select()
-                        .column(span::Column::TraceId)
-                        .from(span::Entity)
-                        .and_where(span::Column::OrgId.eq(org_id))
-                        .and_where(span::Column::Model.eq(model))
-                        .to_owned(),
-                ),
-            );
+            condition = condition.add(traces_with_a_span(org_id, span::Column::Model.eq(model)));
         }
         match text(&query.status) {
             Some("error") => condition = condition.add(trace::Column::ErrorCount.gt(0)),
@@ -222,16 +225,7 @@ impl TraceFilter {
             condition = condition.add(trace::Column::CostNanos.gte(parse_usd_as_nanos(usd)?));
         }
         if let Some(words) = text(&query.q) {
-            condition = condition.add(
-                trace::Column::TraceId.in_subquery(
-                    Query::select()
-                        .column(span::Column::TraceId)
-                        .from(span::Entity)
-                        .and_where(span::Column::OrgId.eq(org_id))
-                        .and_where(text_search(backend, words)?)
-                        .to_owned(),
-                ),
-            );
+            condition = condition.add(traces_with_a_span(org_id, text_search(backend, words)?));
         }
         if let Some(cursor) = parse_cursor::<String>(query.cursor.as_deref())? {
             condition = condition.add(

@@ -170,10 +170,15 @@ pub fn batch(batch_index: u64) -> Vec<u8> {
         }
         trace_number += 1;
     }
+    export_request("bench-agent", spans)
+}
+
+/// An encoded export of `spans`, all from one service in one scope.
+pub fn export_request(service: &str, spans: Vec<Span>) -> Vec<u8> {
     ExportTraceServiceRequest {
         resource_spans: vec![ResourceSpans {
             resource: Some(Resource {
-                attributes: vec![kv("service.name", "bench-agent")],
+                attributes: vec![kv("service.name", service)],
                 ..Default::default()
             }),
             scope_spans: vec![ScopeSpans {
@@ -184,6 +189,23 @@ pub fn batch(batch_index: u64) -> Vec<u8> {
         }],
     }
     .encode_to_vec()
+}
+
+/// Posts an encoded trace export with `token`.
+pub async fn post_traces(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    client
+        .post(format!("{base}/v1/traces"))
+        .bearer_auth(token)
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 /// One trace of `spans` spans (an agent and its children, the same mix as
@@ -228,21 +250,8 @@ pub fn long_trace(spans: usize) -> (String, Vec<u8>) {
             }
         })
         .collect();
-    let request = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![kv("service.name", "bench-agent")],
-                ..Default::default()
-            }),
-            scope_spans: vec![ScopeSpans {
-                spans,
-                ..Default::default()
-            }],
-            ..Default::default()
-        }],
-    };
     let hex: String = trace_id.iter().map(|byte| format!("{byte:02x}")).collect();
-    (hex, request.encode_to_vec())
+    (hex, export_request("bench-agent", spans))
 }
 
 pub struct RunningServer {
