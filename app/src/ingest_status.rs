@@ -50,7 +50,7 @@ pub async fn send_test_trace(org_id: Uuid) -> Result<String, ApiError> {
     orgs::authorize(&state.db, org_id, user.id, Action::MintOwnIngestToken).await?;
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let (trace_id, spans) = demo::demo_trace(now_ns, &state.ingest_policy);
-    state.ingest.write(org_id, spans).await.map_err(|err| {
+    state.ingest.write(org_id, None, spans).await.map_err(|err| {
         AppError::Unavailable(
             if err == crate::services::ingest::writer::WriteError::Overloaded {
                 "the server is busy; try again"

@@ -10,7 +10,10 @@
 
 pub mod accounts;
 pub mod auth;
+#[cfg(feature = "ssr")]
+pub mod charts;
 pub mod components;
+pub mod costs;
 pub mod error;
 pub mod explorer;
 pub mod format;
@@ -91,7 +94,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("spans") view=pages::spans::SpansPage />
                     <Route path=StaticSegment("traces") view=pages::traces::TracesPage />
                     <Route path=(StaticSegment("traces"), ParamSegment("trace_id")) view=pages::trace::TracePage />
-                    <Route path=StaticSegment("costs") view=sections::CostsPage />
+                    <Route path=StaticSegment("costs") view=pages::costs::CostsPage />
                     <Route path=StaticSegment("policies") view=sections::PoliciesPage />
                     <Route path=StaticSegment("settings") view=SettingsPage />
                     <Route path=(StaticSegment("settings"), StaticSegment("tokens")) view=TokensPage />

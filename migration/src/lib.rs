@@ -12,6 +12,7 @@ mod m20261123_000004_metric_points;
 mod m20261123_000005_span_payload;
 mod m20261123_000006_span_search;
 mod m20261123_000007_maintenance_jobs;
+mod m20261201_000008_usage_rollups;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_span_payload::Migration),
             Box::new(m20261123_000006_span_search::Migration),
             Box::new(m20261123_000007_maintenance_jobs::Migration),
+            Box::new(m20261201_000008_usage_rollups::Migration),
         ]
     }
 }

@@ -100,6 +100,12 @@ pub struct ServeConfig {
     #[serde(with = "humantime_serde_compat")]
     pub ingest_batch_wait: Duration,
 
+    /// Keep the usage rollups that the Costs page and `/api/v1/usage` read up to date at
+    /// ingest. Turn off only to measure what they cost: spans stored meanwhile are missing
+    /// from the rollups for good.
+    #[arg(long, env = "SPECULA_INGEST_USAGE_ROLLUPS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub ingest_usage_rollups: bool,
+
     /// How long shutdown waits for in-flight requests before closing them, e.g. `30s`.
     #[arg(long, env = "SPECULA_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     #[serde(with = "humantime_serde_compat")]

@@ -17,7 +17,10 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 use app::{
     services::{
         self,
-        ingest::writer::{IngestWriter, WriterSettings},
+        ingest::{
+            store::StoreOptions,
+            writer::{IngestWriter, WriterSettings},
+        },
         live::LiveHub,
         throttle::LoginThrottle,
     },
@@ -71,6 +74,10 @@ impl Server {
                 queue_capacity: config.ingest_queue as usize,
                 max_batch_spans: config.ingest_batch_spans as usize,
                 max_batch_wait: config.ingest_batch_wait,
+                store: StoreOptions {
+                    usage_rollups: config.ingest_usage_rollups,
+                },
+                own_thread: config.database_url.sqlite_path().is_some(),
             },
             live.clone(),
             writer_stop.clone(),

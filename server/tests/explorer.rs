@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Backend, TestServer, get_with_token, post_otlp, tenant};
+use common::{Backend, TestServer, export, get_json, get_with_token, post_otlp, span, tenant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -28,56 +28,6 @@ const TRACE_B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
 const SECOND: i64 = 1_000_000_000;
 /// 2026-01-01T00:00:00Z: all test spans start after it.
 const T0: i64 = 1_767_225_600 * SECOND;
-
-fn attributes(pairs: Value) -> Value {
-    Value::Array(
-        pairs
-            .as_object()
-            .unwrap()
-            .iter()
-            .map(|(key, value)| {
-                let value = match value {
-                    Value::String(text) => json!({"stringValue": text}),
-                    Value::Number(number) => json!({"intValue": number.to_string()}),
-                    other => panic!("unsupported test attribute {other}"),
-                };
-                json!({"key": key, "value": value})
-            })
-            .collect(),
-    )
-}
-
-/// One OTLP/JSON span.
-fn span(
-    trace: &str,
-    id: &str,
-    parent: Option<&str>,
-    name: &str,
-    (start, duration): (i64, i64),
-    error: bool,
-    attrs: Value,
-) -> Value {
-    json!({
-        "traceId": trace,
-        "spanId": id,
-        "parentSpanId": parent.unwrap_or(""),
-        "name": name,
-        "kind": 1,
-        "startTimeUnixNano": start.to_string(),
-        "endTimeUnixNano": (start + duration).to_string(),
-        "attributes": attributes(attrs),
-        "status": {"code": if error { 2 } else { 1 }},
-    })
-}
-
-fn export(service: &str, spans: Vec<Value>) -> Vec<u8> {
-    json!({"resourceSpans": [{
-        "resource": {"attributes": attributes(json!({"service.name": service}))},
-        "scopeSpans": [{"spans": spans}],
-    }]})
-    .to_string()
-    .into_bytes()
-}
 
 /// Trace A (service `coder`): agent → gpt-4o request → apply_patch call →
 /// failing apply_patch result. Trace B (service `reviewer`), 20 s later: a
@@ -155,14 +105,6 @@ async fn ingest_fixture(server: &TestServer, token: &str) {
         let response = post_otlp(server, "/v1/traces", token, "application/json", body).await;
         assert_eq!(response.status(), StatusCode::OK);
     }
-}
-
-async fn get_json(server: &TestServer, token: &str, path: &str) -> Value {
-    let response = get_with_token(server, token, path).await;
-    let status = response.status();
-    let body = response.text().await.unwrap();
-    assert_eq!(status, StatusCode::OK, "{path}: {body}");
-    serde_json::from_str(&body).unwrap()
 }
 
 /// The span ids (last two hex digits) a list answers, in order.

@@ -28,17 +28,6 @@ fn SectionPlaceholder(
 }
 
 #[component]
-pub fn CostsPage() -> impl IntoView {
-    view! {
-        <SectionPlaceholder
-            title="Costs"
-            summary="Tokens and spend by model, service, API token and day."
-            arrives_with="cost rollups and charts"
-        />
-    }
-}
-
-#[component]
 pub fn PoliciesPage() -> impl IntoView {
     view! {
         <SectionPlaceholder

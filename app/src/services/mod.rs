@@ -3,6 +3,8 @@
 //! and returns plain types; none knows about HTTP.
 
 pub mod accounts;
+pub mod cost_dashboard;
+pub mod cost_logs;
 pub mod ingest;
 pub mod instance;
 pub mod live;
@@ -15,3 +17,4 @@ pub mod spans;
 pub mod throttle;
 pub mod tokens;
 pub mod traces;
+pub mod usage;

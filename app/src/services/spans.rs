@@ -40,7 +40,7 @@ fn bad(message: impl Into<String>) -> AppError {
 
 /// A time as RFC 3339, Unix nanoseconds, or a date and time without a zone
 /// (`2026-01-31T09:30[:15]`, what a browser's date-time field sends), read as UTC.
-fn parse_time(name: &str, value: &str) -> Result<i64> {
+pub(crate) fn parse_time(name: &str, value: &str) -> Result<i64> {
     if let Ok(nanos) = value.parse::<i64>() {
         return Ok(nanos);
     }
@@ -59,11 +59,15 @@ fn parse_time(name: &str, value: &str) -> Result<i64> {
 }
 
 fn parse_limit(limit: Option<&str>) -> Result<u64> {
+    parse_limit_up_to(limit, MAX_PAGE)
+}
+
+fn parse_limit_up_to(limit: Option<&str>, max: u64) -> Result<u64> {
     match limit {
-        None => Ok(DEFAULT_PAGE),
+        None => Ok(std::cmp::min(DEFAULT_PAGE, max)),
         Some(text) => match text.parse::<u64>() {
-            Ok(limit @ 1..=MAX_PAGE) => Ok(limit),
-            _ => Err(bad(format!("`limit` must be 1 to {MAX_PAGE}, got {text:?}"))),
+            Ok(limit) if (1..=max).contains(&limit) => Ok(limit),
+            _ => Err(bad(format!("`limit` must be 1 to {max}, got {text:?}"))),
         },
     }
 }
@@ -320,13 +324,24 @@ fn after_cursor(cursor: &Cursor<i64>) -> Condition {
 
 /// One page of `org_id`'s spans matching `query`, newest first.
 pub async fn list_spans(db: &DatabaseConnection, org_id: Uuid, query: &SpanQuery) -> Result<SpanPage> {
+    list_spans_where(db, org_id, query, Condition::all(), MAX_PAGE).await
+}
+
+/// The same, for spans that also meet `extra`, with pages of up to `max_limit`.
+pub(crate) async fn list_spans_where(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    query: &SpanQuery,
+    extra: Condition,
+    max_limit: u64,
+) -> Result<SpanPage> {
     let filter = SpanFilter::parse(db.get_database_backend(), org_id, query)?;
-    let limit = parse_limit(query.limit.as_deref())?;
+    let limit = parse_limit_up_to(query.limit.as_deref(), max_limit)?;
     let cursor = parse_cursor::<i64>(query.cursor.as_deref())?;
+    let mut condition = filter.condition.add(extra);
     if !query.attributes.is_empty() {
-        return scan_for_attributes(db, filter.condition, cursor, &query.attributes, limit).await;
+        return scan_for_attributes(db, condition, cursor, &query.attributes, limit).await;
     }
-    let mut condition = filter.condition;
     if let Some(cursor) = &cursor {
         condition = condition.add(after_cursor(cursor));
     }

@@ -169,6 +169,16 @@ pub async fn list_traces(db: &DatabaseConnection, org_id: Uuid, query: &TraceQue
     let (rollups, next_cursor): (Vec<trace::Model>, _) = spans::page(rows, filter.limit, |row| {
         format!("{}_{}", row.start_time_ns, row.trace_id)
     });
+    let traces = with_models(db, org_id, rollups).await?;
+    Ok(TracePage { traces, next_cursor })
+}
+
+/// The rollups as summaries, each with the models its spans used.
+async fn with_models(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    rollups: Vec<trace::Model>,
+) -> Result<Vec<TraceSummary>> {
     let mut models: HashMap<String, Vec<String>> = HashMap::new();
     if !rollups.is_empty() {
         let used = span::Entity::find()
@@ -186,15 +196,34 @@ pub async fn list_traces(db: &DatabaseConnection, org_id: Uuid, query: &TraceQue
             models.entry(trace_id).or_default().push(model);
         }
     }
-    let traces = rollups
+    Ok(rollups
         .into_iter()
         .map(|rollup| {
             let mut used = models.remove(&rollup.trace_id).unwrap_or_default();
             used.sort();
             trace_summary(rollup, used)
         })
-        .collect();
-    Ok(TracePage { traces, next_cursor })
+        .collect())
+}
+
+/// `org_id`'s `limit` most expensive traces that started in `[since_ns, until_ns)`.
+pub async fn most_expensive(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    (since_ns, until_ns): (i64, i64),
+    limit: u64,
+) -> Result<Vec<TraceSummary>> {
+    let rollups = trace::Entity::find()
+        .filter(trace::Column::OrgId.eq(org_id))
+        .filter(trace::Column::StartTimeNs.gte(since_ns))
+        .filter(trace::Column::StartTimeNs.lt(until_ns))
+        .filter(trace::Column::CostNanos.gt(0))
+        .order_by_desc(trace::Column::CostNanos)
+        .order_by_desc(trace::Column::StartTimeNs)
+        .limit(limit)
+        .all(db)
+        .await?;
+    with_models(db, org_id, rollups).await
 }
 
 /// When the organization's most recent span was stored, in Unix nanoseconds.

@@ -5,6 +5,7 @@
 
 mod auth;
 pub mod bearer;
+mod costs;
 pub mod extract;
 mod live;
 pub mod openapi;
@@ -46,6 +47,8 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(traces::get))
         .routes(routes!(traces::span))
         .routes(routes!(traces::export))
+        .routes(routes!(costs::usage))
+        .routes(routes!(costs::cost_logs))
         .routes(routes!(orgs::preview_invitation))
         .routes(routes!(orgs::accept_invitation))
         .merge(token_only)

@@ -28,7 +28,7 @@ pub const SESSION: &str = "session";
 #[openapi(
     info(
         title = "Specula API",
-        description = "Read spans and traces, manage organizations, members and API tokens. \
+        description = "Read spans, traces, usage and cost, manage organizations, members and API tokens. \
             Errors are `{\"error\": {\"code\", \"message\"}}`. Authenticate with \
             `Authorization: Bearer <token>` (a token minted in the UI; reads need the `read` \
             scope, OTLP ingest the `ingest` scope) or, from the browser, the session cookie. \
@@ -38,6 +38,7 @@ pub const SESSION: &str = "session";
     tags(
         (name = "spans", description = "Find spans, follow them live"),
         (name = "traces", description = "Trace rollups, whole traces and their export"),
+        (name = "costs", description = "Usage and cost: rollups by time, model, service, agent and token; the per-span cost log"),
         (name = "organizations", description = "Organizations, members and invitations"),
         (name = "tokens", description = "API tokens: minted once, stored hashed, revocable"),
         (name = "auth", description = "Sign-up, sign-in and sessions"),

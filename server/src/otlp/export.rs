@@ -43,7 +43,11 @@ where
         .await
         .map_err(|err| IngestError::Unavailable(err.to_string()))??;
     let accepted = rows.len();
-    match state.ingest.write(principal.org_id, rows).await {
+    match state
+        .ingest
+        .write(principal.org_id, Some(principal.token_id), rows)
+        .await
+    {
         Ok(stored) => {
             tracing::debug!(org_id = %principal.org_id, accepted, stored, rejected = converted.rejected, "spans committed");
         }

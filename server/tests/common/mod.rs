@@ -410,3 +410,64 @@ pub async fn get_with_token(server: &TestServer, token: &str, path: &str) -> req
         .await
         .unwrap()
 }
+
+/// GETs an API path with a bearer token; panics unless it answers 200 with JSON.
+pub async fn get_json(server: &TestServer, token: &str, path: &str) -> serde_json::Value {
+    let response = get_with_token(server, token, path).await;
+    let status = response.status();
+    let body = response.text().await.unwrap();
+    assert_eq!(status, reqwest::StatusCode::OK, "{path}: {body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// OTLP/JSON attributes from a JSON object of strings and integers.
+pub fn attributes(pairs: serde_json::Value) -> serde_json::Value {
+    serde_json::Value::Array(
+        pairs
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(key, value)| {
+                let value = match value {
+                    serde_json::Value::String(text) => serde_json::json!({"stringValue": text}),
+                    serde_json::Value::Number(number) => serde_json::json!({"intValue": number.to_string()}),
+                    other => panic!("unsupported test attribute {other}"),
+                };
+                serde_json::json!({"key": key, "value": value})
+            })
+            .collect(),
+    )
+}
+
+/// One OTLP/JSON span.
+pub fn span(
+    trace: &str,
+    id: &str,
+    parent: Option<&str>,
+    name: &str,
+    (start, duration): (i64, i64),
+    error: bool,
+    attrs: serde_json::Value,
+) -> serde_json::Value {
+    serde_json::json!({
+        "traceId": trace,
+        "spanId": id,
+        "parentSpanId": parent.unwrap_or(""),
+        "name": name,
+        "kind": 1,
+        "startTimeUnixNano": start.to_string(),
+        "endTimeUnixNano": (start + duration).to_string(),
+        "attributes": attributes(attrs),
+        "status": {"code": if error { 2 } else { 1 }},
+    })
+}
+
+/// An OTLP/JSON export of `spans` from `service`.
+pub fn export(service: &str, spans: Vec<serde_json::Value>) -> Vec<u8> {
+    serde_json::json!({"resourceSpans": [{
+        "resource": {"attributes": attributes(serde_json::json!({"service.name": service}))},
+        "scopeSpans": [{"spans": spans}],
+    }]})
+    .to_string()
+    .into_bytes()
+}

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod pricing;
 pub mod record;
 pub mod store;
+pub mod usage;
 pub mod writer;
 
 use policy::IngestPolicy;
@@ -31,12 +32,17 @@ pub fn normalize(record: &mut SpanRecord, policy: &IngestPolicy) {
 
 /// Normalizes decoded spans and turns them into rows for the writer. CPU
 /// work (policy, derivation, compression): callers run it off the async workers.
-pub fn prepare(records: Vec<SpanRecord>, policy: &IngestPolicy) -> Vec<SpanRow> {
+pub fn prepare(mut records: Vec<SpanRecord>, policy: &IngestPolicy) -> Vec<SpanRow> {
+    for record in &mut records {
+        normalize(record, policy);
+    }
+    let agents = usage::attribute_agents(&records);
     records
         .into_iter()
-        .map(|mut record| {
-            normalize(&mut record, policy);
-            SpanRow::from(record)
+        .zip(agents)
+        .map(|(record, agent)| SpanRow {
+            agent,
+            ..SpanRow::from(record)
         })
         .collect()
 }

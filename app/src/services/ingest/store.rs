@@ -20,6 +20,7 @@ use super::{
     payload,
     pricing::SpanCost,
     record::{SpanRecord, StatusCode},
+    usage::{self, UsageDeltas},
 };
 
 /// A span ready for the database: its column values and its compressed payload.
@@ -50,6 +51,8 @@ pub struct SpanRow {
     pub payload: Vec<u8>,
     /// What full-text search finds the span by; `None` for spans without text.
     pub search_text: Option<String>,
+    /// The agent its usage is attributed to (see [`usage::attribute_agents`]).
+    pub agent: Option<String>,
 }
 
 impl From<SpanRecord> for SpanRow {
@@ -81,6 +84,7 @@ impl From<SpanRecord> for SpanRow {
             end_user_id: llm.end_user_id,
             payload,
             search_text,
+            agent: None,
         }
     }
 }
@@ -88,6 +92,8 @@ impl From<SpanRecord> for SpanRow {
 /// The spans of one export request, for one organization.
 pub struct SpanBatch {
     pub org_id: Uuid,
+    /// The API token that sent them, if any (usage is rolled up per token).
+    pub token_id: Option<Uuid>,
     pub rows: Vec<SpanRow>,
 }
 
@@ -161,7 +167,7 @@ impl SpanRow {
 }
 
 /// `(…), (…)` with `rows` groups of `columns` parameters in the backend's style.
-fn value_groups(backend: DatabaseBackend, rows: usize, columns: usize) -> String {
+pub(crate) fn value_groups(backend: DatabaseBackend, rows: usize, columns: usize) -> String {
     let mut sql = String::with_capacity(rows * columns * 5);
     let mut number = 0;
     for row in 0..rows {
@@ -221,12 +227,12 @@ impl TraceDelta {
         }
     }
 
-    fn push_values(self, org_id: Uuid, trace_id: &str, values: &mut Vec<Value>) {
+    fn push_values(&self, org_id: Uuid, trace_id: &str, values: &mut Vec<Value>) {
         values.extend([
             org_id.into(),
             trace_id.into(),
-            self.root_span_name.into(),
-            self.service_name.unwrap_or_default().into(),
+            self.root_span_name.clone().into(),
+            self.service_name.clone().unwrap_or_default().into(),
             self.start_time_ns.into(),
             self.end_time_ns.into(),
             self.span_count.into(),
@@ -347,14 +353,12 @@ async fn upsert_traces(
     deltas: Vec<((Uuid, &str), TraceDelta)>,
 ) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
-    let mut deltas = deltas.into_iter().peekable();
-    while deltas.peek().is_some() {
-        let mut values = Vec::new();
-        let mut count = 0;
-        for ((org_id, trace_id), delta) in deltas.by_ref().take(TRACE_CHUNK) {
-            delta.push_values(org_id, trace_id, &mut values);
-            count += 1;
+    for chunk in deltas.chunks(TRACE_CHUNK) {
+        let mut values = Vec::with_capacity(chunk.len() * TRACE_COLUMNS);
+        for ((org_id, trace_id), delta) in chunk {
+            delta.push_values(*org_id, trace_id, &mut values);
         }
+        let count = chunk.len();
         let sql = format!(
             "INSERT INTO traces (org_id, trace_id, root_span_name, service_name, start_time_ns, \
              end_time_ns, span_count, error_count, input_tokens, output_tokens, cost_nanos, \
@@ -405,6 +409,19 @@ pub(crate) async fn index_for_search(txn: &impl ConnectionTrait, rows: &[(i64, &
     Ok(())
 }
 
+/// What a commit maintains besides the spans themselves.
+#[derive(Clone, Copy, Debug)]
+pub struct StoreOptions {
+    /// Keep the usage rollups up to date (off only to measure their cost).
+    pub usage_rollups: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self { usage_rollups: true }
+    }
+}
+
 /// Stores the span and metric-point batches in one transaction; returns,
 /// per span batch, how many of its spans were new (the rest were already
 /// stored: a retried export).
@@ -412,12 +429,14 @@ pub async fn store_batches(
     db: &DatabaseConnection,
     batches: &[SpanBatch],
     point_batches: &[PointBatch],
+    options: StoreOptions,
 ) -> Result<Vec<u64>, DbErr> {
     let ingested_at_ns = Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let txn = db.begin().await?;
     let mut stored = vec![0; batches.len()];
     let mut traces: HashMap<(Uuid, &str), TraceDelta> = HashMap::new();
     let mut search_rows: Vec<(i64, &str)> = Vec::new();
+    let mut usage = UsageDeltas::default();
     // Every request's spans in one list, so statements carry full chunks
     // whatever the requests' sizes: (batch index, organization, row).
     let all_rows: Vec<(usize, Uuid, &SpanRow)> = batches
@@ -428,6 +447,9 @@ pub async fn store_batches(
     for chunk in all_rows.chunks(SPAN_CHUNK) {
         for (index, row_id) in insert_spans(&txn, chunk, ingested_at_ns).await? {
             let (batch_index, org_id, row) = chunk[index];
+            if options.usage_rollups {
+                usage.add(org_id, batches[batch_index].token_id, row);
+            }
             search_rows.extend(row.search_text.as_deref().map(|text| (row_id, text)));
             traces
                 .entry((org_id, row.trace_id.as_str()))
@@ -440,6 +462,9 @@ pub async fn store_batches(
     orgs_with_new_spans.sort_unstable();
     orgs_with_new_spans.dedup();
     upsert_traces(&txn, traces.into_iter().collect()).await?;
+    if !usage.is_empty() {
+        usage::upsert(&txn, usage.into_rows()).await?;
+    }
     index_for_search(&txn, &search_rows).await?;
     metrics::insert_points(&txn, point_batches).await?;
     if txn.get_database_backend() == DatabaseBackend::Postgres {

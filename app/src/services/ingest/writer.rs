@@ -26,6 +26,13 @@ pub struct WriterSettings {
     pub max_batch_spans: usize,
     /// How long the writer waits for more requests to fill a batch.
     pub max_batch_wait: Duration,
+    /// What each commit maintains besides the rows.
+    pub store: store::StoreOptions,
+    /// Run the writer on a thread and runtime of its own. Only for a
+    /// connection that does no I/O on the runtime (SQLite's runs on its own
+    /// worker thread): a pooled network connection belongs to the runtime
+    /// that opened it.
+    pub own_thread: bool,
 }
 
 impl Default for WriterSettings {
@@ -34,6 +41,8 @@ impl Default for WriterSettings {
             queue_capacity: 256,
             max_batch_spans: 2_000,
             max_batch_wait: Duration::ZERO,
+            store: store::StoreOptions::default(),
+            own_thread: false,
         }
     }
 }
@@ -100,7 +109,21 @@ impl IngestWriter {
         stop: CancellationToken,
     ) -> (Self, tokio::task::JoinHandle<()>) {
         let (queue, jobs) = mpsc::channel(settings.queue_capacity.max(1));
-        let task = tokio::spawn(run(db, settings, live, jobs, stop));
+        let writer = run(db, settings, live, jobs, stop);
+        let task = if settings.own_thread {
+            // The writer is the one serial step of ingest: on its own thread
+            // and runtime, its many short waits on the database never queue
+            // behind request tasks on the shared workers (+10% throughput on
+            // SQLite, BENCHMARKS.md).
+            tokio::task::spawn_blocking(move || {
+                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(runtime) => runtime.block_on(writer),
+                    Err(err) => tracing::error!(error = %err, "the ingest writer could not start"),
+                }
+            })
+        } else {
+            tokio::spawn(writer)
+        };
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
         let cpu_slots = Arc::new(Semaphore::new(cores));
         (Self { queue, cpu_slots }, task)
@@ -125,9 +148,20 @@ impl IngestWriter {
             .map_err(|err| WriteError::Preparation(err.to_string()))
     }
 
-    /// Stores `rows` for `org_id`; returns how many were new once they are committed.
-    pub async fn write(&self, org_id: Uuid, rows: Vec<SpanRow>) -> Result<u64, WriteError> {
-        self.enqueue(Rows::Spans(SpanBatch { org_id, rows })).await
+    /// Stores `rows` for `org_id`, sent with `token_id` (if by a token);
+    /// returns how many were new once they are committed.
+    pub async fn write(
+        &self,
+        org_id: Uuid,
+        token_id: Option<Uuid>,
+        rows: Vec<SpanRow>,
+    ) -> Result<u64, WriteError> {
+        self.enqueue(Rows::Spans(SpanBatch {
+            org_id,
+            token_id,
+            rows,
+        }))
+        .await
     }
 
     /// Stores metric `points` for `org_id`; returns how many once they are committed.
@@ -184,12 +218,12 @@ async fn run(
             spans += job.rows.len();
             batch.push(job);
         }
-        commit(&db, &live, batch).await;
+        commit(&db, settings.store, &live, batch).await;
     }
     tracing::debug!("ingest writer stopped");
 }
 
-async fn commit(db: &DatabaseConnection, live: &LiveHub, jobs: Vec<WriteJob>) {
+async fn commit(db: &DatabaseConnection, options: store::StoreOptions, live: &LiveHub, jobs: Vec<WriteJob>) {
     let mut span_batches = Vec::new();
     let mut span_answers = Vec::new();
     let mut point_batches = Vec::new();
@@ -206,7 +240,7 @@ async fn commit(db: &DatabaseConnection, live: &LiveHub, jobs: Vec<WriteJob>) {
             }
         }
     }
-    match store::store_batches(db, &span_batches, &point_batches).await {
+    match store::store_batches(db, &span_batches, &point_batches, options).await {
         Ok(stored) => {
             for ((answer, count), batch) in span_answers.into_iter().zip(stored).zip(&span_batches) {
                 if count > 0 {

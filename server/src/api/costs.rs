@@ -1,0 +1,119 @@
+//! `/api/v1/usage` and `/api/v1/cost-logs`: where money and tokens go.
+
+use app::{
+    costs::{CostLogPage, CostLogQuery, UsageQuery, UsageReport},
+    error::Result,
+    services::{cost_logs, usage},
+    state::AppState,
+};
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+
+use super::{
+    extract::{ApiQuery, Caller},
+    openapi::ApiErrors,
+    traces::{OrgQuery, org_for},
+};
+
+/// Usage and cost over a time range from the rollups kept at ingest, by
+/// time bucket and by the dimensions in `group_by`. Cost is exact
+/// (integer nano-dollars); latency percentiles come from a log-scale
+/// histogram (buckets a factor of √2 wide).
+#[utoipa::path(
+    get, path = "/usage", tag = "costs",
+    params(OrgQuery, UsageQuery),
+    responses((status = 200, body = UsageReport), ApiErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub async fn usage(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(org): ApiQuery<OrgQuery>,
+    ApiQuery(query): ApiQuery<UsageQuery>,
+) -> Result<Json<UsageReport>> {
+    let org_id = org_for(&state, &caller, org.org).await?;
+    let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    Ok(Json(usage::report(&state.db, org_id, &query, now_ns).await?))
+}
+
+/// Every span that used a model, newest first: tokens and exact cost, a
+/// page at a time, or with `format=csv` as a CSV download (up to 10,000
+/// rows; follow `Link: <…>; rel="next"` for more).
+#[utoipa::path(
+    get, path = "/cost-logs", tag = "costs",
+    params(OrgQuery, CostLogQuery),
+    responses(
+        (status = 200, content(
+            (CostLogPage = "application/json"),
+            (String = "text/csv"),
+        )),
+        ApiErrors,
+    ),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub async fn cost_logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(org): ApiQuery<OrgQuery>,
+    ApiQuery(query): ApiQuery<CostLogQuery>,
+) -> Result<Response> {
+    let org_id = org_for(&state, &caller, org.org).await?;
+    let format = cost_logs::CostLogFormat::parse(query.format.as_deref())?;
+    let page = cost_logs::list(&state.db, org_id, &query).await?;
+    Ok(match format {
+        cost_logs::CostLogFormat::Json => Json(page).into_response(),
+        cost_logs::CostLogFormat::Csv => {
+            let mut headers = HeaderMap::new();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            );
+            headers.insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment; filename=\"cost-log.csv\""),
+            );
+            if let Some(cursor) = &page.next_cursor {
+                let next = CostLogQuery {
+                    cursor: Some(cursor.clone()),
+                    ..query.clone()
+                };
+                let mut link = format!("/api/v1/cost-logs?{}", query_string(&next));
+                if let Some(org) = org.org {
+                    link.push_str(&format!("&org={org}"));
+                }
+                // Percent-encoded above, so always a valid header value.
+                if let Ok(value) = HeaderValue::from_str(&format!("<{link}>; rel=\"next\"")) {
+                    headers.insert(header::LINK, value);
+                }
+            }
+            (headers, cost_logs::to_csv(&page)).into_response()
+        }
+    })
+}
+
+/// The query's set fields as `name=value&…`, percent-encoded.
+fn query_string(query: &CostLogQuery) -> String {
+    let fields = [
+        ("since", &query.since),
+        ("until", &query.until),
+        ("model", &query.model),
+        ("provider", &query.provider),
+        ("service", &query.service),
+        ("trace_id", &query.trace_id),
+        ("unpriced", &query.unpriced),
+        ("limit", &query.limit),
+        ("cursor", &query.cursor),
+        ("format", &query.format),
+    ];
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            fields
+                .iter()
+                .filter_map(|(name, value)| value.as_deref().map(|value| (*name, value))),
+        )
+        .finish()
+}
