@@ -458,21 +458,15 @@ async fn the_migration_rolls_up_older_spans_alike(backend: Backend) {
 /// and most expensive traces; other organizations' members are refused.
 async fn the_costs_page_renders_on_the_server(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let browser = server.browser();
-    let org = common::first_org(&browser.sign_up("ada@example.com").await);
-    let minted: Value = browser
-        .post(
-            &format!("/api/v1/orgs/{org}/tokens"),
-            json!({"name": "sdk", "scopes": ["ingest", "read"]}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token = minted["secret"].as_str().unwrap();
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest"]).await;
     for body in fixture() {
-        ingest(&server, token, body).await;
+        ingest(&server, &token, body).await;
     }
+    let browser = server.browser();
+    assert_eq!(
+        browser.log_in("ada@example.com", common::PASSWORD).await.status(),
+        StatusCode::OK
+    );
     let html = browser
         .get("/costs?range=custom&since=2026-01-01T00:00&until=2026-01-02T00:00")
         .await

@@ -94,7 +94,7 @@ async fn section_pages_render_their_empty_state(backend: Backend) {
     for (path, title, expected) in [
         ("/spans", "Spans", "Sign in to continue"),
         ("/traces", "Traces", "Sign in to continue"),
-        ("/costs", "Costs", "This section arrives with"),
+        ("/costs", "Costs", "Sign in to continue"),
         ("/policies", "Policies", "This section arrives with"),
         ("/settings", "Settings", "Sign in to continue"),
         ("/login", "Log in", "name=\"password\""),

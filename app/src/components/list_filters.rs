@@ -58,25 +58,34 @@ pub fn custom_window(params: &ParamsMap) -> (Option<String>, Option<String>) {
     }
 }
 
+/// Quick ranges of a range select: `range` value, label, and a length.
+pub type QuickRanges = &'static [(&'static str, &'static str, i64)];
+
 /// The range select and, shown by CSS only while "Custom" is selected (so it
-/// works without JavaScript too), the window's two ends in UTC.
+/// works without JavaScript too), the window's two ends in UTC. The quick
+/// ranges default to the explorer's, with "all" chosen when none is set.
 #[component]
-pub fn TimeRangeFields() -> impl IntoView {
+pub fn TimeRangeFields(
+    #[prop(optional)] ranges: Option<QuickRanges>,
+    #[prop(optional)] default_range: Option<&'static str>,
+) -> impl IntoView {
     let params = use_query_map();
+    let ranges = ranges.unwrap_or(TIME_RANGES);
+    let default_range = default_range.unwrap_or("all");
     let value = move |name: &'static str| params.with(|params| param(params, name).unwrap_or_default());
     let current = move || {
         let range = value("range");
         if range.is_empty() && (!value("since").is_empty() || !value("until").is_empty()) {
             CUSTOM_RANGE.to_owned()
         } else if range.is_empty() {
-            "all".to_owned()
+            default_range.to_owned()
         } else {
             range
         }
     };
     view! {
         <select class="input" name="range" aria-label="Time range">
-            {TIME_RANGES.iter().map(|(range, label, _)| view! {
+            {ranges.iter().map(|(range, label, _)| view! {
                 <option value=*range selected=move || current() == *range>{*label}</option>
             }).collect_view()}
             <option value=CUSTOM_RANGE selected=move || current() == CUSTOM_RANGE>"Custom…"</option>

@@ -12,7 +12,11 @@ use leptos_router::{
 
 use crate::{
     accounts::OrgSummary,
-    components::{list_filters::param, send_traces::SendTracesCard, session::RequireUser},
+    components::{
+        list_filters::{TimeRangeFields, param},
+        send_traces::SendTracesCard,
+        session::RequireUser,
+    },
     costs::{COST_RANGES, ChartPanel, CostDashboard, DEFAULT_COST_RANGE, UsageFigures, load_cost_dashboard},
     format,
     telemetry::TraceSummary,
@@ -48,32 +52,9 @@ fn CostsView(org: OrgSummary) -> impl IntoView {
             )
         },
     );
-    let value = move |name: &'static str| params.with(|params| param(params, name).unwrap_or_default());
-    let range = move || {
-        let range = value("range");
-        if range.is_empty() && (!value("since").is_empty() || !value("until").is_empty()) {
-            "custom".to_owned()
-        } else if range.is_empty() {
-            DEFAULT_COST_RANGE.to_owned()
-        } else {
-            range
-        }
-    };
     view! {
         <Form method="GET" action="/costs" attr:class="filter-bar" attr:role="search">
-            <select class="input" name="range" aria-label="Time range">
-                {COST_RANGES.iter().map(|(value, label, _)| view! {
-                    <option value=*value selected=move || range() == *value>{*label}</option>
-                }).collect_view()}
-                <option value="custom" selected=move || range() == "custom">"Custom…"</option>
-            </select>
-            <span class="custom-range">
-                <label>"From" <input class="input" type="datetime-local" name="since" step="1"
-                    aria-label="From (UTC)" prop:value=move || value("since") /></label>
-                <label>"to" <input class="input" type="datetime-local" name="until" step="1"
-                    aria-label="To (UTC)" prop:value=move || value("until") /></label>
-                <span class="muted">"UTC"</span>
-            </span>
+            <TimeRangeFields ranges=COST_RANGES default_range=DEFAULT_COST_RANGE />
             <button class="button button-primary" type="submit">"Show"</button>
         </Form>
         <Transition fallback=|| view! { <p class="skeleton" aria-busy="true">"Loading…"</p> }>

@@ -238,40 +238,43 @@ fn time_panel(
     }
 }
 
-fn stacked(id: &str, title: &str, unit: Unit, categories: &[String], series: Vec<Series>) -> ChartPanel {
-    let chart = StackedBarChart {
-        title: title.to_owned(),
-        unit,
-        categories: categories.to_vec(),
-        series,
-    };
-    time_panel(
-        id,
-        title,
-        unit,
-        categories,
-        &chart.series,
-        chart.to_svg(CHART_WIDTH, CHART_HEIGHT),
-        chart.to_csv(),
-    )
+/// How a chart over time is drawn.
+#[derive(Clone, Copy)]
+enum TimeChart {
+    StackedBars,
+    Lines,
 }
 
-fn lines(id: &str, title: &str, unit: Unit, categories: &[String], series: Vec<Series>) -> ChartPanel {
-    let chart = LineChart {
-        title: title.to_owned(),
-        unit,
-        categories: categories.to_vec(),
-        series,
+fn time_chart(
+    kind: TimeChart,
+    id: &str,
+    title: &str,
+    unit: Unit,
+    categories: &[String],
+    series: Vec<Series>,
+) -> ChartPanel {
+    let (title_text, categories_owned) = (title.to_owned(), categories.to_vec());
+    let (svg, csv) = match kind {
+        TimeChart::StackedBars => {
+            let chart = StackedBarChart {
+                title: title_text,
+                unit,
+                categories: categories_owned,
+                series: series.clone(),
+            };
+            (chart.to_svg(CHART_WIDTH, CHART_HEIGHT), chart.to_csv())
+        }
+        TimeChart::Lines => {
+            let chart = LineChart {
+                title: title_text,
+                unit,
+                categories: categories_owned,
+                series: series.clone(),
+            };
+            (chart.to_svg(CHART_WIDTH, CHART_HEIGHT), chart.to_csv())
+        }
     };
-    time_panel(
-        id,
-        title,
-        unit,
-        categories,
-        &chart.series,
-        chart.to_svg(CHART_WIDTH, CHART_HEIGHT),
-        chart.to_csv(),
-    )
+    time_panel(id, title, unit, categories, &series, svg, csv)
 }
 
 fn ranked(
@@ -420,14 +423,16 @@ fn charts(
     let (token_bars, token_exact) = ranked_by(Dimension::Token, &token_name);
 
     vec![
-        stacked(
+        time_chart(
+            TimeChart::StackedBars,
             "cost-by-model",
             "Cost by model",
             Unit::Usd,
             &categories,
             cost_series,
         ),
-        stacked(
+        time_chart(
+            TimeChart::StackedBars,
             "tokens",
             "Tokens",
             Unit::Tokens,
@@ -450,7 +455,8 @@ fn charts(
                 ),
             ],
         ),
-        lines(
+        time_chart(
+            TimeChart::Lines,
             "requests",
             "Requests and errors",
             Unit::Requests,
@@ -466,7 +472,8 @@ fn charts(
                 ),
             ],
         ),
-        lines(
+        time_chart(
+            TimeChart::Lines,
             "error-rate",
             "Error rate",
             Unit::Percent,
@@ -487,7 +494,8 @@ fn charts(
                     .collect()
             })],
         ),
-        lines(
+        time_chart(
+            TimeChart::Lines,
             "latency",
             "Latency by model (p50, p95)",
             Unit::Milliseconds,

@@ -16,7 +16,9 @@ use crate::{
     costs::{UsageFigures, UsageQuery, UsageReport, UsageRow},
     error::{AppError, Result},
     services::{
-        ingest::usage::{HOUR_NS, LATENCY_BUCKETS, UsageCounters, hour_of, latency_column, percentile_ms},
+        ingest::usage::{
+            COUNTER_COLUMNS, HOUR_NS, LATENCY_BUCKETS, UsageCounters, hour_of, latency_column, percentile_ms,
+        },
         spans::parse_time,
     },
 };
@@ -230,19 +232,6 @@ pub struct UsageGroup {
     pub counters: UsageCounters,
 }
 
-const SUMMED: &[&str] = &[
-    "requests",
-    "errors",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
-    "cost_nanos",
-    "unpriced",
-    "duration_ns",
-];
-
 fn placeholder(backend: DatabaseBackend, number: usize) -> String {
     match backend {
         DatabaseBackend::Postgres => format!("${number}"),
@@ -264,7 +253,7 @@ pub async fn groups(
         .map(|dimension| dimension.column())
         .collect();
     // PostgreSQL sums bigints as numeric; both read back a bigint.
-    let sums: Vec<String> = SUMMED
+    let sums: Vec<String> = COUNTER_COLUMNS
         .iter()
         .map(|column| column.to_string())
         .chain((0..LATENCY_BUCKETS).map(latency_column))

@@ -132,7 +132,7 @@ impl Default for UsageCounters {
 }
 
 /// The counter columns, in the order [`UsageCounters::push_values`] binds them.
-const COUNTER_COLUMNS: &[&str] = &[
+pub const COUNTER_COLUMNS: &[&str] = &[
     "requests",
     "errors",
     "input_tokens",
