@@ -44,12 +44,12 @@ test("theme toggle switches the theme and remembers it", async ({ page }) => {
 
 test("navigation moves between sections on the client", async ({ page }) => {
   await act.openHydrated(page, "/");
-  await find.navLink(page, "Costs").click();
-  await expect(page).toHaveURL(/\/costs$/);
-  await expect(find.heading(page)).toHaveText("Costs");
-  await expect(page).toHaveTitle("Costs · Specula");
-  await expect(find.navLink(page, "Costs")).toHaveAttribute("aria-current", "page");
-  await expect(page.getByText("This section arrives with cost rollups and charts.")).toBeVisible();
+  await find.navLink(page, "Policies").click();
+  await expect(page).toHaveURL(/\/policies$/);
+  await expect(find.heading(page)).toHaveText("Policies");
+  await expect(page).toHaveTitle("Policies · Specula");
+  await expect(find.navLink(page, "Policies")).toHaveAttribute("aria-current", "page");
+  await expect(page.getByText("This section arrives with governance policies.")).toBeVisible();
 });
 
 test("unknown paths show the 404 page inside the shell", async ({ page }) => {
