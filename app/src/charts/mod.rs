@@ -552,7 +552,15 @@ mod tests {
                 categories: chart.categories.clone(),
                 series: chart.series.clone(),
             };
-            assert!(line.to_svg(600, 300).contains(NO_DATA));
+            // Lines of zeros are data; only lines without a finite value are empty.
+            let has_points = !chart.categories.is_empty()
+                && chart.series.iter().any(|s| {
+                    s.values
+                        .iter()
+                        .take(chart.categories.len())
+                        .any(|v| v.is_finite())
+                });
+            assert_eq!(line.to_svg(600, 300).contains(NO_DATA), !has_points, "{chart:?}");
         }
         for bars in [vec![], vec![("a".to_owned(), 0.0), ("b".to_owned(), f64::NAN)]] {
             let chart = HorizontalBarChart {

@@ -512,7 +512,14 @@ fn draw_vertical(
     h: u32,
 ) -> Option<String> {
     let n = categories.len();
-    let (lo, hi) = vertical_extent(kind, n, series);
+    let has_points = series
+        .iter()
+        .any(|s| s.values.iter().take(n).any(|v| v.is_finite()));
+    let (lo, hi) = match vertical_extent(kind, n, series) {
+        // A line of zeros (a 0% error rate) is data, not an empty chart.
+        (0.0, 0.0) if kind == Vertical::Lines && has_points => (0.0, 1.0),
+        extent => extent,
+    };
     if n == 0 || (lo == 0.0 && hi == 0.0) {
         return None;
     }
