@@ -199,6 +199,9 @@ pub struct CostDashboard {
     /// The same length of time just before, for comparison.
     pub previous: UsageFigures,
     pub charts: Vec<ChartPanel>,
+    /// Charts of the OTel GenAI metrics sent to `/v1/metrics`; empty when
+    /// the range has none.
+    pub genai_metrics: Vec<ChartPanel>,
     pub top_traces: Vec<crate::telemetry::TraceSummary>,
 }
 

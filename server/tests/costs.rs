@@ -2,7 +2,8 @@
 //! the spans' costs, cached tokens are not counted twice, retries count
 //! once, percentiles from the histogram land in the right bucket, the cost
 //! log pages and exports CSV, the migration rolls up older spans the same
-//! way, and no tenant reads another's usage. On SQLite and PostgreSQL.
+//! way, OTel GenAI metrics (delta and cumulative) are charted with the right
+//! totals, and no tenant reads another's usage. On SQLite and PostgreSQL.
 
 mod common;
 
@@ -18,6 +19,7 @@ on_every_backend!(
     other_tenants_see_no_usage,
     the_migration_rolls_up_older_spans_alike,
     the_costs_page_renders_on_the_server,
+    genai_metrics_are_charted_on_the_costs_page,
 );
 
 const SECOND: i64 = 1_000_000_000;
@@ -509,5 +511,283 @@ async fn the_costs_page_renders_on_the_server(backend: Backend) {
         .unwrap();
     assert!(!html.contains("coder-agent"));
     assert!(!html.contains("$0.006675"));
+    server.stop().await;
+}
+
+mod metrics {
+    //! OTLP GenAI metric exports as SDKs send them.
+
+    use opentelemetry_proto::tonic::{
+        collector::metrics::v1::ExportMetricsServiceRequest,
+        common::v1::{AnyValue, KeyValue, any_value},
+        metrics::v1::{
+            AggregationTemporality, Histogram, HistogramDataPoint, Metric, ResourceMetrics, ScopeMetrics,
+            metric::Data,
+        },
+        resource::v1::Resource,
+    };
+    use prost::Message;
+
+    pub fn attribute(key: &str, value: &str) -> KeyValue {
+        KeyValue {
+            key: key.to_owned(),
+            value: Some(AnyValue {
+                value: Some(any_value::Value::StringValue(value.to_owned())),
+            }),
+            ..Default::default()
+        }
+    }
+
+    /// A histogram point from `start` to `time` with `counts` in
+    /// `bounds`' buckets and the values' `sum`.
+    pub fn point(
+        attributes: &[(&str, &str)],
+        (start, time): (i64, i64),
+        (bounds, counts): (&[f64], &[u64]),
+        sum: f64,
+    ) -> HistogramDataPoint {
+        HistogramDataPoint {
+            attributes: attributes
+                .iter()
+                .map(|(key, value)| attribute(key, value))
+                .collect(),
+            start_time_unix_nano: start as u64,
+            time_unix_nano: time as u64,
+            count: counts.iter().sum(),
+            sum: Some(sum),
+            bucket_counts: counts.to_vec(),
+            explicit_bounds: bounds.to_vec(),
+            ..Default::default()
+        }
+    }
+
+    /// One export from service `coder`: a histogram metric per entry.
+    pub fn export(metrics: Vec<(&str, &str, bool, Vec<HistogramDataPoint>)>) -> Vec<u8> {
+        ExportMetricsServiceRequest {
+            resource_metrics: vec![ResourceMetrics {
+                resource: Some(Resource {
+                    attributes: vec![attribute("service.name", "coder")],
+                    ..Default::default()
+                }),
+                scope_metrics: vec![ScopeMetrics {
+                    metrics: metrics
+                        .into_iter()
+                        .map(|(name, unit, cumulative, data_points)| Metric {
+                            name: name.to_owned(),
+                            unit: unit.to_owned(),
+                            data: Some(Data::Histogram(Histogram {
+                                data_points,
+                                aggregation_temporality: if cumulative {
+                                    AggregationTemporality::Cumulative
+                                } else {
+                                    AggregationTemporality::Delta
+                                } as i32,
+                            })),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        }
+        .encode_to_vec()
+    }
+}
+
+/// The CSV documents of the `data:` download links in `html`.
+fn csv_downloads(html: &str) -> Vec<String> {
+    html.split("href=\"data:text/csv;charset=utf-8,")
+        .skip(1)
+        .map(|rest| {
+            let encoded = rest.split('"').next().unwrap().as_bytes();
+            let mut bytes = Vec::new();
+            let mut index = 0;
+            while index < encoded.len() {
+                if encoded[index] == b'%' {
+                    let hex = std::str::from_utf8(&encoded[index + 1..index + 3]).unwrap();
+                    bytes.push(u8::from_str_radix(hex, 16).unwrap());
+                    index += 3;
+                } else {
+                    bytes.push(encoded[index]);
+                    index += 1;
+                }
+            }
+            String::from_utf8(bytes).unwrap()
+        })
+        .collect()
+}
+
+/// The GenAI metrics section of a Costs page, if it has one.
+fn metrics_section(html: &str) -> Option<&str> {
+    let start = html.find("data-testid=\"genai-metrics\"")?;
+    let end = html[start..].find("</section>")? + start;
+    Some(&html[start..end])
+}
+
+/// A team that exports GenAI metrics and no spans: gpt-4o token usage as
+/// delta points (one export retried), Claude's with the older attribute
+/// names as cumulative points, and cumulative operation durations. The
+/// Costs page charts them with the totals of the changes, per hour, and
+/// shows none of it to another organization or for a range without points.
+async fn genai_metrics_are_charted_on_the_costs_page(backend: Backend) {
+    use metrics::{export, point};
+
+    const TOKENS: &str = "gen_ai.client.token.usage";
+    const DURATION: &str = "gen_ai.client.operation.duration";
+    const TOKEN_BOUNDS: &[f64] = &[100.0, 1000.0, 10000.0];
+    const SECONDS: &[f64] = &[0.5, 1.0, 2.0];
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest"]).await;
+    let minute = 60 * SECOND;
+    let gpt = |kind: &'static str| {
+        [
+            ("gen_ai.token.type", kind),
+            ("gen_ai.request.model", "gpt-4o"),
+            ("gen_ai.provider.name", "openai"),
+        ]
+    };
+    let claude = |kind: &'static str| {
+        [
+            ("gen_ai.token.type", kind),
+            ("gen_ai.request.model", "claude-sonnet-4-5"),
+            ("gen_ai.system", "anthropic"),
+        ]
+    };
+    let calls = [
+        ("gen_ai.request.model", "claude-sonnet-4-5"),
+        ("gen_ai.system", "anthropic"),
+    ];
+    let delta = export(vec![(
+        TOKENS,
+        "{token}",
+        false,
+        vec![
+            point(
+                &gpt("input"),
+                (T0 + 9 * minute, T0 + 10 * minute),
+                (TOKEN_BOUNDS, &[0, 0, 1, 0]),
+                1200.0,
+            ),
+            point(
+                &gpt("output"),
+                (T0 + 9 * minute, T0 + 10 * minute),
+                (TOKEN_BOUNDS, &[0, 1, 0, 0]),
+                300.0,
+            ),
+        ],
+    )]);
+    // The SDK's cumulative export, a minute into each hour.
+    let cumulative = |time: i64, prompt: f64, completion: f64, seconds: &[u64], seconds_sum: f64| {
+        export(vec![
+            (
+                TOKENS,
+                "{token}",
+                true,
+                vec![
+                    point(
+                        &claude("prompt"),
+                        (T0, time),
+                        (TOKEN_BOUNDS, &[0, 1, 0, 0]),
+                        prompt,
+                    ),
+                    point(
+                        &claude("completion"),
+                        (T0, time),
+                        (TOKEN_BOUNDS, &[0, 1, 0, 0]),
+                        completion,
+                    ),
+                ],
+            ),
+            (
+                DURATION,
+                "s",
+                true,
+                vec![point(&calls, (T0, time), (SECONDS, seconds), seconds_sum)],
+            ),
+        ])
+    };
+    for body in [
+        delta.clone(),
+        delta,
+        cumulative(T0 + minute, 1000.0, 100.0, &[0, 2, 0, 0], 1.5),
+        cumulative(T0 + HOUR + minute, 1500.0, 250.0, &[0, 4, 2, 0], 6.5),
+    ] {
+        let response = post_otlp(&server, "/v1/metrics", &token, "application/x-protobuf", body).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    let browser = server.browser();
+    assert_eq!(
+        browser.log_in("ada@example.com", common::PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    let page = "/costs?range=custom&since=2026-01-01T00:00&until=2026-01-02T00:00";
+    let html = browser.get(page).await.text().await.unwrap();
+    let section = metrics_section(&html).unwrap_or_else(|| panic!("no GenAI metrics section: {html}"));
+    for id in [
+        "metric-tokens",
+        "metric-tokens-by-model",
+        "metric-requests",
+        "metric-duration",
+    ] {
+        assert!(
+            section.contains(&format!("data-testid=\"chart-{id}\"")),
+            "no {id} chart"
+        );
+    }
+    assert!(section.contains("role=\"img\""));
+    assert!(section.contains("claude-sonnet-4-5 (anthropic)"), "{section}");
+    let csvs = csv_downloads(section);
+    assert_eq!(csvs.len(), 4, "{csvs:?}");
+    // Per hour: the retried delta export counts once; the cumulative
+    // series count their first point whole (they started in the range)
+    // and then the change.
+    assert!(
+        csvs[0].starts_with(
+            "category,Input,Output\r\n01 Jan 00:00,2200,400\r\n01 Jan 01:00,500,150\r\n01 Jan 02:00,0,0\r\n"
+        ),
+        "{}",
+        csvs[0]
+    );
+    assert_eq!(
+        csvs[1],
+        "Model,Provider,Input,Output,Other,Total\r\n\
+         claude-sonnet-4-5,anthropic,1500,250,0,1750\r\n\
+         gpt-4o,openai,1200,300,0,1500\r\n"
+    );
+    assert!(
+        csvs[2].starts_with("category,Requests,Errors\r\n01 Jan 00:00,2,0\r\n01 Jan 01:00,4,0\r\n"),
+        "{}",
+        csvs[2]
+    );
+    // p50 and p95 interpolated inside the buckets, the mean from sum / count.
+    assert!(
+        csvs[3].starts_with(
+            "category,p50,p95,Mean\r\n01 Jan 00:00,750,1000,750\r\n01 Jan 01:00,1000,2000,1250\r\n01 Jan 02:00,,,\r\n"
+        ),
+        "{}",
+        csvs[3]
+    );
+    // The exact values are in the tables too.
+    assert!(section.contains("1,750") && section.contains("2,200"));
+
+    // A range without points has no section, not an empty one.
+    let html = browser
+        .get("/costs?range=custom&since=2026-02-01T00:00&until=2026-02-02T00:00")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-testid=\"costs-window\""), "{html}");
+    assert!(metrics_section(&html).is_none());
+
+    let stranger = server.browser();
+    stranger.sign_up("eve@example.com").await;
+    let html = stranger.get(page).await.text().await.unwrap();
+    assert!(html.contains("data-testid=\"costs-window\""), "{html}");
+    assert!(metrics_section(&html).is_none());
+    assert!(!html.contains("claude-sonnet-4-5"));
+    assert!(!html.contains("GenAI metrics"));
     server.stop().await;
 }

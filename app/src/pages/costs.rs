@@ -77,9 +77,17 @@ fn Dashboard(dashboard: CostDashboard) -> impl IntoView {
         totals,
         previous,
         charts,
+        genai_metrics,
         top_traces,
     } = dashboard;
     let empty = totals.requests == 0 && totals.cost_nanos == 0 && totals.input_tokens == 0;
+    let has_metrics = !genai_metrics.is_empty();
+    // Teams that send only metrics see them first, above the empty span charts.
+    let (metrics_first, metrics_after) = if empty {
+        (Some(genai_metrics), None)
+    } else {
+        (None, Some(genai_metrics))
+    };
     view! {
         <p class="muted costs-window" data-testid="costs-window">
             {format!("{} to {} UTC, by {granularity}", format::timestamp(since_ns), format::timestamp(until_ns))}
@@ -88,14 +96,41 @@ fn Dashboard(dashboard: CostDashboard) -> impl IntoView {
         {empty.then(|| view! {
             <div class="empty-state" data-testid="no-usage">
                 <p class="empty-state-title">"No model usage in this range"</p>
-                <p class="muted">"Spans with token counts show up here as they arrive; "<A href="/spans">"the Spans page"</A>" shows how to send them."</p>
+                {if has_metrics {
+                    view! { <p class="muted">"No spans with token counts arrived in this range; the GenAI metrics below did."</p> }.into_any()
+                } else {
+                    view! { <p class="muted">"Spans with token counts show up here as they arrive; "<A href="/spans">"the Spans page"</A>" shows how to send them."</p> }.into_any()
+                }}
             </div>
         })}
+        {metrics_first.map(|panels| view! { <GenAiMetrics panels /> })}
         <div class="chart-grid">
             {charts.into_iter().map(|panel| view! { <Chart panel /> }).collect_view()}
         </div>
+        {metrics_after.map(|panels| view! { <GenAiMetrics panels /> })}
         <TopTraces traces=top_traces />
     }
+}
+
+/// Charts of the OTel GenAI metrics (`gen_ai.client.*`) sent to
+/// `/v1/metrics`; nothing at all when the range has none.
+#[component]
+fn GenAiMetrics(panels: Vec<ChartPanel>) -> impl IntoView {
+    (!panels.is_empty()).then(|| {
+        view! {
+            <section class="genai-metrics" data-testid="genai-metrics" aria-labelledby="genai-metrics-title">
+                <h2 class="genai-metrics-title" id="genai-metrics-title">"GenAI metrics"</h2>
+                <p class="muted genai-metrics-lead">
+                    "From the OpenTelemetry GenAI client metrics ("<code>"gen_ai.client.token.usage"</code>", "
+                    <code>"gen_ai.client.operation.duration"</code>") sent to "<code>"/v1/metrics"</code>
+                    "; cumulative series are counted as the change over the range."
+                </p>
+                <div class="chart-grid">
+                    {panels.into_iter().map(|panel| view! { <Chart panel /> }).collect_view()}
+                </div>
+            </section>
+        }
+    })
 }
 
 /// The change from `before` to `now` in percent, when there was a before.

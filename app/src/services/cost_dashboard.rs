@@ -2,9 +2,10 @@
 //! bucket and every dimension, folded here into the headline figures and
 //! the charts, plus the previous period's totals and the most expensive
 //! traces. The rollups hold sums, so every chart's numbers add up exactly
-//! to the headline's.
+//! to the headline's. The GenAI metrics' charts ([`genai_metrics`]) share
+//! the time axis.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use sea_orm::DatabaseConnection;
 use uuid::Uuid;
@@ -14,6 +15,7 @@ use crate::{
     costs::{COST_RANGES, ChartPanel, CostDashboard, DEFAULT_COST_RANGE, UsageQuery},
     error::{AppError, Result},
     services::{
+        genai_metrics,
         ingest::usage::{HOUR_NS, UsageCounters, percentile_ms},
         traces,
         usage::{self, Dimension, Granularity, UsageGroup, UsageRequest},
@@ -24,8 +26,8 @@ use crate::{
 const MODELS_DRAWN: usize = 7;
 /// Models in the latency chart.
 const LATENCY_MODELS: usize = 4;
-const CHART_WIDTH: u32 = 720;
-const CHART_HEIGHT: u32 = 300;
+pub(crate) const CHART_WIDTH: u32 = 720;
+pub(crate) const CHART_HEIGHT: u32 = 300;
 
 /// The window a `range` (or a custom `since`/`until`) stands for.
 fn usage_query(
@@ -81,6 +83,13 @@ pub async fn dashboard(
     }
     let token_names = usage::token_names(db, org_id, token_ids(&groups)).await?;
     let top_traces = traces::most_expensive(db, org_id, (request.since_ns, request.until_ns), 10).await?;
+    let (metric_points, has_metrics) =
+        genai_metrics::points(db, org_id, (request.since_ns, request.until_ns)).await?;
+    let metric_charts = if has_metrics {
+        genai_metrics::charts(&request, &buckets(&request), metric_points)
+    } else {
+        Vec::new()
+    };
     let mut totals = UsageCounters::default();
     for group in &groups {
         totals.merge(&group.counters);
@@ -92,6 +101,7 @@ pub async fn dashboard(
         totals: usage::figures(&totals),
         previous: usage::figures(&previous),
         charts: charts(&request, &groups, &token_names),
+        genai_metrics: metric_charts,
         top_traces,
     })
 }
@@ -112,7 +122,7 @@ fn token_ids(groups: &[UsageGroup]) -> Vec<Uuid> {
 }
 
 /// The time buckets of the range, in order, and each one's label.
-fn buckets(request: &UsageRequest) -> Vec<(i64, String)> {
+pub(crate) fn buckets(request: &UsageRequest) -> Vec<(i64, String)> {
     let step = match request.granularity {
         Granularity::Hour => HOUR_NS,
         Granularity::Day => 24 * HOUR_NS,
@@ -145,15 +155,6 @@ fn value_of(group: &UsageGroup, dimension: Dimension) -> &str {
     group.values.get(position).map(String::as_str).unwrap_or_default()
 }
 
-/// Counters summed per key.
-fn sum_by<K: Ord>(groups: &[UsageGroup], key: impl Fn(&UsageGroup) -> K) -> BTreeMap<K, UsageCounters> {
-    let mut sums: BTreeMap<K, UsageCounters> = BTreeMap::new();
-    for group in groups {
-        sums.entry(key(group)).or_default().merge(&group.counters);
-    }
-    sums
-}
-
 fn named(value: &str, none: &str) -> String {
     if value.is_empty() {
         none.to_owned()
@@ -167,7 +168,7 @@ fn usd(nanos: i64) -> f64 {
 }
 
 /// A percent-encoded `data:` URL of a CSV document.
-fn csv_href(csv: &str) -> String {
+pub(crate) fn csv_href(csv: &str) -> String {
     let mut href = String::with_capacity(csv.len() + 32);
     href.push_str("data:text/csv;charset=utf-8,");
     for byte in csv.bytes() {
@@ -181,7 +182,7 @@ fn csv_href(csv: &str) -> String {
 }
 
 /// A table cell: the exact number behind a chart's value.
-fn exact_cell(unit: Unit, value: f64) -> String {
+pub(crate) fn exact_cell(unit: Unit, value: f64) -> String {
     match unit {
         Unit::Usd => {
             let nanos = (value * 1e9).round() as i64;
@@ -240,12 +241,12 @@ fn time_panel(
 
 /// How a chart over time is drawn.
 #[derive(Clone, Copy)]
-enum TimeChart {
+pub(crate) enum TimeChart {
     StackedBars,
     Lines,
 }
 
-fn time_chart(
+pub(crate) fn time_chart(
     kind: TimeChart,
     id: &str,
     title: &str,
@@ -304,6 +305,40 @@ fn ranked(
     }
 }
 
+/// Counters per time bucket, for every model and for all together: one
+/// pass over the groups, whatever the number of series drawn from it.
+struct Folded<'a> {
+    /// Each model's counters per bucket, and its counters over the range.
+    by_model: HashMap<&'a str, (Vec<UsageCounters>, UsageCounters)>,
+    all: Vec<UsageCounters>,
+}
+
+impl<'a> Folded<'a> {
+    fn of(groups: &'a [UsageGroup], index_of: &HashMap<i64, usize>, buckets: usize) -> Self {
+        let mut folded = Folded {
+            by_model: HashMap::new(),
+            all: vec![UsageCounters::default(); buckets],
+        };
+        for group in groups {
+            let Some(&index) = index_of.get(&group.time_ns) else {
+                continue;
+            };
+            let (per_bucket, total) = folded
+                .by_model
+                .entry(value_of(group, Dimension::Model))
+                .or_insert_with(|| (vec![UsageCounters::default(); buckets], UsageCounters::default()));
+            per_bucket[index].merge(&group.counters);
+            total.merge(&group.counters);
+            folded.all[index].merge(&group.counters);
+        }
+        folded
+    }
+}
+
+fn series_of(per_bucket: &[UsageCounters], value: impl Fn(&UsageCounters) -> f64) -> Vec<f64> {
+    per_bucket.iter().map(value).collect()
+}
+
 fn charts(
     request: &UsageRequest,
     groups: &[UsageGroup],
@@ -316,93 +351,68 @@ fn charts(
         .map(|(index, (start, _))| (*start, index))
         .collect();
     let categories: Vec<String> = buckets.iter().map(|(_, label)| label.clone()).collect();
-    let per_bucket = |values: &dyn Fn(&UsageCounters) -> f64, filter: &dyn Fn(&UsageGroup) -> bool| {
-        let mut out = vec![0.0; buckets.len()];
-        for (time, counters) in sum_by(
-            &groups
-                .iter()
-                .filter(|group| filter(group))
-                .cloned()
-                .collect::<Vec<_>>(),
-            |group| group.time_ns,
-        ) {
-            if let Some(&index) = index_of.get(&time) {
-                out[index] += values(&counters);
-            }
-        }
-        out
-    };
-    let everything = |_: &UsageGroup| true;
+    let folded = Folded::of(groups, &index_of, buckets.len());
 
     // Models by cost, most expensive first.
-    let by_model = sum_by(groups, |group| value_of(group, Dimension::Model).to_owned());
-    let mut models: Vec<(&String, &UsageCounters)> = by_model.iter().collect();
+    let mut models: Vec<(&str, &(Vec<UsageCounters>, UsageCounters))> = folded
+        .by_model
+        .iter()
+        .map(|(model, counters)| (*model, counters))
+        .collect();
     models.sort_by(|a, b| {
-        b.1.cost_nanos
-            .cmp(&a.1.cost_nanos)
-            .then(b.1.requests.cmp(&a.1.requests))
+        let (a_total, b_total) = (&(a.1).1, &(b.1).1);
+        b_total
+            .cost_nanos
+            .cmp(&a_total.cost_nanos)
+            .then(b_total.requests.cmp(&a_total.requests))
             .then(a.0.cmp(b.0))
     });
-    let drawn: Vec<String> = models
+    let mut cost_series: Vec<Series> = models
         .iter()
         .take(MODELS_DRAWN)
-        .map(|(model, _)| (*model).clone())
-        .collect();
-    let mut cost_series: Vec<Series> = drawn
-        .iter()
-        .map(|model| {
+        .map(|(model, (per_bucket, _))| {
             Series::new(
                 named(model, "(no model)"),
-                per_bucket(&|counters| usd(counters.cost_nanos), &|group| {
-                    value_of(group, Dimension::Model) == model
-                }),
+                series_of(per_bucket, |counters| usd(counters.cost_nanos)),
             )
         })
         .collect();
     if models.len() > MODELS_DRAWN {
-        cost_series.push(Series::new(
-            "Other models",
-            per_bucket(&|counters| usd(counters.cost_nanos), &|group| {
-                !drawn
-                    .iter()
-                    .any(|model| model == value_of(group, Dimension::Model))
-            }),
-        ));
+        // Nano-dollars are integers: what the drawn models leave is exact.
+        let mut other: Vec<i64> = folded.all.iter().map(|counters| counters.cost_nanos).collect();
+        for (_, (per_bucket, _)) in models.iter().take(MODELS_DRAWN) {
+            for (rest, counters) in other.iter_mut().zip(per_bucket) {
+                *rest -= counters.cost_nanos;
+            }
+        }
+        cost_series.push(Series::new("Other models", other.into_iter().map(usd).collect()));
     }
 
     let latency_series: Vec<Series> = models
         .iter()
-        .filter(|(_, counters)| counters.requests > 0)
+        .filter(|(_, (_, total))| total.requests > 0)
         .take(LATENCY_MODELS)
-        .flat_map(|(model, _)| {
-            let per_time = sum_by(
-                &groups
-                    .iter()
-                    .filter(|group| value_of(group, Dimension::Model) == model.as_str())
-                    .cloned()
-                    .collect::<Vec<_>>(),
-                |group| group.time_ns,
-            );
+        .flat_map(|(model, (per_bucket, _))| {
             [(0.5, "p50"), (0.95, "p95")].map(|(quantile, label)| {
-                let mut values = vec![f64::NAN; buckets.len()];
-                for (time, counters) in &per_time {
-                    if let (Some(&index), Some(value)) =
-                        (index_of.get(time), percentile_ms(&counters.latency, quantile))
-                    {
-                        values[index] = value;
-                    }
-                }
-                Series::new(format!("{} {label}", named(model, "(no model)")), values)
+                Series::new(
+                    format!("{} {label}", named(model, "(no model)")),
+                    series_of(per_bucket, |counters| {
+                        percentile_ms(&counters.latency, quantile).unwrap_or(f64::NAN)
+                    }),
+                )
             })
         })
         .collect();
 
     let ranked_by = |dimension: Dimension, name: &dyn Fn(&str) -> String| {
-        let sums = sum_by(groups, |group| value_of(group, dimension).to_owned());
+        let mut sums: HashMap<&str, i64> = HashMap::new();
+        for group in groups {
+            *sums.entry(value_of(group, dimension)).or_default() += group.counters.cost_nanos;
+        }
         let exact: Vec<(String, i64)> = sums
-            .iter()
-            .filter(|(_, counters)| counters.cost_nanos > 0)
-            .map(|(value, counters)| (name(value), counters.cost_nanos))
+            .into_iter()
+            .filter(|(_, nanos)| *nanos > 0)
+            .map(|(value, nanos)| (name(value), nanos))
             .collect();
         let bars = exact
             .iter()
@@ -422,6 +432,19 @@ fn charts(
     let (agent_bars, agent_exact) = ranked_by(Dimension::Agent, &|value| named(value, "(unattributed)"));
     let (token_bars, token_exact) = ranked_by(Dimension::Token, &token_name);
 
+    let all = &folded.all;
+    let requests = series_of(all, |counters| counters.requests as f64);
+    let errors = series_of(all, |counters| counters.errors as f64);
+    let error_rate = all
+        .iter()
+        .map(|counters| {
+            if counters.requests > 0 {
+                100.0 * counters.errors as f64 / counters.requests as f64
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
     vec![
         time_chart(
             TimeChart::StackedBars,
@@ -440,19 +463,15 @@ fn charts(
             vec![
                 Series::new(
                     "Input",
-                    per_bucket(
-                        &|counters| (counters.input_tokens - counters.cache_read_tokens).max(0) as f64,
-                        &everything,
-                    ),
+                    series_of(all, |counters| {
+                        (counters.input_tokens - counters.cache_read_tokens).max(0) as f64
+                    }),
                 ),
                 Series::new(
                     "Cached input",
-                    per_bucket(&|counters| counters.cache_read_tokens as f64, &everything),
+                    series_of(all, |counters| counters.cache_read_tokens as f64),
                 ),
-                Series::new(
-                    "Output",
-                    per_bucket(&|counters| counters.output_tokens as f64, &everything),
-                ),
+                Series::new("Output", series_of(all, |counters| counters.output_tokens as f64)),
             ],
         ),
         time_chart(
@@ -461,16 +480,7 @@ fn charts(
             "Requests and errors",
             Unit::Requests,
             &categories,
-            vec![
-                Series::new(
-                    "Requests",
-                    per_bucket(&|counters| counters.requests as f64, &everything),
-                ),
-                Series::new(
-                    "Errors",
-                    per_bucket(&|counters| counters.errors as f64, &everything),
-                ),
-            ],
+            vec![Series::new("Requests", requests), Series::new("Errors", errors)],
         ),
         time_chart(
             TimeChart::Lines,
@@ -478,21 +488,7 @@ fn charts(
             "Error rate",
             Unit::Percent,
             &categories,
-            vec![Series::new("Error rate", {
-                let requests = per_bucket(&|counters| counters.requests as f64, &everything);
-                let errors = per_bucket(&|counters| counters.errors as f64, &everything);
-                requests
-                    .iter()
-                    .zip(errors)
-                    .map(|(requests, errors)| {
-                        if *requests > 0.0 {
-                            100.0 * errors / requests
-                        } else {
-                            f64::NAN
-                        }
-                    })
-                    .collect()
-            })],
+            vec![Series::new("Error rate", error_rate)],
         ),
         time_chart(
             TimeChart::Lines,

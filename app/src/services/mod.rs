@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod cost_dashboard;
 pub mod cost_logs;
+pub mod genai_metrics;
 pub mod ingest;
 pub mod instance;
 pub mod live;
