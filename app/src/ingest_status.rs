@@ -49,7 +49,8 @@ pub async fn send_test_trace(org_id: Uuid) -> Result<String, ApiError> {
     let (state, _, user) = crate::server_context::signed_in().await?;
     orgs::authorize(&state.db, org_id, user.id, Action::MintOwnIngestToken).await?;
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    let (trace_id, spans) = demo::demo_trace(now_ns, &state.ingest_policy);
+    let pricing = state.prices.for_org(&state.db, org_id).await?;
+    let (trace_id, spans) = demo::demo_trace(now_ns, &state.ingest_policy, &pricing);
     state.ingest.write(org_id, None, spans).await.map_err(|err| {
         AppError::Unavailable(
             if err == crate::services::ingest::writer::WriteError::Overloaded {

@@ -21,6 +21,7 @@ pub mod ingest_status;
 pub mod instance;
 pub mod organization;
 pub mod pages;
+pub mod prices;
 #[cfg(feature = "ssr")]
 pub mod server_context;
 #[cfg(feature = "ssr")]
@@ -95,6 +96,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("traces") view=pages::traces::TracesPage />
                     <Route path=(StaticSegment("traces"), ParamSegment("trace_id")) view=pages::trace::TracePage />
                     <Route path=StaticSegment("costs") view=pages::costs::CostsPage />
+                    <Route path=(StaticSegment("costs"), StaticSegment("prices")) view=pages::prices::PricesPage />
                     <Route path=StaticSegment("policies") view=sections::PoliciesPage />
                     <Route path=StaticSegment("settings") view=SettingsPage />
                     <Route path=(StaticSegment("settings"), StaticSegment("tokens")) view=TokensPage />

@@ -10,6 +10,7 @@ use sea_orm::DatabaseConnection;
 use crate::services::{
     ingest::{policy::IngestPolicy, writer::IngestWriter},
     live::LiveHub,
+    prices::PriceBook,
     throttle::LoginThrottle,
 };
 
@@ -27,6 +28,8 @@ pub struct AppState {
     pub ingest_policy: Arc<IngestPolicy>,
     /// Announces organizations with new spans to live tails.
     pub live: LiveHub,
+    /// Each organization's prices, as ingest prices spans with them.
+    pub prices: PriceBook,
 }
 
 /// How accounts behave on this installation.

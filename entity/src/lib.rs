@@ -5,10 +5,13 @@
 //! services agree on it.
 
 pub mod api_token;
+pub mod audit_entry;
+pub mod cost_recompute;
 pub mod instance;
 pub mod invitation;
 pub mod membership;
 pub mod metric_point;
+pub mod model_price;
 pub mod organization;
 pub mod session;
 pub mod span;

@@ -46,6 +46,11 @@ pub struct Model {
     #[sea_orm(column_type = "Blob")]
     pub payload: Vec<u8>,
     pub ingested_at_ns: i64,
+    /// The agent a usage span was rolled up under (`None`: unattributed, or
+    /// not a usage span).
+    pub agent: Option<String>,
+    /// The API token that sent a usage span (`None`: none, or not a usage span).
+    pub token_id: Option<Uuid>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -13,6 +13,7 @@ mod m20261123_000005_span_payload;
 mod m20261123_000006_span_search;
 mod m20261123_000007_maintenance_jobs;
 mod m20261201_000008_usage_rollups;
+mod m20261202_000009_prices;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_span_search::Migration),
             Box::new(m20261123_000007_maintenance_jobs::Migration),
             Box::new(m20261201_000008_usage_rollups::Migration),
+            Box::new(m20261202_000009_prices::Migration),
         ]
     }
 }

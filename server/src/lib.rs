@@ -97,6 +97,7 @@ impl Server {
             ingest,
             ingest_policy: Arc::new(config.ingest_policy()),
             live,
+            prices: Default::default(),
         };
         tracing::info!(
             %instance_id,
@@ -158,6 +159,10 @@ impl Server {
             shutdown.clone(),
         ));
         let search_backfill = tokio::spawn(backfill_search_index(self.state.db.clone(), shutdown.clone()));
+        let recomputes = tokio::spawn(services::recompute::run_jobs(
+            self.state.db.clone(),
+            shutdown.clone(),
+        ));
         let grace = self.config.shutdown_grace;
         tracing::info!(
             http = %listeners.http.local_addr()?,
@@ -190,6 +195,9 @@ impl Server {
         }
         if let Err(err) = search_backfill.await {
             tracing::warn!(error = %err, "search backfill task failed");
+        }
+        if let Err(err) = recomputes.await {
+            tracing::warn!(error = %err, "cost recompute worker failed");
         }
         self.state.db.clone().close().await?;
         tracing::info!("stopped");

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Backend, PASSWORD, TestServer, assert_error, first_org};
+use common::{Backend, PASSWORD, TestServer, add_member, assert_error, first_org};
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
@@ -473,38 +473,6 @@ async fn expired_tokens_are_refused(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(1700)).await;
     assert_error(call().await.unwrap(), StatusCode::UNAUTHORIZED, "invalid_token").await;
     server.stop().await;
-}
-
-/// Invites `email` with `role` into `org` and signs them up through the invitation.
-async fn add_member(
-    server: &TestServer,
-    owner: &common::Browser,
-    org: &str,
-    email: &str,
-    role: &str,
-) -> (common::Browser, String) {
-    let invitation: Value = owner
-        .post(
-            &format!("/api/v1/orgs/{org}/members"),
-            json!({"email": email, "role": role}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let browser = server.browser();
-    let token = invitation["token"].as_str().unwrap();
-    let me: Value = browser
-        .post(
-            "/api/v1/auth/signup",
-            json!({"email": email, "password": PASSWORD, "invitation": token}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let user_id = me["user"]["id"].as_str().unwrap().to_owned();
-    (browser, user_id)
 }
 
 async fn roles_limit_what_members_may_do(backend: Backend) {

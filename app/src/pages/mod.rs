@@ -6,6 +6,7 @@ pub mod home;
 pub mod invitation;
 pub mod login;
 pub mod not_found;
+pub mod prices;
 pub mod sections;
 pub mod settings;
 pub mod spans;

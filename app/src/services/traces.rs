@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::{
     error::{AppError, Result},
     services::{
-        ingest::{genai, payload},
+        ingest::{genai, payload, pricing::SpanCost},
         spans,
     },
     telemetry::{SpanTokens, SpanView, TraceDetail, TracePage, TraceQuery, TraceSummary},
@@ -19,6 +19,26 @@ use crate::{
 /// True for 32 lower- or upper-case hex digits.
 pub fn is_trace_id(value: &str) -> bool {
     value.len() == 32 && value.bytes().all(|byte| byte.is_ascii_hexdigit())
+}
+
+/// What a span costs now. The columns are the truth: a recompute may have
+/// re-priced the span since ingest wrote its payload, which still says which
+/// price matched then.
+fn current_cost(
+    at_ingest: SpanCost,
+    cost_nanos: Option<i64>,
+    unpriced: bool,
+    model: Option<&str>,
+) -> SpanCost {
+    match (cost_nanos, at_ingest) {
+        (Some(nanos), SpanCost::Priced { model, .. }) => SpanCost::Priced { nanos, model },
+        (Some(nanos), _) => SpanCost::Priced {
+            nanos,
+            model: model.unwrap_or_default().to_owned(),
+        },
+        (None, _) if unpriced => SpanCost::Unpriced,
+        (None, _) => SpanCost::NotApplicable,
+    }
 }
 
 /// A stored span as the API shows it: its columns, the text derived again
@@ -44,7 +64,7 @@ pub(crate) fn span_view(row: span::Model) -> Result<SpanView> {
         "response_id": llm.response_id,
         "request_model": llm.request_model,
         "client_cost_usd": llm.client_cost_usd,
-        "cost": stored.cost,
+        "cost": current_cost(stored.cost, row.cost_nanos, row.unpriced, row.model.as_deref()),
         "policy": stored.policy,
     });
     Ok(SpanView {

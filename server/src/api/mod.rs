@@ -10,6 +10,7 @@ pub mod extract;
 mod live;
 pub mod openapi;
 mod orgs;
+mod prices;
 mod tokens;
 mod traces;
 
@@ -49,6 +50,9 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(traces::export))
         .routes(routes!(costs::usage))
         .routes(routes!(costs::cost_logs))
+        .routes(routes!(prices::list, prices::replace))
+        .routes(routes!(prices::request_recompute, prices::list_recomputes))
+        .routes(routes!(prices::get_recompute))
         .routes(routes!(orgs::preview_invitation))
         .routes(routes!(orgs::accept_invitation))
         .merge(token_only)

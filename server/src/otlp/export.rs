@@ -31,12 +31,17 @@ where
     require_scope(principal, TokenScope::Ingest)
         .map_err(|_| IngestError::Forbidden("this API token lacks the `ingest` scope"))?;
     let policy = state.ingest_policy.clone();
+    let pricing = state
+        .prices
+        .for_org(&state.db, principal.org_id)
+        .await
+        .map_err(|err| IngestError::Unavailable(err.to_string()))?;
     let (rows, converted) = state
         .ingest
         .run_cpu_bound(move || {
             decode().map(|request| {
                 let mut converted = convert(request);
-                let rows = ingest::prepare(std::mem::take(&mut converted.spans), &policy);
+                let rows = ingest::prepare(std::mem::take(&mut converted.spans), &policy, &pricing);
                 (rows, converted)
             })
         })

@@ -310,6 +310,15 @@ impl Browser {
             .expect("request")
     }
 
+    pub async fn put(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.client
+            .put(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn delete(&self, path: &str) -> reqwest::Response {
         self.client.delete(self.url(path)).send().await.expect("request")
     }
@@ -335,6 +344,38 @@ impl Browser {
         )
         .await
     }
+}
+
+/// Invites `email` with `role` into `org` and signs them up through the invitation.
+pub async fn add_member(
+    server: &TestServer,
+    owner: &Browser,
+    org: &str,
+    email: &str,
+    role: &str,
+) -> (Browser, String) {
+    let invitation: serde_json::Value = owner
+        .post(
+            &format!("/api/v1/orgs/{org}/members"),
+            serde_json::json!({"email": email, "role": role}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let browser = server.browser();
+    let token = invitation["token"].as_str().unwrap();
+    let me: serde_json::Value = browser
+        .post(
+            "/api/v1/auth/signup",
+            serde_json::json!({"email": email, "password": PASSWORD, "invitation": token}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let user_id = me["user"]["id"].as_str().unwrap().to_owned();
+    (browser, user_id)
 }
 
 /// The id of the first organization in a `Me` document.

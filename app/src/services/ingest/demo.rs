@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{
     policy::IngestPolicy,
-    pricing::SpanCost,
+    pricing::{OrgPricing, SpanCost},
     record::{Attributes, Scope, SpanKind, SpanRecord, StatusCode},
     store::SpanRow,
 };
@@ -127,9 +127,9 @@ pub fn demo_records(now_ns: i64) -> (String, Vec<SpanRecord>) {
 }
 
 /// The demo trace through the ingest pipeline, ready for the writer.
-pub fn demo_trace(now_ns: i64, policy: &IngestPolicy) -> (String, Vec<SpanRow>) {
+pub fn demo_trace(now_ns: i64, policy: &IngestPolicy, pricing: &OrgPricing) -> (String, Vec<SpanRow>) {
     let (trace_id, records) = demo_records(now_ns);
-    (trace_id, super::prepare(records, policy))
+    (trace_id, super::prepare(records, policy, pricing))
 }
 
 fn attributes_of_resource() -> Attributes {
@@ -145,7 +145,7 @@ mod tests {
     fn the_demo_trace_looks_like_an_agent_run() {
         let (trace_id, mut spans) = demo_records(1_700_000_000_000_000_000);
         for span in &mut spans {
-            crate::services::ingest::normalize(span, &IngestPolicy::default());
+            crate::services::ingest::normalize(span, &IngestPolicy::default(), &OrgPricing::default());
         }
         assert_eq!(trace_id.len(), 32);
         assert!(trace_id.chars().all(|c| c.is_ascii_hexdigit()));

@@ -16,25 +16,30 @@ pub mod usage;
 pub mod writer;
 
 use policy::IngestPolicy;
-use pricing::PricingTable;
+use pricing::OrgPricing;
 use record::SpanRecord;
 use store::SpanRow;
 
 /// Everything a decoded span goes through before storage. The policy runs
 /// first, on the attributes and events that are stored; the LLM fields are
 /// then derived from what it kept, so derived and stored text never differ
-/// and the span can be read back by deriving again.
-pub fn normalize(record: &mut SpanRecord, policy: &IngestPolicy) {
+/// and the span can be read back by deriving again. The span is priced with
+/// its organization's prices in force when it started.
+pub fn normalize(record: &mut SpanRecord, policy: &IngestPolicy, pricing: &OrgPricing) {
     policy.apply(record);
     record.llm = genai::derive(&record.name, &record.attributes, &record.events);
-    record.cost = PricingTable::builtin().cost(record.llm.model.as_deref(), &record.llm.tokens);
+    record.cost = pricing.cost(
+        record.llm.model.as_deref(),
+        &record.llm.tokens,
+        record.start_time_ns,
+    );
 }
 
 /// Normalizes decoded spans and turns them into rows for the writer. CPU
 /// work (policy, derivation, compression): callers run it off the async workers.
-pub fn prepare(mut records: Vec<SpanRecord>, policy: &IngestPolicy) -> Vec<SpanRow> {
+pub fn prepare(mut records: Vec<SpanRecord>, policy: &IngestPolicy, pricing: &OrgPricing) -> Vec<SpanRow> {
     for record in &mut records {
-        normalize(record, policy);
+        normalize(record, policy, pricing);
     }
     let agents = usage::attribute_agents(&records);
     records

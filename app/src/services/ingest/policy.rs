@@ -383,7 +383,7 @@ mod tests {
 
     fn normalized(policy: &IngestPolicy, attributes: serde_json::Value) -> SpanRecord {
         let mut span = record(attributes);
-        super::super::normalize(&mut span, policy);
+        super::super::normalize(&mut span, policy, &Default::default());
         span
     }
 

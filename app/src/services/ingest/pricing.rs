@@ -164,6 +164,136 @@ impl PricingTable {
     }
 }
 
+/// An organization's price for a model, from a time on. `model` is an exact
+/// name in lower case (matched like the built-in table's, so `gpt-4o` also
+/// prices `openai/gpt-4o-2024-08-06`) or a pattern where `*` matches any
+/// text, for custom and fine-tuned models (`ft:gpt-4o:acme:*`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PriceOverride {
+    pub price: ModelPrice,
+    /// Spans that start at or after this time use this price.
+    pub effective_from_ns: i64,
+}
+
+impl PriceOverride {
+    pub fn is_pattern(&self) -> bool {
+        self.price.model.contains('*')
+    }
+}
+
+/// The versions of one overridden name, oldest first.
+type Versions = Vec<(i64, ModelPrice)>;
+
+/// What one organization's spans are priced with: its overrides in force at
+/// the span's start time, then the built-in table. An exact override beats
+/// a pattern, a pattern beats the built-in table, and among patterns the
+/// most specific (most literal characters) wins.
+#[derive(Debug, Default)]
+pub struct OrgPricing {
+    exact: HashMap<String, Versions>,
+    patterns: Vec<(String, Versions)>,
+}
+
+impl OrgPricing {
+    pub fn new(overrides: impl IntoIterator<Item = PriceOverride>) -> Self {
+        let mut exact: HashMap<String, Versions> = HashMap::new();
+        let mut patterns: HashMap<String, Versions> = HashMap::new();
+        for mut entry in overrides {
+            entry.price.model = entry.price.model.trim().to_ascii_lowercase();
+            let versions = if entry.is_pattern() {
+                patterns.entry(entry.price.model.clone()).or_default()
+            } else {
+                exact.entry(entry.price.model.clone()).or_default()
+            };
+            versions.push((entry.effective_from_ns, entry.price));
+        }
+        let mut patterns: Vec<(String, Versions)> = patterns.into_iter().collect();
+        patterns.sort_by(|(a, _), (b, _)| literal_len(b).cmp(&literal_len(a)).then_with(|| a.cmp(b)));
+        for versions in exact
+            .values_mut()
+            .chain(patterns.iter_mut().map(|(_, versions)| versions))
+        {
+            versions.sort_by_key(|(from, _)| *from);
+        }
+        Self { exact, patterns }
+    }
+
+    pub fn has_overrides(&self) -> bool {
+        !self.exact.is_empty() || !self.patterns.is_empty()
+    }
+
+    /// The price of `model` for a span that started at `at_ns`.
+    pub fn find(&self, model: &str, at_ns: i64) -> Option<&ModelPrice> {
+        if !self.has_overrides() {
+            return PricingTable::builtin().find(model);
+        }
+        fn in_force(versions: &Versions, at_ns: i64) -> Option<&ModelPrice> {
+            versions
+                .iter()
+                .rev()
+                .find(|(from, _)| *from <= at_ns)
+                .map(|(_, price)| price)
+        }
+        let names = candidate_names(model);
+        names
+            .iter()
+            .find_map(|name| {
+                self.exact
+                    .get(name)
+                    .and_then(|versions| in_force(versions, at_ns))
+            })
+            .or_else(|| {
+                self.patterns.iter().find_map(|(pattern, versions)| {
+                    names
+                        .iter()
+                        .any(|name| glob_matches(pattern, name))
+                        .then(|| in_force(versions, at_ns))
+                        .flatten()
+                })
+            })
+            .or_else(|| PricingTable::builtin().find(model))
+    }
+
+    pub fn cost(&self, model: Option<&str>, tokens: &TokenUsage, at_ns: i64) -> SpanCost {
+        let used = tokens.input.is_some() || tokens.output.is_some();
+        match (model, used) {
+            (Some(model), true) => match self.find(model, at_ns) {
+                Some(price) => SpanCost::Priced {
+                    nanos: cost_nanos(price, tokens),
+                    model: price.model.clone(),
+                },
+                None => SpanCost::Unpriced,
+            },
+            _ => SpanCost::NotApplicable,
+        }
+    }
+}
+
+fn literal_len(pattern: &str) -> usize {
+    pattern.chars().filter(|c| *c != '*').count()
+}
+
+/// Whether `text` matches `pattern`, where `*` matches any run of characters.
+pub fn glob_matches(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let parts: Vec<&str> = parts.collect();
+    let Some((last, middle)) = parts.split_last() else {
+        // No `*` at all: the whole text must be the literal.
+        return rest.is_empty();
+    };
+    for part in middle {
+        match rest.find(part) {
+            Some(position) => rest = &rest[position + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
 /// Names to try for `model`, most specific first.
 pub fn candidate_names(model: &str) -> Vec<String> {
     let mut names = Vec::new();
@@ -440,5 +570,113 @@ mod tests {
         );
         assert_eq!(table.cost(None, &tokens(10, 10)), SpanCost::NotApplicable);
         assert_eq!(SpanCost::Unpriced.nanos(), None);
+    }
+
+    fn override_of(model: &str, input: &str, output: &str, from_ns: i64) -> PriceOverride {
+        PriceOverride {
+            price: ModelPrice {
+                provider: "acme".into(),
+                model: model.into(),
+                input: parse_micro_usd(input).unwrap(),
+                output: parse_micro_usd(output).unwrap(),
+                cache_read: None,
+                cache_write: None,
+                reasoning: None,
+                source: "organization".into(),
+                date: String::new(),
+            },
+            effective_from_ns: from_ns,
+        }
+    }
+
+    #[test]
+    fn glob_patterns_match_runs_of_characters() {
+        assert!(glob_matches("ft:gpt-4o:acme:*", "ft:gpt-4o:acme:run-7"));
+        assert!(glob_matches("*-llama-*", "acme-llama-70b"));
+        assert!(glob_matches("acme*", "acme"));
+        assert!(glob_matches("*", ""));
+        assert!(glob_matches("a*b*c", "abc"));
+        assert!(!glob_matches("a*b*c", "acb"));
+        assert!(
+            !glob_matches("ab*ba", "aba"),
+            "the prefix and suffix may not overlap"
+        );
+        assert!(!glob_matches("acme-*", "other-acme-1"));
+        assert!(glob_matches("exact", "exact"));
+        assert!(!glob_matches("exact", "exactly"));
+    }
+
+    #[test]
+    fn overrides_apply_from_their_effective_time() {
+        let pricing = OrgPricing::new([
+            override_of("gpt-4o", "1", "2", 1_000),
+            override_of("GPT-4o", "3", "4", 2_000),
+        ]);
+        let builtin = PricingTable::builtin().find("gpt-4o").unwrap();
+        assert_eq!(
+            pricing.find("gpt-4o", 999),
+            Some(builtin),
+            "before any override: the built-in price"
+        );
+        assert_eq!(
+            pricing.find("gpt-4o", 1_000).unwrap().input,
+            1_000_000,
+            "inclusive start"
+        );
+        assert_eq!(pricing.find("gpt-4o", 1_999).unwrap().input, 1_000_000);
+        assert_eq!(
+            pricing.find("gpt-4o", 2_000).unwrap().input,
+            3_000_000,
+            "the newer version"
+        );
+        // Names are normalized as for the built-in table.
+        assert_eq!(
+            pricing.find("openai/gpt-4o-2024-08-06", 5_000).unwrap().input,
+            3_000_000
+        );
+        assert_eq!(
+            pricing.cost(Some("gpt-4o"), &tokens(1_000_000, 1_000_000), 2_500),
+            SpanCost::Priced {
+                nanos: 7_000_000_000,
+                model: "gpt-4o".into()
+            }
+        );
+    }
+
+    #[test]
+    fn exact_overrides_beat_patterns_and_specific_patterns_beat_broad_ones() {
+        let pricing = OrgPricing::new([
+            override_of("acme-*", "1", "1", 0),
+            override_of("acme-llm-*", "2", "2", 0),
+            override_of("acme-llm-large", "3", "3", 0),
+            override_of("gpt-*", "9", "9", 0),
+        ]);
+        assert_eq!(pricing.find("acme-tiny", 10).unwrap().input, 1_000_000);
+        assert_eq!(pricing.find("acme-llm-small", 10).unwrap().input, 2_000_000);
+        assert_eq!(pricing.find("acme-llm-large", 10).unwrap().input, 3_000_000);
+        assert_eq!(
+            pricing.find("gpt-4o", 10).unwrap().input,
+            9_000_000,
+            "a pattern beats the built-in table"
+        );
+        assert_eq!(
+            pricing.find("acme-llm-small", -10),
+            None,
+            "not yet in force, and not built in"
+        );
+        assert_eq!(
+            pricing.cost(Some("unknown-model"), &tokens(1, 1), 10),
+            SpanCost::Unpriced
+        );
+    }
+
+    #[test]
+    fn without_overrides_the_builtin_table_prices() {
+        let pricing = OrgPricing::default();
+        assert!(!pricing.has_overrides());
+        assert_eq!(
+            pricing.cost(Some("gpt-4o"), &tokens(1000, 100), 0),
+            PricingTable::builtin().cost(Some("gpt-4o"), &tokens(1000, 100))
+        );
     }
 }

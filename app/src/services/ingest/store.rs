@@ -127,11 +127,32 @@ const SPAN_COLUMNS: &[&str] = &[
     "unpriced",
     "payload",
     "ingested_at_ns",
+    "agent",
+    "token_id",
 ];
 
+/// A span of the commit being written, with what its request says of it.
+#[derive(Clone, Copy)]
+struct PendingRow<'a> {
+    /// Which request (batch) it came in.
+    batch: usize,
+    org_id: Uuid,
+    token_id: Option<Uuid>,
+    row: &'a SpanRow,
+}
+
 impl SpanRow {
-    fn push_values(&self, org_id: Uuid, ingested_at_ns: i64, values: &mut Vec<Value>) {
+    fn push_values(
+        &self,
+        org_id: Uuid,
+        token_id: Option<Uuid>,
+        ingested_at_ns: i64,
+        values: &mut Vec<Value>,
+    ) {
         let tokens = self.tokens;
+        // Usage spans record the rollup row they were added to, so that a
+        // recompute can correct that row; other spans need not.
+        let usage = usage::is_usage(self);
         values.extend([
             org_id.into(),
             self.trace_id.clone().into(),
@@ -162,6 +183,8 @@ impl SpanRow {
             self.unpriced.into(),
             self.payload.clone().into(),
             ingested_at_ns.into(),
+            usage.then(|| self.agent.clone()).flatten().into(),
+            usage.then_some(token_id).flatten().into(),
         ]);
     }
 }
@@ -267,7 +290,7 @@ const TRACE_UPSERT: &str = "ON CONFLICT (org_id, trace_id) DO UPDATE SET \
 
 /// Spans per multi-row INSERT. Statements of 500 rows were no faster within
 /// the bench's noise but cost 40 MB more memory (each prepared statement
-/// and its arguments are that much larger); 100 × 29 parameters stays far
+/// and its arguments are that much larger); 100 × 31 parameters stays far
 /// below either database's limit on bound parameters.
 const SPAN_CHUNK: usize = 100;
 const TRACE_CHUNK: usize = 1000;
@@ -276,13 +299,15 @@ const TRACE_CHUNK: usize = 1000;
 /// ids of the new ones (the others were stored before: a retried export).
 async fn insert_spans(
     txn: &impl ConnectionTrait,
-    rows: &[(usize, Uuid, &SpanRow)],
+    rows: &[PendingRow<'_>],
     ingested_at_ns: i64,
 ) -> Result<Vec<(usize, i64)>, DbErr> {
     let backend = txn.get_database_backend();
     let mut values = Vec::with_capacity(rows.len() * SPAN_COLUMNS.len());
-    for (_, org_id, row) in rows {
-        row.push_values(*org_id, ingested_at_ns, &mut values);
+    for pending in rows {
+        pending
+            .row
+            .push_values(pending.org_id, pending.token_id, ingested_at_ns, &mut values);
     }
     let insert = format!(
         "INSERT INTO spans ({}) VALUES {} ON CONFLICT (org_id, trace_id, span_id) DO NOTHING",
@@ -329,8 +354,11 @@ async fn insert_spans(
     };
     // Span ids alone nearly always tell the rows of one chunk apart.
     let mut by_span_id: HashMap<&str, Vec<usize>> = HashMap::with_capacity(rows.len());
-    for (index, (_, _, row)) in rows.iter().enumerate() {
-        by_span_id.entry(row.span_id.as_str()).or_default().push(index);
+    for (index, pending) in rows.iter().enumerate() {
+        by_span_id
+            .entry(pending.row.span_id.as_str())
+            .or_default()
+            .push(index);
     }
     let mut new_rows = Vec::with_capacity(returned.len());
     for returned in returned {
@@ -340,7 +368,7 @@ async fn insert_spans(
         if let Some(candidates) = by_span_id.get_mut(span_id.as_str())
             && let Some(position) = candidates
                 .iter()
-                .position(|&index| rows[index].2.trace_id == trace_id)
+                .position(|&index| rows[index].row.trace_id == trace_id)
         {
             new_rows.push((candidates.swap_remove(position), row_id));
         }
@@ -438,17 +466,29 @@ pub async fn store_batches(
     let mut search_rows: Vec<(i64, &str)> = Vec::new();
     let mut usage = UsageDeltas::default();
     // Every request's spans in one list, so statements carry full chunks
-    // whatever the requests' sizes: (batch index, organization, row).
-    let all_rows: Vec<(usize, Uuid, &SpanRow)> = batches
+    // whatever the requests' sizes.
+    let all_rows: Vec<PendingRow> = batches
         .iter()
         .enumerate()
-        .flat_map(|(batch_index, batch)| batch.rows.iter().map(move |row| (batch_index, batch.org_id, row)))
+        .flat_map(|(batch_index, batch)| {
+            batch.rows.iter().map(move |row| PendingRow {
+                batch: batch_index,
+                org_id: batch.org_id,
+                token_id: batch.token_id,
+                row,
+            })
+        })
         .collect();
     for chunk in all_rows.chunks(SPAN_CHUNK) {
         for (index, row_id) in insert_spans(&txn, chunk, ingested_at_ns).await? {
-            let (batch_index, org_id, row) = chunk[index];
+            let PendingRow {
+                batch: batch_index,
+                org_id,
+                token_id,
+                row,
+            } = chunk[index];
             if options.usage_rollups {
-                usage.add(org_id, batches[batch_index].token_id, row);
+                usage.add(org_id, token_id, row);
             }
             search_rows.extend(row.search_text.as_deref().map(|text| (row_id, text)));
             traces
