@@ -12,11 +12,13 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use entity::{cost_recompute, span, user};
+use entity::{cost_recompute, span, trace, user};
 use sea_orm::{
-    ActiveValue::Set, Condition, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    FromQueryResult, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionTrait, prelude::*,
-    sea_query::Expr,
+    ActiveValue::Set,
+    Condition, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+    prelude::*,
+    sea_query::{Expr, ExprTrait as _},
 };
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -148,9 +150,8 @@ fn view(job: cost_recompute::Model, requested_by: Option<String>) -> RecomputeJo
     let progress = match (job.status.as_str(), job.cursor_start_ns) {
         (DONE, _) => 1.0,
         (_, None) => 0.0,
-        (_, Some(at)) => {
-            ((at - job.since_ns) as f64 / (job.until_ns - job.since_ns).max(1) as f64).clamp(0.0, 1.0)
-        }
+        (_, Some(at)) => ((at - job.since_ns) as f64 / std::cmp::max(job.until_ns - job.since_ns, 1) as f64)
+            .clamp(0.0, 1.0),
     };
     RecomputeJob {
         id: job.id,
@@ -365,7 +366,6 @@ async fn run_batch(db: &DatabaseConnection, job: &cost_recompute::Model) -> Resu
     let txn = db.begin().await?;
     let pricing = load_pricing(&txn, job.org_id).await?;
     let spans = next_spans(&txn, job).await?;
-    let backend = txn.get_database_backend();
 
     let mut traces: HashMap<&str, (i64, i64)> = HashMap::new();
     let mut rollups: HashMap<UsageKey, UsageCounters> = HashMap::new();
@@ -374,15 +374,12 @@ async fn run_batch(db: &DatabaseConnection, job: &cost_recompute::Model) -> Resu
         let Some(change) = reprice(span, &pricing) else {
             continue;
         };
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            placeholders(
-                backend,
-                "UPDATE spans SET cost_nanos = ?, unpriced = ? WHERE id = ?",
-            ),
-            [change.cost_nanos.into(), change.unpriced.into(), span.id.into()],
-        ))
-        .await?;
+        span::Entity::update_many()
+            .col_expr(span::Column::CostNanos, Expr::value(change.cost_nanos))
+            .col_expr(span::Column::Unpriced, Expr::value(change.unpriced))
+            .filter(span::Column::Id.eq(span.id))
+            .exec(&txn)
+            .await?;
         let trace = traces.entry(span.trace_id.as_str()).or_default();
         trace.0 += change.cost_delta;
         trace.1 += change.unpriced_delta;
@@ -393,16 +390,19 @@ async fn run_batch(db: &DatabaseConnection, job: &cost_recompute::Model) -> Resu
         cost_delta += change.cost_delta;
     }
     for (trace_id, (cost, unpriced)) in traces {
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            placeholders(
-                backend,
-                "UPDATE traces SET cost_nanos = cost_nanos + ?, unpriced_spans = unpriced_spans + ? \
-                 WHERE org_id = ? AND trace_id = ?",
-            ),
-            [cost.into(), unpriced.into(), job.org_id.into(), trace_id.into()],
-        ))
-        .await?;
+        trace::Entity::update_many()
+            .col_expr(
+                trace::Column::CostNanos,
+                Expr::col(trace::Column::CostNanos).add(cost),
+            )
+            .col_expr(
+                trace::Column::UnpricedSpans,
+                Expr::col(trace::Column::UnpricedSpans).add(unpriced),
+            )
+            .filter(trace::Column::OrgId.eq(job.org_id))
+            .filter(trace::Column::TraceId.eq(trace_id))
+            .exec(&txn)
+            .await?;
     }
     // The differences are added like ingest's deltas: every other counter is 0.
     usage::upsert(&txn, rollups.into_iter().collect()).await?;
@@ -492,25 +492,6 @@ async fn run_batch(db: &DatabaseConnection, job: &cost_recompute::Model) -> Resu
     }
 }
 
-/// `?` placeholders in PostgreSQL's `$n` style where needed.
-fn placeholders(backend: DbBackend, sql: &str) -> String {
-    if backend != DbBackend::Postgres {
-        return sql.to_owned();
-    }
-    let mut out = String::with_capacity(sql.len() + 8);
-    let mut number = 0;
-    for character in sql.chars() {
-        if character == '?' {
-            number += 1;
-            out.push('$');
-            out.push_str(&number.to_string());
-        } else {
-            out.push(character);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -585,14 +566,5 @@ mod tests {
             }),
             "the override starts after the span, and the model is not built in"
         );
-    }
-
-    #[test]
-    fn postgres_placeholders_are_numbered() {
-        assert_eq!(
-            placeholders(DbBackend::Postgres, "a = ? AND b = ?"),
-            "a = $1 AND b = $2"
-        );
-        assert_eq!(placeholders(DbBackend::Sqlite, "a = ?"), "a = ?");
     }
 }
