@@ -49,6 +49,11 @@ pub const BATCH_SPANS: u64 = 500;
 /// How long a claimed job is its replica's without a committed batch.
 const LEASE_NS: i64 = 60_000_000_000;
 
+/// A batch that fails this many times in a row leaves the job to be
+/// claimed again once its lease ends.
+const BATCH_RETRIES: u32 = 5;
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
+
 /// How often an idle worker looks for new jobs.
 const POLL: Duration = Duration::from_secs(1);
 
@@ -216,7 +221,10 @@ async fn claim(db: &DatabaseConnection) -> Result<Option<cost_recompute::Model>>
         .col_expr(cost_recompute::Column::Status, Expr::value(RUNNING))
         .col_expr(cost_recompute::Column::LeaseUntilNs, Expr::value(now + LEASE_NS))
         .filter(cost_recompute::Column::Id.eq(job.id))
+        // Unchanged since read: not claimed by another replica meanwhile,
+        // nor finished (a finished job's lease is 0 again).
         .filter(cost_recompute::Column::LeaseUntilNs.eq(job.lease_until_ns))
+        .filter(cost_recompute::Column::Status.is_in([QUEUED, RUNNING]))
         .exec(db)
         .await?;
     Ok((claimed.rows_affected == 1).then_some(job))
@@ -239,10 +247,23 @@ async fn run_claimed(
     mut job: cost_recompute::Model,
     stop: &CancellationToken,
 ) -> Result<()> {
+    let mut failures = 0;
     while !stop.is_cancelled() {
-        match run_batch(db, &job).await? {
-            BatchOutcome::Continue(next) => job = next,
-            BatchOutcome::Finished | BatchOutcome::Lost => return Ok(()),
+        match run_batch(db, &job).await {
+            Ok(BatchOutcome::Continue(next)) => {
+                job = next;
+                failures = 0;
+            }
+            Ok(BatchOutcome::Finished | BatchOutcome::Lost) => return Ok(()),
+            // A busy database (the ingest writer holding SQLite's lock
+            // longer than the busy timeout) passes; the batch is retried
+            // from the same cursor, since nothing of it was committed.
+            Err(err) if failures < BATCH_RETRIES => {
+                failures += 1;
+                tracing::debug!(job = job.id, error = %err, failures, "cost recompute batch retried");
+                tokio::time::sleep(RETRY_PAUSE * failures).await;
+            }
+            Err(err) => return Err(err),
         }
     }
     Ok(())
@@ -362,8 +383,50 @@ async fn next_spans(db: &impl ConnectionTrait, job: &cost_recompute::Model) -> R
         .await?)
 }
 
+/// The job's row, if its cursor is still where `job` says: the batch's
+/// guard against another replica running the same job.
+fn at_cursor(job: &cost_recompute::Model) -> Condition {
+    let cursor = Condition::all()
+        .add(cost_recompute::Column::Id.eq(job.id))
+        .add(cost_recompute::Column::CursorId.eq(job.cursor_id));
+    match job.cursor_start_ns {
+        Some(at) => cursor.add(cost_recompute::Column::CursorStartNs.eq(at)),
+        None => cursor.add(cost_recompute::Column::CursorStartNs.is_null()),
+    }
+}
+
+/// The span's row, if its cost is still what this batch read: a span that
+/// another job re-priced meanwhile is left to that job, so a difference is
+/// never added twice.
+fn unchanged_since_read(span: &PricedSpan) -> Condition {
+    let row = Condition::all()
+        .add(span::Column::Id.eq(span.id))
+        .add(span::Column::Unpriced.eq(span.unpriced));
+    match span.cost_nanos {
+        Some(nanos) => row.add(span::Column::CostNanos.eq(nanos)),
+        None => row.add(span::Column::CostNanos.is_null()),
+    }
+}
+
 async fn run_batch(db: &DatabaseConnection, job: &cost_recompute::Model) -> Result<BatchOutcome> {
     let txn = db.begin().await?;
+    // Writing first takes SQLite's write lock before anything is read, so
+    // the batch reads the latest rows and a commit by the ingest writer in
+    // between cannot invalidate its snapshot; on PostgreSQL it locks the
+    // job's row, so a second replica on the same job waits here and then
+    // finds the cursor moved.
+    let claimed = cost_recompute::Entity::update_many()
+        .col_expr(
+            cost_recompute::Column::LeaseUntilNs,
+            Expr::value(now_ns() + LEASE_NS),
+        )
+        .filter(at_cursor(job))
+        .exec(&txn)
+        .await?;
+    if claimed.rows_affected != 1 {
+        txn.rollback().await?;
+        return Ok(BatchOutcome::Lost);
+    }
     let pricing = load_pricing(&txn, job.org_id).await?;
     let spans = next_spans(&txn, job).await?;
 
@@ -374,12 +437,15 @@ async fn run_batch(db: &DatabaseConnection, job: &cost_recompute::Model) -> Resu
         let Some(change) = reprice(span, &pricing) else {
             continue;
         };
-        span::Entity::update_many()
+        let updated = span::Entity::update_many()
             .col_expr(span::Column::CostNanos, Expr::value(change.cost_nanos))
             .col_expr(span::Column::Unpriced, Expr::value(change.unpriced))
-            .filter(span::Column::Id.eq(span.id))
+            .filter(unchanged_since_read(span))
             .exec(&txn)
             .await?;
+        if updated.rows_affected != 1 {
+            continue;
+        }
         let trace = traces.entry(span.trace_id.as_str()).or_default();
         trace.0 += change.cost_delta;
         trace.1 += change.unpriced_delta;
@@ -422,44 +488,9 @@ async fn run_batch(db: &DatabaseConnection, job: &cost_recompute::Model) -> Resu
         error: None,
         ..job.clone()
     };
-    let mut update = cost_recompute::Entity::update_many()
-        .col_expr(cost_recompute::Column::Status, Expr::value(next.status.clone()))
-        .col_expr(
-            cost_recompute::Column::ScannedSpans,
-            Expr::value(next.scanned_spans),
-        )
-        .col_expr(
-            cost_recompute::Column::RepricedSpans,
-            Expr::value(next.repriced_spans),
-        )
-        .col_expr(
-            cost_recompute::Column::CostDeltaNanos,
-            Expr::value(next.cost_delta_nanos),
-        )
-        .col_expr(
-            cost_recompute::Column::CursorStartNs,
-            Expr::value(next.cursor_start_ns),
-        )
-        .col_expr(cost_recompute::Column::CursorId, Expr::value(next.cursor_id))
-        .col_expr(
-            cost_recompute::Column::LeaseUntilNs,
-            Expr::value(next.lease_until_ns),
-        )
-        .col_expr(
-            cost_recompute::Column::FinishedAtNs,
-            Expr::value(next.finished_at_ns),
-        )
-        .col_expr(cost_recompute::Column::Error, Expr::value(Option::<String>::None))
-        .filter(cost_recompute::Column::Id.eq(job.id))
-        .filter(cost_recompute::Column::CursorId.eq(job.cursor_id));
-    update = match job.cursor_start_ns {
-        Some(at) => update.filter(cost_recompute::Column::CursorStartNs.eq(at)),
-        None => update.filter(cost_recompute::Column::CursorStartNs.is_null()),
-    };
-    if update.exec(&txn).await?.rows_affected != 1 {
-        txn.rollback().await?;
-        return Ok(BatchOutcome::Lost);
-    }
+    cost_recompute::Entity::update(cost_recompute::ActiveModel::from(next.clone()).reset_all())
+        .exec(&txn)
+        .await?;
     if finished {
         audit::record(
             &txn,
