@@ -35,8 +35,8 @@ test("an admin's price re-prices the demo trace through a recompute, and the tot
   expect((await usage()).cost_nanos).toBe(before.cost_nanos);
 
   // Recompute the last day: the job shows its progress until it is done.
-  await page.getByLabel("From (UTC)").fill(utcInput(-24));
-  await page.getByLabel("Until (UTC)").fill(utcInput(1));
+  await page.getByLabel("From (UTC)", { exact: true }).fill(utcInput(-24));
+  await page.getByLabel("Until (UTC)", { exact: true }).fill(utcInput(1));
   await page.getByTestId("start-recompute").click();
   const jobs = page.getByTestId("recompute-jobs");
   await expect(jobs.locator("tbody tr").first()).toContainText("done", { timeout: 20_000 });

@@ -119,11 +119,13 @@ fn PricesView(
                 "and corrects their traces' and the dashboards' sums. It runs in the background, in batches."
             </p>
             <Show when=move || can_edit>
-                <ActionForm action=start attr:class="form form-inline">
+                <ActionForm action=start attr:class="form-grid recompute-form">
                     <input type="hidden" name="org_id" value=org_id.to_string() />
                     <label>"From (UTC)" <input class="input" type="datetime-local" name="since" required /></label>
                     <label>"Until (UTC)" <input class="input" type="datetime-local" name="until" required /></label>
-                    <button type="submit" class="button button-primary" data-testid="start-recompute">"Recompute"</button>
+                    <div class="form-actions">
+                        <button type="submit" class="button button-primary" data-testid="start-recompute">"Recompute"</button>
+                    </div>
                 </ActionForm>
                 {action_error(start.value())}
             </Show>
@@ -160,7 +162,7 @@ fn OverridesTable(
     }
     view! {
         <div class="table-scroll">
-            <table class="table" data-testid="price-overrides">
+            <table class="table prices-table" data-testid="price-overrides">
                 <thead><tr>
                     <th>"Model or pattern"</th><th>"Provider"</th>
                     <th class="num">"Input"</th><th class="num">"Output"</th>
@@ -187,13 +189,15 @@ fn OverridesTable(
                                 <td>{price.note.clone()}</td>
                                 <td class="muted">{price.updated_by.clone().unwrap_or_else(|| "—".to_owned())}</td>
                                 {can_edit.then(|| view! {
-                                    <td class="row-actions">
-                                        <a class="button button-small" href=format!("?edit={id}#price-form")>"Edit"</a>
-                                        <ActionForm action=delete attr:class="inline-form">
-                                            <input type="hidden" name="org_id" value=org_id.to_string() />
-                                            <input type="hidden" name="id" value=id.to_string() />
-                                            <button type="submit" class="button button-small button-danger">"Remove"</button>
-                                        </ActionForm>
+                                    <td>
+                                        <div class="row-actions">
+                                            <a class="button button-small" href=format!("?edit={id}#price-form")>"Edit"</a>
+                                            <ActionForm action=delete attr:class="inline-form">
+                                                <input type="hidden" name="org_id" value=org_id.to_string() />
+                                                <input type="hidden" name="id" value=id.to_string() />
+                                                <button type="submit" class="button button-small button-danger">"Remove"</button>
+                                            </ActionForm>
+                                        </div>
                                     </td>
                                 })}
                             </tr>
@@ -310,7 +314,7 @@ fn JobsTable(jobs: Vec<RecomputeJob>) -> impl IntoView {
     }
     view! {
         <div class="table-scroll">
-            <table class="table" data-testid="recompute-jobs">
+            <table class="table prices-table" data-testid="recompute-jobs">
                 <thead><tr>
                     <th>"Range"</th><th>"Status"</th><th>"Progress"</th>
                     <th class="num">"Spans read"</th><th class="num">"Re-priced"</th><th class="num">"Cost change"</th>
@@ -372,7 +376,7 @@ fn BuiltinTable(prices: Vec<BuiltinPrice>) -> impl IntoView {
                 on:input=move |event| filter.set(event_target_value(&event)) />
         </label>
         <div class="table-scroll">
-            <table class="table" data-testid="builtin-prices">
+            <table class="table prices-table" data-testid="builtin-prices">
                 <thead><tr>
                     <th>"Provider"</th><th>"Model"</th>
                     <th class="num">"Input"</th><th class="num">"Output"</th>
@@ -391,8 +395,8 @@ fn BuiltinTable(prices: Vec<BuiltinPrice>) -> impl IntoView {
                                 <td class="num">{optional_price(&price.cache_read_usd_per_mtok)}</td>
                                 <td class="num">{optional_price(&price.cache_write_usd_per_mtok)}</td>
                                 <td class="num">{optional_price(&price.reasoning_usd_per_mtok)}</td>
-                                <td class="muted">{price.source}</td>
-                                <td class="muted">{price.date}</td>
+                                <td class="muted source">{price.source}</td>
+                                <td class="muted nowrap">{price.date}</td>
                             </tr>
                         }
                     }).collect_view()}
