@@ -35,12 +35,7 @@ impl MigrationTrait for Migration {
                     .col(string(ModelPrices::Note).default(""))
                     .col(uuid_null(ModelPrices::UpdatedBy))
                     .col(big_integer(ModelPrices::UpdatedAtNs))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(ModelPrices::Table, ModelPrices::OrgId)
-                            .to(Organizations::Table, Organizations::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut owned_by_organization(ModelPrices::Table, ModelPrices::OrgId))
                     .to_owned(),
             )
             .await?;
@@ -72,12 +67,7 @@ impl MigrationTrait for Migration {
                     .col(text(AuditLog::Summary))
                     .col(text(AuditLog::Detail))
                     .col(big_integer(AuditLog::AtNs))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(AuditLog::Table, AuditLog::OrgId)
-                            .to(Organizations::Table, Organizations::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut owned_by_organization(AuditLog::Table, AuditLog::OrgId))
                     .to_owned(),
             )
             .await?;
@@ -116,12 +106,10 @@ impl MigrationTrait for Migration {
                     .col(text_null(CostRecomputes::Error))
                     .col(big_integer(CostRecomputes::CreatedAtNs))
                     .col(big_integer_null(CostRecomputes::FinishedAtNs))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(CostRecomputes::Table, CostRecomputes::OrgId)
-                            .to(Organizations::Table, Organizations::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut owned_by_organization(
+                        CostRecomputes::Table,
+                        CostRecomputes::OrgId,
+                    ))
                     .to_owned(),
             )
             .await?;
@@ -171,6 +159,15 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
+}
+
+/// Rows an organization owns go with it.
+fn owned_by_organization(table: impl IntoIden, org_id: impl IntoIden) -> ForeignKeyCreateStatement {
+    ForeignKey::create()
+        .from(table, org_id)
+        .to(Organizations::Table, Organizations::Id)
+        .on_delete(ForeignKeyAction::Cascade)
+        .to_owned()
 }
 
 #[derive(DeriveIden)]

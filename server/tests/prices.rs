@@ -9,7 +9,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    Backend, Browser, TestServer, add_member, assert_error, export, first_org, get_json, post_otlp, span,
+    Backend, Browser, TestServer, add_member, assert_error, export, get_json, post_otlp, signed_in_tenant,
+    span,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -38,18 +39,7 @@ const ACME: i64 = 500_000 + 150_000;
 
 /// Signs up `email`; returns their browser, organization and an ingest + read token.
 async fn owner(server: &TestServer, email: &str) -> (Browser, String, String) {
-    let browser = server.browser();
-    let org = first_org(&browser.sign_up(email).await);
-    let minted: Value = browser
-        .post(
-            &format!("/api/v1/orgs/{org}/tokens"),
-            json!({"name": "sdk", "scopes": ["ingest", "read"]}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    (browser, org, minted["secret"].as_str().unwrap().to_owned())
+    signed_in_tenant(server, email, &["ingest", "read"]).await
 }
 
 fn call(trace: &str, id: &str, model: &str, start: i64) -> Value {

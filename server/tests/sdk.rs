@@ -5,14 +5,14 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::{Backend, TestServer, first_org, runtime};
+use common::{Backend, TestServer, runtime, tenant};
 use opentelemetry::{
     KeyValue,
     trace::{TraceContextExt, Tracer, TracerProvider as _},
 };
 use opentelemetry_otlp::{SpanExporter, WithExportConfig, WithHttpConfig, WithTonicConfig};
 use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 /// Records an agent span with a model request inside; returns the trace id.
 fn record_agent_run(provider: &SdkTracerProvider) -> String {
@@ -32,20 +32,7 @@ fn record_agent_run(provider: &SdkTracerProvider) -> String {
 }
 
 fn sign_up_with_token(server: &TestServer) -> String {
-    runtime().block_on(async {
-        let browser = server.browser();
-        let org = first_org(&browser.sign_up("sdk@example.com").await);
-        let minted: Value = browser
-            .post(
-                &format!("/api/v1/orgs/{org}/tokens"),
-                json!({"name": "sdk", "scopes": ["ingest", "read"]}),
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
-        minted["secret"].as_str().unwrap().to_owned()
-    })
+    runtime().block_on(async { tenant(server, "sdk@example.com", &["ingest", "read"]).await.1 })
 }
 
 fn read_trace(server: &TestServer, token: &str, trace_id: &str) -> Value {

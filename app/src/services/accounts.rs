@@ -124,6 +124,27 @@ pub async fn find_user(db: &DatabaseConnection, user_id: Uuid) -> Result<Option<
     Ok(user::Entity::find_by_id(user_id).one(db).await?)
 }
 
+/// The emails of the users among `ids` that still exist, by id: who
+/// changed or asked for something, in one query.
+pub async fn emails_of(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<std::collections::HashMap<Uuid, String>> {
+    let mut ids: Vec<Uuid> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|user| (user.id, user.email))
+        .collect())
+}
+
 /// Signs in with throttling of failed attempts per email and client address.
 pub async fn log_in(
     db: &DatabaseConnection,

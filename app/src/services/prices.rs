@@ -20,6 +20,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::{
+    accounts,
     audit::{self, Actor},
     ingest::pricing::{ModelPrice, OrgPricing, PriceOverride as Override, PricingTable, parse_micro_usd},
     now_ns, orgs, recompute, rfc3339,
@@ -215,20 +216,7 @@ async fn rows_of(db: &impl ConnectionTrait, org_id: Uuid) -> Result<Vec<model_pr
 }
 
 async fn views_of(db: &impl ConnectionTrait, rows: Vec<model_price::Model>) -> Result<Vec<PriceOverride>> {
-    let mut editors: Vec<Uuid> = rows.iter().filter_map(|row| row.updated_by).collect();
-    editors.sort_unstable();
-    editors.dedup();
-    let emails: HashMap<Uuid, String> = if editors.is_empty() {
-        HashMap::new()
-    } else {
-        user::Entity::find()
-            .filter(user::Column::Id.is_in(editors))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|user| (user.id, user.email))
-            .collect()
-    };
+    let emails = accounts::emails_of(db, rows.iter().filter_map(|row| row.updated_by)).await?;
     Ok(rows
         .into_iter()
         .map(|row| PriceOverride {

@@ -24,6 +24,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::{
+    accounts,
     audit::{self, Actor},
     cost_logs::usd_exact,
     ingest::{
@@ -130,18 +131,7 @@ pub async fn get(db: &impl ConnectionTrait, org_id: Uuid, id: i64) -> Result<Rec
 }
 
 async fn views(db: &impl ConnectionTrait, jobs: Vec<cost_recompute::Model>) -> Result<Vec<RecomputeJob>> {
-    let requesters: Vec<Uuid> = jobs.iter().filter_map(|job| job.requested_by).collect();
-    let emails: HashMap<Uuid, String> = if requesters.is_empty() {
-        HashMap::new()
-    } else {
-        user::Entity::find()
-            .filter(user::Column::Id.is_in(requesters))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|user| (user.id, user.email))
-            .collect()
-    };
+    let emails = accounts::emails_of(db, jobs.iter().filter_map(|job| job.requested_by)).await?;
     Ok(jobs
         .into_iter()
         .map(|job| {

@@ -408,6 +408,16 @@ pub async fn assert_error(
 /// Signs up `email` and mints a token with `scopes` in their organization;
 /// returns the organization id and the token's secret.
 pub async fn tenant(server: &TestServer, email: &str, scopes: &[&str]) -> (String, String) {
+    let (_, org, secret) = signed_in_tenant(server, email, scopes).await;
+    (org, secret)
+}
+
+/// As [`tenant`], with the new owner's signed-in browser first.
+pub async fn signed_in_tenant(
+    server: &TestServer,
+    email: &str,
+    scopes: &[&str],
+) -> (Browser, String, String) {
     let browser = server.browser();
     let org = first_org(&browser.sign_up(email).await);
     let minted: serde_json::Value = browser
@@ -419,7 +429,7 @@ pub async fn tenant(server: &TestServer, email: &str, scopes: &[&str]) -> (Strin
         .json()
         .await
         .unwrap();
-    (org, minted["secret"].as_str().unwrap().to_owned())
+    (browser, org, minted["secret"].as_str().unwrap().to_owned())
 }
 
 /// Posts an OTLP/HTTP body to `path` with a bearer token.
