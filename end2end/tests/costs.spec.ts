@@ -49,3 +49,60 @@ test("the Costs page charts the demo trace's usage with totals that match the AP
   await page.getByTestId("top-traces").getByRole("link").first().click();
   await expect(page).toHaveURL(/\/traces\/[0-9a-f]{32}$/);
 });
+
+test("GenAI metrics sent to /v1/metrics get charts of their own on the Costs page", async ({ page, baseURL }) => {
+  await act.signUpWithTestTrace(page, "metrics");
+  const me = await (await page.request.get("/api/v1/me")).json();
+  const minted = await page.request.post(`/api/v1/orgs/${me.organizations[0].id}/tokens`, {
+    data: { name: "metrics", scopes: ["ingest"] },
+    headers: { Origin: baseURL! },
+  });
+  expect(minted.status()).toBe(201);
+  const token = (await minted.json()).secret;
+
+  // One delta export of gen_ai.client.token.usage, as an OTel SDK sends it.
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const point = (tokenType: string, sum: number) => ({
+    attributes: [
+      { key: "gen_ai.token.type", value: { stringValue: tokenType } },
+      { key: "gen_ai.request.model", value: { stringValue: "gpt-4o" } },
+      { key: "gen_ai.provider.name", value: { stringValue: "openai" } },
+    ],
+    startTimeUnixNano: (now - 60_000_000_000n).toString(),
+    timeUnixNano: now.toString(),
+    count: "2",
+    sum,
+    bucketCounts: ["0", "2", "0"],
+    explicitBounds: [100, 10000],
+  });
+  const sent = await page.request.post("/v1/metrics", {
+    data: {
+      resourceMetrics: [{
+        resource: { attributes: [{ key: "service.name", value: { stringValue: "metrics-agent" } }] },
+        scopeMetrics: [{ metrics: [{
+          name: "gen_ai.client.token.usage",
+          unit: "{token}",
+          histogram: {
+            aggregationTemporality: "AGGREGATION_TEMPORALITY_DELTA",
+            dataPoints: [point("input", 1234), point("output", 321)],
+          },
+        }] }],
+      }],
+    },
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+  });
+  expect(sent.status()).toBe(200);
+
+  await act.openHydrated(page, "/costs?range=24h");
+  const section = page.getByTestId("genai-metrics");
+  await expect(section.getByRole("heading", { name: "GenAI metrics" })).toBeVisible();
+  for (const id of ["metric-tokens", "metric-tokens-by-model"]) {
+    const chart = section.getByTestId(`chart-${id}`);
+    await expect(chart.locator("svg[role=img]")).toHaveCount(1);
+    await expect(chart.getByRole("link", { name: "Download CSV" })).toHaveAttribute("href", /^data:text\/csv/);
+  }
+  const byModel = section.getByTestId("chart-metric-tokens-by-model");
+  await byModel.getByText("Table of values").click();
+  await expect(byModel.locator("tbody tr").first()).toContainText("gpt-4o (openai)");
+  await expect(byModel.locator("tbody tr").first()).toContainText("1,555");
+});

@@ -68,27 +68,39 @@ pub async fn dashboard(
 ) -> Result<CostDashboard> {
     let mut request = UsageRequest::parse(&usage_query(range, since, until, now_ns)?, now_ns)?;
     request.group_by = Dimension::ALL.to_vec();
-    let groups = usage::groups(db, org_id, &request).await?;
     let length = request.until_ns - request.since_ns;
     let previous_request = UsageRequest {
         since_ns: request.since_ns - length,
         until_ns: request.since_ns,
-        granularity: Granularity::Total,
+        // Bucketed only so that the read can be split in two; summed below.
+        granularity: Granularity::for_range(length),
         group_by: Vec::new(),
         filters: Vec::new(),
     };
+    let range = (request.since_ns, request.until_ns);
+    // The reads are independent: each runs on its own connection, at once.
+    let (groups, previous_groups, top_traces, (metric_points, has_metrics)) = tokio::try_join!(
+        usage::groups(db, org_id, &request),
+        usage::groups(db, org_id, &previous_request),
+        traces::most_expensive(db, org_id, range, 10),
+        genai_metrics::points(db, org_id, &request),
+    )?;
     let mut previous = UsageCounters::default();
-    for group in usage::groups(db, org_id, &previous_request).await? {
+    for group in &previous_groups {
         previous.merge(&group.counters);
     }
+    // The metric charts are drawn on another core while the span charts are.
+    let metric_charts = has_metrics.then(|| {
+        let (request, axis) = (request.clone(), buckets(&request));
+        tokio::task::spawn_blocking(move || genai_metrics::charts(&request, &axis, metric_points))
+    });
     let token_names = usage::token_names(db, org_id, token_ids(&groups)).await?;
-    let top_traces = traces::most_expensive(db, org_id, (request.since_ns, request.until_ns), 10).await?;
-    let (metric_points, has_metrics) =
-        genai_metrics::points(db, org_id, (request.since_ns, request.until_ns)).await?;
-    let metric_charts = if has_metrics {
-        genai_metrics::charts(&request, &buckets(&request), metric_points)
-    } else {
-        Vec::new()
+    let span_charts = charts(&request, &groups, &token_names);
+    let metric_charts = match metric_charts {
+        Some(task) => task
+            .await
+            .map_err(|err| AppError::Internal(format!("drawing the GenAI metric charts: {err}")))?,
+        None => Vec::new(),
     };
     let mut totals = UsageCounters::default();
     for group in &groups {
@@ -100,7 +112,7 @@ pub async fn dashboard(
         granularity: request.granularity.as_str().to_owned(),
         totals: usage::figures(&totals),
         previous: usage::figures(&previous),
-        charts: charts(&request, &groups, &token_names),
+        charts: span_charts,
         genai_metrics: metric_charts,
         top_traces,
     })

@@ -15,10 +15,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use entity::metric_point;
-use sea_orm::{ColumnTrait, DatabaseConnection, DerivePartialModel, EntityTrait, QueryFilter};
+use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement};
 use serde_json::Value;
 use uuid::Uuid;
+
+mod histograms;
+
+pub use histograms::{Distribution, ExplicitBuckets, HistogramPoint, deltas};
 
 use crate::{
     charts::{HorizontalBarChart, Series, Unit, push_field},
@@ -27,7 +30,7 @@ use crate::{
     services::{
         cost_dashboard::{CHART_HEIGHT, CHART_WIDTH, TimeChart, csv_href, exact_cell, time_chart},
         ingest::usage::HOUR_NS,
-        usage::UsageRequest,
+        usage::{UsageRequest, placeholder},
     },
 };
 
@@ -52,298 +55,72 @@ const ERROR_TYPE: &str = "error.type";
 /// finds it; a series silent for longer is counted from its next point.
 const BASELINE_LOOKBACK_NS: i64 = HOUR_NS;
 
-/// Explicit histogram buckets: `counts[i]` values fell in
-/// `(bounds[i-1], bounds[i]]`, the first below `bounds[0]` and the last
-/// above the last bound, as the converter stores them.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ExplicitBuckets {
-    pub bounds: Vec<f64>,
-    pub counts: Vec<i64>,
+/// A row of [`points`]' query, read by position.
+fn read_point(row: &QueryResult) -> Result<HistogramPoint> {
+    let name: String = row.try_get_by_index(0)?;
+    let kind: String = row.try_get_by_index(2)?;
+    let buckets: Option<String> = row.try_get_by_index(9)?;
+    // Only durations are read as a distribution; token counts are summed.
+    let buckets = (kind == "histogram" && name == OPERATION_DURATION)
+        .then(|| buckets.as_deref().and_then(ExplicitBuckets::parse))
+        .flatten();
+    Ok(HistogramPoint {
+        name,
+        unit: row.try_get_by_index(1)?,
+        service_name: row.try_get_by_index(3)?,
+        attributes: row.try_get_by_index(4)?,
+        start_time_ns: row.try_get_by_index(5)?,
+        time_ns: row.try_get_by_index(6)?,
+        count: row.try_get_by_index::<Option<i64>>(7)?.unwrap_or(0),
+        sum: row.try_get_by_index::<Option<f64>>(8)?.unwrap_or(0.0),
+        buckets,
+        cumulative: row.try_get_by_index::<Option<String>>(10)?.as_deref() == Some("cumulative"),
+    })
 }
 
-impl ExplicitBuckets {
-    /// Reads the converter's `{"explicit_bounds": [..], "bucket_counts": [..]}`;
-    /// `None` unless it has one more count than bounds.
-    fn parse(json: &str) -> Option<Self> {
-        let value: Value = serde_json::from_str(json).ok()?;
-        let bounds: Vec<f64> = value
-            .get("explicit_bounds")?
-            .as_array()?
-            .iter()
-            .map(Value::as_f64)
-            .collect::<Option<_>>()?;
-        let counts: Vec<i64> = value
-            .get("bucket_counts")?
-            .as_array()?
-            .iter()
-            .map(|count| count.as_u64().and_then(|count| i64::try_from(count).ok()))
-            .collect::<Option<_>>()?;
-        (counts.len() == bounds.len() + 1 && bounds.iter().all(|bound| bound.is_finite()))
-            .then_some(Self { bounds, counts })
-    }
-
-    /// The range of bucket `index`. The open-ended ends are closed at zero
-    /// below (durations and token counts are not negative) and at the last
-    /// bound above, as Prometheus' `histogram_quantile` does.
-    fn range(&self, index: usize) -> (f64, f64) {
-        let (first, last) = (self.bounds[0], self.bounds[self.bounds.len() - 1]);
-        match index {
-            0 => (first.min(0.0), first),
-            i if i >= self.bounds.len() => (last, last),
-            i => (self.bounds[i - 1], self.bounds[i]),
-        }
-    }
-}
-
-/// One histogram point as stored (the fields the charts need).
-#[derive(Clone, Debug, PartialEq)]
-pub struct HistogramPoint {
-    pub name: String,
-    pub unit: String,
-    pub service_name: String,
-    /// The attributes' JSON text: part of the series' identity.
-    pub attributes: String,
-    pub start_time_ns: i64,
-    pub time_ns: i64,
-    pub cumulative: bool,
-    pub count: i64,
-    pub sum: f64,
-    /// Explicit-bucket histograms only.
-    pub buckets: Option<ExplicitBuckets>,
-}
-
-impl HistogramPoint {
-    /// What this point counted since `earlier`, a point of the same series;
-    /// `None` when the series was reset in between.
-    fn since(&self, earlier: &HistogramPoint) -> Option<HistogramPoint> {
-        if self.count < earlier.count || self.start_time_ns > earlier.start_time_ns {
-            return None;
-        }
-        let buckets = match (&self.buckets, &earlier.buckets) {
-            (Some(now), Some(before)) if now.bounds == before.bounds => {
-                let counts: Vec<i64> = now
-                    .counts
-                    .iter()
-                    .zip(&before.counts)
-                    .map(|(now, before)| now - before)
-                    .collect();
-                if counts.iter().any(|count| *count < 0) {
-                    return None;
-                }
-                Some(ExplicitBuckets {
-                    bounds: now.bounds.clone(),
-                    counts,
-                })
-            }
-            (Some(_), Some(_)) => return None,
-            _ => None,
-        };
-        Some(HistogramPoint {
-            count: self.count - earlier.count,
-            sum: self.sum - earlier.sum,
-            buckets,
-            ..self.clone()
-        })
-    }
-}
-
-/// The deltas of `points` that fall in the range starting at `since_ns`:
-/// delta points as they are, cumulative points minus their series'
-/// previous point. A cumulative series' first point counts only if the
-/// series started inside the range; otherwise it is the baseline. Points
-/// repeated with the same start and time (a retried export) count once.
-pub fn deltas(points: Vec<HistogramPoint>, since_ns: i64) -> Vec<HistogramPoint> {
-    let mut series: HashMap<(String, String, String), Vec<HistogramPoint>> = HashMap::new();
-    for point in points {
-        let key = (
-            point.name.clone(),
-            point.service_name.clone(),
-            point.attributes.clone(),
-        );
-        series.entry(key).or_default().push(point);
-    }
-    let mut out = Vec::new();
-    for mut points in series.into_values() {
-        points.sort_by_key(|point| (point.time_ns, point.start_time_ns));
-        points.dedup_by(|later, earlier| {
-            later.time_ns == earlier.time_ns && later.start_time_ns == earlier.start_time_ns
-        });
-        let mut previous: Option<&HistogramPoint> = None;
-        for point in &points {
-            let delta = if !point.cumulative {
-                Some(point.clone())
-            } else {
-                match previous {
-                    Some(earlier) if earlier.cumulative => {
-                        Some(point.since(earlier).unwrap_or_else(|| point.clone()))
-                    }
-                    _ => (point.start_time_ns >= since_ns).then(|| point.clone()),
-                }
-            };
-            if let Some(delta) = delta.filter(|delta| delta.time_ns >= since_ns) {
-                out.push(delta);
-            }
-            previous = Some(point);
-        }
-    }
-    out
-}
-
-/// Explicit-bucket counts gathered from many points, summed per set of
-/// bounds (a series keeps its bounds; different SDKs may not agree).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Distribution {
-    histograms: Vec<ExplicitBuckets>,
-}
-
-impl Distribution {
-    /// Adds `buckets`, their bounds scaled by `scale` (seconds to milliseconds).
-    pub fn add(&mut self, buckets: &ExplicitBuckets, scale: f64) {
-        let bounds: Vec<f64> = buckets.bounds.iter().map(|bound| bound * scale).collect();
-        match self
-            .histograms
-            .iter_mut()
-            .find(|histogram| histogram.bounds == bounds)
-        {
-            Some(histogram) => {
-                for (mine, theirs) in histogram.counts.iter_mut().zip(&buckets.counts) {
-                    *mine += theirs;
-                }
-            }
-            None => self.histograms.push(ExplicitBuckets {
-                bounds,
-                counts: buckets.counts.clone(),
-            }),
-        }
-    }
-
-    /// The `quantile` (0 to 1), interpolated inside its bucket as if the
-    /// bucket's values were spread evenly; `None` without data.
-    pub fn quantile(&self, quantile: f64) -> Option<f64> {
-        let total: i64 = self
-            .histograms
-            .iter()
-            .flat_map(|histogram| &histogram.counts)
-            .map(|count| (*count).max(0))
-            .sum();
-        if total == 0 || !quantile.is_finite() {
-            return None;
-        }
-        // The rank of the wanted value among the sorted values (1-based).
-        let rank = (quantile.clamp(0.0, 1.0) * total as f64).ceil().max(1.0);
-        if let [histogram] = &self.histograms[..] {
-            let mut below = 0.0;
-            for (index, &count) in histogram.counts.iter().enumerate() {
-                let count = count.max(0) as f64;
-                if count > 0.0 && below + count >= rank {
-                    let (lower, upper) = histogram.range(index);
-                    return Some(lower + (upper - lower) * (rank - below) / count);
-                }
-                below += count;
-            }
-            return None;
-        }
-        // Several sets of bounds: find where the summed piecewise-linear
-        // distribution reaches the rank.
-        let pieces: Vec<(f64, f64, f64)> = self
-            .histograms
-            .iter()
-            .flat_map(|histogram| {
-                histogram
-                    .counts
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, count)| **count > 0)
-                    .map(|(index, count)| {
-                        let (lower, upper) = histogram.range(index);
-                        (lower, upper, *count as f64)
-                    })
-            })
-            .collect();
-        let below = |x: f64| -> f64 {
-            pieces
-                .iter()
-                .map(|&(lower, upper, count)| {
-                    if upper <= lower {
-                        if x >= upper { count } else { 0.0 }
-                    } else {
-                        count * ((x - lower) / (upper - lower)).clamp(0.0, 1.0)
-                    }
-                })
-                .sum()
-        };
-        let mut low = pieces.iter().map(|piece| piece.0).fold(f64::INFINITY, f64::min);
-        let mut high = pieces
-            .iter()
-            .map(|piece| piece.1)
-            .fold(f64::NEG_INFINITY, f64::max);
-        for _ in 0..100 {
-            let middle = (low + high) / 2.0;
-            if below(middle) >= rank {
-                high = middle;
-            } else {
-                low = middle;
-            }
-        }
-        Some(high)
-    }
-}
-
-/// The stored columns the charts read.
-#[derive(DerivePartialModel)]
-#[sea_orm(entity = "metric_point::Entity")]
-struct PointRow {
-    name: String,
-    unit: String,
-    kind: String,
-    service_name: String,
-    attributes: String,
-    start_time_ns: i64,
-    time_ns: i64,
-    count: Option<i64>,
-    sum: Option<f64>,
-    buckets: Option<String>,
-    temporality: Option<String>,
-}
-
-impl From<PointRow> for HistogramPoint {
-    fn from(row: PointRow) -> Self {
-        let buckets = (row.kind == "histogram")
-            .then(|| row.buckets.as_deref().and_then(ExplicitBuckets::parse))
-            .flatten();
-        HistogramPoint {
-            name: row.name,
-            unit: row.unit,
-            service_name: row.service_name,
-            attributes: row.attributes,
-            start_time_ns: row.start_time_ns,
-            time_ns: row.time_ns,
-            cumulative: row.temporality.as_deref() == Some("cumulative"),
-            count: row.count.unwrap_or(0),
-            sum: row.sum.unwrap_or(0.0),
-            buckets,
-        }
-    }
-}
-
-/// The organization's GenAI histogram points from an hour before `since_ns`
-/// (cumulative baselines) to `until_ns`, and whether any is in the range.
+/// The organization's GenAI histogram points from an hour before the
+/// range of `request` (cumulative baselines) to its end, and whether any
+/// is in the range. Only durations' buckets are read: token counts are
+/// summed, never read as a distribution.
+///
+/// Every point is read: thinning cumulative series in SQL (a window over
+/// each series, keeping the last point of each bucket) cut the rows 90-fold
+/// but made SQLite sort every point, which cost more than it saved.
 pub async fn points(
     db: &DatabaseConnection,
     org_id: Uuid,
-    (since_ns, until_ns): (i64, i64),
+    request: &UsageRequest,
 ) -> Result<(Vec<HistogramPoint>, bool)> {
-    let rows = metric_point::Entity::find()
-        .filter(metric_point::Column::OrgId.eq(org_id))
-        .filter(metric_point::Column::Name.is_in([TOKEN_USAGE, OPERATION_DURATION]))
-        .filter(metric_point::Column::TimeNs.gte(since_ns.saturating_sub(BASELINE_LOOKBACK_NS)))
-        .filter(metric_point::Column::TimeNs.lt(until_ns))
-        .filter(metric_point::Column::Kind.is_in(["histogram", "exponential_histogram"]))
-        .into_partial_model::<PointRow>()
-        .all(db)
+    let backend = db.get_database_backend();
+    let (since_ns, until_ns) = (request.since_ns, request.until_ns);
+    let p = |number: usize| placeholder(backend, number);
+    let sql = format!(
+        "SELECT name, unit, kind, service_name, attributes, start_time_ns, time_ns, count, sum, \
+            CASE WHEN name = {} THEN buckets END AS buckets, temporality \
+        FROM metric_points \
+        WHERE org_id = {} AND name IN ({}, {}) AND time_ns >= {} AND time_ns < {} \
+            AND kind IN ('histogram', 'exponential_histogram')",
+        p(1),
+        p(2),
+        p(3),
+        p(4),
+        p(5),
+        p(6),
+    );
+    let values: Vec<sea_orm::Value> = vec![
+        OPERATION_DURATION.into(),
+        org_id.into(),
+        TOKEN_USAGE.into(),
+        OPERATION_DURATION.into(),
+        since_ns.saturating_sub(BASELINE_LOOKBACK_NS).into(),
+        until_ns.into(),
+    ];
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
-    let in_range = rows.iter().any(|row| row.time_ns >= since_ns);
-    Ok((rows.into_iter().map(HistogramPoint::from).collect(), in_range))
+    let points = rows.iter().map(read_point).collect::<Result<Vec<_>>>()?;
+    let in_range = points.iter().any(|point| point.time_ns >= since_ns);
+    Ok((points, in_range))
 }
 
 /// What a point says about itself, from its attributes.
@@ -447,7 +224,8 @@ pub fn charts(
         .map(|(index, (start, _))| (*start, index))
         .collect();
     let categories: Vec<String> = buckets.iter().map(|(_, label)| label.clone()).collect();
-    let mut labels: HashMap<String, PointLabels> = HashMap::new();
+    let deltas = deltas(points, request.since_ns);
+    let mut labels: HashMap<&str, PointLabels> = HashMap::new();
 
     let mut tokens_by_type: BTreeMap<TokenType, Vec<f64>> = BTreeMap::new();
     let mut tokens_by_model: BTreeMap<(String, String), ModelTokens> = BTreeMap::new();
@@ -457,13 +235,13 @@ pub fn charts(
     let mut distributions = vec![Distribution::default(); buckets.len()];
     let (mut has_tokens, mut has_durations) = (false, false);
 
-    for point in deltas(points, request.since_ns) {
+    for point in &deltas {
         let bucket = request.granularity.bucket_of(point.time_ns, request.since_ns);
         let Some(&index) = index_of.get(&bucket) else {
             continue;
         };
         let labels = labels
-            .entry(point.attributes.clone())
+            .entry(point.attributes.as_str())
             .or_insert_with(|| PointLabels::parse(&point.attributes));
         if point.name == TOKEN_USAGE {
             has_tokens = true;
@@ -613,175 +391,11 @@ fn tokens_by_model_panel(by_model: BTreeMap<(String, String), ModelTokens>) -> C
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use super::{
+        histograms::tests::{SECOND, T0, histogram, point},
+        *,
+    };
     use crate::{costs::UsageQuery, services::cost_dashboard::buckets as time_axis};
-
-    const SECOND: i64 = 1_000_000_000;
-    /// 2026-01-01T00:00:00Z.
-    const T0: i64 = 1_767_225_600 * SECOND;
-
-    fn histogram(bounds: &[f64], counts: &[i64]) -> ExplicitBuckets {
-        ExplicitBuckets {
-            bounds: bounds.to_vec(),
-            counts: counts.to_vec(),
-        }
-    }
-
-    fn point(
-        attributes: &str,
-        start: i64,
-        time: i64,
-        cumulative: bool,
-        count: i64,
-        sum: f64,
-    ) -> HistogramPoint {
-        HistogramPoint {
-            name: TOKEN_USAGE.to_owned(),
-            unit: "{token}".to_owned(),
-            service_name: "coder".to_owned(),
-            attributes: attributes.to_owned(),
-            start_time_ns: start,
-            time_ns: time,
-            cumulative,
-            count,
-            sum,
-            buckets: None,
-        }
-    }
-
-    fn sums(mut deltas: Vec<HistogramPoint>) -> Vec<(i64, i64, f64)> {
-        deltas.sort_by_key(|delta| delta.time_ns);
-        deltas
-            .into_iter()
-            .map(|delta| (delta.time_ns, delta.count, delta.sum))
-            .collect()
-    }
-
-    #[test]
-    fn delta_points_add_up_as_they_are_and_count_once() {
-        let points = vec![
-            point("{}", T0, T0 + 60 * SECOND, false, 2, 100.0),
-            point("{}", T0 + 60 * SECOND, T0 + 120 * SECOND, false, 3, 50.0),
-            // A retried export stores the same point again.
-            point("{}", T0 + 60 * SECOND, T0 + 120 * SECOND, false, 3, 50.0),
-        ];
-        assert_eq!(
-            sums(deltas(points, T0)),
-            [(T0 + 60 * SECOND, 2, 100.0), (T0 + 120 * SECOND, 3, 50.0)]
-        );
-    }
-
-    #[test]
-    fn cumulative_points_become_deltas_per_series() {
-        let input = r#"{"gen_ai.token.type":"input"}"#;
-        let output = r#"{"gen_ai.token.type":"output"}"#;
-        let points = vec![
-            // Started inside the range: the first point counts whole.
-            point(input, T0, T0 + 60 * SECOND, true, 2, 100.0),
-            point(output, T0, T0 + 60 * SECOND, true, 2, 10.0),
-            point(input, T0, T0 + 120 * SECOND, true, 5, 400.0),
-            point(output, T0, T0 + 120 * SECOND, true, 5, 25.0),
-            // Nothing new: a zero delta.
-            point(input, T0, T0 + 180 * SECOND, true, 5, 400.0),
-        ];
-        let mut out = sums(deltas(points, T0));
-        out.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        assert_eq!(
-            out,
-            [
-                (T0 + 60 * SECOND, 2, 10.0),
-                (T0 + 60 * SECOND, 2, 100.0),
-                (T0 + 120 * SECOND, 3, 15.0),
-                (T0 + 120 * SECOND, 3, 300.0),
-                (T0 + 180 * SECOND, 0, 0.0),
-            ]
-        );
-    }
-
-    #[test]
-    fn a_series_that_began_before_the_range_counts_from_its_baseline() {
-        let since = T0 + 3600 * SECOND;
-        let points = vec![
-            // Read from the look-back window: only a baseline.
-            point("{}", T0, since - 60 * SECOND, true, 10, 1000.0),
-            point("{}", T0, since + 60 * SECOND, true, 12, 1300.0),
-        ];
-        assert_eq!(sums(deltas(points, since)), [(since + 60 * SECOND, 2, 300.0)]);
-        // Without a baseline, the first point only starts the count.
-        let points = vec![
-            point("{}", T0, since + 60 * SECOND, true, 12, 1300.0),
-            point("{}", T0, since + 120 * SECOND, true, 13, 1400.0),
-        ];
-        assert_eq!(sums(deltas(points, since)), [(since + 120 * SECOND, 1, 100.0)]);
-    }
-
-    #[test]
-    fn a_reset_counts_the_point_itself() {
-        let points = vec![
-            point("{}", T0, T0 + 60 * SECOND, true, 10, 1000.0),
-            // The count dropped: the exporter restarted.
-            point("{}", T0, T0 + 120 * SECOND, true, 3, 300.0),
-            point("{}", T0, T0 + 180 * SECOND, true, 4, 350.0),
-            // A later start time is a restart too, even when the count grew.
-            point("{}", T0 + 190 * SECOND, T0 + 240 * SECOND, true, 6, 600.0),
-        ];
-        assert_eq!(
-            sums(deltas(points, T0)),
-            [
-                (T0 + 60 * SECOND, 10, 1000.0),
-                (T0 + 120 * SECOND, 3, 300.0),
-                (T0 + 180 * SECOND, 1, 50.0),
-                (T0 + 240 * SECOND, 6, 600.0),
-            ]
-        );
-    }
-
-    #[test]
-    fn cumulative_buckets_are_subtracted_too() {
-        let mut first = point("{}", T0, T0 + 60 * SECOND, true, 3, 1.5);
-        first.buckets = Some(histogram(&[0.5, 1.0], &[1, 2, 0]));
-        let mut second = point("{}", T0, T0 + 120 * SECOND, true, 7, 5.5);
-        second.buckets = Some(histogram(&[0.5, 1.0], &[1, 4, 2]));
-        let mut out = deltas(vec![second, first], T0);
-        out.sort_by_key(|delta| delta.time_ns);
-        assert_eq!(out[1].buckets, Some(histogram(&[0.5, 1.0], &[0, 2, 2])));
-        assert_eq!(out[1].count, 4);
-    }
-
-    #[test]
-    fn percentiles_interpolate_inside_the_bucket() {
-        let mut distribution = Distribution::default();
-        assert_eq!(distribution.quantile(0.5), None);
-        // Ten values in (0.1, 0.5] s, ten in (0.5, 1] s.
-        distribution.add(&histogram(&[0.1, 0.5, 1.0], &[0, 10, 10, 0]), 1000.0);
-        let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-6);
-        assert!(close(distribution.quantile(0.5), 500.0));
-        assert!(close(distribution.quantile(0.25), 300.0));
-        assert!(close(distribution.quantile(0.95), 950.0));
-        // The overflow bucket reads as the last bound; the first starts at zero.
-        let mut tails = Distribution::default();
-        tails.add(&histogram(&[2.0], &[5, 3]), 1.0);
-        assert!(close(tails.quantile(0.95), 2.0));
-        assert!(close(tails.quantile(0.1), 0.4));
-        // Two SDKs with different bounds: the same answer as one histogram
-        // when the values agree.
-        let mut mixed = Distribution::default();
-        mixed.add(&histogram(&[0.1, 0.5, 1.0], &[0, 10, 0, 0]), 1000.0);
-        mixed.add(&histogram(&[0.5, 1.0], &[0, 10, 0]), 1000.0);
-        assert!(close(mixed.quantile(0.95), 950.0), "{:?}", mixed.quantile(0.95));
-        assert!(close(mixed.quantile(0.25), 300.0), "{:?}", mixed.quantile(0.25));
-    }
-
-    #[test]
-    fn bucket_json_is_read_as_the_converter_writes_it() {
-        let parsed = ExplicitBuckets::parse(r#"{"explicit_bounds":[1.0,100.0],"bucket_counts":[0,1,2]}"#);
-        assert_eq!(parsed, Some(histogram(&[1.0, 100.0], &[0, 1, 2])));
-        assert_eq!(
-            ExplicitBuckets::parse(r#"{"explicit_bounds":[1.0],"bucket_counts":[0,1,2]}"#),
-            None
-        );
-        assert_eq!(ExplicitBuckets::parse("not json"), None);
-    }
 
     #[test]
     fn old_and_new_attribute_names_read_alike() {

@@ -85,14 +85,19 @@ impl Granularity {
         }
     }
 
-    /// The same, in SQL over `hour_ns` (non-negative: integer division
-    /// rounds down on both databases).
+    /// The same, in SQL over `hour_ns`.
     fn sql(self, since_ns: i64) -> String {
+        self.sql_of("hour_ns", since_ns)
+    }
+
+    /// The bucket start of the nanosecond times in `column`, in SQL
+    /// (non-negative: integer division rounds down on both databases).
+    pub(crate) fn sql_of(self, column: &str, since_ns: i64) -> String {
         match self {
-            Granularity::Hour => "hour_ns".to_owned(),
-            Granularity::Day => format!("(hour_ns / {DAY_NS}) * {DAY_NS}"),
+            Granularity::Hour => format!("({column} / {HOUR_NS}) * {HOUR_NS}"),
+            Granularity::Day => format!("({column} / {DAY_NS}) * {DAY_NS}"),
             Granularity::Week => {
-                format!("((hour_ns - {WEEK_OFFSET_NS}) / {WEEK_NS}) * {WEEK_NS} + {WEEK_OFFSET_NS}")
+                format!("(({column} - {WEEK_OFFSET_NS}) / {WEEK_NS}) * {WEEK_NS} + {WEEK_OFFSET_NS}")
             }
             Granularity::Total => since_ns.to_string(),
         }
@@ -232,18 +237,51 @@ pub struct UsageGroup {
     pub counters: UsageCounters,
 }
 
-fn placeholder(backend: DatabaseBackend, number: usize) -> String {
+pub(crate) fn placeholder(backend: DatabaseBackend, number: usize) -> String {
     match backend {
         DatabaseBackend::Postgres => format!("${number}"),
         _ => "?".to_owned(),
     }
 }
 
+/// Ranges at least this long are read as two halves at once: the sums are
+/// the cost of a report, and SQLite computes one query on one core.
+const SPLIT_FROM_NS: i64 = 7 * DAY_NS;
+
 /// The groups of `org_id`'s rollups that `request` asks for, in time order.
 pub async fn groups(
     db: &DatabaseConnection,
     org_id: Uuid,
     request: &UsageRequest,
+) -> Result<Vec<UsageGroup>> {
+    // Split on a bucket boundary, so that no group spans both halves and
+    // each half's rows come back in the order one query would give.
+    let middle = request.granularity.bucket_of(
+        request.since_ns + (request.until_ns - request.since_ns) / 2,
+        request.since_ns,
+    );
+    let split = request.until_ns - request.since_ns >= SPLIT_FROM_NS
+        && request.granularity != Granularity::Total
+        && middle > request.since_ns
+        && middle < request.until_ns;
+    if !split {
+        return groups_in(db, org_id, request, (request.since_ns, request.until_ns)).await;
+    }
+    let (mut first, second) = tokio::try_join!(
+        groups_in(db, org_id, request, (request.since_ns, middle)),
+        groups_in(db, org_id, request, (middle, request.until_ns)),
+    )?;
+    first.extend(second);
+    Ok(first)
+}
+
+/// The groups of rollups from `since_ns` to `until_ns` (the request's
+/// range or part of it), bucketed as the request says.
+async fn groups_in(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    request: &UsageRequest,
+    (since_ns, until_ns): (i64, i64),
 ) -> Result<Vec<UsageGroup>> {
     let backend = db.get_database_backend();
     let time = request.granularity.sql(request.since_ns);
@@ -259,7 +297,7 @@ pub async fn groups(
         .chain((0..LATENCY_BUCKETS).map(latency_column))
         .map(|column| format!("CAST(SUM({column}) AS BIGINT) AS {column}"))
         .collect();
-    let mut values: Vec<Value> = vec![org_id.into(), request.since_ns.into(), request.until_ns.into()];
+    let mut values: Vec<Value> = vec![org_id.into(), since_ns.into(), until_ns.into()];
     let mut conditions = vec![
         format!("org_id = {}", placeholder(backend, 1)),
         format!("hour_ns >= {}", placeholder(backend, 2)),
@@ -298,33 +336,45 @@ pub async fn groups(
         .collect()
 }
 
+/// A row of [`groups_in`]'s query, read by position (the bucket, the
+/// dimensions, the counters, the latency buckets): by name, each of the
+/// 57 columns would be a search through the row's column names.
 fn read_group(row: &QueryResult, group_by: &[Dimension]) -> Result<UsageGroup> {
-    let number = |column: &str| -> Result<i64> { Ok(row.try_get::<Option<i64>>("", column)?.unwrap_or(0)) };
+    let number =
+        |index: usize| -> Result<i64> { Ok(row.try_get_by_index::<Option<i64>>(index)?.unwrap_or(0)) };
     let mut values = Vec::with_capacity(group_by.len());
-    for dimension in group_by {
+    for (index, dimension) in group_by.iter().enumerate() {
         values.push(match dimension {
-            Dimension::Token => row.try_get::<Uuid>("", "token_id")?.to_string(),
-            other => row.try_get::<String>("", other.column())?,
+            Dimension::Token => row.try_get_by_index::<Uuid>(1 + index)?.to_string(),
+            _ => row.try_get_by_index::<String>(1 + index)?,
         });
     }
+    let counter = |name: &str| -> Result<i64> {
+        let position = COUNTER_COLUMNS
+            .iter()
+            .position(|column| *column == name)
+            .unwrap_or_default();
+        number(1 + group_by.len() + position)
+    };
+    let first_latency = 1 + group_by.len() + COUNTER_COLUMNS.len();
     let mut latency = [0; LATENCY_BUCKETS];
     for (index, count) in latency.iter_mut().enumerate() {
-        *count = number(&latency_column(index))?;
+        *count = number(first_latency + index)?;
     }
     Ok(UsageGroup {
-        time_ns: number("bucket")?,
+        time_ns: number(0)?,
         values,
         counters: UsageCounters {
-            requests: number("requests")?,
-            errors: number("errors")?,
-            input_tokens: number("input_tokens")?,
-            output_tokens: number("output_tokens")?,
-            cache_read_tokens: number("cache_read_tokens")?,
-            cache_write_tokens: number("cache_write_tokens")?,
-            reasoning_tokens: number("reasoning_tokens")?,
-            cost_nanos: number("cost_nanos")?,
-            unpriced: number("unpriced")?,
-            duration_ns: number("duration_ns")?,
+            requests: counter("requests")?,
+            errors: counter("errors")?,
+            input_tokens: counter("input_tokens")?,
+            output_tokens: counter("output_tokens")?,
+            cache_read_tokens: counter("cache_read_tokens")?,
+            cache_write_tokens: counter("cache_write_tokens")?,
+            reasoning_tokens: counter("reasoning_tokens")?,
+            cost_nanos: counter("cost_nanos")?,
+            unpriced: counter("unpriced")?,
+            duration_ns: counter("duration_ns")?,
             latency,
         },
     })
