@@ -85,19 +85,14 @@ impl Granularity {
         }
     }
 
-    /// The same, in SQL over `hour_ns`.
+    /// The same, in SQL over `hour_ns` (non-negative: integer division
+    /// rounds down on both databases).
     fn sql(self, since_ns: i64) -> String {
-        self.sql_of("hour_ns", since_ns)
-    }
-
-    /// The bucket start of the nanosecond times in `column`, in SQL
-    /// (non-negative: integer division rounds down on both databases).
-    pub(crate) fn sql_of(self, column: &str, since_ns: i64) -> String {
         match self {
-            Granularity::Hour => format!("({column} / {HOUR_NS}) * {HOUR_NS}"),
-            Granularity::Day => format!("({column} / {DAY_NS}) * {DAY_NS}"),
+            Granularity::Hour => "hour_ns".to_owned(),
+            Granularity::Day => format!("(hour_ns / {DAY_NS}) * {DAY_NS}"),
             Granularity::Week => {
-                format!("(({column} - {WEEK_OFFSET_NS}) / {WEEK_NS}) * {WEEK_NS} + {WEEK_OFFSET_NS}")
+                format!("((hour_ns - {WEEK_OFFSET_NS}) / {WEEK_NS}) * {WEEK_NS} + {WEEK_OFFSET_NS}")
             }
             Granularity::Total => since_ns.to_string(),
         }
