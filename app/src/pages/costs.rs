@@ -29,6 +29,7 @@ pub fn CostsPage() -> impl IntoView {
         <header class="page-header">
             <h1>"Costs"</h1>
             <p class="lead">"Tokens and spend by model, service, agent, API token and day."</p>
+            <p><A href="/costs/prices">"Prices"</A>" — what each model costs your organization, and recomputes."</p>
         </header>
         <RequireUser children=|_, org| match org {
             Some(org) => view! { <CostsView org /> }.into_any(),
