@@ -95,7 +95,7 @@ test("GenAI metrics sent to /v1/metrics get charts of their own on the Costs pag
 
   await act.openHydrated(page, "/costs?range=24h");
   const section = page.getByTestId("genai-metrics");
-  await expect(section.getByRole("heading", { name: "GenAI metrics" })).toBeVisible();
+  await expect(section.getByRole("heading", { name: "GenAI metrics", exact: true })).toBeVisible();
   for (const id of ["metric-tokens", "metric-tokens-by-model"]) {
     const chart = section.getByTestId(`chart-${id}`);
     await expect(chart.locator("svg[role=img]")).toHaveCount(1);
