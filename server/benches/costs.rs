@@ -634,42 +634,6 @@ async fn post(client: &reqwest::Client, url: &str, token: &str, body: Vec<u8>) {
     assert!(response.status().is_success(), "{url}: {}", response.status());
 }
 
-/// `WARM_UP` untimed requests, then `samples` timed ones, one at a time.
-async fn time_get(client: &reqwest::Client, url: &str, token: Option<&str>, samples: usize) -> Vec<Duration> {
-    let mut timings = Vec::with_capacity(samples);
-    for round in 0..WARM_UP + samples {
-        let mut request = client.get(url);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let started = Instant::now();
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let body = response.bytes().await.unwrap();
-        if round >= WARM_UP {
-            timings.push(started.elapsed());
-        }
-        assert!(
-            status.is_success(),
-            "{url}: {status} {}",
-            String::from_utf8_lossy(&body)
-        );
-    }
-    timings.sort();
-    timings
-}
-
-fn report(label: &str, timings: &[Duration]) {
-    println!(
-        "{label}: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} requests)",
-        percentile(timings, 0.5),
-        percentile(timings, 0.95),
-        percentile(timings, 0.99),
-        percentile(timings, 1.0),
-        timings.len()
-    );
-}
-
 async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
     db.query_one_raw(Statement::from_string(db.get_database_backend(), sql))
         .await
@@ -694,16 +658,7 @@ async fn main() {
     let base = server.base.clone();
     wait_ready(&browser, &base).await;
 
-    let me: serde_json::Value = browser
-        .post(format!("{base}/api/v1/auth/signup"))
-        .json(&json!({"email": "bench@example.com", "password": "correct horse battery staple"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let org = me["organizations"][0]["id"].as_str().unwrap().to_owned();
+    let org = sign_up(&browser, &base).await;
     let mut token_ids = Vec::new();
     let mut secrets = Vec::new();
     for name in TOKENS {
@@ -803,7 +758,14 @@ async fn main() {
     }
     report(
         "Costs page, 30 days, server-rendered",
-        &time_get(&browser, &format!("{base}/costs?range=30d"), None, samples).await,
+        &time_get(
+            &browser,
+            &format!("{base}/costs?range=30d"),
+            None,
+            WARM_UP,
+            samples,
+        )
+        .await,
     );
     for query in [
         "",
@@ -824,7 +786,7 @@ async fn main() {
                     query
                 }
             ),
-            &time_get(&browser, &url, Some(token), samples).await,
+            &time_get(&browser, &url, Some(token), WARM_UP, samples).await,
         );
     }
 

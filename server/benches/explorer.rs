@@ -26,38 +26,6 @@ use support::*;
 /// Timed requests per measurement.
 const SAMPLES: usize = 60;
 
-async fn time_get(client: &reqwest::Client, url: &str, token: Option<&str>) -> Vec<Duration> {
-    let mut timings = Vec::with_capacity(SAMPLES);
-    for _ in 0..SAMPLES {
-        let mut request = client.get(url);
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let started = Instant::now();
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let body = response.bytes().await.unwrap();
-        timings.push(started.elapsed());
-        assert!(
-            status.is_success(),
-            "{url}: {status} {}",
-            String::from_utf8_lossy(&body)
-        );
-    }
-    timings.sort();
-    timings
-}
-
-fn report(label: &str, timings: &[Duration]) {
-    println!(
-        "{label}: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms ({} requests)",
-        percentile(timings, 0.5),
-        percentile(timings, 0.95),
-        percentile(timings, 1.0),
-        timings.len()
-    );
-}
-
 /// From the 200 of an ingest request to its span's event on an open live tail.
 async fn live_latency(base: &str, token: &str) -> Vec<Duration> {
     let client = reqwest::Client::new();
@@ -192,11 +160,18 @@ async fn main() {
         ),
         ("traces, first page", format!("{base}/api/v1/traces?limit=50")),
     ] {
-        report(label, &time_get(&client, &url, Some(&token)).await);
+        report(label, &time_get(&client, &url, Some(&token), 0, SAMPLES).await);
     }
     report(
         "trace of 200 spans, server-rendered page",
-        &time_get(&browser, &format!("{base}/traces/{long_trace_id}"), None).await,
+        &time_get(
+            &browser,
+            &format!("{base}/traces/{long_trace_id}"),
+            None,
+            0,
+            SAMPLES,
+        )
+        .await,
     );
     report(
         "live tail, ingest acknowledged to event",

@@ -325,16 +325,7 @@ pub async fn ingest_token(client: &reqwest::Client, base: &str) -> String {
 /// Signs up the bench user (the client keeps the session cookie) and mints
 /// a token with `scopes`.
 pub async fn signed_up_token(client: &reqwest::Client, base: &str, scopes: &[&str]) -> String {
-    let me: Value = client
-        .post(format!("{base}/api/v1/auth/signup"))
-        .json(&json!({"email": "bench@example.com", "password": "correct horse battery staple"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let org = me["organizations"][0]["id"].as_str().unwrap().to_owned();
+    let org = sign_up(client, base).await;
     let minted: Value = client
         .post(format!("{base}/api/v1/orgs/{org}/tokens"))
         .json(&json!({"name": "bench", "scopes": scopes}))
@@ -345,6 +336,65 @@ pub async fn signed_up_token(client: &reqwest::Client, base: &str, scopes: &[&st
         .await
         .unwrap();
     minted["secret"].as_str().unwrap().to_owned()
+}
+
+/// Signs up the bench user (the client keeps the session cookie); returns
+/// their organization's id.
+pub async fn sign_up(client: &reqwest::Client, base: &str) -> String {
+    let me: Value = client
+        .post(format!("{base}/api/v1/auth/signup"))
+        .json(&json!({"email": "bench@example.com", "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    me["organizations"][0]["id"].as_str().unwrap().to_owned()
+}
+
+/// `warm_up` untimed GETs, then `samples` timed ones, one at a time; the
+/// timings sorted.
+pub async fn time_get(
+    client: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    warm_up: usize,
+    samples: usize,
+) -> Vec<Duration> {
+    let mut timings = Vec::with_capacity(samples);
+    for round in 0..warm_up + samples {
+        let mut request = client.get(url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let started = Instant::now();
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let body = response.bytes().await.unwrap();
+        if round >= warm_up {
+            timings.push(started.elapsed());
+        }
+        assert!(
+            status.is_success(),
+            "{url}: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    timings.sort();
+    timings
+}
+
+/// Prints the percentiles of sorted timings.
+pub fn report(label: &str, timings: &[Duration]) {
+    println!(
+        "{label}: p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} requests)",
+        percentile(timings, 0.5),
+        percentile(timings, 0.95),
+        percentile(timings, 0.99),
+        percentile(timings, 1.0),
+        timings.len()
+    );
 }
 
 pub struct LoadResult {
