@@ -23,6 +23,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use app::services::ingest::usage::{self, HOUR_NS, LATENCY_BUCKETS};
 use opentelemetry_proto::tonic::{
     collector::metrics::v1::ExportMetricsServiceRequest,
     metrics::v1::{
@@ -37,9 +38,7 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, Transact
 use serde_json::json;
 use support::*;
 
-const HOUR_NS: i64 = 3_600_000_000_000;
 const DAYS: i64 = 92;
-const LATENCY_BUCKETS: usize = 46;
 const WARM_UP: usize = 10;
 
 /// A model: name, provider, USD per million input / cached input / output
@@ -334,18 +333,6 @@ async fn insert_rollups(
     random: &mut Random,
 ) {
     let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
-    let counters = [
-        "requests",
-        "errors",
-        "input_tokens",
-        "output_tokens",
-        "cache_read_tokens",
-        "cache_write_tokens",
-        "reasoning_tokens",
-        "cost_nanos",
-        "unpriced",
-        "duration_ns",
-    ];
     let columns: Vec<String> = [
         "org_id",
         "hour_ns",
@@ -356,9 +343,9 @@ async fn insert_rollups(
         "token_id",
     ]
     .iter()
-    .chain(counters.iter())
+    .chain(usage::COUNTER_COLUMNS)
     .map(|column| column.to_string())
-    .chain((0..LATENCY_BUCKETS).map(|index| format!("latency_{index:02}")))
+    .chain((0..LATENCY_BUCKETS).map(usage::latency_column))
     .collect();
     let per_row = columns.len();
     let txn = db.begin().await.unwrap();
