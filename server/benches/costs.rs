@@ -23,7 +23,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use app::services::ingest::usage::{self, HOUR_NS, LATENCY_BUCKETS};
+use app::services::ingest::usage::{self, HOUR_NS, LATENCY_BUCKETS, UsageCounters, UsageKey};
 use opentelemetry_proto::tonic::{
     collector::metrics::v1::ExportMetricsServiceRequest,
     metrics::v1::{
@@ -34,7 +34,7 @@ use opentelemetry_proto::tonic::{
     trace::v1::{Span, Status},
 };
 use prost::Message;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, TransactionTrait, Value};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, TransactionTrait};
 use serde_json::json;
 use support::*;
 
@@ -315,15 +315,7 @@ fn rollups(workloads: &[Workload], now_hour: i64, total: i64, random: &mut Rando
     rows
 }
 
-fn placeholder(postgres: bool, number: usize) -> String {
-    if postgres {
-        format!("${number}")
-    } else {
-        "?".to_owned()
-    }
-}
-
-/// Inserts the rows into `usage_rollups` as ingest would have left them.
+/// Adds the rows to the usage rollups (hourly and daily) as ingest would have.
 async fn insert_rollups(
     db: &DatabaseConnection,
     org_id: uuid::Uuid,
@@ -332,88 +324,54 @@ async fn insert_rollups(
     rows: &[Rollup],
     random: &mut Random,
 ) {
-    let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
-    let columns: Vec<String> = [
-        "org_id",
-        "hour_ns",
-        "model",
-        "provider",
-        "service_name",
-        "agent",
-        "token_id",
-    ]
-    .iter()
-    .chain(usage::COUNTER_COLUMNS)
-    .map(|column| column.to_string())
-    .chain((0..LATENCY_BUCKETS).map(usage::latency_column))
-    .collect();
-    let per_row = columns.len();
-    let txn = db.begin().await.unwrap();
-    for chunk in rows.chunks(200) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * per_row);
-        let mut groups = Vec::with_capacity(chunk.len());
-        for row in chunk {
-            let workload = &workloads[row.workload];
-            let model = &MODELS[workload.model];
-            let requests = row.requests;
-            let jitter = |random: &mut Random| 0.8 + 0.4 * random.unit();
-            let errors = ((requests as f64 * model.error_rate * jitter(random)).round() as i64).min(requests);
-            let input = (requests as f64 * model.tokens.0 * jitter(random)) as i64;
-            let cache_read = (input as f64 * 0.45 * jitter(random)) as i64;
-            let cache_write = if model.provider == "anthropic" {
-                (input as f64 * 0.05) as i64
-            } else {
-                0
-            };
-            let output = (requests as f64 * model.tokens.1 * jitter(random)) as i64;
-            let reasoning = if model.name == "o3" { output * 3 / 4 } else { 0 };
-            // 1 USD per million tokens is 1,000 nano-dollars per token.
-            let cost_nanos = ((input - cache_read) as f64 * model.prices.0 * 1000.0
-                + cache_read as f64 * model.prices.1 * 1000.0
-                + output as f64 * model.prices.2 * 1000.0) as i64;
-            let (latency, duration_ns) = latencies(requests, model.median_ms);
-            values.extend([
-                Value::from(org_id),
-                row.hour_ns.into(),
-                model.name.into(),
-                model.provider.into(),
-                SERVICES[workload.service].into(),
-                AGENTS[workload.agent].into(),
-                token_ids[workload.token].into(),
-                requests.into(),
-                errors.into(),
-                input.into(),
-                output.into(),
-                cache_read.into(),
-                cache_write.into(),
-                reasoning.into(),
-                cost_nanos.into(),
-                0i64.into(),
-                duration_ns.into(),
-            ]);
-            values.extend(latency.iter().map(|count| Value::from(*count)));
-            let start = values.len() - per_row;
-            groups.push(format!(
-                "({})",
-                (start + 1..=start + per_row)
-                    .map(|number| placeholder(postgres, number))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        let sql = format!(
-            "INSERT INTO usage_rollups ({}) VALUES {}",
-            columns.join(", "),
-            groups.join(", ")
-        );
-        txn.execute_raw(Statement::from_sql_and_values(
-            db.get_database_backend(),
-            sql,
-            values,
-        ))
-        .await
-        .unwrap();
+    let mut deltas = Vec::with_capacity(rows.len());
+    for row in rows {
+        let workload = &workloads[row.workload];
+        let model = &MODELS[workload.model];
+        let requests = row.requests;
+        let jitter = |random: &mut Random| 0.8 + 0.4 * random.unit();
+        let errors = ((requests as f64 * model.error_rate * jitter(random)).round() as i64).min(requests);
+        let input = (requests as f64 * model.tokens.0 * jitter(random)) as i64;
+        let cache_read = (input as f64 * 0.45 * jitter(random)) as i64;
+        let cache_write = if model.provider == "anthropic" {
+            (input as f64 * 0.05) as i64
+        } else {
+            0
+        };
+        let output = (requests as f64 * model.tokens.1 * jitter(random)) as i64;
+        let reasoning = if model.name == "o3" { output * 3 / 4 } else { 0 };
+        // 1 USD per million tokens is 1,000 nano-dollars per token.
+        let cost_nanos = ((input - cache_read) as f64 * model.prices.0 * 1000.0
+            + cache_read as f64 * model.prices.1 * 1000.0
+            + output as f64 * model.prices.2 * 1000.0) as i64;
+        let (latency, duration_ns) = latencies(requests, model.median_ms);
+        deltas.push((
+            UsageKey {
+                org_id,
+                hour_ns: row.hour_ns,
+                model: model.name.to_owned(),
+                provider: model.provider.to_owned(),
+                service_name: SERVICES[workload.service].to_owned(),
+                agent: AGENTS[workload.agent].to_owned(),
+                token_id: token_ids[workload.token],
+            },
+            UsageCounters {
+                requests,
+                errors,
+                input_tokens: input,
+                output_tokens: output,
+                cache_read_tokens: cache_read,
+                cache_write_tokens: cache_write,
+                reasoning_tokens: reasoning,
+                cost_nanos,
+                unpriced: 0,
+                duration_ns,
+                latency,
+            },
+        ));
     }
+    let txn = db.begin().await.unwrap();
+    usage::upsert(&txn, deltas).await.unwrap();
     txn.commit().await.unwrap();
 }
 
@@ -709,14 +667,22 @@ async fn main() {
         db.execute_unprepared("ANALYZE").await.unwrap();
     }
     println!(
-        "{traces} traces ({} spans) and {points} cumulative GenAI metric points sent in {:.1} s; the database holds {} rollup rows, {} metric points",
+        "{traces} traces ({} spans) and {points} cumulative GenAI metric points sent in {:.1} s; the database holds {} hourly and {} daily usage rollup rows, {} metric points in {} metric rollup rows",
         traces * 3,
         started.elapsed().as_secs_f64(),
         count(&db, "SELECT COUNT(*) FROM usage_rollups").await,
+        count(&db, "SELECT COUNT(*) FROM usage_daily_rollups").await,
         count(&db, "SELECT COUNT(*) FROM metric_points").await,
+        count(&db, "SELECT COUNT(*) FROM metric_rollups").await,
     );
     let requests = count(&db, "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_rollups").await;
     assert_eq!(requests, total_requests + 2 * traces as i64, "rollup requests");
+    let daily = count(
+        &db,
+        "SELECT CAST(SUM(requests) AS BIGINT) FROM usage_daily_rollups",
+    )
+    .await;
+    assert_eq!(daily, requests, "daily rollup requests");
 
     let page = browser
         .get(format!("{base}/costs?range=30d"))

@@ -159,6 +159,7 @@ impl Server {
             shutdown.clone(),
         ));
         let search_backfill = tokio::spawn(backfill_search_index(self.state.db.clone(), shutdown.clone()));
+        let metric_backfill = tokio::spawn(backfill_metric_rollups(self.state.db.clone(), shutdown.clone()));
         let recomputes = tokio::spawn(services::recompute::run_jobs(
             self.state.db.clone(),
             shutdown.clone(),
@@ -196,6 +197,9 @@ impl Server {
         if let Err(err) = search_backfill.await {
             tracing::warn!(error = %err, "search backfill task failed");
         }
+        if let Err(err) = metric_backfill.await {
+            tracing::warn!(error = %err, "metric rollup backfill task failed");
+        }
         if let Err(err) = recomputes.await {
             tracing::warn!(error = %err, "cost recompute worker failed");
         }
@@ -212,6 +216,16 @@ async fn backfill_search_index(db: sea_orm::DatabaseConnection, stop: tokio_util
         Ok(0) => {}
         Ok(indexed) => tracing::info!(indexed, "older spans indexed for full-text search"),
         Err(err) => tracing::warn!(error = %err, "search backfill stopped"),
+    }
+}
+
+/// Rolls up GenAI metric points stored before the metric rollups existed;
+/// a failure is logged and the next start goes on from the last batch done.
+async fn backfill_metric_rollups(db: sea_orm::DatabaseConnection, stop: tokio_util::sync::CancellationToken) {
+    match services::ingest::metric_rollups::backfill(&db, &stop).await {
+        Ok(0) => {}
+        Ok(read) => tracing::info!(read, "older GenAI metric points rolled up"),
+        Err(err) => tracing::warn!(error = %err, "metric rollup backfill stopped"),
     }
 }
 

@@ -20,6 +20,8 @@ on_every_backend!(
     the_migration_rolls_up_older_spans_alike,
     the_costs_page_renders_on_the_server,
     genai_metrics_are_charted_on_the_costs_page,
+    long_ranges_read_the_daily_rollups_alike,
+    metric_rollups_count_what_the_points_did,
 );
 
 const SECOND: i64 = 1_000_000_000;
@@ -418,7 +420,8 @@ async fn other_tenants_see_no_usage(backend: Backend) {
 }
 
 /// Migration 8 rolls up the spans stored before it with the same sums
-/// and latency buckets as ingest computes (agents and tokens aside).
+/// and latency buckets as ingest computes (agents and tokens aside), and
+/// migration 10 sums those hours into days as ingest does.
 async fn the_migration_rolls_up_older_spans_alike(backend: Backend) {
     use migration::{Migrator, MigratorTrait};
 
@@ -447,11 +450,23 @@ async fn the_migration_rolls_up_older_spans_alike(backend: Backend) {
     let query = "granularity=hour&group_by=model,provider,service";
     let at_ingest = usage(&server, &token, query).await;
 
+    let daily_query = "granularity=day&group_by=model,provider,service";
+    let daily_at_ingest = usage(&server, &token, daily_query).await;
+
+    // Back to before migration 8, whatever came after it.
+    let migrations = Migrator::migrations();
+    let position = migrations
+        .iter()
+        .position(|migration| migration.name() == "m20261201_000008_usage_rollups")
+        .unwrap();
     let db = &server.state.db;
-    Migrator::down(db, Some(1)).await.unwrap();
+    Migrator::down(db, Some((migrations.len() - position) as u32))
+        .await
+        .unwrap();
     Migrator::up(db, None).await.unwrap();
     let migrated = usage(&server, &token, query).await;
     assert_eq!(migrated, at_ingest);
+    assert_eq!(usage(&server, &token, daily_query).await, daily_at_ingest);
     assert!(at_ingest["rows"].as_array().unwrap().len() >= 4, "{at_ingest}");
     server.stop().await;
 }
@@ -789,5 +804,184 @@ async fn genai_metrics_are_charted_on_the_costs_page(backend: Backend) {
     assert!(metrics_section(&html).is_none());
     assert!(!html.contains("claude-sonnet-4-5"));
     assert!(!html.contains("GenAI metrics"));
+    server.stop().await;
+}
+
+/// Model calls on four days, read over a range that starts and ends inside
+/// a day: by day, week and in total, from the daily rollups and the hours
+/// at either end, the sums are those of the hours.
+async fn long_ranges_read_the_daily_rollups_alike(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    let day = 24 * HOUR;
+    // (time, duration, model, output tokens): before, inside and after the range.
+    let calls = [
+        (T0 + HOUR, 10 * MS, "gpt-4o", 1),
+        (T0 + 3 * HOUR, 20 * MS, "gpt-4o", 2),
+        (T0 + 23 * HOUR + 1800 * SECOND, 40 * MS, "claude-sonnet-4-5", 4),
+        (T0 + day + 12 * HOUR, 80 * MS, "gpt-4o", 8),
+        (T0 + 2 * day + 600 * SECOND, 160 * MS, "gpt-4o", 16),
+        (T0 + 3 * day + 5 * HOUR, 320 * MS, "claude-sonnet-4-5", 32),
+        (T0 + 3 * day + 7 * HOUR, 640 * MS, "gpt-4o", 64),
+    ];
+    let spans = calls
+        .iter()
+        .enumerate()
+        .map(|(index, &(time, duration, model, output))| {
+            span(
+                TRACE_A,
+                &format!("00000000000000d{index}"),
+                None,
+                "chat",
+                (time, duration),
+                false,
+                chat(model, 100, 0, 0, output),
+            )
+        })
+        .collect();
+    ingest(&server, &token, export("coder", spans)).await;
+
+    // 2026-01-01T02:00 to 2026-01-04T06:00: calls 2 to 6.
+    let range = "since=2026-01-01T02:00:00Z&until=2026-01-04T06:00:00Z";
+    let report = |query: String| {
+        let server = &server;
+        let token = &token;
+        async move { get_json(server, token, &format!("/api/v1/usage?{range}&{query}")).await }
+    };
+    let hours = report("granularity=hour&group_by=model".into()).await;
+    assert_eq!(hours["totals"]["output_tokens"], 2 + 4 + 8 + 16 + 32, "{hours}");
+    let per_day_of_hours = |report: &Value| {
+        let mut days: std::collections::BTreeMap<(i64, String), i64> = Default::default();
+        for row in report["rows"].as_array().unwrap() {
+            let time = row["time_ns"].as_i64().unwrap();
+            *days
+                .entry((
+                    time - time.rem_euclid(day),
+                    row["model"].as_str().unwrap().to_owned(),
+                ))
+                .or_default() += row["usage"]["output_tokens"].as_i64().unwrap();
+        }
+        days.into_iter().collect::<Vec<_>>()
+    };
+    let days = report("granularity=day&group_by=model".into()).await;
+    assert_eq!(per_day_of_hours(&days), per_day_of_hours(&hours));
+    assert_eq!(days["rows"].as_array().unwrap().len(), 5, "{days}");
+    for granularity in ["day", "week", "total"] {
+        let other = report(format!("granularity={granularity}&group_by=model")).await;
+        assert_eq!(other["totals"], hours["totals"], "{granularity}: {other}");
+    }
+    let week = report("granularity=week&group_by=model".into()).await;
+    // 2026-01-01 is a Thursday: the range is one week's rows, one per model.
+    assert_eq!(
+        by(&week, "model", "output_tokens"),
+        [
+            ("claude-sonnet-4-5".to_owned(), 4 + 32),
+            ("gpt-4o".to_owned(), 2 + 8 + 16)
+        ]
+    );
+    // Percentiles read from the summed day histograms are the hours' too.
+    let total = report("granularity=total".into()).await;
+    assert_eq!(
+        total["totals"]["p95_latency_ms"],
+        hours["totals"]["p95_latency_ms"]
+    );
+    assert!(total["totals"]["p95_latency_ms"].as_f64().unwrap() > 226.0);
+    server.stop().await;
+}
+
+/// Cumulative GenAI metrics every 30 minutes for three days, with an
+/// exporter restart on the second: a three-day Costs page (by day) counts
+/// what the points did; the rollups hold a row per series per hour and per
+/// day, not a row per point; and rebuilding them from the stored points
+/// (the backfill for points stored before the rollups) charts the same.
+async fn metric_rollups_count_what_the_points_did(backend: Backend) {
+    use metrics::{export, point};
+
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest"]).await;
+    let attributes = [
+        ("gen_ai.token.type", "input"),
+        ("gen_ai.request.model", "gpt-4o"),
+        ("gen_ai.provider.name", "openai"),
+    ];
+    let restart = T0 + 36 * HOUR + 600 * SECOND;
+    let (mut total, mut counted, mut points) = (0.0, 0.0, 0);
+    let mut time = T0 + 1800 * SECOND;
+    while time < T0 + 72 * HOUR {
+        let start = if time < restart { T0 } else { restart };
+        if time >= restart && time - 1800 * SECOND < restart {
+            // The restarted exporter counts from zero.
+            total = 0.0;
+        }
+        total += 100.0;
+        counted += 100.0;
+        let body = export(vec![(
+            "gen_ai.client.token.usage",
+            "{token}",
+            true,
+            vec![point(&attributes, (start, time), (&[1000.0], &[1, 0]), total)],
+        )]);
+        let response = post_otlp(&server, "/v1/metrics", &token, "application/x-protobuf", body).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        points += 1;
+        time += 1800 * SECOND;
+    }
+    let browser = server.browser();
+    assert_eq!(
+        browser.log_in("ada@example.com", common::PASSWORD).await.status(),
+        StatusCode::OK
+    );
+    let page = "/costs?range=custom&since=2026-01-01T00:00&until=2026-01-04T00:00";
+    let by_model = |html: &str| {
+        let section = metrics_section(html).unwrap_or_else(|| panic!("no GenAI metrics: {html}"));
+        csv_downloads(section)[1].clone()
+    };
+    let html = browser.get(page).await.text().await.unwrap();
+    assert_eq!(
+        by_model(&html),
+        format!("Model,Provider,Input,Output,Other,Total\r\ngpt-4o,openai,{counted},0,0,{counted}\r\n")
+    );
+    let per_day = csv_downloads(metrics_section(&html).unwrap())[0].clone();
+    // 47 half hours on the first day (00:30 to 23:30), then 48 each.
+    assert!(
+        per_day.starts_with("category,Input\r\n01 Jan,4700\r\n02 Jan,4800\r\n03 Jan,4800\r\n"),
+        "{per_day}"
+    );
+
+    let db = &server.state.db;
+    let count = |sql: &'static str| async move {
+        db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap()
+    };
+    use sea_orm::ConnectionTrait;
+    assert_eq!(count("SELECT COUNT(*) FROM metric_points").await, points);
+    // 72 hours and 3 days, plus one of each for the restarted run.
+    assert_eq!(count("SELECT COUNT(*) FROM metric_rollups").await, 72 + 3 + 2);
+
+    // Points stored before the rollups existed: rolled up at startup.
+    db.execute_unprepared("DELETE FROM metric_rollups").await.unwrap();
+    db.execute_unprepared(
+        "UPDATE maintenance_jobs SET position = 0, finished = false WHERE name = 'metric_rollup_backfill'",
+    )
+    .await
+    .unwrap();
+    let read = app::services::ingest::metric_rollups::backfill(db, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(read, points as u64);
+    assert_eq!(count("SELECT COUNT(*) FROM metric_rollups").await, 72 + 3 + 2);
+    let rebuilt = browser.get(page).await.text().await.unwrap();
+    assert_eq!(metrics_section(&rebuilt), metrics_section(&html));
+    // Done once: the next start does nothing.
+    assert_eq!(
+        app::services::ingest::metric_rollups::backfill(db, &Default::default())
+            .await
+            .unwrap(),
+        0
+    );
     server.stop().await;
 }

@@ -2,8 +2,9 @@
 //! GenAI client metrics (`gen_ai.client.token.usage`,
 //! `gen_ai.client.operation.duration`) instead of, or as well as, spans.
 //!
-//! Points are read from `metric_points` bounded by organization, metric
-//! name and time (the `(org_id, name, time_ns)` index) and folded here.
+//! Points are read from the metric rollups (the last point of each
+//! cumulative run per hour or day, see `ingest::metric_rollups`) and
+//! folded here.
 //! Delta points add up as they are; cumulative points (the OTel SDK
 //! default) are turned into deltas per series first, because each one
 //! repeats everything its series counted since it started. A series is a
@@ -29,15 +30,12 @@ use crate::{
     error::Result,
     services::{
         cost_dashboard::{CHART_HEIGHT, CHART_WIDTH, TimeChart, csv_href, exact_cell, time_chart},
-        ingest::usage::HOUR_NS,
-        usage::{UsageRequest, placeholder},
+        ingest::usage::{HOUR_NS, RollupPeriod},
+        usage::{self, UsageRequest, placeholder},
     },
 };
 
-/// Tokens per operation, a histogram in `{token}` split by token type.
-pub const TOKEN_USAGE: &str = "gen_ai.client.token.usage";
-/// Operation duration, a histogram in seconds.
-pub const OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
+pub use crate::services::ingest::metric_rollups::{OPERATION_DURATION, TOKEN_USAGE};
 
 /// `input` or `output`; before semconv 1.27, `prompt` or `completion`.
 const TOKEN_TYPE: &str = "gen_ai.token.type";
@@ -57,69 +55,71 @@ const BASELINE_LOOKBACK_NS: i64 = HOUR_NS;
 
 /// A row of [`points`]' query, read by position.
 fn read_point(row: &QueryResult) -> Result<HistogramPoint> {
-    let name: String = row.try_get_by_index(0)?;
-    let kind: String = row.try_get_by_index(2)?;
-    let buckets: Option<String> = row.try_get_by_index(9)?;
-    // Only durations are read as a distribution; token counts are summed.
-    let buckets = (kind == "histogram" && name == OPERATION_DURATION)
-        .then(|| buckets.as_deref().and_then(ExplicitBuckets::parse))
-        .flatten();
+    let buckets: Option<String> = row.try_get_by_index(8)?;
     Ok(HistogramPoint {
-        name,
+        name: row.try_get_by_index(0)?,
         unit: row.try_get_by_index(1)?,
-        service_name: row.try_get_by_index(3)?,
-        attributes: row.try_get_by_index(4)?,
-        start_time_ns: row.try_get_by_index(5)?,
-        time_ns: row.try_get_by_index(6)?,
-        count: row.try_get_by_index::<Option<i64>>(7)?.unwrap_or(0),
-        sum: row.try_get_by_index::<Option<f64>>(8)?.unwrap_or(0.0),
-        buckets,
-        cumulative: row.try_get_by_index::<Option<String>>(10)?.as_deref() == Some("cumulative"),
+        service_name: row.try_get_by_index(2)?,
+        attributes: row.try_get_by_index(3)?,
+        start_time_ns: row.try_get_by_index(4)?,
+        time_ns: row.try_get_by_index(5)?,
+        count: row.try_get_by_index(6)?,
+        sum: row.try_get_by_index(7)?,
+        buckets: buckets.as_deref().and_then(ExplicitBuckets::parse),
+        cumulative: row.try_get_by_index(9)?,
     })
 }
 
 /// The organization's GenAI histogram points from an hour before the
-/// range of `request` (cumulative baselines) to its end, and whether any
-/// is in the range. Only durations' buckets are read: token counts are
-/// summed, never read as a distribution.
-///
-/// Every point is read: thinning cumulative series in SQL (a window over
-/// each series, keeping the last point of each bucket) cut the rows 90-fold
-/// but made SQLite sort every point, which cost more than it saved.
+/// range of `request` (cumulative baselines) to its end, as the metric
+/// rollups keep them: per hour, or per day for the whole days of a report
+/// in days or longer, the last point of each cumulative run and every
+/// delta point. Turned into deltas, they count what all the points did.
+/// Also says whether any point is in the range.
 pub async fn points(
     db: &DatabaseConnection,
     org_id: Uuid,
     request: &UsageRequest,
 ) -> Result<(Vec<HistogramPoint>, bool)> {
     let backend = db.get_database_backend();
-    let (since_ns, until_ns) = (request.since_ns, request.until_ns);
-    let p = |number: usize| placeholder(backend, number);
+    let mut parts = usage::parts(request);
+    match parts.first_mut() {
+        Some((RollupPeriod::Hour, since_ns, _)) => *since_ns -= BASELINE_LOOKBACK_NS,
+        _ => parts.insert(
+            0,
+            (
+                RollupPeriod::Hour,
+                request.since_ns - BASELINE_LOOKBACK_NS,
+                request.since_ns,
+            ),
+        ),
+    }
+    let mut values: Vec<sea_orm::Value> = vec![org_id.into(), TOKEN_USAGE.into(), OPERATION_DURATION.into()];
+    let mut ranges = Vec::with_capacity(parts.len());
+    for (period, since_ns, until_ns) in parts {
+        values.extend([period.length_ns().into(), since_ns.into(), until_ns.into()]);
+        let number = values.len();
+        ranges.push(format!(
+            "(period_ns = {} AND period_start_ns >= {} AND period_start_ns < {})",
+            placeholder(backend, number - 2),
+            placeholder(backend, number - 1),
+            placeholder(backend, number),
+        ));
+    }
     let sql = format!(
-        "SELECT name, unit, kind, service_name, attributes, start_time_ns, time_ns, count, sum, \
-            CASE WHEN name = {} THEN buckets END AS buckets, temporality \
-        FROM metric_points \
-        WHERE org_id = {} AND name IN ({}, {}) AND time_ns >= {} AND time_ns < {} \
-            AND kind IN ('histogram', 'exponential_histogram')",
-        p(1),
-        p(2),
-        p(3),
-        p(4),
-        p(5),
-        p(6),
+        "SELECT name, unit, service_name, attributes, start_time_ns, time_ns, count, sum, buckets, cumulative \
+        FROM metric_rollups \
+        WHERE org_id = {} AND name IN ({}, {}) AND ({})",
+        placeholder(backend, 1),
+        placeholder(backend, 2),
+        placeholder(backend, 3),
+        ranges.join(" OR "),
     );
-    let values: Vec<sea_orm::Value> = vec![
-        OPERATION_DURATION.into(),
-        org_id.into(),
-        TOKEN_USAGE.into(),
-        OPERATION_DURATION.into(),
-        since_ns.saturating_sub(BASELINE_LOOKBACK_NS).into(),
-        until_ns.into(),
-    ];
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
     let points = rows.iter().map(read_point).collect::<Result<Vec<_>>>()?;
-    let in_range = points.iter().any(|point| point.time_ns >= since_ns);
+    let in_range = points.iter().any(|point| point.time_ns >= request.since_ns);
     Ok((points, in_range))
 }
 

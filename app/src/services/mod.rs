@@ -10,6 +10,7 @@ pub mod genai_metrics;
 pub mod ingest;
 pub mod instance;
 pub mod live;
+pub mod maintenance;
 pub mod orgs;
 pub mod passwords;
 pub mod prices;

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{
     ingest::{genai::LlmFields, store},
-    traces,
+    maintenance, traces,
 };
 use crate::{error::Result, telemetry::SpanView};
 
@@ -161,19 +161,9 @@ const BACKFILL_BATCH: u64 = 500;
 /// restart goes on from there. Spans stored since are indexed at ingest;
 /// spans already in the index are skipped. Returns how many were indexed.
 pub async fn backfill_index(db: &DatabaseConnection, stop: &CancellationToken) -> Result<u64> {
-    let job = db
-        .query_one(
-            Query::select()
-                .columns([Alias::new("position"), Alias::new("finished")])
-                .from(Alias::new("maintenance_jobs"))
-                .and_where(Expr::col(Alias::new("name")).eq(SEARCH_BACKFILL)),
-        )
-        .await?;
-    let Some(job) = job else { return Ok(0) };
-    if job.try_get::<bool>("", "finished")? {
+    let Some(mut position) = maintenance::unfinished(db, SEARCH_BACKFILL).await? else {
         return Ok(0);
-    }
-    let mut position: i64 = job.try_get("", "position")?;
+    };
     // Everything above the newest span at start was indexed at ingest.
     let last = span::Entity::find()
         .select_only()
@@ -208,13 +198,13 @@ pub async fn backfill_index(db: &DatabaseConnection, stop: &CancellationToken) -
         }
         let borrowed: Vec<(i64, &str)> = texts.iter().map(|(id, text)| (*id, text.as_str())).collect();
         store::index_for_search(&txn, &borrowed).await?;
-        set_progress(&txn, batch_end, false).await?;
+        maintenance::set_progress(&txn, SEARCH_BACKFILL, batch_end, false).await?;
         txn.commit().await?;
         indexed += texts.len() as u64;
         position = batch_end;
     }
     if position >= last {
-        set_progress(db, position, true).await?;
+        maintenance::set_progress(db, SEARCH_BACKFILL, position, true).await?;
     }
     Ok(indexed)
 }
@@ -236,18 +226,6 @@ async fn already_indexed(db: &impl ConnectionTrait, first: i64, last: i64) -> Re
     rows.iter()
         .map(|row| row.try_get::<i64>("", "id").map_err(Into::into))
         .collect()
-}
-
-async fn set_progress(db: &impl ConnectionTrait, position: i64, finished: bool) -> Result<()> {
-    db.execute(
-        Query::update()
-            .table(Alias::new("maintenance_jobs"))
-            .value(Alias::new("position"), position)
-            .value(Alias::new("finished"), finished)
-            .and_where(Expr::col(Alias::new("name")).eq(SEARCH_BACKFILL)),
-    )
-    .await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -1,9 +1,10 @@
 //! Reading the usage rollups: sums over a range of hours, by time bucket
 //! and by any of model, provider, service, agent and API token. The time
 //! bucketing and grouping happen in SQL, so a report reads as many rows as
-//! it has groups, whatever the traffic behind them.
+//! it has groups, whatever the traffic behind them; whole days come from
+//! the daily rollups, so a month sums a few rows per key, not 720.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use entity::api_token;
 use sea_orm::{
@@ -17,13 +18,13 @@ use crate::{
     error::{AppError, Result},
     services::{
         ingest::usage::{
-            COUNTER_COLUMNS, HOUR_NS, LATENCY_BUCKETS, UsageCounters, hour_of, latency_column, percentile_ms,
+            COUNTER_COLUMNS, DAY_NS, HOUR_NS, LATENCY_BUCKETS, RollupPeriod, UsageCounters, hour_of,
+            latency_column, percentile_ms,
         },
         spans::parse_time,
     },
 };
 
-const DAY_NS: i64 = 24 * HOUR_NS;
 const WEEK_NS: i64 = 7 * DAY_NS;
 /// 1970-01-05, the first Monday after the epoch: weeks start on Mondays.
 const WEEK_OFFSET_NS: i64 = 4 * DAY_NS;
@@ -85,14 +86,14 @@ impl Granularity {
         }
     }
 
-    /// The same, in SQL over `hour_ns` (non-negative: integer division
-    /// rounds down on both databases).
-    fn sql(self, since_ns: i64) -> String {
+    /// The same, in SQL over a rollup's `time_column` (non-negative:
+    /// integer division rounds down on both databases).
+    fn sql(self, since_ns: i64, time_column: &str) -> String {
         match self {
-            Granularity::Hour => "hour_ns".to_owned(),
-            Granularity::Day => format!("(hour_ns / {DAY_NS}) * {DAY_NS}"),
+            Granularity::Hour => time_column.to_owned(),
+            Granularity::Day => format!("({time_column} / {DAY_NS}) * {DAY_NS}"),
             Granularity::Week => {
-                format!("((hour_ns - {WEEK_OFFSET_NS}) / {WEEK_NS}) * {WEEK_NS} + {WEEK_OFFSET_NS}")
+                format!("(({time_column} - {WEEK_OFFSET_NS}) / {WEEK_NS}) * {WEEK_NS} + {WEEK_OFFSET_NS}")
             }
             Granularity::Total => since_ns.to_string(),
         }
@@ -239,47 +240,79 @@ pub(crate) fn placeholder(backend: DatabaseBackend, number: usize) -> String {
     }
 }
 
-/// Ranges at least this long are read as two halves at once: the sums are
-/// the cost of a report, and SQLite computes one query on one core.
-const SPLIT_FROM_NS: i64 = 7 * DAY_NS;
+/// The parts of a report's range and the rollups each is read from: whole
+/// UTC days from the daily rollups when the report's buckets are days or
+/// longer, the hours before the first midnight and after the last (and
+/// every hour of an hourly report) from the hourly ones.
+pub(crate) fn parts(request: &UsageRequest) -> Vec<(RollupPeriod, i64, i64)> {
+    let (since_ns, until_ns) = (request.since_ns, request.until_ns);
+    let first_midnight = RollupPeriod::Day.start_of(since_ns.saturating_add(DAY_NS - 1));
+    let last_midnight = RollupPeriod::Day.start_of(until_ns);
+    if request.granularity == Granularity::Hour || first_midnight >= last_midnight {
+        return vec![(RollupPeriod::Hour, since_ns, until_ns)];
+    }
+    let mut parts = Vec::with_capacity(3);
+    if since_ns < first_midnight {
+        parts.push((RollupPeriod::Hour, since_ns, first_midnight));
+    }
+    parts.push((RollupPeriod::Day, first_midnight, last_midnight));
+    if last_midnight < until_ns {
+        parts.push((RollupPeriod::Hour, last_midnight, until_ns));
+    }
+    parts
+}
 
-/// The groups of `org_id`'s rollups that `request` asks for, in time order.
+/// The groups of `org_id`'s rollups that `request` asks for, in time order
+/// and, within a bucket, in the order of their dimension values.
 pub async fn groups(
     db: &DatabaseConnection,
     org_id: Uuid,
     request: &UsageRequest,
 ) -> Result<Vec<UsageGroup>> {
-    // Split on a bucket boundary, so that no group spans both halves and
-    // each half's rows come back in the order one query would give.
-    let middle = request.granularity.bucket_of(
-        request.since_ns + (request.until_ns - request.since_ns) / 2,
-        request.since_ns,
-    );
-    let split = request.until_ns - request.since_ns >= SPLIT_FROM_NS
-        && request.granularity != Granularity::Total
-        && middle > request.since_ns
-        && middle < request.until_ns;
-    if !split {
-        return groups_in(db, org_id, request, (request.since_ns, request.until_ns)).await;
+    let parts = parts(request);
+    let read = |index: usize| {
+        let part = parts.get(index).copied();
+        async move {
+            match part {
+                Some(part) => groups_in(db, org_id, request, part).await,
+                None => Ok(Vec::new()),
+            }
+        }
+    };
+    // At once: SQLite computes one query on one core.
+    let (first, second, third) = tokio::try_join!(read(0), read(1), read(2))?;
+    if parts.len() == 1 {
+        return Ok(first);
     }
-    let (mut first, second) = tokio::try_join!(
-        groups_in(db, org_id, request, (request.since_ns, middle)),
-        groups_in(db, org_id, request, (middle, request.until_ns)),
-    )?;
-    first.extend(second);
-    Ok(first)
+    // A week or the whole range can take rows from several parts.
+    let mut merged: BTreeMap<(i64, Vec<String>), UsageCounters> = BTreeMap::new();
+    for group in first.into_iter().chain(second).chain(third) {
+        merged
+            .entry((group.time_ns, group.values))
+            .or_default()
+            .merge(&group.counters);
+    }
+    Ok(merged
+        .into_iter()
+        .map(|((time_ns, values), counters)| UsageGroup {
+            time_ns,
+            values,
+            counters,
+        })
+        .collect())
 }
 
-/// The groups of rollups from `since_ns` to `until_ns` (the request's
-/// range or part of it), bucketed as the request says.
+/// The groups of `period`'s rollups from `since_ns` to `until_ns` (part of
+/// the request's range), bucketed as the request says.
 async fn groups_in(
     db: &DatabaseConnection,
     org_id: Uuid,
     request: &UsageRequest,
-    (since_ns, until_ns): (i64, i64),
+    (period, since_ns, until_ns): (RollupPeriod, i64, i64),
 ) -> Result<Vec<UsageGroup>> {
     let backend = db.get_database_backend();
-    let time = request.granularity.sql(request.since_ns);
+    let time_column = period.time_column();
+    let time = request.granularity.sql(request.since_ns, time_column);
     let dimensions: Vec<&str> = request
         .group_by
         .iter()
@@ -295,8 +328,8 @@ async fn groups_in(
     let mut values: Vec<Value> = vec![org_id.into(), since_ns.into(), until_ns.into()];
     let mut conditions = vec![
         format!("org_id = {}", placeholder(backend, 1)),
-        format!("hour_ns >= {}", placeholder(backend, 2)),
-        format!("hour_ns < {}", placeholder(backend, 3)),
+        format!("{time_column} >= {}", placeholder(backend, 2)),
+        format!("{time_column} < {}", placeholder(backend, 3)),
     ];
     for (dimension, value) in &request.filters {
         values.push(match dimension {
@@ -317,8 +350,9 @@ async fn groups_in(
         .chain(dimensions.iter().map(|column| column.to_string()))
         .collect();
     let sql = format!(
-        "SELECT {} FROM usage_rollups WHERE {} GROUP BY {} ORDER BY {}",
+        "SELECT {} FROM {} WHERE {} GROUP BY {} ORDER BY {}",
         selected.join(", "),
+        period.table(),
         conditions.join(" AND "),
         grouped.join(", "),
         grouped.join(", "),
@@ -581,6 +615,56 @@ mod tests {
         // Monday 2025-12-01T00:00Z.
         assert_eq!(Granularity::Week.bucket_of(time, 0), 1_764_547_200_000_000_000);
         assert_eq!(Granularity::Total.bucket_of(time, 42), 42);
+    }
+
+    #[test]
+    fn whole_days_come_from_the_daily_rollups() {
+        let request = |since: i64, until: i64, granularity: &str| {
+            UsageRequest::parse(
+                &UsageQuery {
+                    since: Some(since.to_string()),
+                    until: Some(until.to_string()),
+                    granularity: Some(granularity.into()),
+                    ..Default::default()
+                },
+                NOW,
+            )
+            .unwrap()
+        };
+        let midnight = RollupPeriod::Day.start_of(NOW);
+        // 30 days to 12:00: 12 hours, 29 days, 12 hours.
+        let month = request(NOW - 30 * DAY_NS, NOW, "day");
+        assert_eq!(
+            parts(&month),
+            [
+                (RollupPeriod::Hour, NOW - 30 * DAY_NS, midnight - 29 * DAY_NS),
+                (RollupPeriod::Day, midnight - 29 * DAY_NS, midnight),
+                (RollupPeriod::Hour, midnight, NOW),
+            ]
+        );
+        // Aligned on midnights: days only.
+        assert_eq!(
+            parts(&request(midnight - 7 * DAY_NS, midnight, "week")),
+            [(RollupPeriod::Day, midnight - 7 * DAY_NS, midnight)]
+        );
+        // Hourly reports, and ranges without a whole day, read hours.
+        assert_eq!(
+            parts(&request(NOW - 30 * DAY_NS, NOW, "hour")),
+            [(RollupPeriod::Hour, NOW - 30 * DAY_NS, NOW)]
+        );
+        assert_eq!(
+            parts(&request(NOW - 20 * HOUR_NS, NOW, "total")),
+            [(RollupPeriod::Hour, NOW - 20 * HOUR_NS, NOW)]
+        );
+        // The parts cover the range exactly, end to end.
+        for part in [
+            parts(&month),
+            parts(&request(NOW - 3 * DAY_NS, NOW + HOUR_NS, "total")),
+        ] {
+            for pair in part.windows(2) {
+                assert_eq!(pair[0].2, pair[1].1);
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,10 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::record::Attributes;
+use super::{
+    metric_rollups::{self, RollupPoint},
+    record::Attributes,
+};
 
 /// Rows inserted per statement (well under either database's bind limit).
 const INSERT_CHUNK: usize = 200;
@@ -43,21 +46,55 @@ pub struct PointBatch {
     pub points: Vec<MetricPoint>,
 }
 
-/// Inserts the batches' points inside the writer's transaction.
+/// Inserts the batches' points inside the writer's transaction, and rolls
+/// up the GenAI ones.
 pub(crate) async fn insert_points(txn: &impl ConnectionTrait, batches: &[PointBatch]) -> Result<(), DbErr> {
+    // The JSON texts once, for the row and its rollups.
+    let texts: Vec<(String, Option<String>)> = batches
+        .iter()
+        .flat_map(|batch| &batch.points)
+        .map(|point| {
+            (
+                Value::Object(point.attributes.clone()).to_string(),
+                point.buckets.as_ref().map(Value::to_string),
+            )
+        })
+        .collect();
+    let points = || {
+        batches
+            .iter()
+            .flat_map(|batch| batch.points.iter().map(move |point| (batch.org_id, point)))
+            .zip(&texts)
+    };
+    let rollup_points: Vec<RollupPoint> = points()
+        .map(|((org_id, point), (attributes, buckets))| RollupPoint {
+            org_id,
+            name: &point.name,
+            unit: &point.unit,
+            kind: point.kind,
+            service_name: &point.service_name,
+            attributes,
+            start_time_ns: point.start_time_ns,
+            time_ns: point.time_ns,
+            count: point.count,
+            sum: point.sum,
+            buckets: buckets.as_deref(),
+            temporality: point.temporality,
+        })
+        .filter(RollupPoint::is_rolled_up)
+        .collect();
     // Built before the first await: a borrowing iterator held across it
     // would make the writer's future not `Send`.
-    let rows: Vec<metric_point::ActiveModel> = batches
-        .iter()
-        .flat_map(|batch| {
-            batch.points.iter().map(|point| metric_point::ActiveModel {
+    let rows: Vec<metric_point::ActiveModel> = points()
+        .map(
+            |((org_id, point), (attributes, buckets))| metric_point::ActiveModel {
                 id: NotSet,
-                org_id: Set(batch.org_id),
+                org_id: Set(org_id),
                 name: Set(point.name.clone()),
                 unit: Set(point.unit.clone()),
                 kind: Set(point.kind.to_owned()),
                 service_name: Set(point.service_name.clone()),
-                attributes: Set(Value::Object(point.attributes.clone()).to_string()),
+                attributes: Set(attributes.clone()),
                 start_time_ns: Set(point.start_time_ns),
                 time_ns: Set(point.time_ns),
                 value: Set(point.value),
@@ -65,11 +102,11 @@ pub(crate) async fn insert_points(txn: &impl ConnectionTrait, batches: &[PointBa
                 sum: Set(point.sum),
                 min: Set(point.min),
                 max: Set(point.max),
-                buckets: Set(point.buckets.as_ref().map(Value::to_string)),
+                buckets: Set(buckets.clone()),
                 temporality: Set(point.temporality.map(str::to_owned)),
                 monotonic: Set(point.monotonic),
-            })
-        })
+            },
+        )
         .collect();
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
@@ -78,5 +115,5 @@ pub(crate) async fn insert_points(txn: &impl ConnectionTrait, batches: &[PointBa
             .exec_without_returning(txn)
             .await?;
     }
-    Ok(())
+    metric_rollups::upsert(txn, &rollup_points).await
 }

@@ -6,6 +6,7 @@
 
 pub mod demo;
 pub mod genai;
+pub mod metric_rollups;
 pub mod metrics;
 pub mod payload;
 pub mod policy;

@@ -1,6 +1,7 @@
 //! Usage rollups, kept up to date at ingest: per organization, hour,
 //! model, provider, service, agent and API token, the requests, errors,
-//! tokens, cost and a latency histogram of the spans that used a model.
+//! tokens, cost and a latency histogram of the spans that used a model;
+//! and the same sums per day, for long ranges.
 //!
 //! Dashboards read these rows and never scan spans, so their cost grows
 //! with the number of hours and distinct keys, not with traffic. Every
@@ -267,26 +268,98 @@ pub fn attribute_agents(records: &[SpanRecord]) -> Vec<Option<String>> {
 
 /// The hour a time falls in.
 pub fn hour_of(time_ns: i64) -> i64 {
-    time_ns - time_ns.rem_euclid(HOUR_NS)
+    RollupPeriod::Hour.start_of(time_ns)
 }
 
 /// Rollup rows per statement at most: 63 parameters each stays below
 /// SQLite's and PostgreSQL's limits on bound parameters.
 const USAGE_CHUNK: usize = 200;
 
-/// Adds the deltas to the rollups, in the caller's transaction.
+/// Nanoseconds per day (UTC days: the dashboards label periods in UTC).
+pub const DAY_NS: i64 = 24 * HOUR_NS;
+
+/// The two tables of usage rollups: the same sums per hour and per day. A
+/// month reads some thirty day rows per key instead of 720 hour rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RollupPeriod {
+    Hour,
+    Day,
+}
+
+impl RollupPeriod {
+    pub fn table(self) -> &'static str {
+        match self {
+            RollupPeriod::Hour => "usage_rollups",
+            RollupPeriod::Day => "usage_daily_rollups",
+        }
+    }
+
+    /// The key column holding the period's start.
+    pub fn time_column(self) -> &'static str {
+        match self {
+            RollupPeriod::Hour => "hour_ns",
+            RollupPeriod::Day => "day_ns",
+        }
+    }
+
+    pub fn length_ns(self) -> i64 {
+        match self {
+            RollupPeriod::Hour => HOUR_NS,
+            RollupPeriod::Day => DAY_NS,
+        }
+    }
+
+    /// The start of the period a time falls in.
+    pub fn start_of(self, time_ns: i64) -> i64 {
+        time_ns - time_ns.rem_euclid(self.length_ns())
+    }
+}
+
+/// Adds the hourly deltas to the hourly rollups and, summed per day, to
+/// the daily ones, in the caller's transaction.
 pub async fn upsert(txn: &impl ConnectionTrait, deltas: Vec<(UsageKey, UsageCounters)>) -> Result<(), DbErr> {
+    let mut by_day: HashMap<UsageKey, UsageCounters> = HashMap::with_capacity(deltas.len());
+    for (key, counters) in &deltas {
+        let day = UsageKey {
+            hour_ns: RollupPeriod::Day.start_of(key.hour_ns),
+            ..key.clone()
+        };
+        by_day.entry(day).or_default().merge(counters);
+    }
+    add_to(txn, RollupPeriod::Hour, &deltas).await?;
+    // The key's `hour_ns` holds the day's start here.
+    add_to(txn, RollupPeriod::Day, &by_day.into_iter().collect::<Vec<_>>()).await
+}
+
+/// Adds `deltas` to the rows of `period`'s table, keyed by `hour_ns` as
+/// that period's start.
+async fn add_to(
+    txn: &impl ConnectionTrait,
+    period: RollupPeriod,
+    deltas: &[(UsageKey, UsageCounters)],
+) -> Result<(), DbErr> {
     let backend = txn.get_database_backend();
+    let table = period.table();
     let latency_columns: Vec<String> = (0..LATENCY_BUCKETS).map(latency_column).collect();
     let counter_columns: Vec<&str> = COUNTER_COLUMNS
         .iter()
         .copied()
         .chain(latency_columns.iter().map(String::as_str))
         .collect();
-    let columns = KEY_COLUMNS.len() + counter_columns.len();
+    let key_columns: Vec<&str> = KEY_COLUMNS
+        .iter()
+        .map(|column| {
+            if *column == "hour_ns" {
+                period.time_column()
+            } else {
+                column
+            }
+        })
+        .collect();
+    let columns = key_columns.len() + counter_columns.len();
     let updates = counter_columns
         .iter()
-        .map(|column| format!("{column} = usage_rollups.{column} + excluded.{column}"))
+        .map(|column| format!("{column} = {table}.{column} + excluded.{column}"))
         .collect::<Vec<_>>()
         .join(", ");
     for chunk in deltas.chunks(USAGE_CHUNK) {
@@ -304,11 +377,11 @@ pub async fn upsert(txn: &impl ConnectionTrait, deltas: Vec<(UsageKey, UsageCoun
             counters.push_values(&mut values);
         }
         let sql = format!(
-            "INSERT INTO usage_rollups ({}, {}) VALUES {} ON CONFLICT ({}) DO UPDATE SET {updates}",
-            KEY_COLUMNS.join(", "),
+            "INSERT INTO {table} ({}, {}) VALUES {} ON CONFLICT ({}) DO UPDATE SET {updates}",
+            key_columns.join(", "),
             counter_columns.join(", "),
             value_groups(backend, chunk.len(), columns),
-            KEY_COLUMNS.join(", "),
+            key_columns.join(", "),
         );
         txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?;
