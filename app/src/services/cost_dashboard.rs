@@ -1,7 +1,9 @@
-//! The Costs page's data: one read of the range's rollups grouped by time
-//! bucket and every dimension, folded here into the headline figures and
-//! the charts, plus the previous period's totals and the most expensive
-//! traces. The rollups hold sums, so every chart's numbers add up exactly
+//! The Costs page's data: the range's rollups grouped by time bucket and
+//! model, and by service, agent and API token over the whole range, folded
+//! here into the headline figures and the charts, plus the previous
+//! period's totals and the most expensive traces. Each read returns as
+//! few rows as its charts need: reading every key per bucket would return
+//! thousands of 60-column rows for a month. The rollups hold sums, so every chart's numbers add up exactly
 //! to the headline's. The GenAI metrics' charts ([`genai_metrics`]) share
 //! the time axis.
 
@@ -67,7 +69,14 @@ pub async fn dashboard(
     now_ns: i64,
 ) -> Result<CostDashboard> {
     let mut request = UsageRequest::parse(&usage_query(range, since, until, now_ns)?, now_ns)?;
-    request.group_by = Dimension::ALL.to_vec();
+    request.group_by = vec![Dimension::Model];
+    // Costs by owner are ranked over the whole range: no time buckets,
+    // so the read is a few dozen rows, not one per key and day.
+    let owners_request = UsageRequest {
+        granularity: Granularity::Total,
+        group_by: OWNER_DIMENSIONS.to_vec(),
+        ..request.clone()
+    };
     let length = request.until_ns - request.since_ns;
     let previous_request = UsageRequest {
         since_ns: request.since_ns - length,
@@ -79,8 +88,9 @@ pub async fn dashboard(
     };
     let range = (request.since_ns, request.until_ns);
     // The reads are independent: each runs on its own connection, at once.
-    let (groups, previous_groups, top_traces, (metric_points, has_metrics)) = tokio::try_join!(
+    let (by_model, by_owner, previous_groups, top_traces, (metric_points, has_metrics)) = tokio::try_join!(
         usage::groups(db, org_id, &request),
+        usage::groups(db, org_id, &owners_request),
         usage::groups(db, org_id, &previous_request),
         traces::most_expensive(db, org_id, range, 10),
         genai_metrics::points(db, org_id, &request),
@@ -94,7 +104,8 @@ pub async fn dashboard(
         let (request, axis) = (request.clone(), buckets(&request));
         tokio::task::spawn_blocking(move || genai_metrics::charts(&request, &axis, metric_points))
     });
-    let token_names = usage::token_names(db, org_id, token_ids(&groups)).await?;
+    let token_names = usage::token_names(db, org_id, token_ids(&by_owner)).await?;
+    let groups = ChartGroups { by_model, by_owner };
     let span_charts = charts(&request, &groups, &token_names);
     let metric_charts = match metric_charts {
         Some(task) => task
@@ -103,7 +114,7 @@ pub async fn dashboard(
         None => Vec::new(),
     };
     let mut totals = UsageCounters::default();
-    for group in &groups {
+    for group in &groups.by_model {
         totals.merge(&group.counters);
     }
     Ok(CostDashboard {
@@ -118,14 +129,21 @@ pub async fn dashboard(
     })
 }
 
-fn token_ids(groups: &[UsageGroup]) -> Vec<Uuid> {
-    let position = Dimension::ALL
+/// What the cost-by-owner charts rank: the values of `by_owner` groups.
+const OWNER_DIMENSIONS: [Dimension; 3] = [Dimension::Service, Dimension::Agent, Dimension::Token];
+
+/// What the span charts are drawn from.
+struct ChartGroups {
+    /// Per time bucket and model (the model the only value).
+    by_model: Vec<UsageGroup>,
+    /// Over the whole range, per [`OWNER_DIMENSIONS`].
+    by_owner: Vec<UsageGroup>,
+}
+
+fn token_ids(by_owner: &[UsageGroup]) -> Vec<Uuid> {
+    let mut ids: Vec<Uuid> = by_owner
         .iter()
-        .position(|dimension| *dimension == Dimension::Token)
-        .unwrap_or_default();
-    let mut ids: Vec<Uuid> = groups
-        .iter()
-        .filter_map(|group| group.values.get(position))
+        .map(|group| owner(group, Dimension::Token))
         .filter_map(|value| Uuid::parse_str(value).ok())
         .collect();
     ids.sort_unstable();
@@ -158,9 +176,9 @@ pub(crate) fn buckets(request: &UsageRequest) -> Vec<(i64, String)> {
     out
 }
 
-/// The value of `dimension` in a group read with every dimension.
-fn value_of(group: &UsageGroup, dimension: Dimension) -> &str {
-    let position = Dimension::ALL
+/// The value of `dimension` in a group read by [`OWNER_DIMENSIONS`].
+fn owner(group: &UsageGroup, dimension: Dimension) -> &str {
+    let position = OWNER_DIMENSIONS
         .iter()
         .position(|candidate| *candidate == dimension)
         .unwrap_or_default();
@@ -337,7 +355,7 @@ impl<'a> Folded<'a> {
             };
             let (per_bucket, total) = folded
                 .by_model
-                .entry(value_of(group, Dimension::Model))
+                .entry(group.values.first().map(String::as_str).unwrap_or_default())
                 .or_insert_with(|| (vec![UsageCounters::default(); buckets], UsageCounters::default()));
             per_bucket[index].merge(&group.counters);
             total.merge(&group.counters);
@@ -353,7 +371,7 @@ fn series_of(per_bucket: &[UsageCounters], value: impl Fn(&UsageCounters) -> f64
 
 fn charts(
     request: &UsageRequest,
-    groups: &[UsageGroup],
+    groups: &ChartGroups,
     token_names: &HashMap<Uuid, String>,
 ) -> Vec<ChartPanel> {
     let buckets = buckets(request);
@@ -363,7 +381,7 @@ fn charts(
         .map(|(index, (start, _))| (*start, index))
         .collect();
     let categories: Vec<String> = buckets.iter().map(|(_, label)| label.clone()).collect();
-    let folded = Folded::of(groups, &index_of, buckets.len());
+    let folded = Folded::of(&groups.by_model, &index_of, buckets.len());
 
     // Models by cost, most expensive first.
     let mut models: Vec<(&str, &(Vec<UsageCounters>, UsageCounters))> = folded
@@ -418,8 +436,8 @@ fn charts(
 
     let ranked_by = |dimension: Dimension, name: &dyn Fn(&str) -> String| {
         let mut sums: HashMap<&str, i64> = HashMap::new();
-        for group in groups {
-            *sums.entry(value_of(group, dimension)).or_default() += group.counters.cost_nanos;
+        for group in &groups.by_owner {
+            *sums.entry(owner(group, dimension)).or_default() += group.counters.cost_nanos;
         }
         let exact: Vec<(String, i64)> = sums
             .into_iter()
@@ -572,24 +590,33 @@ mod tests {
         assert_eq!(csv_href("a,b\r\n"), "data:text/csv;charset=utf-8,a%2Cb%0D%0A");
     }
 
-    fn group(time_ns: i64, model: &str, service: &str, cost_nanos: i64) -> UsageGroup {
-        UsageGroup {
-            time_ns,
-            values: vec![
-                model.into(),
-                "openai".into(),
-                service.into(),
-                String::new(),
-                Uuid::nil().to_string(),
-            ],
-            counters: UsageCounters {
-                requests: 1,
-                cost_nanos,
-                input_tokens: 100,
-                cache_read_tokens: 40,
-                output_tokens: 10,
-                ..Default::default()
-            },
+    /// The same usage as read per bucket and model, and per owner.
+    fn groups(calls: &[(i64, &str, &str, i64)]) -> ChartGroups {
+        let counters = |cost_nanos: i64| UsageCounters {
+            requests: 1,
+            cost_nanos,
+            input_tokens: 100,
+            cache_read_tokens: 40,
+            output_tokens: 10,
+            ..Default::default()
+        };
+        ChartGroups {
+            by_model: calls
+                .iter()
+                .map(|&(time_ns, model, _, cost_nanos)| UsageGroup {
+                    time_ns,
+                    values: vec![model.into()],
+                    counters: counters(cost_nanos),
+                })
+                .collect(),
+            by_owner: calls
+                .iter()
+                .map(|&(_, _, service, cost_nanos)| UsageGroup {
+                    time_ns: 0,
+                    values: vec![service.into(), String::new(), Uuid::nil().to_string()],
+                    counters: counters(cost_nanos),
+                })
+                .collect(),
         }
     }
 
@@ -598,11 +625,11 @@ mod tests {
         let request = UsageRequest::parse(&usage_query(Some("7d"), None, None, NOW).unwrap(), NOW).unwrap();
         let day = 24 * HOUR_NS;
         let today = NOW - NOW.rem_euclid(day);
-        let groups = vec![
-            group(today, "gpt-4o", "coder", 3_000_000),
-            group(today, "claude-sonnet-4-5", "reviewer", 6_675_000),
-            group(today - day, "gpt-4o", "coder", 1_000_000),
-        ];
+        let groups = groups(&[
+            (today, "gpt-4o", "coder", 3_000_000),
+            (today, "claude-sonnet-4-5", "reviewer", 6_675_000),
+            (today - day, "gpt-4o", "coder", 1_000_000),
+        ]);
         let panels = charts(&request, &groups, &HashMap::new());
         let ids: Vec<&str> = panels.iter().map(|panel| panel.id.as_str()).collect();
         assert_eq!(
