@@ -11,19 +11,45 @@ use leptos_router::{
 };
 
 use crate::{
-    accounts::OrgSummary,
     components::{
         list_filters::{TimeRangeFields, param},
         send_traces::SendTracesCard,
-        session::RequireUser,
+        session::{RequireUser, use_session},
     },
     costs::{COST_RANGES, ChartPanel, CostDashboard, DEFAULT_COST_RANGE, UsageFigures, load_cost_dashboard},
+    error::ApiError,
     format,
     telemetry::TraceSummary,
 };
 
 #[component]
 pub fn CostsPage() -> impl IntoView {
+    let session = use_session();
+    let params = use_query_map();
+    // Created here rather than under the signed-in check: server rendering
+    // may build that check's children twice, and a resource created there
+    // would load the whole dashboard twice.
+    let dashboard = Resource::new(
+        move || params.get(),
+        move |params| async move {
+            let org = match session.info.await {
+                Ok(Some(info)) => info.active_org,
+                _ => None,
+            };
+            match org {
+                Some(org) => Some(
+                    load_cost_dashboard(
+                        org.id,
+                        param(&params, "range"),
+                        param(&params, "since"),
+                        param(&params, "until"),
+                    )
+                    .await,
+                ),
+                None => None,
+            }
+        },
+    );
     view! {
         <Title text="Costs" />
         <header class="page-header">
@@ -31,28 +57,15 @@ pub fn CostsPage() -> impl IntoView {
             <p class="lead">"Tokens and spend by model, service, agent, API token and day."</p>
             <p><A href="/costs/prices">"Prices"</A>" — what each model costs your organization, and recomputes."</p>
         </header>
-        <RequireUser children=|_, org| match org {
-            Some(org) => view! { <CostsView org /> }.into_any(),
+        <RequireUser children=move |_, org| match org {
+            Some(_) => view! { <CostsView dashboard /> }.into_any(),
             None => view! { <SendTracesCard org=None /> }.into_any(),
         } />
     }
 }
 
 #[component]
-fn CostsView(org: OrgSummary) -> impl IntoView {
-    let params = use_query_map();
-    let org_id = org.id;
-    let dashboard = Resource::new(
-        move || params.get(),
-        move |params| {
-            load_cost_dashboard(
-                org_id,
-                param(&params, "range"),
-                param(&params, "since"),
-                param(&params, "until"),
-            )
-        },
-    );
+fn CostsView(dashboard: Resource<Option<Result<CostDashboard, ApiError>>>) -> impl IntoView {
     view! {
         <Form method="GET" action="/costs" attr:class="filter-bar" attr:role="search">
             <TimeRangeFields ranges=COST_RANGES default_range=DEFAULT_COST_RANGE />
@@ -61,8 +74,9 @@ fn CostsView(org: OrgSummary) -> impl IntoView {
         <Transition fallback=|| view! { <p class="skeleton" aria-busy="true">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match dashboard.await {
-                    Err(err) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
-                    Ok(dashboard) => view! { <Dashboard dashboard /> }.into_any(),
+                    None => ().into_any(),
+                    Some(Err(err)) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
+                    Some(Ok(dashboard)) => view! { <Dashboard dashboard /> }.into_any(),
                 }
             })}
         </Transition>
