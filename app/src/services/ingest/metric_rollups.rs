@@ -22,10 +22,7 @@ use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{
-    store::value_groups,
-    usage::{DAY_NS, HOUR_NS},
-};
+use super::{store::value_groups, usage::RollupPeriod};
 use crate::{error::Result, services::maintenance};
 
 /// Tokens per operation, a histogram in `{token}` split by token type.
@@ -33,8 +30,8 @@ pub const TOKEN_USAGE: &str = "gen_ai.client.token.usage";
 /// Operation duration, a histogram in seconds.
 pub const OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
 
-/// The periods rows are kept for, in nanoseconds.
-pub const PERIODS_NS: [i64; 2] = [HOUR_NS, DAY_NS];
+/// The periods rows are kept for (the usage rollups' hours and days).
+const PERIODS: [RollupPeriod; 2] = [RollupPeriod::Hour, RollupPeriod::Day];
 
 /// Rows per statement: 15 parameters each stays far below either
 /// database's limit on bound parameters.
@@ -117,11 +114,11 @@ fn latest_per_row<'a>(points: &[RollupPoint<'a>]) -> HashMap<RowKey<'a>, RollupP
     let mut rows: HashMap<RowKey<'a>, RollupPoint<'a>> = HashMap::new();
     for point in points.iter().filter(|point| point.is_rolled_up()) {
         let series_hash = point.series_hash();
-        for period_ns in PERIODS_NS {
+        for period in PERIODS {
             let key = RowKey {
                 org_id: point.org_id,
-                period_ns,
-                period_start_ns: point.time_ns - point.time_ns.rem_euclid(period_ns),
+                period_ns: period.length_ns(),
+                period_start_ns: period.start_of(point.time_ns),
                 name: point.name,
                 series_hash,
                 run_ns: point.run_ns(),
@@ -271,6 +268,7 @@ pub async fn backfill(db: &DatabaseConnection, stop: &CancellationToken) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::services::ingest::usage::{DAY_NS, HOUR_NS};
 
     const T0: i64 = 1_764_547_200_000_000_000; // 2025-12-01T00:00:00Z
     const MINUTE: i64 = 60_000_000_000;
