@@ -8,7 +8,8 @@
 //! `cargo bench -p server --bench ingest` (SQLite), with
 //! `SPECULA_BENCH_DATABASE=postgres` for PostgreSQL on 127.0.0.1:5432.
 //! `SPECULA_BENCH_SPANS` (default 200000) and `SPECULA_BENCH_CONNECTIONS`
-//! (default 8) size the run.
+//! (default 8) size the run; `SPECULA_BENCH_SERVER` names another server
+//! binary to run instead of this build's.
 
 mod support;
 

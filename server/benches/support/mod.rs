@@ -271,7 +271,10 @@ pub fn start_server(database: &str, postgres_db: &str) -> RunningServer {
         let path = dir.path().join("bench.db");
         (format!("sqlite://{}", path.display()), Some(path))
     };
-    let child = Command::new(env!("CARGO_BIN_EXE_specula"))
+    // Another build of the server, to compare two builds in one session.
+    let binary =
+        std::env::var("SPECULA_BENCH_SERVER").unwrap_or_else(|_| env!("CARGO_BIN_EXE_specula").to_owned());
+    let child = Command::new(binary)
         .arg("serve")
         .env("SPECULA_LISTEN", format!("127.0.0.1:{port}"))
         .env("SPECULA_GRPC_LISTEN", "127.0.0.1:0")

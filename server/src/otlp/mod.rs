@@ -12,6 +12,8 @@ mod error;
 mod export;
 mod grpc;
 mod http;
+#[cfg(test)]
+mod payload_dictionary;
 
 pub use decode::DecodeLimits;
 pub use encode::trace_to_otlp_json;

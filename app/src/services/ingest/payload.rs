@@ -5,8 +5,18 @@
 //! Prompts, completions, tool arguments and results and diffs are not
 //! stored a second time: they live in the attributes and events and are
 //! derived from them again when the span is read.
+//!
+//! Payloads are compressed with a dictionary trained on the payloads of the
+//! real-SDK fixtures (`server/tests/fixtures`): a span's JSON is small, and
+//! what repeats from span to span (attribute names, message structure,
+//! resource attributes) is what a dictionary holds. With it, zstd also reuses
+//! the dictionary's entropy tables instead of building its own per span,
+//! which halved compression time (BENCHMARKS.md). The frame names its
+//! dictionary by id, so frames compressed without one still decode.
 
-use std::cell::RefCell;
+use std::{cell::RefCell, sync::LazyLock};
+
+use zstd::dict::{DecoderDictionary, EncoderDictionary};
 
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +29,17 @@ use super::{
 /// zstd's fastest standard level: span JSON is small and repetitive, and
 /// level 3 cost twice the CPU for a few percent less space (BENCHMARKS.md).
 const COMPRESSION_LEVEL: i32 = 1;
+/// The dictionary new payloads are compressed with. A dictionary that
+/// compressed stored payloads must stay readable for as long as they are
+/// kept: a new one is added beside it, never in its place. Regenerate with
+/// `cargo test -p server --lib -- --ignored train_payload_dictionary`.
+pub const DICTIONARY: &[u8] = include_bytes!("payload.zdict");
+
+static ENCODER_DICTIONARY: LazyLock<EncoderDictionary<'static>> =
+    LazyLock::new(|| EncoderDictionary::copy(DICTIONARY, COMPRESSION_LEVEL));
+static DECODER_DICTIONARY: LazyLock<DecoderDictionary<'static>> =
+    LazyLock::new(|| DecoderDictionary::copy(DICTIONARY));
+
 /// Every zstd frame starts with these bytes; plain JSON starts with `{`.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
@@ -92,17 +113,20 @@ pub enum PayloadError {
     Decompress(#[from] std::io::Error),
     #[error("the span payload is not valid JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error("the span payload was compressed with an unknown dictionary ({0})")]
+    UnknownDictionary(u32),
 }
 
 thread_local! {
-    // A compression context is costly to set up: one per thread, reused.
+    // Compression contexts are costly to set up: one of each per thread, reused.
     static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
 }
 
 fn compress(json: Vec<u8>) -> Vec<u8> {
     COMPRESSOR.with_borrow_mut(|slot| {
         if slot.is_none() {
-            *slot = zstd::bulk::Compressor::new(COMPRESSION_LEVEL).ok();
+            *slot = zstd::bulk::Compressor::with_prepared_dictionary(&ENCODER_DICTIONARY).ok();
         }
         slot.as_mut()
             .and_then(|compressor| compressor.compress(&json).ok())
@@ -111,9 +135,9 @@ fn compress(json: Vec<u8>) -> Vec<u8> {
     })
 }
 
-/// The payload of `record`, compressed.
-pub fn encode(record: &SpanRecord) -> Vec<u8> {
-    let json = serde_json::to_vec(&PayloadRef {
+/// The payload of `record` as uncompressed JSON (what [`encode`] compresses).
+pub fn to_json(record: &SpanRecord) -> Vec<u8> {
+    serde_json::to_vec(&PayloadRef {
         resource: &record.resource_attributes,
         scope: &record.scope,
         attributes: &record.attributes,
@@ -122,18 +146,60 @@ pub fn encode(record: &SpanRecord) -> Vec<u8> {
         cost: &record.cost,
         policy: &record.policy,
     })
-    .expect("JSON values and string-keyed maps always serialize");
-    compress(json)
+    .expect("JSON values and string-keyed maps always serialize")
 }
 
-/// Reads a payload, compressed or (from older rows) plain JSON.
-pub fn decode(bytes: &[u8]) -> Result<SpanPayload, PayloadError> {
-    if bytes.starts_with(&ZSTD_MAGIC) {
-        let json = zstd::stream::decode_all(bytes)?;
-        Ok(serde_json::from_slice(&json)?)
-    } else {
-        Ok(serde_json::from_slice(bytes)?)
+/// The payload of `record`, compressed.
+pub fn encode(record: &SpanRecord) -> Vec<u8> {
+    compress(to_json(record))
+}
+
+/// The largest decompressed size allocated up front from what a frame says;
+/// a larger (or corrupt) claim is read as a stream, which grows as it reads.
+const MAX_PREALLOCATED_JSON: usize = 64 << 20;
+
+/// Decompresses a frame made with the payload dictionary.
+fn decompress_with_dictionary(frame: &[u8]) -> std::io::Result<Vec<u8>> {
+    // The compressor records the content size in every frame; a frame
+    // without one is read as a stream instead.
+    if let Ok(Some(size)) = zstd::zstd_safe::get_frame_content_size(frame)
+        && let Ok(size) = usize::try_from(size)
+        && size <= MAX_PREALLOCATED_JSON
+    {
+        return DECOMPRESSOR.with_borrow_mut(|slot| {
+            if slot.is_none() {
+                *slot = Some(zstd::bulk::Decompressor::with_prepared_dictionary(
+                    &DECODER_DICTIONARY,
+                )?);
+            }
+            slot.as_mut().expect("set just above").decompress(frame, size)
+        });
     }
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(
+        &mut zstd::stream::read::Decoder::with_prepared_dictionary(
+            std::io::BufReader::new(frame),
+            &DECODER_DICTIONARY,
+        )?,
+        &mut json,
+    )?;
+    Ok(json)
+}
+
+/// Reads a payload: compressed with the dictionary, compressed without one
+/// (older rows) or plain JSON (older still).
+pub fn decode(bytes: &[u8]) -> Result<SpanPayload, PayloadError> {
+    if !bytes.starts_with(&ZSTD_MAGIC) {
+        return Ok(serde_json::from_slice(bytes)?);
+    }
+    let json = match zstd::zstd_safe::get_dict_id_from_frame(bytes) {
+        None => zstd::stream::decode_all(bytes)?,
+        Some(id) if Some(id) == zstd::zstd_safe::get_dict_id_from_dict(DICTIONARY) => {
+            decompress_with_dictionary(bytes)?
+        }
+        Some(id) => return Err(PayloadError::UnknownDictionary(id.get())),
+    };
+    Ok(serde_json::from_slice(&json)?)
 }
 
 #[cfg(test)]
@@ -213,7 +279,7 @@ mod tests {
         record.events.clear();
         record.links.clear();
         record.cost = SpanCost::NotApplicable;
-        let json = String::from_utf8(zstd::stream::decode_all(&encode(&record)[..]).unwrap()).unwrap();
+        let json = String::from_utf8(to_json(&record)).unwrap();
         for left_out in ["scope", "events", "links", "cost", "policy"] {
             assert!(!json.contains(&format!("\"{left_out}\"")), "{left_out} in {json}");
         }
@@ -236,6 +302,37 @@ mod tests {
         assert_eq!(payload.attributes["k"], 1);
         assert_eq!(payload.content.unwrap().prompt.as_deref(), Some("sha256:ab"));
         assert!(decode(b"\x28\xb5\x2f\xfdnot zstd").is_err());
+        assert!(decode(b"not json").is_err());
+    }
+
+    #[test]
+    fn frames_without_the_dictionary_are_read() {
+        let record = record();
+        let frame = zstd::bulk::compress(&to_json(&record), 1).unwrap();
+        assert!(zstd::zstd_safe::get_dict_id_from_frame(&frame).is_none());
+        assert_eq!(decode(&frame).unwrap().attributes, record.attributes);
+    }
+
+    #[test]
+    fn new_frames_name_the_dictionary() {
+        let frame = encode(&record());
+        assert_eq!(
+            zstd::zstd_safe::get_dict_id_from_frame(&frame),
+            zstd::zstd_safe::get_dict_id_from_dict(DICTIONARY),
+        );
+        assert!(zstd::zstd_safe::get_dict_id_from_dict(DICTIONARY).is_some());
+    }
+
+    #[test]
+    fn frames_of_an_unknown_dictionary_are_refused() {
+        // A frame header claiming dictionary id 7: magic, descriptor with a
+        // one-byte dictionary id field, window descriptor, the id.
+        let frame = [0x28, 0xb5, 0x2f, 0xfd, 0x01, 0x00, 0x07, 0x01, 0x00, 0x00];
+        assert_eq!(
+            zstd::zstd_safe::get_dict_id_from_frame(&frame).map(|id| id.get()),
+            Some(7)
+        );
+        assert!(matches!(decode(&frame), Err(PayloadError::UnknownDictionary(7))));
         assert!(decode(b"not json").is_err());
     }
 }
