@@ -15,6 +15,7 @@ mod m20261123_000007_maintenance_jobs;
 mod m20261201_000008_usage_rollups;
 mod m20261202_000009_prices;
 mod m20261202_000010_daily_and_metric_rollups;
+mod m20261202_000011_partial_model_index;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_usage_rollups::Migration),
             Box::new(m20261202_000009_prices::Migration),
             Box::new(m20261202_000010_daily_and_metric_rollups::Migration),
+            Box::new(m20261202_000011_partial_model_index::Migration),
         ]
     }
 }

@@ -37,7 +37,9 @@ async fn main() {
     let server = start_server(&database, &postgres_db);
     wait_ready(&client, &server.base).await;
     let token = ingest_token(&client, &server.base).await;
+    let cpu_before = cpu_seconds(server.child.id());
     let result = load(&server.base, &token, batches.clone(), connections, None, None).await;
+    let server_cpu = cpu_seconds(server.child.id()) - cpu_before;
     let stored = stored_spans(&server.database_url).await;
     let rss = memory_kib(server.child.id(), "VmRSS:");
     let peak = memory_kib(server.child.id(), "VmHWM:");
@@ -53,6 +55,11 @@ async fn main() {
         result.acknowledged_spans,
         result.refused,
         result.elapsed.as_secs_f64()
+    );
+    println!(
+        "server CPU: {:.1} µs per span ({:.2} cores busy on average)",
+        server_cpu * 1e6 / result.acknowledged_spans.max(1) as f64,
+        server_cpu / result.elapsed.as_secs_f64()
     );
     println!(
         "latency: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",

@@ -294,6 +294,25 @@ pub fn start_server(database: &str, postgres_db: &str) -> RunningServer {
     }
 }
 
+/// CPU time (user and system, all threads) the process has used so far.
+/// `/proc` counts it in USER_HZ ticks, which Linux fixes at 100 per second.
+pub fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The command name (field 2) may hold spaces; fields are counted after it.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|field| field.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15, the 12th and 13th after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 pub fn memory_kib(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()

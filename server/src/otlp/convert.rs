@@ -69,7 +69,7 @@ fn hex_id(bytes: &[u8], len: usize, what: &str) -> Result<String, String> {
     if bytes.iter().all(|byte| *byte == 0) {
         return Err(format!("{what} must not be all zeros"));
     }
-    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+    Ok(hex::encode(bytes))
 }
 
 fn nanos(value: u64, what: &str) -> Result<i64, String> {
