@@ -33,6 +33,20 @@ pub fn use_session() -> SessionContext {
     expect_context::<SessionContext>()
 }
 
+impl SessionContext {
+    /// The active organization's id once the session is known; `None` when
+    /// signed out or without an organization. A page's resources await it
+    /// in their fetchers and are created at the page's top level: created
+    /// under [`RequireUser`], whose children server rendering may build
+    /// twice, each would load its data twice.
+    pub async fn active_org_id(self) -> Option<uuid::Uuid> {
+        match self.info.await {
+            Ok(Some(info)) => info.active_org.map(|org| org.id),
+            _ => None,
+        }
+    }
+}
+
 /// Refreshes the session whenever `action` completes successfully.
 pub fn refresh_session_after<I, O, E>(action: ServerAction<I>)
 where

@@ -15,11 +15,12 @@ use crate::{
     components::{
         list_filters::{TimeRangeFields, custom_window, list_href, param, params_all},
         send_traces::SendTracesCard,
-        session::RequireUser,
+        session::{RequireUser, use_session},
     },
+    error::ApiError,
     explorer::explore_spans,
     format,
-    telemetry::{SpanQuery, SpanSummary},
+    telemetry::{SpanPage, SpanQuery, SpanSummary},
 };
 
 const KINDS: &[(&str, &str)] = &[
@@ -95,27 +96,32 @@ fn explorer_href(params: &ParamsMap, changes: &[(&str, Option<&str>)]) -> String
 
 #[component]
 pub fn SpansPage() -> impl IntoView {
+    let session = use_session();
+    let params = use_query_map();
+    let page = Resource::new(
+        move || params.get(),
+        move |params| async move {
+            let org_id = session.active_org_id().await?;
+            Some(explore_spans(org_id, span_query(&params), param(&params, "range")).await)
+        },
+    );
     view! {
         <Title text="Spans" />
         <header class="page-header">
             <h1>"Spans"</h1>
             <p class="lead">"Every LLM request, tool call, tool result and response your agents emit."</p>
         </header>
-        <RequireUser children=|_, org| match org {
-            Some(org) => view! { <Explorer org /> }.into_any(),
+        <RequireUser children=move |_, org| match org {
+            Some(org) => view! { <Explorer org page /> }.into_any(),
             None => view! { <SendTracesCard org=None /> }.into_any(),
         } />
     }
 }
 
 #[component]
-fn Explorer(org: OrgSummary) -> impl IntoView {
+fn Explorer(org: OrgSummary, page: Resource<Option<Result<SpanPage, ApiError>>>) -> impl IntoView {
     let params = use_query_map();
     let org_id = org.id;
-    let page = Resource::new(
-        move || params.get(),
-        move |params| explore_spans(org_id, span_query(&params), param(&params, "range")),
-    );
     let filtered = move || {
         let params = params.get();
         PARAMS
@@ -143,18 +149,19 @@ fn Explorer(org: OrgSummary) -> impl IntoView {
         <Transition fallback=|| view! { <SkeletonTable /> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Err(err) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
-                    Ok(page) if page.spans.is_empty() && !filtered() => {
+                    None => ().into_any(),
+                    Some(Err(err)) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
+                    Some(Ok(page)) if page.spans.is_empty() && !filtered() => {
                         view! { <SendTracesCard org=Some(org.get_value()) /> }.into_any()
                     }
-                    Ok(page) if page.spans.is_empty() => view! {
+                    Some(Ok(page)) if page.spans.is_empty() => view! {
                         <div class="empty-state" data-testid="no-match">
                             <p class="empty-state-title">"No spans match"</p>
                             <A href="/spans" attr:class="button">"Clear filters"</A>
                         </div>
                     }
                     .into_any(),
-                    Ok(page) => {
+                    Some(Ok(page)) => {
                         let more_rows = RwSignal::new(Vec::<SpanSummary>::new());
                         view! {
                             <SpanTable spans=page.spans live_rows more_rows />

@@ -5,35 +5,48 @@ use leptos_meta::Title;
 
 use super::settings::{SettingsHeader, short_date};
 use crate::{
-    accounts::{Action, OrgSummary, role_allows},
+    accounts::{Action, OrgSummary, TokenInfo, role_allows},
     components::form_status::action_error,
-    components::{copy_button::CopyButton, session::RequireUser},
+    components::{
+        copy_button::CopyButton,
+        session::{RequireUser, use_session},
+    },
+    error::ApiError,
     organization::{MintToken, RevokeToken, list_tokens},
 };
 
 #[component]
 pub fn TokensPage() -> impl IntoView {
+    let session = use_session();
+    let mint = ServerAction::<MintToken>::new();
+    let revoke = ServerAction::<RevokeToken>::new();
+    let tokens = Resource::new(
+        move || (mint.version().get(), revoke.version().get()),
+        move |_| async move {
+            let org_id = session.active_org_id().await?;
+            Some(list_tokens(org_id).await)
+        },
+    );
     view! {
         <Title text="API tokens" />
         <SettingsHeader title="API tokens" />
-        <RequireUser children=|_, org| match org {
-            Some(org) => view! { <Tokens org /> }.into_any(),
+        <RequireUser children=move |_, org| match org {
+            Some(org) => view! { <Tokens org mint revoke tokens /> }.into_any(),
             None => view! { <p class="muted">"Join or create an organization first."</p> }.into_any(),
         } />
     }
 }
 
 #[component]
-fn Tokens(org: OrgSummary) -> impl IntoView {
+fn Tokens(
+    org: OrgSummary,
+    mint: ServerAction<MintToken>,
+    revoke: ServerAction<RevokeToken>,
+    tokens: Resource<Option<Result<Vec<TokenInfo>, ApiError>>>,
+) -> impl IntoView {
     let org_id = org.id;
     let can_mint = role_allows(org.role, Action::MintOwnIngestToken);
     let can_mint_any = role_allows(org.role, Action::ManageTokens);
-    let mint = ServerAction::<MintToken>::new();
-    let revoke = ServerAction::<RevokeToken>::new();
-    let tokens = Resource::new(
-        move || (mint.version().get(), revoke.version().get()),
-        move |_| list_tokens(org_id),
-    );
 
     view! {
         <Show when=move || can_mint>
@@ -89,8 +102,9 @@ fn Tokens(org: OrgSummary) -> impl IntoView {
             <Transition fallback=|| view! { <p class="skeleton">"Loading tokens…"</p> }>
                 {move || Suspend::new(async move {
                     match tokens.await {
-                        Ok(tokens) if tokens.is_empty() => view! { <p class="muted">"No tokens yet."</p> }.into_any(),
-                        Ok(tokens) => view! {
+                        None => ().into_any(),
+                        Some(Ok(tokens)) if tokens.is_empty() => view! { <p class="muted">"No tokens yet."</p> }.into_any(),
+                        Some(Ok(tokens)) => view! {
                             <table class="table" data-testid="tokens">
                                 <thead><tr>
                                     <th>"Name"</th><th>"Token"</th><th>"Scopes"</th><th>"Created by"</th>
@@ -127,7 +141,7 @@ fn Tokens(org: OrgSummary) -> impl IntoView {
                                 </tbody>
                             </table>
                         }.into_any(),
-                        Err(err) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
+                        Some(Err(err)) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
                     }
                 })}
             </Transition>

@@ -13,8 +13,12 @@ use serde_json::Value;
 
 use super::spans::KindBadge;
 use crate::{
-    accounts::OrgSummary,
-    components::{copy_button::CopyButton, diff_view::DiffView, session::RequireUser},
+    components::{
+        copy_button::CopyButton,
+        diff_view::DiffView,
+        session::{RequireUser, use_session},
+    },
+    error::ApiError,
     explorer::load_trace,
     format,
     telemetry::{SpanView, TraceDetail},
@@ -23,11 +27,18 @@ use crate::{
 #[component]
 pub fn TracePage() -> impl IntoView {
     let params = use_params_map();
-    let trace_id = move || params.with(|params| params.get("trace_id").unwrap_or_default());
+    let session = use_session();
+    let trace = Resource::new(
+        move || params.with(|params| params.get("trace_id").unwrap_or_default()),
+        move |trace_id| async move {
+            let org_id = session.active_org_id().await?;
+            Some(load_trace(org_id, trace_id).await)
+        },
+    );
     view! {
         <Title text="Trace" />
         <RequireUser children=move |_, org| match org {
-            Some(org) => view! { <TraceView org trace_id=trace_id() /> }.into_any(),
+            Some(_) => view! { <TraceView trace /> }.into_any(),
             None => view! { <p class="muted">"Join or create an organization first."</p> }.into_any(),
         } />
     }
@@ -104,18 +115,14 @@ fn tree_order(spans: &[SpanView]) -> Vec<(usize, usize)> {
 }
 
 #[component]
-fn TraceView(org: OrgSummary, trace_id: String) -> impl IntoView {
-    let org_id = org.id;
-    let trace = Resource::new(
-        move || trace_id.clone(),
-        move |trace_id| load_trace(org_id, trace_id),
-    );
+fn TraceView(trace: Resource<Option<Result<TraceDetail, ApiError>>>) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <div class="skeleton skeleton-block" aria-busy="true"></div> }>
             {move || Suspend::new(async move {
                 match trace.await {
-                    Ok(trace) => view! { <TraceBody trace /> }.into_any(),
-                    Err(err) => view! {
+                    None => ().into_any(),
+                    Some(Ok(trace)) => view! { <TraceBody trace /> }.into_any(),
+                    Some(Err(err)) => view! {
                         <header class="page-header"><h1>"Trace"</h1></header>
                         <p class="inline-error" role="alert">{err.message}</p>
                         <A href="/spans">"Back to spans"</A>

@@ -12,15 +12,15 @@ use leptos_router::{
 
 use super::spans::SkeletonTable;
 use crate::{
-    accounts::OrgSummary,
     components::{
         list_filters::{Pager, TimeRangeFields, custom_window, param},
         send_traces::SendTracesCard,
-        session::RequireUser,
+        session::{RequireUser, use_session},
     },
+    error::ApiError,
     explorer::explore_traces,
     format,
-    telemetry::{TraceQuery, TraceSummary},
+    telemetry::{TracePage, TraceQuery, TraceSummary},
 };
 
 const PARAMS: &[&str] = &[
@@ -54,27 +54,31 @@ fn trace_query(params: &ParamsMap) -> TraceQuery {
 
 #[component]
 pub fn TracesPage() -> impl IntoView {
+    let session = use_session();
+    let params = use_query_map();
+    let page = Resource::new(
+        move || params.get(),
+        move |params| async move {
+            let org_id = session.active_org_id().await?;
+            Some(explore_traces(org_id, trace_query(&params), param(&params, "range")).await)
+        },
+    );
     view! {
         <Title text="Traces" />
         <header class="page-header">
             <h1>"Traces"</h1>
             <p class="lead">"Agent runs end to end: open one for its span waterfall, conversations and diffs."</p>
         </header>
-        <RequireUser children=|_, org| match org {
-            Some(org) => view! { <TraceList org /> }.into_any(),
+        <RequireUser children=move |_, org| match org {
+            Some(_) => view! { <TraceList page /> }.into_any(),
             None => view! { <SendTracesCard org=None /> }.into_any(),
         } />
     }
 }
 
 #[component]
-fn TraceList(org: OrgSummary) -> impl IntoView {
+fn TraceList(page: Resource<Option<Result<TracePage, ApiError>>>) -> impl IntoView {
     let params = use_query_map();
-    let org_id = org.id;
-    let page = Resource::new(
-        move || params.get(),
-        move |params| explore_traces(org_id, trace_query(&params), param(&params, "range")),
-    );
     let value = move |name: &'static str| params.with(|params| param(params, name).unwrap_or_default());
     view! {
         <Form method="GET" action="/traces" attr:class="filter-bar" attr:role="search">
@@ -93,15 +97,16 @@ fn TraceList(org: OrgSummary) -> impl IntoView {
         <Transition fallback=|| view! { <SkeletonTable /> }>
             {move || Suspend::new(async move {
                 match page.await {
-                    Err(err) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
-                    Ok(page) if page.traces.is_empty() => view! {
+                    None => ().into_any(),
+                    Some(Err(err)) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
+                    Some(Ok(page)) if page.traces.is_empty() => view! {
                         <div class="empty-state" data-testid="no-traces">
                             <p class="empty-state-title">"No traces"</p>
                             <p class="muted">"Traces appear here as soon as spans arrive; "<A href="/spans">"the Spans page"</A>" shows how to send them."</p>
                         </div>
                     }
                     .into_any(),
-                    Ok(page) => view! {
+                    Some(Ok(page)) => view! {
                         <TraceTable traces=page.traces />
                         <Pager path="/traces" names=PARAMS next_cursor=page.next_cursor older_label="Older traces" />
                     }
