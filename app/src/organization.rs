@@ -157,6 +157,6 @@ pub async fn mint_token(
 #[server]
 pub async fn revoke_token(org_id: Uuid, token_id: Uuid) -> Result<(), ApiError> {
     let (state, _, user) = crate::server_context::signed_in().await?;
-    crate::services::tokens::revoke(&state.db, org_id, user.id, token_id).await?;
+    crate::services::tokens::revoke(&state.db, &state.tokens, org_id, user.id, token_id).await?;
     Ok(())
 }

@@ -12,6 +12,7 @@ use crate::services::{
     live::LiveHub,
     prices::PriceBook,
     throttle::LoginThrottle,
+    tokens::TokenCache,
 };
 
 /// One cheaply clonable bundle of what every request may need.
@@ -22,6 +23,8 @@ pub struct AppState {
     pub instance: Arc<InstanceIdentity>,
     pub accounts: Arc<AccountSettings>,
     pub login_throttle: Arc<LoginThrottle>,
+    /// API tokens recently looked up.
+    pub tokens: TokenCache,
     /// Hands spans to the batching writer; answers once they are committed.
     pub ingest: IngestWriter,
     /// What ingest keeps of span content.

@@ -81,7 +81,7 @@ impl Server {
             },
             live.clone(),
             writer_stop.clone(),
-        );
+        )?;
         let state = AppState {
             db,
             leptos_options: site::leptos_options(&site_root, config.listen),
@@ -94,6 +94,7 @@ impl Server {
                 open_signup: config.open_signup,
             }),
             login_throttle: Arc::new(LoginThrottle::default()),
+            tokens: Default::default(),
             ingest,
             ingest_policy: Arc::new(config.ingest_policy()),
             live,

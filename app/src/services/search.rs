@@ -2,7 +2,7 @@
 //! from the derived fields and indexed by the database itself (FTS5 on
 //! SQLite, `tsvector` on PostgreSQL; see the `span_search` migration).
 
-use std::collections::HashSet;
+use std::{borrow::Cow, collections::HashSet};
 
 use entity::span;
 use sea_orm::{
@@ -22,17 +22,14 @@ use crate::{error::Result, telemetry::SpanView};
 /// Message fields that are structure, not words anyone searches for.
 const STRUCTURAL_KEYS: &[&str] = &["role", "type", "id", "finish_reason", "tool_call_id"];
 
-fn collect_words(value: &Value, out: &mut String) {
+fn collect_strings<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
     match value {
-        Value::String(text) => {
-            out.push_str(text);
-            out.push('\n');
-        }
-        Value::Array(items) => items.iter().for_each(|item| collect_words(item, out)),
+        Value::String(text) => out.push(text),
+        Value::Array(items) => items.iter().for_each(|item| collect_strings(item, out)),
         Value::Object(map) => map
             .iter()
             .filter(|(key, _)| !STRUCTURAL_KEYS.contains(&key.as_str()))
-            .for_each(|(_, item)| collect_words(item, out)),
+            .for_each(|(_, item)| collect_strings(item, out)),
         _ => {}
     }
 }
@@ -71,28 +68,66 @@ impl<'a> From<&'a SpanView> for SearchableParts<'a> {
     }
 }
 
-/// The text a span is found by: the words of its prompt and completion
-/// (message structure left out), tool arguments and result, and diff.
+/// What a span is found by: the distinct lower-case words of its prompt and
+/// completion (message structure left out), tool arguments and result, and
+/// diff, space-separated in order of first appearance; `None` when it has none. Both indexes
+/// keep only which spans hold a word (no positions or counts), so each word
+/// once is all they need, and gathering them here, on the request's thread,
+/// spares the single writer tokenizing every repeat. On PostgreSQL the
+/// string is a `tsvector` literal as it stands: the words are plain letters
+/// and digits, so none needs quoting.
 pub fn searchable_text<'a>(parts: impl Into<SearchableParts<'a>>) -> Option<String> {
     let parts = parts.into();
-    let mut out = String::new();
-    for messages in [parts.prompt, parts.completion].into_iter().flatten() {
-        match serde_json::from_str::<Value>(messages) {
-            Ok(parsed @ (Value::Array(_) | Value::Object(_))) => collect_words(&parsed, &mut out),
-            _ => {
-                out.push_str(messages);
-                out.push('\n');
-            }
-        }
-    }
-    for text in [parts.tool_arguments, parts.tool_result, parts.diff]
+    let messages: Vec<Result<Value, &str>> = [parts.prompt, parts.completion]
         .into_iter()
         .flatten()
-    {
-        out.push_str(text);
-        out.push('\n');
+        .map(|messages| match serde_json::from_str::<Value>(messages) {
+            Ok(parsed @ (Value::Array(_) | Value::Object(_))) => Ok(parsed),
+            _ => Err(messages),
+        })
+        .collect();
+    let mut texts: Vec<&str> = Vec::new();
+    for messages in &messages {
+        match messages {
+            Ok(parsed) => collect_strings(parsed, &mut texts),
+            Err(plain) => texts.push(plain),
+        }
     }
-    (!out.trim().is_empty()).then_some(out)
+    texts.extend(
+        [parts.tool_arguments, parts.tool_result, parts.diff]
+            .into_iter()
+            .flatten(),
+    );
+    // A hash set rather than sorting: sorting every word of a span cost
+    // preparation a quarter of its time.
+    let mut seen: HashSet<Cow<str>, foldhash::fast::RandomState> = HashSet::default();
+    let mut lexemes = String::new();
+    for word in texts
+        .into_iter()
+        .flat_map(words)
+        .filter(|word| word.len() <= MAX_WORD_BYTES)
+    {
+        let word = lower_case(word);
+        if !seen.contains(word.as_ref()) {
+            if !lexemes.is_empty() {
+                lexemes.push(' ');
+            }
+            lexemes.push_str(&word);
+            seen.insert(word);
+        }
+    }
+    (!lexemes.is_empty()).then_some(lexemes)
+}
+
+fn lower_case(word: &str) -> Cow<'_, str> {
+    if word
+        .bytes()
+        .all(|byte| !byte.is_ascii_uppercase() && byte.is_ascii())
+    {
+        Cow::Borrowed(word)
+    } else {
+        Cow::Owned(word.to_lowercase())
+    }
 }
 
 /// Words as both indexes see them: runs of letters and digits. SQLite's
@@ -111,20 +146,6 @@ pub fn words_only(text: &str) -> String {
 /// Longer "words" (base64 blobs, minified code) are not worth indexing, and
 /// PostgreSQL refuses lexemes over 2 KB.
 const MAX_WORD_BYTES: usize = 100;
-
-/// A PostgreSQL `tsvector` literal of the text's distinct lower-case words,
-/// without positions. Building it here is much cheaper for the database than
-/// `to_tsvector` on the raw text, and the words are plain letters and digits,
-/// so none needs quoting.
-pub fn tsvector_literal(text: &str) -> String {
-    let mut lexemes: Vec<String> = words(text)
-        .filter(|word| word.len() <= MAX_WORD_BYTES)
-        .map(str::to_lowercase)
-        .collect();
-    lexemes.sort_unstable();
-    lexemes.dedup();
-    lexemes.join(" ")
-}
 
 /// The words of a search as an FTS5 query: every word must appear; quotes
 /// make each a plain token, so FTS5 operators in user text mean nothing.
@@ -235,17 +256,35 @@ mod tests {
     #[test]
     fn message_words_without_structure() {
         let llm = LlmFields {
-            prompt: Some(r#"[{"role":"user","parts":[{"type":"text","content":"fix the parser"}]}]"#.into()),
-            completion: Some("plain answer".into()),
+            prompt: Some(r#"[{"role":"user","parts":[{"type":"text","content":"Fix the parser"}]}]"#.into()),
+            completion: Some("plain answer: fix it".into()),
             diff: Some("+let x = 1;".into()),
             ..Default::default()
         };
-        let text = searchable_text(&llm).unwrap();
-        assert!(
-            text.contains("fix the parser") && text.contains("plain answer") && text.contains("+let x = 1;")
+        assert_eq!(
+            searchable_text(&llm).as_deref(),
+            Some("fix the parser plain answer it let x 1")
         );
-        assert!(!text.contains("user") && !text.contains("text\n"), "{text}");
         assert_eq!(searchable_text(&LlmFields::default()), None);
+    }
+
+    #[test]
+    fn each_word_once_lower_case_and_not_too_long() {
+        let long = "x".repeat(MAX_WORD_BYTES + 1);
+        let llm = LlmFields {
+            tool_arguments: Some(format!("Ünïcode ÜNÏCODE fix FIX-fix {long}")),
+            tool_result: Some("a.rs parse_range".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            searchable_text(&llm).as_deref(),
+            Some("ünïcode fix a rs parse range")
+        );
+        let only_long = LlmFields {
+            diff: Some(long),
+            ..Default::default()
+        };
+        assert_eq!(searchable_text(&only_long), None);
     }
 
     #[test]
@@ -255,7 +294,6 @@ mod tests {
             Some(r#""parse" "range" "OR" "x" "NEAR" "a""#)
         );
         assert_eq!(fts5_query(" -*- "), None);
-        assert_eq!(tsvector_literal("Fix fix the-FIX a.rs"), "a fix rs the");
         assert_eq!(
             words_only("--- a/src/a.rs\n+fn parse_range()"),
             "a src a rs fn parse range"

@@ -20,7 +20,7 @@ use super::extract::bearer_secret;
 pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
     let principal = match bearer_secret(&parts) {
-        Ok(Some(secret)) => tokens::authenticate(&state.db, secret).await,
+        Ok(Some(secret)) => tokens::authenticate(&state.db, &state.tokens, secret).await,
         Ok(None) => Err(AppError::InvalidToken("missing `Authorization: Bearer <token>`")),
         Err(err) => Err(err),
     };

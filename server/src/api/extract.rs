@@ -160,7 +160,9 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         if let Some(secret) = bearer_secret(parts)? {
-            return Ok(Self::Token(tokens::authenticate(&state.db, secret).await?));
+            return Ok(Self::Token(
+                tokens::authenticate(&state.db, &state.tokens, secret).await?,
+            ));
         }
         let session = session_from(parts, state).await?;
         Ok(Self::User(SignedIn::from_session(session, state).await?))

@@ -68,7 +68,7 @@ impl OtlpExport {
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, secret)| secret.trim().to_owned())
             .ok_or_else(|| Status::unauthenticated("missing `authorization: Bearer <token>` metadata"))?;
-        tokens::authenticate(&self.state.db, &secret)
+        tokens::authenticate(&self.state.db, &self.state.tokens, &secret)
             .await
             .map_err(|err| match err {
                 AppError::InvalidToken(message) => Status::unauthenticated(message),

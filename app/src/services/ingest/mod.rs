@@ -4,6 +4,7 @@
 //! OTLP wire types never reach this module; the server's `otlp` module turns
 //! them into [`record::SpanRecord`]s.
 
+pub mod cpu_pool;
 pub mod demo;
 pub mod genai;
 pub mod metric_rollups;

@@ -49,7 +49,8 @@ pub struct SpanRow {
     pub cost_nanos: Option<i64>,
     pub unpriced: bool,
     pub payload: Vec<u8>,
-    /// What full-text search finds the span by; `None` for spans without text.
+    /// The words full-text search finds the span by
+    /// ([`search::searchable_text`]); `None` for spans without text.
     pub search_text: Option<String>,
     /// The agent its usage is attributed to (see [`usage::attribute_agents`]).
     pub agent: Option<String>,
@@ -409,10 +410,7 @@ pub(crate) async fn index_for_search(txn: &impl ConnectionTrait, rows: &[(i64, &
         let mut values = Vec::with_capacity(chunk.len() * 2);
         for (row_id, text) in chunk {
             values.push(Value::from(*row_id));
-            values.push(Value::from(match backend {
-                DatabaseBackend::Postgres => search::tsvector_literal(text),
-                _ => (*text).to_owned(),
-            }));
+            values.push(Value::from(*text));
         }
         let sql = match backend {
             DatabaseBackend::Postgres => {

@@ -8,11 +8,12 @@
 use std::{sync::Arc, time::Duration};
 
 use sea_orm::DatabaseConnection;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{
+    cpu_pool::{CpuPool, CpuPoolError},
     metrics::{MetricPoint, PointBatch},
     store::{self, SpanBatch, SpanRow},
 };
@@ -87,8 +88,8 @@ struct WriteJob {
 #[derive(Clone, Debug)]
 pub struct IngestWriter {
     queue: mpsc::Sender<WriteJob>,
-    /// One slot per core for the CPU work before the queue.
-    cpu_slots: Arc<Semaphore>,
+    /// The threads for the CPU work before the queue.
+    cpu_pool: Arc<CpuPool>,
 }
 
 impl std::fmt::Debug for WriteJob {
@@ -100,14 +101,16 @@ impl std::fmt::Debug for WriteJob {
 }
 
 impl IngestWriter {
-    /// Starts the writer task. It stops when `stop` is cancelled, after
-    /// committing everything already queued.
+    /// Starts the writer task and the preparation threads. The writer stops
+    /// when `stop` is cancelled, after committing everything already queued.
     pub fn start(
         db: DatabaseConnection,
         settings: WriterSettings,
         live: LiveHub,
         stop: CancellationToken,
-    ) -> (Self, tokio::task::JoinHandle<()>) {
+    ) -> Result<(Self, tokio::task::JoinHandle<()>), CpuPoolError> {
+        let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
+        let cpu_pool = Arc::new(CpuPool::new(cores)?);
         let (queue, jobs) = mpsc::channel(settings.queue_capacity.max(1));
         let writer = run(db, settings, live, jobs, stop);
         let task = if settings.own_thread {
@@ -124,26 +127,19 @@ impl IngestWriter {
         } else {
             tokio::spawn(writer)
         };
-        let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
-        let cpu_slots = Arc::new(Semaphore::new(cores));
-        (Self { queue, cpu_slots }, task)
+        Ok((Self { queue, cpu_pool }, task))
     }
 
     /// Runs ingest CPU work (decoding, normalization, compression) on the
-    /// blocking pool, one job per core at a time: more at once would only add
-    /// threads and memory and take CPU from the writer. Waiting requests hold
-    /// only their bodies, which the body-size limit bounds.
+    /// preparation threads, one job per core at a time, at a priority below
+    /// the writer's (see [`CpuPool`]).
     pub async fn run_cpu_bound<T, F>(&self, work: F) -> Result<T, WriteError>
     where
         T: Send + 'static,
         F: FnOnce() -> T + Send + 'static,
     {
-        let _slot = self
-            .cpu_slots
-            .acquire()
-            .await
-            .map_err(|_| WriteError::ShuttingDown)?;
-        tokio::task::spawn_blocking(work)
+        self.cpu_pool
+            .run(work)
             .await
             .map_err(|err| WriteError::Preparation(err.to_string()))
     }

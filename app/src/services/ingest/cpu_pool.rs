@@ -1,0 +1,118 @@
+//! The threads that do ingest's CPU work (decoding, normalization, pricing,
+//! compression) before the writer commits it.
+//!
+//! They run at a lower scheduling priority than the rest of the server. The
+//! one serial step of ingest, the writer and its database connection, takes
+//! turns with these threads on the same cores; at equal priority the kernel
+//! preempted the database thread thousands of times a second in favour of
+//! request preparation, and every such wait lengthened every commit.
+//! Preparation is parallel and can catch up; the commit cannot.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use tokio::sync::oneshot;
+
+/// How much less these threads weigh than a thread at the default priority:
+/// the nice value they run at (0 is the default, 19 the lowest). At 10 the
+/// kernel gives a waiting default-priority thread about ten times their
+/// share of a core.
+const PREPARATION_NICE: i32 = 10;
+
+/// A fixed pool of preparation threads, one per core: more at once would
+/// only add threads and memory and take CPU from the writer.
+pub struct CpuPool {
+    pool: rayon_core::ThreadPool,
+}
+
+impl std::fmt::Debug for CpuPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CpuPool")
+            .field("threads", &self.pool.current_num_threads())
+            .finish()
+    }
+}
+
+/// Why a job gave no result.
+#[derive(Debug, thiserror::Error)]
+pub enum CpuPoolError {
+    #[error("the preparation threads could not start: {0}")]
+    Start(String),
+    #[error("the preparation job panicked")]
+    Panicked,
+}
+
+impl CpuPool {
+    pub fn new(threads: usize) -> Result<Self, CpuPoolError> {
+        let pool = rayon_core::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(|index| format!("ingest-prep-{index}"))
+            .start_handler(|_| lower_this_threads_priority())
+            .build()
+            .map_err(|err| CpuPoolError::Start(err.to_string()))?;
+        Ok(Self { pool })
+    }
+
+    /// Runs `work` on a preparation thread; jobs wait their turn in order.
+    /// A waiting job holds only what its closure captured (a request body,
+    /// which the body-size limit bounds).
+    pub async fn run<T, F>(&self, work: F) -> Result<T, CpuPoolError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        let (done, result) = oneshot::channel();
+        self.pool.spawn(move || {
+            // A panic must reach the request as an error, not unwind into
+            // the pool (which would abort the process).
+            let _ = done.send(catch_unwind(AssertUnwindSafe(work)));
+        });
+        match result.await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(_)) | Err(_) => Err(CpuPoolError::Panicked),
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn lower_this_threads_priority() {
+    // On Linux the nice value belongs to each thread, and `who = 0` names
+    // the calling one. Raising it needs no privilege; failing leaves the
+    // thread at the default priority, which is only slower.
+    // SAFETY: setpriority reads no memory of ours.
+    let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, PREPARATION_NICE) };
+    if result != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "could not lower the preparation thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_this_threads_priority() {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn runs_work_and_reports_panics() {
+        let pool = CpuPool::new(2).unwrap();
+        assert_eq!(pool.run(|| 6 * 7).await.unwrap(), 42);
+        let panicked = pool.run(|| -> u8 { panic!("bad input") }).await;
+        assert!(matches!(panicked, Err(CpuPoolError::Panicked)));
+        // The pool survives a panicking job.
+        assert_eq!(pool.run(|| "still here").await.unwrap(), "still here");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn preparation_threads_run_at_lower_priority() {
+        let pool = CpuPool::new(1).unwrap();
+        // SAFETY: getpriority reads no memory of ours.
+        let nice = pool
+            .run(|| unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) })
+            .await
+            .unwrap();
+        // SAFETY: as above, for the test's own thread.
+        let default = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+        assert_eq!(nice, (default + PREPARATION_NICE).min(19));
+    }
+}
