@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod cost_dashboard;
 pub mod cost_logs;
+pub mod expiring_cache;
 pub mod genai_metrics;
 pub mod ingest;
 pub mod instance;

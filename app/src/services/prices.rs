@@ -6,11 +6,7 @@
 //! [`PRICE_CACHE_TTL`] on other replicas); spans already stored keep their
 //! cost until a recompute re-prices them ([`super::recompute`]).
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::{sync::Arc, time::Duration};
 
 use entity::{model_price, user};
 use sea_orm::{
@@ -22,6 +18,7 @@ use serde_json::json;
 use super::{
     accounts,
     audit::{self, Actor},
+    expiring_cache::ExpiringCache,
     ingest::pricing::{ModelPrice, OrgPricing, PriceOverride as Override, PricingTable, parse_micro_usd},
     now_ns, orgs, recompute, rfc3339,
     spans::parse_time,
@@ -41,41 +38,34 @@ pub const MAX_OVERRIDES: usize = 1000;
 
 const MAX_MODEL_LEN: usize = 200;
 
-/// An organization's pricing, and when it was read.
-type CachedPricing = HashMap<Uuid, (Instant, Arc<OrgPricing>)>;
-
 /// Each organization's pricing as ingest last read it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct PriceBook {
-    cached: Arc<Mutex<CachedPricing>>,
+    cached: ExpiringCache<Uuid, Arc<OrgPricing>>,
+}
+
+impl Default for PriceBook {
+    fn default() -> Self {
+        Self {
+            cached: ExpiringCache::new(PRICE_CACHE_TTL),
+        }
+    }
 }
 
 impl PriceBook {
     /// The pricing `org_id`'s spans are priced with now.
     pub async fn for_org(&self, db: &DatabaseConnection, org_id: Uuid) -> Result<Arc<OrgPricing>> {
-        if let Some((loaded, pricing)) = self.lock().get(&org_id)
-            && loaded.elapsed() < PRICE_CACHE_TTL
-        {
-            return Ok(pricing.clone());
+        if let Some(pricing) = self.cached.get(&org_id) {
+            return Ok(pricing);
         }
         let pricing = Arc::new(load_pricing(db, org_id).await?);
-        let mut cached = self.lock();
-        // Entries of organizations that stopped sending go with the next load.
-        cached.retain(|_, (loaded, _)| loaded.elapsed() < PRICE_CACHE_TTL);
-        cached.insert(org_id, (Instant::now(), pricing.clone()));
+        self.cached.insert(org_id, pricing.clone());
         Ok(pricing)
     }
 
     /// Drops what this replica knows of `org_id`'s prices after a change.
     pub fn forget(&self, org_id: Uuid) {
-        self.lock().remove(&org_id);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, CachedPricing> {
-        // A panic while holding the lock leaves the map itself intact.
-        self.cached
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.cached.remove(&org_id);
     }
 }
 

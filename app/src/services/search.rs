@@ -70,10 +70,10 @@ impl<'a> From<&'a SpanView> for SearchableParts<'a> {
 
 /// What a span is found by: the distinct lower-case words of its prompt and
 /// completion (message structure left out), tool arguments and result, and
-/// diff, space-separated in order of first appearance; `None` when it has none. Both indexes
-/// keep only which spans hold a word (no positions or counts), so each word
-/// once is all they need, and gathering them here, on the request's thread,
-/// spares the single writer tokenizing every repeat. On PostgreSQL the
+/// diff, space-separated in order of first appearance; `None` when it has
+/// none. Both indexes keep only which spans hold a word (no positions or
+/// counts), so each word once is all they need, and gathering them here, on
+/// the request's thread, spares the single writer tokenizing every repeat. On PostgreSQL the
 /// string is a `tsvector` literal as it stands: the words are plain letters
 /// and digits, so none needs quoting.
 pub fn searchable_text<'a>(parts: impl Into<SearchableParts<'a>>) -> Option<String> {

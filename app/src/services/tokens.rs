@@ -9,12 +9,6 @@
 //! drops the token from this replica's cache at once, so the next request
 //! is refused; other replicas refuse it within the TTL.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
-    time::Instant,
-};
-
 use chrono::{DateTime, Duration, Utc};
 use entity::{api_token, user};
 use sea_orm::{
@@ -23,7 +17,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::{orgs, secrets};
+use super::{expiring_cache::ExpiringCache, orgs, secrets};
 use crate::{
     accounts::{Action, MintedToken, TokenInfo, TokenScope},
     error::{AppError, Result},
@@ -41,54 +35,41 @@ pub const LAST_USED_RESOLUTION: Duration = Duration::seconds(60);
 pub const TOKEN_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Valid tokens recently looked up, by the SHA-256 of their secret (never
-/// the secret itself). Unknown and refused tokens are not kept.
-#[derive(Clone, Debug, Default)]
+/// the secret itself), with their expiry. Unknown and refused tokens are
+/// not kept.
+#[derive(Clone, Debug)]
 pub struct TokenCache {
-    entries: Arc<Mutex<HashMap<String, CachedToken>>>,
+    entries: ExpiringCache<String, (Option<DateTime<Utc>>, TokenPrincipal)>,
 }
 
-#[derive(Clone, Debug)]
-struct CachedToken {
-    looked_up: Instant,
-    expires_at: Option<DateTime<Utc>>,
-    principal: TokenPrincipal,
+impl Default for TokenCache {
+    fn default() -> Self {
+        Self::with_ttl(TOKEN_CACHE_TTL)
+    }
 }
 
 impl TokenCache {
+    fn with_ttl(ttl: std::time::Duration) -> Self {
+        Self {
+            entries: ExpiringCache::new(ttl),
+        }
+    }
+
     fn get(&self, digest: &str, now: DateTime<Utc>) -> Option<TokenPrincipal> {
-        self.lock()
+        self.entries
             .get(digest)
-            .filter(|cached| {
-                cached.looked_up.elapsed() < TOKEN_CACHE_TTL && cached.expires_at.is_none_or(|at| at > now)
-            })
-            .map(|cached| cached.principal.clone())
+            .filter(|(expires_at, _)| expires_at.is_none_or(|at| at > now))
+            .map(|(_, principal)| principal)
     }
 
     fn insert(&self, digest: String, expires_at: Option<DateTime<Utc>>, principal: TokenPrincipal) {
-        let mut entries = self.lock();
-        // Tokens that stopped being used go with the next lookup.
-        entries.retain(|_, cached| cached.looked_up.elapsed() < TOKEN_CACHE_TTL);
-        entries.insert(
-            digest,
-            CachedToken {
-                looked_up: Instant::now(),
-                expires_at,
-                principal,
-            },
-        );
+        self.entries.insert(digest, (expires_at, principal));
     }
 
     /// Forgets a token (it was revoked): its next request is looked up.
     pub fn forget(&self, token_id: Uuid) {
-        self.lock()
-            .retain(|_, cached| cached.principal.token_id != token_id);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedToken>> {
-        // A panic while holding the lock leaves the map itself intact.
         self.entries
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .retain(|(_, principal)| principal.token_id != token_id);
     }
 }
 
@@ -333,12 +314,9 @@ mod tests {
         cache.forget(lasting.token_id);
         assert_eq!(cache.get("a", now), None);
 
-        let aging = principal();
-        cache.insert("old".into(), None, aging);
-        if let Some(entry) = cache.lock().get_mut("old") {
-            entry.looked_up -= TOKEN_CACHE_TTL;
-        }
-        assert_eq!(cache.get("old", now), None);
+        let aged = TokenCache::with_ttl(std::time::Duration::ZERO);
+        aged.insert("old".into(), None, principal());
+        assert_eq!(aged.get("old", now), None);
     }
 
     #[test]
