@@ -7,11 +7,9 @@
 
 use std::time::Duration;
 
+use app::services::ingest::{sqlite_connection::SqliteWriterConnection, store::WriterConnection};
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{
-    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbErr,
-    sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous},
-};
+use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbErr};
 
 use tokio_util::sync::CancellationToken;
 
@@ -52,15 +50,50 @@ pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Database
 
 /// The span writer's own connection on SQLite (one connection, so its page
 /// cache stays warm from batch to batch, with a larger cache); on
-/// PostgreSQL the writer shares the main pool.
+/// PostgreSQL, and for an in-memory SQLite database, which no second
+/// connection can open, the writer shares the main pool. Call after
+/// [`migrate`]: the SQLite file must exist.
 pub async fn connect_writer(
     url: &DatabaseUrl,
     main: &DatabaseConnection,
-) -> Result<DatabaseConnection, DbSetupError> {
-    match url.sqlite_path() {
-        Some(_) => connect_with_cache(url, 1, WRITER_PAGE_CACHE_KIB).await,
-        None => Ok(main.clone()),
-    }
+) -> Result<WriterConnection, DbSetupError> {
+    let Some(path) = url.sqlite_path() else {
+        return Ok(WriterConnection::Pooled(main.clone()));
+    };
+    let pragmas = sqlite_pragmas(WRITER_PAGE_CACHE_KIB);
+    let writer = tokio::task::spawn_blocking(move || {
+        SqliteWriterConnection::open(&path, &pragmas, SQLITE_BUSY_TIMEOUT)
+    })
+    .await
+    .map_err(|err| DbErr::Custom(err.to_string()))
+    .and_then(|opened| opened)
+    .map_err(|source| DbSetupError::Connect {
+        url: url.redacted(),
+        source,
+    })?;
+    Ok(WriterConnection::Sqlite(writer))
+}
+
+/// The pragmas every SQLite connection runs with, in order.
+fn sqlite_pragmas(page_cache_kib: u32) -> Vec<(&'static str, String)> {
+    vec![
+        ("journal_mode", "WAL".to_owned()),
+        // NORMAL is durable in WAL mode except against power loss of the
+        // last transactions; FULL would fsync on every commit.
+        ("synchronous", "NORMAL".to_owned()),
+        ("foreign_keys", "ON".to_owned()),
+        // Checkpoints run in the background (`run_wal_checkpoints`), not
+        // inside whichever commit crosses the threshold: that commit is
+        // usually the ingest writer's.
+        ("wal_autocheckpoint", "0".to_owned()),
+        // Once checkpointed and rewound, the WAL file shrinks back.
+        ("journal_size_limit", WAL_SIZE_LIMIT.to_string()),
+        ("cache_size", format!("-{page_cache_kib}")),
+        // Multi-row inserts keep a statement journal (to undo a statement
+        // that fails halfway); past 64 KiB SQLite spills it to a temporary
+        // file, which cost the ingest writer 3%.
+        ("temp_store", "MEMORY".to_owned()),
+    ]
 }
 
 async fn connect_with_cache(
@@ -89,25 +122,10 @@ async fn connect_with_cache(
         .sqlx_logging_level(log::LevelFilter::Debug)
         .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, SLOW_STATEMENT)
         .map_sqlx_sqlite_opts(move |sqlite| {
-            sqlite
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                // NORMAL is durable in WAL mode except against power loss of the
-                // last transactions; FULL would fsync on every commit.
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(SQLITE_BUSY_TIMEOUT)
-                .foreign_keys(true)
-                // Checkpoints run in the background (`run_wal_checkpoints`),
-                // not inside whichever commit crosses the threshold: that
-                // commit is usually the ingest writer's.
-                .pragma("wal_autocheckpoint", "0")
-                // Once checkpointed and rewound, the WAL file shrinks back.
-                .pragma("journal_size_limit", WAL_SIZE_LIMIT.to_string())
-                .pragma("cache_size", format!("-{page_cache_kib}"))
-                // Multi-row inserts keep a statement journal (to undo a
-                // statement that fails halfway); past 64 KiB SQLite spills it
-                // to a temporary file, which cost the ingest writer 3%.
-                .pragma("temp_store", "MEMORY")
+            sqlite_pragmas(page_cache_kib).into_iter().fold(
+                sqlite.create_if_missing(true).busy_timeout(SQLITE_BUSY_TIMEOUT),
+                |sqlite, (name, value)| sqlite.pragma(name, value),
+            )
         });
 
     Database::connect(options)

@@ -77,7 +77,6 @@ impl Server {
                 store: StoreOptions {
                     usage_rollups: config.ingest_usage_rollups,
                 },
-                own_thread: config.database_url.sqlite_path().is_some(),
             },
             live.clone(),
             writer_stop.clone(),

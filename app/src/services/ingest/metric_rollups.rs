@@ -15,14 +15,14 @@ use std::collections::HashMap;
 
 use entity::metric_point;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement, TransactionTrait, Value,
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    TransactionTrait, Value,
 };
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{store::value_groups, usage::RollupPeriod};
+use super::{store::value_groups, transaction::WriteTransaction, usage::RollupPeriod};
 use crate::{error::Result, services::maintenance};
 
 /// Tokens per operation, a histogram in `{token}` split by token type.
@@ -136,12 +136,12 @@ fn latest_per_row<'a>(points: &[RollupPoint<'a>]) -> HashMap<RowKey<'a>, RollupP
 }
 
 /// Rolls `points` up, in the caller's transaction.
-pub async fn upsert(txn: &impl ConnectionTrait, points: &[RollupPoint<'_>]) -> Result<(), DbErr> {
+pub async fn upsert(txn: &impl WriteTransaction, points: &[RollupPoint<'_>]) -> Result<(), DbErr> {
     let rows: Vec<(RowKey, RollupPoint)> = latest_per_row(points).into_iter().collect();
     if rows.is_empty() {
         return Ok(());
     }
-    let backend = txn.get_database_backend();
+    let backend = txn.backend();
     const COLUMNS: [&str; 15] = [
         "org_id",
         "period_ns",
@@ -195,7 +195,7 @@ pub async fn upsert(txn: &impl ConnectionTrait, points: &[RollupPoint<'_>]) -> R
             value_groups(backend, chunk.len(), COLUMNS.len()),
             key.join(", "),
         );
-        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        txn.execute_statement(Statement::from_sql_and_values(backend, sql, values))
             .await?;
     }
     Ok(())

@@ -5,7 +5,7 @@
 use entity::metric_point;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ConnectionTrait, DbErr, EntityTrait,
+    DbErr, EntityTrait, QueryTrait,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::{
     metric_rollups::{self, RollupPoint},
     record::Attributes,
+    transaction::WriteTransaction,
 };
 
 /// Rows inserted per statement (well under either database's bind limit).
@@ -48,7 +49,7 @@ pub struct PointBatch {
 
 /// Inserts the batches' points inside the writer's transaction, and rolls
 /// up the GenAI ones.
-pub(crate) async fn insert_points(txn: &impl ConnectionTrait, batches: &[PointBatch]) -> Result<(), DbErr> {
+pub(crate) async fn insert_points(txn: &impl WriteTransaction, batches: &[PointBatch]) -> Result<(), DbErr> {
     // The JSON texts once, for the row and its rollups.
     let texts: Vec<(String, Option<String>)> = batches
         .iter()
@@ -111,8 +112,7 @@ pub(crate) async fn insert_points(txn: &impl ConnectionTrait, batches: &[PointBa
     let mut rows = rows.into_iter().peekable();
     while rows.peek().is_some() {
         let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
-        metric_point::Entity::insert_many(chunk)
-            .exec_without_returning(txn)
+        txn.execute_statement(metric_point::Entity::insert_many(chunk).build(txn.backend()))
             .await?;
     }
     metric_rollups::upsert(txn, &rollup_points).await

@@ -13,7 +13,9 @@ pub mod payload;
 pub mod policy;
 pub mod pricing;
 pub mod record;
+pub mod sqlite_connection;
 pub mod store;
+pub mod transaction;
 pub mod usage;
 pub mod writer;
 

@@ -8,9 +8,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::{
-    ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait, Value,
-};
+use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait, Value};
 use uuid::Uuid;
 
 use super::{
@@ -20,6 +18,8 @@ use super::{
     payload,
     pricing::SpanCost,
     record::{SpanRecord, StatusCode},
+    sqlite_connection::SqliteWriterConnection,
+    transaction::WriteTransaction,
     usage::{self, UsageDeltas},
 };
 
@@ -299,11 +299,11 @@ const TRACE_CHUNK: usize = 1000;
 /// Inserts one chunk of spans; returns the indexes (into `rows`) and row
 /// ids of the new ones (the others were stored before: a retried export).
 async fn insert_spans(
-    txn: &impl ConnectionTrait,
+    txn: &impl WriteTransaction,
     rows: &[PendingRow<'_>],
     ingested_at_ns: i64,
 ) -> Result<Vec<(usize, i64)>, DbErr> {
-    let backend = txn.get_database_backend();
+    let backend = txn.backend();
     let mut values = Vec::with_capacity(rows.len() * SPAN_COLUMNS.len());
     for pending in rows {
         pending
@@ -315,10 +315,10 @@ async fn insert_spans(
         SPAN_COLUMNS.join(", "),
         value_groups(backend, rows.len(), SPAN_COLUMNS.len()),
     );
-    let returned = match backend {
+    let returned: Vec<(i64, String, String)> = match backend {
         // PostgreSQL says which rows were new in the same round trip.
         DatabaseBackend::Postgres => {
-            txn.query_all_raw(Statement::from_sql_and_values(
+            txn.query_rows(Statement::from_sql_and_values(
                 backend,
                 format!("{insert} RETURNING id, trace_id, span_id"),
                 values,
@@ -332,10 +332,10 @@ async fn insert_spans(
         // says everything; otherwise the new rows are read back by id.
         _ => {
             let result = txn
-                .execute_raw(Statement::from_sql_and_values(backend, insert, values))
+                .execute_statement(Statement::from_sql_and_values(backend, insert, values))
                 .await?;
-            let inserted = result.rows_affected() as usize;
-            let last_id = result.last_insert_id() as i64;
+            let inserted = result.rows_affected as usize;
+            let last_id = result.last_insert_id;
             if inserted == rows.len() {
                 let first_id = last_id - inserted as i64 + 1;
                 return Ok((0..inserted)
@@ -345,7 +345,7 @@ async fn insert_spans(
             if inserted == 0 {
                 return Ok(Vec::new());
             }
-            txn.query_all_raw(Statement::from_sql_and_values(
+            txn.query_rows(Statement::from_sql_and_values(
                 backend,
                 "SELECT id, trace_id, span_id FROM spans WHERE id > ? AND id <= ?",
                 [(last_id - inserted as i64).into(), last_id.into()],
@@ -362,10 +362,7 @@ async fn insert_spans(
             .push(index);
     }
     let mut new_rows = Vec::with_capacity(returned.len());
-    for returned in returned {
-        let row_id: i64 = returned.try_get("", "id")?;
-        let trace_id: String = returned.try_get("", "trace_id")?;
-        let span_id: String = returned.try_get("", "span_id")?;
+    for (row_id, trace_id, span_id) in returned {
         if let Some(candidates) = by_span_id.get_mut(span_id.as_str())
             && let Some(position) = candidates
                 .iter()
@@ -378,10 +375,10 @@ async fn insert_spans(
 }
 
 async fn upsert_traces(
-    txn: &impl ConnectionTrait,
+    txn: &impl WriteTransaction,
     deltas: Vec<((Uuid, &str), TraceDelta)>,
 ) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
+    let backend = txn.backend();
     for chunk in deltas.chunks(TRACE_CHUNK) {
         let mut values = Vec::with_capacity(chunk.len() * TRACE_COLUMNS);
         for ((org_id, trace_id), delta) in chunk {
@@ -394,7 +391,7 @@ async fn upsert_traces(
              unpriced_spans) VALUES {} {TRACE_UPSERT}",
             value_groups(backend, count, TRACE_COLUMNS),
         );
-        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        txn.execute_statement(Statement::from_sql_and_values(backend, sql, values))
             .await?;
     }
     Ok(())
@@ -404,8 +401,8 @@ async fn upsert_traces(
 const SEARCH_CHUNK: usize = 1000;
 
 /// Adds the new spans' text to the full-text index, in the same transaction.
-pub(crate) async fn index_for_search(txn: &impl ConnectionTrait, rows: &[(i64, &str)]) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
+pub(crate) async fn index_for_search(txn: &impl WriteTransaction, rows: &[(i64, &str)]) -> Result<(), DbErr> {
+    let backend = txn.backend();
     for chunk in rows.chunks(SEARCH_CHUNK) {
         let mut values = Vec::with_capacity(chunk.len() * 2);
         for (row_id, text) in chunk {
@@ -429,7 +426,7 @@ pub(crate) async fn index_for_search(txn: &impl ConnectionTrait, rows: &[(i64, &
                 value_groups(backend, chunk.len(), 2)
             ),
         };
-        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        txn.execute_statement(Statement::from_sql_and_values(backend, sql, values))
             .await?;
     }
     Ok(())
@@ -448,17 +445,48 @@ impl Default for StoreOptions {
     }
 }
 
+/// The connection the ingest writer commits on.
+#[derive(Debug)]
+pub enum WriterConnection {
+    /// A sea-orm pool (PostgreSQL: the server's pool, shared).
+    Pooled(DatabaseConnection),
+    /// SQLite: one connection of the writer's own, driven on its thread.
+    Sqlite(SqliteWriterConnection),
+}
+
 /// Stores the span and metric-point batches in one transaction; returns,
 /// per span batch, how many of its spans were new (the rest were already
 /// stored: a retried export).
 pub async fn store_batches(
-    db: &DatabaseConnection,
+    db: &WriterConnection,
+    batches: &[SpanBatch],
+    point_batches: &[PointBatch],
+    options: StoreOptions,
+) -> Result<Vec<u64>, DbErr> {
+    match db {
+        WriterConnection::Pooled(db) => {
+            let txn = db.begin().await?;
+            let stored = write_batches(&txn, batches, point_batches, options).await?;
+            txn.commit().await?;
+            Ok(stored)
+        }
+        WriterConnection::Sqlite(db) => {
+            let txn = db.begin()?;
+            let stored = write_batches(&txn, batches, point_batches, options).await?;
+            txn.commit()?;
+            Ok(stored)
+        }
+    }
+}
+
+/// The statements of [`store_batches`], inside its transaction.
+async fn write_batches(
+    txn: &impl WriteTransaction,
     batches: &[SpanBatch],
     point_batches: &[PointBatch],
     options: StoreOptions,
 ) -> Result<Vec<u64>, DbErr> {
     let ingested_at_ns = Utc::now().timestamp_nanos_opt().unwrap_or_default();
-    let txn = db.begin().await?;
     let mut stored = vec![0; batches.len()];
     let mut traces: HashMap<(Uuid, &str), TraceDelta> = HashMap::new();
     let mut search_rows: Vec<(i64, &str)> = Vec::new();
@@ -478,7 +506,7 @@ pub async fn store_batches(
         })
         .collect();
     for chunk in all_rows.chunks(SPAN_CHUNK) {
-        for (index, row_id) in insert_spans(&txn, chunk, ingested_at_ns).await? {
+        for (index, row_id) in insert_spans(txn, chunk, ingested_at_ns).await? {
             let PendingRow {
                 batch: batch_index,
                 org_id,
@@ -499,16 +527,16 @@ pub async fn store_batches(
     let mut orgs_with_new_spans: Vec<Uuid> = traces.keys().map(|(org_id, _)| *org_id).collect();
     orgs_with_new_spans.sort_unstable();
     orgs_with_new_spans.dedup();
-    upsert_traces(&txn, traces.into_iter().collect()).await?;
+    upsert_traces(txn, traces.into_iter().collect()).await?;
     if !usage.is_empty() {
-        usage::upsert(&txn, usage.into_rows()).await?;
+        usage::upsert(txn, usage.into_rows()).await?;
     }
-    index_for_search(&txn, &search_rows).await?;
-    metrics::insert_points(&txn, point_batches).await?;
-    if txn.get_database_backend() == DatabaseBackend::Postgres {
+    index_for_search(txn, &search_rows).await?;
+    metrics::insert_points(txn, point_batches).await?;
+    if txn.backend() == DatabaseBackend::Postgres {
         // Delivered to every replica's listener when (and only if) this commits.
         for org_id in &orgs_with_new_spans {
-            txn.execute_raw(Statement::from_sql_and_values(
+            txn.execute_statement(Statement::from_sql_and_values(
                 DatabaseBackend::Postgres,
                 "SELECT pg_notify($1, $2)",
                 [live::NOTIFY_CHANNEL.into(), org_id.to_string().into()],
@@ -516,6 +544,5 @@ pub async fn store_batches(
             .await?;
         }
     }
-    txn.commit().await?;
     Ok(stored)
 }

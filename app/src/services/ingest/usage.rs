@@ -13,13 +13,14 @@
 
 use std::{collections::HashMap, sync::LazyLock};
 
-use sea_orm::{ConnectionTrait, DbErr, Statement, Value};
+use sea_orm::{DbErr, Statement, Value};
 use uuid::Uuid;
 
 use super::{
     genai::LlmKind,
     record::{SpanRecord, StatusCode},
     store::{SpanRow, value_groups},
+    transaction::WriteTransaction,
 };
 
 /// Nanoseconds per rollup bucket: one hour.
@@ -317,7 +318,10 @@ impl RollupPeriod {
 
 /// Adds the hourly deltas to the hourly rollups and, summed per day, to
 /// the daily ones, in the caller's transaction.
-pub async fn upsert(txn: &impl ConnectionTrait, deltas: Vec<(UsageKey, UsageCounters)>) -> Result<(), DbErr> {
+pub async fn upsert(
+    txn: &impl WriteTransaction,
+    deltas: Vec<(UsageKey, UsageCounters)>,
+) -> Result<(), DbErr> {
     let mut by_day: HashMap<UsageKey, UsageCounters> = HashMap::with_capacity(deltas.len());
     for (key, counters) in &deltas {
         let day = UsageKey {
@@ -334,11 +338,11 @@ pub async fn upsert(txn: &impl ConnectionTrait, deltas: Vec<(UsageKey, UsageCoun
 /// Adds `deltas` to the rows of `period`'s table, keyed by `hour_ns` as
 /// that period's start.
 async fn add_to(
-    txn: &impl ConnectionTrait,
+    txn: &impl WriteTransaction,
     period: RollupPeriod,
     deltas: &[(UsageKey, UsageCounters)],
 ) -> Result<(), DbErr> {
-    let backend = txn.get_database_backend();
+    let backend = txn.backend();
     let table = period.table();
     let latency_columns: Vec<String> = (0..LATENCY_BUCKETS).map(latency_column).collect();
     let counter_columns: Vec<&str> = COUNTER_COLUMNS
@@ -383,7 +387,7 @@ async fn add_to(
             value_groups(backend, chunk.len(), columns),
             key_columns.join(", "),
         );
-        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        txn.execute_statement(Statement::from_sql_and_values(backend, sql, values))
             .await?;
     }
     Ok(())

@@ -7,7 +7,6 @@
 
 use std::{sync::Arc, time::Duration};
 
-use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -15,7 +14,7 @@ use uuid::Uuid;
 use super::{
     cpu_pool::{CpuPool, CpuPoolError},
     metrics::{MetricPoint, PointBatch},
-    store::{self, SpanBatch, SpanRow},
+    store::{self, SpanBatch, SpanRow, WriterConnection},
 };
 use crate::services::live::LiveHub;
 
@@ -29,11 +28,6 @@ pub struct WriterSettings {
     pub max_batch_wait: Duration,
     /// What each commit maintains besides the rows.
     pub store: store::StoreOptions,
-    /// Run the writer on a thread and runtime of its own. Only for a
-    /// connection that does no I/O on the runtime (SQLite's runs on its own
-    /// worker thread): a pooled network connection belongs to the runtime
-    /// that opened it.
-    pub own_thread: bool,
 }
 
 impl Default for WriterSettings {
@@ -43,7 +37,6 @@ impl Default for WriterSettings {
             max_batch_spans: 2_000,
             max_batch_wait: Duration::ZERO,
             store: store::StoreOptions::default(),
-            own_thread: false,
         }
     }
 }
@@ -104,7 +97,7 @@ impl IngestWriter {
     /// Starts the writer task and the preparation threads. The writer stops
     /// when `stop` is cancelled, after committing everything already queued.
     pub fn start(
-        db: DatabaseConnection,
+        db: WriterConnection,
         settings: WriterSettings,
         live: LiveHub,
         stop: CancellationToken,
@@ -112,12 +105,15 @@ impl IngestWriter {
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
         let cpu_pool = Arc::new(CpuPool::new(cores)?);
         let (queue, jobs) = mpsc::channel(settings.queue_capacity.max(1));
+        // A pooled network connection belongs to the runtime that opened it;
+        // SQLite's connection does no I/O on a runtime.
+        let own_thread = matches!(db, WriterConnection::Sqlite(_));
         let writer = run(db, settings, live, jobs, stop);
-        let task = if settings.own_thread {
+        let task = if own_thread {
             // The writer is the one serial step of ingest: on its own thread
-            // and runtime, its many short waits on the database never queue
-            // behind request tasks on the shared workers (+10% throughput on
-            // SQLite, BENCHMARKS.md).
+            // and runtime, its work never queues behind request tasks on the
+            // shared workers (+10% throughput on SQLite, BENCHMARKS.md), and
+            // SQLite's statements run on that thread itself.
             tokio::task::spawn_blocking(move || {
                 match tokio::runtime::Builder::new_current_thread().enable_all().build() {
                     Ok(runtime) => runtime.block_on(writer),
@@ -180,7 +176,7 @@ impl IngestWriter {
 }
 
 async fn run(
-    db: DatabaseConnection,
+    db: WriterConnection,
     settings: WriterSettings,
     live: LiveHub,
     mut jobs: mpsc::Receiver<WriteJob>,
@@ -219,7 +215,7 @@ async fn run(
     tracing::debug!("ingest writer stopped");
 }
 
-async fn commit(db: &DatabaseConnection, options: store::StoreOptions, live: &LiveHub, jobs: Vec<WriteJob>) {
+async fn commit(db: &WriterConnection, options: store::StoreOptions, live: &LiveHub, jobs: Vec<WriteJob>) {
     let mut span_batches = Vec::new();
     let mut span_answers = Vec::new();
     let mut point_batches = Vec::new();

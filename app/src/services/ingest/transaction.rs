@@ -1,0 +1,72 @@
+//! The transaction a commit's statements run in: any sea-orm connection or
+//! transaction (PostgreSQL's writer, and the backfills and recomputes on
+//! either database), or the SQLite writer's own
+//! ([`SqliteTransaction`](super::sqlite_connection::SqliteTransaction)).
+//! The statement builders are written once against this trait.
+
+use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, QueryResult, Statement, TryGetableMany};
+
+/// What running a statement changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Executed {
+    pub rows_affected: u64,
+    /// The row id of the last row inserted (SQLite; 0 on PostgreSQL).
+    pub last_insert_id: i64,
+}
+
+/// A row a query returns, read by position from either connection.
+pub trait QueryRow: Sized + Send {
+    fn from_query_result(row: &QueryResult) -> Result<Self, DbErr>;
+    fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self>;
+}
+
+/// Tuples of plain column types, such as `(i64, String, String)`.
+impl<T> QueryRow for T
+where
+    T: TryGetableMany + Send + for<'r> TryFrom<&'r rusqlite::Row<'r>, Error = rusqlite::Error>,
+{
+    fn from_query_result(row: &QueryResult) -> Result<Self, DbErr> {
+        row.try_get_many_by_index()
+    }
+
+    fn from_sqlite_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Self::try_from(row)
+    }
+}
+
+#[async_trait::async_trait]
+pub trait WriteTransaction: Sync {
+    fn backend(&self) -> DatabaseBackend;
+
+    async fn execute_statement(&self, statement: Statement) -> Result<Executed, DbErr>;
+
+    async fn query_rows<R: QueryRow>(&self, statement: Statement) -> Result<Vec<R>, DbErr>;
+}
+
+#[async_trait::async_trait]
+impl<C: ConnectionTrait> WriteTransaction for C {
+    fn backend(&self) -> DatabaseBackend {
+        self.get_database_backend()
+    }
+
+    async fn execute_statement(&self, statement: Statement) -> Result<Executed, DbErr> {
+        let result = self.execute_raw(statement).await?;
+        // sea-orm panics when asked PostgreSQL's last insert id.
+        let last_insert_id = match self.get_database_backend() {
+            DatabaseBackend::Postgres => 0,
+            _ => i64::try_from(result.last_insert_id()).unwrap_or(0),
+        };
+        Ok(Executed {
+            rows_affected: result.rows_affected(),
+            last_insert_id,
+        })
+    }
+
+    async fn query_rows<R: QueryRow>(&self, statement: Statement) -> Result<Vec<R>, DbErr> {
+        self.query_all_raw(statement)
+            .await?
+            .iter()
+            .map(R::from_query_result)
+            .collect()
+    }
+}
