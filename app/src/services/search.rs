@@ -2,7 +2,10 @@
 //! from the derived fields and indexed by the database itself (FTS5 on
 //! SQLite, `tsvector` on PostgreSQL; see the `span_search` migration).
 
-use std::{borrow::Cow, collections::HashSet};
+use std::{
+    borrow::Cow,
+    collections::{HashMap, HashSet, hash_map::Entry},
+};
 
 use entity::span;
 use sea_orm::{
@@ -99,34 +102,36 @@ pub fn searchable_text<'a>(parts: impl Into<SearchableParts<'a>>) -> Option<Stri
             .flatten(),
     );
     // A hash set rather than sorting: sorting every word of a span cost
-    // preparation a quarter of its time.
-    let mut seen: HashSet<Cow<str>, foldhash::fast::RandomState> = HashSet::default();
-    let mut lexemes = String::new();
+    // preparation a quarter of its time. Sized for a word per 8 bytes of
+    // text up front, since growing it was a fifth of this function.
+    let text_bytes: usize = texts.iter().map(|text| text.len()).sum();
+    let mut seen: HashMap<Cow<str>, (), foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(text_bytes / 8, Default::default());
+    let mut lexemes = String::with_capacity(text_bytes / 2);
     for word in texts
         .into_iter()
         .flat_map(words)
         .filter(|word| word.len() <= MAX_WORD_BYTES)
     {
-        let word = lower_case(word);
-        if !seen.contains(word.as_ref()) {
+        // One lookup per word: the entry both tests and inserts.
+        if let Entry::Vacant(entry) = seen.entry(lower_case(word)) {
             if !lexemes.is_empty() {
                 lexemes.push(' ');
             }
-            lexemes.push_str(&word);
-            seen.insert(word);
+            lexemes.push_str(entry.key());
+            entry.insert(());
         }
     }
     (!lexemes.is_empty()).then_some(lexemes)
 }
 
 fn lower_case(word: &str) -> Cow<'_, str> {
-    if word
-        .bytes()
-        .all(|byte| !byte.is_ascii_uppercase() && byte.is_ascii())
-    {
-        Cow::Borrowed(word)
-    } else {
+    if !word.is_ascii() {
         Cow::Owned(word.to_lowercase())
+    } else if word.bytes().any(|byte| byte.is_ascii_uppercase()) {
+        Cow::Owned(word.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(word)
     }
 }
 
