@@ -16,7 +16,7 @@
 use std::{
     path::Path,
     sync::{Mutex, MutexGuard},
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use sea_orm::{DatabaseBackend, DbErr, RuntimeErr, Statement, Value};
@@ -26,6 +26,20 @@ use super::transaction::{Executed, QueryRow, WriteTransaction};
 /// Prepared statements kept per connection: a commit runs a handful of
 /// distinct statements, each in a few row counts.
 const STATEMENT_CACHE: usize = 64;
+/// Statements slower than this are logged at `warn`, as the sea-orm pools
+/// log theirs.
+const SLOW_STATEMENT: Duration = Duration::from_secs(1);
+
+fn warn_if_slow(started: Instant, statement: impl FnOnce() -> String) {
+    let elapsed = started.elapsed();
+    if elapsed >= SLOW_STATEMENT {
+        tracing::warn!(
+            statement = statement(),
+            elapsed_ms = elapsed.as_millis() as u64,
+            "slow statement on the SQLite writer connection"
+        );
+    }
+}
 
 /// One SQLite connection for the ingest writer.
 pub struct SqliteWriterConnection {
@@ -87,7 +101,10 @@ impl SqliteTransaction<'_> {
     pub fn commit(mut self) -> Result<(), DbErr> {
         self.open = false;
         let connection = self.connection.lock()?;
-        if let Err(err) = connection.execute_batch("COMMIT") {
+        let started = Instant::now();
+        let committed = connection.execute_batch("COMMIT");
+        warn_if_slow(started, || "COMMIT".to_owned());
+        if let Err(err) = committed {
             // A failed COMMIT may leave the transaction open; end it so
             // the next batch starts clean.
             if !connection.is_autocommit() {
@@ -118,7 +135,10 @@ impl SqliteTransaction<'_> {
         for (index, value) in values.iter().enumerate() {
             bind(&mut prepared, index + 1, value)?;
         }
-        run(&connection, &mut prepared).map_err(|err| exec_error(&err))
+        let started = Instant::now();
+        let result = run(&connection, &mut prepared).map_err(|err| exec_error(&err));
+        warn_if_slow(started, || statement.sql.chars().take(80).collect());
+        result
     }
 }
 
