@@ -34,7 +34,7 @@ impl Default for WriterSettings {
     fn default() -> Self {
         Self {
             queue_capacity: 256,
-            max_batch_spans: 2_000,
+            max_batch_spans: 500,
             max_batch_wait: Duration::ZERO,
             store: store::StoreOptions::default(),
         }
