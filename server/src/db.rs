@@ -43,11 +43,6 @@ const PAGE_CACHE_KIB: u32 = 2 * 1024;
 /// on every batch.
 const WRITER_PAGE_CACHE_KIB: u32 = 8 * 1024;
 
-/// Connects to the database, creating the SQLite file and its folder when missing.
-pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<DatabaseConnection, DbSetupError> {
-    connect_with_cache(url, max_connections, PAGE_CACHE_KIB).await
-}
-
 /// The span writer's own connection on SQLite (one connection, so its page
 /// cache stays warm from batch to batch, with a larger cache); on
 /// PostgreSQL, and for an in-memory SQLite database, which no second
@@ -62,7 +57,7 @@ pub async fn connect_writer(
     };
     let pragmas = sqlite_pragmas(WRITER_PAGE_CACHE_KIB);
     let writer = tokio::task::spawn_blocking(move || {
-        SqliteWriterConnection::open(&path, &pragmas, SQLITE_BUSY_TIMEOUT)
+        SqliteWriterConnection::open(&path, &pragmas, SQLITE_BUSY_TIMEOUT, SLOW_STATEMENT)
     })
     .await
     .map_err(|err| DbErr::Custom(err.to_string()))
@@ -96,11 +91,8 @@ fn sqlite_pragmas(page_cache_kib: u32) -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn connect_with_cache(
-    url: &DatabaseUrl,
-    max_connections: u32,
-    page_cache_kib: u32,
-) -> Result<DatabaseConnection, DbSetupError> {
+/// Connects to the database, creating the SQLite file and its folder when missing.
+pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<DatabaseConnection, DbSetupError> {
     if let Some(path) = url.sqlite_path()
         && let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
@@ -122,7 +114,7 @@ async fn connect_with_cache(
         .sqlx_logging_level(log::LevelFilter::Debug)
         .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, SLOW_STATEMENT)
         .map_sqlx_sqlite_opts(move |sqlite| {
-            sqlite_pragmas(page_cache_kib).into_iter().fold(
+            sqlite_pragmas(PAGE_CACHE_KIB).into_iter().fold(
                 sqlite.create_if_missing(true).busy_timeout(SQLITE_BUSY_TIMEOUT),
                 |sqlite, (name, value)| sqlite.pragma(name, value),
             )

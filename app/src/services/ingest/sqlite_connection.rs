@@ -26,13 +26,10 @@ use super::transaction::{Executed, QueryRow, WriteTransaction};
 /// Prepared statements kept per connection: a commit runs a handful of
 /// distinct statements, each in a few row counts.
 const STATEMENT_CACHE: usize = 64;
-/// Statements slower than this are logged at `warn`, as the sea-orm pools
-/// log theirs.
-const SLOW_STATEMENT: Duration = Duration::from_secs(1);
 
-fn warn_if_slow(started: Instant, statement: impl FnOnce() -> String) {
+fn warn_if_slow(started: Instant, slow: Duration, statement: impl FnOnce() -> String) {
     let elapsed = started.elapsed();
-    if elapsed >= SLOW_STATEMENT {
+    if elapsed >= slow {
         tracing::warn!(
             statement = statement(),
             elapsed_ms = elapsed.as_millis() as u64,
@@ -44,6 +41,8 @@ fn warn_if_slow(started: Instant, statement: impl FnOnce() -> String) {
 /// One SQLite connection for the ingest writer.
 pub struct SqliteWriterConnection {
     connection: Mutex<rusqlite::Connection>,
+    /// Statements slower than this are logged at `warn`.
+    slow_statement: Duration,
 }
 
 impl std::fmt::Debug for SqliteWriterConnection {
@@ -55,8 +54,14 @@ impl std::fmt::Debug for SqliteWriterConnection {
 impl SqliteWriterConnection {
     /// Opens the database file at `path` (which must exist: the migrations
     /// create it) and applies `pragmas` in order, then waits up to
-    /// `busy_timeout` for a lock another connection holds.
-    pub fn open(path: &Path, pragmas: &[(&str, String)], busy_timeout: Duration) -> Result<Self, DbErr> {
+    /// `busy_timeout` for a lock another connection holds and logs
+    /// statements slower than `slow_statement`.
+    pub fn open(
+        path: &Path,
+        pragmas: &[(&str, String)],
+        busy_timeout: Duration,
+        slow_statement: Duration,
+    ) -> Result<Self, DbErr> {
         let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let connection = rusqlite::Connection::open_with_flags(path, flags).map_err(connection_error)?;
         connection.busy_timeout(busy_timeout).map_err(connection_error)?;
@@ -69,6 +74,7 @@ impl SqliteWriterConnection {
         connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(Self {
             connection: Mutex::new(connection),
+            slow_statement,
         })
     }
 
@@ -77,7 +83,7 @@ impl SqliteWriterConnection {
     pub fn begin(&self) -> Result<SqliteTransaction<'_>, DbErr> {
         self.lock()?
             .execute_batch("BEGIN IMMEDIATE")
-            .map_err(|err| exec_error(&err))?;
+            .map_err(exec_error)?;
         Ok(SqliteTransaction {
             connection: self,
             open: true,
@@ -103,14 +109,14 @@ impl SqliteTransaction<'_> {
         let connection = self.connection.lock()?;
         let started = Instant::now();
         let committed = connection.execute_batch("COMMIT");
-        warn_if_slow(started, || "COMMIT".to_owned());
+        warn_if_slow(started, self.connection.slow_statement, || "COMMIT".to_owned());
         if let Err(err) = committed {
             // A failed COMMIT may leave the transaction open; end it so
             // the next batch starts clean.
             if !connection.is_autocommit() {
                 let _ = connection.execute_batch("ROLLBACK");
             }
-            return Err(exec_error(&err));
+            return Err(exec_error(err));
         }
         Ok(())
     }
@@ -121,9 +127,7 @@ impl SqliteTransaction<'_> {
         run: impl FnOnce(&rusqlite::Connection, &mut rusqlite::Statement<'_>) -> rusqlite::Result<T>,
     ) -> Result<T, DbErr> {
         let connection = self.connection.lock()?;
-        let mut prepared = connection
-            .prepare_cached(&statement.sql)
-            .map_err(|err| exec_error(&err))?;
+        let mut prepared = connection.prepare_cached(&statement.sql).map_err(exec_error)?;
         let values = statement.values.as_ref().map_or(&[][..], |values| &values.0[..]);
         if prepared.parameter_count() != values.len() {
             return Err(DbErr::Custom(format!(
@@ -136,8 +140,10 @@ impl SqliteTransaction<'_> {
             bind(&mut prepared, index + 1, value)?;
         }
         let started = Instant::now();
-        let result = run(&connection, &mut prepared).map_err(|err| exec_error(&err));
-        warn_if_slow(started, || statement.sql.chars().take(80).collect());
+        let result = run(&connection, &mut prepared).map_err(exec_error);
+        warn_if_slow(started, self.connection.slow_statement, || {
+            statement.sql.chars().take(80).collect()
+        });
         result
     }
 }
@@ -216,10 +222,10 @@ fn bind(prepared: &mut rusqlite::Statement<'_>, index: usize, value: &Value) -> 
             return Err(DbErr::Custom(format!("the SQLite writer cannot bind {other:?}")));
         }
     };
-    bound.map_err(|err| exec_error(&err))
+    bound.map_err(exec_error)
 }
 
-fn exec_error(err: &rusqlite::Error) -> DbErr {
+fn exec_error(err: rusqlite::Error) -> DbErr {
     DbErr::Exec(RuntimeErr::Internal(err.to_string()))
 }
 
@@ -249,6 +255,7 @@ mod tests {
         let writer = SqliteWriterConnection::open(
             &path,
             &[("journal_mode", "WAL".to_owned())],
+            Duration::from_secs(1),
             Duration::from_secs(1),
         )
         .unwrap();
