@@ -1,33 +1,26 @@
 //! Specula's Leptos application, shared by the server (`ssr`) and the browser
 //! (`hydrate`).
 //!
-//! Components, routes and server functions live here together with the types
-//! both sides exchange. Everything that needs the database or other server
-//! resources sits behind the `ssr` feature so the wasm bundle never links it.
+//! One folder per domain (`accounts`, `telemetry`, `costs`, and `platform`
+//! for what they all lean on), each in three parts: `types` shared with the
+//! browser, `services` (server only: queries and rules) and `server_fns`
+//! (adapters from the request's session to the services). Pages and
+//! components import types and server functions only. Everything that needs
+//! the database or other server resources sits behind the `ssr` feature so
+//! the wasm bundle never links it.
 
 // Leptos views are nested types; the trace page's are deeper than the default allows.
 #![recursion_limit = "256"]
 
 pub mod accounts;
-pub mod auth;
 #[cfg(feature = "ssr")]
 pub mod charts;
 pub mod components;
 pub mod costs;
 pub mod error;
-pub mod explorer;
 pub mod format;
-pub mod ingest_status;
-pub mod instance;
-pub mod organization;
 pub mod pages;
-pub mod prices;
-#[cfg(feature = "ssr")]
-pub mod server_context;
-#[cfg(feature = "ssr")]
-pub mod services;
-#[cfg(feature = "ssr")]
-pub mod state;
+pub mod platform;
 pub mod telemetry;
 
 use leptos::prelude::*;

@@ -11,16 +11,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
 }
 
+// Memberships point here (`membership::Relation`); this side names none,
+// so that entities depend one way, from the joining table to its ends.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::membership::Entity")]
-    Membership,
-}
-
-impl Related<super::membership::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Membership.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

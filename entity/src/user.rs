@@ -28,16 +28,9 @@ impl std::fmt::Debug for Model {
     }
 }
 
+// Memberships point here (`membership::Relation`); this side names none,
+// so that entities depend one way, from the joining table to its ends.
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {
-    #[sea_orm(has_many = "super::membership::Entity")]
-    Membership,
-}
-
-impl Related<super::membership::Entity> for Entity {
-    fn to() -> RelationDef {
-        Relation::Membership.def()
-    }
-}
+pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}

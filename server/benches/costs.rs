@@ -23,7 +23,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use app::services::ingest::usage::{self, HOUR_NS, LATENCY_BUCKETS, UsageCounters, UsageKey};
+use app::telemetry::services::ingest::usage::{self, HOUR_NS, LATENCY_BUCKETS, UsageCounters, UsageKey};
 use opentelemetry_proto::tonic::{
     collector::metrics::v1::ExportMetricsServiceRequest,
     metrics::v1::{

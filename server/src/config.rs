@@ -130,8 +130,8 @@ pub struct ServeConfig {
 
 impl ServeConfig {
     /// The ingest policy these settings describe.
-    pub fn ingest_policy(&self) -> app::services::ingest::policy::IngestPolicy {
-        use app::services::ingest::policy::{ContentCapture, IngestPolicy};
+    pub fn ingest_policy(&self) -> app::telemetry::services::ingest::policy::IngestPolicy {
+        use app::telemetry::services::ingest::policy::{ContentCapture, IngestPolicy};
         IngestPolicy {
             capture: match self.content_capture {
                 ContentCaptureSetting::Full => ContentCapture::Full,

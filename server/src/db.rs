@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use app::services::ingest::{sqlite_connection::SqliteWriterConnection, store::WriterConnection};
+use app::telemetry::services::ingest::{sqlite_connection::SqliteWriterConnection, store::WriterConnection};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbErr};
 

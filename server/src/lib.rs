@@ -15,16 +15,15 @@ pub mod telemetry;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use app::{
-    services::{
-        self,
+    accounts::services::throttle::LoginThrottle,
+    platform::state::{AccountSettings, AppState, InstanceIdentity},
+    telemetry::services::{
         ingest::{
             store::StoreOptions,
             writer::{IngestWriter, WriterSettings},
         },
         live::LiveHub,
-        throttle::LoginThrottle,
     },
-    state::{AccountSettings, AppState, InstanceIdentity},
 };
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -51,7 +50,7 @@ impl Server {
     pub async fn prepare(config: ServeConfig) -> anyhow::Result<Self> {
         let db = db::connect(&config.database_url, config.database_max_connections).await?;
         db::migrate(&db).await?;
-        let instance_id = services::instance::ensure_instance_id(&db).await?;
+        let instance_id = app::platform::services::instance::ensure_instance_id(&db).await?;
 
         let site_root = site::locate(config.site_root.as_deref()).unwrap_or_else(|| {
             tracing::warn!(
@@ -131,7 +130,7 @@ impl Server {
         };
         let app = http::router(self.state.clone(), settings);
         let grpc = otlp::grpc_router(self.state.clone(), max_decompressed_bytes);
-        let session_cleanup = tokio::spawn(services::sessions::run_expired_cleanup(
+        let session_cleanup = tokio::spawn(app::accounts::services::sessions::run_expired_cleanup(
             self.state.db.clone(),
             SESSION_CLEANUP_PERIOD,
             shutdown.clone(),
@@ -160,7 +159,7 @@ impl Server {
         ));
         let search_backfill = tokio::spawn(backfill_search_index(self.state.db.clone(), shutdown.clone()));
         let metric_backfill = tokio::spawn(backfill_metric_rollups(self.state.db.clone(), shutdown.clone()));
-        let recomputes = tokio::spawn(services::recompute::run_jobs(
+        let recomputes = tokio::spawn(app::costs::services::recompute::run_jobs(
             self.state.db.clone(),
             shutdown.clone(),
         ));
@@ -212,7 +211,7 @@ impl Server {
 /// Indexes spans stored before full-text search existed; a failure is
 /// logged and the next start goes on from the last batch done.
 async fn backfill_search_index(db: sea_orm::DatabaseConnection, stop: tokio_util::sync::CancellationToken) {
-    match services::search::backfill_index(&db, &stop).await {
+    match app::telemetry::services::search::backfill_index(&db, &stop).await {
         Ok(0) => {}
         Ok(indexed) => tracing::info!(indexed, "older spans indexed for full-text search"),
         Err(err) => tracing::warn!(error = %err, "search backfill stopped"),
@@ -222,7 +221,7 @@ async fn backfill_search_index(db: sea_orm::DatabaseConnection, stop: tokio_util
 /// Rolls up GenAI metric points stored before the metric rollups existed;
 /// a failure is logged and the next start goes on from the last batch done.
 async fn backfill_metric_rollups(db: sea_orm::DatabaseConnection, stop: tokio_util::sync::CancellationToken) {
-    match services::ingest::metric_rollups::backfill(&db, &stop).await {
+    match app::telemetry::services::ingest::metric_rollups::backfill(&db, &stop).await {
         Ok(0) => {}
         Ok(read) => tracing::info!(read, "older GenAI metric points rolled up"),
         Err(err) => tracing::warn!(error = %err, "metric rollup backfill stopped"),

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use app::services::live::{LiveHub, NOTIFY_CHANNEL};
+use app::telemetry::services::live::{LiveHub, NOTIFY_CHANNEL};
 use sea_orm::{DatabaseBackend, DatabaseConnection, sqlx::postgres::PgListener};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;

@@ -3,21 +3,10 @@
 
 use std::fmt::Write as _;
 
-use super::Series;
+use crate::{charts::Series, format::push_csv_field as push_field};
 
 /// RFC 4180 line ending; spreadsheet importers accept it everywhere.
 const EOL: &str = "\r\n";
-
-/// Appends one field, quoted only when RFC 4180 requires it.
-pub(crate) fn push_field(out: &mut String, field: &str) {
-    if field.contains([',', '"', '\r', '\n']) {
-        out.push('"');
-        out.push_str(&field.replace('"', "\"\""));
-        out.push('"');
-    } else {
-        out.push_str(field);
-    }
-}
 
 /// Rust's `Display` for `f64` prints the shortest text that reads back as
 /// the same number, so nothing is rounded; a missing value is an empty cell.

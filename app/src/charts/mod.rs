@@ -1,4 +1,6 @@
-//! Charts for the cost dashboard, drawn on the server as SVG strings.
+//! Charts, drawn on the server as SVG strings: the chart kinds here, the
+//! panels every page shows them in (`panels`), and the Costs page's charts
+//! (`costs`, `genai`).
 //!
 //! This module owns the picture and the numbers behind it: plain data in
 //! ([`Series`], labelled bars), an SVG `String` and a CSV `String` out. It
@@ -15,11 +17,13 @@
 //! non-finite values are gaps, and a chart with nothing to show (or one
 //! plotters fails to draw) is a frame saying "No data in this range".
 
+pub mod costs;
 mod csv;
+pub mod genai;
+pub mod panels;
 mod render;
 mod units;
 
-pub(crate) use csv::push_field;
 pub use units::Unit;
 
 /// Okabe–Ito, with its black swapped for a grey that reads on light and

@@ -4,8 +4,13 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use super::session::{refresh_session_after, use_session};
-use crate::auth::{LogOut, SessionInfo, SwitchOrganization};
+use crate::{
+    accounts::{
+        server_fns::session::{LogOut, SwitchOrganization},
+        types::SessionInfo,
+    },
+    components::session::{refresh_session_after, use_session},
+};
 
 #[component]
 pub fn AccountMenu() -> impl IntoView {

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use super::{account_menu::AccountMenu, theme_toggle::ThemeToggle};
+use crate::components::{account_menu::AccountMenu, theme_toggle::ThemeToggle};
 
 /// The sections of the product, in navigation order: `(path, label)`.
 pub const SECTIONS: [(&str, &str); 5] = [

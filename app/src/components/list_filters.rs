@@ -5,11 +5,10 @@
 use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_query_map, params::ParamsMap};
 
-use super::session::urlencode;
-use crate::explorer::TIME_RANGES;
-
-/// The `range` value that means "use `since` and `until`".
-pub const CUSTOM_RANGE: &str = "custom";
+use crate::{
+    components::session::urlencode,
+    telemetry::types::{CUSTOM_RANGE, TIME_RANGES},
+};
 
 /// A parameter's last non-empty value.
 pub fn param(params: &ParamsMap, name: &str) -> Option<String> {

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::{
+use crate::components::{
     copy_button::CopyButton,
     otlp_snippets::{TOKEN_PLACEHOLDER, snippets},
 };
@@ -12,10 +12,12 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use crate::{
-    accounts::{Action, OrgSummary, role_allows},
-    ingest_status::{SendTestTrace, get_ingest_status},
-    instance::get_instance_info,
-    organization::MintToken,
+    accounts::{
+        server_fns::organization::MintToken,
+        types::{Action, OrgSummary, role_allows},
+    },
+    platform::server_fns::get_instance_info,
+    telemetry::server_fns::{SendTestTrace, get_ingest_status},
 };
 
 #[component]

@@ -5,8 +5,10 @@ use leptos::prelude::*;
 use leptos_router::{components::A, hooks::use_location};
 
 use crate::{
-    accounts::OrgSummary,
-    auth::{SessionInfo, get_session_info},
+    accounts::{
+        server_fns::session::get_session_info,
+        types::{OrgSummary, SessionInfo},
+    },
     error::ApiError,
 };
 

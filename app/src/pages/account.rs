@@ -3,10 +3,10 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::settings::SettingsHeader;
 use crate::{
-    auth::{ChangePassword, LogOutEverywhere},
+    accounts::server_fns::session::{ChangePassword, LogOutEverywhere},
     components::session::{RequireUser, refresh_session_after},
+    pages::settings::SettingsHeader,
 };
 
 #[component]

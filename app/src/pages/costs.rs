@@ -16,10 +16,13 @@ use crate::{
         send_traces::SendTracesCard,
         session::{RequireUser, use_session},
     },
-    costs::{COST_RANGES, ChartPanel, CostDashboard, DEFAULT_COST_RANGE, UsageFigures, load_cost_dashboard},
+    costs::{
+        server_fns::load_cost_dashboard,
+        types::{COST_RANGES, ChartPanel, CostDashboard, DEFAULT_COST_RANGE, UsageFigures},
+    },
     error::ApiError,
     format,
-    telemetry::TraceSummary,
+    telemetry::types::TraceSummary,
 };
 
 #[component]

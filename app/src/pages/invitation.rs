@@ -5,9 +5,11 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
-    components::form_status::action_error,
-    components::session::{refresh_session_after, urlencode, use_session},
-    organization::{AcceptInvitation, preview_invitation},
+    accounts::server_fns::organization::{AcceptInvitation, preview_invitation},
+    components::{
+        form_status::action_error,
+        session::{refresh_session_after, urlencode, use_session},
+    },
 };
 
 #[component]

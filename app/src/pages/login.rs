@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
 use crate::{
-    auth::{LogIn, SignUp},
+    accounts::server_fns::session::{LogIn, SignUp},
     components::{
         form_status::action_error,
         session::{refresh_session_after, urlencode},

@@ -7,13 +7,14 @@ use leptos_meta::Title;
 use leptos_router::{components::A, hooks::use_query_map};
 
 use crate::{
-    accounts::OrgSummary,
+    accounts::types::OrgSummary,
     components::{form_status::action_error, session::RequireUser},
-    format,
-    prices::{
-        AuditEntry, BuiltinPrice, DeletePrice, PriceOverride, PricesPage as PricesData, RecomputeJob,
-        SavePrice, StartRecompute, load_prices_page,
+    costs::{
+        server_fns::{DeletePrice, SavePrice, StartRecompute, load_prices_page},
+        types::{BuiltinPrice, PriceOverride, PricesPage as PricesData, RecomputeJob},
     },
+    format,
+    platform::types::AuditEntry,
 };
 
 #[component]

@@ -7,15 +7,17 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 
 use crate::{
-    accounts::{Action, OrgSummary, Role, role_allows},
+    accounts::{
+        server_fns::organization::{
+            ChangeMemberRole, CreateOrganization, DeleteOrganization, InviteMember, RemoveMember,
+            RevokeInvitation, list_invitations, list_members,
+        },
+        types::{Action, OrgSummary, Role, role_allows},
+    },
     components::{
         copy_button::CopyButton,
         form_status::action_error,
         session::{RequireUser, refresh_session_after},
-    },
-    organization::{
-        ChangeMemberRole, CreateOrganization, DeleteOrganization, InviteMember, RemoveMember,
-        RevokeInvitation, list_invitations, list_members,
     },
 };
 

@@ -11,16 +11,18 @@ use leptos_router::{
 };
 
 use crate::{
-    accounts::OrgSummary,
+    accounts::types::OrgSummary,
     components::{
         list_filters::{TimeRangeFields, custom_window, list_href, param, params_all},
         send_traces::SendTracesCard,
         session::{RequireUser, use_session},
     },
     error::ApiError,
-    explorer::explore_spans,
     format,
-    telemetry::{SpanPage, SpanQuery, SpanSummary},
+    telemetry::{
+        server_fns::explore_spans,
+        types::{SpanPage, SpanQuery, SpanSummary},
+    },
 };
 
 const KINDS: &[(&str, &str)] = &[

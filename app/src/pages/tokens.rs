@@ -3,16 +3,18 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::settings::{SettingsHeader, short_date};
 use crate::{
-    accounts::{Action, OrgSummary, TokenInfo, role_allows},
-    components::form_status::action_error,
+    accounts::{
+        server_fns::organization::{MintToken, RevokeToken, list_tokens},
+        types::{Action, OrgSummary, TokenInfo, role_allows},
+    },
     components::{
         copy_button::CopyButton,
+        form_status::action_error,
         session::{RequireUser, use_session},
     },
     error::ApiError,
-    organization::{MintToken, RevokeToken, list_tokens},
+    pages::settings::{SettingsHeader, short_date},
 };
 
 #[component]

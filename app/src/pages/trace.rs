@@ -11,7 +11,6 @@ use leptos_router::{
 };
 use serde_json::Value;
 
-use super::spans::KindBadge;
 use crate::{
     components::{
         copy_button::CopyButton,
@@ -19,9 +18,12 @@ use crate::{
         session::{RequireUser, use_session},
     },
     error::ApiError,
-    explorer::load_trace,
     format,
-    telemetry::{SpanView, TraceDetail},
+    pages::spans::KindBadge,
+    telemetry::{
+        server_fns::load_trace,
+        types::{SpanView, TraceDetail},
+    },
 };
 
 #[component]

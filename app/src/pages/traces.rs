@@ -10,7 +10,6 @@ use leptos_router::{
     params::ParamsMap,
 };
 
-use super::spans::SkeletonTable;
 use crate::{
     components::{
         list_filters::{Pager, TimeRangeFields, custom_window, param},
@@ -18,9 +17,12 @@ use crate::{
         session::{RequireUser, use_session},
     },
     error::ApiError,
-    explorer::explore_traces,
     format,
-    telemetry::{TracePage, TraceQuery, TraceSummary},
+    pages::spans::SkeletonTable,
+    telemetry::{
+        server_fns::explore_traces,
+        types::{TracePage, TraceQuery, TraceSummary},
+    },
 };
 
 const PARAMS: &[&str] = &[

@@ -1,10 +1,12 @@
 //! `/api/v1/auth/*` and `/api/v1/me`: sign-up, sign-in, sign-out, password.
 
 use app::{
-    accounts::Me,
+    accounts::{
+        services::{accounts, orgs, sessions, users},
+        types::Me,
+    },
     error::{ErrorBody, Result},
-    services::{accounts, orgs, sessions},
-    state::AppState,
+    platform::state::AppState,
 };
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
@@ -39,7 +41,7 @@ pub struct ChangePasswordRequest {
 
 async fn me_for(state: &AppState, user: &entity::user::Model) -> Result<Me> {
     Ok(Me {
-        user: accounts::user_info(user),
+        user: users::user_info(user),
         organizations: orgs::list_for_user(&state.db, user.id).await?,
     })
 }

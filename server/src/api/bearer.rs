@@ -4,10 +4,12 @@
 //! Routes check the scope they need with [`require_scope`].
 
 use app::{
-    accounts::TokenScope,
+    accounts::{
+        services::tokens::{self, TokenPrincipal},
+        types::TokenScope,
+    },
     error::AppError,
-    services::tokens::{self, TokenPrincipal},
-    state::AppState,
+    platform::state::AppState,
 };
 use axum::{
     extract::{Request, State},

@@ -1,10 +1,12 @@
 //! `/api/v1/usage` and `/api/v1/cost-logs`: where money and tokens go.
 
 use app::{
-    costs::{CostLogPage, CostLogQuery, UsageQuery, UsageReport},
+    costs::{
+        services::{cost_logs, usage},
+        types::{CostLogPage, CostLogQuery, UsageQuery, UsageReport},
+    },
     error::Result,
-    services::{cost_logs, usage},
-    state::AppState,
+    platform::state::AppState,
 };
 use axum::{
     Json,

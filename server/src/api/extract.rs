@@ -4,14 +4,17 @@
 use std::net::{IpAddr, SocketAddr};
 
 use app::{
-    accounts::{Action, TokenScope},
-    error::AppError,
-    services::{
-        accounts, orgs,
-        sessions::USER_ID_KEY,
-        tokens::{self, TokenPrincipal},
+    accounts::{
+        services::{
+            orgs,
+            sessions::USER_ID_KEY,
+            tokens::{self, TokenPrincipal},
+            users,
+        },
+        types::{Action, TokenScope},
     },
-    state::AppState,
+    error::AppError,
+    platform::state::AppState,
 };
 use axum::{
     Json,
@@ -111,7 +114,7 @@ impl SignedIn {
     pub async fn from_session(session: Session, state: &AppState) -> Result<Self, AppError> {
         let user_id: Option<Uuid> = session.get(USER_ID_KEY).await.map_err(session_error)?;
         let user = match user_id {
-            Some(id) => accounts::find_user(&state.db, id).await?,
+            Some(id) => users::find_user(&state.db, id).await?,
             None => None,
         };
         match user {

@@ -4,9 +4,11 @@ use std::{collections::VecDeque, convert::Infallible, time::Duration};
 
 use app::{
     error::Result,
-    services::{live::LiveHub, spans},
-    state::AppState,
-    telemetry::{SpanQuery, SpanSummary},
+    platform::state::AppState,
+    telemetry::{
+        services::{live::LiveHub, spans},
+        types::{SpanQuery, SpanSummary},
+    },
 };
 use axum::{
     extract::{RawQuery, State},

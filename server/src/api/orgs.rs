@@ -1,10 +1,12 @@
 //! `/api/v1/orgs/*` and `/api/v1/invitations/*`: organizations, members, invitations.
 
 use app::{
-    accounts::{CreatedInvitation, InvitationInfo, MemberInfo, OrgSummary, Role},
+    accounts::{
+        services::orgs,
+        types::{CreatedInvitation, InvitationInfo, MemberInfo, OrgSummary, Role},
+    },
     error::{AppError, Result},
-    services::orgs,
-    state::AppState,
+    platform::state::AppState,
 };
 use axum::{Json, extract::State, http::StatusCode};
 use sea_orm::EntityTrait;

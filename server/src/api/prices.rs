@@ -2,10 +2,12 @@
 //! what models cost an organization, and re-pricing stored spans after a change.
 
 use app::{
+    costs::{
+        services::{prices, recompute},
+        types::{PriceList, PriceOverrides, RecomputeJob, RecomputeRequest},
+    },
     error::Result,
-    prices::{PriceList, PriceOverrides, RecomputeJob, RecomputeRequest},
-    services::{prices, recompute},
-    state::AppState,
+    platform::state::AppState,
 };
 use axum::{Json, extract::State, http::StatusCode};
 use uuid::Uuid;

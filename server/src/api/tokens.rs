@@ -1,10 +1,12 @@
 //! `/api/v1/orgs/{org}/tokens` and `/api/v1/token`: API tokens.
 
 use app::{
-    accounts::{MintedToken, TokenInfo, TokenScope},
+    accounts::{
+        services::tokens::{self, NewToken, TokenPrincipal},
+        types::{MintedToken, TokenInfo, TokenScope},
+    },
     error::{ErrorBody, Result},
-    services::tokens::{self, NewToken, TokenPrincipal},
-    state::AppState,
+    platform::state::AppState,
 };
 use axum::{Extension, Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};

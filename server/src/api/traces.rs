@@ -1,10 +1,13 @@
 //! `/api/v1/traces` and `/api/v1/spans`: reading telemetry back.
 
 use app::{
+    accounts::services::orgs,
     error::{AppError, Result},
-    services::{orgs, spans, traces},
-    state::AppState,
-    telemetry::{SpanPage, SpanQuery, SpanView, TraceDetail, TracePage, TraceQuery},
+    platform::state::AppState,
+    telemetry::{
+        services::{spans, traces},
+        types::{SpanPage, SpanQuery, SpanView, TraceDetail, TracePage, TraceQuery},
+    },
 };
 use axum::{
     Json,

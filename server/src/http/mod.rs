@@ -8,8 +8,7 @@ mod health;
 
 use std::sync::OnceLock;
 
-use app::services::sessions::DbSessionStore;
-use app::{App, shell, state::AppState};
+use app::{App, accounts::services::sessions::DbSessionStore, platform::state::AppState, shell};
 use axum::{
     Router,
     body::Body,

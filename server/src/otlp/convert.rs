@@ -2,7 +2,7 @@
 //! invalid one is rejected and counted (OTLP partial success) while the
 //! others of the same request are kept.
 
-use app::services::ingest::{
+use app::telemetry::services::ingest::{
     pricing::SpanCost,
     record::{Attributes, Scope, SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode},
 };
@@ -274,7 +274,7 @@ mod tests {
         assert_eq!(record.status_message.as_deref(), Some("boom"));
         assert_eq!(record.duration_ns(), 1_000_000_000);
         let mut record = record.clone();
-        app::services::ingest::normalize(&mut record, &Default::default(), &Default::default());
+        app::telemetry::services::ingest::normalize(&mut record, &Default::default(), &Default::default());
         assert_eq!(record.llm.model.as_deref(), Some("gpt-4o"));
         assert_eq!(record.llm.tokens.input, Some(12));
     }

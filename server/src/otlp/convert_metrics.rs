@@ -1,6 +1,6 @@
 //! OTLP metrics into Specula's metric points, one per data point.
 
-use app::services::ingest::metrics::MetricPoint;
+use app::telemetry::services::ingest::metrics::MetricPoint;
 use opentelemetry_proto::tonic::{
     collector::metrics::v1::ExportMetricsServiceRequest,
     common::v1::KeyValue,

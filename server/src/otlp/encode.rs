@@ -6,7 +6,7 @@
 //! What Specula does not keep (trace state, flags, dropped counts) is left
 //! at its default.
 
-use app::telemetry::{SpanView, TraceDetail};
+use app::telemetry::types::{SpanView, TraceDetail};
 use base64::Engine;
 use opentelemetry_proto::tonic::{
     collector::trace::v1::ExportTraceServiceRequest,

@@ -2,11 +2,10 @@
 //! and convert off the async workers, hand the spans to the writer, and
 //! build the OTLP answer once they are committed.
 
-use app::services::ingest;
 use app::{
-    accounts::TokenScope,
-    services::{ingest::writer::WriteError, tokens::TokenPrincipal},
-    state::AppState,
+    accounts::{services::tokens::TokenPrincipal, types::TokenScope},
+    platform::state::AppState,
+    telemetry::services::ingest::{self, writer::WriteError},
 };
 use opentelemetry_proto::tonic::collector::{
     metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse},

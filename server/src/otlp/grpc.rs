@@ -2,9 +2,9 @@
 //! token in the `authorization` metadata. Same ingest path as HTTP.
 
 use app::{
+    accounts::services::tokens::{self, TokenPrincipal},
     error::AppError,
-    services::tokens::{self, TokenPrincipal},
-    state::AppState,
+    platform::state::AppState,
 };
 use opentelemetry_proto::tonic::collector::{
     metrics::v1::{

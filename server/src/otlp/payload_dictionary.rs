@@ -4,7 +4,7 @@
 //! Only real SDKs' spans train it, never the benchmark's, so that what the
 //! benchmark measures is what any deployment gets.
 
-use app::services::ingest::{normalize, payload, policy::IngestPolicy, pricing::OrgPricing};
+use app::telemetry::services::ingest::{normalize, payload, policy::IngestPolicy, pricing::OrgPricing};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 

@@ -1,0 +1,93 @@
+//! Users as the other accounts services look them up: by id, by email
+//! (normalized one way everywhere), in bulk for "who did this" columns.
+
+use chrono::Utc;
+use entity::user;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter,
+};
+use uuid::Uuid;
+
+use crate::{
+    accounts::types::UserInfo,
+    error::{AppError, Result},
+};
+
+pub const MAX_EMAIL_LEN: usize = 254;
+
+/// Trims and lower-cases an email and checks its shape (`local@domain.tld`).
+pub fn normalize_email(raw: &str) -> Result<String> {
+    let email = raw.trim().to_lowercase();
+    let invalid = || AppError::BadRequest("enter a valid email address".to_owned());
+    if email.len() > MAX_EMAIL_LEN || email.chars().any(char::is_whitespace) {
+        return Err(invalid());
+    }
+    let (local, domain) = email.split_once('@').ok_or_else(invalid)?;
+    let domain_ok =
+        domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.') && !domain.contains('@');
+    if local.is_empty() || !domain_ok {
+        return Err(invalid());
+    }
+    Ok(email)
+}
+
+pub fn user_info(user: &user::Model) -> UserInfo {
+    UserInfo {
+        id: user.id,
+        email: user.email.clone(),
+        instance_admin: user.instance_admin,
+        created_at: user.created_at.to_rfc3339(),
+    }
+}
+
+/// Inserts a user; the installation's first becomes its instance admin.
+pub(super) async fn insert_user(
+    conn: &impl ConnectionTrait,
+    email: String,
+    password_hash: String,
+) -> Result<user::Model> {
+    let first_user = user::Entity::find().count(conn).await? == 0;
+    let now = Utc::now();
+    user::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        email: Set(email),
+        password_hash: Set(password_hash),
+        instance_admin: Set(first_user),
+        created_at: Set(now),
+        password_changed_at: Set(now),
+    }
+    .insert(conn)
+    .await
+    .map_err(|err| AppError::conflict_on_unique(err, "an account with this email already exists"))
+}
+
+/// True once the installation has at least one account.
+pub async fn has_users(db: &DatabaseConnection) -> Result<bool> {
+    Ok(user::Entity::find().count(db).await? > 0)
+}
+
+pub async fn find_user(db: &DatabaseConnection, user_id: Uuid) -> Result<Option<user::Model>> {
+    Ok(user::Entity::find_by_id(user_id).one(db).await?)
+}
+
+/// The emails of the users among `ids` that still exist, by id: who
+/// changed or asked for something, in one query.
+pub async fn emails_of(
+    db: &impl ConnectionTrait,
+    ids: impl IntoIterator<Item = Uuid>,
+) -> Result<std::collections::HashMap<Uuid, String>> {
+    let mut ids: Vec<Uuid> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(user::Entity::find()
+        .filter(user::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|user| (user.id, user.email))
+        .collect())
+}

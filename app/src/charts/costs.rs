@@ -1,0 +1,360 @@
+//! The Costs page's charts, drawn from the dashboard's rollups: one
+//! function per chart, each a panel with its SVG, table and CSV. The GenAI
+//! metric charts ([`super::genai`]) share the time axis and are drawn on
+//! another core meanwhile.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::{
+    Series, Unit,
+    panels::{TimeChart, ranked, time_chart, usd},
+};
+use crate::{
+    costs::{
+        services::{
+            dashboard::{ChartGroups, DashboardData, buckets, owner},
+            usage::{self, Dimension, UsageGroup, UsageRequest},
+        },
+        types::{ChartPanel, CostDashboard},
+    },
+    error::{AppError, Result},
+    telemetry::services::ingest::usage::{UsageCounters, percentile_ms},
+};
+
+/// Models drawn as their own series; the rest are summed as "Other".
+const MODELS_DRAWN: usize = 7;
+/// Models in the latency chart.
+const LATENCY_MODELS: usize = 4;
+
+/// The Costs page: its figures and every chart.
+pub async fn dashboard(data: DashboardData) -> Result<CostDashboard> {
+    let DashboardData {
+        request,
+        groups,
+        totals,
+        previous,
+        top_traces,
+        metric_points,
+        token_names,
+    } = data;
+    // The metric charts are drawn on another core while the span charts are.
+    let metric_charts = metric_points.map(|points| {
+        let (request, axis) = (request.clone(), buckets(&request));
+        tokio::task::spawn_blocking(move || super::genai::charts(&request, &axis, points))
+    });
+    let span_charts = charts(&request, &groups, &token_names);
+    let metric_charts = match metric_charts {
+        Some(task) => task
+            .await
+            .map_err(|err| AppError::Internal(format!("drawing the GenAI metric charts: {err}")))?,
+        None => Vec::new(),
+    };
+    Ok(CostDashboard {
+        since_ns: request.since_ns,
+        until_ns: request.until_ns,
+        granularity: request.granularity.as_str().to_owned(),
+        totals: usage::figures(&totals),
+        previous: usage::figures(&previous),
+        charts: span_charts,
+        genai_metrics: metric_charts,
+        top_traces,
+    })
+}
+
+fn named(value: &str, none: &str) -> String {
+    if value.is_empty() {
+        none.to_owned()
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Counters per time bucket, for every model and for all together: one
+/// pass over the groups, whatever the number of series drawn from it.
+struct Folded<'a> {
+    /// Each model's counters per bucket, and its counters over the range.
+    by_model: HashMap<&'a str, (Vec<UsageCounters>, UsageCounters)>,
+    all: Vec<UsageCounters>,
+}
+
+impl<'a> Folded<'a> {
+    fn of(groups: &'a [UsageGroup], index_of: &HashMap<i64, usize>, buckets: usize) -> Self {
+        let mut folded = Folded {
+            by_model: HashMap::new(),
+            all: vec![UsageCounters::default(); buckets],
+        };
+        for group in groups {
+            let Some(&index) = index_of.get(&group.time_ns) else {
+                continue;
+            };
+            let (per_bucket, total) = folded
+                .by_model
+                .entry(group.values.first().map(String::as_str).unwrap_or_default())
+                .or_insert_with(|| (vec![UsageCounters::default(); buckets], UsageCounters::default()));
+            per_bucket[index].merge(&group.counters);
+            total.merge(&group.counters);
+            folded.all[index].merge(&group.counters);
+        }
+        folded
+    }
+}
+
+fn series_of(per_bucket: &[UsageCounters], value: impl Fn(&UsageCounters) -> f64) -> Vec<f64> {
+    per_bucket.iter().map(value).collect()
+}
+
+fn charts(
+    request: &UsageRequest,
+    groups: &ChartGroups,
+    token_names: &HashMap<Uuid, String>,
+) -> Vec<ChartPanel> {
+    let buckets = buckets(request);
+    let index_of: HashMap<i64, usize> = buckets
+        .iter()
+        .enumerate()
+        .map(|(index, (start, _))| (*start, index))
+        .collect();
+    let categories: Vec<String> = buckets.iter().map(|(_, label)| label.clone()).collect();
+    let folded = Folded::of(&groups.by_model, &index_of, buckets.len());
+
+    // Models by cost, most expensive first.
+    let mut models: Vec<(&str, &(Vec<UsageCounters>, UsageCounters))> = folded
+        .by_model
+        .iter()
+        .map(|(model, counters)| (*model, counters))
+        .collect();
+    models.sort_by(|a, b| {
+        let (a_total, b_total) = (&(a.1).1, &(b.1).1);
+        b_total
+            .cost_nanos
+            .cmp(&a_total.cost_nanos)
+            .then(b_total.requests.cmp(&a_total.requests))
+            .then(a.0.cmp(b.0))
+    });
+    let mut cost_series: Vec<Series> = models
+        .iter()
+        .take(MODELS_DRAWN)
+        .map(|(model, (per_bucket, _))| {
+            Series::new(
+                named(model, "(no model)"),
+                series_of(per_bucket, |counters| usd(counters.cost_nanos)),
+            )
+        })
+        .collect();
+    if models.len() > MODELS_DRAWN {
+        // Nano-dollars are integers: what the drawn models leave is exact.
+        let mut other: Vec<i64> = folded.all.iter().map(|counters| counters.cost_nanos).collect();
+        for (_, (per_bucket, _)) in models.iter().take(MODELS_DRAWN) {
+            for (rest, counters) in other.iter_mut().zip(per_bucket) {
+                *rest -= counters.cost_nanos;
+            }
+        }
+        cost_series.push(Series::new("Other models", other.into_iter().map(usd).collect()));
+    }
+
+    let latency_series: Vec<Series> = models
+        .iter()
+        .filter(|(_, (_, total))| total.requests > 0)
+        .take(LATENCY_MODELS)
+        .flat_map(|(model, (per_bucket, _))| {
+            [(0.5, "p50"), (0.95, "p95")].map(|(quantile, label)| {
+                Series::new(
+                    format!("{} {label}", named(model, "(no model)")),
+                    series_of(per_bucket, |counters| {
+                        percentile_ms(&counters.latency, quantile).unwrap_or(f64::NAN)
+                    }),
+                )
+            })
+        })
+        .collect();
+
+    let ranked_by = |dimension: Dimension, name: &dyn Fn(&str) -> String| {
+        let mut sums: HashMap<&str, i64> = HashMap::new();
+        for group in &groups.by_owner {
+            *sums.entry(owner(group, dimension)).or_default() += group.counters.cost_nanos;
+        }
+        let exact: Vec<(String, i64)> = sums
+            .into_iter()
+            .filter(|(_, nanos)| *nanos > 0)
+            .map(|(value, nanos)| (name(value), nanos))
+            .collect();
+        let bars = exact
+            .iter()
+            .map(|(name, nanos)| (name.clone(), usd(*nanos)))
+            .collect();
+        (bars, exact)
+    };
+    let token_name = |id: &str| match Uuid::parse_str(id) {
+        Ok(id) if id.is_nil() => "(no token: test traces)".to_owned(),
+        Ok(id) => token_names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("token {}", &id.to_string()[..8])),
+        Err(_) => id.to_owned(),
+    };
+    let (service_bars, service_exact) = ranked_by(Dimension::Service, &|value| named(value, "(no service)"));
+    let (agent_bars, agent_exact) = ranked_by(Dimension::Agent, &|value| named(value, "(unattributed)"));
+    let (token_bars, token_exact) = ranked_by(Dimension::Token, &token_name);
+
+    let all = &folded.all;
+    let requests = series_of(all, |counters| counters.requests as f64);
+    let errors = series_of(all, |counters| counters.errors as f64);
+    let error_rate = all
+        .iter()
+        .map(|counters| {
+            if counters.requests > 0 {
+                100.0 * counters.errors as f64 / counters.requests as f64
+            } else {
+                f64::NAN
+            }
+        })
+        .collect();
+    vec![
+        time_chart(
+            TimeChart::StackedBars,
+            "cost-by-model",
+            "Cost by model",
+            Unit::Usd,
+            &categories,
+            cost_series,
+        ),
+        time_chart(
+            TimeChart::StackedBars,
+            "tokens",
+            "Tokens",
+            Unit::Tokens,
+            &categories,
+            vec![
+                Series::new(
+                    "Input",
+                    series_of(all, |counters| {
+                        (counters.input_tokens - counters.cache_read_tokens).max(0) as f64
+                    }),
+                ),
+                Series::new(
+                    "Cached input",
+                    series_of(all, |counters| counters.cache_read_tokens as f64),
+                ),
+                Series::new("Output", series_of(all, |counters| counters.output_tokens as f64)),
+            ],
+        ),
+        time_chart(
+            TimeChart::Lines,
+            "requests",
+            "Requests and errors",
+            Unit::Requests,
+            &categories,
+            vec![Series::new("Requests", requests), Series::new("Errors", errors)],
+        ),
+        time_chart(
+            TimeChart::Lines,
+            "error-rate",
+            "Error rate",
+            Unit::Percent,
+            &categories,
+            vec![Series::new("Error rate", error_rate)],
+        ),
+        time_chart(
+            TimeChart::Lines,
+            "latency",
+            "Latency by model (p50, p95)",
+            Unit::Milliseconds,
+            &categories,
+            latency_series,
+        ),
+        ranked(
+            "cost-by-service",
+            "Cost by service",
+            "Service",
+            service_bars,
+            service_exact,
+        ),
+        ranked("cost-by-agent", "Cost by agent", "Agent", agent_bars, agent_exact),
+        ranked(
+            "cost-by-token",
+            "Cost by API token",
+            "API token",
+            token_bars,
+            token_exact,
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{costs::services::dashboard::usage_query, telemetry::services::ingest::usage::HOUR_NS};
+
+    const NOW: i64 = 1_764_590_400_000_000_000; // 2025-12-01T12:00:00Z
+
+    /// The same usage as read per bucket and model, and per owner.
+    fn groups(calls: &[(i64, &str, &str, i64)]) -> ChartGroups {
+        let counters = |cost_nanos: i64| UsageCounters {
+            requests: 1,
+            cost_nanos,
+            input_tokens: 100,
+            cache_read_tokens: 40,
+            output_tokens: 10,
+            ..Default::default()
+        };
+        ChartGroups {
+            by_model: calls
+                .iter()
+                .map(|&(time_ns, model, _, cost_nanos)| UsageGroup {
+                    time_ns,
+                    values: vec![model.into()],
+                    counters: counters(cost_nanos),
+                })
+                .collect(),
+            by_owner: calls
+                .iter()
+                .map(|&(_, _, service, cost_nanos)| UsageGroup {
+                    time_ns: 0,
+                    values: vec![service.into(), String::new(), Uuid::nil().to_string()],
+                    counters: counters(cost_nanos),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn charts_split_the_same_money_every_way() {
+        let request = UsageRequest::parse(&usage_query(Some("7d"), None, None, NOW).unwrap(), NOW).unwrap();
+        let day = 24 * HOUR_NS;
+        let today = NOW - NOW.rem_euclid(day);
+        let groups = groups(&[
+            (today, "gpt-4o", "coder", 3_000_000),
+            (today, "claude-sonnet-4-5", "reviewer", 6_675_000),
+            (today - day, "gpt-4o", "coder", 1_000_000),
+        ]);
+        let panels = charts(&request, &groups, &HashMap::new());
+        let ids: Vec<&str> = panels.iter().map(|panel| panel.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "cost-by-model",
+                "tokens",
+                "requests",
+                "error-rate",
+                "latency",
+                "cost-by-service",
+                "cost-by-agent",
+                "cost-by-token"
+            ]
+        );
+        let cost = &panels[0];
+        // Most expensive model first; the last day holds both.
+        assert_eq!(cost.columns, ["Period (UTC)", "claude-sonnet-4-5", "gpt-4o"]);
+        assert_eq!(cost.rows.last().unwrap(), &["01 Dec", "$0.006675", "$0.003"]);
+        assert!(cost.svg.starts_with("<svg"));
+        assert!(cost.csv_href.starts_with("data:text/csv"));
+        let tokens = &panels[1];
+        assert_eq!(tokens.rows.last().unwrap()[1..], ["120", "80", "20"]);
+        let services = &panels[5];
+        assert_eq!(services.rows, [["reviewer", "$0.006675"], ["coder", "$0.004"]]);
+        let tokens_panel = &panels[7];
+        assert_eq!(tokens_panel.rows[0][0], "(no token: test traces)");
+    }
+}

@@ -1,0 +1,66 @@
+//! The server's shared state, handed to axum handlers through `State` and to
+//! components and server functions through Leptos context.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    accounts::services::{throttle::LoginThrottle, tokens::TokenCache},
+    costs::services::prices::PriceBook,
+    telemetry::services::{
+        ingest::{policy::IngestPolicy, writer::IngestWriter},
+        live::LiveHub,
+    },
+};
+
+/// One cheaply clonable bundle of what every request may need.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub leptos_options: LeptosOptions,
+    pub instance: Arc<InstanceIdentity>,
+    pub accounts: Arc<AccountSettings>,
+    pub login_throttle: Arc<LoginThrottle>,
+    /// API tokens recently looked up.
+    pub tokens: TokenCache,
+    /// Hands spans to the batching writer; answers once they are committed.
+    pub ingest: IngestWriter,
+    /// What ingest keeps of span content.
+    pub ingest_policy: Arc<IngestPolicy>,
+    /// Announces organizations with new spans to live tails.
+    pub live: LiveHub,
+    /// Each organization's prices, as ingest prices spans with them.
+    pub prices: PriceBook,
+}
+
+/// How accounts behave on this installation.
+#[derive(Clone, Debug)]
+pub struct AccountSettings {
+    /// Anyone may sign up; when false, only invitations create accounts.
+    pub open_signup: bool,
+}
+
+/// Who this installation is and how the outside world reaches it.
+#[derive(Clone, Debug)]
+pub struct InstanceIdentity {
+    pub instance_id: sea_orm::prelude::Uuid,
+    /// Base URL browsers and SDKs use, without a trailing slash.
+    pub public_url: String,
+    /// The OTLP/gRPC endpoint SDKs use, e.g. `http://localhost:4317`.
+    pub public_grpc_url: String,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for DatabaseConnection {
+    fn from_ref(state: &AppState) -> Self {
+        state.db.clone()
+    }
+}

@@ -1,0 +1,130 @@
+//! What the Spans and Traces pages and the configuration card call:
+//! adapters from the signed-in user's session to the same services the
+//! REST API calls, scoped the same way.
+
+use leptos::prelude::*;
+use uuid::Uuid;
+
+#[cfg(feature = "ssr")]
+use crate::telemetry::types::{CUSTOM_RANGE, TIME_RANGES};
+use crate::{
+    error::ApiError,
+    telemetry::types::{IngestStatus, SpanPage, SpanQuery, TraceDetail, TracePage, TraceQuery},
+};
+
+/// A page of the organization's spans; `range` (a [`TIME_RANGES`] value)
+/// sets `since` relative to now unless `since` is given. JSON input: the
+/// URL encoding drops a query whose filters are all empty.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn explore_spans(
+    org_id: Uuid,
+    query: SpanQuery,
+    range: Option<String>,
+) -> Result<SpanPage, ApiError> {
+    use crate::{
+        accounts::{services::orgs, types::Action},
+        telemetry::services::spans,
+    };
+
+    let mut query = query;
+    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
+    apply_range(&mut query.since, range.as_deref())?;
+    Ok(spans::list_spans(&state.db, org_id, &query).await?)
+}
+
+/// Sets `since` from a [`TIME_RANGES`] value, unless `since` is given or
+/// the range is the custom window (`since` and `until` as sent).
+#[cfg(feature = "ssr")]
+fn apply_range(since: &mut Option<String>, range: Option<&str>) -> Result<(), crate::error::AppError> {
+    if since.as_deref().is_none_or(str::is_empty)
+        && let Some(range) = range.filter(|range| !range.is_empty() && *range != CUSTOM_RANGE)
+    {
+        *since = since_for_range(range)?;
+    }
+    Ok(())
+}
+
+/// Since when a [`TIME_RANGES`] value reaches back, in Unix nanoseconds; `None` for all time.
+#[cfg(feature = "ssr")]
+fn since_for_range(range: &str) -> Result<Option<String>, crate::error::AppError> {
+    let seconds = TIME_RANGES
+        .iter()
+        .find(|(value, _, _)| *value == range)
+        .map(|(_, _, seconds)| *seconds)
+        .ok_or_else(|| crate::error::AppError::BadRequest(format!("unknown time range {range:?}")))?;
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    Ok((seconds > 0).then(|| (now - seconds * 1_000_000_000).to_string()))
+}
+
+/// A page of the organization's trace rollups, with the same `range` as spans.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn explore_traces(
+    org_id: Uuid,
+    query: TraceQuery,
+    range: Option<String>,
+) -> Result<TracePage, ApiError> {
+    use crate::{
+        accounts::{services::orgs, types::Action},
+        telemetry::services::traces,
+    };
+
+    let mut query = query;
+    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
+    apply_range(&mut query.since, range.as_deref())?;
+    Ok(traces::list_traces(&state.db, org_id, &query).await?)
+}
+
+/// One trace with all its spans.
+#[server]
+pub async fn load_trace(org_id: Uuid, trace_id: String) -> Result<TraceDetail, ApiError> {
+    use crate::{
+        accounts::{services::orgs, types::Action},
+        telemetry::services::traces,
+    };
+
+    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
+    Ok(traces::get_trace(&state.db, org_id, &trace_id).await?)
+}
+
+#[server]
+pub async fn get_ingest_status(org_id: Uuid) -> Result<IngestStatus, ApiError> {
+    use crate::accounts::{services::orgs, types::Action};
+
+    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
+    let last_span_at_ns = crate::telemetry::services::traces::last_ingested_at(&state.db, org_id).await?;
+    let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    Ok(IngestStatus {
+        last_span_at_ns,
+        now_ns,
+    })
+}
+
+/// Ingests the demo agent trace into the organization; returns its trace id.
+#[server]
+pub async fn send_test_trace(org_id: Uuid) -> Result<String, ApiError> {
+    use crate::{
+        accounts::{services::orgs, types::Action},
+        error::AppError,
+        telemetry::services::ingest::demo,
+    };
+
+    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    orgs::authorize(&state.db, org_id, user.id, Action::MintOwnIngestToken).await?;
+    let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let pricing = state.prices.for_org(&state.db, org_id).await?;
+    let (trace_id, spans) = demo::demo_trace(now_ns, &state.ingest_policy, &pricing);
+    state.ingest.write(org_id, None, spans).await.map_err(|err| {
+        AppError::Unavailable(
+            if err == crate::telemetry::services::ingest::writer::WriteError::Overloaded {
+                "the server is busy; try again"
+            } else {
+                "the test trace could not be stored"
+            },
+        )
+    })?;
+    Ok(trace_id)
+}

@@ -1,0 +1,491 @@
+//! The ingest policy step: what of a span's content is kept. Applied to
+//! every span's attributes and events before anything is derived from them,
+//! so the stored span and its derived prompt, completion, tool text and diff
+//! always agree.
+//!
+//! - Secrets (API keys, cloud keys, tokens, JWTs, private keys, bearer
+//!   headers, passwords in URLs) become `[REDACTED:<kind>]`, counted per kind.
+//! - Values over the size cap keep their head and tail; the span records the
+//!   original size and the SHA-256 of the full value.
+//! - Content capture `hashed` replaces the attributes that carry prompts,
+//!   completions, tool arguments, results and diffs with their SHA-256
+//!   digests; `none` drops them.
+//!
+//! Server configuration sets the policy today; per-organization policies
+//! will supply the same struct.
+
+use std::{collections::BTreeMap, sync::LazyLock};
+
+use regex::{Regex, RegexSet};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{
+    platform::services::secrets::sha256_hex,
+    telemetry::services::ingest::{
+        genai::keys,
+        record::{Attributes, SpanRecord},
+    },
+};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContentCapture {
+    #[default]
+    Full,
+    Hashed,
+    None,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestPolicy {
+    pub capture: ContentCapture,
+    pub redact_secrets: bool,
+    /// Largest string value kept whole, in bytes.
+    pub max_value_bytes: usize,
+}
+
+impl Default for IngestPolicy {
+    fn default() -> Self {
+        Self {
+            capture: ContentCapture::Full,
+            redact_secrets: true,
+            max_value_bytes: 256 * 1024,
+        }
+    }
+}
+
+/// A value cut to the size cap.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Truncation {
+    /// `prompt`, `completion`, `tool_arguments`, `tool_result`, `diff`, or `attributes.<key>`.
+    pub field: String,
+    pub original_bytes: usize,
+    pub sha256: String,
+}
+
+/// What the policy did to a span; stored with it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyMarks {
+    pub capture: ContentCapture,
+    /// Redactions per kind of secret.
+    pub redactions: BTreeMap<String, u64>,
+    pub truncated: Vec<Truncation>,
+}
+
+/// Secret detectors, most specific first (an Anthropic key also looks like
+/// an OpenAI one): kind, pattern, and what replaces a match (`{}` is the mark).
+static DETECTORS: LazyLock<Vec<(&'static str, Regex, String)>> = LazyLock::new(|| {
+    [
+        (
+            "private_key",
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
+            "{}",
+        ),
+        ("anthropic_key", r"\bsk-ant-[A-Za-z0-9_-]{20,}", "{}"),
+        (
+            "openai_key",
+            r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}",
+            "{}",
+        ),
+        ("specula_token", r"\bspk_[A-Za-z0-9]{32}\b", "{}"),
+        ("aws_access_key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", "{}"),
+        (
+            "github_token",
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})",
+            "{}",
+        ),
+        ("gitlab_token", r"\bglpat-[A-Za-z0-9_-]{20,}", "{}"),
+        ("slack_token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}", "{}"),
+        (
+            "jwt",
+            r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
+            "{}",
+        ),
+        // Keep the header name, redact the credential.
+        (
+            "bearer_token",
+            r"(?i)(\bauthorization\s*[:=]\s*bearer\s+)[A-Za-z0-9._~+/=-]{8,}",
+            "${1}{}",
+        ),
+        // Keep the scheme, user and host, redact the password.
+        (
+            "url_password",
+            r"(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^@\s/]+@",
+            "${1}{}@",
+        ),
+    ]
+    .into_iter()
+    .map(|(kind, pattern, template)| {
+        let replacement = template.replace("{}", &format!("[REDACTED:{kind}]"));
+        (kind, Regex::new(pattern).expect("valid detector"), replacement)
+    })
+    .collect()
+});
+
+/// All detectors in one automaton: one pass tells which (usually none) can
+/// match, so clean text costs a single scan instead of one per detector.
+static ANY_SECRET: LazyLock<RegexSet> = LazyLock::new(|| {
+    RegexSet::new(DETECTORS.iter().map(|(_, regex, _)| regex.as_str())).expect("valid detectors")
+});
+
+/// Replaces every detected secret in `text`, counting per kind.
+pub fn redact(text: &str, counts: &mut BTreeMap<String, u64>) -> Option<String> {
+    // Finding out which detectors match costs more than whether any does.
+    if !ANY_SECRET.is_match(text) {
+        return None;
+    }
+    let candidates = ANY_SECRET.matches(text);
+    let mut current: Option<String> = None;
+    for index in candidates.iter() {
+        let (kind, regex, replacement) = &DETECTORS[index];
+        let source = current.as_deref().unwrap_or(text);
+        let found = regex.find_iter(source).count() as u64;
+        if found == 0 {
+            continue;
+        }
+        *counts.entry((*kind).to_owned()).or_default() += found;
+        current = Some(regex.replace_all(source, replacement.as_str()).into_owned());
+    }
+    current
+}
+
+/// Cuts `text` to `max` bytes, keeping the head and the tail on character boundaries.
+fn truncate(text: &str, max: usize) -> String {
+    let marker = format!("\n…[truncated {} bytes]…\n", text.len());
+    let budget = max.saturating_sub(marker.len());
+    let mut head = budget / 2;
+    while !text.is_char_boundary(head) {
+        head -= 1;
+    }
+    let mut tail = text.len() - (budget - head);
+    while !text.is_char_boundary(tail) {
+        tail += 1;
+    }
+    format!("{}{marker}{}", &text[..head], &text[tail..])
+}
+
+/// Where a value sits in the span, named only when a mark needs it:
+/// `attributes.<key>` or `events.<event name>.<key>`.
+#[derive(Clone, Copy)]
+struct ValuePlace<'a> {
+    event: Option<&'a str>,
+    key: &'a str,
+}
+
+impl ValuePlace<'_> {
+    fn name(self) -> String {
+        match self.event {
+            Some(event) => format!("events.{event}.{}", self.key),
+            None => format!("attributes.{}", self.key),
+        }
+    }
+}
+
+/// True for the attributes that carry prompts, completions, tool arguments
+/// and results, and diffs, in any of the dialects.
+fn carries_content(key: &str) -> bool {
+    [
+        keys::INPUT_MESSAGES,
+        keys::OUTPUT_MESSAGES,
+        keys::SYSTEM_INSTRUCTIONS,
+        keys::PROMPT_TEXT,
+        keys::COMPLETION_TEXT,
+        keys::TOOL_ARGUMENTS,
+        keys::TOOL_RESULT,
+        keys::DIFF,
+    ]
+    .iter()
+    .any(|names| names.contains(&key))
+        || [
+            "llm.input_messages.",
+            "llm.output_messages.",
+            "gen_ai.prompt.",
+            "gen_ai.completion.",
+        ]
+        .iter()
+        .any(|prefix| key.starts_with(prefix))
+}
+
+/// True for the attributes of the legacy GenAI message events that carry content.
+fn event_carries_content(event: &str, key: &str) -> bool {
+    event.starts_with("gen_ai.") && matches!(key, "content" | "message")
+}
+
+impl IngestPolicy {
+    fn limit(&self, place: ValuePlace<'_>, text: String, marks: &mut PolicyMarks) -> String {
+        if text.len() <= self.max_value_bytes {
+            return text;
+        }
+        marks.truncated.push(Truncation {
+            field: place.name(),
+            original_bytes: text.len(),
+            sha256: sha256_hex(&text),
+        });
+        truncate(&text, self.max_value_bytes)
+    }
+
+    fn clean_value(&self, place: ValuePlace<'_>, value: &mut Value, marks: &mut PolicyMarks) {
+        match value {
+            Value::String(text) => {
+                let taken = std::mem::take(text);
+                let taken = match self.redact_secrets.then(|| redact(&taken, &mut marks.redactions)) {
+                    Some(Some(redacted)) => redacted,
+                    _ => taken,
+                };
+                *text = self.limit(place, taken, marks);
+            }
+            Value::Array(items) => items
+                .iter_mut()
+                .for_each(|item| self.clean_value(place, item, marks)),
+            Value::Object(map) => map
+                .iter_mut()
+                .for_each(|(_, item)| self.clean_value(place, item, marks)),
+            _ => {}
+        }
+    }
+
+    /// Cleans every value; content values are kept, replaced by their
+    /// digest or dropped according to the capture mode.
+    fn clean_attributes(
+        &self,
+        event: Option<&str>,
+        attributes: &mut Attributes,
+        is_content: impl Fn(&str) -> bool,
+        marks: &mut PolicyMarks,
+    ) {
+        if self.capture == ContentCapture::None {
+            attributes.retain(|key, _| !is_content(key));
+        }
+        for (key, value) in attributes.iter_mut() {
+            if self.capture == ContentCapture::Hashed && is_content(key) {
+                // A digest of the original: equal content stays recognizable.
+                let original = match &mut *value {
+                    Value::String(text) => std::mem::take(text),
+                    other => other.to_string(),
+                };
+                *value = Value::String(format!("sha256:{}", sha256_hex(&original)));
+                continue;
+            }
+            self.clean_value(ValuePlace { event, key }, value, marks);
+        }
+    }
+
+    /// Applies the policy to the span's attributes and events, which are
+    /// what is stored and what its LLM fields are derived from, and records
+    /// on the span what it did.
+    pub fn apply(&self, record: &mut SpanRecord) {
+        let mut marks = PolicyMarks {
+            capture: self.capture,
+            ..PolicyMarks::default()
+        };
+        self.clean_attributes(None, &mut record.attributes, carries_content, &mut marks);
+        for event in &mut record.events {
+            let name = event.name.as_str();
+            self.clean_attributes(
+                Some(name),
+                &mut event.attributes,
+                |key| event_carries_content(name, key),
+                &mut marks,
+            );
+        }
+        record.policy = marks;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redacted(text: &str) -> (String, BTreeMap<String, u64>) {
+        let mut counts = BTreeMap::new();
+        let out = redact(text, &mut counts).unwrap_or_else(|| text.to_owned());
+        (out, counts)
+    }
+
+    #[test]
+    fn secrets_are_found() {
+        let positives = [
+            ("key sk-proj-abcdefghijklmnopqrstuvwxyz012345 here", "openai_key"),
+            ("OPENAI_API_KEY=sk-abcdefghijklmnopqrstuvwx", "openai_key"),
+            ("sk-ant-api03-abcdefghijklmnopqrstuvwxyz-ABC", "anthropic_key"),
+            ("aws AKIAIOSFODNN7EXAMPLE", "aws_access_key"),
+            ("token ghp_abcdefghijklmnopqrstuvwxyz0123456789", "github_token"),
+            ("github_pat_11ABCDEFG0123456789_abcdefghijklmnop", "github_token"),
+            ("glpat-abcdefghij0123456789", "gitlab_token"),
+            ("xoxb-1234567890-abcdefghij", "slack_token"),
+            (
+                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+                "jwt",
+            ),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
+                "private_key",
+            ),
+            ("curl -H 'Authorization: Bearer abcdef123456789'", "bearer_token"),
+            ("postgres://app:s3cr3t-pw@db:5432/x", "url_password"),
+            ("spk_0123456789abcdefghijABCDEFGHIJkl", "specula_token"),
+        ];
+        for (text, kind) in positives {
+            let (out, counts) = redacted(text);
+            assert!(out.contains(&format!("[REDACTED:{kind}]")), "{text} → {out}");
+            assert_eq!(counts.get(kind), Some(&1), "{text}: {counts:?}");
+        }
+        let (out, _) = redacted("postgres://app:s3cr3t-pw@db:5432/x");
+        assert_eq!(out, "postgres://app:[REDACTED:url_password]@db:5432/x");
+        let (out, _) = redacted("Authorization: Bearer abcdef123456789");
+        assert_eq!(out, "Authorization: Bearer [REDACTED:bearer_token]");
+    }
+
+    #[test]
+    fn code_and_diffs_are_left_alone() {
+        let negatives = [
+            "--- a/src/main.rs\n+++ b/src/main.rs\n@@ -1,3 +1,3 @@\n-let task = \"sk-\";\n+let task_id = skip_list(42);\n",
+            "fn risky_task() { let desk = \"ask-me\"; }",
+            "https://docs.rs/regex/latest/regex/ and http://localhost:4318/v1/traces",
+            "let token = env::var(\"OPENAI_API_KEY\")?;",
+            "AKIA is the prefix of AWS keys",
+            "commit 3f2a9c1e8b7d6a5f4e3d2c1b0a9f8e7d6c5b4a39",
+            "eyJhbGciOiJIUzI1NiJ9 alone is just base64",
+            "const BEARER = \"Bearer\";",
+        ];
+        for text in negatives {
+            let (out, counts) = redacted(text);
+            assert_eq!(out, text);
+            assert!(counts.is_empty(), "{text}: {counts:?}");
+        }
+    }
+
+    fn record(attributes: serde_json::Value) -> SpanRecord {
+        let attributes = match attributes {
+            Value::Object(map) => map,
+            _ => unreachable!(),
+        };
+        SpanRecord {
+            trace_id: "01".repeat(16),
+            span_id: "02".repeat(8),
+            parent_span_id: None,
+            name: "gen_ai.tool_result".into(),
+            kind: super::super::record::SpanKind::Internal,
+            start_time_ns: 1,
+            end_time_ns: 2,
+            status_code: super::super::record::StatusCode::Ok,
+            status_message: None,
+            service_name: "agent".into(),
+            resource_attributes: Attributes::new(),
+            scope: Default::default(),
+            attributes,
+            events: Vec::new(),
+            links: Vec::new(),
+            llm: Default::default(),
+            cost: super::super::pricing::SpanCost::NotApplicable,
+            policy: PolicyMarks::default(),
+        }
+    }
+
+    fn normalized(policy: &IngestPolicy, attributes: serde_json::Value) -> SpanRecord {
+        let mut span = record(attributes);
+        super::super::normalize(&mut span, policy, &Default::default());
+        span
+    }
+
+    #[test]
+    fn full_capture_redacts_and_truncates_once_where_the_value_lives() {
+        let diff = format!(
+            "+OPENAI_API_KEY=sk-abcdefghijklmnopqrstuvwx\n{}",
+            "+x\n".repeat(1000)
+        );
+        let policy = IngestPolicy {
+            max_value_bytes: 1024,
+            ..IngestPolicy::default()
+        };
+        let span = normalized(
+            &policy,
+            serde_json::json!({"tool.name": "apply_patch", "tool.output.diff": diff}),
+        );
+        let marks = &span.policy;
+        assert_eq!(marks.redactions.get("openai_key"), Some(&1));
+        let attribute = span.attributes["tool.output.diff"].as_str().unwrap();
+        assert!(attribute.contains("[REDACTED:openai_key]") && attribute.len() <= 1024);
+        assert_eq!(
+            span.llm.diff.as_deref(),
+            Some(attribute),
+            "derived from what is kept"
+        );
+        assert_eq!(marks.truncated.len(), 1);
+        assert_eq!(marks.truncated[0].field, "attributes.tool.output.diff");
+        assert_eq!(marks.truncated[0].sha256.len(), 64);
+    }
+
+    #[test]
+    fn event_content_is_cleaned_and_named_by_event() {
+        let mut span = record(serde_json::json!({}));
+        span.events.push(super::super::record::SpanEvent {
+            name: "gen_ai.user.message".into(),
+            time_ns: 1,
+            attributes: match serde_json::json!({"content": "use sk-abcdefghijklmnopqrstuvwx please"}) {
+                Value::Object(map) => map,
+                _ => unreachable!(),
+            },
+        });
+        let hashed = IngestPolicy {
+            capture: ContentCapture::Hashed,
+            ..IngestPolicy::default()
+        };
+        let mut hashed_span = span.clone();
+        hashed.apply(&mut hashed_span);
+        assert!(
+            hashed_span.events[0].attributes["content"]
+                .as_str()
+                .unwrap()
+                .starts_with("sha256:")
+        );
+        IngestPolicy::default().apply(&mut span);
+        assert_eq!(
+            span.events[0].attributes["content"],
+            "use [REDACTED:openai_key] please"
+        );
+    }
+
+    #[test]
+    fn hashed_and_none_capture_keep_no_content() {
+        let attributes = serde_json::json!({"tool.name": "t", "tool.output.diff": "secret diff", "gen_ai.input.messages": [{"role": "user"}]});
+        let hashed = normalized(
+            &IngestPolicy {
+                capture: ContentCapture::Hashed,
+                ..IngestPolicy::default()
+            },
+            attributes.clone(),
+        );
+        let digest = format!("sha256:{}", sha256_hex("secret diff"));
+        assert_eq!(hashed.llm.diff.as_deref(), Some(digest.as_str()));
+        assert_eq!(hashed.attributes["tool.output.diff"], digest.as_str());
+        assert_eq!(
+            hashed.attributes["gen_ai.input.messages"],
+            format!("sha256:{}", sha256_hex(r#"[{"role":"user"}]"#)).as_str(),
+            "structured content is digested as its JSON"
+        );
+        assert_eq!(hashed.attributes["tool.name"], "t");
+
+        let none = normalized(
+            &IngestPolicy {
+                capture: ContentCapture::None,
+                ..IngestPolicy::default()
+            },
+            attributes,
+        );
+        assert_eq!(none.llm.diff, None);
+        assert!(!none.attributes.contains_key("tool.output.diff"));
+        assert!(!none.attributes.contains_key("gen_ai.input.messages"));
+        assert_eq!(none.policy.capture, ContentCapture::None);
+    }
+
+    #[test]
+    fn truncation_keeps_head_and_tail_on_char_boundaries() {
+        let text = format!("{}{}", "é".repeat(1000), "z".repeat(1000));
+        let out = truncate(&text, 500);
+        assert!(out.len() <= 500, "{}", out.len());
+        assert!(out.starts_with('é') && out.ends_with('z'));
+        assert!(out.contains(&format!("[truncated {} bytes]", text.len())));
+    }
+}

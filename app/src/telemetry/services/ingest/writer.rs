@@ -1,0 +1,264 @@
+//! The batching writer (group commit). Export requests hand their spans or
+//! metric points to a bounded queue and wait; one task takes whatever is
+//! queued, up to a row budget or a short wait, commits it in one transaction
+//! and answers every request in it. A request is answered only once its rows
+//! are durably stored, and a full queue is refused at once instead of
+//! growing memory.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::telemetry::services::{
+    ingest::{
+        cpu_pool::{CpuPool, CpuPoolError},
+        metrics::{MetricPoint, PointBatch},
+        store::{self, SpanBatch, SpanRow, WriterConnection},
+    },
+    live::LiveHub,
+};
+
+#[derive(Clone, Copy, Debug)]
+pub struct WriterSettings {
+    /// Export requests waiting for the writer before new ones are refused.
+    pub queue_capacity: usize,
+    /// Rows (spans and metric points) committed together at most.
+    pub max_batch_spans: usize,
+    /// How long the writer waits for more requests to fill a batch.
+    pub max_batch_wait: Duration,
+    /// What each commit maintains besides the rows.
+    pub store: store::StoreOptions,
+}
+
+impl Default for WriterSettings {
+    fn default() -> Self {
+        Self {
+            queue_capacity: 256,
+            max_batch_spans: 500,
+            max_batch_wait: Duration::ZERO,
+            store: store::StoreOptions::default(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WriteError {
+    /// The queue is full: the client should retry later.
+    #[error("the write queue is full")]
+    Overloaded,
+    /// The server is shutting down and takes no more writes.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    /// The database refused the batch; nothing of it was stored.
+    #[error("the database could not store the spans: {0}")]
+    Database(String),
+    /// Preparing the spans failed unexpectedly (a bug, reported as 503 so the client retries).
+    #[error("preparing the spans failed: {0}")]
+    Preparation(String),
+}
+
+/// What one request hands over.
+enum Rows {
+    Spans(SpanBatch),
+    Points(PointBatch),
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        match self {
+            Rows::Spans(batch) => batch.rows.len(),
+            Rows::Points(batch) => batch.points.len(),
+        }
+    }
+}
+
+struct WriteJob {
+    rows: Rows,
+    done: oneshot::Sender<Result<u64, WriteError>>,
+}
+
+/// The handle requests use; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct IngestWriter {
+    queue: mpsc::Sender<WriteJob>,
+    /// The threads for the CPU work before the queue.
+    cpu_pool: Arc<CpuPool>,
+}
+
+impl std::fmt::Debug for WriteJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteJob")
+            .field("rows", &self.rows.len())
+            .finish()
+    }
+}
+
+impl IngestWriter {
+    /// Starts the writer task and the preparation threads. The writer stops
+    /// when `stop` is cancelled, after committing everything already queued.
+    pub fn start(
+        db: WriterConnection,
+        settings: WriterSettings,
+        live: LiveHub,
+        stop: CancellationToken,
+    ) -> Result<(Self, tokio::task::JoinHandle<()>), CpuPoolError> {
+        let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
+        let cpu_pool = Arc::new(CpuPool::new(cores)?);
+        let (queue, jobs) = mpsc::channel(settings.queue_capacity.max(1));
+        // A pooled network connection belongs to the runtime that opened it;
+        // SQLite's connection does no I/O on a runtime.
+        let own_thread = matches!(db, WriterConnection::Sqlite(_));
+        let writer = run(db, settings, live, jobs, stop);
+        let task = if own_thread {
+            // The writer is the one serial step of ingest: on its own thread
+            // and runtime, its work never queues behind request tasks on the
+            // shared workers (+10% throughput on SQLite, BENCHMARKS.md), and
+            // SQLite's statements run on that thread itself.
+            tokio::task::spawn_blocking(move || {
+                match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                    Ok(runtime) => runtime.block_on(writer),
+                    Err(err) => tracing::error!(error = %err, "the ingest writer could not start"),
+                }
+            })
+        } else {
+            tokio::spawn(writer)
+        };
+        Ok((Self { queue, cpu_pool }, task))
+    }
+
+    /// Runs ingest CPU work (decoding, normalization, compression) on the
+    /// preparation threads, one job per core at a time, at a priority below
+    /// the writer's (see [`CpuPool`]).
+    pub async fn run_cpu_bound<T, F>(&self, work: F) -> Result<T, WriteError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static,
+    {
+        self.cpu_pool
+            .run(work)
+            .await
+            .map_err(|err| WriteError::Preparation(err.to_string()))
+    }
+
+    /// Stores `rows` for `org_id`, sent with `token_id` (if by a token);
+    /// returns how many were new once they are committed.
+    pub async fn write(
+        &self,
+        org_id: Uuid,
+        token_id: Option<Uuid>,
+        rows: Vec<SpanRow>,
+    ) -> Result<u64, WriteError> {
+        self.enqueue(Rows::Spans(SpanBatch {
+            org_id,
+            token_id,
+            rows,
+        }))
+        .await
+    }
+
+    /// Stores metric `points` for `org_id`; returns how many once they are committed.
+    pub async fn write_points(&self, org_id: Uuid, points: Vec<MetricPoint>) -> Result<u64, WriteError> {
+        self.enqueue(Rows::Points(PointBatch { org_id, points })).await
+    }
+
+    async fn enqueue(&self, rows: Rows) -> Result<u64, WriteError> {
+        if rows.len() == 0 {
+            return Ok(0);
+        }
+        let (done, answer) = oneshot::channel();
+        let job = WriteJob { rows, done };
+        self.queue.try_send(job).map_err(|err| match err {
+            mpsc::error::TrySendError::Full(_) => WriteError::Overloaded,
+            mpsc::error::TrySendError::Closed(_) => WriteError::ShuttingDown,
+        })?;
+        answer.await.unwrap_or(Err(WriteError::ShuttingDown))
+    }
+}
+
+async fn run(
+    db: WriterConnection,
+    settings: WriterSettings,
+    live: LiveHub,
+    mut jobs: mpsc::Receiver<WriteJob>,
+    stop: CancellationToken,
+) {
+    loop {
+        let first = tokio::select! {
+            job = jobs.recv() => job,
+            () = stop.cancelled() => {
+                // Refuse new jobs, then commit what is already queued.
+                jobs.close();
+                jobs.recv().await
+            }
+        };
+        let Some(first) = first else { break };
+        let mut batch = vec![first];
+        let mut spans = batch[0].rows.len();
+        let deadline = tokio::time::Instant::now() + settings.max_batch_wait;
+        while spans < settings.max_batch_spans {
+            let next = match jobs.try_recv() {
+                Ok(job) => Some(job),
+                Err(mpsc::error::TryRecvError::Empty) if !stop.is_cancelled() => {
+                    tokio::time::timeout_at(deadline, jobs.recv())
+                        .await
+                        .ok()
+                        .flatten()
+                }
+                Err(_) => None,
+            };
+            let Some(job) = next else { break };
+            spans += job.rows.len();
+            batch.push(job);
+        }
+        commit(&db, settings.store, &live, batch).await;
+    }
+    tracing::debug!("ingest writer stopped");
+}
+
+async fn commit(db: &WriterConnection, options: store::StoreOptions, live: &LiveHub, jobs: Vec<WriteJob>) {
+    let mut span_batches = Vec::new();
+    let mut span_answers = Vec::new();
+    let mut point_batches = Vec::new();
+    let mut point_answers = Vec::new();
+    for job in jobs {
+        match job.rows {
+            Rows::Spans(batch) => {
+                span_batches.push(batch);
+                span_answers.push(job.done);
+            }
+            Rows::Points(batch) => {
+                point_answers.push((job.done, batch.points.len() as u64));
+                point_batches.push(batch);
+            }
+        }
+    }
+    match store::store_batches(db, &span_batches, &point_batches, options).await {
+        Ok(stored) => {
+            for ((answer, count), batch) in span_answers.into_iter().zip(stored).zip(&span_batches) {
+                if count > 0 {
+                    live.announce(batch.org_id);
+                }
+                let _ = answer.send(Ok(count));
+            }
+            for (answer, count) in point_answers {
+                let _ = answer.send(Ok(count));
+            }
+        }
+        Err(err) => {
+            let rows: usize = span_batches.iter().map(|batch| batch.rows.len()).sum::<usize>()
+                + point_batches
+                    .iter()
+                    .map(|batch| batch.points.len())
+                    .sum::<usize>();
+            tracing::error!(error = %err, rows, "batch not stored");
+            let answers = span_answers
+                .into_iter()
+                .chain(point_answers.into_iter().map(|(answer, _)| answer));
+            for answer in answers {
+                let _ = answer.send(Err(WriteError::Database(err.to_string())));
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The telemetry services: ingest (decoded spans to committed rows), the
+//! span reads of the REST API and the pages, full-text search and live tail.
+
+pub mod ingest;
+pub mod live;
+pub mod search;
+pub mod spans;
+pub mod traces;

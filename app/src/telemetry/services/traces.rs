@@ -1,0 +1,259 @@
+//! Reading traces back, always within one organization.
+
+use std::collections::HashMap;
+
+use entity::{span, trace};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::{
+    error::{AppError, Result},
+    telemetry::{
+        services::{
+            ingest::{genai, payload, pricing::SpanCost},
+            spans,
+        },
+        types::{SpanTokens, SpanView, TraceDetail, TracePage, TraceQuery, TraceSummary},
+    },
+};
+
+/// True for 32 lower- or upper-case hex digits.
+pub fn is_trace_id(value: &str) -> bool {
+    value.len() == 32 && value.bytes().all(|byte| byte.is_ascii_hexdigit())
+}
+
+/// What a span costs now. The columns are the truth: a recompute may have
+/// re-priced the span since ingest wrote its payload, which still says which
+/// price matched then.
+fn current_cost(
+    at_ingest: SpanCost,
+    cost_nanos: Option<i64>,
+    unpriced: bool,
+    model: Option<&str>,
+) -> SpanCost {
+    match (cost_nanos, at_ingest) {
+        (Some(nanos), SpanCost::Priced { model, .. }) => SpanCost::Priced { nanos, model },
+        (Some(nanos), _) => SpanCost::Priced {
+            nanos,
+            model: model.unwrap_or_default().to_owned(),
+        },
+        (None, _) if unpriced => SpanCost::Unpriced,
+        (None, _) => SpanCost::NotApplicable,
+    }
+}
+
+/// A stored span as the API shows it: its columns, the text derived again
+/// from its attributes and events, and everything else it carried.
+pub(crate) fn span_view(row: span::Model) -> Result<SpanView> {
+    let stored = payload::decode(&row.payload).map_err(|err| AppError::Internal(err.to_string()))?;
+    let llm = genai::derive(&row.name, &stored.attributes, &stored.events);
+    let content = stored.content.unwrap_or(payload::StoredContent {
+        prompt: llm.prompt,
+        completion: llm.completion,
+        tool_arguments: llm.tool_arguments,
+        tool_result: llm.tool_result,
+        diff: llm.diff,
+    });
+    let details = json!({
+        "resource": stored.resource,
+        "scope": stored.scope,
+        "attributes": stored.attributes,
+        "events": stored.events,
+        "links": stored.links,
+        "parameters": llm.parameters,
+        "finish_reasons": llm.finish_reasons,
+        "response_id": llm.response_id,
+        "request_model": llm.request_model,
+        "client_cost_usd": llm.client_cost_usd,
+        "cost": current_cost(stored.cost, row.cost_nanos, row.unpriced, row.model.as_deref()),
+        "policy": stored.policy,
+    });
+    Ok(SpanView {
+        details,
+        trace_id: row.trace_id,
+        span_id: row.span_id,
+        parent_span_id: row.parent_span_id,
+        name: row.name,
+        span_kind: row.span_kind,
+        llm_kind: row.llm_kind,
+        service_name: row.service_name,
+        start_time_ns: row.start_time_ns,
+        end_time_ns: row.end_time_ns,
+        duration_ns: row.duration_ns,
+        status_code: row.status_code,
+        status_message: row.status_message,
+        operation: row.operation,
+        provider: row.provider,
+        model: row.model,
+        tokens: SpanTokens {
+            input: row.input_tokens,
+            output: row.output_tokens,
+            cache_read: row.cache_read_tokens,
+            cache_write: row.cache_write_tokens,
+            reasoning: row.reasoning_tokens,
+        },
+        tool_name: row.tool_name,
+        tool_call_id: row.tool_call_id,
+        session_id: row.session_id,
+        end_user_id: row.end_user_id,
+        cost_nanos: row.cost_nanos,
+        unpriced: row.unpriced,
+        prompt: content.prompt,
+        completion: content.completion,
+        tool_arguments: content.tool_arguments,
+        tool_result: content.tool_result,
+        diff: content.diff,
+    })
+}
+
+/// The trace `trace_id` of `org_id` with all its spans; 404 when the
+/// organization has no such trace (whether or not another one does).
+pub async fn get_trace(db: &DatabaseConnection, org_id: Uuid, trace_id: &str) -> Result<TraceDetail> {
+    if !is_trace_id(trace_id) {
+        return Err(AppError::BadRequest("a trace id is 32 hex digits".to_owned()));
+    }
+    let trace_id = trace_id.to_ascii_lowercase();
+    let rollup = trace::Entity::find_by_id((org_id, trace_id.clone()))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("trace"))?;
+    // Sorted here, not in SQL: an ORDER BY start time tempts SQLite to walk
+    // the organization's time index instead of the (org, trace) key, which
+    // on a million spans took 300 ms instead of a few (BENCHMARKS.md).
+    let mut rows = span::Entity::find()
+        .filter(span::Column::OrgId.eq(org_id))
+        .filter(span::Column::TraceId.eq(&trace_id))
+        .all(db)
+        .await?;
+    rows.sort_by_key(|row| (row.start_time_ns, row.id));
+    let mut models: Vec<String> = rows.iter().filter_map(|row| row.model.clone()).collect();
+    models.sort();
+    models.dedup();
+    let spans = rows.into_iter().map(span_view).collect::<Result<_>>()?;
+    Ok(TraceDetail {
+        trace: trace_summary(rollup, models),
+        spans,
+    })
+}
+
+fn trace_summary(rollup: trace::Model, models: Vec<String>) -> TraceSummary {
+    TraceSummary {
+        duration_ns: rollup.end_time_ns.saturating_sub(rollup.start_time_ns),
+        trace_id: rollup.trace_id,
+        root_span_name: rollup.root_span_name,
+        service_name: rollup.service_name,
+        start_time_ns: rollup.start_time_ns,
+        end_time_ns: rollup.end_time_ns,
+        span_count: rollup.span_count,
+        error_count: rollup.error_count,
+        input_tokens: rollup.input_tokens,
+        output_tokens: rollup.output_tokens,
+        cost_nanos: rollup.cost_nanos,
+        unpriced_spans: rollup.unpriced_spans,
+        models,
+    }
+}
+
+/// One span of one of `org_id`'s traces, with everything it carried.
+pub async fn get_span(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    trace_id: &str,
+    span_id: &str,
+) -> Result<SpanView> {
+    if !is_trace_id(trace_id) {
+        return Err(AppError::BadRequest("a trace id is 32 hex digits".to_owned()));
+    }
+    if span_id.len() != 16 || !span_id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+        return Err(AppError::BadRequest("a span id is 16 hex digits".to_owned()));
+    }
+    let row = span::Entity::find()
+        .filter(span::Column::OrgId.eq(org_id))
+        .filter(span::Column::TraceId.eq(trace_id.to_ascii_lowercase()))
+        .filter(span::Column::SpanId.eq(span_id.to_ascii_lowercase()))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound("span"))?;
+    span_view(row)
+}
+
+/// One page of `org_id`'s trace rollups matching `query`, newest first.
+pub async fn list_traces(db: &DatabaseConnection, org_id: Uuid, query: &TraceQuery) -> Result<TracePage> {
+    let filter = spans::TraceFilter::parse(db.get_database_backend(), org_id, query)?;
+    let rows = trace::Entity::find()
+        .filter(filter.condition)
+        .order_by_desc(trace::Column::StartTimeNs)
+        .order_by_desc(trace::Column::TraceId)
+        .limit(filter.limit + 1)
+        .all(db)
+        .await?;
+    let (rollups, next_cursor): (Vec<trace::Model>, _) = spans::page(rows, filter.limit, |row| {
+        format!("{}_{}", row.start_time_ns, row.trace_id)
+    });
+    let traces = with_models(db, org_id, rollups).await?;
+    Ok(TracePage { traces, next_cursor })
+}
+
+/// The rollups as summaries, each with the models its spans used.
+async fn with_models(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    rollups: Vec<trace::Model>,
+) -> Result<Vec<TraceSummary>> {
+    let mut models: HashMap<String, Vec<String>> = HashMap::new();
+    if !rollups.is_empty() {
+        let used = span::Entity::find()
+            .select_only()
+            .column(span::Column::TraceId)
+            .column(span::Column::Model)
+            .distinct()
+            .filter(span::Column::OrgId.eq(org_id))
+            .filter(span::Column::TraceId.is_in(rollups.iter().map(|rollup| rollup.trace_id.clone())))
+            .filter(span::Column::Model.is_not_null())
+            .into_tuple::<(String, String)>()
+            .all(db)
+            .await?;
+        for (trace_id, model) in used {
+            models.entry(trace_id).or_default().push(model);
+        }
+    }
+    Ok(rollups
+        .into_iter()
+        .map(|rollup| {
+            let mut used = models.remove(&rollup.trace_id).unwrap_or_default();
+            used.sort();
+            trace_summary(rollup, used)
+        })
+        .collect())
+}
+
+/// `org_id`'s `limit` most expensive traces that started in `[since_ns, until_ns)`.
+pub async fn most_expensive(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    (since_ns, until_ns): (i64, i64),
+    limit: u64,
+) -> Result<Vec<TraceSummary>> {
+    let rollups = trace::Entity::find()
+        .filter(trace::Column::OrgId.eq(org_id))
+        .filter(trace::Column::StartTimeNs.gte(since_ns))
+        .filter(trace::Column::StartTimeNs.lt(until_ns))
+        .filter(trace::Column::CostNanos.gt(0))
+        .order_by_desc(trace::Column::CostNanos)
+        .order_by_desc(trace::Column::StartTimeNs)
+        .limit(limit)
+        .all(db)
+        .await?;
+    with_models(db, org_id, rollups).await
+}
+
+/// When the organization's most recent span was stored, in Unix nanoseconds.
+pub async fn last_ingested_at(db: &DatabaseConnection, org_id: Uuid) -> Result<Option<i64>> {
+    let latest = span::Entity::find()
+        .filter(span::Column::OrgId.eq(org_id))
+        .order_by_desc(span::Column::IngestedAtNs)
+        .one(db)
+        .await?;
+    Ok(latest.map(|row| row.ingested_at_ns))
+}

@@ -1,0 +1,250 @@
+//! Spans and traces as the read API and the UI see them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A trace's rollup.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TraceSummary {
+    pub trace_id: String,
+    pub root_span_name: Option<String>,
+    pub service_name: String,
+    pub start_time_ns: i64,
+    pub end_time_ns: i64,
+    pub duration_ns: i64,
+    pub span_count: i64,
+    pub error_count: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    /// Sum of the priced spans' cost in nano-dollars (1e-9 USD).
+    pub cost_nanos: i64,
+    /// Spans whose model has no price (their cost is not in `cost_nanos`).
+    pub unpriced_spans: i64,
+    /// Distinct models used in the trace, sorted.
+    pub models: Vec<String>,
+}
+
+/// Token counts of a span; `input` includes cached input tokens.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SpanTokens {
+    pub input: Option<i64>,
+    pub output: Option<i64>,
+    pub cache_read: Option<i64>,
+    pub cache_write: Option<i64>,
+    pub reasoning: Option<i64>,
+}
+
+/// A span with its derived LLM fields, its large text and everything else it carried.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SpanView {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    pub span_kind: String,
+    pub llm_kind: String,
+    pub service_name: String,
+    pub start_time_ns: i64,
+    pub end_time_ns: i64,
+    pub duration_ns: i64,
+    pub status_code: String,
+    pub status_message: Option<String>,
+    pub operation: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub tokens: SpanTokens,
+    pub tool_name: Option<String>,
+    pub tool_call_id: Option<String>,
+    pub session_id: Option<String>,
+    pub end_user_id: Option<String>,
+    /// Nano-dollars (1e-9 USD); `None` when the span is not priced.
+    pub cost_nanos: Option<i64>,
+    /// Tokens were used by a model without a price.
+    pub unpriced: bool,
+    pub prompt: Option<String>,
+    pub completion: Option<String>,
+    pub tool_arguments: Option<String>,
+    pub tool_result: Option<String>,
+    pub diff: Option<String>,
+    /// Resource, scope, attributes, events, links, parameters, finish reasons.
+    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    pub details: Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TraceDetail {
+    pub trace: TraceSummary,
+    /// In start-time order.
+    pub spans: Vec<SpanView>,
+}
+
+/// One row of the spans explorer: the indexed columns, no payload.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SpanSummary {
+    pub trace_id: String,
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    pub llm_kind: String,
+    pub span_kind: String,
+    pub service_name: String,
+    pub start_time_ns: i64,
+    pub duration_ns: i64,
+    pub status_code: String,
+    pub operation: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub tool_name: Option<String>,
+    pub tokens: SpanTokens,
+    /// Nano-dollars (1e-9 USD); `None` when the span is not priced.
+    pub cost_nanos: Option<i64>,
+    pub unpriced: bool,
+    pub session_id: Option<String>,
+    pub end_user_id: Option<String>,
+}
+
+/// A page of spans, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SpanPage {
+    pub spans: Vec<SpanSummary>,
+    /// Pass as `cursor` for the next (older) page; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A page of trace rollups, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct TracePage {
+    pub traces: Vec<TraceSummary>,
+    pub next_cursor: Option<String>,
+}
+
+/// The explorer's filters as query parameters (`GET /api/v1/spans`, and the
+/// Spans page's URL). Every field is optional text, checked by the server.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct SpanQuery {
+    /// `request`, `response`, `tool_call`, `tool_result`, `agent`, `embedding`, `retrieval`, `other`.
+    pub kind: Option<String>,
+    pub model: Option<String>,
+    pub provider: Option<String>,
+    pub service: Option<String>,
+    pub tool: Option<String>,
+    /// `ok`, `error` or `unset`.
+    pub status: Option<String>,
+    pub trace_id: Option<String>,
+    /// Session or conversation id.
+    pub session: Option<String>,
+    /// End-user id.
+    pub user: Option<String>,
+    /// Start of the time range: RFC 3339 or Unix nanoseconds.
+    pub since: Option<String>,
+    /// End of the time range (exclusive): RFC 3339 or Unix nanoseconds.
+    pub until: Option<String>,
+    /// Shortest duration, in milliseconds.
+    pub min_duration_ms: Option<String>,
+    /// Lowest cost, in US dollars.
+    pub min_cost_usd: Option<String>,
+    /// Words that must all appear in the prompt, completion, tool arguments or result, or diff.
+    pub q: Option<String>,
+    /// Page size (default 50, at most 500).
+    pub limit: Option<String>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// `attr.<key>=<value>` parameters: span attributes that must equal these values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "ssr", param(ignore))]
+    pub attributes: Vec<(String, String)>,
+}
+
+/// Filters of the trace list (`GET /api/v1/traces`, and the Traces page's URL).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct TraceQuery {
+    /// The root span's service.
+    pub service: Option<String>,
+    /// Traces with at least one span of this model.
+    pub model: Option<String>,
+    /// `error` (some span failed) or `ok` (none did).
+    pub status: Option<String>,
+    /// Start of the time range: RFC 3339 or Unix nanoseconds.
+    pub since: Option<String>,
+    /// End of the time range (exclusive): RFC 3339 or Unix nanoseconds.
+    pub until: Option<String>,
+    /// Shortest duration, in milliseconds.
+    pub min_duration_ms: Option<String>,
+    /// Lowest cost, in US dollars.
+    pub min_cost_usd: Option<String>,
+    /// Traces with a span whose text contains all these words.
+    pub q: Option<String>,
+    /// Page size (default 50, at most 500).
+    pub limit: Option<String>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
+/// The explorer's quick time ranges: URL value, label, length in seconds.
+pub const TIME_RANGES: &[(&str, &str, i64)] = &[
+    ("15m", "Last 15 minutes", 15 * 60),
+    ("1h", "Last hour", 3600),
+    ("24h", "Last 24 hours", 24 * 3600),
+    ("7d", "Last 7 days", 7 * 24 * 3600),
+    ("all", "All time", 0),
+];
+
+/// The `range` value that means "use `since` and `until`".
+pub const CUSTOM_RANGE: &str = "custom";
+
+/// Whether spans arrive: what the configuration card shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngestStatus {
+    /// When the organization's latest span was stored (Unix ns), if ever.
+    pub last_span_at_ns: Option<i64>,
+    /// The server's clock, so the browser can say "N s ago" without trusting its own.
+    pub now_ns: i64,
+}
+
+impl IngestStatus {
+    /// Whole seconds since the last span, if there was one.
+    pub fn seconds_since_last_span(&self) -> Option<i64> {
+        self.last_span_at_ns
+            .map(|last| (self.now_ns - last).max(0) / 1_000_000_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_since_last_span() {
+        let status = IngestStatus {
+            last_span_at_ns: Some(1_000_000_000),
+            now_ns: 43_500_000_000,
+        };
+        assert_eq!(status.seconds_since_last_span(), Some(42));
+        assert_eq!(
+            IngestStatus {
+                last_span_at_ns: None,
+                now_ns: 5
+            }
+            .seconds_since_last_span(),
+            None
+        );
+        // A clock slightly behind the span's is not negative.
+        assert_eq!(
+            IngestStatus {
+                last_span_at_ns: Some(10),
+                now_ns: 5
+            }
+            .seconds_since_last_span(),
+            Some(0)
+        );
+    }
+}

@@ -1,0 +1,341 @@
+//! The HTTP surface of a running server: probes, pages, assets, limits,
+//! server functions and graceful shutdown, on SQLite and PostgreSQL.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::{Backend, TestServer};
+use leptos::server_fn::ServerFn;
+use reqwest::{StatusCode, header};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+on_every_backend!(
+    healthz_reports_alive,
+    readyz_reports_database_and_instance,
+    readyz_is_503_when_the_database_is_gone,
+    home_page_is_server_rendered_with_the_shell,
+    section_pages_render_their_empty_state,
+    unknown_route_renders_the_404_page,
+    wasm_bundle_is_served_as_application_wasm,
+    server_function_returns_instance_info,
+    oversized_body_is_refused_with_413,
+    migrations_are_idempotent_and_keep_the_instance,
+    shutdown_finishes_in_flight_requests,
+    responses_carry_a_request_id,
+    openapi_document_describes_every_route,
+);
+
+async fn healthz_reports_alive(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let response = server.get("/healthz").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+    server.stop().await;
+}
+
+async fn readyz_reports_database_and_instance(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let response = server.get("/readyz").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["instance_id"], server.state.instance.instance_id.to_string());
+    server.stop().await;
+}
+
+async fn readyz_is_503_when_the_database_is_gone(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    // Closing a clone closes the shared pool: every later query fails.
+    server.state.db.clone().close().await.unwrap();
+    let response = server.get("/readyz").await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert_eq!(body["error"]["message"], "database unreachable");
+    // Liveness does not depend on the database.
+    assert_eq!(server.get("/healthz").await.status(), StatusCode::OK);
+    server.stop().await;
+}
+
+async fn home_page_is_server_rendered_with_the_shell(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let response = server.get("/").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = response.text().await.unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.contains("<title>Specula</title>"), "{html}");
+    assert!(html.contains(r#"class="brand-name">Specula</span>"#));
+    for section in ["Spans", "Traces", "Costs", "Policies", "Settings"] {
+        assert!(html.contains(&format!(">{section}</a>")), "nav lacks {section}");
+    }
+    assert!(html.contains(r#"data-testid="theme-toggle""#));
+    assert!(html.contains("/pkg/specula.js"), "hydration script missing");
+    assert!(html.contains("/pkg/specula.css"), "stylesheet missing");
+    // The endpoints card was resolved on the server, not left loading.
+    let endpoint = format!("http://{}/v1/traces", server.addr);
+    assert!(html.contains(&endpoint), "endpoint {endpoint} missing");
+    server.stop().await;
+}
+
+async fn section_pages_render_their_empty_state(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    for (path, title, expected) in [
+        ("/spans", "Spans", "Sign in to continue"),
+        ("/traces", "Traces", "Sign in to continue"),
+        ("/costs", "Costs", "Sign in to continue"),
+        ("/policies", "Policies", "This section arrives with"),
+        ("/settings", "Settings", "Sign in to continue"),
+        ("/login", "Log in", "name=\"password\""),
+        ("/signup", "Sign up", "name=\"organization_name\""),
+    ] {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains(&format!("<title>{title} · Specula</title>")),
+            "{path}"
+        );
+        assert!(html.contains(expected), "{path}: {expected}");
+    }
+    let html = server.get("/costs").await.text().await.unwrap();
+    assert!(html.contains(r#"aria-current="page""#), "active nav link");
+    server.stop().await;
+}
+
+async fn unknown_route_renders_the_404_page(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let response = server.get("/no/such/page").await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let html = response.text().await.unwrap();
+    assert!(html.contains(r#"data-testid="not-found""#), "{html}");
+    assert!(html.contains("Page not found"));
+    assert!(html.contains("/no/such/page"));
+    // The shell is still there: the user can navigate away.
+    assert!(html.contains(r#"class="brand-name">Specula</span>"#));
+    // A missing asset is a plain 404 too.
+    assert_eq!(
+        server.get("/pkg/missing.js").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    server.stop().await;
+}
+
+async fn wasm_bundle_is_served_as_application_wasm(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let response = server.get("/pkg/specula_bg.wasm").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/wasm");
+    assert_eq!(&response.bytes().await.unwrap()[..4], b"\0asm");
+    let css = server.get("/pkg/specula.css").await;
+    assert_eq!(css.status(), StatusCode::OK);
+    assert!(
+        css.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    server.stop().await;
+}
+
+async fn server_function_returns_instance_info(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let response = server
+        .client
+        .post(server.url(app::platform::server_fns::GetInstanceInfo::PATH))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let info: app::platform::types::InstanceInfo = response.json().await.unwrap();
+    assert_eq!(info.public_url, format!("http://{}", server.addr));
+    assert_eq!(
+        info.otlp_http_traces_url,
+        format!("http://{}/v1/traces", server.addr)
+    );
+    assert_eq!(info.version, env!("CARGO_PKG_VERSION"));
+    server.stop().await;
+}
+
+async fn oversized_body_is_refused_with_413(backend: Backend) {
+    let server = TestServer::start_with(backend, &["--max-body-size=1KiB"]).await;
+    let response = server
+        .client
+        .post(server.url(app::platform::server_fns::GetInstanceInfo::PATH))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(vec![b'a'; 4096])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    server.stop().await;
+}
+
+async fn migrations_are_idempotent_and_keep_the_instance(backend: Backend) {
+    let first = TestServer::start(backend).await;
+    let instance_id = first.state.instance.instance_id;
+    let database = first.stop_keeping_database().await;
+    if let Some(path) = database.sqlite_path() {
+        assert!(path.is_file(), "SQLite file and its folder were created");
+    }
+    // Second start on the same database: migrations are a no-op and the
+    // installation keeps its identity.
+    let second = TestServer::start_on(database, &[]).await;
+    assert_eq!(second.state.instance.instance_id, instance_id);
+    assert_eq!(second.get("/readyz").await.status(), StatusCode::OK);
+    second.stop().await;
+}
+
+async fn shutdown_finishes_in_flight_requests(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let body = b"x=1&";
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        app::platform::server_fns::GetInstanceInfo::PATH,
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    stream.write_all(&body[..2]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    server.begin_shutdown();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        !server.is_finished(),
+        "the server waits for the in-flight request"
+    );
+
+    stream.write_all(&body[2..]).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 "), "got {response:?}");
+
+    let addr = server.addr;
+    let database = server.stop_keeping_database().await;
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no new connections after shutdown"
+    );
+    database.drop_database().await;
+}
+
+async fn responses_carry_a_request_id(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let generated = server.get("/healthz").await;
+    let id = generated.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let echoed = server
+        .client
+        .get(server.url("/healthz"))
+        .header("x-request-id", "abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(echoed.headers()["x-request-id"], "abc-123");
+    server.stop().await;
+}
+
+/// The OpenAPI document lists the API, and every operation it lists is a
+/// real route: called with placeholder ids and no credentials, none answers
+/// "unknown endpoint" (404 from the API's fallback) or 405.
+async fn openapi_document_describes_every_route(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let response = server.get("/api/v1/openapi.json").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let document: Value = response.json().await.unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = document["paths"].as_object().unwrap();
+    for expected in [
+        "/api/v1/spans",
+        "/api/v1/live",
+        "/api/v1/traces",
+        "/api/v1/traces/{trace_id}",
+        "/api/v1/traces/{trace_id}/spans/{span_id}",
+        "/api/v1/traces/{trace_id}/export",
+        "/api/v1/orgs/{org}/tokens",
+        "/api/v1/auth/login",
+        "/api/v1/token",
+        "/v1/traces",
+        "/v1/metrics",
+    ] {
+        assert!(paths.contains_key(expected), "{expected} is not documented");
+    }
+    let schemas = document["components"]["schemas"].as_object().unwrap();
+    for schema in [
+        "SpanPage",
+        "SpanSummary",
+        "TraceDetail",
+        "ErrorBody",
+        "MintedToken",
+    ] {
+        assert!(schemas.contains_key(schema), "schema {schema} is missing");
+    }
+    let spans = &paths["/api/v1/spans"]["get"];
+    let parameters: Vec<&str> = spans["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|parameter| parameter["name"].as_str().unwrap())
+        .collect();
+    for name in ["kind", "model", "tool", "q", "cursor", "org"] {
+        assert!(parameters.contains(&name), "spans lacks parameter {name}");
+    }
+    assert!(
+        !parameters.contains(&"attributes"),
+        "attr.* is not a named parameter"
+    );
+
+    let client = reqwest::Client::new();
+    let mut operations = 0;
+    for (path, item) in paths {
+        let concrete = path
+            .replace("{org}", "00000000-0000-0000-0000-000000000000")
+            .replace("{user}", "00000000-0000-0000-0000-000000000000")
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{trace_id}", "0af7651916cd43dd8448eb211c80319c")
+            .replace("{span_id}", "b7ad6b7169203331")
+            .replace("{token}", "no-such-invitation");
+        assert!(!concrete.contains('{'), "unhandled placeholder in {path}");
+        for method in item.as_object().unwrap().keys() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let response = client
+                .request(method.clone(), server.url(&concrete))
+                .header(header::CONTENT_TYPE, "application/json")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+            let body = response.text().await.unwrap();
+            assert!(
+                !body.contains("API endpoint not found"),
+                "{method} {path} is documented but not routed"
+            );
+            operations += 1;
+        }
+    }
+    assert!(operations >= 26, "only {operations} operations documented");
+
+    let page = server.get("/api/docs/").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("swagger-ui"));
+    let initializer = server.get("/api/docs/swagger-initializer.js").await;
+    assert_eq!(initializer.status(), StatusCode::OK);
+    assert!(initializer.text().await.unwrap().contains("/api/v1/openapi.json"));
+    server.stop().await;
+}

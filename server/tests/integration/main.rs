@@ -1,0 +1,16 @@
+//! Specula's integration tests, each against a real server on a random port
+//! with a real SQLite file and a real PostgreSQL database. One binary, so
+//! the shared helpers (`common`) and the server are compiled and linked once.
+
+#[macro_use]
+mod common;
+
+mod accounts;
+mod cli;
+mod costs;
+mod explorer;
+mod golden;
+mod http;
+mod ingest;
+mod prices;
+mod sdk;
