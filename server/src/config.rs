@@ -131,7 +131,7 @@ pub struct ServeConfig {
 impl ServeConfig {
     /// The ingest policy these settings describe.
     pub fn ingest_policy(&self) -> app::telemetry::services::ingest::policy::IngestPolicy {
-        use app::telemetry::services::ingest::policy::{ContentCapture, IngestPolicy};
+        use app::telemetry::services::{ingest::policy::IngestPolicy, span::marks::ContentCapture};
         IngestPolicy {
             capture: match self.content_capture {
                 ContentCaptureSetting::Full => ContentCapture::Full,

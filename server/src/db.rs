@@ -7,7 +7,10 @@
 
 use std::time::Duration;
 
-use app::telemetry::services::ingest::{sqlite_connection::SqliteWriterConnection, store::WriterConnection};
+use app::{
+    platform::services::sqlite_connection::SqliteWriterConnection,
+    telemetry::services::ingest::commit::WriterConnection,
+};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbErr};
 

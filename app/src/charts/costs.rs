@@ -7,11 +7,11 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-use super::{
-    Series, Unit,
-    panels::{TimeChart, ranked, time_chart, usd},
-};
 use crate::{
+    charts::{
+        Series, Unit,
+        panels::{TimeChart, ranked, time_chart, usd},
+    },
     costs::{
         services::{
             dashboard::{ChartGroups, DashboardData, buckets, owner},

@@ -6,21 +6,23 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use super::{
-    HorizontalBarChart, Series, Unit,
-    panels::{CHART_HEIGHT, CHART_WIDTH, TimeChart, csv_href, exact_cell, time_chart},
-};
-use crate::costs::{
-    services::{
-        genai_metrics::{
-            Distribution, ERROR_TYPE, HistogramPoint, OPERATION_DURATION, PROVIDER_NAME, REQUEST_MODEL,
-            RESPONSE_MODEL, SYSTEM, TOKEN_TYPE, TOKEN_USAGE, deltas,
-        },
-        usage::UsageRequest,
+use crate::{
+    charts::{
+        HorizontalBarChart, Series, Unit,
+        panels::{CHART_HEIGHT, CHART_WIDTH, TimeChart, csv_href, exact_cell, time_chart},
     },
-    types::ChartPanel,
+    costs::{
+        services::{
+            genai_metrics::{
+                Distribution, ERROR_TYPE, HistogramPoint, OPERATION_DURATION, PROVIDER_NAME, REQUEST_MODEL,
+                RESPONSE_MODEL, SYSTEM, TOKEN_TYPE, TOKEN_USAGE, deltas,
+            },
+            usage::UsageRequest,
+        },
+        types::ChartPanel,
+    },
+    format::push_csv_field,
 };
-use crate::format::push_csv_field;
 
 /// What a point says about itself, from its attributes.
 #[derive(Debug, Default, PartialEq)]

@@ -22,8 +22,10 @@ pub async fn load_cost_dashboard(
     until: Option<String>,
 ) -> Result<CostDashboard, ApiError> {
     use crate::{
-        accounts::types::Action, charts::costs as cost_charts, costs::services::dashboard,
-        platform::server_context::member, platform::services::now_ns,
+        accounts::types::Action,
+        charts::costs as cost_charts,
+        costs::services::dashboard,
+        platform::{server_context::member, services::now_ns},
     };
 
     let (state, _) = member(org_id, Action::Read).await?;

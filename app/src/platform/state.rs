@@ -9,7 +9,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::{
     accounts::services::{throttle::LoginThrottle, tokens::TokenCache},
-    costs::services::prices::PriceBook,
+    costs::services::price_book::PriceBook,
     telemetry::services::{
         ingest::{policy::IngestPolicy, writer::IngestWriter},
         live::LiveHub,

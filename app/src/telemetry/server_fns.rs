@@ -6,10 +6,11 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 #[cfg(feature = "ssr")]
-use crate::telemetry::types::{CUSTOM_RANGE, TIME_RANGES};
 use crate::{
     error::ApiError,
-    telemetry::types::{IngestStatus, SpanPage, SpanQuery, TraceDetail, TracePage, TraceQuery},
+    telemetry::types::{
+        CUSTOM_RANGE, IngestStatus, SpanPage, SpanQuery, TIME_RANGES, TraceDetail, TracePage, TraceQuery,
+    },
 };
 
 /// A page of the organization's spans; `range` (a [`TIME_RANGES`] value)
@@ -23,7 +24,7 @@ pub async fn explore_spans(
 ) -> Result<SpanPage, ApiError> {
     use crate::{
         accounts::{services::orgs, types::Action},
-        telemetry::services::spans,
+        telemetry::services::span_store::spans,
     };
 
     let mut query = query;
@@ -66,7 +67,7 @@ pub async fn explore_traces(
 ) -> Result<TracePage, ApiError> {
     use crate::{
         accounts::{services::orgs, types::Action},
-        telemetry::services::traces,
+        telemetry::services::span_store::traces,
     };
 
     let mut query = query;
@@ -81,7 +82,7 @@ pub async fn explore_traces(
 pub async fn load_trace(org_id: Uuid, trace_id: String) -> Result<TraceDetail, ApiError> {
     use crate::{
         accounts::{services::orgs, types::Action},
-        telemetry::services::traces,
+        telemetry::services::span_store::traces,
     };
 
     let (state, _, user) = crate::platform::server_context::signed_in().await?;
@@ -95,7 +96,8 @@ pub async fn get_ingest_status(org_id: Uuid) -> Result<IngestStatus, ApiError> {
 
     let (state, _, user) = crate::platform::server_context::signed_in().await?;
     orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
-    let last_span_at_ns = crate::telemetry::services::traces::last_ingested_at(&state.db, org_id).await?;
+    let last_span_at_ns =
+        crate::telemetry::services::span_store::traces::last_ingested_at(&state.db, org_id).await?;
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
     Ok(IngestStatus {
         last_span_at_ns,

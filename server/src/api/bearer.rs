@@ -13,11 +13,10 @@ use app::{
 };
 use axum::{
     extract::{Request, State},
+    http::{header, request::Parts},
     middleware::Next,
     response::{IntoResponse, Response},
 };
-
-use super::extract::bearer_secret;
 
 pub async fn require_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let (mut parts, body) = request.into_parts();
@@ -44,5 +43,19 @@ pub fn require_scope(principal: &TokenPrincipal, scope: TokenScope) -> Result<()
             TokenScope::Ingest => "this API token lacks the `ingest` scope",
             TokenScope::Read => "this API token lacks the `read` scope",
         }))
+    }
+}
+
+/// The secret of an `Authorization: Bearer …` header; `Ok(None)` without one.
+pub fn bearer_secret(parts: &Parts) -> Result<Option<&str>, AppError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| AppError::InvalidToken("malformed Authorization header"))?;
+    match value.split_once(' ') {
+        Some((scheme, secret)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(secret.trim())),
+        _ => Err(AppError::InvalidToken("expected `Authorization: Bearer <token>`")),
     }
 }

@@ -29,6 +29,8 @@ use serde::de::DeserializeOwned;
 use tower_sessions::Session;
 use uuid::Uuid;
 
+use super::bearer::{bearer_secret, require_scope};
+
 /// A JSON body; malformed bodies get a 400 and a wrong content type a 415,
 /// both in the API's error shape.
 pub struct ApiJson<T>(pub T);
@@ -144,20 +146,6 @@ pub enum Caller {
     Token(TokenPrincipal),
 }
 
-/// The secret of an `Authorization: Bearer …` header; `Ok(None)` without one.
-pub fn bearer_secret(parts: &Parts) -> Result<Option<&str>, AppError> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let value = value
-        .to_str()
-        .map_err(|_| AppError::InvalidToken("malformed Authorization header"))?;
-    match value.split_once(' ') {
-        Some((scheme, secret)) if scheme.eq_ignore_ascii_case("bearer") => Ok(Some(secret.trim())),
-        _ => Err(AppError::InvalidToken("expected `Authorization: Bearer <token>`")),
-    }
-}
-
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
@@ -182,7 +170,7 @@ impl Caller {
                 Ok(())
             }
             Self::Token(token) if token.org_id != org_id => Err(AppError::NotFound("organization")),
-            Self::Token(token) => super::bearer::require_scope(token, TokenScope::Read),
+            Self::Token(token) => require_scope(token, TokenScope::Read),
         }
     }
 }

@@ -6,7 +6,7 @@ use app::{
     error::Result,
     platform::state::AppState,
     telemetry::{
-        services::{live::LiveHub, spans},
+        services::{live::LiveHub, span_store::spans},
         types::{SpanQuery, SpanSummary},
     },
 };

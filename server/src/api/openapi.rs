@@ -12,7 +12,7 @@ use utoipa::{
     },
 };
 
-use crate::http::SESSION_COOKIE;
+use app::accounts::services::sessions::SESSION_COOKIE;
 
 /// Where the document is served.
 pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";

@@ -5,7 +5,7 @@ use app::{
     error::{AppError, Result},
     platform::state::AppState,
     telemetry::{
-        services::{spans, traces},
+        services::span_store::{spans, traces},
         types::{SpanPage, SpanQuery, SpanView, TraceDetail, TracePage, TraceQuery},
     },
 };

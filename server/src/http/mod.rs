@@ -49,9 +49,6 @@ pub struct HttpSettings {
     pub secure_cookies: bool,
 }
 
-/// Name of the session cookie.
-pub const SESSION_COOKIE: &str = "specula_session";
-
 /// The app's routes, listed once per process. Listing renders the app with
 /// resource loading suppressed through a process-wide flag, so a page being
 /// served meanwhile (another server in the same process: tests) could have
@@ -149,7 +146,7 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
 fn session_layer(state: &AppState, settings: HttpSettings) -> SessionManagerLayer<DbSessionStore> {
     let ttl = time::Duration::try_from(settings.session_ttl).unwrap_or(time::Duration::days(7));
     SessionManagerLayer::new(DbSessionStore::new(state.db.clone()))
-        .with_name(SESSION_COOKIE)
+        .with_name(app::accounts::services::sessions::SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(settings.secure_cookies)

@@ -2,9 +2,8 @@
 //! invalid one is rejected and counted (OTLP partial success) while the
 //! others of the same request are kept.
 
-use app::telemetry::services::ingest::{
-    pricing::SpanCost,
-    record::{Attributes, Scope, SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode},
+use app::telemetry::services::span::record::{
+    Attributes, Scope, SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode,
 };
 use base64::Engine;
 use opentelemetry_proto::tonic::{
@@ -152,10 +151,6 @@ fn span_record(
         attributes: attributes(span.attributes),
         events,
         links,
-        // Derived after the ingest policy, from what it keeps.
-        llm: Default::default(),
-        cost: SpanCost::NotApplicable,
-        policy: Default::default(),
     })
 }
 
@@ -273,10 +268,13 @@ mod tests {
         assert_eq!(record.status_code, StatusCode::Error);
         assert_eq!(record.status_message.as_deref(), Some("boom"));
         assert_eq!(record.duration_ns(), 1_000_000_000);
-        let mut record = record.clone();
-        app::telemetry::services::ingest::normalize(&mut record, &Default::default(), &Default::default());
-        assert_eq!(record.llm.model.as_deref(), Some("gpt-4o"));
-        assert_eq!(record.llm.tokens.input, Some(12));
+        let span = app::telemetry::services::ingest::normalize(
+            record.clone(),
+            &Default::default(),
+            &Default::default(),
+        );
+        assert_eq!(span.llm.model.as_deref(), Some("gpt-4o"));
+        assert_eq!(span.llm.tokens.input, Some(12));
     }
 
     #[test]

@@ -6,19 +6,12 @@ use std::io::Read;
 
 use axum::{
     body::Bytes,
-    http::{HeaderMap, HeaderValue, StatusCode, header},
-    response::{IntoResponse, Response},
+    http::{HeaderMap, header},
 };
-use serde::{Serialize, de::DeserializeOwned};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::error::IngestError;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Encoding {
-    Protobuf,
-    Json,
-}
+use super::{encoding::Encoding, error::IngestError};
 
 impl Encoding {
     pub fn from_headers(headers: &HeaderMap) -> Result<Self, IngestError> {
@@ -42,26 +35,6 @@ impl Encoding {
                 "unsupported Content-Type {other:?}: use application/x-protobuf or application/json"
             ))),
         }
-    }
-
-    fn content_type(self) -> &'static str {
-        match self {
-            Self::Protobuf => "application/x-protobuf",
-            Self::Json => "application/json",
-        }
-    }
-
-    pub fn encode_response<M: prost::Message + Serialize>(self, message: &M, status: StatusCode) -> Response {
-        let body = match self {
-            Self::Protobuf => message.encode_to_vec(),
-            Self::Json => serde_json::to_vec(message).unwrap_or_else(|_| b"{}".to_vec()),
-        };
-        let mut response = (status, body).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(self.content_type()),
-        );
-        response
     }
 }
 

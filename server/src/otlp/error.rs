@@ -7,7 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::decode::Encoding;
+use super::encoding::Encoding;
 
 /// `google.rpc.Status`, the body of an OTLP error answer.
 #[derive(Clone, PartialEq, prost::Message, serde::Serialize)]

@@ -17,7 +17,8 @@ use serde_json::Value;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
-    decode::{DecodeLimits, Encoding, decode, decompress, prepare_metrics_json, prepare_trace_json},
+    decode::{DecodeLimits, decode, decompress, prepare_metrics_json, prepare_trace_json},
+    encoding::Encoding,
     error::IngestError,
     export::{export_metrics, export_traces},
 };

@@ -8,6 +8,7 @@ mod convert;
 mod convert_metrics;
 mod decode;
 mod encode;
+mod encoding;
 mod error;
 mod export;
 mod grpc;
@@ -32,7 +33,8 @@ mod robustness {
     use super::{
         convert::convert,
         convert_metrics::convert_metrics,
-        decode::{Encoding, decode, prepare_metrics_json, prepare_trace_json},
+        decode::{decode, prepare_metrics_json, prepare_trace_json},
+        encoding::Encoding,
     };
 
     proptest! {

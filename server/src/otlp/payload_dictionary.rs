@@ -4,7 +4,10 @@
 //! Only real SDKs' spans train it, never the benchmark's, so that what the
 //! benchmark measures is what any deployment gets.
 
-use app::telemetry::services::ingest::{normalize, payload, policy::IngestPolicy, pricing::OrgPricing};
+use app::telemetry::services::{
+    ingest::{normalize, policy::IngestPolicy, pricing::OrgPricing},
+    span::payload,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 
@@ -28,9 +31,8 @@ fn fixture_payloads() -> Vec<Vec<u8>> {
     let mut payloads = Vec::new();
     for file in files {
         let request = ExportTraceServiceRequest::decode(&std::fs::read(&file).unwrap()[..]).unwrap();
-        for mut record in convert(request).spans {
-            normalize(&mut record, &policy, &pricing);
-            payloads.push(payload::to_json(&record));
+        for record in convert(request).spans {
+            payloads.push(payload::to_json(&normalize(record, &policy, &pricing)));
         }
     }
     payloads

@@ -942,7 +942,7 @@ async fn spans_stored_before_compression_survive_the_migration(backend: Backend)
     }
     Migrator::up(&db, None).await.unwrap();
 
-    let read = app::telemetry::services::traces::get_trace(&db, org_id, TRACE)
+    let read = app::telemetry::services::span_store::traces::get_trace(&db, org_id, TRACE)
         .await
         .unwrap();
     let span = &read.spans[0];

@@ -21,6 +21,8 @@ use uuid::Uuid;
 
 use crate::error::{AppError, Result};
 
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "specula_session";
 /// The session key holding the signed-in user's id.
 pub const USER_ID_KEY: &str = "user_id";
 /// The session key holding the organization the UI shows.

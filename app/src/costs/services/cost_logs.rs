@@ -11,7 +11,7 @@ use crate::{
     error::{AppError, Result},
     format::{push_csv_field, usd_exact},
     telemetry::{
-        services::spans,
+        services::span_store::spans,
         types::{SpanQuery, SpanSummary},
     },
 };

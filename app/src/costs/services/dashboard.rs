@@ -24,7 +24,7 @@ use crate::{
     telemetry::{
         services::{
             ingest::usage::{HOUR_NS, UsageCounters},
-            traces,
+            span_store::traces,
         },
         types::TraceSummary,
     },

@@ -27,8 +27,7 @@ use crate::{
     telemetry::services::ingest::usage::{HOUR_NS, RollupPeriod},
 };
 
-pub use crate::telemetry::services::ingest::metric_rollups::OPERATION_DURATION;
-pub use crate::telemetry::services::ingest::metric_rollups::TOKEN_USAGE;
+pub use crate::telemetry::services::ingest::metric_rollups::{OPERATION_DURATION, TOKEN_USAGE};
 
 /// `input` or `output`; before semconv 1.27, `prompt` or `completion`.
 pub const TOKEN_TYPE: &str = "gen_ai.token.type";

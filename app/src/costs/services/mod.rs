@@ -4,6 +4,7 @@
 pub mod cost_logs;
 pub mod dashboard;
 pub mod genai_metrics;
+pub mod price_book;
 pub mod prices;
 pub mod recompute;
 pub mod usage;

@@ -3,10 +3,8 @@
 //! spans with.
 //!
 //! A change applies to spans ingested from then on (within
-//! [`PRICE_CACHE_TTL`] on other replicas); spans already stored keep their
+//! [`PRICE_CACHE_TTL`](super::price_book::PRICE_CACHE_TTL) on other replicas); spans already stored keep their
 //! cost until a recompute re-prices them ([`super::recompute`]).
-
-use std::{sync::Arc, time::Duration};
 
 use entity::{model_price, user};
 use sea_orm::{
@@ -21,82 +19,24 @@ use crate::{
         types::{Action, role_allows},
     },
     costs::{
-        services::recompute,
+        services::{price_book::PriceBook, recompute},
         types::{BuiltinPrice, PriceList, PriceOverride, PriceOverrideInput, PricesPage},
     },
     error::{AppError, Result},
     platform::services::{
         audit::{self, Actor},
-        expiring_cache::ExpiringCache,
         now_ns, rfc3339,
     },
     telemetry::services::{
-        ingest::pricing::{ModelPrice, OrgPricing, PriceOverride as Override, PricingTable, parse_micro_usd},
-        spans::parse_time,
+        ingest::pricing::{PricingTable, parse_micro_usd},
+        span_store::query::parse_time,
     },
 };
-
-/// How long a replica prices with what it last read: a change made through
-/// another replica reaches this one's ingest within this time.
-pub const PRICE_CACHE_TTL: Duration = Duration::from_secs(15);
 
 /// An organization may keep this many prices.
 pub const MAX_OVERRIDES: usize = 1000;
 
 const MAX_MODEL_LEN: usize = 200;
-
-/// Each organization's pricing as ingest last read it.
-#[derive(Clone, Debug)]
-pub struct PriceBook {
-    cached: ExpiringCache<Uuid, Arc<OrgPricing>>,
-}
-
-impl Default for PriceBook {
-    fn default() -> Self {
-        Self {
-            cached: ExpiringCache::new(PRICE_CACHE_TTL),
-        }
-    }
-}
-
-impl PriceBook {
-    /// The pricing `org_id`'s spans are priced with now.
-    pub async fn for_org(&self, db: &DatabaseConnection, org_id: Uuid) -> Result<Arc<OrgPricing>> {
-        if let Some(pricing) = self.cached.get(&org_id) {
-            return Ok(pricing);
-        }
-        let pricing = Arc::new(load_pricing(db, org_id).await?);
-        self.cached.insert(org_id, pricing.clone());
-        Ok(pricing)
-    }
-
-    /// Drops what this replica knows of `org_id`'s prices after a change.
-    pub fn forget(&self, org_id: Uuid) {
-        self.cached.remove(&org_id);
-    }
-}
-
-/// The organization's overrides, read fresh from the database.
-pub async fn load_pricing(db: &impl ConnectionTrait, org_id: Uuid) -> Result<OrgPricing> {
-    let rows = model_price::Entity::find()
-        .filter(model_price::Column::OrgId.eq(org_id))
-        .all(db)
-        .await?;
-    Ok(OrgPricing::new(rows.into_iter().map(|row| Override {
-        effective_from_ns: row.effective_from_ns,
-        price: ModelPrice {
-            provider: row.provider,
-            model: row.model,
-            input: row.input,
-            output: row.output,
-            cache_read: row.cache_read,
-            cache_write: row.cache_write,
-            reasoning: row.reasoning,
-            source: "organization".to_owned(),
-            date: rfc3339(row.effective_from_ns),
-        },
-    })))
-}
 
 /// Micro-dollars per million tokens as the shortest exact decimal: `2.5`.
 pub fn format_micro_usd(micro: i64) -> String {

@@ -29,7 +29,7 @@ use crate::{
         types::Action,
     },
     costs::{
-        services::prices::load_pricing,
+        services::price_book::load_pricing,
         types::{RecomputeJob, RecomputeRequest},
     },
     error::{AppError, Result},
@@ -40,11 +40,11 @@ use crate::{
     },
     telemetry::services::{
         ingest::{
-            genai::TokenUsage,
-            pricing::{OrgPricing, SpanCost},
+            pricing::OrgPricing,
             usage::{self, UsageCounters, UsageKey},
         },
-        spans::parse_time,
+        span::{cost::SpanCost, genai::TokenUsage},
+        span_store::query::parse_time,
     },
 };
 

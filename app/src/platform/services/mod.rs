@@ -7,6 +7,8 @@ pub mod expiring_cache;
 pub mod instance;
 pub mod maintenance;
 pub mod secrets;
+pub mod sqlite_connection;
+pub mod transaction;
 
 /// Now, in Unix nanoseconds (the unit every stored time uses).
 pub fn now_ns() -> i64 {

@@ -3,6 +3,5 @@
 
 pub mod ingest;
 pub mod live;
-pub mod search;
-pub mod spans;
-pub mod traces;
+pub mod span;
+pub mod span_store;

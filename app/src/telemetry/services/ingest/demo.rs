@@ -6,11 +6,10 @@
 
 use serde_json::{Value, json};
 
-use crate::telemetry::services::ingest::{
-    policy::IngestPolicy,
-    pricing::{OrgPricing, SpanCost},
-    record::{Attributes, Scope, SpanKind, SpanRecord, StatusCode},
-    store::SpanRow,
+use crate::telemetry::services::{
+    ingest::{policy::IngestPolicy, pricing::OrgPricing},
+    span::record::{Attributes, Scope, SpanKind, SpanRecord, StatusCode},
+    span_store::SpanRow,
 };
 
 /// `bytes` random bytes as lower-case hex.
@@ -118,9 +117,6 @@ pub fn demo_records(now_ns: i64) -> (String, Vec<SpanRecord>) {
             attributes: attributes(attrs),
             events: Vec::new(),
             links: Vec::new(),
-            llm: Default::default(),
-            cost: SpanCost::NotApplicable,
-            policy: Default::default(),
         })
         .collect();
     (trace_id, records)
@@ -139,18 +135,21 @@ fn attributes_of_resource() -> Attributes {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::services::ingest::genai::LlmKind;
+    use crate::telemetry::services::span::{genai::LlmKind, normalized::NormalizedSpan};
 
     #[test]
     fn the_demo_trace_looks_like_an_agent_run() {
-        let (trace_id, mut spans) = demo_records(1_700_000_000_000_000_000);
-        for span in &mut spans {
-            crate::telemetry::services::ingest::normalize(
-                span,
-                &IngestPolicy::default(),
-                &OrgPricing::default(),
-            );
-        }
+        let (trace_id, records) = demo_records(1_700_000_000_000_000_000);
+        let spans: Vec<NormalizedSpan> = records
+            .into_iter()
+            .map(|record| {
+                crate::telemetry::services::ingest::normalize(
+                    record,
+                    &IngestPolicy::default(),
+                    &OrgPricing::default(),
+                )
+            })
+            .collect();
         assert_eq!(trace_id.len(), 32);
         assert!(trace_id.chars().all(|c| c.is_ascii_hexdigit()));
         let kinds: Vec<LlmKind> = spans.iter().map(|span| span.llm.kind).collect();
@@ -175,9 +174,13 @@ mod tests {
         assert!(
             spans[1..]
                 .iter()
-                .all(|span| span.parent_span_id.as_deref() == Some(spans[0].span_id.as_str()))
+                .all(|span| span.record.parent_span_id.as_deref() == Some(spans[0].record.span_id.as_str()))
         );
-        assert!(spans.iter().all(|span| span.end_time_ns >= span.start_time_ns));
+        assert!(
+            spans
+                .iter()
+                .all(|span| span.record.end_time_ns >= span.record.start_time_ns)
+        );
         assert!(spans[1].cost.nanos().is_some(), "the model is priced");
     }
 }

@@ -24,8 +24,11 @@ use uuid::Uuid;
 
 use crate::{
     error::Result,
-    platform::services::maintenance,
-    telemetry::services::ingest::{store::value_groups, transaction::WriteTransaction, usage::RollupPeriod},
+    platform::services::{
+        maintenance,
+        transaction::{WriteTransaction, value_groups},
+    },
+    telemetry::services::ingest::usage::RollupPeriod,
 };
 
 /// Tokens per operation, a histogram in `{token}` split by token type.

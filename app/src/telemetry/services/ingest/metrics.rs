@@ -10,10 +10,12 @@ use sea_orm::{
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::telemetry::services::ingest::{
-    metric_rollups::{self, RollupPoint},
-    record::Attributes,
-    transaction::WriteTransaction,
+use crate::{
+    platform::services::transaction::WriteTransaction,
+    telemetry::services::{
+        ingest::metric_rollups::{self, RollupPoint},
+        span::record::Attributes,
+    },
 };
 
 /// Rows inserted per statement (well under either database's bind limit).

@@ -1,57 +1,92 @@
-//! Ingest, after decoding: Specula's own span record, the ingest policy, the
-//! LLM meaning derived from what the policy kept, pricing, and durable
-//! storage through one batching writer.
+//! Ingest, after decoding: the pipeline each decoded span goes through
+//! (the policy, the LLM meaning derived from what it kept, pricing, the
+//! stored payload and search words), assembled here from stages that each
+//! return their own part, and durable storage through one batching writer.
 //! OTLP wire types never reach this module; the server's `otlp` module turns
-//! them into [`record::SpanRecord`]s.
+//! them into [`SpanRecord`]s.
 
+pub mod commit;
 pub mod cpu_pool;
 pub mod demo;
-pub mod genai;
 pub mod metric_rollups;
 pub mod metrics;
-pub mod payload;
 pub mod policy;
 pub mod pricing;
-pub mod record;
-pub mod sqlite_connection;
-pub mod store;
-pub mod transaction;
 pub mod usage;
 pub mod writer;
 
 use policy::IngestPolicy;
 use pricing::OrgPricing;
-use record::SpanRecord;
-use store::SpanRow;
+
+use crate::telemetry::services::{
+    span::{cost::SpanCost, genai, normalized::NormalizedSpan, payload, record::SpanRecord},
+    span_store::{SpanRow, search},
+};
 
 /// Everything a decoded span goes through before storage. The policy runs
 /// first, on the attributes and events that are stored; the LLM fields are
 /// then derived from what it kept, so derived and stored text never differ
 /// and the span can be read back by deriving again. The span is priced with
 /// its organization's prices in force when it started.
-pub fn normalize(record: &mut SpanRecord, policy: &IngestPolicy, pricing: &OrgPricing) {
-    policy.apply(record);
-    record.llm = genai::derive(&record.name, &record.attributes, &record.events);
-    record.cost = pricing.cost(
-        record.llm.model.as_deref(),
-        &record.llm.tokens,
-        record.start_time_ns,
-    );
+pub fn normalize(mut record: SpanRecord, policy: &IngestPolicy, pricing: &OrgPricing) -> NormalizedSpan {
+    let marks = policy.apply(&mut record);
+    let llm = genai::derive(&record.name, &record.attributes, &record.events);
+    let cost = pricing.cost(llm.model.as_deref(), &llm.tokens, record.start_time_ns);
+    NormalizedSpan {
+        record,
+        policy: marks,
+        llm,
+        cost,
+    }
 }
 
 /// Normalizes decoded spans and turns them into rows for the writer. CPU
 /// work (policy, derivation, compression): callers run it off the async workers.
-pub fn prepare(mut records: Vec<SpanRecord>, policy: &IngestPolicy, pricing: &OrgPricing) -> Vec<SpanRow> {
-    for record in &mut records {
-        normalize(record, policy, pricing);
-    }
-    let agents = usage::attribute_agents(&records);
-    records
+pub fn prepare(records: Vec<SpanRecord>, policy: &IngestPolicy, pricing: &OrgPricing) -> Vec<SpanRow> {
+    let spans: Vec<NormalizedSpan> = records
+        .into_iter()
+        .map(|record| normalize(record, policy, pricing))
+        .collect();
+    let agents = usage::attribute_agents(&spans);
+    spans
         .into_iter()
         .zip(agents)
-        .map(|(record, agent)| SpanRow {
-            agent,
-            ..SpanRow::from(record)
-        })
+        .map(|(span, agent)| SpanRow { agent, ..row(span) })
         .collect()
+}
+
+/// The stored row of a normalized span: its columns, compressed payload and
+/// search words.
+pub fn row(span: NormalizedSpan) -> SpanRow {
+    let payload = payload::encode(&span);
+    let search_text = search::searchable_text(&span.llm);
+    let NormalizedSpan {
+        record, llm, cost, ..
+    } = span;
+    SpanRow {
+        span_kind: record.kind.as_str(),
+        llm_kind: llm.kind.as_str(),
+        start_time_ns: record.start_time_ns,
+        end_time_ns: record.end_time_ns,
+        status_code: record.status_code,
+        cost_nanos: cost.nanos(),
+        unpriced: cost == SpanCost::Unpriced,
+        trace_id: record.trace_id,
+        span_id: record.span_id,
+        parent_span_id: record.parent_span_id,
+        name: record.name,
+        service_name: record.service_name,
+        status_message: record.status_message,
+        operation: llm.operation,
+        provider: llm.provider,
+        model: llm.model,
+        tokens: llm.tokens,
+        tool_name: llm.tool_name,
+        tool_call_id: llm.tool_call_id,
+        session_id: llm.session_id,
+        end_user_id: llm.end_user_id,
+        payload,
+        search_text,
+        agent: None,
+    }
 }

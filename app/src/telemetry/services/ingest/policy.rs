@@ -17,25 +17,16 @@
 use std::{collections::BTreeMap, sync::LazyLock};
 
 use regex::{Regex, RegexSet};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
     platform::services::secrets::sha256_hex,
-    telemetry::services::ingest::{
+    telemetry::services::span::{
         genai::keys,
+        marks::{ContentCapture, PolicyMarks, Truncation},
         record::{Attributes, SpanRecord},
     },
 };
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ContentCapture {
-    #[default]
-    Full,
-    Hashed,
-    None,
-}
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IngestPolicy {
@@ -53,24 +44,6 @@ impl Default for IngestPolicy {
             max_value_bytes: 256 * 1024,
         }
     }
-}
-
-/// A value cut to the size cap.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Truncation {
-    /// `prompt`, `completion`, `tool_arguments`, `tool_result`, `diff`, or `attributes.<key>`.
-    pub field: String,
-    pub original_bytes: usize,
-    pub sha256: String,
-}
-
-/// What the policy did to a span; stored with it.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PolicyMarks {
-    pub capture: ContentCapture,
-    /// Redactions per kind of secret.
-    pub redactions: BTreeMap<String, u64>,
-    pub truncated: Vec<Truncation>,
 }
 
 /// Secret detectors, most specific first (an Anthropic key also looks like
@@ -272,9 +245,9 @@ impl IngestPolicy {
     }
 
     /// Applies the policy to the span's attributes and events, which are
-    /// what is stored and what its LLM fields are derived from, and records
-    /// on the span what it did.
-    pub fn apply(&self, record: &mut SpanRecord) {
+    /// what is stored and what its LLM fields are derived from, and says
+    /// what it did.
+    pub fn apply(&self, record: &mut SpanRecord) -> PolicyMarks {
         let mut marks = PolicyMarks {
             capture: self.capture,
             ..PolicyMarks::default()
@@ -289,13 +262,14 @@ impl IngestPolicy {
                 &mut marks,
             );
         }
-        record.policy = marks;
+        marks
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::telemetry::services::span::normalized::NormalizedSpan;
 
     fn redacted(text: &str) -> (String, BTreeMap<String, u64>) {
         let mut counts = BTreeMap::new();
@@ -366,10 +340,10 @@ mod tests {
             span_id: "02".repeat(8),
             parent_span_id: None,
             name: "gen_ai.tool_result".into(),
-            kind: super::super::record::SpanKind::Internal,
+            kind: crate::telemetry::services::span::record::SpanKind::Internal,
             start_time_ns: 1,
             end_time_ns: 2,
-            status_code: super::super::record::StatusCode::Ok,
+            status_code: crate::telemetry::services::span::record::StatusCode::Ok,
             status_message: None,
             service_name: "agent".into(),
             resource_attributes: Attributes::new(),
@@ -377,16 +351,11 @@ mod tests {
             attributes,
             events: Vec::new(),
             links: Vec::new(),
-            llm: Default::default(),
-            cost: super::super::pricing::SpanCost::NotApplicable,
-            policy: PolicyMarks::default(),
         }
     }
 
-    fn normalized(policy: &IngestPolicy, attributes: serde_json::Value) -> SpanRecord {
-        let mut span = record(attributes);
-        super::super::normalize(&mut span, policy, &Default::default());
-        span
+    fn normalized(policy: &IngestPolicy, attributes: serde_json::Value) -> NormalizedSpan {
+        super::super::normalize(record(attributes), policy, &Default::default())
     }
 
     #[test]
@@ -405,7 +374,7 @@ mod tests {
         );
         let marks = &span.policy;
         assert_eq!(marks.redactions.get("openai_key"), Some(&1));
-        let attribute = span.attributes["tool.output.diff"].as_str().unwrap();
+        let attribute = span.record.attributes["tool.output.diff"].as_str().unwrap();
         assert!(attribute.contains("[REDACTED:openai_key]") && attribute.len() <= 1024);
         assert_eq!(
             span.llm.diff.as_deref(),
@@ -420,14 +389,15 @@ mod tests {
     #[test]
     fn event_content_is_cleaned_and_named_by_event() {
         let mut span = record(serde_json::json!({}));
-        span.events.push(super::super::record::SpanEvent {
-            name: "gen_ai.user.message".into(),
-            time_ns: 1,
-            attributes: match serde_json::json!({"content": "use sk-abcdefghijklmnopqrstuvwx please"}) {
-                Value::Object(map) => map,
-                _ => unreachable!(),
-            },
-        });
+        span.events
+            .push(crate::telemetry::services::span::record::SpanEvent {
+                name: "gen_ai.user.message".into(),
+                time_ns: 1,
+                attributes: match serde_json::json!({"content": "use sk-abcdefghijklmnopqrstuvwx please"}) {
+                    Value::Object(map) => map,
+                    _ => unreachable!(),
+                },
+            });
         let hashed = IngestPolicy {
             capture: ContentCapture::Hashed,
             ..IngestPolicy::default()
@@ -459,13 +429,13 @@ mod tests {
         );
         let digest = format!("sha256:{}", sha256_hex("secret diff"));
         assert_eq!(hashed.llm.diff.as_deref(), Some(digest.as_str()));
-        assert_eq!(hashed.attributes["tool.output.diff"], digest.as_str());
+        assert_eq!(hashed.record.attributes["tool.output.diff"], digest.as_str());
         assert_eq!(
-            hashed.attributes["gen_ai.input.messages"],
+            hashed.record.attributes["gen_ai.input.messages"],
             format!("sha256:{}", sha256_hex(r#"[{"role":"user"}]"#)).as_str(),
             "structured content is digested as its JSON"
         );
-        assert_eq!(hashed.attributes["tool.name"], "t");
+        assert_eq!(hashed.record.attributes["tool.name"], "t");
 
         let none = normalized(
             &IngestPolicy {
@@ -475,8 +445,8 @@ mod tests {
             attributes,
         );
         assert_eq!(none.llm.diff, None);
-        assert!(!none.attributes.contains_key("tool.output.diff"));
-        assert!(!none.attributes.contains_key("gen_ai.input.messages"));
+        assert!(!none.record.attributes.contains_key("tool.output.diff"));
+        assert!(!none.record.attributes.contains_key("gen_ai.input.messages"));
         assert_eq!(none.policy.capture, ContentCapture::None);
     }
 

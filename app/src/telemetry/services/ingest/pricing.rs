@@ -10,7 +10,7 @@ use std::{collections::HashMap, sync::LazyLock};
 
 use serde::{Deserialize, Serialize};
 
-use crate::telemetry::services::ingest::genai::TokenUsage;
+use crate::telemetry::services::span::{cost::SpanCost, genai::TokenUsage};
 
 /// Micro-dollars per million tokens: 2.50 USD/Mtok is 2 500 000.
 pub type MicroUsdPerMtok = i64;
@@ -29,27 +29,6 @@ pub struct ModelPrice {
     pub reasoning: Option<MicroUsdPerMtok>,
     pub source: String,
     pub date: String,
-}
-
-/// What pricing made of a span.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
-pub enum SpanCost {
-    /// No model or no token counts: nothing to price.
-    NotApplicable,
-    /// Priced with the table's `model`.
-    Priced { nanos: i64, model: String },
-    /// Tokens were used but the model has no price.
-    Unpriced,
-}
-
-impl SpanCost {
-    pub fn nanos(&self) -> Option<i64> {
-        match self {
-            SpanCost::Priced { nanos, .. } => Some(*nanos),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug, Default)]

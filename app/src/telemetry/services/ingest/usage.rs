@@ -16,11 +16,16 @@ use std::{collections::HashMap, sync::LazyLock};
 use sea_orm::{DbErr, Statement, Value};
 use uuid::Uuid;
 
-use crate::telemetry::services::ingest::{
-    genai::LlmKind,
-    record::{SpanRecord, StatusCode},
-    store::{SpanRow, value_groups},
-    transaction::WriteTransaction,
+use crate::{
+    platform::services::transaction::{WriteTransaction, value_groups},
+    telemetry::services::{
+        span::{
+            genai::LlmKind,
+            normalized::NormalizedSpan,
+            record::{SpanRecord, StatusCode},
+        },
+        span_store::SpanRow,
+    },
 };
 
 /// Nanoseconds per rollup bucket: one hour.
@@ -230,11 +235,16 @@ impl UsageCounters {
 /// else the root span when the export holds it. Exporters batch a trace's
 /// spans together, so this is nearly always known; when it is not, the
 /// usage is unattributed (empty) rather than guessed.
-pub fn attribute_agents(records: &[SpanRecord]) -> Vec<Option<String>> {
-    let by_span_id: HashMap<(&str, &str), usize> = records
+pub fn attribute_agents(spans: &[NormalizedSpan]) -> Vec<Option<String>> {
+    let by_span_id: HashMap<(&str, &str), usize> = spans
         .iter()
         .enumerate()
-        .map(|(index, record)| ((record.trace_id.as_str(), record.span_id.as_str()), index))
+        .map(|(index, span)| {
+            (
+                (span.record.trace_id.as_str(), span.record.span_id.as_str()),
+                index,
+            )
+        })
         .collect();
     let agent_name = |record: &SpanRecord| {
         record
@@ -245,20 +255,20 @@ pub fn attribute_agents(records: &[SpanRecord]) -> Vec<Option<String>> {
             .unwrap_or(&record.name)
             .to_owned()
     };
-    records
+    spans
         .iter()
-        .map(|record| {
-            let mut current = record;
+        .map(|span| {
+            let mut current = span;
             // Bounded: a parent cycle in bad input must not loop forever.
             for _ in 0..64 {
                 if current.llm.kind == LlmKind::Agent {
-                    return Some(agent_name(current));
+                    return Some(agent_name(&current.record));
                 }
-                let Some(parent) = current.parent_span_id.as_deref() else {
-                    return Some(current.name.clone());
+                let Some(parent) = current.record.parent_span_id.as_deref() else {
+                    return Some(current.record.name.clone());
                 };
-                match by_span_id.get(&(current.trace_id.as_str(), parent)) {
-                    Some(&index) => current = &records[index],
+                match by_span_id.get(&(current.record.trace_id.as_str(), parent)) {
+                    Some(&index) => current = &spans[index],
                     None => return None,
                 }
             }
@@ -434,7 +444,7 @@ impl UsageDeltas {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::telemetry::services::ingest::{genai::LlmFields, record::SpanKind};
+    use crate::telemetry::services::span::{genai::LlmFields, record::SpanKind};
 
     const MS: i64 = 1_000_000;
 
@@ -504,8 +514,8 @@ mod tests {
         assert_eq!(hour_of(-1), -HOUR_NS);
     }
 
-    fn record(span_id: &str, parent: Option<&str>, name: &str, kind: LlmKind) -> SpanRecord {
-        SpanRecord {
+    fn record(span_id: &str, parent: Option<&str>, name: &str, kind: LlmKind) -> NormalizedSpan {
+        let record = SpanRecord {
             trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
             span_id: span_id.into(),
             parent_span_id: parent.map(str::to_owned),
@@ -521,12 +531,15 @@ mod tests {
             attributes: Default::default(),
             events: Vec::new(),
             links: Vec::new(),
+        };
+        NormalizedSpan {
+            record,
+            policy: Default::default(),
             llm: LlmFields {
                 kind,
                 ..Default::default()
             },
-            cost: crate::telemetry::services::ingest::pricing::SpanCost::NotApplicable,
-            policy: Default::default(),
+            cost: crate::telemetry::services::span::cost::SpanCost::NotApplicable,
         }
     }
 
@@ -539,6 +552,7 @@ mod tests {
             LlmKind::Agent,
         );
         named
+            .record
             .attributes
             .insert("gen_ai.agent.name".into(), "planner".into());
         let records = vec![

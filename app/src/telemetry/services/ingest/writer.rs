@@ -13,11 +13,12 @@ use uuid::Uuid;
 
 use crate::telemetry::services::{
     ingest::{
+        commit::{StoreOptions, WriterConnection, store_batches},
         cpu_pool::{CpuPool, CpuPoolError},
         metrics::{MetricPoint, PointBatch},
-        store::{self, SpanBatch, SpanRow, WriterConnection},
     },
     live::LiveHub,
+    span_store::{SpanBatch, SpanRow},
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -29,7 +30,7 @@ pub struct WriterSettings {
     /// How long the writer waits for more requests to fill a batch.
     pub max_batch_wait: Duration,
     /// What each commit maintains besides the rows.
-    pub store: store::StoreOptions,
+    pub store: StoreOptions,
 }
 
 impl Default for WriterSettings {
@@ -38,7 +39,7 @@ impl Default for WriterSettings {
             queue_capacity: 256,
             max_batch_spans: 500,
             max_batch_wait: Duration::ZERO,
-            store: store::StoreOptions::default(),
+            store: StoreOptions::default(),
         }
     }
 }
@@ -217,7 +218,7 @@ async fn run(
     tracing::debug!("ingest writer stopped");
 }
 
-async fn commit(db: &WriterConnection, options: store::StoreOptions, live: &LiveHub, jobs: Vec<WriteJob>) {
+async fn commit(db: &WriterConnection, options: StoreOptions, live: &LiveHub, jobs: Vec<WriteJob>) {
     let mut span_batches = Vec::new();
     let mut span_answers = Vec::new();
     let mut point_batches = Vec::new();
@@ -234,7 +235,7 @@ async fn commit(db: &WriterConnection, options: store::StoreOptions, live: &Live
             }
         }
     }
-    match store::store_batches(db, &span_batches, &point_batches, options).await {
+    match store_batches(db, &span_batches, &point_batches, options).await {
         Ok(stored) => {
             for ((answer, count), batch) in span_answers.into_iter().zip(stored).zip(&span_batches) {
                 if count > 0 {

@@ -9,8 +9,8 @@ use std::{
 
 use entity::span;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Statement, TransactionTrait,
     sea_query::{Alias, Expr, ExprTrait, Query, SimpleExpr},
 };
 use serde_json::Value;
@@ -18,12 +18,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     error::Result,
-    platform::services::maintenance,
+    platform::services::{
+        maintenance,
+        transaction::{WriteTransaction, value_groups},
+    },
     telemetry::{
-        services::{
-            ingest::{genai::LlmFields, store},
-            traces,
-        },
+        services::{span::genai::LlmFields, span_store::views::span_view},
         types::SpanView,
     },
 };
@@ -223,13 +223,13 @@ pub async fn backfill_index(db: &DatabaseConnection, stop: &CancellationToken) -
         for row in rows.into_iter().filter(|row| !present.contains(&row.id)) {
             let row_id = row.id;
             // An unreadable payload is skipped, not fatal: the rest still get indexed.
-            match traces::span_view(row) {
+            match span_view(row) {
                 Ok(view) => texts.extend(searchable_text(&view).map(|text| (row_id, text))),
                 Err(err) => tracing::warn!(row_id, %err, "span payload unreadable; not indexed"),
             }
         }
         let borrowed: Vec<(i64, &str)> = texts.iter().map(|(id, text)| (*id, text.as_str())).collect();
-        store::index_for_search(&txn, &borrowed).await?;
+        index_for_search(&txn, &borrowed).await?;
         maintenance::set_progress(&txn, SEARCH_BACKFILL, batch_end, false).await?;
         txn.commit().await?;
         indexed += texts.len() as u64;
@@ -258,6 +258,41 @@ async fn already_indexed(db: &impl ConnectionTrait, first: i64, last: i64) -> Re
     rows.iter()
         .map(|row| row.try_get::<i64>("", "id").map_err(Into::into))
         .collect()
+}
+
+/// Rows per full-text index insert.
+const SEARCH_CHUNK: usize = 1000;
+
+/// Adds the new spans' text to the full-text index, in the same transaction.
+pub async fn index_for_search(txn: &impl WriteTransaction, rows: &[(i64, &str)]) -> Result<(), DbErr> {
+    let backend = txn.backend();
+    for chunk in rows.chunks(SEARCH_CHUNK) {
+        let mut values = Vec::with_capacity(chunk.len() * 2);
+        for (row_id, text) in chunk {
+            values.push(sea_orm::Value::from(*row_id));
+            values.push(sea_orm::Value::from(*text));
+        }
+        let sql = match backend {
+            DatabaseBackend::Postgres => {
+                let groups: Vec<String> = (0..chunk.len())
+                    .map(|row| format!("(${}, ${}::tsvector)", row * 2 + 1, row * 2 + 2))
+                    .collect();
+                // A span indexed twice (the backfill racing on another
+                // replica) keeps its first entry.
+                format!(
+                    "INSERT INTO span_search (span_row_id, body) VALUES {} ON CONFLICT (span_row_id) DO NOTHING",
+                    groups.join(", ")
+                )
+            }
+            _ => format!(
+                "INSERT INTO span_search (rowid, body) VALUES {}",
+                value_groups(backend, chunk.len(), 2)
+            ),
+        };
+        txn.execute_statement(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

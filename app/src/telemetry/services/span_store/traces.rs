@@ -4,108 +4,18 @@ use std::collections::HashMap;
 
 use entity::{span, trace};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
     error::{AppError, Result},
     telemetry::{
-        services::{
-            ingest::{genai, payload, pricing::SpanCost},
-            spans,
+        services::span_store::{
+            query::{self, is_trace_id},
+            views::span_view,
         },
-        types::{SpanTokens, SpanView, TraceDetail, TracePage, TraceQuery, TraceSummary},
+        types::{SpanView, TraceDetail, TracePage, TraceQuery, TraceSummary},
     },
 };
-
-/// True for 32 lower- or upper-case hex digits.
-pub fn is_trace_id(value: &str) -> bool {
-    value.len() == 32 && value.bytes().all(|byte| byte.is_ascii_hexdigit())
-}
-
-/// What a span costs now. The columns are the truth: a recompute may have
-/// re-priced the span since ingest wrote its payload, which still says which
-/// price matched then.
-fn current_cost(
-    at_ingest: SpanCost,
-    cost_nanos: Option<i64>,
-    unpriced: bool,
-    model: Option<&str>,
-) -> SpanCost {
-    match (cost_nanos, at_ingest) {
-        (Some(nanos), SpanCost::Priced { model, .. }) => SpanCost::Priced { nanos, model },
-        (Some(nanos), _) => SpanCost::Priced {
-            nanos,
-            model: model.unwrap_or_default().to_owned(),
-        },
-        (None, _) if unpriced => SpanCost::Unpriced,
-        (None, _) => SpanCost::NotApplicable,
-    }
-}
-
-/// A stored span as the API shows it: its columns, the text derived again
-/// from its attributes and events, and everything else it carried.
-pub(crate) fn span_view(row: span::Model) -> Result<SpanView> {
-    let stored = payload::decode(&row.payload).map_err(|err| AppError::Internal(err.to_string()))?;
-    let llm = genai::derive(&row.name, &stored.attributes, &stored.events);
-    let content = stored.content.unwrap_or(payload::StoredContent {
-        prompt: llm.prompt,
-        completion: llm.completion,
-        tool_arguments: llm.tool_arguments,
-        tool_result: llm.tool_result,
-        diff: llm.diff,
-    });
-    let details = json!({
-        "resource": stored.resource,
-        "scope": stored.scope,
-        "attributes": stored.attributes,
-        "events": stored.events,
-        "links": stored.links,
-        "parameters": llm.parameters,
-        "finish_reasons": llm.finish_reasons,
-        "response_id": llm.response_id,
-        "request_model": llm.request_model,
-        "client_cost_usd": llm.client_cost_usd,
-        "cost": current_cost(stored.cost, row.cost_nanos, row.unpriced, row.model.as_deref()),
-        "policy": stored.policy,
-    });
-    Ok(SpanView {
-        details,
-        trace_id: row.trace_id,
-        span_id: row.span_id,
-        parent_span_id: row.parent_span_id,
-        name: row.name,
-        span_kind: row.span_kind,
-        llm_kind: row.llm_kind,
-        service_name: row.service_name,
-        start_time_ns: row.start_time_ns,
-        end_time_ns: row.end_time_ns,
-        duration_ns: row.duration_ns,
-        status_code: row.status_code,
-        status_message: row.status_message,
-        operation: row.operation,
-        provider: row.provider,
-        model: row.model,
-        tokens: SpanTokens {
-            input: row.input_tokens,
-            output: row.output_tokens,
-            cache_read: row.cache_read_tokens,
-            cache_write: row.cache_write_tokens,
-            reasoning: row.reasoning_tokens,
-        },
-        tool_name: row.tool_name,
-        tool_call_id: row.tool_call_id,
-        session_id: row.session_id,
-        end_user_id: row.end_user_id,
-        cost_nanos: row.cost_nanos,
-        unpriced: row.unpriced,
-        prompt: content.prompt,
-        completion: content.completion,
-        tool_arguments: content.tool_arguments,
-        tool_result: content.tool_result,
-        diff: content.diff,
-    })
-}
 
 /// The trace `trace_id` of `org_id` with all its spans; 404 when the
 /// organization has no such trace (whether or not another one does).
@@ -180,7 +90,7 @@ pub async fn get_span(
 
 /// One page of `org_id`'s trace rollups matching `query`, newest first.
 pub async fn list_traces(db: &DatabaseConnection, org_id: Uuid, query: &TraceQuery) -> Result<TracePage> {
-    let filter = spans::TraceFilter::parse(db.get_database_backend(), org_id, query)?;
+    let filter = query::TraceFilter::parse(db.get_database_backend(), org_id, query)?;
     let rows = trace::Entity::find()
         .filter(filter.condition)
         .order_by_desc(trace::Column::StartTimeNs)
@@ -188,7 +98,7 @@ pub async fn list_traces(db: &DatabaseConnection, org_id: Uuid, query: &TraceQue
         .limit(filter.limit + 1)
         .all(db)
         .await?;
-    let (rollups, next_cursor): (Vec<trace::Model>, _) = spans::page(rows, filter.limit, |row| {
+    let (rollups, next_cursor): (Vec<trace::Model>, _) = query::page(rows, filter.limit, |row| {
         format!("{}_{}", row.start_time_ns, row.trace_id)
     });
     let traces = with_models(db, org_id, rollups).await?;

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::telemetry::services::ingest::record::{Attributes, SpanEvent};
+use crate::telemetry::services::span::record::{Attributes, SpanEvent};
 
 /// What a span is, in LLM terms.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -21,7 +21,7 @@ use std::{
 
 use sea_orm::{DatabaseBackend, DbErr, RuntimeErr, Statement, Value};
 
-use crate::telemetry::services::ingest::transaction::{Executed, QueryRow, WriteTransaction};
+use crate::platform::services::transaction::{Executed, QueryRow, WriteTransaction};
 
 /// Prepared statements kept per connection: a commit runs a handful of
 /// distinct statements, each in a few row counts.

@@ -20,10 +20,11 @@ use zstd::dict::{DecoderDictionary, EncoderDictionary};
 
 use serde::{Deserialize, Serialize};
 
-use crate::telemetry::services::ingest::{
-    policy::PolicyMarks,
-    pricing::SpanCost,
-    record::{Attributes, Scope, SpanEvent, SpanLink, SpanRecord},
+use crate::telemetry::services::span::{
+    cost::SpanCost,
+    marks::PolicyMarks,
+    normalized::NormalizedSpan,
+    record::{Attributes, Scope, SpanEvent, SpanLink},
 };
 
 /// zstd's fastest standard level: span JSON is small and repetitive, and
@@ -135,23 +136,24 @@ fn compress(json: Vec<u8>) -> Vec<u8> {
     })
 }
 
-/// The payload of `record` as uncompressed JSON (what [`encode`] compresses).
-pub fn to_json(record: &SpanRecord) -> Vec<u8> {
+/// The payload of `span` as uncompressed JSON (what [`encode`] compresses).
+pub fn to_json(span: &NormalizedSpan) -> Vec<u8> {
+    let record = &span.record;
     serde_json::to_vec(&PayloadRef {
         resource: &record.resource_attributes,
         scope: &record.scope,
         attributes: &record.attributes,
         events: &record.events,
         links: &record.links,
-        cost: &record.cost,
-        policy: &record.policy,
+        cost: &span.cost,
+        policy: &span.policy,
     })
     .expect("JSON values and string-keyed maps always serialize")
 }
 
-/// The payload of `record`, compressed.
-pub fn encode(record: &SpanRecord) -> Vec<u8> {
-    compress(to_json(record))
+/// The payload of `span`, compressed.
+pub fn encode(span: &NormalizedSpan) -> Vec<u8> {
+    compress(to_json(span))
 }
 
 /// The largest decompressed size allocated up front from what a frame says;
@@ -207,7 +209,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::telemetry::services::ingest::record::{SpanKind, StatusCode};
+    use crate::telemetry::services::span::record::{SpanKind, SpanRecord, StatusCode};
 
     fn record() -> SpanRecord {
         let attributes = |value: serde_json::Value| match value {
@@ -246,16 +248,23 @@ mod tests {
                 span_id: "04".repeat(8),
                 attributes: Attributes::new(),
             }],
+        }
+    }
+
+    fn span() -> NormalizedSpan {
+        NormalizedSpan {
+            record: record(),
+            policy: PolicyMarks::default(),
             llm: Default::default(),
             cost: SpanCost::Unpriced,
-            policy: PolicyMarks::default(),
         }
     }
 
     #[test]
     fn payloads_round_trip_compressed() {
-        let record = record();
-        let bytes = encode(&record);
+        let span = span();
+        let record = &span.record;
+        let bytes = encode(&span);
         assert!(bytes.starts_with(&ZSTD_MAGIC));
         assert!(
             bytes.len() < 1000,
@@ -274,16 +283,16 @@ mod tests {
 
     #[test]
     fn defaults_are_left_out_and_read_back() {
-        let mut record = record();
-        record.scope = Scope::default();
-        record.events.clear();
-        record.links.clear();
-        record.cost = SpanCost::NotApplicable;
-        let json = String::from_utf8(to_json(&record)).unwrap();
+        let mut span = span();
+        span.record.scope = Scope::default();
+        span.record.events.clear();
+        span.record.links.clear();
+        span.cost = SpanCost::NotApplicable;
+        let json = String::from_utf8(to_json(&span)).unwrap();
         for left_out in ["scope", "events", "links", "cost", "policy"] {
             assert!(!json.contains(&format!("\"{left_out}\"")), "{left_out} in {json}");
         }
-        let payload = decode(&encode(&record)).unwrap();
+        let payload = decode(&encode(&span)).unwrap();
         assert_eq!(payload.scope, Scope::default());
         assert_eq!(payload.cost, SpanCost::NotApplicable);
         assert_eq!(payload.policy, PolicyMarks::default());
@@ -307,15 +316,15 @@ mod tests {
 
     #[test]
     fn frames_without_the_dictionary_are_read() {
-        let record = record();
-        let frame = zstd::bulk::compress(&to_json(&record), 1).unwrap();
+        let span = span();
+        let frame = zstd::bulk::compress(&to_json(&span), 1).unwrap();
         assert!(zstd::zstd_safe::get_dict_id_from_frame(&frame).is_none());
-        assert_eq!(decode(&frame).unwrap().attributes, record.attributes);
+        assert_eq!(decode(&frame).unwrap().attributes, span.record.attributes);
     }
 
     #[test]
     fn new_frames_name_the_dictionary() {
-        let frame = encode(&record());
+        let frame = encode(&span());
         assert_eq!(
             zstd::zstd_safe::get_dict_id_from_frame(&frame),
             zstd::zstd_safe::get_dict_id_from_dict(DICTIONARY),

@@ -70,3 +70,27 @@ impl<C: ConnectionTrait> WriteTransaction for C {
             .collect()
     }
 }
+
+/// `(…), (…)` with `rows` groups of `columns` parameters in the backend's style.
+pub fn value_groups(backend: DatabaseBackend, rows: usize, columns: usize) -> String {
+    let mut sql = String::with_capacity(rows * columns * 5);
+    let mut number = 0;
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            if column > 0 {
+                sql.push_str(", ");
+            }
+            number += 1;
+            match backend {
+                DatabaseBackend::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&number.to_string());
+                }
+                _ => sql.push('?'),
+            }
+        }
+        sql.push(')');
+    }
+    sql
+}

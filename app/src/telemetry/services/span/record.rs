@@ -1,5 +1,5 @@
-//! The span as Specula keeps it: every OTLP field, attribute values as typed
-//! JSON, plus the derived LLM fields.
+//! A decoded span: every OTLP field, attribute values as typed JSON. What
+//! the ingest stages derive from it sits beside it in [`super::normalized`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -90,10 +90,6 @@ pub struct SpanRecord {
     pub attributes: Attributes,
     pub events: Vec<SpanEvent>,
     pub links: Vec<SpanLink>,
-    pub llm: super::genai::LlmFields,
-    pub cost: super::pricing::SpanCost,
-    /// What the ingest policy redacted or truncated.
-    pub policy: super::policy::PolicyMarks,
 }
 
 impl SpanRecord {

@@ -1,0 +1,181 @@
+//! The spans explorer's reads: filtered, newest first, paged by cursor
+//! (see [`super::query`]), and what a live tail reads next.
+
+use entity::span;
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use uuid::Uuid;
+
+use super::{
+    query::{Cursor, MAX_PAGE, SpanFilter, after_cursor, page, parse_cursor, parse_limit_up_to},
+    views::SpanListRow,
+};
+use crate::{
+    error::{AppError, Result},
+    telemetry::services::span::payload,
+    telemetry::types::{SpanPage, SpanQuery, SpanSummary},
+};
+
+/// One page of `org_id`'s spans matching `query`, newest first.
+pub async fn list_spans(db: &DatabaseConnection, org_id: Uuid, query: &SpanQuery) -> Result<SpanPage> {
+    list_spans_where(db, org_id, query, Condition::all(), MAX_PAGE).await
+}
+
+/// The same, for spans that also meet `extra`, with pages of up to `max_limit`.
+pub(crate) async fn list_spans_where(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    query: &SpanQuery,
+    extra: Condition,
+    max_limit: u64,
+) -> Result<SpanPage> {
+    let filter = SpanFilter::parse(db.get_database_backend(), org_id, query)?;
+    let limit = parse_limit_up_to(query.limit.as_deref(), max_limit)?;
+    let cursor = parse_cursor::<i64>(query.cursor.as_deref())?;
+    let mut condition = filter.condition.add(extra);
+    if !query.attributes.is_empty() {
+        return scan_for_attributes(db, condition, cursor, &query.attributes, limit).await;
+    }
+    if let Some(cursor) = &cursor {
+        condition = condition.add(after_cursor(cursor));
+    }
+    let rows = span::Entity::find()
+        .filter(condition)
+        .order_by_desc(span::Column::StartTimeNs)
+        .order_by_desc(span::Column::Id)
+        .limit(limit + 1)
+        .into_partial_model::<SpanListRow>()
+        .all(db)
+        .await?;
+    let (spans, next_cursor) = page(rows, limit, |row| format!("{}_{}", row.start_time_ns, row.id));
+    Ok(SpanPage { spans, next_cursor })
+}
+
+/// Rows read per step of an attribute scan.
+const SCAN_BATCH: u64 = 500;
+/// Rows an attribute scan reads for one page at most; the page may then be
+/// short, and `next_cursor` continues the scan.
+const SCAN_BUDGET: usize = 5_000;
+
+/// True when the stored attribute `key` equals `expected` (numbers and
+/// booleans compare by their text).
+fn attribute_equals(
+    attributes: &crate::telemetry::services::span::record::Attributes,
+    key: &str,
+    expected: &str,
+) -> bool {
+    match attributes.get(key) {
+        Some(serde_json::Value::String(text)) => text == expected,
+        Some(serde_json::Value::Null) | None => false,
+        Some(other) => {
+            // Numbers, booleans, arrays: compared by their JSON text.
+            let text = other.to_string();
+            text == expected
+        }
+    }
+}
+
+/// Attributes live in the compressed payload, so attribute filters are
+/// checked here, on rows the indexed filters already narrowed, reading at
+/// most [`SCAN_BUDGET`] rows per page.
+async fn scan_for_attributes(
+    db: &DatabaseConnection,
+    condition: Condition,
+    mut cursor: Option<Cursor<i64>>,
+    wanted: &[(String, String)],
+    limit: u64,
+) -> Result<SpanPage> {
+    let mut spans = Vec::new();
+    let mut scanned = 0;
+    loop {
+        let mut step = condition.clone();
+        if let Some(cursor) = &cursor {
+            step = step.add(after_cursor(cursor));
+        }
+        let rows = span::Entity::find()
+            .filter(step)
+            .order_by_desc(span::Column::StartTimeNs)
+            .order_by_desc(span::Column::Id)
+            .limit(SCAN_BATCH)
+            .all(db)
+            .await?;
+        let exhausted = (rows.len() as u64) < SCAN_BATCH;
+        for row in rows {
+            scanned += 1;
+            cursor = Some(Cursor {
+                start_time_ns: row.start_time_ns,
+                after: row.id,
+            });
+            let stored = payload::decode(&row.payload).map_err(|err| AppError::Internal(err.to_string()))?;
+            if wanted
+                .iter()
+                .all(|(key, value)| attribute_equals(&stored.attributes, key, value))
+            {
+                spans.push(SpanSummary::from(row));
+                if spans.len() as u64 == limit {
+                    return Ok(SpanPage {
+                        spans,
+                        next_cursor: cursor
+                            .map(|cursor| format!("{}_{}", cursor.start_time_ns, cursor.after)),
+                    });
+                }
+            }
+        }
+        if exhausted {
+            return Ok(SpanPage {
+                spans,
+                next_cursor: None,
+            });
+        }
+        if scanned >= SCAN_BUDGET {
+            return Ok(SpanPage {
+                spans,
+                next_cursor: cursor.map(|cursor| format!("{}_{}", cursor.start_time_ns, cursor.after)),
+            });
+        }
+    }
+}
+
+/// The newest span row id of `org_id` (0 without spans): where a live tail starts.
+pub async fn latest_row_id(db: &DatabaseConnection, org_id: Uuid) -> Result<i64> {
+    let latest = span::Entity::find()
+        .select_only()
+        .column(span::Column::Id)
+        .filter(span::Column::OrgId.eq(org_id))
+        .order_by_desc(span::Column::Id)
+        .limit(1)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?;
+    Ok(latest.unwrap_or(0))
+}
+
+/// Spans of `org_id` stored after row `after_id` that match `query`, oldest
+/// first, with their row ids: what a live tail sends next.
+pub async fn spans_after(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    query: &SpanQuery,
+    after_id: i64,
+    limit: u64,
+) -> Result<Vec<(i64, SpanSummary)>> {
+    let filter = SpanFilter::parse(db.get_database_backend(), org_id, query)?;
+    let rows = span::Entity::find()
+        .filter(filter.condition.add(span::Column::Id.gt(after_id)))
+        .order_by_asc(span::Column::Id)
+        .limit(limit)
+        .into_partial_model::<SpanListRow>()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.id, SpanSummary::from(row)))
+        .collect())
+}
+
+/// Checks a live tail's filters without reading anything.
+pub fn check_query(backend: DatabaseBackend, query: &SpanQuery) -> Result<()> {
+    SpanFilter::parse(backend, Uuid::nil(), query).map(|_| ())
+}
