@@ -6,11 +6,10 @@ use leptos::prelude::*;
 use uuid::Uuid;
 
 #[cfg(feature = "ssr")]
+use crate::telemetry::types::{CUSTOM_RANGE, TIME_RANGES};
 use crate::{
     error::ApiError,
-    telemetry::types::{
-        CUSTOM_RANGE, IngestStatus, SpanPage, SpanQuery, TIME_RANGES, TraceDetail, TracePage, TraceQuery,
-    },
+    telemetry::types::{IngestStatus, SpanPage, SpanQuery, TraceDetail, TracePage, TraceQuery},
 };
 
 /// A page of the organization's spans; `range` (a [`TIME_RANGES`] value)
