@@ -4,8 +4,10 @@
 //! One folder per domain (`accounts`, `telemetry`, `costs`, and `platform`
 //! for what they all lean on), each in three parts: `types` shared with the
 //! browser, `services` (server only: queries and rules) and `server_fns`
-//! (adapters from the request's session to the services). Pages and
-//! components import types and server functions only. Everything that needs
+//! (adapters from the request's session to the services). `state` (what
+//! every request may need) and `server_context` (what a server function
+//! takes from its request) sit above the domains. Pages and components
+//! import types and server functions only. Everything that needs
 //! the database or other server resources sits behind the `ssr` feature so
 //! the wasm bundle never links it.
 
@@ -21,6 +23,10 @@ pub mod error;
 pub mod format;
 pub mod pages;
 pub mod platform;
+#[cfg(feature = "ssr")]
+pub mod server_context;
+#[cfg(feature = "ssr")]
+pub mod state;
 pub mod telemetry;
 
 use leptos::prelude::*;

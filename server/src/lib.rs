@@ -16,7 +16,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use app::{
     accounts::services::throttle::LoginThrottle,
-    platform::state::{AccountSettings, AppState, InstanceIdentity},
+    state::{AccountSettings, AppState, InstanceIdentity},
     telemetry::services::{
         ingest::{
             commit::StoreOptions,

@@ -22,10 +22,8 @@ pub async fn load_cost_dashboard(
     until: Option<String>,
 ) -> Result<CostDashboard, ApiError> {
     use crate::{
-        accounts::types::Action,
-        charts::costs as cost_charts,
-        costs::services::dashboard,
-        platform::{server_context::member, services::now_ns},
+        accounts::types::Action, charts::costs as cost_charts, costs::services::dashboard,
+        platform::services::now_ns, server_context::member,
     };
 
     let (state, _) = member(org_id, Action::Read).await?;
@@ -35,7 +33,7 @@ pub async fn load_cost_dashboard(
 
 #[server]
 pub async fn load_prices_page(org_id: Uuid) -> Result<PricesPage, ApiError> {
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     Ok(crate::costs::services::prices::page(&state.db, org_id, user.id).await?)
 }
 
@@ -56,7 +54,7 @@ pub async fn save_price(
 ) -> Result<PriceOverride, ApiError> {
     use crate::costs::types::PriceOverrideInput;
 
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     let blank_is_none = |value: Option<String>| value.filter(|text| !text.trim().is_empty());
     let input = PriceOverrideInput {
         model,
@@ -74,7 +72,7 @@ pub async fn save_price(
 
 #[server]
 pub async fn delete_price(org_id: Uuid, id: i64) -> Result<(), ApiError> {
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     Ok(crate::costs::services::prices::delete_one(&state.db, &state.prices, org_id, &user, id).await?)
 }
 
@@ -82,14 +80,14 @@ pub async fn delete_price(org_id: Uuid, id: i64) -> Result<(), ApiError> {
 pub async fn start_recompute(org_id: Uuid, since: String, until: String) -> Result<RecomputeJob, ApiError> {
     use crate::costs::types::RecomputeRequest;
 
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     let request = RecomputeRequest { since, until };
     Ok(crate::costs::services::recompute::request(&state.db, org_id, &user, &request).await?)
 }
 
 #[server]
 pub async fn list_recomputes(org_id: Uuid) -> Result<Vec<RecomputeJob>, ApiError> {
-    use crate::{accounts::types::Action, platform::server_context::member};
+    use crate::{accounts::types::Action, server_context::member};
 
     let (state, _) = member(org_id, Action::Read).await?;
     Ok(crate::costs::services::recompute::recent(&state.db, org_id).await?)

@@ -6,7 +6,7 @@ use crate::{error::ApiError, platform::types::InstanceInfo};
 
 #[server]
 pub async fn get_instance_info() -> Result<InstanceInfo, ApiError> {
-    let state = expect_context::<crate::platform::state::AppState>();
+    let state = expect_context::<crate::state::AppState>();
     let public_url = state.instance.public_url.clone();
     Ok(InstanceInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),

@@ -27,7 +27,7 @@ pub async fn explore_spans(
     };
 
     let mut query = query;
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
     apply_range(&mut query.since, range.as_deref())?;
     Ok(spans::list_spans(&state.db, org_id, &query).await?)
@@ -70,7 +70,7 @@ pub async fn explore_traces(
     };
 
     let mut query = query;
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
     apply_range(&mut query.since, range.as_deref())?;
     Ok(traces::list_traces(&state.db, org_id, &query).await?)
@@ -84,7 +84,7 @@ pub async fn load_trace(org_id: Uuid, trace_id: String) -> Result<TraceDetail, A
         telemetry::services::span_store::traces,
     };
 
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
     Ok(traces::get_trace(&state.db, org_id, &trace_id).await?)
 }
@@ -93,7 +93,7 @@ pub async fn load_trace(org_id: Uuid, trace_id: String) -> Result<TraceDetail, A
 pub async fn get_ingest_status(org_id: Uuid) -> Result<IngestStatus, ApiError> {
     use crate::accounts::{services::orgs, types::Action};
 
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
     let last_span_at_ns =
         crate::telemetry::services::span_store::traces::last_ingested_at(&state.db, org_id).await?;
@@ -113,7 +113,7 @@ pub async fn send_test_trace(org_id: Uuid) -> Result<String, ApiError> {
         telemetry::services::ingest::demo,
     };
 
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     orgs::authorize(&state.db, org_id, user.id, Action::MintOwnIngestToken).await?;
     let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
     let pricing = state.prices.for_org(&state.db, org_id).await?;

@@ -6,7 +6,7 @@ use app::{
         types::Me,
     },
     error::{ErrorBody, Result},
-    platform::state::AppState,
+    state::AppState,
 };
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;

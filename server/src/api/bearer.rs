@@ -9,7 +9,7 @@ use app::{
         types::TokenScope,
     },
     error::AppError,
-    platform::state::AppState,
+    state::AppState,
 };
 use axum::{
     extract::{Request, State},

@@ -6,7 +6,7 @@ use app::{
         types::{CostLogPage, CostLogQuery, UsageQuery, UsageReport},
     },
     error::Result,
-    platform::state::AppState,
+    state::AppState,
 };
 use axum::{
     Json,

@@ -14,7 +14,7 @@ use app::{
         types::{Action, TokenScope},
     },
     error::AppError,
-    platform::state::AppState,
+    state::AppState,
 };
 use axum::{
     Json,

@@ -4,7 +4,7 @@ use std::{collections::VecDeque, convert::Infallible, time::Duration};
 
 use app::{
     error::Result,
-    platform::state::AppState,
+    state::AppState,
     telemetry::{
         services::{live::LiveHub, span_store::spans},
         types::{SpanQuery, SpanSummary},

@@ -14,7 +14,7 @@ mod prices;
 mod tokens;
 mod traces;
 
-use app::{error::AppError, platform::state::AppState};
+use app::{error::AppError, state::AppState};
 use axum::{middleware, routing::any};
 use utoipa_axum::{router::OpenApiRouter, routes};
 

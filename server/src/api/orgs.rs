@@ -6,7 +6,7 @@ use app::{
         types::{CreatedInvitation, InvitationInfo, MemberInfo, OrgSummary, Role},
     },
     error::{AppError, Result},
-    platform::state::AppState,
+    state::AppState,
 };
 use axum::{Json, extract::State, http::StatusCode};
 use sea_orm::EntityTrait;

@@ -7,7 +7,7 @@ use app::{
         types::{PriceList, PriceOverrides, RecomputeJob, RecomputeRequest},
     },
     error::Result,
-    platform::state::AppState,
+    state::AppState,
 };
 use axum::{Json, extract::State, http::StatusCode};
 use uuid::Uuid;

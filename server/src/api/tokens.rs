@@ -6,7 +6,7 @@ use app::{
         types::{MintedToken, TokenInfo, TokenScope},
     },
     error::{ErrorBody, Result},
-    platform::state::AppState,
+    state::AppState,
 };
 use axum::{Extension, Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};

@@ -3,7 +3,7 @@
 use app::{
     accounts::services::orgs,
     error::{AppError, Result},
-    platform::state::AppState,
+    state::AppState,
     telemetry::{
         services::span_store::{spans, traces},
         types::{SpanPage, SpanQuery, SpanView, TraceDetail, TracePage, TraceQuery},

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use app::{
     error::{AppError, Result},
-    platform::state::AppState,
+    state::AppState,
 };
 use axum::{Json, extract::State};
 use serde::Serialize;

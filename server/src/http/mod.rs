@@ -8,7 +8,7 @@ mod health;
 
 use std::sync::OnceLock;
 
-use app::{App, accounts::services::sessions::DbSessionStore, platform::state::AppState, shell};
+use app::{App, accounts::services::sessions::DbSessionStore, shell, state::AppState};
 use axum::{
     Router,
     body::Body,

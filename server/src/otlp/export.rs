@@ -4,7 +4,7 @@
 
 use app::{
     accounts::{services::tokens::TokenPrincipal, types::TokenScope},
-    platform::state::AppState,
+    state::AppState,
     telemetry::services::ingest::{self, writer::WriteError},
 };
 use opentelemetry_proto::tonic::collector::{

@@ -4,7 +4,7 @@
 use app::{
     accounts::services::tokens::{self, TokenPrincipal},
     error::AppError,
-    platform::state::AppState,
+    state::AppState,
 };
 use opentelemetry_proto::tonic::collector::{
     metrics::v1::{

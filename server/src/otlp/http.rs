@@ -1,6 +1,6 @@
 //! OTLP/HTTP: `POST /v1/traces` and `POST /v1/metrics` behind the bearer middleware.
 
-use app::{accounts::services::tokens::TokenPrincipal, platform::state::AppState};
+use app::{accounts::services::tokens::TokenPrincipal, state::AppState};
 use axum::{
     Extension,
     body::Bytes,

@@ -18,7 +18,7 @@ use crate::{
 pub async fn create_organization(name: String) -> Result<OrgSummary, ApiError> {
     use crate::accounts::services::{orgs, sessions};
 
-    let (state, session, user) = crate::platform::server_context::signed_in().await?;
+    let (state, session, user) = crate::server_context::signed_in().await?;
     let org = orgs::create(&state.db, user.id, &name).await?;
     sessions::set_active_org(&session, org.id).await?;
     Ok(org)
@@ -26,7 +26,7 @@ pub async fn create_organization(name: String) -> Result<OrgSummary, ApiError> {
 
 #[server]
 pub async fn delete_organization(org_id: Uuid) -> Result<(), ApiError> {
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     crate::accounts::services::orgs::delete(&state.db, org_id, user.id).await?;
     Ok(())
 }
@@ -35,7 +35,7 @@ pub async fn delete_organization(org_id: Uuid) -> Result<(), ApiError> {
 pub async fn list_members(org_id: Uuid) -> Result<Vec<MemberInfo>, ApiError> {
     use crate::accounts::{services::orgs, types::Action};
 
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
     Ok(orgs::list_members(&state.db, org_id).await?)
 }
@@ -44,14 +44,14 @@ pub async fn list_members(org_id: Uuid) -> Result<Vec<MemberInfo>, ApiError> {
 pub async fn list_invitations(org_id: Uuid) -> Result<Vec<InvitationInfo>, ApiError> {
     use crate::accounts::{services::orgs, types::Action};
 
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
     Ok(orgs::list_pending_invitations(&state.db, org_id).await?)
 }
 
 #[server]
 pub async fn invite_member(org_id: Uuid, email: String, role: Role) -> Result<CreatedInvitation, ApiError> {
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     let public_url = state.instance.public_url.clone();
     Ok(
         crate::accounts::services::orgs::invite(&state.db, org_id, user.id, &email, role, &public_url)
@@ -61,19 +61,19 @@ pub async fn invite_member(org_id: Uuid, email: String, role: Role) -> Result<Cr
 
 #[server]
 pub async fn change_member_role(org_id: Uuid, user_id: Uuid, role: Role) -> Result<MemberInfo, ApiError> {
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     Ok(crate::accounts::services::orgs::change_role(&state.db, org_id, user.id, user_id, role).await?)
 }
 
 #[server]
 pub async fn remove_member(org_id: Uuid, user_id: Uuid) -> Result<(), ApiError> {
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     Ok(crate::accounts::services::orgs::remove_member(&state.db, org_id, user.id, user_id).await?)
 }
 
 #[server]
 pub async fn revoke_invitation(org_id: Uuid, invitation_id: Uuid) -> Result<(), ApiError> {
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     Ok(crate::accounts::services::orgs::revoke_invitation(&state.db, org_id, user.id, invitation_id).await?)
 }
 
@@ -82,7 +82,7 @@ pub async fn preview_invitation(token: String) -> Result<InvitationPreview, ApiE
     use crate::error::AppError;
     use sea_orm::EntityTrait;
 
-    let state = crate::platform::server_context::state()?;
+    let state = crate::server_context::state()?;
     let invitation = crate::accounts::services::orgs::find_open_invitation(&state.db, &token).await?;
     let org = entity::organization::Entity::find_by_id(invitation.org_id)
         .one(&state.db)
@@ -101,7 +101,7 @@ pub async fn preview_invitation(token: String) -> Result<InvitationPreview, ApiE
 pub async fn accept_invitation(token: String) -> Result<OrgSummary, ApiError> {
     use crate::accounts::services::{orgs, sessions};
 
-    let (state, session, user) = crate::platform::server_context::signed_in().await?;
+    let (state, session, user) = crate::server_context::signed_in().await?;
     let org = orgs::accept_invitation(&state.db, &token, &user).await?;
     sessions::set_active_org(&session, org.id).await?;
     Ok(org)
@@ -111,7 +111,7 @@ pub async fn accept_invitation(token: String) -> Result<OrgSummary, ApiError> {
 pub async fn list_tokens(org_id: Uuid) -> Result<Vec<TokenInfo>, ApiError> {
     use crate::accounts::{services::orgs, types::Action};
 
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
     Ok(crate::accounts::services::tokens::list(&state.db, org_id).await?)
 }
@@ -131,7 +131,7 @@ pub async fn mint_token(
         types::TokenScope,
     };
 
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     let mut scopes = Vec::new();
     if scope_ingest.is_some() {
         scopes.push(TokenScope::Ingest);
@@ -152,7 +152,7 @@ pub async fn mint_token(
 
 #[server]
 pub async fn revoke_token(org_id: Uuid, token_id: Uuid) -> Result<(), ApiError> {
-    let (state, _, user) = crate::platform::server_context::signed_in().await?;
+    let (state, _, user) = crate::server_context::signed_in().await?;
     crate::accounts::services::tokens::revoke(&state.db, &state.tokens, org_id, user.id, token_id).await?;
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::{accounts::types::SessionInfo, error::ApiError};
 pub async fn get_session_info() -> Result<Option<SessionInfo>, ApiError> {
     use crate::{
         accounts::services::{orgs, users},
-        platform::server_context,
+        server_context,
     };
 
     let state = server_context::state()?;
@@ -45,8 +45,8 @@ pub async fn sign_up(
 ) -> Result<(), ApiError> {
     use crate::accounts::services::{accounts, sessions};
 
-    let state = crate::platform::server_context::state()?;
-    let session = crate::platform::server_context::session().await?;
+    let state = crate::server_context::state()?;
+    let session = crate::server_context::session().await?;
     let request = accounts::SignUpRequest {
         email,
         password,
@@ -64,9 +64,9 @@ pub async fn sign_up(
 pub async fn log_in(email: String, password: String, next: Option<String>) -> Result<(), ApiError> {
     use crate::accounts::services::{accounts, sessions};
 
-    let state = crate::platform::server_context::state()?;
-    let session = crate::platform::server_context::session().await?;
-    let address = crate::platform::server_context::client_address().await;
+    let state = crate::server_context::state()?;
+    let session = crate::server_context::session().await?;
+    let address = crate::server_context::client_address().await;
     let user = accounts::log_in(&state.db, &state.login_throttle, &email, password, address).await?;
     sessions::sign_in(&session, user.id).await?;
     leptos_axum::redirect(&crate::accounts::types::safe_next(next.as_deref()));
@@ -75,7 +75,7 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
 
 #[server]
 pub async fn log_out() -> Result<(), ApiError> {
-    let session = crate::platform::server_context::session().await?;
+    let session = crate::server_context::session().await?;
     crate::accounts::services::sessions::sign_out(&session).await?;
     leptos_axum::redirect("/login");
     Ok(())
@@ -85,7 +85,7 @@ pub async fn log_out() -> Result<(), ApiError> {
 pub async fn log_out_everywhere() -> Result<(), ApiError> {
     use crate::accounts::services::sessions;
 
-    let (state, session, user) = crate::platform::server_context::signed_in().await?;
+    let (state, session, user) = crate::server_context::signed_in().await?;
     sessions::end_user_sessions(&state.db, user.id).await?;
     sessions::sign_out(&session).await?;
     leptos_axum::redirect("/login");
@@ -96,7 +96,7 @@ pub async fn log_out_everywhere() -> Result<(), ApiError> {
 pub async fn change_password(current_password: String, new_password: String) -> Result<(), ApiError> {
     use crate::accounts::services::{accounts, sessions};
 
-    let (state, session, user) = crate::platform::server_context::signed_in().await?;
+    let (state, session, user) = crate::server_context::signed_in().await?;
     accounts::change_password(&state.db, user.id, current_password, new_password).await?;
     sessions::end_other_sessions(&state.db, &session, user.id).await?;
     Ok(())
@@ -106,7 +106,7 @@ pub async fn change_password(current_password: String, new_password: String) -> 
 pub async fn switch_organization(org_id: Uuid) -> Result<(), ApiError> {
     use crate::accounts::{services::orgs, types::Action};
 
-    let (state, session, user) = crate::platform::server_context::signed_in().await?;
+    let (state, session, user) = crate::server_context::signed_in().await?;
     orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
     crate::accounts::services::sessions::set_active_org(&session, org_id).await?;
     Ok(())

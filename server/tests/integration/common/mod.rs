@@ -119,7 +119,7 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub grpc_addr: SocketAddr,
     pub client: reqwest::Client,
-    pub state: app::platform::state::AppState,
+    pub state: app::state::AppState,
     shutdown: CancellationToken,
     handle: JoinHandle<anyhow::Result<()>>,
     database: TestDatabase,

@@ -16,7 +16,7 @@ use crate::{
         types::Action,
     },
     error::{ApiError, AppError},
-    platform::state::AppState,
+    state::AppState,
 };
 
 pub type ServerResult<T> = Result<T, ApiError>;
