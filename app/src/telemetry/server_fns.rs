@@ -120,7 +120,10 @@ pub async fn send_test_trace(org_id: Uuid) -> Result<String, ApiError> {
     let (trace_id, spans) = demo::demo_trace(now_ns, &state.ingest_policy, &pricing);
     state.ingest.write(org_id, None, spans).await.map_err(|err| {
         AppError::Unavailable(
-            if err == crate::telemetry::services::ingest::writer::WriteError::Overloaded {
+            if matches!(
+                err,
+                crate::telemetry::services::ingest::writer::WriteError::Overloaded
+            ) {
                 "the server is busy; try again"
             } else {
                 "the test trace could not be stored"

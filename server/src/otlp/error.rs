@@ -7,6 +7,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use app::{error::AppError, telemetry::services::ingest::writer::WriteError};
+
 use super::encoding::Encoding;
 
 /// `google.rpc.Status`, the body of an OTLP error answer.
@@ -46,9 +48,32 @@ pub enum IngestError {
     /// 503 with Retry-After: the write queue is full.
     #[error("the server is busy; retry later")]
     Overloaded,
-    /// 503 with Retry-After: shutting down, or the database failed.
-    #[error("{0}")]
-    Unavailable(String),
+    /// 503 with Retry-After: the server is shutting down.
+    #[error("the server is shutting down; retry later")]
+    ShuttingDown,
+    /// 503 with Retry-After: the data could not be stored. The cause is
+    /// logged with the request's id; the client only learns to retry.
+    #[error("the server could not store the data; retry later")]
+    Unavailable(#[source] StorageFailure),
+}
+
+/// What kept an export from being stored: internal detail for the log.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageFailure {
+    #[error(transparent)]
+    Write(#[from] WriteError),
+    #[error("reading the organization's prices: {0}")]
+    Prices(#[source] AppError),
+}
+
+impl From<WriteError> for IngestError {
+    fn from(err: WriteError) -> Self {
+        match err {
+            WriteError::Overloaded => Self::Overloaded,
+            WriteError::ShuttingDown => Self::ShuttingDown,
+            other => Self::Unavailable(other.into()),
+        }
+    }
 }
 
 impl IngestError {
@@ -61,16 +86,24 @@ impl IngestError {
             }
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, grpc_code::PERMISSION_DENIED),
             Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, grpc_code::RESOURCE_EXHAUSTED),
-            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, grpc_code::UNAVAILABLE),
+            Self::ShuttingDown | Self::Unavailable(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, grpc_code::UNAVAILABLE)
+            }
+        }
+    }
+
+    /// Logs what the client is not told: the cause of a failure to store.
+    /// Inside the request's span, so the line carries its request id.
+    pub fn log_cause(&self) {
+        if let Self::Unavailable(cause) = self {
+            tracing::warn!(error = %cause, "export not stored");
         }
     }
 
     /// The answer in `encoding` (protobuf when the request's could not be told).
     pub fn into_response_as(self, encoding: Encoding) -> Response {
         let (status, code) = self.status();
-        if status.is_server_error() && !matches!(self, Self::Overloaded) {
-            tracing::warn!(error = %self, "export refused");
-        }
+        self.log_cause();
         let body = RpcStatus {
             code,
             message: self.to_string(),

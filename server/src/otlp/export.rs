@@ -5,14 +5,18 @@
 use app::{
     accounts::{services::tokens::TokenPrincipal, types::TokenScope},
     state::AppState,
-    telemetry::services::ingest::{self, writer::WriteError},
+    telemetry::services::ingest,
 };
 use opentelemetry_proto::tonic::collector::{
     metrics::v1::{ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse},
     trace::v1::{ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse},
 };
 
-use super::{convert::convert, convert_metrics::convert_metrics, error::IngestError};
+use super::{
+    convert::convert,
+    convert_metrics::convert_metrics,
+    error::{IngestError, StorageFailure},
+};
 use crate::api::bearer::require_scope;
 
 /// Ingests one export request. `decode` produces the request; it runs on the
@@ -34,7 +38,7 @@ where
         .prices
         .for_org(&state.db, principal.org_id)
         .await
-        .map_err(|err| IngestError::Unavailable(err.to_string()))?;
+        .map_err(|err| IngestError::Unavailable(StorageFailure::Prices(err)))?;
     let (rows, converted) = state
         .ingest
         .run_cpu_bound(move || {
@@ -44,8 +48,7 @@ where
                 (rows, converted)
             })
         })
-        .await
-        .map_err(|err| IngestError::Unavailable(err.to_string()))??;
+        .await??;
     let accepted = rows.len();
     match state
         .ingest
@@ -55,8 +58,7 @@ where
         Ok(stored) => {
             tracing::debug!(org_id = %principal.org_id, accepted, stored, rejected = converted.rejected, "spans committed");
         }
-        Err(WriteError::Overloaded) => return Err(IngestError::Overloaded),
-        Err(err) => return Err(IngestError::Unavailable(err.to_string())),
+        Err(err) => return Err(err.into()),
     }
     let partial_success = (converted.rejected > 0).then(|| ExportTracePartialSuccess {
         rejected_spans: i64::try_from(converted.rejected).unwrap_or(i64::MAX),
@@ -80,17 +82,11 @@ where
     let converted = state
         .ingest
         .run_cpu_bound(move || decode().map(convert_metrics))
-        .await
-        .map_err(|err| IngestError::Unavailable(err.to_string()))??;
-    match state
+        .await??;
+    state
         .ingest
         .write_points(principal.org_id, converted.points)
-        .await
-    {
-        Ok(_) => {}
-        Err(WriteError::Overloaded) => return Err(IngestError::Overloaded),
-        Err(err) => return Err(IngestError::Unavailable(err.to_string())),
-    }
+        .await?;
     let partial_success = (converted.rejected > 0).then(|| ExportMetricsPartialSuccess {
         rejected_data_points: i64::try_from(converted.rejected).unwrap_or(i64::MAX),
         error_message: converted.first_error.unwrap_or_default(),

@@ -47,6 +47,7 @@ pub fn router(state: AppState, max_message_bytes: usize) -> axum::Router {
 }
 
 fn status_of(err: IngestError) -> Status {
+    err.log_cause();
     match err {
         IngestError::Malformed(message) | IngestError::UnsupportedMediaType(message) => {
             Status::invalid_argument(message)
@@ -54,7 +55,7 @@ fn status_of(err: IngestError) -> Status {
         IngestError::TooLarge(message) => Status::resource_exhausted(message),
         IngestError::Forbidden(message) => Status::permission_denied(message),
         IngestError::Overloaded => Status::resource_exhausted(IngestError::Overloaded.to_string()),
-        IngestError::Unavailable(message) => Status::unavailable(message),
+        IngestError::ShuttingDown | IngestError::Unavailable(_) => Status::unavailable(err.to_string()),
     }
 }
 
@@ -72,7 +73,8 @@ impl OtlpExport {
             .await
             .map_err(|err| match err {
                 AppError::InvalidToken(message) => Status::unauthenticated(message),
-                other => Status::unavailable(other.to_string()),
+                // The database's message stays in the log.
+                other => Status::unavailable(app::error::ApiError::from(other).message),
             })
     }
 }

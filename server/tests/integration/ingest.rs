@@ -30,6 +30,7 @@ on_every_backend!(
     grpc_export_shares_the_ingest_path,
     metrics_are_stored_per_point,
     a_full_write_queue_answers_503_and_loses_nothing,
+    a_database_failure_answers_503_without_its_message,
     secrets_are_redacted_and_large_values_truncated,
     hashed_capture_keeps_only_digests,
 );
@@ -953,6 +954,52 @@ async fn spans_stored_before_compression_survive_the_migration(backend: Backend)
     assert_eq!(span.details["resource"]["service.name"], "coder");
     db.close().await.ok();
     database.drop_database().await;
+}
+
+/// A commit the database refuses (here: the spans table is gone) answers
+/// 503 with Retry-After over HTTP and UNAVAILABLE over gRPC, and neither
+/// answer carries the database's own message: that stays in the log.
+async fn a_database_failure_answers_503_without_its_message(backend: Backend) {
+    use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+    use sea_orm::ConnectionTrait;
+
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest"]).await;
+    server
+        .state
+        .db
+        .execute_unprepared("ALTER TABLE spans RENAME TO spans_moved_away")
+        .await
+        .unwrap();
+
+    let refused = post_otlp(
+        &server,
+        "/v1/traces",
+        &token,
+        "application/json",
+        agent_trace_json().to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(refused.headers().contains_key(header::RETRY_AFTER));
+    let body: Value = refused.json().await.unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert_eq!(message, "the server could not store the data; retry later");
+
+    let mut client = TraceServiceClient::connect(format!("http://{}", server.grpc_addr))
+        .await
+        .unwrap();
+    let mut request = tonic::Request::new(agent_trace_protobuf());
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let status = client.export(request).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unavailable);
+    for answer in [message, status.message()] {
+        for detail in ["spans", "table", "relation", "database"] {
+            assert!(!answer.contains(detail), "{detail:?} in {answer:?}");
+        }
+    }
 }
 
 /// With the database busy, the writer holds one batch and the queue (one

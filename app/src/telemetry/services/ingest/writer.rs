@@ -7,6 +7,7 @@
 
 use std::{sync::Arc, time::Duration};
 
+use sea_orm::DbErr;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -44,7 +45,9 @@ impl Default for WriterSettings {
     }
 }
 
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Why rows were not stored. Clone: one failed commit answers every
+/// request in it, so causes are shared.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum WriteError {
     /// The queue is full: the client should retry later.
     #[error("the write queue is full")]
@@ -53,11 +56,11 @@ pub enum WriteError {
     #[error("the server is shutting down")]
     ShuttingDown,
     /// The database refused the batch; nothing of it was stored.
-    #[error("the database could not store the spans: {0}")]
-    Database(String),
+    #[error("the database could not store the rows: {0}")]
+    Database(#[source] Arc<DbErr>),
     /// Preparing the spans failed unexpectedly (a bug, reported as 503 so the client retries).
     #[error("preparing the spans failed: {0}")]
-    Preparation(String),
+    Preparation(#[source] Arc<CpuPoolError>),
 }
 
 /// What one request hands over.
@@ -140,7 +143,7 @@ impl IngestWriter {
         self.cpu_pool
             .run(work)
             .await
-            .map_err(|err| WriteError::Preparation(err.to_string()))
+            .map_err(|err| WriteError::Preparation(Arc::new(err)))
     }
 
     /// Stores `rows` for `org_id`, sent with `token_id` (if by a token);
@@ -254,11 +257,12 @@ async fn commit(db: &WriterConnection, options: StoreOptions, live: &LiveHub, jo
                     .map(|batch| batch.points.len())
                     .sum::<usize>();
             tracing::error!(error = %err, rows, "batch not stored");
+            let err = Arc::new(err);
             let answers = span_answers
                 .into_iter()
                 .chain(point_answers.into_iter().map(|(answer, _)| answer));
             for answer in answers {
-                let _ = answer.send(Err(WriteError::Database(err.to_string())));
+                let _ = answer.send(Err(WriteError::Database(err.clone())));
             }
         }
     }
