@@ -284,28 +284,46 @@ impl Serialize for DatabaseUrl {
     }
 }
 
-fn parse_public_url(value: &str) -> Result<Url, String> {
-    let url = Url::parse(value).map_err(|err| format!("not a URL: {err}"))?;
+/// Why a setting's value is refused; clap prints it with the setting's name.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingError {
+    #[error("not a URL: {0}")]
+    NotAUrl(#[from] url::ParseError),
+    #[error("the public URL must start with http:// or https://")]
+    NotHttp,
+    #[error("the public URL needs a host")]
+    NoHost,
+    #[error("invalid log filter: {0}")]
+    LogFilter(#[from] tracing_subscriber::filter::ParseError),
+    #[error("invalid size: {0}")]
+    Size(String),
+    #[error("the size must be greater than zero")]
+    ZeroSize,
+}
+
+fn parse_public_url(value: &str) -> Result<Url, SettingError> {
+    let url = Url::parse(value)?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err("the public URL must start with http:// or https://".to_owned());
+        return Err(SettingError::NotHttp);
     }
     if url.host_str().is_none() {
-        return Err("the public URL needs a host".to_owned());
+        return Err(SettingError::NoHost);
     }
     Ok(url)
 }
 
-fn parse_log_filter(value: &str) -> Result<String, String> {
+fn parse_log_filter(value: &str) -> Result<String, SettingError> {
     tracing_subscriber::EnvFilter::builder()
         .parse(value)
         .map(|_| value.to_owned())
-        .map_err(|err| format!("invalid log filter: {err}"))
+        .map_err(SettingError::from)
 }
 
-fn parse_byte_size(value: &str) -> Result<u64, String> {
-    let size: bytesize::ByteSize = value.parse().map_err(|err| format!("invalid size: {err}"))?;
+fn parse_byte_size(value: &str) -> Result<u64, SettingError> {
+    // bytesize reports its parse errors as text.
+    let size: bytesize::ByteSize = value.parse().map_err(SettingError::Size)?;
     match size.as_u64() {
-        0 => Err("the size must be greater than zero".to_owned()),
+        0 => Err(SettingError::ZeroSize),
         bytes => Ok(bytes),
     }
 }

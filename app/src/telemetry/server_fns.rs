@@ -21,14 +21,10 @@ pub async fn explore_spans(
     query: SpanQuery,
     range: Option<String>,
 ) -> Result<SpanPage, ApiError> {
-    use crate::{
-        accounts::{services::orgs, types::Action},
-        telemetry::services::span_store::spans,
-    };
+    use crate::{accounts::types::Action, telemetry::services::span_store::spans};
 
     let mut query = query;
-    let (state, _, user) = crate::server_context::signed_in().await?;
-    orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
+    let (state, _) = crate::server_context::member(org_id, Action::Read).await?;
     apply_range(&mut query.since, range.as_deref())?;
     Ok(spans::list_spans(&state.db, org_id, &query).await?)
 }
@@ -53,7 +49,7 @@ fn since_for_range(range: &str) -> Result<Option<String>, crate::error::AppError
         .find(|(value, _, _)| *value == range)
         .map(|(_, _, seconds)| *seconds)
         .ok_or_else(|| crate::error::AppError::BadRequest(format!("unknown time range {range:?}")))?;
-    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let now = crate::platform::services::now_ns();
     Ok((seconds > 0).then(|| (now - seconds * 1_000_000_000).to_string()))
 }
 
@@ -64,14 +60,10 @@ pub async fn explore_traces(
     query: TraceQuery,
     range: Option<String>,
 ) -> Result<TracePage, ApiError> {
-    use crate::{
-        accounts::{services::orgs, types::Action},
-        telemetry::services::span_store::traces,
-    };
+    use crate::{accounts::types::Action, telemetry::services::span_store::traces};
 
     let mut query = query;
-    let (state, _, user) = crate::server_context::signed_in().await?;
-    orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
+    let (state, _) = crate::server_context::member(org_id, Action::Read).await?;
     apply_range(&mut query.since, range.as_deref())?;
     Ok(traces::list_traces(&state.db, org_id, &query).await?)
 }
@@ -79,25 +71,20 @@ pub async fn explore_traces(
 /// One trace with all its spans.
 #[server]
 pub async fn load_trace(org_id: Uuid, trace_id: String) -> Result<TraceDetail, ApiError> {
-    use crate::{
-        accounts::{services::orgs, types::Action},
-        telemetry::services::span_store::traces,
-    };
+    use crate::{accounts::types::Action, telemetry::services::span_store::traces};
 
-    let (state, _, user) = crate::server_context::signed_in().await?;
-    orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
+    let (state, _) = crate::server_context::member(org_id, Action::Read).await?;
     Ok(traces::get_trace(&state.db, org_id, &trace_id).await?)
 }
 
 #[server]
 pub async fn get_ingest_status(org_id: Uuid) -> Result<IngestStatus, ApiError> {
-    use crate::accounts::{services::orgs, types::Action};
+    use crate::accounts::types::Action;
 
-    let (state, _, user) = crate::server_context::signed_in().await?;
-    orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
+    let (state, _) = crate::server_context::member(org_id, Action::Read).await?;
     let last_span_at_ns =
         crate::telemetry::services::span_store::traces::last_ingested_at(&state.db, org_id).await?;
-    let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let now_ns = crate::platform::services::now_ns();
     Ok(IngestStatus {
         last_span_at_ns,
         now_ns,
@@ -107,15 +94,10 @@ pub async fn get_ingest_status(org_id: Uuid) -> Result<IngestStatus, ApiError> {
 /// Ingests the demo agent trace into the organization; returns its trace id.
 #[server]
 pub async fn send_test_trace(org_id: Uuid) -> Result<String, ApiError> {
-    use crate::{
-        accounts::{services::orgs, types::Action},
-        error::AppError,
-        telemetry::services::ingest::demo,
-    };
+    use crate::{accounts::types::Action, error::AppError, telemetry::services::ingest::demo};
 
-    let (state, _, user) = crate::server_context::signed_in().await?;
-    orgs::authorize(&state.db, org_id, user.id, Action::MintOwnIngestToken).await?;
-    let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let (state, _) = crate::server_context::member(org_id, Action::MintOwnIngestToken).await?;
+    let now_ns = crate::platform::services::now_ns();
     let pricing = state.prices.for_org(&state.db, org_id).await?;
     let (trace_id, spans) = demo::demo_trace(now_ns, &state.ingest_policy, &pricing);
     state.ingest.write(org_id, None, spans).await.map_err(|err| {

@@ -38,7 +38,7 @@ pub async fn usage(
     ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> Result<Json<UsageReport>> {
     let org_id = org_for(&state, &caller, org.org).await?;
-    let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let now_ns = app::platform::services::now_ns();
     Ok(Json(usage::report(&state.db, org_id, &query, now_ns).await?))
 }
 

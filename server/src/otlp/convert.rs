@@ -2,8 +2,9 @@
 //! invalid one is rejected and counted (OTLP partial success) while the
 //! others of the same request are kept.
 
-use app::telemetry::services::span::record::{
-    Attributes, Scope, SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode,
+use app::telemetry::services::span::{
+    ids::{IdError, SpanId, TraceId},
+    record::{Attributes, Scope, SpanEvent, SpanKind, SpanLink, SpanRecord, StatusCode},
 };
 use base64::Engine;
 use opentelemetry_proto::tonic::{
@@ -12,6 +13,8 @@ use opentelemetry_proto::tonic::{
     trace::v1::{Span, span::SpanKind as WireSpanKind, status::StatusCode as WireStatusCode},
 };
 use serde_json::{Map, Number, Value};
+
+use super::error::OtlpError;
 
 /// `service.name` when the resource does not say.
 pub(super) const UNKNOWN_SERVICE: &str = "unknown_service";
@@ -48,11 +51,11 @@ pub fn convert(request: ExportTraceServiceRequest) -> Converted {
                 })
                 .unwrap_or_default();
             for span in scope_spans.spans {
-                match span_record(span, &service_name, &resource_attributes, &scope) {
+                match SpanRecord::from_otlp(span, &service_name, &resource_attributes, &scope) {
                     Ok(record) => converted.spans.push(record),
                     Err(reason) => {
                         converted.rejected += 1;
-                        converted.first_error.get_or_insert(reason);
+                        converted.first_error.get_or_insert_with(|| reason.to_string());
                     }
                 }
             }
@@ -61,97 +64,110 @@ pub fn convert(request: ExportTraceServiceRequest) -> Converted {
     converted
 }
 
-fn hex_id(bytes: &[u8], len: usize, what: &str) -> Result<String, String> {
-    if bytes.len() != len {
-        return Err(format!("{what} must be {len} bytes, got {}", bytes.len()));
-    }
-    if bytes.iter().all(|byte| *byte == 0) {
-        return Err(format!("{what} must not be all zeros"));
-    }
-    Ok(hex::encode(bytes))
+/// An id of the OTLP field `field`, as lower-case hex.
+fn id<Id: for<'a> TryFrom<&'a [u8], Error = IdError>>(
+    bytes: &[u8],
+    field: &'static str,
+) -> Result<Id, OtlpError> {
+    Id::try_from(bytes).map_err(|source| OtlpError::Id { field, source })
 }
 
-fn nanos(value: u64, what: &str) -> Result<i64, String> {
-    i64::try_from(value).map_err(|_| format!("{what} {value} is out of range"))
+/// Unix nanoseconds as stored (signed); OTLP sends them unsigned.
+pub(super) fn nanos(value: u64, field: &'static str) -> Result<i64, OtlpError> {
+    i64::try_from(value).map_err(|_| OtlpError::TimeOutOfRange { field, value })
 }
 
-fn span_record(
-    span: Span,
-    service_name: &str,
-    resource: &Attributes,
-    scope: &Scope,
-) -> Result<SpanRecord, String> {
-    let trace_id = hex_id(&span.trace_id, 16, "trace id")?;
-    let span_id = hex_id(&span.span_id, 8, "span id")?;
-    let parent_span_id = if span.parent_span_id.is_empty() {
-        None
-    } else {
-        Some(hex_id(&span.parent_span_id, 8, "parent span id")?)
-    };
-    let start_time_ns = nanos(span.start_time_unix_nano, "start time")?;
-    let end_time_ns = nanos(span.end_time_unix_nano, "end time")?;
-    if start_time_ns == 0 {
-        return Err(format!("span {span_id} has no start time"));
-    }
-    if end_time_ns < start_time_ns {
-        return Err(format!("span {span_id} ends before it starts"));
-    }
-    let kind = match WireSpanKind::try_from(span.kind) {
-        Ok(WireSpanKind::Internal) => SpanKind::Internal,
-        Ok(WireSpanKind::Server) => SpanKind::Server,
-        Ok(WireSpanKind::Client) => SpanKind::Client,
-        Ok(WireSpanKind::Producer) => SpanKind::Producer,
-        Ok(WireSpanKind::Consumer) => SpanKind::Consumer,
-        _ => SpanKind::Unspecified,
-    };
-    let (status_code, status_message) = match span.status {
-        Some(status) => {
-            let code = match WireStatusCode::try_from(status.code) {
-                Ok(WireStatusCode::Ok) => StatusCode::Ok,
-                Ok(WireStatusCode::Error) => StatusCode::Error,
-                _ => StatusCode::Unset,
-            };
-            (code, Some(status.message).filter(|message| !message.is_empty()))
+/// Specula's span from an OTLP span and what encloses it (its resource's
+/// service name and attributes, its scope). Only the OTLP module knows the
+/// wire types, so the conversion is defined here, on the record.
+pub trait FromOtlp: Sized {
+    fn from_otlp(
+        span: Span,
+        service_name: &str,
+        resource: &Attributes,
+        scope: &Scope,
+    ) -> Result<Self, OtlpError>;
+}
+
+impl FromOtlp for SpanRecord {
+    fn from_otlp(
+        span: Span,
+        service_name: &str,
+        resource: &Attributes,
+        scope: &Scope,
+    ) -> Result<SpanRecord, OtlpError> {
+        let trace_id = id::<TraceId>(&span.trace_id, "trace id")?.into_string();
+        let span_id = id::<SpanId>(&span.span_id, "span id")?.into_string();
+        let parent_span_id = if span.parent_span_id.is_empty() {
+            None
+        } else {
+            Some(id::<SpanId>(&span.parent_span_id, "parent span id")?.into_string())
+        };
+        let start_time_ns = nanos(span.start_time_unix_nano, "start time")?;
+        let end_time_ns = nanos(span.end_time_unix_nano, "end time")?;
+        if start_time_ns == 0 {
+            return Err(OtlpError::NoStartTime { span_id });
         }
-        None => (StatusCode::Unset, None),
-    };
-    let events: Vec<SpanEvent> = span
-        .events
-        .into_iter()
-        .map(|event| SpanEvent {
-            name: event.name,
-            time_ns: i64::try_from(event.time_unix_nano).unwrap_or(i64::MAX),
-            attributes: attributes(event.attributes),
-        })
-        .collect();
-    let links = span
-        .links
-        .into_iter()
-        .filter_map(|link| {
-            Some(SpanLink {
-                trace_id: hex_id(&link.trace_id, 16, "link trace id").ok()?,
-                span_id: hex_id(&link.span_id, 8, "link span id").ok()?,
-                attributes: attributes(link.attributes),
+        if end_time_ns < start_time_ns {
+            return Err(OtlpError::EndsBeforeStart { span_id });
+        }
+        let kind = match WireSpanKind::try_from(span.kind) {
+            Ok(WireSpanKind::Internal) => SpanKind::Internal,
+            Ok(WireSpanKind::Server) => SpanKind::Server,
+            Ok(WireSpanKind::Client) => SpanKind::Client,
+            Ok(WireSpanKind::Producer) => SpanKind::Producer,
+            Ok(WireSpanKind::Consumer) => SpanKind::Consumer,
+            _ => SpanKind::Unspecified,
+        };
+        let (status_code, status_message) = match span.status {
+            Some(status) => {
+                let code = match WireStatusCode::try_from(status.code) {
+                    Ok(WireStatusCode::Ok) => StatusCode::Ok,
+                    Ok(WireStatusCode::Error) => StatusCode::Error,
+                    _ => StatusCode::Unset,
+                };
+                (code, Some(status.message).filter(|message| !message.is_empty()))
+            }
+            None => (StatusCode::Unset, None),
+        };
+        let events: Vec<SpanEvent> = span
+            .events
+            .into_iter()
+            .map(|event| SpanEvent {
+                name: event.name,
+                time_ns: i64::try_from(event.time_unix_nano).unwrap_or(i64::MAX),
+                attributes: attributes(event.attributes),
             })
+            .collect();
+        let links = span
+            .links
+            .into_iter()
+            .filter_map(|link| {
+                Some(SpanLink {
+                    trace_id: TraceId::try_from(&link.trace_id[..]).ok()?.into_string(),
+                    span_id: SpanId::try_from(&link.span_id[..]).ok()?.into_string(),
+                    attributes: attributes(link.attributes),
+                })
+            })
+            .collect();
+        Ok(SpanRecord {
+            trace_id,
+            span_id,
+            parent_span_id,
+            name: span.name,
+            kind,
+            start_time_ns,
+            end_time_ns,
+            status_code,
+            status_message,
+            service_name: service_name.to_owned(),
+            resource_attributes: resource.clone(),
+            scope: scope.clone(),
+            attributes: attributes(span.attributes),
+            events,
+            links,
         })
-        .collect();
-    Ok(SpanRecord {
-        trace_id,
-        span_id,
-        parent_span_id,
-        name: span.name,
-        kind,
-        start_time_ns,
-        end_time_ns,
-        status_code,
-        status_message,
-        service_name: service_name.to_owned(),
-        resource_attributes: resource.clone(),
-        scope: scope.clone(),
-        attributes: attributes(span.attributes),
-        events,
-        links,
-    })
+    }
 }
 
 /// Attributes as a JSON object; a repeated key keeps its last value.

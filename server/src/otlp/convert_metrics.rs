@@ -10,7 +10,7 @@ use opentelemetry_proto::tonic::{
 };
 use serde_json::{Value, json};
 
-use super::convert::{UNKNOWN_SERVICE, attributes};
+use super::convert::{UNKNOWN_SERVICE, attributes, nanos};
 
 /// Points that converted, and how many were rejected (with the first reason).
 #[derive(Debug, Default)]
@@ -159,10 +159,6 @@ fn data_points(data: Data) -> Vec<PointData> {
     }
 }
 
-fn nanos(value: u64, what: &str) -> Result<i64, String> {
-    i64::try_from(value).map_err(|_| format!("{what} {value} is out of range"))
-}
-
 impl ConvertedPoints {
     fn reject(&mut self, reason: String) {
         self.rejected += 1;
@@ -198,7 +194,7 @@ pub fn convert_metrics(request: ExportMetricsServiceRequest) -> ConvertedPoints 
                 let (start_time_ns, time_ns) = match times {
                     Ok(times) => times,
                     Err(reason) => {
-                        converted.reject(reason);
+                        converted.reject(reason.to_string());
                         continue;
                     }
                 };

@@ -7,7 +7,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use app::{error::AppError, telemetry::services::ingest::writer::WriteError};
+use app::{
+    error::AppError,
+    telemetry::services::{ingest::writer::WriteError, span::ids::IdError},
+};
 
 use super::encoding::Encoding;
 
@@ -55,6 +58,20 @@ pub enum IngestError {
     /// logged with the request's id; the client only learns to retry.
     #[error("the server could not store the data; retry later")]
     Unavailable(#[source] StorageFailure),
+}
+
+/// Why one span or data point of an export was rejected; counted and
+/// reported in the answer's partial success, while the rest is kept.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OtlpError {
+    #[error("{field} {source}")]
+    Id { field: &'static str, source: IdError },
+    #[error("{field} {value} is out of range")]
+    TimeOutOfRange { field: &'static str, value: u64 },
+    #[error("span {span_id} has no start time")]
+    NoStartTime { span_id: String },
+    #[error("span {span_id} ends before it starts")]
+    EndsBeforeStart { span_id: String },
 }
 
 /// What kept an export from being stored: internal detail for the log.

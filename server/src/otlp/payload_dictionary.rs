@@ -1,4 +1,4 @@
-//! The span-payload compression dictionary (`app/src/services/ingest/payload.zdict`)
+//! The span-payload compression dictionary (`app/src/telemetry/services/span/payload.zdict`)
 //! is trained here, on the payloads of the spans that real SDKs sent
 //! (`tests/fixtures`), put through the ingest pipeline as the server does.
 //! Only real SDKs' spans train it, never the benchmark's, so that what the
@@ -44,7 +44,7 @@ fn train_payload_dictionary() {
     let dictionary = zstd::dict::from_samples(&fixture_payloads(), DICTIONARY_BYTES).unwrap();
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../app/src/services/ingest/payload.zdict"
+        "/../app/src/telemetry/services/span/payload.zdict"
     );
     std::fs::write(path, dictionary).unwrap();
 }

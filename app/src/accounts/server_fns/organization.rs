@@ -35,8 +35,7 @@ pub async fn delete_organization(org_id: Uuid) -> Result<(), ApiError> {
 pub async fn list_members(org_id: Uuid) -> Result<Vec<MemberInfo>, ApiError> {
     use crate::accounts::{services::orgs, types::Action};
 
-    let (state, _, user) = crate::server_context::signed_in().await?;
-    orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
+    let (state, _) = crate::server_context::member(org_id, Action::Read).await?;
     Ok(orgs::list_members(&state.db, org_id).await?)
 }
 
@@ -44,8 +43,7 @@ pub async fn list_members(org_id: Uuid) -> Result<Vec<MemberInfo>, ApiError> {
 pub async fn list_invitations(org_id: Uuid) -> Result<Vec<InvitationInfo>, ApiError> {
     use crate::accounts::{services::orgs, types::Action};
 
-    let (state, _, user) = crate::server_context::signed_in().await?;
-    orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
+    let (state, _) = crate::server_context::member(org_id, Action::Read).await?;
     Ok(orgs::list_pending_invitations(&state.db, org_id).await?)
 }
 
@@ -109,10 +107,9 @@ pub async fn accept_invitation(token: String) -> Result<OrgSummary, ApiError> {
 
 #[server]
 pub async fn list_tokens(org_id: Uuid) -> Result<Vec<TokenInfo>, ApiError> {
-    use crate::accounts::{services::orgs, types::Action};
+    use crate::accounts::types::Action;
 
-    let (state, _, user) = crate::server_context::signed_in().await?;
-    orgs::authorize(&state.db, org_id, user.id, Action::Read).await?;
+    let (state, _) = crate::server_context::member(org_id, Action::Read).await?;
     Ok(crate::accounts::services::tokens::list(&state.db, org_id).await?)
 }
 

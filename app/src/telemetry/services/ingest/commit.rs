@@ -2,12 +2,11 @@
 //! rollups of the new spans, the metric points, and (on PostgreSQL) a
 //! notice to every replica's live tails, in one transaction.
 
-use chrono::Utc;
 use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait};
 use uuid::Uuid;
 
 use crate::{
-    platform::services::{sqlite_connection::SqliteWriterConnection, transaction::WriteTransaction},
+    platform::services::{now_ns, sqlite_connection::SqliteWriterConnection, transaction::WriteTransaction},
     telemetry::services::{
         ingest::{
             metrics::{self, PointBatch},
@@ -72,7 +71,7 @@ async fn write_batches(
     point_batches: &[PointBatch],
     options: StoreOptions,
 ) -> Result<Vec<u64>, DbErr> {
-    let ingested_at_ns = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+    let ingested_at_ns = now_ns();
     let new_spans = span_store::write_spans(txn, batches, ingested_at_ns, usage::is_usage).await?;
     let mut stored = vec![0; batches.len()];
     let mut usage = UsageDeltas::default();

@@ -40,27 +40,47 @@ static BUILTIN: LazyLock<PricingTable> = LazyLock::new(|| {
     PricingTable::parse(include_str!("model_prices.csv")).expect("the built-in price table is valid")
 });
 
+/// Why a text is not a price (USD per million tokens, at most 6 decimals).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PriceError {
+    #[error("{0:?} is not a price with at most 6 decimals")]
+    TooPrecise(String),
+    #[error("{0:?} is not a price")]
+    NotANumber(String),
+    #[error("{0:?} is too large")]
+    TooLarge(String),
+}
+
+/// Why a price table (CSV) does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PriceTableError {
+    #[error("line {line}: expected 9 fields")]
+    FieldCount { line: usize },
+    #[error("line {line}: {source}")]
+    Price { line: usize, source: PriceError },
+}
+
 /// Parses a decimal USD amount ("2.5", "0.075") into micro-dollars, exactly.
-pub fn parse_micro_usd(text: &str) -> Result<MicroUsdPerMtok, String> {
+pub fn parse_micro_usd(text: &str) -> Result<MicroUsdPerMtok, PriceError> {
     let text = text.trim();
     let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
     if whole.is_empty() && fraction.is_empty() || fraction.len() > 6 {
-        return Err(format!("{text:?} is not a price with at most 6 decimals"));
+        return Err(PriceError::TooPrecise(text.to_owned()));
     }
     let digits = |part: &str| part.bytes().all(|byte| byte.is_ascii_digit());
     if !digits(whole) || !digits(fraction) {
-        return Err(format!("{text:?} is not a price"));
+        return Err(PriceError::NotANumber(text.to_owned()));
     }
     let whole: i64 = if whole.is_empty() {
         0
     } else {
-        whole.parse().map_err(|_| format!("{text:?} is too large"))?
+        whole.parse().map_err(|_| PriceError::TooLarge(text.to_owned()))?
     };
     let fraction: i64 = format!("{fraction:0<6}").parse().unwrap_or(0);
     whole
         .checked_mul(1_000_000)
         .and_then(|micro| micro.checked_add(fraction))
-        .ok_or(format!("{text:?} is too large"))
+        .ok_or_else(|| PriceError::TooLarge(text.to_owned()))
 }
 
 impl PricingTable {
@@ -69,7 +89,7 @@ impl PricingTable {
     }
 
     /// Parses `provider,model,input,output,cache_read,cache_write,reasoning,source,date` lines.
-    pub fn parse(csv: &str) -> Result<Self, String> {
+    pub fn parse(csv: &str) -> Result<Self, PriceTableError> {
         let mut by_model = HashMap::new();
         for (number, line) in csv.lines().enumerate().skip(1) {
             if line.trim().is_empty() || line.starts_with('#') {
@@ -88,10 +108,13 @@ impl PricingTable {
                 date,
             ] = fields[..]
             else {
-                return Err(format!("line {}: expected 9 fields", number + 1));
+                return Err(PriceTableError::FieldCount { line: number + 1 });
             };
             let optional = |text: &str| (!text.is_empty()).then(|| parse_micro_usd(text)).transpose();
-            let at = |err: String| format!("line {}: {err}", number + 1);
+            let at = |source: PriceError| PriceTableError::Price {
+                line: number + 1,
+                source,
+            };
             let price = ModelPrice {
                 provider: provider.to_owned(),
                 model: model.to_ascii_lowercase(),

@@ -4,6 +4,7 @@
 
 pub mod cost;
 pub mod genai;
+pub mod ids;
 pub mod marks;
 pub mod normalized;
 pub mod payload;

@@ -13,15 +13,11 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::search;
+use crate::telemetry::services::span::ids::TraceId;
 use crate::{
     error::{AppError, Result},
     telemetry::types::{SpanQuery, TraceQuery},
 };
-
-/// True for 32 lower- or upper-case hex digits.
-pub fn is_trace_id(value: &str) -> bool {
-    value.len() == 32 && value.bytes().all(|byte| byte.is_ascii_hexdigit())
-}
 
 pub(super) const DEFAULT_PAGE: u64 = 50;
 pub(super) const MAX_PAGE: u64 = 500;
@@ -139,10 +135,8 @@ impl SpanFilter {
             }
         }
         if let Some(trace_id) = text(&query.trace_id) {
-            if !is_trace_id(trace_id) {
-                return Err(bad("`trace_id` is 32 hex digits"));
-            }
-            condition = condition.add(span::Column::TraceId.eq(trace_id.to_ascii_lowercase()));
+            let trace_id = TraceId::try_from(trace_id).map_err(|_| bad("`trace_id` is 32 hex digits"))?;
+            condition = condition.add(span::Column::TraceId.eq(trace_id.into_string()));
         }
         if let Some(since) = text(&query.since) {
             condition = condition.add(span::Column::StartTimeNs.gte(parse_time("since", since)?));

@@ -9,9 +9,9 @@ use uuid::Uuid;
 use crate::{
     error::{AppError, Result},
     telemetry::{
-        services::span_store::{
-            query::{self, is_trace_id},
-            views::span_view,
+        services::{
+            span::ids::{SpanId, TraceId},
+            span_store::{query, views::span_view},
         },
         types::{SpanView, TraceDetail, TracePage, TraceQuery, TraceSummary},
     },
@@ -20,10 +20,9 @@ use crate::{
 /// The trace `trace_id` of `org_id` with all its spans; 404 when the
 /// organization has no such trace (whether or not another one does).
 pub async fn get_trace(db: &DatabaseConnection, org_id: Uuid, trace_id: &str) -> Result<TraceDetail> {
-    if !is_trace_id(trace_id) {
-        return Err(AppError::BadRequest("a trace id is 32 hex digits".to_owned()));
-    }
-    let trace_id = trace_id.to_ascii_lowercase();
+    let trace_id = TraceId::try_from(trace_id)
+        .map_err(|_| AppError::BadRequest("a trace id is 32 hex digits".to_owned()))?
+        .into_string();
     let rollup = trace::Entity::find_by_id((org_id, trace_id.clone()))
         .one(db)
         .await?
@@ -72,16 +71,14 @@ pub async fn get_span(
     trace_id: &str,
     span_id: &str,
 ) -> Result<SpanView> {
-    if !is_trace_id(trace_id) {
-        return Err(AppError::BadRequest("a trace id is 32 hex digits".to_owned()));
-    }
-    if span_id.len() != 16 || !span_id.bytes().all(|byte| byte.is_ascii_hexdigit()) {
-        return Err(AppError::BadRequest("a span id is 16 hex digits".to_owned()));
-    }
+    let trace_id = TraceId::try_from(trace_id)
+        .map_err(|_| AppError::BadRequest("a trace id is 32 hex digits".to_owned()))?;
+    let span_id = SpanId::try_from(span_id)
+        .map_err(|_| AppError::BadRequest("a span id is 16 hex digits".to_owned()))?;
     let row = span::Entity::find()
         .filter(span::Column::OrgId.eq(org_id))
-        .filter(span::Column::TraceId.eq(trace_id.to_ascii_lowercase()))
-        .filter(span::Column::SpanId.eq(span_id.to_ascii_lowercase()))
+        .filter(span::Column::TraceId.eq(trace_id.into_string()))
+        .filter(span::Column::SpanId.eq(span_id.into_string()))
         .one(db)
         .await?
         .ok_or(AppError::NotFound("span"))?;
