@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use app::{
     platform::services::sqlite_connection::SqliteWriterConnection,
-    telemetry::services::ingest::commit::WriterConnection,
+    telemetry::services::{ingest::commit::WriterConnection, span_store},
 };
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbErr};
@@ -194,29 +194,6 @@ pub async fn run_wal_checkpoints(db: DatabaseConnection, period: Duration, stop:
 /// search entries sit unsorted in the GIN index's pending list).
 pub const ANALYZE_AFTER_NEW_SPANS: i64 = 20_000;
 
-/// Refreshes the statistics of the span tables and merges the full-text
-/// index's pending entries (PostgreSQL).
-pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
-    use sea_orm::ConnectionTrait;
-    db.execute_unprepared("ANALYZE spans, traces, span_search")
-        .await?;
-    db.execute_unprepared("SELECT gin_clean_pending_list('idx_span_search_body')")
-        .await?;
-    Ok(())
-}
-
-async fn newest_span_id(db: &DatabaseConnection) -> Result<i64, DbErr> {
-    use sea_orm::{ColumnTrait, EntityTrait, QuerySelect};
-    Ok(entity::span::Entity::find()
-        .select_only()
-        .column_as(entity::span::Column::Id.max(), "newest")
-        .into_tuple::<Option<i64>>()
-        .one(db)
-        .await?
-        .flatten()
-        .unwrap_or(0))
-}
-
 /// Every `period` on PostgreSQL, refreshes the statistics once `threshold`
 /// spans have arrived since the last refresh; does nothing on SQLite,
 /// whose reads stay within their targets on the schema's indexes alone.
@@ -230,9 +207,9 @@ pub async fn run_statistics_upkeep(
         return;
     }
     // What was stored before this process started is autovacuum's to judge.
-    let refreshed_at = std::sync::atomic::AtomicI64::new(newest_span_id(&db).await.unwrap_or(0));
+    let refreshed_at = std::sync::atomic::AtomicI64::new(span_store::newest_span_id(&db).await.unwrap_or(0));
     every(period, &stop, || async {
-        let newest = match newest_span_id(&db).await {
+        let newest = match span_store::newest_span_id(&db).await {
             Ok(newest) => newest,
             Err(err) => {
                 tracing::warn!(error = %err, "reading the newest span id failed");
@@ -244,7 +221,7 @@ pub async fn run_statistics_upkeep(
             return;
         }
         let started = std::time::Instant::now();
-        match refresh_statistics(&db).await {
+        match span_store::refresh_statistics(&db).await {
             Ok(()) => {
                 tracing::info!(
                     new_spans,

@@ -211,7 +211,7 @@ impl Server {
 /// Indexes spans stored before full-text search existed; a failure is
 /// logged and the next start goes on from the last batch done.
 async fn backfill_search_index(db: sea_orm::DatabaseConnection, stop: tokio_util::sync::CancellationToken) {
-    match app::telemetry::services::span_store::search::backfill_index(&db, &stop).await {
+    match app::telemetry::services::span_store::backfill_index(&db, &stop).await {
         Ok(0) => {}
         Ok(indexed) => tracing::info!(indexed, "older spans indexed for full-text search"),
         Err(err) => tracing::warn!(error = %err, "search backfill stopped"),

@@ -87,13 +87,14 @@ fn tree_order(spans: &[SpanView]) -> Vec<(usize, usize)> {
     let index_of: HashMap<&str, usize> = spans
         .iter()
         .enumerate()
-        .map(|(index, span)| (span.span_id.as_str(), index))
+        .map(|(index, span)| (span.summary.span_id.as_str(), index))
         .collect();
     // Spans arrive sorted by start time, so each child list is too.
     let mut children: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
     let mut roots = Vec::new();
     for (index, span) in spans.iter().enumerate() {
         match span
+            .summary
             .parent_span_id
             .as_deref()
             .and_then(|parent| index_of.get(parent))
@@ -146,7 +147,7 @@ fn TraceBody(trace: TraceDetail) -> impl IntoView {
         let wanted = query.with(|query| query.get("span"));
         spans.with_value(|spans| {
             wanted
-                .and_then(|id| spans.iter().position(|span| span.span_id == id))
+                .and_then(|id| spans.iter().position(|span| span.summary.span_id == id))
                 .or(if spans.is_empty() { None } else { Some(0) })
         })
     };
@@ -196,10 +197,10 @@ fn TraceBody(trace: TraceDetail) -> impl IntoView {
             <section class="waterfall" aria-label="Span tree" data-testid="waterfall">
                 {rows.into_iter().enumerate().map(|(row, TreeRow { span: index, depth, descendants, .. })| {
                     let span = spans.with_value(|spans| spans[index].clone());
-                    let left = (span.start_time_ns - start) as f64 / total * 100.0;
-                    let width = (span.duration_ns as f64 / total * 100.0).max(0.4);
-                    let href = format!("/traces/{}?span={}", span.trace_id, span.span_id);
-                    let error = span.status_code == "error";
+                    let left = (span.summary.start_time_ns - start) as f64 / total * 100.0;
+                    let width = (span.summary.duration_ns as f64 / total * 100.0).max(0.4);
+                    let href = format!("/traces/{}?span={}", span.summary.trace_id, span.summary.span_id);
+                    let error = span.summary.status_code == "error";
                     let is_collapsed = move || collapsed.with(|collapsed| collapsed.contains(&row));
                     let toggle = move |_| collapsed.update(|collapsed| {
                         if !collapsed.remove(&row) {
@@ -222,15 +223,15 @@ fn TraceBody(trace: TraceDetail) -> impl IntoView {
                         </span>
                         <A href=href attr:class="waterfall-link">
                             <span class="waterfall-label">
-                                <KindBadge kind=span.llm_kind.clone() />
-                                <span class="waterfall-name">{span.name.clone()}</span>
+                                <KindBadge kind=span.summary.llm_kind.clone() />
+                                <span class="waterfall-name">{span.summary.name.clone()}</span>
                                 {move || is_collapsed().then(|| view! { <span class="folded-count">{format!("+{descendants}")}</span> })}
                             </span>
                             <span class="waterfall-track">
                                 <span class="waterfall-bar" class:bar-error=error
                                     style=format!("left: {left:.3}%; width: {:.3}%", width.min(100.0 - left.min(99.6)))></span>
                             </span>
-                            <span class="waterfall-duration mono">{format::duration(span.duration_ns)}</span>
+                            <span class="waterfall-duration mono">{format::duration(span.summary.duration_ns)}</span>
                         </A>
                         </div>
                     }
@@ -267,33 +268,33 @@ fn SpanDetail(span: SpanView) -> impl IntoView {
                 .join(", ")
         })
         .filter(|text| !text.is_empty());
-    let cost = if span.unpriced {
+    let cost = if span.summary.unpriced {
         "unpriced".to_owned()
     } else {
-        format::cost(span.cost_nanos)
+        format::cost(span.summary.cost_nanos)
     };
     let parameters = details["parameters"].as_object().cloned().unwrap_or_default();
     view! {
-        <h2 class="span-detail-title"><KindBadge kind=span.llm_kind.clone() /> " " {span.name.clone()}</h2>
+        <h2 class="span-detail-title"><KindBadge kind=span.summary.llm_kind.clone() /> " " {span.summary.name.clone()}</h2>
         <dl class="facts">
-            <dt>"Trace id"</dt><dd class="mono">{span.trace_id.clone()} <CopyButton value=span.trace_id.clone() label="trace id" /></dd>
-            <dt>"Span id"</dt><dd class="mono">{span.span_id.clone()} <CopyButton value=span.span_id.clone() label="span id" /></dd>
-            <dt>"Parent id"</dt><dd class="mono">{span.parent_span_id.clone().map(|parent| view! { {parent.clone()} <CopyButton value=parent label="parent id" /> }.into_any()).unwrap_or_else(|| "—".into_any())}</dd>
-            <dt>"Service"</dt><dd>{span.service_name.clone()}</dd>
-            <dt>"Started"</dt><dd class="mono">{format::timestamp(span.start_time_ns)} " UTC"</dd>
-            <dt>"Duration"</dt><dd>{format::duration(span.duration_ns)}</dd>
-            <dt>"Status"</dt><dd>{span.status_code.clone()}{span.status_message.clone().map(|message| format!(": {message}"))}</dd>
-            {span.model.clone().map(|model| view! { <dt>"Model"</dt><dd>{model}</dd> })}
-            {span.provider.clone().map(|provider| view! { <dt>"Provider"</dt><dd>{provider}</dd> })}
-            {span.tool_name.clone().map(|tool| view! { <dt>"Tool"</dt><dd>{tool}</dd> })}
+            <dt>"Trace id"</dt><dd class="mono">{span.summary.trace_id.clone()} <CopyButton value=span.summary.trace_id.clone() label="trace id" /></dd>
+            <dt>"Span id"</dt><dd class="mono">{span.summary.span_id.clone()} <CopyButton value=span.summary.span_id.clone() label="span id" /></dd>
+            <dt>"Parent id"</dt><dd class="mono">{span.summary.parent_span_id.clone().map(|parent| view! { {parent.clone()} <CopyButton value=parent label="parent id" /> }.into_any()).unwrap_or_else(|| "—".into_any())}</dd>
+            <dt>"Service"</dt><dd>{span.summary.service_name.clone()}</dd>
+            <dt>"Started"</dt><dd class="mono">{format::timestamp(span.summary.start_time_ns)} " UTC"</dd>
+            <dt>"Duration"</dt><dd>{format::duration(span.summary.duration_ns)}</dd>
+            <dt>"Status"</dt><dd>{span.summary.status_code.clone()}{span.status_message.clone().map(|message| format!(": {message}"))}</dd>
+            {span.summary.model.clone().map(|model| view! { <dt>"Model"</dt><dd>{model}</dd> })}
+            {span.summary.provider.clone().map(|provider| view! { <dt>"Provider"</dt><dd>{provider}</dd> })}
+            {span.summary.tool_name.clone().map(|tool| view! { <dt>"Tool"</dt><dd>{tool}</dd> })}
             {span.tool_call_id.clone().map(|id| view! { <dt>"Tool call id"</dt><dd class="mono">{id}</dd> })}
-            {(span.tokens.input.is_some() || span.tokens.output.is_some()).then(|| view! {
+            {(span.summary.tokens.input.is_some() || span.summary.tokens.output.is_some()).then(|| view! {
                 <dt>"Tokens"</dt>
                 <dd>{format!(
                     "{} in ({} cached) / {} out",
-                    format::count(span.tokens.input.unwrap_or_default()),
-                    format::count(span.tokens.cache_read.unwrap_or_default()),
-                    format::count(span.tokens.output.unwrap_or_default())
+                    format::count(span.summary.tokens.input.unwrap_or_default()),
+                    format::count(span.summary.tokens.cache_read.unwrap_or_default()),
+                    format::count(span.summary.tokens.output.unwrap_or_default())
                 )}</dd>
                 <dt>"Cost"</dt><dd>{cost.clone()}</dd>
             })}
@@ -301,8 +302,8 @@ fn SpanDetail(span: SpanView) -> impl IntoView {
                 <dt>"Parameters"</dt>
                 <dd class="mono">{parameters.iter().map(|(key, value)| format!("{key}={value}")).collect::<Vec<_>>().join("  ")}</dd>
             })}
-            {span.session_id.clone().map(|id| view! { <dt>"Session"</dt><dd class="mono">{id}</dd> })}
-            {span.end_user_id.clone().map(|id| view! { <dt>"End user"</dt><dd class="mono">{id}</dd> })}
+            {span.summary.session_id.clone().map(|id| view! { <dt>"Session"</dt><dd class="mono">{id}</dd> })}
+            {span.summary.end_user_id.clone().map(|id| view! { <dt>"End user"</dt><dd class="mono">{id}</dd> })}
             {redactions.map(|text| view! { <dt>"Redacted"</dt><dd><span class="badge badge-warning">{text}</span></dd> })}
         </dl>
         {span.prompt.clone().map(|prompt| view! { <h3>"Prompt"</h3><Conversation text=prompt /> })}
@@ -499,7 +500,7 @@ mod tests {
         ];
         let order: Vec<(&str, usize)> = tree_order(&spans)
             .into_iter()
-            .map(|(index, depth)| (spans[index].span_id.as_str(), depth))
+            .map(|(index, depth)| (spans[index].summary.span_id.as_str(), depth))
             .collect();
         assert_eq!(order, [("root", 0), ("a", 1), ("a1", 2), ("b", 1), ("orphan", 0)]);
     }
@@ -517,7 +518,13 @@ mod tests {
         let rows = tree_rows(&spans);
         let named: Vec<(&str, Option<usize>, usize)> = rows
             .iter()
-            .map(|row| (spans[row.span].span_id.as_str(), row.parent_row, row.descendants))
+            .map(|row| {
+                (
+                    spans[row.span].summary.span_id.as_str(),
+                    row.parent_row,
+                    row.descendants,
+                )
+            })
             .collect();
         assert_eq!(
             named,

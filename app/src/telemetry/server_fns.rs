@@ -21,12 +21,12 @@ pub async fn explore_spans(
     query: SpanQuery,
     range: Option<String>,
 ) -> Result<SpanPage, ApiError> {
-    use crate::{accounts::types::Action, telemetry::services::span_store::spans};
+    use crate::{accounts::types::Action, telemetry::services::span_store};
 
     let mut query = query;
     let (state, _) = crate::server_context::member(org_id, Action::Read).await?;
     apply_range(&mut query.since, range.as_deref())?;
-    Ok(spans::list_spans(&state.db, org_id, &query).await?)
+    Ok(span_store::list_spans(&state.db, org_id, &query).await?)
 }
 
 /// Sets `since` from a [`TIME_RANGES`] value, unless `since` is given or
@@ -60,21 +60,21 @@ pub async fn explore_traces(
     query: TraceQuery,
     range: Option<String>,
 ) -> Result<TracePage, ApiError> {
-    use crate::{accounts::types::Action, telemetry::services::span_store::traces};
+    use crate::{accounts::types::Action, telemetry::services::span_store};
 
     let mut query = query;
     let (state, _) = crate::server_context::member(org_id, Action::Read).await?;
     apply_range(&mut query.since, range.as_deref())?;
-    Ok(traces::list_traces(&state.db, org_id, &query).await?)
+    Ok(span_store::list_traces(&state.db, org_id, &query).await?)
 }
 
 /// One trace with all its spans.
 #[server]
 pub async fn load_trace(org_id: Uuid, trace_id: String) -> Result<TraceDetail, ApiError> {
-    use crate::{accounts::types::Action, telemetry::services::span_store::traces};
+    use crate::{accounts::types::Action, telemetry::services::span_store};
 
     let (state, _) = crate::server_context::member(org_id, Action::Read).await?;
-    Ok(traces::get_trace(&state.db, org_id, &trace_id).await?)
+    Ok(span_store::get_trace(&state.db, org_id, &trace_id).await?)
 }
 
 #[server]
@@ -82,8 +82,7 @@ pub async fn get_ingest_status(org_id: Uuid) -> Result<IngestStatus, ApiError> {
     use crate::accounts::types::Action;
 
     let (state, _) = crate::server_context::member(org_id, Action::Read).await?;
-    let last_span_at_ns =
-        crate::telemetry::services::span_store::traces::last_ingested_at(&state.db, org_id).await?;
+    let last_span_at_ns = crate::telemetry::services::span_store::last_ingested_at(&state.db, org_id).await?;
     let now_ns = crate::platform::services::now_ns();
     Ok(IngestStatus {
         last_span_at_ns,

@@ -36,34 +36,17 @@ pub struct SpanTokens {
     pub reasoning: Option<i64>,
 }
 
-/// A span with its derived LLM fields, its large text and everything else it carried.
+/// A span with its derived LLM fields, its large text and everything else
+/// it carried: the list row's columns (flattened on the wire) plus what only
+/// the detail shows.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SpanView {
-    pub trace_id: String,
-    pub span_id: String,
-    pub parent_span_id: Option<String>,
-    pub name: String,
-    pub span_kind: String,
-    pub llm_kind: String,
-    pub service_name: String,
-    pub start_time_ns: i64,
+    #[serde(flatten)]
+    pub summary: SpanSummary,
     pub end_time_ns: i64,
-    pub duration_ns: i64,
-    pub status_code: String,
     pub status_message: Option<String>,
-    pub operation: Option<String>,
-    pub provider: Option<String>,
-    pub model: Option<String>,
-    pub tokens: SpanTokens,
-    pub tool_name: Option<String>,
     pub tool_call_id: Option<String>,
-    pub session_id: Option<String>,
-    pub end_user_id: Option<String>,
-    /// Nano-dollars (1e-9 USD); `None` when the span is not priced.
-    pub cost_nanos: Option<i64>,
-    /// Tokens were used by a model without a price.
-    pub unpriced: bool,
     pub prompt: Option<String>,
     pub completion: Option<String>,
     pub tool_arguments: Option<String>,

@@ -6,7 +6,7 @@ use app::{
     error::Result,
     state::AppState,
     telemetry::{
-        services::{live::LiveHub, span_store::spans},
+        services::{live::LiveHub, span_store},
         types::{SpanQuery, SpanSummary},
     },
 };
@@ -59,7 +59,7 @@ pub async fn live(
     RawQuery(raw): RawQuery,
 ) -> Result<Sse<impl Stream<Item = std::result::Result<Event, Infallible>>>> {
     let org_id = org_for(&state, &caller, org.org).await?;
-    spans::check_query(state.db.get_database_backend(), &query)?;
+    span_store::check_query(state.db.get_database_backend(), &query)?;
     // Subscribe before reading where to start, so nothing falls in between.
     let announcements = state.live.subscribe();
     let resume = headers
@@ -68,7 +68,7 @@ pub async fn live(
         .and_then(|value| value.trim().parse::<i64>().ok());
     let after_id = match resume {
         Some(id) => id,
-        None => spans::latest_row_id(&state.db, org_id).await?,
+        None => span_store::latest_row_id(&state.db, org_id).await?,
     };
     let tail = Tail {
         db: state.db.clone(),
@@ -107,7 +107,8 @@ impl Tail {
                     .unwrap_or_else(|_| Event::default().comment("unserializable span"));
                 return Some((Ok(event), self));
             }
-            match spans::spans_after(&self.db, self.org_id, &self.query, self.after_id, READ_BATCH).await {
+            match span_store::spans_after(&self.db, self.org_id, &self.query, self.after_id, READ_BATCH).await
+            {
                 Ok(found) if !found.is_empty() => {
                     self.after_id = found.last().map_or(self.after_id, |(id, _)| *id);
                     self.pending.extend(found);

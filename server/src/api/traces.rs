@@ -5,7 +5,7 @@ use app::{
     error::{AppError, Result},
     state::AppState,
     telemetry::{
-        services::span_store::{spans, traces},
+        services::span_store,
         types::{SpanPage, SpanQuery, SpanView, TraceDetail, TracePage, TraceQuery},
     },
 };
@@ -61,7 +61,7 @@ pub async fn get(
     ApiQuery(query): ApiQuery<OrgQuery>,
 ) -> Result<Json<TraceDetail>> {
     let org_id = org_for(&state, &caller, query.org).await?;
-    Ok(Json(traces::get_trace(&state.db, org_id, &trace_id).await?))
+    Ok(Json(span_store::get_trace(&state.db, org_id, &trace_id).await?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -101,7 +101,7 @@ pub async fn export(
         }
     };
     let org_id = org_for(&state, &caller, query.org).await?;
-    let trace = traces::get_trace(&state.db, org_id, &trace_id).await?;
+    let trace = span_store::get_trace(&state.db, org_id, &trace_id).await?;
     let (body, file_name) = if otlp {
         (
             crate::otlp::trace_to_otlp_json(&trace),
@@ -140,7 +140,7 @@ pub async fn list(
     ApiQuery(query): ApiQuery<TraceQuery>,
 ) -> Result<Json<TracePage>> {
     let org_id = org_for(&state, &caller, org.org).await?;
-    Ok(Json(traces::list_traces(&state.db, org_id, &query).await?))
+    Ok(Json(span_store::list_traces(&state.db, org_id, &query).await?))
 }
 
 /// One span with its content.
@@ -162,7 +162,7 @@ pub async fn span(
 ) -> Result<Json<SpanView>> {
     let org_id = org_for(&state, &caller, query.org).await?;
     Ok(Json(
-        traces::get_span(&state.db, org_id, &trace_id, &span_id).await?,
+        span_store::get_span(&state.db, org_id, &trace_id, &span_id).await?,
     ))
 }
 
@@ -186,5 +186,5 @@ pub async fn list_spans(
 ) -> Result<Json<SpanPage>> {
     let org_id = org_for(&state, &caller, org.org).await?;
     query.attributes = attribute_filters(raw.as_deref());
-    Ok(Json(spans::list_spans(&state.db, org_id, &query).await?))
+    Ok(Json(span_store::list_spans(&state.db, org_id, &query).await?))
 }

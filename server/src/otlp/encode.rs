@@ -77,7 +77,7 @@ fn trace_to_otlp(trace: &TraceDetail) -> ExportTraceServiceRequest {
 }
 
 fn otlp_span(span: &SpanView) -> Span {
-    let kind = match span.span_kind.as_str() {
+    let kind = match span.summary.span_kind.as_str() {
         "internal" => SpanKind::Internal,
         "server" => SpanKind::Server,
         "client" => SpanKind::Client,
@@ -85,7 +85,7 @@ fn otlp_span(span: &SpanView) -> Span {
         "consumer" => SpanKind::Consumer,
         _ => SpanKind::Unspecified,
     };
-    let code = match span.status_code.as_str() {
+    let code = match span.summary.status_code.as_str() {
         "ok" => StatusCode::Ok,
         "error" => StatusCode::Error,
         _ => StatusCode::Unset,
@@ -99,12 +99,17 @@ fn otlp_span(span: &SpanView) -> Span {
         .map(Vec::as_slice)
         .unwrap_or_default();
     Span {
-        trace_id: hex_bytes(&span.trace_id),
-        span_id: hex_bytes(&span.span_id),
-        parent_span_id: span.parent_span_id.as_deref().map(hex_bytes).unwrap_or_default(),
-        name: span.name.clone(),
+        trace_id: hex_bytes(&span.summary.trace_id),
+        span_id: hex_bytes(&span.summary.span_id),
+        parent_span_id: span
+            .summary
+            .parent_span_id
+            .as_deref()
+            .map(hex_bytes)
+            .unwrap_or_default(),
+        name: span.summary.name.clone(),
         kind: kind as i32,
-        start_time_unix_nano: u64::try_from(span.start_time_ns).unwrap_or_default(),
+        start_time_unix_nano: u64::try_from(span.summary.start_time_ns).unwrap_or_default(),
         end_time_unix_nano: u64::try_from(span.end_time_ns).unwrap_or_default(),
         attributes: key_values(&span.details["attributes"]),
         events: events

@@ -813,7 +813,7 @@ async fn spans_stored_before_the_index_are_backfilled(backend: Backend) {
     let stop = tokio_util::sync::CancellationToken::new();
     // The job already ran at startup, on an empty database.
     assert_eq!(
-        app::telemetry::services::span_store::search::backfill_index(db, &stop)
+        app::telemetry::services::span_store::backfill_index(db, &stop)
             .await
             .unwrap(),
         0
@@ -844,7 +844,7 @@ async fn spans_stored_before_the_index_are_backfilled(backend: Backend) {
 
     // Only the two missing entries are written; spans still indexed are skipped.
     assert_eq!(
-        app::telemetry::services::span_store::search::backfill_index(db, &stop)
+        app::telemetry::services::span_store::backfill_index(db, &stop)
             .await
             .unwrap(),
         2
@@ -852,7 +852,7 @@ async fn spans_stored_before_the_index_are_backfilled(backend: Backend) {
     assert_eq!(span_ids(&server, &token, "q=tokenizer").await, ["a2"]);
     assert_eq!(span_ids(&server, &token, "q=rs").await, ["a4", "a3"]);
     assert_eq!(
-        app::telemetry::services::span_store::search::backfill_index(db, &stop)
+        app::telemetry::services::span_store::backfill_index(db, &stop)
             .await
             .unwrap(),
         0,

@@ -943,12 +943,12 @@ async fn spans_stored_before_compression_survive_the_migration(backend: Backend)
     }
     Migrator::up(&db, None).await.unwrap();
 
-    let read = app::telemetry::services::span_store::traces::get_trace(&db, org_id, TRACE)
+    let read = app::telemetry::services::span_store::get_trace(&db, org_id, TRACE)
         .await
         .unwrap();
     let span = &read.spans[0];
     assert_eq!(span.prompt.as_deref(), Some("sha256:bb"), "the stored text wins");
-    assert_eq!(span.model.as_deref(), Some("gpt-4o"));
+    assert_eq!(span.summary.model.as_deref(), Some("gpt-4o"));
     assert_eq!(span.details["attributes"]["gen_ai.input.messages"], "sha256:aa");
     assert_eq!(span.details["policy"]["capture"], "hashed");
     assert_eq!(span.details["resource"]["service.name"], "coder");

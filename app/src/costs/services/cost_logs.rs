@@ -2,8 +2,7 @@
 //! newest first. It is the spans explorer's paged read narrowed to spans
 //! with usage, so it shares that read's filters and keyset cursor.
 
-use entity::span;
-use sea_orm::{ColumnTrait, Condition, DatabaseConnection};
+use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::{
@@ -11,7 +10,7 @@ use crate::{
     error::{AppError, Result},
     format::{push_csv_field, usd_exact},
     telemetry::{
-        services::span_store::spans,
+        services::span_store::{self, UsageSpans},
         types::{SpanQuery, SpanSummary},
     },
 };
@@ -40,29 +39,18 @@ impl CostLogFormat {
     }
 }
 
-/// Spans that count in the usage rollups (see `ingest::usage::is_usage`).
-fn has_usage() -> Condition {
-    Condition::any()
-        .add(span::Column::LlmKind.is_in(["request", "embedding"]))
-        .add(span::Column::CostNanos.is_not_null())
-        .add(span::Column::Unpriced.eq(true))
-        .add(span::Column::InputTokens.is_not_null())
-        .add(span::Column::OutputTokens.is_not_null())
-}
-
 /// One page of `org_id`'s cost log.
 pub async fn list(db: &DatabaseConnection, org_id: Uuid, query: &CostLogQuery) -> Result<CostLogPage> {
     let format = CostLogFormat::parse(query.format.as_deref())?;
-    let mut extra = Condition::all().add(has_usage());
-    match query.unpriced.as_deref() {
-        None | Some("") | Some("false") => {}
-        Some("true") => extra = extra.add(span::Column::Unpriced.eq(true)),
+    let which = match query.unpriced.as_deref() {
+        None | Some("") | Some("false") => UsageSpans::All,
+        Some("true") => UsageSpans::Unpriced,
         Some(other) => {
             return Err(AppError::BadRequest(format!(
                 "`unpriced` must be true or false, got {other:?}"
             )));
         }
-    }
+    };
     let span_query = SpanQuery {
         model: query.model.clone(),
         provider: query.provider.clone(),
@@ -78,7 +66,7 @@ pub async fn list(db: &DatabaseConnection, org_id: Uuid, query: &CostLogQuery) -
         CostLogFormat::Json => MAX_PAGE,
         CostLogFormat::Csv => MAX_CSV_ROWS,
     };
-    let page = spans::list_spans_where(db, org_id, &span_query, extra, max).await?;
+    let page = span_store::list_usage_spans(db, org_id, &span_query, which, max).await?;
     Ok(CostLogPage {
         entries: page.spans.into_iter().map(entry).collect(),
         next_cursor: page.next_cursor,

@@ -24,7 +24,7 @@ use crate::{
     telemetry::{
         services::{
             ingest::usage::{HOUR_NS, UsageCounters},
-            span_store::traces,
+            span_store,
         },
         types::TraceSummary,
     },
@@ -105,7 +105,7 @@ pub async fn dashboard(
         usage::groups(db, org_id, &request),
         usage::groups(db, org_id, &owners_request),
         usage::groups(db, org_id, &previous_request),
-        traces::most_expensive(db, org_id, range, 10),
+        span_store::most_expensive(db, org_id, range, 10),
         genai_metrics::points(db, org_id, &request),
     )?;
     let mut previous = UsageCounters::default();

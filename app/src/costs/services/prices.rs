@@ -29,7 +29,7 @@ use crate::{
     },
     telemetry::services::{
         ingest::pricing::{PricingTable, parse_micro_usd},
-        span_store::query::parse_time,
+        span_store::parse_time,
     },
 };
 

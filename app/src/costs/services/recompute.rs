@@ -12,13 +12,10 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use entity::{cost_recompute, span, trace, user};
+use entity::{cost_recompute, user};
 use sea_orm::{
-    ActiveValue::Set,
-    Condition, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
-    prelude::*,
-    sea_query::{Expr, ExprTrait as _},
+    ActiveValue::Set, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait, prelude::*, sea_query::Expr,
 };
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -43,8 +40,8 @@ use crate::{
             pricing::OrgPricing,
             usage::{self, UsageCounters, UsageKey},
         },
-        span::{cost::SpanCost, genai::TokenUsage},
-        span_store::query::parse_time,
+        span::cost::SpanCost,
+        span_store::{self, PricedRange, PricedSpan, parse_time},
     },
 };
 
@@ -271,48 +268,16 @@ enum BatchOutcome {
     Lost,
 }
 
-/// The columns a recompute reads of a span.
-#[derive(Debug, FromQueryResult)]
-struct PricedSpan {
-    id: i64,
-    trace_id: String,
-    start_time_ns: i64,
-    model: Option<String>,
-    provider: Option<String>,
-    service_name: String,
-    agent: Option<String>,
-    token_id: Option<Uuid>,
-    input_tokens: Option<i64>,
-    output_tokens: Option<i64>,
-    cache_read_tokens: Option<i64>,
-    cache_write_tokens: Option<i64>,
-    reasoning_tokens: Option<i64>,
-    cost_nanos: Option<i64>,
-    unpriced: bool,
-}
-
-impl PricedSpan {
-    fn tokens(&self) -> TokenUsage {
-        TokenUsage {
-            input: self.input_tokens,
-            output: self.output_tokens,
-            cache_read: self.cache_read_tokens,
-            cache_write: self.cache_write_tokens,
-            reasoning: self.reasoning_tokens,
-        }
-    }
-
-    /// The rollup row the span's usage was added to at ingest.
-    fn usage_key(&self, org_id: Uuid) -> UsageKey {
-        UsageKey {
-            org_id,
-            hour_ns: usage::hour_of(self.start_time_ns),
-            model: self.model.clone().unwrap_or_default(),
-            provider: self.provider.clone().unwrap_or_default(),
-            service_name: self.service_name.clone(),
-            agent: self.agent.clone().unwrap_or_default(),
-            token_id: self.token_id.unwrap_or(Uuid::nil()),
-        }
+/// The rollup row the span's usage was added to at ingest.
+fn usage_key(span: &PricedSpan, org_id: Uuid) -> UsageKey {
+    UsageKey {
+        org_id,
+        hour_ns: usage::hour_of(span.start_time_ns),
+        model: span.model.clone().unwrap_or_default(),
+        provider: span.provider.clone().unwrap_or_default(),
+        service_name: span.service_name.clone(),
+        agent: span.agent.clone().unwrap_or_default(),
+        token_id: span.token_id.unwrap_or(Uuid::nil()),
     }
 }
 
@@ -337,45 +302,13 @@ fn reprice(span: &PricedSpan, pricing: &OrgPricing) -> Option<Repricing> {
 }
 
 async fn next_spans(db: &impl ConnectionTrait, job: &cost_recompute::Model) -> Result<Vec<PricedSpan>> {
-    let mut query = span::Entity::find()
-        .select_only()
-        .columns([
-            span::Column::Id,
-            span::Column::TraceId,
-            span::Column::StartTimeNs,
-            span::Column::Model,
-            span::Column::Provider,
-            span::Column::ServiceName,
-            span::Column::Agent,
-            span::Column::TokenId,
-            span::Column::InputTokens,
-            span::Column::OutputTokens,
-            span::Column::CacheReadTokens,
-            span::Column::CacheWriteTokens,
-            span::Column::ReasoningTokens,
-            span::Column::CostNanos,
-            span::Column::Unpriced,
-        ])
-        .filter(span::Column::OrgId.eq(job.org_id))
-        .filter(span::Column::StartTimeNs.gte(job.since_ns))
-        .filter(span::Column::StartTimeNs.lt(job.until_ns))
-        .filter(span::Column::Model.is_not_null());
-    if let Some(at) = job.cursor_start_ns {
-        query = query.filter(
-            Condition::any().add(span::Column::StartTimeNs.gt(at)).add(
-                Condition::all()
-                    .add(span::Column::StartTimeNs.eq(at))
-                    .add(span::Column::Id.gt(job.cursor_id)),
-            ),
-        );
-    }
-    Ok(query
-        .order_by_asc(span::Column::StartTimeNs)
-        .order_by_asc(span::Column::Id)
-        .limit(BATCH_SPANS)
-        .into_model::<PricedSpan>()
-        .all(db)
-        .await?)
+    let range = PricedRange {
+        org_id: job.org_id,
+        since_ns: job.since_ns,
+        until_ns: job.until_ns,
+        after: job.cursor_start_ns.map(|at| (at, job.cursor_id)),
+    };
+    Ok(span_store::priced_spans(db, range, BATCH_SPANS).await?)
 }
 
 /// The job's row, if its cursor is still where `job` says: the batch's
@@ -387,19 +320,6 @@ fn at_cursor(job: &cost_recompute::Model) -> Condition {
     match job.cursor_start_ns {
         Some(at) => cursor.add(cost_recompute::Column::CursorStartNs.eq(at)),
         None => cursor.add(cost_recompute::Column::CursorStartNs.is_null()),
-    }
-}
-
-/// The span's row, if its cost is still what this batch read: a span that
-/// another job re-priced meanwhile is left to that job, so a difference is
-/// never added twice.
-fn unchanged_since_read(span: &PricedSpan) -> Condition {
-    let row = Condition::all()
-        .add(span::Column::Id.eq(span.id))
-        .add(span::Column::Unpriced.eq(span.unpriced));
-    match span.cost_nanos {
-        Some(nanos) => row.add(span::Column::CostNanos.eq(nanos)),
-        None => row.add(span::Column::CostNanos.is_null()),
     }
 }
 
@@ -432,38 +352,20 @@ async fn run_batch(db: &DatabaseConnection, job: &cost_recompute::Model) -> Resu
         let Some(change) = reprice(span, &pricing) else {
             continue;
         };
-        let updated = span::Entity::update_many()
-            .col_expr(span::Column::CostNanos, Expr::value(change.cost_nanos))
-            .col_expr(span::Column::Unpriced, Expr::value(change.unpriced))
-            .filter(unchanged_since_read(span))
-            .exec(&txn)
-            .await?;
-        if updated.rows_affected != 1 {
+        if !span_store::set_span_cost(&txn, span, change.cost_nanos, change.unpriced).await? {
             continue;
         }
         let trace = traces.entry(span.trace_id.as_str()).or_default();
         trace.0 += change.cost_delta;
         trace.1 += change.unpriced_delta;
-        let rollup = rollups.entry(span.usage_key(job.org_id)).or_default();
+        let rollup = rollups.entry(usage_key(span, job.org_id)).or_default();
         rollup.cost_nanos += change.cost_delta;
         rollup.unpriced += change.unpriced_delta;
         repriced += 1;
         cost_delta += change.cost_delta;
     }
     for (trace_id, (cost, unpriced)) in traces {
-        trace::Entity::update_many()
-            .col_expr(
-                trace::Column::CostNanos,
-                Expr::col(trace::Column::CostNanos).add(cost),
-            )
-            .col_expr(
-                trace::Column::UnpricedSpans,
-                Expr::col(trace::Column::UnpricedSpans).add(unpriced),
-            )
-            .filter(trace::Column::OrgId.eq(job.org_id))
-            .filter(trace::Column::TraceId.eq(trace_id))
-            .exec(&txn)
-            .await?;
+        span_store::add_to_trace_cost(&txn, job.org_id, trace_id, cost, unpriced).await?;
     }
     // The differences are added like ingest's deltas: every other counter is 0.
     usage::upsert(&txn, rollups.into_iter().collect()).await?;

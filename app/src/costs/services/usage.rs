@@ -21,7 +21,7 @@ use crate::{
             COUNTER_COLUMNS, DAY_NS, HOUR_NS, LATENCY_BUCKETS, RollupPeriod, UsageCounters, hour_of,
             latency_column, percentile_ms,
         },
-        span_store::query::parse_time,
+        span_store::parse_time,
     },
 };
 

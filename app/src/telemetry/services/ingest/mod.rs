@@ -20,7 +20,7 @@ use pricing::OrgPricing;
 
 use crate::telemetry::services::{
     span::{cost::SpanCost, genai, normalized::NormalizedSpan, payload, record::SpanRecord},
-    span_store::{SpanRow, search},
+    span_store::{self, SpanRow},
 };
 
 /// Everything a decoded span goes through before storage. The policy runs
@@ -59,7 +59,7 @@ pub fn prepare(records: Vec<SpanRecord>, policy: &IngestPolicy, pricing: &OrgPri
 /// search words.
 pub fn row(span: NormalizedSpan) -> SpanRow {
     let payload = payload::encode(&span);
-    let search_text = search::searchable_text(&span.llm);
+    let search_text = span_store::searchable_text(&span.llm);
     let NormalizedSpan {
         record, llm, cost, ..
     } = span;

@@ -1,20 +1,29 @@
 //! The span store: the only module that names the span tables (`spans`,
 //! their payloads, the `traces` rollups and the `span_search` index). Ingest
-//! writes through [`write_spans`]; the REST API, the pages and the cost
-//! services read through the functions re-exported here.
+//! writes through [`write_spans`]; the REST API, the pages, the live tail and
+//! the cost services read (and a cost recompute re-prices) through the
+//! functions re-exported here, and nothing else of it is visible outside.
 //!
 //! No trait stands in front of it while one store exists. A column store
 //! (ClickHouse, as the largest peers use for spans) would be a second module
 //! with these functions, chosen where the state is built; rollups, accounts
 //! and policies stay in the relational database.
 
-pub mod query;
+mod query;
+mod repricing;
 mod row;
-pub mod search;
-pub mod spans;
-pub mod traces;
+mod search;
+mod spans;
+mod traces;
+mod upkeep;
 mod views;
 mod write;
 
+pub use query::parse_time;
+pub use repricing::{PricedRange, PricedSpan, add_to_trace_cost, priced_spans, set_span_cost};
 pub use row::{SpanBatch, SpanRow};
+pub use search::{backfill_index, searchable_text};
+pub use spans::{UsageSpans, check_query, latest_row_id, list_spans, list_usage_spans, spans_after};
+pub use traces::{get_span, get_trace, last_ingested_at, list_traces, most_expensive};
+pub use upkeep::{newest_span_id, refresh_statistics};
 pub use write::{StoredSpan, write_spans};

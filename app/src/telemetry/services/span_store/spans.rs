@@ -23,8 +23,38 @@ pub async fn list_spans(db: &DatabaseConnection, org_id: Uuid, query: &SpanQuery
     list_spans_where(db, org_id, query, Condition::all(), MAX_PAGE).await
 }
 
-/// The same, for spans that also meet `extra`, with pages of up to `max_limit`.
-pub(crate) async fn list_spans_where(
+/// Which spans with usage a cost log lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UsageSpans {
+    All,
+    /// Only spans whose model has no price.
+    Unpriced,
+}
+
+/// One page of `org_id`'s spans that count in the usage rollups (see
+/// `ingest::usage::is_usage`) and match `query`, newest first, with pages
+/// of up to `max_limit`: the cost log.
+pub async fn list_usage_spans(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    query: &SpanQuery,
+    which: UsageSpans,
+    max_limit: u64,
+) -> Result<SpanPage> {
+    let has_usage = Condition::any()
+        .add(span::Column::LlmKind.is_in(["request", "embedding"]))
+        .add(span::Column::CostNanos.is_not_null())
+        .add(span::Column::Unpriced.eq(true))
+        .add(span::Column::InputTokens.is_not_null())
+        .add(span::Column::OutputTokens.is_not_null());
+    let mut extra = Condition::all().add(has_usage);
+    if which == UsageSpans::Unpriced {
+        extra = extra.add(span::Column::Unpriced.eq(true));
+    }
+    list_spans_where(db, org_id, query, extra, max_limit).await
+}
+
+async fn list_spans_where(
     db: &DatabaseConnection,
     org_id: Uuid,
     query: &SpanQuery,

@@ -131,7 +131,7 @@ fn current_cost(
 
 /// A stored span as the API shows it: its columns, the text derived again
 /// from its attributes and events, and everything else it carried.
-pub(crate) fn span_view(row: span::Model) -> Result<SpanView> {
+pub(super) fn span_view(mut row: span::Model) -> Result<SpanView> {
     let stored = payload::decode(&row.payload).map_err(|err| AppError::Internal(err.to_string()))?;
     let llm = genai::derive(&row.name, &stored.attributes, &stored.events);
     let content = stored.content.unwrap_or(payload::StoredContent {
@@ -157,38 +157,14 @@ pub(crate) fn span_view(row: span::Model) -> Result<SpanView> {
     });
     Ok(SpanView {
         details,
-        trace_id: row.trace_id,
-        span_id: row.span_id,
-        parent_span_id: row.parent_span_id,
-        name: row.name,
-        span_kind: row.span_kind,
-        llm_kind: row.llm_kind,
-        service_name: row.service_name,
-        start_time_ns: row.start_time_ns,
         end_time_ns: row.end_time_ns,
-        duration_ns: row.duration_ns,
-        status_code: row.status_code,
-        status_message: row.status_message,
-        operation: row.operation,
-        provider: row.provider,
-        model: row.model,
-        tokens: SpanTokens {
-            input: row.input_tokens,
-            output: row.output_tokens,
-            cache_read: row.cache_read_tokens,
-            cache_write: row.cache_write_tokens,
-            reasoning: row.reasoning_tokens,
-        },
-        tool_name: row.tool_name,
-        tool_call_id: row.tool_call_id,
-        session_id: row.session_id,
-        end_user_id: row.end_user_id,
-        cost_nanos: row.cost_nanos,
-        unpriced: row.unpriced,
+        status_message: row.status_message.take(),
+        tool_call_id: row.tool_call_id.take(),
         prompt: content.prompt,
         completion: content.completion,
         tool_arguments: content.tool_arguments,
         tool_result: content.tool_result,
         diff: content.diff,
+        summary: SpanSummary::from(row),
     })
 }
