@@ -13,9 +13,13 @@ use leptos_router::{
 use crate::{
     accounts::types::OrgSummary,
     components::{
+        keyboard_navigation::keyboard_navigation,
+        kind_badge::{KINDS, KindBadge},
         list_filters::{TimeRangeFields, custom_window, list_href, param, params_all},
+        live_tail::live_tail,
         send_traces::SendTracesCard,
-        session::{RequireUser, use_session},
+        session::{RequireUser, urlencode, use_session},
+        skeleton::SkeletonTable,
     },
     error::ApiError,
     format,
@@ -24,17 +28,6 @@ use crate::{
         types::{SpanPage, SpanQuery, SpanSummary},
     },
 };
-
-const KINDS: &[(&str, &str)] = &[
-    ("request", "Request"),
-    ("response", "Response"),
-    ("tool_call", "Tool call"),
-    ("tool_result", "Tool result"),
-    ("agent", "Agent"),
-    ("embedding", "Embedding"),
-    ("retrieval", "Retrieval"),
-    ("other", "Other"),
-];
 
 /// The URL parameters the explorer understands, in the order links write them.
 const PARAMS: &[&str] = &[
@@ -92,6 +85,29 @@ fn attribute_filters(params: &ParamsMap) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The live tail's stream for the explorer's filters: the same filters,
+/// without the paging and time-window ones (a tail has no end).
+fn live_url(org_id: uuid::Uuid, params: &ParamsMap) -> String {
+    let mut url = list_href(
+        "/api/v1/live",
+        PARAMS,
+        params,
+        &[
+            ("cursor", None),
+            ("range", None),
+            ("since", None),
+            ("until", None),
+            ("attr", None),
+        ],
+    );
+    url.push_str(if url.contains('?') { "&" } else { "?" });
+    url.push_str(&format!("org={org_id}"));
+    for (key, value) in attribute_filters(params) {
+        url.push_str(&format!("&attr.{}={}", urlencode(&key), urlencode(&value)));
+    }
+    url
+}
+
 fn explorer_href(params: &ParamsMap, changes: &[(&str, Option<&str>)]) -> String {
     list_href("/spans", PARAMS, params, changes)
 }
@@ -134,7 +150,7 @@ fn Explorer(org: OrgSummary, page: Resource<Option<Result<SpanPage, ApiError>>>)
     let live = RwSignal::new(false);
     let connected = RwSignal::new(false);
     let live_rows = RwSignal::new(Vec::<SpanSummary>::new());
-    live_tail(org_id, live, connected, live_rows);
+    live_tail(move |params| live_url(org_id, params), live, connected, live_rows);
 
     view! {
         <FilterBar />
@@ -296,59 +312,6 @@ fn AttributeChips() -> impl IntoView {
     }
 }
 
-#[component]
-pub(crate) fn SkeletonTable() -> impl IntoView {
-    view! {
-        <div class="skeleton-table" aria-busy="true" aria-label="Loading spans">
-            {(0..8).map(|_| view! { <div class="skeleton skeleton-row"></div> }).collect_view()}
-        </div>
-    }
-}
-
-fn kind_label(kind: &str) -> &'static str {
-    KINDS
-        .iter()
-        .find(|(value, _)| *value == kind)
-        .map_or("Other", |(_, label)| label)
-}
-
-/// Each kind's icon as SVG path data on a 16×16 grid (stroked), so a kind
-/// reads by shape as well as by colour.
-fn kind_icon(kind: &str) -> &'static str {
-    match kind {
-        // An arrow going out: the request to the model.
-        "request" => "M4 12 12 4M6 4h6v6",
-        // An arrow coming back.
-        "response" => "M12 4 4 12M10 12H4V6",
-        // A wrench.
-        "tool_call" => {
-            "M10.5 2.5a3 3 0 0 0-3.3 4.1L2.5 11.3l2.2 2.2 4.7-4.7a3 3 0 0 0 4.1-3.3l-1.8 1.8-1.9-.5-.5-1.9z"
-        }
-        // A tick in a box: what the tool gave back.
-        "tool_result" => "M3 3h10v10H3zM5.5 8l2 2 3-4",
-        // A small robot head.
-        "agent" => "M4 6h8v6H4zM8 3v3M6.5 9h0M9.5 9h0",
-        // Points in a space.
-        "embedding" => "M4 11h0M8 5h0M12 9h0M5 5h0M11 12h0",
-        // A magnifier.
-        "retrieval" => "M7 3a4 4 0 1 0 0 8 4 4 0 0 0 0-8zM10 10l3.5 3.5",
-        _ => "M8 6a2 2 0 1 0 0 4 2 2 0 0 0 0-4z",
-    }
-}
-
-#[component]
-pub fn KindBadge(#[prop(into)] kind: String) -> impl IntoView {
-    let label = kind_label(&kind);
-    view! {
-        <span class=format!("kind-badge kind-{kind}") title=label>
-            <svg class="kind-icon" viewBox="0 0 16 16" width="12" height="12" aria-hidden="true">
-                <path d=kind_icon(&kind) />
-            </svg>
-            {label}
-        </span>
-    }
-}
-
 fn row_key(span: &SpanSummary) -> String {
     format!("{}/{}", span.trace_id, span.span_id)
 }
@@ -456,162 +419,6 @@ fn SpanTable(
     }
 }
 
-/// `/`, `j`, `k` and `Enter` on the explorer; keys typed into fields are theirs.
-fn keyboard_navigation(
-    selected: RwSignal<Option<String>>,
-    rows: impl Fn() -> Vec<(String, String)> + 'static,
-) {
-    #[cfg(feature = "hydrate")]
-    {
-        use leptos::{wasm_bindgen::JsCast, web_sys};
-        let navigate = leptos_router::hooks::use_navigate();
-        let handle = window_event_listener(leptos::ev::keydown, move |event: web_sys::KeyboardEvent| {
-            let in_field = event
-                .target()
-                .and_then(|target| target.dyn_into::<web_sys::Element>().ok())
-                .is_some_and(|element| {
-                    matches!(element.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA")
-                });
-            if in_field || event.ctrl_key() || event.meta_key() || event.alt_key() {
-                return;
-            }
-            let rows = rows();
-            let position = selected.with_untracked(|key| {
-                key.as_ref()
-                    .and_then(|key| rows.iter().position(|(row, _)| row == key))
-            });
-            match event.key().as_str() {
-                "/" => {
-                    event.prevent_default();
-                    if let Some(search) = document()
-                        .query_selector("[data-testid=search]")
-                        .ok()
-                        .flatten()
-                        .and_then(|element| element.dyn_into::<web_sys::HtmlElement>().ok())
-                    {
-                        let _ = search.focus();
-                    }
-                }
-                "j" | "k" if !rows.is_empty() => {
-                    let next = match (event.key().as_str(), position) {
-                        ("j", None) => 0,
-                        ("j", Some(index)) => (index + 1).min(rows.len() - 1),
-                        (_, None) => 0,
-                        (_, Some(index)) => index.saturating_sub(1),
-                    };
-                    selected.set(Some(rows[next].0.clone()));
-                    request_animation_frame(|| {
-                        if let Ok(Some(row)) = document().query_selector("tr.row-selected") {
-                            row.scroll_into_view_with_bool(false);
-                        }
-                    });
-                }
-                "Enter" => {
-                    if let Some(index) = position {
-                        navigate(&rows[index].1, Default::default());
-                    }
-                }
-                _ => {}
-            }
-        });
-        on_cleanup(move || handle.remove());
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (selected, rows);
-}
-
-/// While `live` is on, streams the spans the current filters match from
-/// `/api/v1/live` into `live_rows` (newest on top), keeping the reader's
-/// place: when the page is scrolled, it moves by what was added above.
-fn live_tail(
-    org_id: uuid::Uuid,
-    live: RwSignal<bool>,
-    connected: RwSignal<bool>,
-    live_rows: RwSignal<Vec<SpanSummary>>,
-) {
-    #[cfg(feature = "hydrate")]
-    {
-        use leptos::{
-            wasm_bindgen::{JsCast, closure::Closure},
-            web_sys,
-        };
-
-        use crate::components::session::urlencode;
-        let query = use_query_map();
-        type Listener = Closure<dyn FnMut(web_sys::MessageEvent)>;
-        let source = StoredValue::new_local(None::<(web_sys::EventSource, Listener, Listener)>);
-        let close = move || {
-            source.update_value(|current| {
-                if let Some((stream, _, _)) = current.take() {
-                    stream.close();
-                }
-            })
-        };
-        Effect::new(move |_| {
-            let on = live.get();
-            let params = query.get();
-            close();
-            connected.set(false);
-            live_rows.set(Vec::new());
-            if !on {
-                return;
-            }
-            let mut url = list_href(
-                "/api/v1/live",
-                PARAMS,
-                &params,
-                &[
-                    ("cursor", None),
-                    ("range", None),
-                    ("since", None),
-                    ("until", None),
-                    ("attr", None),
-                ],
-            );
-            url.push_str(if url.contains('?') { "&" } else { "?" });
-            url.push_str(&format!("org={org_id}"));
-            for (key, value) in attribute_filters(&params) {
-                url.push_str(&format!("&attr.{}={}", urlencode(&key), urlencode(&value)));
-            }
-            let Ok(stream) = web_sys::EventSource::new(&url) else {
-                return;
-            };
-            let on_span =
-                Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |event: web_sys::MessageEvent| {
-                    let Some(data) = event.data().as_string() else {
-                        return;
-                    };
-                    let Ok(span) = serde_json::from_str::<SpanSummary>(&data) else {
-                        return;
-                    };
-                    let window = window();
-                    let scrolled = window.scroll_y().unwrap_or_default();
-                    let height_before = document()
-                        .document_element()
-                        .map(|root| root.scroll_height())
-                        .unwrap_or_default();
-                    live_rows.update(|rows| rows.insert(0, span));
-                    if scrolled > 0.0 {
-                        request_animation_frame(move || {
-                            let height_after = document()
-                                .document_element()
-                                .map(|root| root.scroll_height())
-                                .unwrap_or_default();
-                            window.scroll_by_with_x_and_y(0.0, f64::from(height_after - height_before));
-                        });
-                    }
-                });
-            let on_open = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| connected.set(true));
-            let _ = stream.add_event_listener_with_callback("span", on_span.as_ref().unchecked_ref());
-            let _ = stream.add_event_listener_with_callback("open", on_open.as_ref().unchecked_ref());
-            source.set_value(Some((stream, on_span, on_open)));
-        });
-        on_cleanup(close);
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (org_id, live, connected, live_rows);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -630,12 +437,6 @@ mod tests {
             explorer_href(&ParamsMap::new(), &[("q", Some("a b&c"))]),
             "/spans?q=a%20b%26c"
         );
-    }
-
-    #[test]
-    fn every_kind_has_its_own_icon() {
-        let icons: std::collections::HashSet<&str> = KINDS.iter().map(|(kind, _)| kind_icon(kind)).collect();
-        assert_eq!(icons.len(), KINDS.len());
     }
 
     #[test]

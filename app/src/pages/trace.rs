@@ -15,11 +15,11 @@ use crate::{
     components::{
         copy_button::CopyButton,
         diff_view::DiffView,
+        kind_badge::KindBadge,
         session::{RequireUser, use_session},
     },
     error::ApiError,
     format,
-    pages::spans::KindBadge,
     telemetry::{
         server_fns::load_trace,
         types::{SpanView, TraceDetail},

@@ -15,10 +15,10 @@ use crate::{
         list_filters::{Pager, TimeRangeFields, custom_window, param},
         send_traces::SendTracesCard,
         session::{RequireUser, use_session},
+        skeleton::SkeletonTable,
     },
     error::ApiError,
     format,
-    pages::spans::SkeletonTable,
     telemetry::{
         server_fns::explore_traces,
         types::{TracePage, TraceQuery, TraceSummary},
