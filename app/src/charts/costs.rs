@@ -105,6 +105,9 @@ fn series_of(per_bucket: &[UsageCounters], value: impl Fn(&UsageCounters) -> f64
     per_bucket.iter().map(value).collect()
 }
 
+/// A model's counters per bucket and over the whole range.
+type ModelCounters<'a> = (&'a str, &'a (Vec<UsageCounters>, UsageCounters));
+
 fn charts(
     request: &UsageRequest,
     groups: &ChartGroups,
@@ -118,9 +121,45 @@ fn charts(
         .collect();
     let categories: Vec<String> = buckets.iter().map(|(_, label)| label.clone()).collect();
     let folded = Folded::of(&groups.by_model, &index_of, buckets.len());
+    let models = models_by_cost(&folded);
+    let token_name = |id: &str| match Uuid::parse_str(id) {
+        Ok(id) if id.is_nil() => "(no token: test traces)".to_owned(),
+        Ok(id) => token_names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("token {}", &id.to_string()[..8])),
+        Err(_) => id.to_owned(),
+    };
+    vec![
+        cost_by_model(&categories, &models, &folded.all),
+        tokens(&categories, &folded.all),
+        requests_and_errors(&categories, &folded.all),
+        error_rate(&categories, &folded.all),
+        latency_by_model(&categories, &models),
+        cost_ranked_by(
+            groups,
+            Dimension::Service,
+            ("cost-by-service", "Cost by service", "Service"),
+            &|value| named(value, "(no service)"),
+        ),
+        cost_ranked_by(
+            groups,
+            Dimension::Agent,
+            ("cost-by-agent", "Cost by agent", "Agent"),
+            &|value| named(value, "(unattributed)"),
+        ),
+        cost_ranked_by(
+            groups,
+            Dimension::Token,
+            ("cost-by-token", "Cost by API token", "API token"),
+            &token_name,
+        ),
+    ]
+}
 
-    // Models by cost, most expensive first.
-    let mut models: Vec<(&str, &(Vec<UsageCounters>, UsageCounters))> = folded
+/// Models by cost, most expensive first (then by requests, then by name).
+fn models_by_cost<'a>(folded: &'a Folded<'a>) -> Vec<ModelCounters<'a>> {
+    let mut models: Vec<ModelCounters<'a>> = folded
         .by_model
         .iter()
         .map(|(model, counters)| (*model, counters))
@@ -133,7 +172,13 @@ fn charts(
             .then(b_total.requests.cmp(&a_total.requests))
             .then(a.0.cmp(b.0))
     });
-    let mut cost_series: Vec<Series> = models
+    models
+}
+
+/// Cost per bucket, stacked by model: the most expensive models drawn, the
+/// rest summed as "Other models".
+fn cost_by_model(categories: &[String], models: &[ModelCounters<'_>], all: &[UsageCounters]) -> ChartPanel {
+    let mut series: Vec<Series> = models
         .iter()
         .take(MODELS_DRAWN)
         .map(|(model, (per_bucket, _))| {
@@ -145,16 +190,85 @@ fn charts(
         .collect();
     if models.len() > MODELS_DRAWN {
         // Nano-dollars are integers: what the drawn models leave is exact.
-        let mut other: Vec<i64> = folded.all.iter().map(|counters| counters.cost_nanos).collect();
+        let mut other: Vec<i64> = all.iter().map(|counters| counters.cost_nanos).collect();
         for (_, (per_bucket, _)) in models.iter().take(MODELS_DRAWN) {
             for (rest, counters) in other.iter_mut().zip(per_bucket) {
                 *rest -= counters.cost_nanos;
             }
         }
-        cost_series.push(Series::new("Other models", other.into_iter().map(usd).collect()));
+        series.push(Series::new("Other models", other.into_iter().map(usd).collect()));
     }
+    time_chart(
+        TimeChart::StackedBars,
+        "cost-by-model",
+        "Cost by model",
+        Unit::Usd,
+        categories,
+        series,
+    )
+}
 
-    let latency_series: Vec<Series> = models
+/// Tokens per bucket: fresh input, cached input and output, stacked.
+fn tokens(categories: &[String], all: &[UsageCounters]) -> ChartPanel {
+    time_chart(
+        TimeChart::StackedBars,
+        "tokens",
+        "Tokens",
+        Unit::Tokens,
+        categories,
+        vec![
+            Series::new(
+                "Input",
+                series_of(all, |counters| {
+                    (counters.input_tokens - counters.cache_read_tokens).max(0) as f64
+                }),
+            ),
+            Series::new(
+                "Cached input",
+                series_of(all, |counters| counters.cache_read_tokens as f64),
+            ),
+            Series::new("Output", series_of(all, |counters| counters.output_tokens as f64)),
+        ],
+    )
+}
+
+fn requests_and_errors(categories: &[String], all: &[UsageCounters]) -> ChartPanel {
+    time_chart(
+        TimeChart::Lines,
+        "requests",
+        "Requests and errors",
+        Unit::Requests,
+        categories,
+        vec![
+            Series::new("Requests", series_of(all, |counters| counters.requests as f64)),
+            Series::new("Errors", series_of(all, |counters| counters.errors as f64)),
+        ],
+    )
+}
+
+/// Errors per request in each bucket; a bucket without requests has no rate
+/// (a gap, not 0%).
+fn error_rate(categories: &[String], all: &[UsageCounters]) -> ChartPanel {
+    let rate = series_of(all, |counters| {
+        if counters.requests > 0 {
+            100.0 * counters.errors as f64 / counters.requests as f64
+        } else {
+            f64::NAN
+        }
+    });
+    time_chart(
+        TimeChart::Lines,
+        "error-rate",
+        "Error rate",
+        Unit::Percent,
+        categories,
+        vec![Series::new("Error rate", rate)],
+    )
+}
+
+/// p50 and p95 latency of the most expensive models that served requests.
+fn latency_by_model(categories: &[String], models: &[ModelCounters<'_>]) -> ChartPanel {
+    let series: Vec<Series> = models
         .iter()
         .filter(|(_, (_, total))| total.requests > 0)
         .take(LATENCY_MODELS)
@@ -169,117 +283,38 @@ fn charts(
             })
         })
         .collect();
+    time_chart(
+        TimeChart::Lines,
+        "latency",
+        "Latency by model (p50, p95)",
+        Unit::Milliseconds,
+        categories,
+        series,
+    )
+}
 
-    let ranked_by = |dimension: Dimension, name: &dyn Fn(&str) -> String| {
-        let mut sums: HashMap<&str, i64> = HashMap::new();
-        for group in &groups.by_owner {
-            *sums.entry(owner(group, dimension)).or_default() += group.counters.cost_nanos;
-        }
-        let exact: Vec<(String, i64)> = sums
-            .into_iter()
-            .filter(|(_, nanos)| *nanos > 0)
-            .map(|(value, nanos)| (name(value), nanos))
-            .collect();
-        let bars = exact
-            .iter()
-            .map(|(name, nanos)| (name.clone(), usd(*nanos)))
-            .collect();
-        (bars, exact)
-    };
-    let token_name = |id: &str| match Uuid::parse_str(id) {
-        Ok(id) if id.is_nil() => "(no token: test traces)".to_owned(),
-        Ok(id) => token_names
-            .get(&id)
-            .cloned()
-            .unwrap_or_else(|| format!("token {}", &id.to_string()[..8])),
-        Err(_) => id.to_owned(),
-    };
-    let (service_bars, service_exact) = ranked_by(Dimension::Service, &|value| named(value, "(no service)"));
-    let (agent_bars, agent_exact) = ranked_by(Dimension::Agent, &|value| named(value, "(unattributed)"));
-    let (token_bars, token_exact) = ranked_by(Dimension::Token, &token_name);
-
-    let all = &folded.all;
-    let requests = series_of(all, |counters| counters.requests as f64);
-    let errors = series_of(all, |counters| counters.errors as f64);
-    let error_rate = all
-        .iter()
-        .map(|counters| {
-            if counters.requests > 0 {
-                100.0 * counters.errors as f64 / counters.requests as f64
-            } else {
-                f64::NAN
-            }
-        })
+/// Cost over the range by one owner dimension (service, agent, API token),
+/// ranked, with the exact sums in its table.
+fn cost_ranked_by(
+    groups: &ChartGroups,
+    dimension: Dimension,
+    (id, title, label): (&str, &str, &str),
+    name: &dyn Fn(&str) -> String,
+) -> ChartPanel {
+    let mut sums: HashMap<&str, i64> = HashMap::new();
+    for group in &groups.by_owner {
+        *sums.entry(owner(group, dimension)).or_default() += group.counters.cost_nanos;
+    }
+    let exact: Vec<(String, i64)> = sums
+        .into_iter()
+        .filter(|(_, nanos)| *nanos > 0)
+        .map(|(value, nanos)| (name(value), nanos))
         .collect();
-    vec![
-        time_chart(
-            TimeChart::StackedBars,
-            "cost-by-model",
-            "Cost by model",
-            Unit::Usd,
-            &categories,
-            cost_series,
-        ),
-        time_chart(
-            TimeChart::StackedBars,
-            "tokens",
-            "Tokens",
-            Unit::Tokens,
-            &categories,
-            vec![
-                Series::new(
-                    "Input",
-                    series_of(all, |counters| {
-                        (counters.input_tokens - counters.cache_read_tokens).max(0) as f64
-                    }),
-                ),
-                Series::new(
-                    "Cached input",
-                    series_of(all, |counters| counters.cache_read_tokens as f64),
-                ),
-                Series::new("Output", series_of(all, |counters| counters.output_tokens as f64)),
-            ],
-        ),
-        time_chart(
-            TimeChart::Lines,
-            "requests",
-            "Requests and errors",
-            Unit::Requests,
-            &categories,
-            vec![Series::new("Requests", requests), Series::new("Errors", errors)],
-        ),
-        time_chart(
-            TimeChart::Lines,
-            "error-rate",
-            "Error rate",
-            Unit::Percent,
-            &categories,
-            vec![Series::new("Error rate", error_rate)],
-        ),
-        time_chart(
-            TimeChart::Lines,
-            "latency",
-            "Latency by model (p50, p95)",
-            Unit::Milliseconds,
-            &categories,
-            latency_series,
-        ),
-        ranked(
-            "cost-by-service",
-            "Cost by service",
-            "Service",
-            service_bars,
-            service_exact,
-        ),
-        ranked("cost-by-agent", "Cost by agent", "Agent", agent_bars, agent_exact),
-        ranked(
-            "cost-by-token",
-            "Cost by API token",
-            "API token",
-            token_bars,
-            token_exact,
-        ),
-    ]
+    let bars = exact
+        .iter()
+        .map(|(name, nanos)| (name.clone(), usd(*nanos)))
+        .collect();
+    ranked(id, title, label, bars, exact)
 }
 
 #[cfg(test)]

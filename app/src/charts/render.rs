@@ -377,6 +377,47 @@ fn draw_header(root: &Area, width: i32, title: &str, legend: &[LegendSlot], mark
     Ok(())
 }
 
+/// The axis that carries values; the grid runs across it only, since lines
+/// along the category axis would cut through bars and labels.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ValueAxis {
+    X,
+    Y,
+}
+
+type Plot<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<Axis, Axis>>;
+type TickLabel<'f> = &'f dyn Fn(&f64) -> String;
+
+/// Builds the plot on `area` and draws its axes, tick marks, labels (by
+/// `x_label` and `y_label`) and value grid, the same on every chart.
+fn draw_frame<'a, 'b>(
+    area: &'a Area<'b>,
+    y_label_area: i32,
+    x: Axis,
+    y: Axis,
+    value_axis: ValueAxis,
+    (x_label, y_label): (TickLabel<'_>, TickLabel<'_>),
+) -> Result<Plot<'a, 'b>, DrawingAreaErrorKind<std::io::Error>> {
+    let mut chart = ChartBuilder::on(area)
+        .x_label_area_size(X_AXIS_H)
+        .y_label_area_size(y_label_area)
+        .build_cartesian_2d(x, y)?;
+    let mut mesh = chart.configure_mesh();
+    match value_axis {
+        ValueAxis::X => mesh.disable_y_mesh(),
+        ValueAxis::Y => mesh.disable_x_mesh(),
+    };
+    mesh.bold_line_style(ink(0.15).stroke_width(1))
+        .light_line_style(TRANSPARENT)
+        .axis_style(ink(0.45).stroke_width(1))
+        .label_style(text_style(LABEL_PX, 0.75, HPos::Center, VPos::Center))
+        .set_all_tick_mark_size(TICK)
+        .x_label_formatter(x_label)
+        .y_label_formatter(y_label)
+        .draw()?;
+    Ok(chart)
+}
+
 /// Runs plotters on a string-backed SVG; `None` if any drawing call fails.
 fn render(width: u32, height: u32, draw: impl FnOnce(&Area<'_>) -> DrawResult) -> Option<String> {
     let mut svg = String::new();
@@ -567,26 +608,14 @@ fn draw_vertical(
     render(w, h, |root| {
         draw_header(root, wi, title, &legend, marker)?;
         let area = root.margin(plot_top, PAD, PAD, right);
-        let mut chart = ChartBuilder::on(&area)
-            .x_label_area_size(X_AXIS_H)
-            .y_label_area_size(y_area)
-            .build_cartesian_2d(
-                Axis::new(x_lo..x_hi, x_keys.clone()),
-                Axis::new(ticks.lo()..ticks.hi(), ticks.values.clone()),
-            )?;
-        let x_fmt = |x: &f64| label_at(&labels, *x);
-        let y_fmt = |y: &f64| unit.format_tick(*y, ticks.step);
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .bold_line_style(ink(0.15).stroke_width(1))
-            .light_line_style(TRANSPARENT)
-            .axis_style(ink(0.45).stroke_width(1))
-            .label_style(text_style(LABEL_PX, 0.75, HPos::Center, VPos::Center))
-            .set_all_tick_mark_size(TICK)
-            .x_label_formatter(&x_fmt)
-            .y_label_formatter(&y_fmt)
-            .draw()?;
+        let chart = draw_frame(
+            &area,
+            y_area,
+            Axis::new(x_lo..x_hi, x_keys.clone()),
+            Axis::new(ticks.lo()..ticks.hi(), ticks.values.clone()),
+            ValueAxis::Y,
+            (&|x| label_at(&labels, *x), &|y| unit.format_tick(*y, ticks.step)),
+        )?;
         let plot = chart.plotting_area();
         if ticks.lo() < 0.0 {
             plot.draw(&PathElement::new(
@@ -731,26 +760,16 @@ fn draw_horizontal(title: &str, unit: Unit, bars: &[(String, f64)], w: u32, h: u
     render(w, h, |root| {
         draw_header(root, wi, title, &[], Marker::Square)?;
         let area = root.margin(plot_top, PAD, PAD, right);
-        let mut chart = ChartBuilder::on(&area)
-            .x_label_area_size(X_AXIS_H)
-            .y_label_area_size(y_area)
-            .build_cartesian_2d(
-                Axis::new(ticks.lo()..ticks.hi(), ticks.values.clone()),
-                Axis::new(-0.5..m as f64 - 0.5, y_keys.clone()),
-            )?;
-        let x_fmt = |x: &f64| unit.format_tick(*x, ticks.step);
-        let y_fmt = |y: &f64| label_at(&labels, m as f64 - 1.0 - *y);
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .bold_line_style(ink(0.15).stroke_width(1))
-            .light_line_style(TRANSPARENT)
-            .axis_style(ink(0.45).stroke_width(1))
-            .label_style(text_style(LABEL_PX, 0.75, HPos::Center, VPos::Center))
-            .set_all_tick_mark_size(TICK)
-            .x_label_formatter(&x_fmt)
-            .y_label_formatter(&y_fmt)
-            .draw()?;
+        let chart = draw_frame(
+            &area,
+            y_area,
+            Axis::new(ticks.lo()..ticks.hi(), ticks.values.clone()),
+            Axis::new(-0.5..m as f64 - 0.5, y_keys.clone()),
+            ValueAxis::X,
+            (&|x| unit.format_tick(*x, ticks.step), &|y| {
+                label_at(&labels, m as f64 - 1.0 - *y)
+            }),
+        )?;
         let plot = chart.plotting_area();
         if ticks.lo() < 0.0 {
             plot.draw(&PathElement::new(
