@@ -78,15 +78,7 @@ test("spans appear in the explorer, filter by tool, and open a trace with a rend
 test("Live shows spans stored after the page loaded; the keyboard moves through rows", async ({ page, baseURL }) => {
   await act.signUpWithTestTrace(page, "live");
 
-  // An ingest token, minted through the API with the browser's session.
-  const me = await (await page.request.get("/api/v1/me")).json();
-  const org = me.organizations[0].id;
-  const minted = await page.request.post(`/api/v1/orgs/${org}/tokens`, {
-    data: { name: "live", scopes: ["ingest"] },
-    headers: { Origin: baseURL! },
-  });
-  expect(minted.status()).toBe(201);
-  const token = (await minted.json()).secret;
+  const token = await act.mintToken(page, baseURL!, ["ingest"]);
 
   await act.openHydrated(page, "/spans");
   const rows = page.getByTestId("span-table").locator("tbody tr");
@@ -133,4 +125,46 @@ test("Live shows spans stored after the page loaded; the keyboard moves through 
   await act.openHydrated(page, "/spans");
   await page.keyboard.press("/");
   await expect(page.getByTestId("search")).toBeFocused();
+});
+
+test("the waterfall gives span names the room they need, with the full name on hover", async ({ page, baseURL }) => {
+  await act.signUpWithTestTrace(page, "waterfall");
+  const token = await act.mintToken(page, baseURL!, ["ingest"]);
+
+  // Names as the OpenTelemetry GenAI instrumentations write them, nested.
+  const traceId = "5b8efff798038103d269b633813fc60c";
+  const start = BigInt(Date.now()) * 1_000_000n;
+  const span = (spanId: string, parentSpanId: string, name: string, attributes: Record<string, string>) => ({
+    traceId, spanId, parentSpanId, name, kind: 1,
+    startTimeUnixNano: start.toString(), endTimeUnixNano: (start + 900_000_000n).toString(),
+    attributes: Object.entries(attributes).map(([key, value]) => ({ key, value: { stringValue: value } })),
+  });
+  const sent = await page.request.post("/v1/traces", {
+    data: { resourceSpans: [{
+      resource: { attributes: [{ key: "service.name", value: { stringValue: "coding-assistant" } }] },
+      scopeSpans: [{ spans: [
+        span("1000000000000001", "", "invoke_agent coding-assistant", { "gen_ai.operation.name": "invoke_agent" }),
+        span("1000000000000002", "1000000000000001", "chat claude-sonnet-4-5-20250929",
+          { "gen_ai.operation.name": "chat", "gen_ai.request.model": "claude-sonnet-4-5-20250929" }),
+        span("1000000000000003", "1000000000000002", "execute_tool apply_patch",
+          { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "apply_patch" }),
+      ] }],
+    }] },
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+  });
+  expect(sent.status()).toBe(200);
+
+  await page.setViewportSize({ width: 1400, height: 900 });
+  await act.openHydrated(page, `/traces/${traceId}`);
+  const names = page.getByTestId("waterfall").locator(".waterfall-name");
+  await expect(names).toHaveCount(3);
+  for (const name of await names.all()) {
+    const [text, title, cut] = await name.evaluate((element) => [
+      element.textContent,
+      element.getAttribute("title"),
+      element.scrollWidth > element.clientWidth,
+    ]);
+    expect(title).toBe(text);
+    expect(cut, `"${text}" is cut short`).toBe(false);
+  }
 });

@@ -27,6 +27,18 @@ export const act = {
     await page.getByTestId("send-test-trace").click();
     await expect(page.getByTestId("test-trace-id")).toContainText(/[0-9a-f]{32}/);
   },
+  /** Mints an API token with `scopes` for the signed-in user's organization,
+   * through the API with the browser's session; returns its secret. */
+  async mintToken(page: Page, baseURL: string, scopes: string[]): Promise<string> {
+    const me = await (await page.request.get("/api/v1/me")).json();
+    const org = me.organizations[0].id;
+    const minted = await page.request.post(`/api/v1/orgs/${org}/tokens`, {
+      data: { name: scopes.join("+"), scopes },
+      headers: { Origin: baseURL },
+    });
+    expect(minted.status()).toBe(201);
+    return (await minted.json()).secret;
+  },
 };
 
 export const check = {

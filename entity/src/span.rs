@@ -27,6 +27,8 @@ pub struct Model {
     pub operation: Option<String>,
     pub provider: Option<String>,
     pub model: Option<String>,
+    /// The model asked for, when the answer names another.
+    pub request_model: Option<String>,
     pub input_tokens: Option<i64>,
     pub output_tokens: Option<i64>,
     pub cache_read_tokens: Option<i64>,

@@ -16,6 +16,7 @@ mod m20261201_000008_usage_rollups;
 mod m20261202_000009_prices;
 mod m20261202_000010_daily_and_metric_rollups;
 mod m20261202_000011_partial_model_index;
+mod m20261204_000012_request_model;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000009_prices::Migration),
             Box::new(m20261202_000010_daily_and_metric_rollups::Migration),
             Box::new(m20261202_000011_partial_model_index::Migration),
+            Box::new(m20261204_000012_request_model::Migration),
         ]
     }
 }

@@ -159,6 +159,8 @@ impl Server {
         ));
         let search_backfill = tokio::spawn(backfill_search_index(self.state.db.clone(), shutdown.clone()));
         let metric_backfill = tokio::spawn(backfill_metric_rollups(self.state.db.clone(), shutdown.clone()));
+        let request_model_backfill =
+            tokio::spawn(backfill_request_models(self.state.db.clone(), shutdown.clone()));
         let recomputes = tokio::spawn(app::costs::services::recompute::run_jobs(
             self.state.db.clone(),
             shutdown.clone(),
@@ -196,6 +198,9 @@ impl Server {
         if let Err(err) = search_backfill.await {
             tracing::warn!(error = %err, "search backfill task failed");
         }
+        if let Err(err) = request_model_backfill.await {
+            tracing::warn!(error = %err, "request model backfill task failed");
+        }
         if let Err(err) = metric_backfill.await {
             tracing::warn!(error = %err, "metric rollup backfill task failed");
         }
@@ -215,6 +220,16 @@ async fn backfill_search_index(db: sea_orm::DatabaseConnection, stop: tokio_util
         Ok(0) => {}
         Ok(indexed) => tracing::info!(indexed, "older spans indexed for full-text search"),
         Err(err) => tracing::warn!(error = %err, "search backfill stopped"),
+    }
+}
+
+/// Sets the request model of spans stored before it was kept; a failure is
+/// logged and the next start goes on from the last batch done.
+async fn backfill_request_models(db: sea_orm::DatabaseConnection, stop: tokio_util::sync::CancellationToken) {
+    match app::telemetry::services::span_store::backfill_request_models(&db, &stop).await {
+        Ok(0) => {}
+        Ok(set) => tracing::info!(set, "request models of older spans filled in"),
+        Err(err) => tracing::warn!(error = %err, "request model backfill stopped"),
     }
 }
 

@@ -15,7 +15,7 @@ use crate::{
     costs::{
         services::{
             dashboard::{ChartGroups, DashboardData, buckets, owner},
-            usage::{self, Dimension, UsageGroup, UsageRequest},
+            usage::{self, Dimension, TokenName, UsageGroup, UsageRequest},
         },
         types::{ChartPanel, CostDashboard},
     },
@@ -111,7 +111,7 @@ type ModelCounters<'a> = (&'a str, &'a (Vec<UsageCounters>, UsageCounters));
 fn charts(
     request: &UsageRequest,
     groups: &ChartGroups,
-    token_names: &HashMap<Uuid, String>,
+    token_names: &HashMap<Uuid, TokenName>,
 ) -> Vec<ChartPanel> {
     let buckets = buckets(request);
     let index_of: HashMap<i64, usize> = buckets
@@ -123,11 +123,12 @@ fn charts(
     let folded = Folded::of(&groups.by_model, &index_of, buckets.len());
     let models = models_by_cost(&folded);
     let token_name = |id: &str| match Uuid::parse_str(id) {
-        Ok(id) if id.is_nil() => "(no token: test traces)".to_owned(),
+        // Spans stored without a token: the test trace, the demo.
+        Ok(id) if id.is_nil() => "(no token)".to_owned(),
         Ok(id) => token_names
             .get(&id)
-            .cloned()
-            .unwrap_or_else(|| format!("token {}", &id.to_string()[..8])),
+            .map(TokenName::label)
+            .unwrap_or_else(|| format!("deleted token {}", &id.to_string()[..8])),
         Err(_) => id.to_owned(),
     };
     vec![
@@ -390,6 +391,43 @@ mod tests {
         let services = &panels[5];
         assert_eq!(services.rows, [["reviewer", "$0.006675"], ["coder", "$0.004"]]);
         let tokens_panel = &panels[7];
-        assert_eq!(tokens_panel.rows[0][0], "(no token: test traces)");
+        assert_eq!(tokens_panel.rows[0][0], "(no token)");
+    }
+
+    #[test]
+    fn tokens_are_labelled_by_name_and_prefix() {
+        let request = UsageRequest::parse(&usage_query(Some("7d"), None, None, NOW).unwrap(), NOW).unwrap();
+        let (named, deleted) = (Uuid::from_u128(7), Uuid::from_u128(8));
+        let owner = |token: Uuid, cost_nanos: i64| UsageGroup {
+            time_ns: 0,
+            values: vec!["coder".into(), String::new(), token.to_string()],
+            counters: UsageCounters {
+                requests: 1,
+                cost_nanos,
+                ..Default::default()
+            },
+        };
+        let groups = ChartGroups {
+            by_model: Vec::new(),
+            by_owner: vec![owner(named, 3), owner(Uuid::nil(), 2), owner(deleted, 1)],
+        };
+        let names = HashMap::from([(
+            named,
+            TokenName {
+                name: "CI agents".into(),
+                prefix: "spk_ab12".into(),
+            },
+        )]);
+        let panels = charts(&request, &groups, &names);
+        let tokens = panels.iter().find(|panel| panel.id == "cost-by-token").unwrap();
+        let labels: Vec<&str> = tokens.rows.iter().map(|row| row[0].as_str()).collect();
+        assert_eq!(
+            labels,
+            ["CI agents (spk_ab12…)", "(no token)", "deleted token 00000000"]
+        );
+        assert!(
+            tokens.svg.contains("CI agents (spk_ab12…)"),
+            "the bar is labelled too"
+        );
     }
 }

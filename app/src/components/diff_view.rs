@@ -51,13 +51,52 @@ fn path(header: &str) -> String {
         .to_owned()
 }
 
+/// Lines git writes between `diff --git` and the first hunk.
+const GIT_HEADER_PREFIXES: &[&str] = &[
+    "index ",
+    "new file mode",
+    "deleted file mode",
+    "old mode",
+    "new mode",
+    "similarity index",
+    "dissimilarity index",
+    "rename from",
+    "rename to",
+    "copy from",
+    "copy to",
+    "Binary files",
+];
+
+/// `diff --git a/old b/new` → `new`.
+fn git_diff_path(rest: &str) -> String {
+    match rest.rfind(" b/") {
+        Some(at) => rest[at + 3..].to_owned(),
+        None => rest.split_whitespace().last().map(path).unwrap_or_default(),
+    }
+}
+
 /// Parses a unified diff; text that is not one ends up as context lines of
-/// a single unnamed file, so nothing is ever hidden.
+/// a single unnamed file, so nothing is ever hidden. Only lines inside a
+/// hunk are numbered: headers (`diff --git`, `index`, modes) and text
+/// outside any hunk have no line in either file.
 pub fn parse(diff: &str) -> Vec<DiffFile> {
     let mut files: Vec<DiffFile> = Vec::new();
     let (mut old, mut new) = (0u32, 0u32);
+    let mut in_hunk = false;
+    // A `diff --git` line opened the last file, and its `---`/`+++` pair
+    // names it rather than opening another.
+    let mut git_file_open = false;
     let mut pending_old_name: Option<String> = None;
     for line in diff.lines() {
+        if let Some(rest) = line.strip_prefix("diff --git ") {
+            files.push(DiffFile {
+                name: git_diff_path(rest),
+                hunks: Vec::new(),
+            });
+            (in_hunk, git_file_open, pending_old_name) = (false, true, None);
+            push_line(&mut files, LineKind::Note, None, None, line.to_owned());
+            continue;
+        }
         if let Some(name) = line.strip_prefix("--- ") {
             pending_old_name = Some(path(name));
             continue;
@@ -67,18 +106,27 @@ pub fn parse(diff: &str) -> Vec<DiffFile> {
         {
             let name = path(name);
             let old_name = pending_old_name.take().unwrap_or_default();
-            files.push(DiffFile {
-                name: if name == "/dev/null" { old_name } else { name },
-                hunks: Vec::new(),
-            });
+            let name = if name == "/dev/null" { old_name } else { name };
+            match files.last_mut() {
+                Some(file) if git_file_open => file.name = name,
+                _ => files.push(DiffFile {
+                    name,
+                    hunks: Vec::new(),
+                }),
+            }
+            (in_hunk, git_file_open) = (false, false);
             continue;
         }
         if let Some(old_name) = pending_old_name.take() {
             // A `---` line that was not a file header: keep it as text.
+            let old_no = in_hunk.then(|| {
+                old += 1;
+                old - 1
+            });
             push_line(
                 &mut files,
                 LineKind::Removed,
-                Some(old),
+                old_no,
                 None,
                 format!("-- {old_name}"),
             );
@@ -87,6 +135,8 @@ pub fn parse(diff: &str) -> Vec<DiffFile> {
             if let Some((old_start, new_start)) = hunk_starts(line) {
                 (old, new) = (old_start, new_start);
             }
+            in_hunk = true;
+            git_file_open = false;
             if files.is_empty() {
                 files.push(DiffFile::default());
             }
@@ -95,6 +145,15 @@ pub fn parse(diff: &str) -> Vec<DiffFile> {
                 header: line.to_owned(),
                 lines: Vec::new(),
             });
+            continue;
+        }
+        if !in_hunk {
+            let kind = if git_file_open && GIT_HEADER_PREFIXES.iter().any(|prefix| line.starts_with(prefix)) {
+                LineKind::Note
+            } else {
+                LineKind::Context
+            };
+            push_line(&mut files, kind, None, None, line.to_owned());
             continue;
         }
         let (kind, old_no, new_no) = match line.chars().next() {
@@ -139,8 +198,9 @@ const COLLAPSE_AFTER: usize = 60;
 #[component]
 pub fn DiffView(
     #[prop(into)] diff: String,
-    /// Set when ingest cut the diff to its head and tail.
-    #[prop(optional)]
+    /// Set when ingest cut the diff to its head and tail: the original
+    /// size in bytes and the SHA-256 of the whole value.
+    #[prop(optional_no_strip)]
     truncated: Option<(usize, String)>,
 ) -> impl IntoView {
     let raw = RwSignal::new(false);
@@ -249,6 +309,42 @@ mod tests {
     }
 
     #[test]
+    fn git_headers_name_the_file_and_only_hunk_lines_are_numbered() {
+        let diff = "diff --git a/src/lib.rs b/src/lib.rs\nindex 3b18e51..a8c2f00 100644\n--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1,2 +1,2 @@\n fn main() {\n-    old();\n+    new();\n";
+        let files = parse(diff);
+        assert_eq!(files.len(), 1, "{files:?}");
+        assert_eq!(files[0].name, "src/lib.rs");
+        let header = &files[0].hunks[0];
+        assert_eq!(header.header, "");
+        let header_lines: Vec<(LineKind, Option<u32>, Option<u32>)> = header
+            .lines
+            .iter()
+            .map(|line| (line.kind, line.old, line.new))
+            .collect();
+        assert_eq!(
+            header_lines,
+            [(LineKind::Note, None, None), (LineKind::Note, None, None)]
+        );
+        let hunk = &files[0].hunks[1];
+        assert_eq!(
+            (
+                hunk.lines[0].old,
+                hunk.lines[0].new,
+                hunk.lines[1].old,
+                hunk.lines[2].new
+            ),
+            (Some(1), Some(1), Some(2), Some(2))
+        );
+    }
+
+    #[test]
+    fn a_new_git_file_starts_at_its_diff_line() {
+        let diff = "diff --git a/a.txt b/a.txt\nnew file mode 100644\n--- /dev/null\n+++ b/a.txt\n@@ -0,0 +1 @@\n+hi\ndiff --git a/b.txt b/b.txt\ndeleted file mode 100644\n--- a/b.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n";
+        let names: Vec<String> = parse(diff).into_iter().map(|file| file.name).collect();
+        assert_eq!(names, ["a.txt", "b.txt"]);
+    }
+
+    #[test]
     fn text_that_is_not_a_diff_is_kept() {
         let files = parse("just some output\n-- with dashes");
         assert_eq!(files.len(), 1);
@@ -259,5 +355,12 @@ mod tests {
             .map(|line| line.text.as_str())
             .collect();
         assert_eq!(texts, ["just some output", "-- with dashes"]);
+        assert!(
+            files[0].hunks[0]
+                .lines
+                .iter()
+                .all(|line| line.old.is_none() && line.new.is_none()),
+            "text outside a hunk has no line numbers"
+        );
     }
 }

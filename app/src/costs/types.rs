@@ -93,6 +93,10 @@ pub struct UsageRow {
     /// The token's name, when it still exists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_name: Option<String>,
+    /// The first characters of the token's secret, when it still exists
+    /// (names need not be unique).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_prefix: Option<String>,
     pub usage: UsageFigures,
 }
 

@@ -24,7 +24,7 @@ use crate::{
     error::ApiError,
     format,
     telemetry::{
-        server_fns::explore_spans,
+        server_fns::{explore_spans, known_models},
         types::{SpanPage, SpanQuery, SpanSummary},
     },
 };
@@ -123,6 +123,14 @@ pub fn SpansPage() -> impl IntoView {
             Some(explore_spans(org_id, span_query(&params), param(&params, "range")).await)
         },
     );
+    // Read once per visit: new models are rare, and the box takes any text.
+    let models = Resource::new(
+        || (),
+        move |_| async move {
+            let org_id = session.active_org_id().await?;
+            known_models(org_id).await.ok()
+        },
+    );
     view! {
         <Title text="Spans" />
         <header class="page-header">
@@ -130,14 +138,18 @@ pub fn SpansPage() -> impl IntoView {
             <p class="lead">"Every LLM request, tool call, tool result and response your agents emit."</p>
         </header>
         <RequireUser children=move |_, org| match org {
-            Some(org) => view! { <Explorer org page /> }.into_any(),
+            Some(org) => view! { <Explorer org page models /> }.into_any(),
             None => view! { <SendTracesCard org=None /> }.into_any(),
         } />
     }
 }
 
 #[component]
-fn Explorer(org: OrgSummary, page: Resource<Option<Result<SpanPage, ApiError>>>) -> impl IntoView {
+fn Explorer(
+    org: OrgSummary,
+    page: Resource<Option<Result<SpanPage, ApiError>>>,
+    models: Resource<Option<Vec<String>>>,
+) -> impl IntoView {
     let params = use_query_map();
     let org_id = org.id;
     let filtered = move || {
@@ -153,7 +165,7 @@ fn Explorer(org: OrgSummary, page: Resource<Option<Result<SpanPage, ApiError>>>)
     live_tail(move |params| live_url(org_id, params), live, connected, live_rows);
 
     view! {
-        <FilterBar />
+        <FilterBar models />
         <div class="explorer-toolbar">
             <button type="button" class="button button-small live-toggle" class:live-on=move || live.get()
                 aria-pressed=move || live.get().to_string() data-testid="live-toggle"
@@ -250,7 +262,10 @@ fn LoadMore(
 /// The filters as a GET form: without JavaScript it reloads the page with the
 /// new query; with it, the router navigates without a reload.
 #[component]
-fn FilterBar() -> impl IntoView {
+fn FilterBar(
+    /// The organization's models, offered in the Model box.
+    models: Resource<Option<Vec<String>>>,
+) -> impl IntoView {
     let params = use_query_map();
     let value = move |name: &'static str| params.with(|params| param(params, name).unwrap_or_default());
     view! {
@@ -263,7 +278,17 @@ fn FilterBar() -> impl IntoView {
                     <option value=*kind selected=move || value("kind") == *kind>{*label}</option>
                 }).collect_view()}
             </select>
-            <input class="input" type="text" name="model" placeholder="Model" aria-label="Model" prop:value=move || value("model") />
+            <input class="input" type="text" name="model" placeholder="Model" aria-label="Model" list="known-models"
+                title="The model asked for or the one that answered" prop:value=move || value("model") />
+            <datalist id="known-models" data-testid="known-models">
+                <Transition>
+                    {move || Suspend::new(async move {
+                        models.await.unwrap_or_default().into_iter()
+                            .map(|model| view! { <option value=model></option> })
+                            .collect_view()
+                    })}
+                </Transition>
+            </datalist>
             <input class="input" type="text" name="tool" placeholder="Tool" aria-label="Tool name" prop:value=move || value("tool") />
             <input class="input" type="text" name="service" placeholder="Service" aria-label="Service" prop:value=move || value("service") />
             <select class="input" name="status" aria-label="Status">

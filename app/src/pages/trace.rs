@@ -224,7 +224,7 @@ fn TraceBody(trace: TraceDetail) -> impl IntoView {
                         <A href=href attr:class="waterfall-link">
                             <span class="waterfall-label">
                                 <KindBadge kind=span.summary.llm_kind.clone() />
-                                <span class="waterfall-name">{span.summary.name.clone()}</span>
+                                <span class="waterfall-name" title=span.summary.name.clone()>{span.summary.name.clone()}</span>
                                 {move || is_collapsed().then(|| view! { <span class="folded-count">{format!("+{descendants}")}</span> })}
                             </span>
                             <span class="waterfall-track">
@@ -244,20 +244,28 @@ fn TraceBody(trace: TraceDetail) -> impl IntoView {
     }
 }
 
+/// The size cap's mark on the span's diff, if ingest cut it: its original
+/// size and the SHA-256 of the whole value.
+fn diff_truncation(details: &serde_json::Value) -> Option<(usize, String)> {
+    details["policy"]["truncated"]
+        .as_array()?
+        .iter()
+        .find(|mark| {
+            matches!(
+                mark["field"].as_str(),
+                Some("diff" | "attributes.tool.output.diff")
+            )
+        })
+        .and_then(|mark| {
+            let bytes = usize::try_from(mark["original_bytes"].as_u64()?).ok()?;
+            Some((bytes, mark["sha256"].as_str().unwrap_or_default().to_owned()))
+        })
+}
+
 #[component]
 fn SpanDetail(span: SpanView) -> impl IntoView {
     let details = span.details.clone();
-    let truncated_diff = details["policy"]["truncated"].as_array().and_then(|marks| {
-        marks
-            .iter()
-            .find(|mark| mark["field"] == "attributes.tool.output.diff")
-            .map(|mark| {
-                (
-                    mark["original_bytes"].as_u64().unwrap_or_default() as usize,
-                    mark["sha256"].as_str().unwrap_or_default().to_owned(),
-                )
-            })
-    });
+    let truncated_diff = diff_truncation(&details);
     let redactions = details["policy"]["redactions"]
         .as_object()
         .map(|kinds| {
@@ -310,7 +318,7 @@ fn SpanDetail(span: SpanView) -> impl IntoView {
         {span.completion.clone().map(|completion| view! { <h3>"Completion"</h3><Conversation text=completion /> })}
         {span.tool_arguments.clone().map(|arguments| view! { <h3>"Tool arguments"</h3><pre class="code-block">{pretty_json(&arguments)}</pre> })}
         {span.tool_result.clone().map(|result| view! { <h3>"Tool result"</h3><pre class="code-block">{pretty_json(&result)}</pre> })}
-        {span.diff.clone().map(|diff| view! { <h3>"Diff"</h3><DiffView diff truncated=truncated_diff.clone().unwrap_or_default() /> })}
+        {span.diff.clone().map(|diff| view! { <h3>"Diff"</h3><DiffView diff truncated=truncated_diff.clone() /> })}
         <h3>"Attributes"</h3>
         <KeyValues value=details["attributes"].clone() />
         <h3>"Resource"</h3>
@@ -487,6 +495,24 @@ mod tests {
             "diff": null, "details": {}
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn only_a_diff_the_size_cap_cut_is_marked_truncated() {
+        assert_eq!(diff_truncation(&json!({})), None, "no policy marks");
+        assert_eq!(
+            diff_truncation(&json!({"policy": {"truncated": [
+                {"field": "attributes.tool.output.diff", "original_bytes": 190_000, "sha256": "ab"}
+            ]}})),
+            Some((190_000, "ab".to_owned()))
+        );
+        assert_eq!(
+            diff_truncation(&json!({"policy": {"truncated": [
+                {"field": "prompt", "original_bytes": 90_000, "sha256": "cd"}
+            ]}})),
+            None,
+            "another value was cut"
+        );
     }
 
     #[test]

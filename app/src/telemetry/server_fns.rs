@@ -68,6 +68,16 @@ pub async fn explore_traces(
     Ok(span_store::list_traces(&state.db, org_id, &query).await?)
 }
 
+/// The models the organization's spans asked for or were answered by:
+/// the Model filter's suggestions.
+#[server]
+pub async fn known_models(org_id: Uuid) -> Result<Vec<String>, ApiError> {
+    use crate::{accounts::types::Action, telemetry::services::span_store};
+
+    let (state, _) = crate::server_context::member(org_id, Action::Read).await?;
+    Ok(span_store::known_models(&state.db, org_id).await?)
+}
+
 /// One trace with all its spans.
 #[server]
 pub async fn load_trace(org_id: Uuid, trace_id: String) -> Result<TraceDetail, ApiError> {

@@ -115,6 +115,9 @@ pub struct TracePage {
 pub struct SpanQuery {
     /// `request`, `response`, `tool_call`, `tool_result`, `agent`, `embedding`, `retrieval`, `other`.
     pub kind: Option<String>,
+    /// Spans of this model: the model the request asked for or the one that
+    /// answered, so `gpt-4o` also finds spans answered by
+    /// `gpt-4o-2024-08-06`. Exact, case-sensitive.
     pub model: Option<String>,
     pub provider: Option<String>,
     pub service: Option<String>,
@@ -152,7 +155,8 @@ pub struct SpanQuery {
 pub struct TraceQuery {
     /// The root span's service.
     pub service: Option<String>,
-    /// Traces with at least one span of this model.
+    /// Traces with at least one span of this model (asked for or answering,
+    /// as the spans' `model` filter matches).
     pub model: Option<String>,
     /// `error` (some span failed) or `ok` (none did).
     pub status: Option<String>,

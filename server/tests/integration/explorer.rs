@@ -20,6 +20,7 @@ on_every_backend!(
     pages_render_on_the_server,
     live_tail_delivers_filters_and_resumes,
     spans_stored_before_the_index_are_backfilled,
+    spans_are_found_by_the_model_they_asked_for,
     planner_statistics_follow_the_load,
 );
 
@@ -649,6 +650,10 @@ async fn pages_render_on_the_server(backend: Backend) {
         "the diff is rendered"
     );
     assert!(trace.contains("00000000000000a1"), "the parent id is shown");
+    assert!(
+        !trace.contains("truncated:"),
+        "a diff within the size cap carries no truncation note"
+    );
     server.stop().await;
 }
 
@@ -858,6 +863,74 @@ async fn spans_stored_before_the_index_are_backfilled(backend: Backend) {
         0,
         "finished"
     );
+    server.stop().await;
+}
+
+/// A filter by the model a request asked for finds the spans a dated
+/// snapshot answered (as the OpenAI SDK reports them), in the span and trace
+/// lists; spans stored before the request model was kept get it from the
+/// backfill job; the Model box suggests both names.
+async fn spans_are_found_by_the_model_they_asked_for(backend: Backend) {
+    use sea_orm::ConnectionTrait;
+
+    let server = TestServer::start(backend).await;
+    let (org, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    ingest_fixture(&server, &token).await;
+    let snapshot = span(
+        TRACE_B,
+        "00000000000000b9",
+        None,
+        "chat gpt-4o",
+        (T0 + 30 * SECOND, SECOND),
+        false,
+        json!({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai",
+               "gen_ai.request.model": "gpt-4o", "gen_ai.response.model": "gpt-4o-2024-08-06",
+               "gen_ai.usage.input_tokens": 10, "gen_ai.usage.output_tokens": 5}),
+    );
+    let body = export("reviewer", vec![snapshot]);
+    let response = post_otlp(&server, "/v1/traces", &token, "application/json", body).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    assert_eq!(span_ids(&server, &token, "model=gpt-4o").await, ["b9", "a2"]);
+    assert_eq!(span_ids(&server, &token, "model=gpt-4o-2024-08-06").await, ["b9"]);
+    let traces = get_json(&server, &token, "/api/v1/traces?model=gpt-4o").await;
+    let trace_ids: Vec<&str> = traces["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|trace| trace["trace_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(trace_ids, [TRACE_B, TRACE_A]);
+
+    let db = &server.state.db;
+    let org_id: uuid::Uuid = org.parse().unwrap();
+    let known = app::telemetry::services::span_store::known_models(db, org_id)
+        .await
+        .unwrap();
+    assert!(
+        known.contains(&"gpt-4o".to_owned()) && known.contains(&"gpt-4o-2024-08-06".to_owned()),
+        "{known:?}"
+    );
+
+    // As before the column existed: the value gone, the job not done.
+    db.execute_unprepared("UPDATE spans SET request_model = NULL")
+        .await
+        .unwrap();
+    db.execute_unprepared(
+        "UPDATE maintenance_jobs SET position = 0, finished = false WHERE name = 'request_model_backfill'",
+    )
+    .await
+    .unwrap();
+    assert_eq!(span_ids(&server, &token, "model=gpt-4o").await, ["a2"]);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let backfill = || app::telemetry::services::span_store::backfill_request_models(db, &stop);
+    assert_eq!(
+        backfill().await.unwrap(),
+        1,
+        "only the span answered by another model"
+    );
+    assert_eq!(span_ids(&server, &token, "model=gpt-4o").await, ["b9", "a2"]);
+    assert_eq!(backfill().await.unwrap(), 0, "finished");
     server.stop().await;
 }
 

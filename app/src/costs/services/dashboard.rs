@@ -69,7 +69,7 @@ pub struct DashboardData {
     /// The GenAI metric points, when any is in the range.
     pub metric_points: Option<Vec<HistogramPoint>>,
     /// The names of the API tokens that `groups.by_owner` names.
-    pub token_names: HashMap<Uuid, String>,
+    pub token_names: HashMap<Uuid, usage::TokenName>,
 }
 
 /// Reads what the dashboard of `org_id` shows for the range.

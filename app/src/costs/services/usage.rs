@@ -429,25 +429,47 @@ pub fn figures(counters: &UsageCounters) -> UsageFigures {
     }
 }
 
+/// An API token as usage reports name it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenName {
+    pub name: String,
+    /// The first characters of its secret, as the Tokens page shows them.
+    pub prefix: String,
+}
+
+impl TokenName {
+    /// `name (prefix…)`: names need not be unique, prefixes tell tokens apart.
+    pub fn label(&self) -> String {
+        match self.name.trim() {
+            "" => format!("{}…", self.prefix),
+            name => format!("{name} ({}…)", self.prefix),
+        }
+    }
+}
+
 /// The names of the organization's tokens among `ids`.
 pub(crate) async fn token_names(
     db: &DatabaseConnection,
     org_id: Uuid,
     ids: Vec<Uuid>,
-) -> Result<HashMap<Uuid, String>> {
+) -> Result<HashMap<Uuid, TokenName>> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let tokens: Vec<(Uuid, String)> = api_token::Entity::find()
+    let tokens: Vec<(Uuid, String, String)> = api_token::Entity::find()
         .select_only()
         .column(api_token::Column::Id)
         .column(api_token::Column::Name)
+        .column(api_token::Column::DisplayPrefix)
         .filter(api_token::Column::OrgId.eq(org_id))
         .filter(api_token::Column::Id.is_in(ids))
         .into_tuple()
         .all(db)
         .await?;
-    Ok(tokens.into_iter().collect())
+    Ok(tokens
+        .into_iter()
+        .map(|(id, name, prefix)| (id, TokenName { name, prefix }))
+        .collect())
 }
 
 /// The usage report for `query` over `org_id`'s rollups.
@@ -490,9 +512,9 @@ pub async fn report(
                     Dimension::Service => row.service = Some(value),
                     Dimension::Agent => row.agent = Some(value),
                     Dimension::Token => {
-                        row.token_name = Uuid::parse_str(&value)
-                            .ok()
-                            .and_then(|id| names.get(&id).cloned());
+                        let token = Uuid::parse_str(&value).ok().and_then(|id| names.get(&id));
+                        row.token_name = token.map(|token| token.name.clone());
+                        row.token_prefix = token.map(|token| token.prefix.clone());
                         row.token_id = Some(value);
                     }
                 }

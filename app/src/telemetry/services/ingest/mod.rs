@@ -61,8 +61,15 @@ pub fn row(span: NormalizedSpan) -> SpanRow {
     let payload = payload::encode(&span);
     let search_text = span_store::searchable_text(&span.llm);
     let NormalizedSpan {
-        record, llm, cost, ..
+        record,
+        mut llm,
+        cost,
+        ..
     } = span;
+    let request_model = llm
+        .request_model
+        .take()
+        .filter(|asked| Some(asked) != llm.model.as_ref());
     SpanRow {
         span_kind: record.kind.as_str(),
         llm_kind: llm.kind.as_str(),
@@ -80,6 +87,7 @@ pub fn row(span: NormalizedSpan) -> SpanRow {
         operation: llm.operation,
         provider: llm.provider,
         model: llm.model,
+        request_model,
         tokens: llm.tokens,
         tool_name: llm.tool_name,
         tool_call_id: llm.tool_call_id,

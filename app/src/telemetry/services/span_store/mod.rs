@@ -11,6 +11,7 @@
 
 mod query;
 mod repricing;
+mod request_models;
 mod row;
 mod search;
 mod spans;
@@ -21,9 +22,12 @@ mod write;
 
 pub use query::parse_time;
 pub use repricing::{PricedRange, PricedSpan, add_to_trace_cost, priced_spans, set_span_cost};
+pub use request_models::backfill_request_models;
 pub use row::{SpanBatch, SpanRow};
 pub use search::{backfill_index, searchable_text};
-pub use spans::{UsageSpans, check_query, latest_row_id, list_spans, list_usage_spans, spans_after};
+pub use spans::{
+    UsageSpans, check_query, known_models, latest_row_id, list_spans, list_usage_spans, spans_after,
+};
 pub use traces::{get_span, get_trace, last_ingested_at, list_traces, most_expensive};
 pub use upkeep::{newest_span_id, refresh_statistics};
 pub use write::{StoredSpan, write_spans};

@@ -122,8 +122,10 @@ impl SpanFilter {
         if let Some(status) = text(&query.status) {
             condition = condition.add(span::Column::StatusCode.eq(one_of("status", status, STATUSES)?));
         }
+        if let Some(model) = text(&query.model) {
+            condition = condition.add(asked_or_answered_by(model));
+        }
         for (column, value) in [
-            (span::Column::Model, &query.model),
             (span::Column::Provider, &query.provider),
             (span::Column::ServiceName, &query.service),
             (span::Column::ToolName, &query.tool),
@@ -155,6 +157,14 @@ impl SpanFilter {
         }
         Ok(Self { condition })
     }
+}
+
+/// Spans whose request asked for `model` or whose answer came from it: a
+/// filter by `gpt-4o` finds the spans answered by `gpt-4o-2024-08-06`.
+fn asked_or_answered_by(model: &str) -> SimpleExpr {
+    span::Column::Model
+        .eq(model)
+        .or(span::Column::RequestModel.eq(model))
 }
 
 pub(super) fn text_search(backend: DatabaseBackend, words: &str) -> Result<SimpleExpr> {
@@ -202,7 +212,7 @@ impl TraceFilter {
             condition = condition.add(trace::Column::ServiceName.eq(service));
         }
         if let Some(model) = text(&query.model) {
-            condition = condition.add(traces_with_a_span(org_id, span::Column::Model.eq(model)));
+            condition = condition.add(traces_with_a_span(org_id, asked_or_answered_by(model)));
         }
         match text(&query.status) {
             Some("error") => condition = condition.add(trace::Column::ErrorCount.gt(0)),

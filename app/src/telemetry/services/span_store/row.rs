@@ -24,6 +24,10 @@ pub struct SpanRow {
     pub operation: Option<String>,
     pub provider: Option<String>,
     pub model: Option<String>,
+    /// The model the request asked for, when the answer names another (a
+    /// dated snapshot such as `gpt-4o-2024-08-06` for `gpt-4o`); `None` when
+    /// they agree, so the index holds only the spans that need it.
+    pub request_model: Option<String>,
     pub tokens: TokenUsage,
     pub tool_name: Option<String>,
     pub tool_call_id: Option<String>,
@@ -77,6 +81,7 @@ impl SpanRow {
             self.operation.clone().into(),
             self.provider.clone().into(),
             self.model.clone().into(),
+            self.request_model.clone().into(),
             tokens.input.into(),
             tokens.output.into(),
             tokens.cache_read.into(),
@@ -113,6 +118,7 @@ pub(super) const SPAN_COLUMNS: &[&str] = &[
     "operation",
     "provider",
     "model",
+    "request_model",
     "input_tokens",
     "output_tokens",
     "cache_read_tokens",

@@ -3,8 +3,8 @@
 
 use entity::span;
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -208,4 +208,46 @@ pub async fn spans_after(
 /// Checks a live tail's filters without reading anything.
 pub fn check_query(backend: DatabaseBackend, query: &SpanQuery) -> Result<()> {
     SpanFilter::parse(backend, Uuid::nil(), query).map(|_| ())
+}
+
+/// Most models offered as suggestions.
+const KNOWN_MODELS: usize = 200;
+
+/// The models `org_id`'s spans were answered by or asked for, sorted: the
+/// Model filter's suggestions. Each column is walked as a loose index scan
+/// (one index seek per distinct model, through the partial indexes on
+/// `(org_id, model)` and `(org_id, request_model)`), so the cost follows the
+/// number of models, not of spans.
+pub async fn known_models(db: &DatabaseConnection, org_id: Uuid) -> Result<Vec<String>> {
+    let backend = db.get_database_backend();
+    let org = match backend {
+        DatabaseBackend::Postgres => "$1",
+        _ => "?1",
+    };
+    let mut models = std::collections::BTreeSet::new();
+    for column in ["model", "request_model"] {
+        let sql = format!(
+            "WITH RECURSIVE known(name) AS ( \
+               SELECT MIN({column}) FROM spans WHERE org_id = {org} AND {column} IS NOT NULL \
+               UNION ALL \
+               SELECT (SELECT MIN({column}) FROM spans WHERE org_id = {org} AND {column} > known.name) \
+               FROM known WHERE known.name IS NOT NULL \
+             ) SELECT name FROM known WHERE name IS NOT NULL LIMIT {KNOWN_MODELS}"
+        );
+        let rows = db
+            .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                backend,
+                sql,
+                [org_id.into()],
+            ))
+            .await?;
+        for row in rows {
+            models.insert(row.try_get_by_index::<String>(0)?);
+        }
+    }
+    Ok(models
+        .into_iter()
+        .filter(|model| !model.is_empty())
+        .take(KNOWN_MODELS)
+        .collect())
 }
