@@ -113,3 +113,20 @@ test("the configuration card waits for spans, then sees the test trace arrive", 
     "agent", "request", "tool_call", "tool_result", "request", "response",
   ]);
 });
+
+test("settings forms lay their fields out in a row from the card's left edge", async ({ page }) => {
+  await act.signUpWithTestTrace(page, "forms");
+  for (const [path, heading, field] of [
+    ["/settings", "Invite someone", "Email"],
+    ["/settings", "New organization", "Name"],
+    ["/settings/tokens", "Mint a token", "Name"],
+  ]) {
+    await act.openHydrated(page, path);
+    const card = page.locator("section.card").filter({ has: page.getByRole("heading", { name: heading }) });
+    const title = (await card.getByRole("heading", { name: heading }).boundingBox())!;
+    const input = (await card.getByLabel(field, { exact: true }).boundingBox())!;
+    const submit = (await card.getByRole("button").last().boundingBox())!;
+    expect(Math.abs(input.x - title.x), `${heading}: the first field starts under the title`).toBeLessThan(2);
+    expect(submit.x, `${heading}: the button follows the fields in the same row`).toBeGreaterThan(input.x + input.width);
+  }
+});

@@ -37,15 +37,20 @@ test("spans appear in the explorer, filter by tool, and open a trace with a rend
     expect(["tool_call", "tool_result"]).toContain(kind);
   }
 
-  // A quick filter on a model name: the demo's two requests answered as
-  // different model versions, so each name keeps one row.
+  // A quick filter on a model name. The demo's two requests both asked for
+  // gpt-4o; one was answered by a dated snapshot. Its name keeps that row
+  // only, and the name asked for keeps both.
   await act.openHydrated(page, "/spans");
-  const modelLink = page.getByTestId("span-table").getByRole("link", { name: /^gpt-4o/ }).first();
-  const model = (await modelLink.textContent())!.trim();
-  await modelLink.click();
-  await expect(page).toHaveURL(new RegExp(`model=${model}`));
+  await page.getByTestId("span-table").getByRole("link", { name: "gpt-4o-2024-08-06" }).click();
+  await expect(page).toHaveURL(/model=gpt-4o-2024-08-06/);
   await expect(rows).toHaveCount(1);
-  await expect(rows.first()).toContainText(model);
+  await expect(rows.first()).toContainText("gpt-4o-2024-08-06");
+  await act.openHydrated(page, "/spans");
+  await page.getByTestId("span-table").getByRole("link", { name: "gpt-4o", exact: true }).click();
+  await expect(page).toHaveURL(/model=gpt-4o$/);
+  await expect(rows).toHaveCount(2);
+  // The Model box suggests the organization's models, both names included.
+  await expect(page.getByTestId("known-models").locator("option")).toHaveCount(2);
 
   // The tool result's trace page renders its diff with coloured lines.
   await act.openHydrated(page, "/spans?kind=tool_result");

@@ -175,6 +175,7 @@ fn TraceBody(trace: TraceDetail) -> impl IntoView {
     let export = format!("/api/v1/traces/{trace_id}/export");
     let export_otlp = format!("/api/v1/traces/{trace_id}/export?format=otlp");
     view! {
+        <div class="trace-page">
         <header class="page-header">
             <h1>{summary.root_span_name.clone().unwrap_or_else(|| "Trace".to_owned())}</h1>
             <p class="lead trace-facts">
@@ -240,6 +241,7 @@ fn TraceBody(trace: TraceDetail) -> impl IntoView {
             <section class="span-detail" aria-label="Selected span" data-testid="span-detail">
                 {move || selected().map(|index| spans.with_value(|spans| view! { <SpanDetail span=spans[index].clone() /> }))}
             </section>
+        </div>
         </div>
     }
 }
