@@ -20,6 +20,33 @@ mod m20261204_000012_request_model;
 
 pub struct Migrator;
 
+/// Registers a one-off job in `maintenance_jobs` for the server to run in
+/// the background (it walks older rows from position 0).
+pub(crate) async fn register_maintenance_job(manager: &SchemaManager<'_>, name: &str) -> Result<(), DbErr> {
+    manager
+        .exec_stmt(
+            Query::insert()
+                .into_table(Alias::new("maintenance_jobs"))
+                .columns([Alias::new("name")])
+                .values_panic([name.into()])
+                .on_conflict(OnConflict::column(Alias::new("name")).do_nothing().to_owned())
+                .to_owned(),
+        )
+        .await
+}
+
+/// Removes a job that [`register_maintenance_job`] registered.
+pub(crate) async fn unregister_maintenance_job(manager: &SchemaManager<'_>, name: &str) -> Result<(), DbErr> {
+    manager
+        .exec_stmt(
+            Query::delete()
+                .from_table(Alias::new("maintenance_jobs"))
+                .and_where(Expr::col(Alias::new("name")).eq(name))
+                .to_owned(),
+        )
+        .await
+}
+
 /// Runs the statements written for the connected backend, in order: for
 /// schema that SQLite and PostgreSQL spell differently.
 pub(crate) async fn run_per_backend(

@@ -27,27 +27,11 @@ const DOWN: &[&str] = &[
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         crate::run_per_backend(manager, UP, UP).await?;
-        manager
-            .exec_stmt(
-                Query::insert()
-                    .into_table(Alias::new("maintenance_jobs"))
-                    .columns([Alias::new("name")])
-                    .values_panic([REQUEST_MODEL_BACKFILL.into()])
-                    .on_conflict(OnConflict::column(Alias::new("name")).do_nothing().to_owned())
-                    .to_owned(),
-            )
-            .await
+        crate::register_maintenance_job(manager, REQUEST_MODEL_BACKFILL).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .exec_stmt(
-                Query::delete()
-                    .from_table(Alias::new("maintenance_jobs"))
-                    .and_where(Expr::col(Alias::new("name")).eq(REQUEST_MODEL_BACKFILL))
-                    .to_owned(),
-            )
-            .await?;
+        crate::unregister_maintenance_job(manager, REQUEST_MODEL_BACKFILL).await?;
         crate::run_per_backend(manager, DOWN, DOWN).await
     }
 }

@@ -23,7 +23,10 @@ use crate::{
         transaction::{WriteTransaction, value_groups},
     },
     telemetry::{
-        services::{span::genai::LlmFields, span_store::views::span_view},
+        services::{
+            span::genai::LlmFields,
+            span_store::{upkeep::newest_span_id, views::span_view},
+        },
         types::SpanView,
     },
 };
@@ -197,14 +200,7 @@ pub async fn backfill_index(db: &DatabaseConnection, stop: &CancellationToken) -
         return Ok(0);
     };
     // Everything above the newest span at start was indexed at ingest.
-    let last = span::Entity::find()
-        .select_only()
-        .column_as(span::Column::Id.max(), "last")
-        .into_tuple::<Option<i64>>()
-        .one(db)
-        .await?
-        .flatten()
-        .unwrap_or(0);
+    let last = newest_span_id(db).await?;
     let mut indexed = 0;
     while position < last && !stop.is_cancelled() {
         let rows = span::Entity::find()
