@@ -129,6 +129,16 @@ async fn every_span_filter_narrows_the_list(backend: Backend) {
         ["b2", "b1", "a4", "a3", "a2", "a1"],
         "newest first"
     );
+    assert_eq!(
+        span_ids(
+            &server,
+            &token,
+            "limit=&cursor=&q=&kind=&since=&until=&min_cost_usd="
+        )
+        .await,
+        ["b2", "b1", "a4", "a3", "a2", "a1"],
+        "empty parameters, as forms and generated clients send them, count as absent"
+    );
     let cases = [
         ("kind=request", vec!["b1", "a2"]),
         ("kind=tool_result", vec!["a4"]),

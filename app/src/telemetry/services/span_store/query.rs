@@ -62,8 +62,10 @@ pub(super) fn parse_limit(limit: Option<&str>) -> Result<u64> {
     parse_limit_up_to(limit, MAX_PAGE)
 }
 
+/// The page size asked for; an empty `limit=` (what forms and generated
+/// clients send for a blank field) is the default, as no `limit` is.
 pub(super) fn parse_limit_up_to(limit: Option<&str>, max: u64) -> Result<u64> {
-    match limit {
+    match limit.filter(|text| !text.is_empty()) {
         None => Ok(std::cmp::min(DEFAULT_PAGE, max)),
         Some(text) => match text.parse::<u64>() {
             Ok(limit) if (1..=max).contains(&limit) => Ok(limit),
@@ -90,7 +92,10 @@ pub(super) struct Cursor<T> {
 }
 
 pub(super) fn parse_cursor<T: std::str::FromStr>(cursor: Option<&str>) -> Result<Option<Cursor<T>>> {
-    let Some(text) = cursor else { return Ok(None) };
+    // An empty `cursor=` is the first page.
+    let Some(text) = cursor.filter(|text| !text.is_empty()) else {
+        return Ok(None);
+    };
     text.split_once('_')
         .and_then(|(start, after)| {
             Some(Cursor {
