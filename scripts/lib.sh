@@ -69,8 +69,10 @@ build_site() {
     wasm-bindgen --target web --no-typescript --out-dir "$pkg" --out-name specula "$wasm"
     "$ROOT/tools/node_modules/.bin/wasm-opt" -Oz --enable-bulk-memory --enable-nontrapping-float-to-int \
       "$pkg/specula_bg.wasm" -o "$pkg/specula_bg.wasm"
+    node "$ROOT/tools/compress.mjs" "$pkg/specula_bg.wasm" "$pkg/specula.js"
   fi
   cp "$ROOT/style/main.css" "$pkg/specula.css"
+  node "$ROOT/tools/compress.mjs" "$pkg/specula.css" >/dev/null
   cp -r "$ROOT/public/." "$SITE_DIR/"
 }
 

@@ -19,6 +19,7 @@ on_every_backend!(
     section_pages_render_their_empty_state,
     unknown_route_renders_the_404_page,
     wasm_bundle_is_served_as_application_wasm,
+    the_bundle_is_sent_precompressed_and_revalidated,
     server_function_returns_instance_info,
     oversized_body_is_refused_with_413,
     migrations_are_idempotent_and_keep_the_instance,
@@ -145,6 +146,50 @@ async fn wasm_bundle_is_served_as_application_wasm(backend: Backend) {
             .to_str()
             .unwrap()
             .starts_with("text/css")
+    );
+    server.stop().await;
+}
+
+/// The build's brotli and gzip copies go to browsers that accept them, the
+/// plain file to the others; every asset is kept by the browser but checked
+/// again (`no-cache`), and an unchanged one answers 304.
+async fn the_bundle_is_sent_precompressed_and_revalidated(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let fetch = |accept: &'static str| {
+        server
+            .client
+            .get(server.url("/pkg/specula_bg.wasm"))
+            .header(header::ACCEPT_ENCODING, accept)
+            .send()
+    };
+    let brotli = fetch("gzip, deflate, br, zstd").await.unwrap();
+    assert_eq!(brotli.status(), StatusCode::OK);
+    assert_eq!(brotli.headers()[header::CONTENT_ENCODING], "br");
+    assert_eq!(brotli.headers()[header::CONTENT_TYPE], "application/wasm");
+    assert_eq!(brotli.headers()[header::CACHE_CONTROL], "no-cache");
+    let last_modified = brotli.headers()[header::LAST_MODIFIED].clone();
+    assert_eq!(&brotli.bytes().await.unwrap()[..], common::FAKE_BROTLI_WASM);
+
+    let gzip = fetch("gzip").await.unwrap();
+    assert_eq!(gzip.headers()[header::CONTENT_ENCODING], "gzip");
+    assert_eq!(&gzip.bytes().await.unwrap()[..], common::FAKE_GZIP_WASM);
+
+    let plain = fetch("identity").await.unwrap();
+    assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+    assert_eq!(&plain.bytes().await.unwrap()[..4], b"\0asm");
+
+    let again = server
+        .client
+        .get(server.url("/pkg/specula_bg.wasm"))
+        .header(header::ACCEPT_ENCODING, "br")
+        .header(header::IF_MODIFIED_SINCE, last_modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status(),
+        StatusCode::NOT_MODIFIED,
+        "an unchanged bundle is not sent again"
     );
     server.stop().await;
 }

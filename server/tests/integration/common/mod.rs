@@ -112,8 +112,16 @@ fn fake_site_root(dir: &TempDir) -> PathBuf {
     )
     .unwrap();
     std::fs::write(pkg.join("specula.css"), "body{}\n").unwrap();
+    // What the build writes beside the bundle (see tools/compress.mjs); the
+    // bytes only need to tell the variants apart.
+    std::fs::write(pkg.join("specula_bg.wasm.br"), FAKE_BROTLI_WASM).unwrap();
+    std::fs::write(pkg.join("specula_bg.wasm.gz"), FAKE_GZIP_WASM).unwrap();
     root
 }
+
+/// The fake site's precompressed copies of its wasm.
+pub const FAKE_BROTLI_WASM: &[u8] = b"brotli copy";
+pub const FAKE_GZIP_WASM: &[u8] = b"gzip copy";
 
 pub struct TestServer {
     pub addr: SocketAddr,
