@@ -16,6 +16,7 @@ step "clippy (server side)" cargo clippy --locked --workspace --exclude frontend
 step "clippy (browser side)" cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "Rust tests" cargo test --locked --workspace --exclude frontend
 step "building the browser bundle" build_site
+step "browser bundle size" check_bundle_size
 
 run_browser_tests() {
   SPECULA_E2E_BIN="$ROOT/target/debug/specula" \
