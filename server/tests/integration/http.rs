@@ -77,9 +77,10 @@ async fn home_page_is_server_rendered_with_the_shell(backend: Backend) {
     let html = response.text().await.unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
     assert!(html.contains("<title>Specula</title>"), "{html}");
-    assert!(html.contains(r#"class="brand-name">Specula</span>"#));
+    // Text may be followed by a hydration marker (`<!>`) before the tag closes.
+    assert!(html.contains(r#"class="brand-name">Specula"#));
     for section in ["Spans", "Traces", "Costs", "Policies", "Settings"] {
-        assert!(html.contains(&format!(">{section}</a>")), "nav lacks {section}");
+        assert!(html.contains(&format!(">{section}<")), "nav lacks {section}");
     }
     assert!(html.contains(r#"data-testid="theme-toggle""#));
     assert!(html.contains("/pkg/specula.js"), "hydration script missing");
@@ -124,7 +125,8 @@ async fn unknown_route_renders_the_404_page(backend: Backend) {
     assert!(html.contains("Page not found"));
     assert!(html.contains("/no/such/page"));
     // The shell is still there: the user can navigate away.
-    assert!(html.contains(r#"class="brand-name">Specula</span>"#));
+    // Text may be followed by a hydration marker (`<!>`) before the tag closes.
+    assert!(html.contains(r#"class="brand-name">Specula"#));
     // A missing asset is a plain 404 too.
     assert_eq!(
         server.get("/pkg/missing.js").await.status(),
