@@ -11,6 +11,7 @@ use crate::{
     accounts::services::{throttle::LoginThrottle, tokens::TokenCache},
     costs::services::price_book::PriceBook,
     telemetry::services::{
+        demo_workload::DemoIngest,
         ingest::{policy::IngestPolicy, writer::IngestWriter},
         live::LiveHub,
     },
@@ -34,6 +35,8 @@ pub struct AppState {
     pub live: LiveHub,
     /// Each organization's prices, as ingest prices spans with them.
     pub prices: PriceBook,
+    /// Sends the demo workload through OTLP ingest ("Run demo").
+    pub demo: Arc<dyn DemoIngest>,
 }
 
 /// How accounts behave on this installation.

@@ -17,6 +17,7 @@ mod m20261202_000009_prices;
 mod m20261202_000010_daily_and_metric_rollups;
 mod m20261202_000011_partial_model_index;
 mod m20261204_000012_request_model;
+mod m20261204_000013_demo_workloads;
 
 pub struct Migrator;
 
@@ -81,6 +82,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000010_daily_and_metric_rollups::Migration),
             Box::new(m20261202_000011_partial_model_index::Migration),
             Box::new(m20261204_000012_request_model::Migration),
+            Box::new(m20261204_000013_demo_workloads::Migration),
         ]
     }
 }

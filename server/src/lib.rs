@@ -97,6 +97,7 @@ impl Server {
             ingest_policy: Arc::new(config.ingest_policy()),
             live,
             prices: Default::default(),
+            demo: Arc::new(otlp::OtlpDemo),
         };
         tracing::info!(
             %instance_id,

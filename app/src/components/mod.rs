@@ -2,6 +2,7 @@
 
 pub mod account_menu;
 pub mod copy_button;
+pub mod demo_data;
 pub mod diff_view;
 pub mod error_panel;
 pub mod form_status;

@@ -16,6 +16,7 @@ use crate::{
     },
     components::{
         copy_button::CopyButton,
+        demo_data::DemoDataCard,
         form_status::action_error,
         session::{RequireUser, refresh_session_after},
     },
@@ -27,7 +28,12 @@ pub fn SettingsPage() -> impl IntoView {
         <Title text="Settings" />
         <SettingsHeader title="Settings" />
         <RequireUser children=|_, org| match org {
-            Some(org) => view! { <Members org=org.clone() /> <NewOrganization /> <DangerZone org /> }.into_any(),
+            Some(org) => view! {
+                <Members org=org.clone() />
+                <DemoDataCard org_id=org.id can_manage=role_allows(org.role, Action::ManagePolicies) />
+                <NewOrganization />
+                <DangerZone org />
+            }.into_any(),
             None => view! { <NewOrganization /> }.into_any(),
         } />
     }

@@ -11,8 +11,9 @@ use leptos_router::{
 };
 
 use crate::{
-    accounts::types::OrgSummary,
+    accounts::types::{Action, OrgSummary, role_allows},
     components::{
+        demo_data::RunDemoButton,
         keyboard_navigation::keyboard_navigation,
         kind_badge::{KINDS, KindBadge},
         list_filters::{TimeRangeFields, custom_window, list_href, param, params_all},
@@ -182,7 +183,12 @@ fn Explorer(
                     None => ().into_any(),
                     Some(Err(err)) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
                     Some(Ok(page)) if page.spans.is_empty() && !filtered() => {
-                        view! { <SendTracesCard org=Some(org.get_value()) /> }.into_any()
+                        let org = org.get_value();
+                        let can_run_demo = role_allows(org.role, Action::ManagePolicies);
+                        view! {
+                            <SendTracesCard org=Some(org.clone()) />
+                            {can_run_demo.then(|| view! { <RunDemoButton org_id=org.id /> })}
+                        }.into_any()
                     }
                     Some(Ok(page)) if page.spans.is_empty() => view! {
                         <div class="empty-state" data-testid="no-match">

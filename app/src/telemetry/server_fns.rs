@@ -9,7 +9,9 @@ use uuid::Uuid;
 use crate::telemetry::types::{CUSTOM_RANGE, TIME_RANGES};
 use crate::{
     error::ApiError,
-    telemetry::types::{IngestStatus, SpanPage, SpanQuery, TraceDetail, TracePage, TraceQuery},
+    telemetry::types::{
+        DemoData, DemoRemoval, IngestStatus, SpanPage, SpanQuery, TraceDetail, TracePage, TraceQuery,
+    },
 };
 
 /// A page of the organization's spans; `range` (a [`TIME_RANGES`] value)
@@ -122,4 +124,27 @@ pub async fn send_test_trace(org_id: Uuid) -> Result<String, ApiError> {
         )
     })?;
     Ok(trace_id)
+}
+
+/// The organization's demo data, if "Run demo" added some.
+#[server]
+pub async fn get_demo_data(org_id: Uuid) -> Result<Option<DemoData>, ApiError> {
+    use crate::accounts::types::Action;
+
+    let (state, _) = crate::server_context::member(org_id, Action::Read).await?;
+    Ok(crate::telemetry::services::demo_workload::get(&state.db, org_id).await?)
+}
+
+/// Adds a week of demo telemetry to the organization (admins).
+#[server]
+pub async fn run_demo(org_id: Uuid) -> Result<DemoData, ApiError> {
+    let (state, _, user) = crate::server_context::signed_in().await?;
+    Ok(crate::telemetry::services::demo_workload::add(&state, org_id, &user).await?)
+}
+
+/// Deletes what "Run demo" added (admins).
+#[server]
+pub async fn remove_demo_data(org_id: Uuid) -> Result<DemoRemoval, ApiError> {
+    let (state, _, user) = crate::server_context::signed_in().await?;
+    Ok(crate::telemetry::services::demo_workload::remove(&state, org_id, &user).await?)
 }

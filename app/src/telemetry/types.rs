@@ -235,3 +235,31 @@ mod tests {
         );
     }
 }
+
+/// The demo workload "Run demo" added to an organization: what it holds and
+/// how to tell it apart (its services are named `demo-…`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DemoData {
+    /// When it was added (Unix ns).
+    pub added_at_ns: i64,
+    /// Who added it (their email), if they still exist.
+    pub added_by: Option<String>,
+    /// 16 hex digits: every demo trace id starts with them, and every demo
+    /// span and metric point carries them as the resource attribute `specula.demo`.
+    pub marker: String,
+    pub traces: i64,
+    pub spans: i64,
+    pub metric_points: i64,
+}
+
+/// What "Remove demo data" deleted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DemoRemoval {
+    pub traces: u64,
+    pub spans: u64,
+    pub metric_points: u64,
+    /// Usage rollup rows (hourly and daily) of the demo's token.
+    pub usage_rollups: u64,
+}

@@ -6,6 +6,7 @@
 mod auth;
 pub mod bearer;
 mod costs;
+mod demo;
 pub mod extract;
 mod live;
 pub mod openapi;
@@ -53,6 +54,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(prices::list, prices::replace))
         .routes(routes!(prices::request_recompute, prices::list_recomputes))
         .routes(routes!(prices::get_recompute))
+        .routes(routes!(demo::get, demo::add, demo::remove))
         .routes(routes!(orgs::preview_invitation))
         .routes(routes!(orgs::accept_invitation))
         .merge(token_only)

@@ -7,6 +7,7 @@
 mod convert;
 mod convert_metrics;
 mod decode;
+mod demo;
 mod encode;
 mod encoding;
 mod error;
@@ -17,6 +18,7 @@ mod http;
 mod payload_dictionary;
 
 pub use decode::DecodeLimits;
+pub use demo::OtlpDemo;
 pub use encode::trace_to_otlp_json;
 pub use error::IngestError;
 pub use grpc::router as grpc_router;

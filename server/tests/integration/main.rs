@@ -8,6 +8,7 @@ mod common;
 mod accounts;
 mod cli;
 mod costs;
+mod demo;
 mod explorer;
 mod golden;
 mod http;

@@ -12,8 +12,8 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::{api_token, user};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, sea_query::Expr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QueryOrder, sea_query::Expr,
 };
 use uuid::Uuid;
 
@@ -186,6 +186,47 @@ pub async fn mint(
         token: token_info(&row, creator_email),
         secret,
     })
+}
+
+/// A token no one holds, for what Specula ingests itself on the
+/// organization's behalf (the demo workload): created revoked with a secret
+/// that is never kept, so it authenticates nothing, yet the usage it is
+/// credited with is labelled with its name. Returns its id.
+pub async fn create_internal(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    name: &str,
+    creator: Option<Uuid>,
+) -> Result<Uuid> {
+    let secret = format!("{TOKEN_PREFIX}{}", secrets::random_alphanumeric(SECRET_LEN));
+    let now = Utc::now();
+    let row = api_token::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        org_id: Set(org_id),
+        name: Set(name.to_owned()),
+        token_hash: Set(secrets::sha256_hex(&secret)),
+        display_prefix: Set(secret[..DISPLAY_LEN].to_owned()),
+        scopes: Set(encode_scopes(&[TokenScope::Ingest])),
+        created_by: Set(creator),
+        created_at: Set(now),
+        expires_at: Set(None),
+        revoked_at: Set(Some(now)),
+        last_used_at: Set(None),
+    }
+    .insert(db)
+    .await?;
+    Ok(row.id)
+}
+
+/// Deletes a token made by [`create_internal`], once what it was
+/// credited with is gone.
+pub async fn delete_internal(db: &impl ConnectionTrait, org_id: Uuid, token_id: Uuid) -> Result<()> {
+    api_token::Entity::delete_many()
+        .filter(api_token::Column::OrgId.eq(org_id))
+        .filter(api_token::Column::Id.eq(token_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// Every token of the organization, newest first, revoked ones included.

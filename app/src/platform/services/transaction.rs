@@ -71,6 +71,14 @@ impl<C: ConnectionTrait> WriteTransaction for C {
     }
 }
 
+/// The `number`th (1-based) bound parameter in the backend's style.
+pub fn placeholder(backend: DatabaseBackend, number: usize) -> String {
+    match backend {
+        DatabaseBackend::Postgres => format!("${number}"),
+        _ => "?".to_owned(),
+    }
+}
+
 /// `(…), (…)` with `rows` groups of `columns` parameters in the backend's style.
 pub fn value_groups(backend: DatabaseBackend, rows: usize, columns: usize) -> String {
     let mut sql = String::with_capacity(rows * columns * 5);

@@ -5,13 +5,13 @@
 use entity::metric_point;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    DbErr, EntityTrait, QueryTrait,
+    DbErr, EntityTrait, QueryTrait, Statement,
 };
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{
-    platform::services::transaction::WriteTransaction,
+    platform::services::transaction::{WriteTransaction, placeholder},
     telemetry::services::{
         ingest::metric_rollups::{self, RollupPoint},
         span::record::Attributes,
@@ -118,4 +118,48 @@ pub(crate) async fn insert_points(txn: &impl WriteTransaction, batches: &[PointB
             .await?;
     }
     metric_rollups::upsert(txn, &rollup_points).await
+}
+
+/// Deletes the organization's metric points, and their rollup rows, whose
+/// resource carries the string attribute `key` = `value` (as stored: the
+/// compact JSON of the point's attributes, the resource's under `resource`).
+/// Returns how many points went. `value` must not hold LIKE wildcards.
+pub async fn delete_points_of_resource(
+    txn: &impl WriteTransaction,
+    org_id: Uuid,
+    key: &str,
+    value: &str,
+) -> Result<u64, DbErr> {
+    if [key, value]
+        .iter()
+        .any(|text| text.contains(['%', '_', '"', '\\']))
+    {
+        return Err(DbErr::Custom(format!("not a plain attribute: {key}={value}")));
+    }
+    let backend = txn.backend();
+    let pattern = format!(
+        "%{}%",
+        serde_json::json!({ key: value })
+            .to_string()
+            .trim_matches(['{', '}'])
+    );
+    let mut deleted = 0;
+    for table in ["metric_points", "metric_rollups"] {
+        let sql = format!(
+            "DELETE FROM {table} WHERE org_id = {} AND attributes LIKE {}",
+            placeholder(backend, 1),
+            placeholder(backend, 2)
+        );
+        let result = txn
+            .execute_statement(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [org_id.into(), pattern.clone().into()],
+            ))
+            .await?;
+        if table == "metric_points" {
+            deleted = result.rows_affected;
+        }
+    }
+    Ok(deleted)
 }

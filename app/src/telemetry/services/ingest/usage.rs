@@ -17,7 +17,7 @@ use sea_orm::{DbErr, Statement, Value};
 use uuid::Uuid;
 
 use crate::{
-    platform::services::transaction::{WriteTransaction, value_groups},
+    platform::services::transaction::{WriteTransaction, placeholder, value_groups},
     telemetry::services::{
         span::{
             genai::LlmKind,
@@ -288,6 +288,34 @@ const USAGE_CHUNK: usize = 200;
 
 /// Nanoseconds per day (UTC days: the dashboards label periods in UTC).
 pub const DAY_NS: i64 = 24 * HOUR_NS;
+
+/// Deletes the organization's usage rollups (hourly and daily) sent with
+/// `token_id`: everything that token's spans added to them.
+pub async fn delete_rollups_of_token(
+    txn: &impl WriteTransaction,
+    org_id: Uuid,
+    token_id: Uuid,
+) -> Result<u64, DbErr> {
+    let backend = txn.backend();
+    let mut deleted = 0;
+    for period in [RollupPeriod::Hour, RollupPeriod::Day] {
+        let sql = format!(
+            "DELETE FROM {} WHERE org_id = {} AND token_id = {}",
+            period.table(),
+            placeholder(backend, 1),
+            placeholder(backend, 2)
+        );
+        deleted += txn
+            .execute_statement(Statement::from_sql_and_values(
+                backend,
+                sql,
+                [org_id.into(), token_id.into()],
+            ))
+            .await?
+            .rows_affected;
+    }
+    Ok(deleted)
+}
 
 /// The two tables of usage rollups: the same sums per hour and per day. A
 /// month reads some thirty day rows per key instead of 720 hour rows.

@@ -10,6 +10,7 @@
 //! and policies stay in the relational database.
 
 mod query;
+mod removal;
 mod repricing;
 mod request_models;
 mod row;
@@ -21,6 +22,7 @@ mod views;
 mod write;
 
 pub use query::parse_time;
+pub use removal::{RemovedTraces, delete_traces_with_prefix};
 pub use repricing::{PricedRange, PricedSpan, add_to_trace_cost, priced_spans, set_span_cost};
 pub use request_models::backfill_request_models;
 pub use row::{SpanBatch, SpanRow};
