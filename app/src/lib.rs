@@ -30,7 +30,7 @@ pub mod state;
 pub mod telemetry;
 
 use leptos::prelude::*;
-use leptos_meta::{Link, Meta, MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_meta::{Link, Meta, MetaTags, Title, provide_meta_context};
 use leptos_router::{
     ParamSegment, StaticSegment,
     components::{Route, Router, Routes},
@@ -49,8 +49,9 @@ use pages::{
     tokens::TokensPage,
 };
 
-/// The name wasm-bindgen gives the browser bundle (`/pkg/specula.js`,
-/// `/pkg/specula_bg.wasm`) and the stylesheet (`/pkg/specula.css`).
+/// The name of the browser bundle (`/pkg/specula.js`, `/pkg/specula_bg.wasm`)
+/// and the stylesheet (`/pkg/specula.css`); the build adds a hash of their
+/// content (`specula-<hash>`), which the server passes on in the options.
 pub const OUTPUT_NAME: &str = "specula";
 
 /// The HTML document around the app, rendered only on the server.
@@ -64,6 +65,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 // Applied before first paint so a dark-theme user never sees a light flash.
                 <script inner_html=components::theme_toggle::THEME_BOOT_SCRIPT></script>
+                <link rel="stylesheet" id="specula-css" href=format!("/pkg/{}.css", options.output_name) />
                 <HydrationScripts options />
                 <MetaTags />
             </head>
@@ -80,7 +82,6 @@ pub fn App() -> impl IntoView {
     provide_session_context();
 
     view! {
-        <Stylesheet id="specula-css" href=format!("/pkg/{OUTPUT_NAME}.css") />
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />
         <Meta name="description" content="Specula: OpenTelemetry telemetry for LLM agents" />
         <Title formatter=|page: String| {

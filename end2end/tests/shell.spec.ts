@@ -3,7 +3,7 @@ import { act, check, find } from "./fixtures";
 
 test("home page arrives server-rendered", async ({ page }) => {
   // With JavaScript off, what the user sees is exactly the server's HTML.
-  await page.context().route("**/pkg/specula.js", (route) => route.abort());
+  await page.context().route("**/pkg/specula-*.js", (route) => route.abort());
   await page.goto("/");
   await expect(page).toHaveTitle("Specula");
   await expect(find.heading(page)).toHaveText("See every model call your agents make");

@@ -13,7 +13,7 @@ use axum::{
     Router,
     body::Body,
     extract::DefaultBodyLimit,
-    http::{HeaderName, HeaderValue, Request, header},
+    http::{HeaderName, HeaderValue, Request, Response, StatusCode, header},
     middleware,
     routing::get,
 };
@@ -24,7 +24,7 @@ use tower_http::{
     compression::CompressionLayer,
     limit::RequestBodyLimitLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
-    services::ServeDir,
+    services::{ServeDir, fs::ServeFileSystemResponseBody as ServeFileBody},
     set_header::{SetResponseHeader, SetResponseHeaderLayer},
     trace::{DefaultOnResponse, TraceLayer},
 };
@@ -144,16 +144,22 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
 /// The browser bundle and stylesheet. The build writes brotli and gzip
 /// copies beside each file, sent to browsers that accept them (the global
 /// compression layer leaves an encoded answer alone), so no request pays for
-/// compressing 2 MB. The names are fixed, so browsers keep the files but ask
-/// again each time (`no-cache`); an unchanged file is a 304 by its
-/// `Last-Modified`, not a new download.
-fn static_assets(pkg_dir: &str) -> SetResponseHeader<ServeDir, HeaderValue> {
+/// compressing 2 MB. Their names change with their content, so browsers keep
+/// them for a year without asking again; a missing file is not kept.
+fn static_assets(pkg_dir: &str) -> SetResponseHeader<ServeDir, ImmutableWhenFound> {
     ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::if_not_present(
             header::CACHE_CONTROL,
-            HeaderValue::from_static("no-cache"),
+            immutable_when_found as ImmutableWhenFound,
         ))
         .service(ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip())
+}
+
+type ImmutableWhenFound = fn(&Response<ServeFileBody>) -> Option<HeaderValue>;
+
+fn immutable_when_found(response: &Response<ServeFileBody>) -> Option<HeaderValue> {
+    (response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED)
+        .then(|| HeaderValue::from_static("public, max-age=31536000, immutable"))
 }
 
 /// Database-backed sessions: `HttpOnly`, `SameSite=Lax`, `Secure` over https,

@@ -83,8 +83,10 @@ async fn home_page_is_server_rendered_with_the_shell(backend: Backend) {
         assert!(html.contains(&format!(">{section}<")), "nav lacks {section}");
     }
     assert!(html.contains(r#"data-testid="theme-toggle""#));
-    assert!(html.contains("/pkg/specula.js"), "hydration script missing");
-    assert!(html.contains("/pkg/specula.css"), "stylesheet missing");
+    let bundle = common::FAKE_BUNDLE;
+    assert!(html.contains(&format!("/pkg/{bundle}.js")), "hydration script missing");
+    assert!(html.contains(&format!("/pkg/{bundle}_bg.wasm")), "wasm missing");
+    assert!(html.contains(&format!("/pkg/{bundle}.css")), "stylesheet missing");
     // The endpoints card was resolved on the server, not left loading.
     let endpoint = format!("http://{}/v1/traces", server.addr);
     assert!(html.contains(&endpoint), "endpoint {endpoint} missing");
@@ -127,21 +129,21 @@ async fn unknown_route_renders_the_404_page(backend: Backend) {
     // The shell is still there: the user can navigate away.
     // Text may be followed by a hydration marker (`<!>`) before the tag closes.
     assert!(html.contains(r#"class="brand-name">Specula"#));
-    // A missing asset is a plain 404 too.
-    assert_eq!(
-        server.get("/pkg/missing.js").await.status(),
-        StatusCode::NOT_FOUND
-    );
+    // A missing asset is a plain 404 too, and not kept by the browser.
+    let missing = server.get("/pkg/missing.js").await;
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    assert!(missing.headers().get(header::CACHE_CONTROL).is_none());
     server.stop().await;
 }
 
 async fn wasm_bundle_is_served_as_application_wasm(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let response = server.get("/pkg/specula_bg.wasm").await;
+    let bundle = common::FAKE_BUNDLE;
+    let response = server.get(&format!("/pkg/{bundle}_bg.wasm")).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CONTENT_TYPE], "application/wasm");
     assert_eq!(&response.bytes().await.unwrap()[..4], b"\0asm");
-    let css = server.get("/pkg/specula.css").await;
+    let css = server.get(&format!("/pkg/{bundle}.css")).await;
     assert_eq!(css.status(), StatusCode::OK);
     assert!(
         css.headers()[header::CONTENT_TYPE]
@@ -153,14 +155,15 @@ async fn wasm_bundle_is_served_as_application_wasm(backend: Backend) {
 }
 
 /// The build's brotli and gzip copies go to browsers that accept them, the
-/// plain file to the others; every asset is kept by the browser but checked
-/// again (`no-cache`), and an unchanged one answers 304.
+/// plain file to the others; every asset is named by its content, so the
+/// browser keeps it for good (`immutable`), and a revalidation answers 304.
 async fn the_bundle_is_sent_precompressed_and_revalidated(backend: Backend) {
     let server = TestServer::start(backend).await;
+    let wasm = format!("/pkg/{}_bg.wasm", common::FAKE_BUNDLE);
     let fetch = |accept: &'static str| {
         server
             .client
-            .get(server.url("/pkg/specula_bg.wasm"))
+            .get(server.url(&wasm))
             .header(header::ACCEPT_ENCODING, accept)
             .send()
     };
@@ -168,7 +171,10 @@ async fn the_bundle_is_sent_precompressed_and_revalidated(backend: Backend) {
     assert_eq!(brotli.status(), StatusCode::OK);
     assert_eq!(brotli.headers()[header::CONTENT_ENCODING], "br");
     assert_eq!(brotli.headers()[header::CONTENT_TYPE], "application/wasm");
-    assert_eq!(brotli.headers()[header::CACHE_CONTROL], "no-cache");
+    assert_eq!(
+        brotli.headers()[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
     let last_modified = brotli.headers()[header::LAST_MODIFIED].clone();
     assert_eq!(&brotli.bytes().await.unwrap()[..], common::FAKE_BROTLI_WASM);
 
@@ -182,7 +188,7 @@ async fn the_bundle_is_sent_precompressed_and_revalidated(backend: Backend) {
 
     let again = server
         .client
-        .get(server.url("/pkg/specula_bg.wasm"))
+        .get(server.url(&wasm))
         .header(header::ACCEPT_ENCODING, "br")
         .header(header::IF_MODIFIED_SINCE, last_modified)
         .send()

@@ -104,20 +104,28 @@ fn fake_site_root(dir: &TempDir) -> PathBuf {
     let root = dir.path().join("site");
     let pkg = root.join("pkg");
     std::fs::create_dir_all(&pkg).unwrap();
-    std::fs::write(pkg.join("specula.js"), "export default function init() {}\n").unwrap();
+    std::fs::write(root.join("bundle-name.txt"), format!("{FAKE_BUNDLE}\n")).unwrap();
+    std::fs::write(
+        pkg.join(format!("{FAKE_BUNDLE}.js")),
+        "export default function init() {}\n",
+    )
+    .unwrap();
     // The wasm magic number and version: an empty but valid module.
     std::fs::write(
-        pkg.join("specula_bg.wasm"),
+        pkg.join(format!("{FAKE_BUNDLE}_bg.wasm")),
         [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
     )
     .unwrap();
-    std::fs::write(pkg.join("specula.css"), "body{}\n").unwrap();
+    std::fs::write(pkg.join(format!("{FAKE_BUNDLE}.css")), "body{}\n").unwrap();
     // What the build writes beside the bundle (see tools/compress.mjs); the
     // bytes only need to tell the variants apart.
-    std::fs::write(pkg.join("specula_bg.wasm.br"), FAKE_BROTLI_WASM).unwrap();
-    std::fs::write(pkg.join("specula_bg.wasm.gz"), FAKE_GZIP_WASM).unwrap();
+    std::fs::write(pkg.join(format!("{FAKE_BUNDLE}_bg.wasm.br")), FAKE_BROTLI_WASM).unwrap();
+    std::fs::write(pkg.join(format!("{FAKE_BUNDLE}_bg.wasm.gz")), FAKE_GZIP_WASM).unwrap();
     root
 }
+
+/// The fake site's bundle name, as the build would hash it.
+pub const FAKE_BUNDLE: &str = "specula-0123456789ab";
 
 /// The fake site's precompressed copies of its wasm.
 pub const FAKE_BROTLI_WASM: &[u8] = b"brotli copy";
