@@ -82,6 +82,7 @@ main() {
     # when several threads generate at once.
     --workers 1
     --no-color
+    --generation-database none
   )
   local status=0
   log "schemathesis with an API token"
