@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs every check: formatting, clippy, the Rust tests (on SQLite
-# and PostgreSQL) and the browser tests in Chromium. Exits non-zero on any failure.
+# and PostgreSQL), the API against its OpenAPI document (Schemathesis) and
+# the browser tests in Chromium. Exits non-zero on any failure.
 #
 # PostgreSQL must run on 127.0.0.1:5432 with trust auth for user `postgres`
 # (set SPECULA_TEST_POSTGRES_URL to use another server).
@@ -15,6 +16,7 @@ step "format check" cargo fmt --all -- --check
 step "clippy (server side)" cargo clippy --locked --workspace --exclude frontend --all-targets -- -D warnings
 step "clippy (browser side)" cargo clippy --locked -p frontend --target wasm32-unknown-unknown -- -D warnings
 step "Rust tests" cargo test --locked --workspace --exclude frontend
+step "API contract (Schemathesis)" "$ROOT/scripts/schemathesis/run.sh"
 step "building the browser bundle" build_site
 step "browser bundle size" check_bundle_size
 

@@ -13,12 +13,16 @@ pub const NANOS_PER_USD: f64 = 1e9;
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct UsageQuery {
     /// Start of the range (RFC 3339, a UTC date and time, or Unix ns); rounded down to the hour. Default: 30 days before `until`.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::time))]
     pub since: Option<String>,
     /// End of the range, exclusive (default: now); rounded up to the hour.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::time))]
     pub until: Option<String>,
     /// `hour`, `day`, `week`, `total` (one bucket for the whole range) or `auto` (the default: hours up to 2 days, days up to 90, weeks beyond).
+    #[cfg_attr(feature = "ssr", param(schema_with = usage_granularity))]
     pub granularity: Option<String>,
     /// Comma-separated dimensions: `model`, `provider`, `service`, `agent`, `token`.
+    #[cfg_attr(feature = "ssr", param(schema_with = usage_group_by))]
     pub group_by: Option<String>,
     pub model: Option<String>,
     pub provider: Option<String>,
@@ -26,6 +30,7 @@ pub struct UsageQuery {
     /// The agent (the enclosing agent span's or root span's name).
     pub agent: Option<String>,
     /// An API token id.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::uuid))]
     pub token: Option<String>,
 }
 
@@ -121,20 +126,27 @@ pub struct UsageReport {
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct CostLogQuery {
     /// Start of the range: RFC 3339, a UTC date and time, or Unix ns.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::time))]
     pub since: Option<String>,
     /// End of the range (exclusive).
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::time))]
     pub until: Option<String>,
     pub model: Option<String>,
     pub provider: Option<String>,
     pub service: Option<String>,
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::trace_id))]
     pub trace_id: Option<String>,
     /// Only spans whose model had no price (`true`).
+    #[cfg_attr(feature = "ssr", param(schema_with = cost_log_unpriced))]
     pub unpriced: Option<String>,
     /// Page size (default 50, at most 500; CSV exports take up to 10,000).
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::limit))]
     pub limit: Option<String>,
     /// From a previous page's `next_cursor`.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::span_cursor))]
     pub cursor: Option<String>,
     /// `json` (default) or `csv`.
+    #[cfg_attr(feature = "ssr", param(schema_with = cost_log_format))]
     pub format: Option<String>,
 }
 
@@ -329,8 +341,10 @@ pub struct RecomputeJob {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RecomputeRequest {
     /// RFC 3339, a UTC date and time, or Unix ns.
+    #[cfg_attr(feature = "ssr", schema(schema_with = crate::telemetry::types::query_schemas::time_value))]
     pub since: String,
-    /// Exclusive.
+    /// Exclusive; after `since`.
+    #[cfg_attr(feature = "ssr", schema(schema_with = crate::telemetry::types::query_schemas::time_value))]
     pub until: String,
 }
 
@@ -362,6 +376,32 @@ fn optional_decimal<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option
     Ok(Option::<Wrapped>::deserialize(deserializer)?
         .map(|Wrapped(text)| text)
         .filter(|text| !text.trim().is_empty()))
+}
+
+#[cfg(feature = "ssr")]
+fn usage_granularity() -> utoipa::openapi::Object {
+    crate::telemetry::types::query_schemas::one_of(&["auto", "hour", "day", "week", "total"], "Bucket size")
+}
+
+/// Comma-separated dimensions; blanks around them and empty items are ignored.
+#[cfg(feature = "ssr")]
+fn usage_group_by() -> utoipa::openapi::Object {
+    let dimension = "\\s*(model|provider|service|agent|token)?\\s*";
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some(format!("^{dimension}(,{dimension})*$")))
+        .description(Some("Comma-separated dimensions"))
+        .build()
+}
+
+#[cfg(feature = "ssr")]
+fn cost_log_unpriced() -> utoipa::openapi::Object {
+    crate::telemetry::types::query_schemas::one_of(&["true", "false"], "Only unpriced spans")
+}
+
+#[cfg(feature = "ssr")]
+fn cost_log_format() -> utoipa::openapi::Object {
+    crate::telemetry::types::query_schemas::one_of(&["json", "csv"], "Answer as JSON or CSV")
 }
 
 #[cfg(test)]

@@ -114,6 +114,7 @@ pub struct TracePage {
 #[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
 pub struct SpanQuery {
     /// `request`, `response`, `tool_call`, `tool_result`, `agent`, `embedding`, `retrieval`, `other`.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::span_kind))]
     pub kind: Option<String>,
     /// Spans of this model: the model the request asked for or the one that
     /// answered, so `gpt-4o` also finds spans answered by
@@ -123,25 +124,33 @@ pub struct SpanQuery {
     pub service: Option<String>,
     pub tool: Option<String>,
     /// `ok`, `error` or `unset`.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::span_status))]
     pub status: Option<String>,
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::trace_id))]
     pub trace_id: Option<String>,
     /// Session or conversation id.
     pub session: Option<String>,
     /// End-user id.
     pub user: Option<String>,
     /// Start of the time range: RFC 3339 or Unix nanoseconds.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::time))]
     pub since: Option<String>,
     /// End of the time range (exclusive): RFC 3339 or Unix nanoseconds.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::time))]
     pub until: Option<String>,
     /// Shortest duration, in milliseconds.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::amount))]
     pub min_duration_ms: Option<String>,
     /// Lowest cost, in US dollars.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::amount))]
     pub min_cost_usd: Option<String>,
     /// Words that must all appear in the prompt, completion, tool arguments or result, or diff.
     pub q: Option<String>,
     /// Page size (default 50, at most 500).
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::limit))]
     pub limit: Option<String>,
     /// From a previous page's `next_cursor`.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::span_cursor))]
     pub cursor: Option<String>,
     /// `attr.<key>=<value>` parameters: span attributes that must equal these values.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -159,20 +168,27 @@ pub struct TraceQuery {
     /// as the spans' `model` filter matches).
     pub model: Option<String>,
     /// `error` (some span failed) or `ok` (none did).
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::trace_status))]
     pub status: Option<String>,
     /// Start of the time range: RFC 3339 or Unix nanoseconds.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::time))]
     pub since: Option<String>,
     /// End of the time range (exclusive): RFC 3339 or Unix nanoseconds.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::time))]
     pub until: Option<String>,
     /// Shortest duration, in milliseconds.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::amount))]
     pub min_duration_ms: Option<String>,
     /// Lowest cost, in US dollars.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::amount))]
     pub min_cost_usd: Option<String>,
     /// Traces with a span whose text contains all these words.
     pub q: Option<String>,
     /// Page size (default 50, at most 500).
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::limit))]
     pub limit: Option<String>,
     /// From a previous page's `next_cursor`.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::trace_cursor))]
     pub cursor: Option<String>,
 }
 
@@ -262,4 +278,131 @@ pub struct DemoRemoval {
     pub metric_points: u64,
     /// Usage rollup rows (hourly and daily) of the demo's token.
     pub usage_rollups: u64,
+}
+
+/// The OpenAPI schemas of the read APIs' query parameters: what the server
+/// accepts, as patterns. Every one admits the empty value, which the server
+/// reads as an absent parameter (what a form sends for a blank field).
+#[cfg(feature = "ssr")]
+pub mod query_schemas {
+    use utoipa::openapi::{Object, ObjectBuilder, Type};
+
+    /// Years whose times fit in signed 64-bit Unix nanoseconds (1678 to 2261).
+    const YEAR: &str = "(16(7[89]|[89][0-9])|1[7-9][0-9]{2}|2[01][0-9]{2}|22[0-5][0-9]|226[01])";
+    /// Month and day of a valid date (29 February left out: leap years only).
+    const MONTH_DAY: &str = "((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))";
+    const CLOCK: &str =
+        "([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?";
+
+    /// The pattern of a time: Unix nanoseconds, RFC 3339, or a date and time
+    /// without a zone (read as UTC), as `parse_time` reads them.
+    pub fn time_pattern() -> String {
+        format!("^([+-]?[0-9]{{1,18}}|{YEAR}-{MONTH_DAY}T{CLOCK})$")
+    }
+
+    fn text(pattern: String, description: &str) -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(pattern))
+            .description(Some(description))
+            .build()
+    }
+
+    /// A time in a request body (blanks around it are ignored).
+    pub fn time_value() -> Object {
+        let pattern = time_pattern();
+        let inner = pattern.trim_start_matches('^').trim_end_matches('$');
+        text(
+            format!("^\\s*({inner})\\s*$"),
+            "Unix nanoseconds, an RFC 3339 time (`2026-01-31T09:30:00Z`) or a UTC date and time without a zone (`2026-01-31T09:30`)",
+        )
+    }
+
+    /// A time parameter; empty is absent.
+    pub fn time() -> Object {
+        let pattern = time_pattern();
+        let inner = pattern.trim_start_matches('^').trim_end_matches('$');
+        text(
+            format!("^({inner})?$"),
+            "Unix nanoseconds, an RFC 3339 time (`2026-01-31T09:30:00Z`) or a UTC date and time without a zone (`2026-01-31T09:30`)",
+        )
+    }
+
+    /// Page size, 1 to 500; empty is the default, 50.
+    pub fn limit() -> Object {
+        text(
+            "^(\\+?0*([1-9][0-9]?|[1-4][0-9]{2}|500))?$".to_owned(),
+            "Page size: 1 to 500 (default 50)",
+        )
+    }
+
+    /// A span page's cursor: opaque, as a previous page's `next_cursor` gave it.
+    pub fn span_cursor() -> Object {
+        text(
+            "^([+-]?[0-9]{1,18}_[+-]?[0-9]{1,18})?$".to_owned(),
+            "A previous page's `next_cursor`, unchanged",
+        )
+    }
+
+    /// A trace page's cursor: opaque, as a previous page's `next_cursor` gave it.
+    pub fn trace_cursor() -> Object {
+        text(
+            "^([+-]?[0-9]{1,18}_.*)?$".to_owned(),
+            "A previous page's `next_cursor`, unchanged",
+        )
+    }
+
+    /// A non-negative amount (milliseconds, dollars) as a decimal number.
+    pub fn amount() -> Object {
+        text(
+            "^(\\+?([0-9]{1,30}(\\.[0-9]{0,30})?|\\.[0-9]{1,30})([eE][+-]?[0-9]{1,2})?)?$".to_owned(),
+            "A non-negative decimal number",
+        )
+    }
+
+    /// A trace id filter: 32 hex digits.
+    pub fn trace_id() -> Object {
+        text("^([0-9a-fA-F]{32})?$".to_owned(), "32 hex digits")
+    }
+
+    /// One of `values`, or empty.
+    pub fn one_of(values: &[&str], description: &str) -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(std::iter::once("").chain(values.iter().copied())))
+            .description(Some(description))
+            .build()
+    }
+
+    pub fn span_kind() -> Object {
+        one_of(
+            &[
+                "request",
+                "response",
+                "tool_call",
+                "tool_result",
+                "agent",
+                "embedding",
+                "retrieval",
+                "other",
+            ],
+            "The span's LLM kind",
+        )
+    }
+
+    pub fn span_status() -> Object {
+        one_of(&["ok", "error", "unset"], "The span's status")
+    }
+
+    pub fn trace_status() -> Object {
+        one_of(&["ok", "error"], "`error`: some span failed; `ok`: none did")
+    }
+
+    /// A UUID, hyphenated or as 32 hex digits (a format would not admit the empty value).
+    pub fn uuid() -> Object {
+        text(
+            "^([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$".to_owned(),
+            "An API token id",
+        )
+    }
 }

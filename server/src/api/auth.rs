@@ -15,15 +15,22 @@ use utoipa::ToSchema;
 
 use super::{
     extract::{ApiJson, ClientAddress, SignedIn},
-    openapi::{ApiErrors, Conflict},
+    openapi::{ApiErrors, BodyErrors, Conflict, Throttled},
 };
 
 #[derive(Deserialize, ToSchema)]
 pub struct SignupRequest {
+    /// An email address (`local@domain.tld`, no blanks), compared in lower case.
+    #[schema(format = "email", max_length = 254)]
     email: String,
+    /// 10 to 256 characters, not a common password, not the email address.
+    #[schema(min_length = 10, max_length = 256, pattern = r"^(?!(.)\1*$)")]
     password: String,
+    /// 1 to 100 characters once trimmed; blank or absent: named after the email.
+    #[schema(max_length = 100)]
     organization_name: Option<String>,
-    /// An invitation secret: join that organization instead of creating one.
+    /// An invitation secret: join that organization instead of creating one
+    /// (the email must be the invited one). Blank or absent: none.
     invitation: Option<String>,
 }
 
@@ -36,6 +43,8 @@ pub struct LoginRequest {
 #[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     current_password: String,
+    /// The rules of sign-up's password.
+    #[schema(min_length = 10, max_length = 256, pattern = r"^(?!(.)\1*$)")]
     new_password: String,
 }
 
@@ -48,9 +57,12 @@ async fn me_for(state: &AppState, user: &entity::user::Model) -> Result<Me> {
 
 /// Creates an account (when sign-up is open, or with an invitation) and signs in.
 #[utoipa::path(
-    post, path = "/auth/signup", tag = "auth",
+    post, path = "/auth/signup", operation_id = "signup", tag = "auth",
     request_body = SignupRequest,
-    responses((status = 201, description = "Signed in; the session cookie is set", body = Me), ApiErrors, Conflict),
+    responses(
+        (status = 201, description = "Signed in; the session cookie is set", body = Me),
+        ApiErrors, Conflict, BodyErrors,
+    ),
 )]
 pub async fn signup(
     State(state): State<AppState>,
@@ -70,12 +82,14 @@ pub async fn signup(
 
 /// Signs in; failed attempts are throttled per address and account.
 #[utoipa::path(
-    post, path = "/auth/login", tag = "auth",
+    post, path = "/auth/login", operation_id = "login", tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in; the session cookie is set", body = Me),
+        (status = 400, description = "The body is not a JSON login request", body = ErrorBody),
         (status = 401, description = "Wrong email or password", body = ErrorBody),
-        (status = 429, description = "Too many failed attempts; see `Retry-After`", body = ErrorBody),
+        (status = 403, description = "A cookie-authenticated request from another site", body = ErrorBody),
+        BodyErrors, Throttled,
     ),
 )]
 pub async fn login(
@@ -96,11 +110,15 @@ pub async fn login(
     Ok(Json(me_for(&state, &user).await?))
 }
 
-/// Ends this session.
+/// Ends this session, if there is one: without a session cookie there is
+/// nothing to end, and the answer is the same.
 #[utoipa::path(
-    post, path = "/auth/logout", tag = "auth",
-    responses((status = 204, description = "Signed out")),
-    security(("session" = [])),
+    post, path = "/auth/logout", operation_id = "logout", tag = "auth",
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 403, description = "A cookie-authenticated request from another site", body = ErrorBody),
+    ),
+    security(("session" = []), ()),
 )]
 pub async fn logout(session: Session) -> Result<StatusCode> {
     sessions::sign_out(&session).await?;
@@ -109,8 +127,8 @@ pub async fn logout(session: Session) -> Result<StatusCode> {
 
 /// Ends every session of the user, this one included.
 #[utoipa::path(
-    post, path = "/auth/logout-all", tag = "auth",
-    responses((status = 204, description = "Signed out everywhere"), ApiErrors, Conflict),
+    post, path = "/auth/logout-all", operation_id = "logout_everywhere", tag = "auth",
+    responses((status = 204, description = "Signed out everywhere"), ApiErrors),
     security(("session" = [])),
 )]
 pub async fn logout_everywhere(State(state): State<AppState>, signed_in: SignedIn) -> Result<StatusCode> {
@@ -121,9 +139,9 @@ pub async fn logout_everywhere(State(state): State<AppState>, signed_in: SignedI
 
 /// Changes the password and ends the user's other sessions.
 #[utoipa::path(
-    post, path = "/auth/password", tag = "auth",
+    post, path = "/auth/password", operation_id = "change_password", tag = "auth",
     request_body = ChangePasswordRequest,
-    responses((status = 204, description = "Changed"), ApiErrors, Conflict),
+    responses((status = 204, description = "Changed"), ApiErrors, BodyErrors),
     security(("session" = [])),
 )]
 pub async fn change_password(
@@ -139,7 +157,7 @@ pub async fn change_password(
 
 /// The signed-in user and their organizations.
 #[utoipa::path(
-    get, path = "/me", tag = "auth",
+    get, path = "/me", operation_id = "me", tag = "auth",
     responses((status = 200, body = Me), ApiErrors),
     security(("session" = [])),
 )]

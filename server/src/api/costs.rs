@@ -26,7 +26,7 @@ use super::{
 /// (integer nano-dollars); latency percentiles come from a log-scale
 /// histogram (buckets a factor of √2 wide).
 #[utoipa::path(
-    get, path = "/usage", tag = "costs",
+    get, path = "/usage", operation_id = "usage", tag = "costs",
     params(OrgQuery, UsageQuery),
     responses((status = 200, body = UsageReport), ApiErrors),
     security(("bearer" = []), ("session" = [])),
@@ -35,9 +35,21 @@ pub async fn usage(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(org): ApiQuery<OrgQuery>,
-    ApiQuery(query): ApiQuery<UsageQuery>,
+    ApiQuery(mut query): ApiQuery<UsageQuery>,
 ) -> Result<Json<UsageReport>> {
     let org_id = org_for(&state, &caller, org.org).await?;
+    // An empty filter is an absent one, as everywhere in the API.
+    for filter in [
+        &mut query.model,
+        &mut query.provider,
+        &mut query.service,
+        &mut query.agent,
+        &mut query.token,
+    ] {
+        if filter.as_deref() == Some("") {
+            *filter = None;
+        }
+    }
     let now_ns = app::platform::services::now_ns();
     Ok(Json(usage::report(&state.db, org_id, &query, now_ns).await?))
 }
@@ -46,7 +58,7 @@ pub async fn usage(
 /// page at a time, or with `format=csv` as a CSV download (up to 10,000
 /// rows; follow `Link: <…>; rel="next"` for more).
 #[utoipa::path(
-    get, path = "/cost-logs", tag = "costs",
+    get, path = "/cost-logs", operation_id = "list_cost_logs", tag = "costs",
     params(OrgQuery, CostLogQuery),
     responses(
         (status = 200, content(

@@ -19,7 +19,7 @@ use super::{
 
 /// The organization's demo data, if "Run demo" added some (404 otherwise).
 #[utoipa::path(
-    get, path = "/orgs/{org}/demo", tag = "organizations",
+    get, path = "/orgs/{org}/demo", operation_id = "get_demo_data", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id")),
     responses((status = 200, body = DemoData), ApiErrors),
     security(("bearer" = []), ("session" = [])),
@@ -41,7 +41,7 @@ pub async fn get(
 /// diffs, errors and retries, end users, sessions and GenAI metrics, sent
 /// through OTLP ingest. 409 when the organization has demo data already.
 #[utoipa::path(
-    post, path = "/orgs/{org}/demo", tag = "organizations",
+    post, path = "/orgs/{org}/demo", operation_id = "run_demo", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id")),
     responses((status = 201, body = DemoData), ApiErrors, Conflict),
     security(("session" = [])),
@@ -58,7 +58,7 @@ pub async fn add(
 /// Deletes exactly what "Run demo" added (admins): its traces and spans,
 /// metric points, usage rollups and token.
 #[utoipa::path(
-    delete, path = "/orgs/{org}/demo", tag = "organizations",
+    delete, path = "/orgs/{org}/demo", operation_id = "remove_demo_data", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id")),
     responses((status = 200, body = DemoRemoval), ApiErrors),
     security(("session" = [])),

@@ -186,3 +186,9 @@ pub fn attribute_filters(raw_query: Option<&str>) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// A full-text search without a single letter or digit names no word to
+/// look for, so it filters nothing, like an empty one.
+pub fn search_words(q: Option<String>) -> Option<String> {
+    q.filter(|q| q.chars().any(char::is_alphanumeric))
+}

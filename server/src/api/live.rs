@@ -21,7 +21,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use uuid::Uuid;
 
 use super::{
-    extract::{ApiQuery, Caller, attribute_filters},
+    extract::{ApiQuery, Caller, attribute_filters, search_words},
     openapi::ApiErrors,
     traces::{OrgQuery, org_for},
 };
@@ -36,10 +36,11 @@ const HEARTBEAT: Duration = Duration::from_secs(15);
 /// Streams the caller's new spans matching the explorer's filters, oldest
 /// first, as Server-Sent Events: each event `span` carries a `SpanSummary`
 /// and an id; a client that reconnects with `Last-Event-ID` gets what it
-/// missed first. A comment every 15 s keeps the stream open. `cursor` is
-/// ignored; `attr.<key>=<value>` filters apply.
+/// missed first. A comment every 15 s keeps the stream open. `limit` and
+/// `cursor` are checked as on `/spans` but page nothing; `attr.<key>=<value>`
+/// filters apply.
 #[utoipa::path(
-    get, path = "/live", tag = "spans",
+    get, path = "/live", operation_id = "live_spans", tag = "spans",
     params(
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event"),
         OrgQuery, SpanQuery,
@@ -55,10 +56,11 @@ pub async fn live(
     caller: Caller,
     headers: HeaderMap,
     ApiQuery(org): ApiQuery<OrgQuery>,
-    ApiQuery(query): ApiQuery<SpanQuery>,
+    ApiQuery(mut query): ApiQuery<SpanQuery>,
     RawQuery(raw): RawQuery,
 ) -> Result<Sse<impl Stream<Item = std::result::Result<Event, Infallible>>>> {
     let org_id = org_for(&state, &caller, org.org).await?;
+    query.q = search_words(query.q);
     span_store::check_query(state.db.get_database_backend(), &query)?;
     // Subscribe before reading where to start, so nothing falls in between.
     let announcements = state.live.subscribe();

@@ -90,6 +90,27 @@ pub enum ApiErrors {
     NotFound(ErrorBody),
 }
 
+/// What a route with a JSON body can also answer.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // Only its documentation is used.
+pub enum BodyErrors {
+    /// The body is larger than the server accepts (`SPECULA_MAX_BODY_SIZE`).
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The body is not sent as `application/json`.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorBody),
+}
+
+/// Too many failed attempts; retry after `Retry-After` seconds.
+#[derive(IntoResponses)]
+#[response(
+    status = 429,
+    headers(("Retry-After" = u64, description = "Seconds to wait"))
+)]
+#[allow(dead_code)] // Only its documentation is used.
+pub struct Throttled(ErrorBody);
+
 /// The change conflicts with what exists (a duplicate, the last owner…).
 #[derive(IntoResponses)]
 #[response(status = 409)]

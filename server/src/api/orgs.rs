@@ -16,16 +16,20 @@ use uuid::Uuid;
 
 use super::{
     extract::{ApiJson, ApiPath, Caller, SignedIn},
-    openapi::{ApiErrors, Conflict},
+    openapi::{ApiErrors, BodyErrors, Conflict},
 };
 
 #[derive(Deserialize, ToSchema)]
 pub struct CreateOrgRequest {
+    /// 1 to 100 characters once trimmed.
+    #[schema(max_length = 100, pattern = r"\S")]
     name: String,
 }
 
 #[derive(Deserialize, ToSchema)]
 pub struct InviteRequest {
+    /// An email address (`local@domain.tld`, no blanks), compared in lower case.
+    #[schema(format = "email", max_length = 254)]
     email: String,
     role: Role,
 }
@@ -46,9 +50,9 @@ pub struct InvitationPreview {
 
 /// Creates an organization; the caller becomes its owner.
 #[utoipa::path(
-    post, path = "/orgs", tag = "organizations",
+    post, path = "/orgs", operation_id = "create_organization", tag = "organizations",
     request_body = CreateOrgRequest,
-    responses((status = 201, body = OrgSummary), ApiErrors, Conflict),
+    responses((status = 201, body = OrgSummary), ApiErrors, Conflict, BodyErrors),
     security(("session" = [])),
 )]
 pub async fn create(
@@ -62,7 +66,7 @@ pub async fn create(
 
 /// The caller's organizations, with the caller's role in each.
 #[utoipa::path(
-    get, path = "/orgs", tag = "organizations",
+    get, path = "/orgs", operation_id = "list_organizations", tag = "organizations",
     responses((status = 200, body = Vec<OrgSummary>), ApiErrors),
     security(("session" = [])),
 )]
@@ -72,7 +76,7 @@ pub async fn list(State(state): State<AppState>, signed_in: SignedIn) -> Result<
 
 /// Deletes an organization and everything in it (owners).
 #[utoipa::path(
-    delete, path = "/orgs/{org}", tag = "organizations",
+    delete, path = "/orgs/{org}", operation_id = "delete_organization", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id")),
     responses((status = 204, description = "Deleted"), ApiErrors, Conflict),
     security(("session" = [])),
@@ -88,7 +92,7 @@ pub async fn delete(
 
 /// The organization's members and their roles.
 #[utoipa::path(
-    get, path = "/orgs/{org}/members", tag = "organizations",
+    get, path = "/orgs/{org}/members", operation_id = "list_members", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id")),
     responses((status = 200, body = Vec<MemberInfo>), ApiErrors),
     security(("bearer" = []), ("session" = [])),
@@ -104,10 +108,10 @@ pub async fn members(
 
 /// Invites someone (admins); answers with the link to send them, shown this once.
 #[utoipa::path(
-    post, path = "/orgs/{org}/members", tag = "organizations",
+    post, path = "/orgs/{org}/members", operation_id = "invite_member", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id")),
     request_body = InviteRequest,
-    responses((status = 201, body = CreatedInvitation), ApiErrors, Conflict),
+    responses((status = 201, body = CreatedInvitation), ApiErrors, Conflict, BodyErrors),
     security(("session" = [])),
 )]
 pub async fn invite(
@@ -130,10 +134,10 @@ pub async fn invite(
 
 /// Changes a member's role (admins; only owners make or unmake owners).
 #[utoipa::path(
-    patch, path = "/orgs/{org}/members/{user}", tag = "organizations",
+    patch, path = "/orgs/{org}/members/{user}", operation_id = "change_member_role", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id"), ("user" = Uuid, Path, description = "User id")),
     request_body = ChangeRoleRequest,
-    responses((status = 200, body = MemberInfo), ApiErrors, Conflict),
+    responses((status = 200, body = MemberInfo), ApiErrors, Conflict, BodyErrors),
     security(("session" = [])),
 )]
 pub async fn change_role(
@@ -148,7 +152,7 @@ pub async fn change_role(
 
 /// Removes a member (admins), or leaves (anyone, for themselves).
 #[utoipa::path(
-    delete, path = "/orgs/{org}/members/{user}", tag = "organizations",
+    delete, path = "/orgs/{org}/members/{user}", operation_id = "remove_member", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id"), ("user" = Uuid, Path, description = "User id")),
     responses((status = 204, description = "Removed"), ApiErrors, Conflict),
     security(("session" = [])),
@@ -164,7 +168,7 @@ pub async fn remove_member(
 
 /// Invitations not yet accepted, revoked or expired.
 #[utoipa::path(
-    get, path = "/orgs/{org}/invitations", tag = "organizations",
+    get, path = "/orgs/{org}/invitations", operation_id = "list_invitations", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id")),
     responses((status = 200, body = Vec<InvitationInfo>), ApiErrors),
     security(("bearer" = []), ("session" = [])),
@@ -180,7 +184,7 @@ pub async fn invitations(
 
 /// Revokes an invitation (admins).
 #[utoipa::path(
-    delete, path = "/orgs/{org}/invitations/{id}", tag = "organizations",
+    delete, path = "/orgs/{org}/invitations/{id}", operation_id = "revoke_invitation", tag = "organizations",
     params(("org" = Uuid, Path, description = "Organization id"), ("id" = Uuid, Path, description = "Invitation id")),
     responses((status = 204, description = "Revoked"), ApiErrors, Conflict),
     security(("session" = [])),
@@ -197,9 +201,9 @@ pub async fn revoke_invitation(
 /// What an invitation link offers, for the accept page. No sign-in needed:
 /// the secret token is the credential.
 #[utoipa::path(
-    get, path = "/invitations/{token}", tag = "organizations",
+    get, path = "/invitations/{token}", operation_id = "preview_invitation", tag = "organizations",
     params(("token" = String, Path, description = "The invitation's secret token")),
-    responses((status = 200, body = InvitationPreview), ApiErrors),
+    responses((status = 200, body = InvitationPreview), ApiErrors, Conflict),
 )]
 pub async fn preview_invitation(
     State(state): State<AppState>,
@@ -220,7 +224,7 @@ pub async fn preview_invitation(
 
 /// Accepts an invitation as the signed-in user.
 #[utoipa::path(
-    post, path = "/invitations/{token}/accept", tag = "organizations",
+    post, path = "/invitations/{token}/accept", operation_id = "accept_invitation", tag = "organizations",
     params(("token" = String, Path, description = "The invitation's secret token")),
     responses((status = 200, body = OrgSummary), ApiErrors, Conflict),
     security(("session" = [])),

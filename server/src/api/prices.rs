@@ -14,13 +14,13 @@ use uuid::Uuid;
 
 use super::{
     extract::{ApiJson, ApiPath, Caller, SignedIn},
-    openapi::ApiErrors,
+    openapi::{ApiErrors, BodyErrors},
 };
 
 /// The built-in price table (with source and date per row) and the
 /// organization's own prices, which take precedence from their effective time.
 #[utoipa::path(
-    get, path = "/orgs/{org}/prices", tag = "costs",
+    get, path = "/orgs/{org}/prices", operation_id = "list_prices", tag = "costs",
     params(("org" = Uuid, Path, description = "Organization id")),
     responses((status = 200, body = PriceList), ApiErrors),
     security(("bearer" = []), ("session" = [])),
@@ -38,10 +38,10 @@ pub async fn list(
 /// ingested from now on are priced with them; recompute a time range to
 /// re-price spans already stored.
 #[utoipa::path(
-    put, path = "/orgs/{org}/prices", tag = "costs",
+    put, path = "/orgs/{org}/prices", operation_id = "replace_prices", tag = "costs",
     params(("org" = Uuid, Path, description = "Organization id")),
     request_body = PriceOverrides,
-    responses((status = 200, body = PriceList), ApiErrors),
+    responses((status = 200, body = PriceList), ApiErrors, BodyErrors),
     security(("session" = [])),
 )]
 pub async fn replace(
@@ -65,10 +65,10 @@ pub async fn replace(
 /// the range with the prices in force now, and corrects their traces' and
 /// usage rollups' sums (admins). Poll the job for its progress.
 #[utoipa::path(
-    post, path = "/orgs/{org}/cost-recomputes", tag = "costs",
+    post, path = "/orgs/{org}/cost-recomputes", operation_id = "request_recompute", tag = "costs",
     params(("org" = Uuid, Path, description = "Organization id")),
     request_body = RecomputeRequest,
-    responses((status = 202, body = RecomputeJob), ApiErrors),
+    responses((status = 202, body = RecomputeJob), ApiErrors, BodyErrors),
     security(("session" = [])),
 )]
 pub async fn request_recompute(
@@ -83,7 +83,7 @@ pub async fn request_recompute(
 
 /// The organization's ten newest recompute jobs, newest first.
 #[utoipa::path(
-    get, path = "/orgs/{org}/cost-recomputes", tag = "costs",
+    get, path = "/orgs/{org}/cost-recomputes", operation_id = "list_recomputes", tag = "costs",
     params(("org" = Uuid, Path, description = "Organization id")),
     responses((status = 200, body = Vec<RecomputeJob>), ApiErrors),
     security(("bearer" = []), ("session" = [])),
@@ -99,7 +99,7 @@ pub async fn list_recomputes(
 
 /// One recompute job and its progress.
 #[utoipa::path(
-    get, path = "/orgs/{org}/cost-recomputes/{id}", tag = "costs",
+    get, path = "/orgs/{org}/cost-recomputes/{id}", operation_id = "get_recompute", tag = "costs",
     params(("org" = Uuid, Path, description = "Organization id"), ("id" = i64, Path, description = "Job id")),
     responses((status = 200, body = RecomputeJob), ApiErrors),
     security(("bearer" = []), ("session" = [])),

@@ -16,20 +16,24 @@ use uuid::Uuid;
 
 use super::{
     extract::{ApiJson, ApiPath, Caller, SignedIn},
-    openapi::{ApiErrors, Conflict},
+    openapi::{ApiErrors, BodyErrors, Conflict},
 };
 
 #[derive(Deserialize, ToSchema)]
 pub struct MintRequest {
+    /// 1 to 100 characters once trimmed.
+    #[schema(max_length = 100, pattern = r"\S")]
     name: String,
+    /// At least one; repeats count once.
+    #[schema(min_items = 1)]
     scopes: Vec<TokenScope>,
-    /// RFC 3339 time after which the token stops working; none for no expiry.
+    /// RFC 3339 time, in the future, after which the token stops working; none for no expiry.
     expires_at: Option<DateTime<Utc>>,
 }
 
 /// The organization's API tokens (never their secrets).
 #[utoipa::path(
-    get, path = "/orgs/{org}/tokens", tag = "tokens",
+    get, path = "/orgs/{org}/tokens", operation_id = "list_tokens", tag = "tokens",
     params(("org" = Uuid, Path, description = "Organization id")),
     responses((status = 200, body = Vec<TokenInfo>), ApiErrors),
     security(("bearer" = []), ("session" = [])),
@@ -45,10 +49,10 @@ pub async fn list(
 
 /// Mints a token (admins). The answer holds the secret, shown this once.
 #[utoipa::path(
-    post, path = "/orgs/{org}/tokens", tag = "tokens",
+    post, path = "/orgs/{org}/tokens", operation_id = "mint_token", tag = "tokens",
     params(("org" = Uuid, Path, description = "Organization id")),
     request_body = MintRequest,
-    responses((status = 201, body = MintedToken), ApiErrors, Conflict),
+    responses((status = 201, body = MintedToken), ApiErrors, Conflict, BodyErrors),
     security(("session" = [])),
 )]
 pub async fn mint(
@@ -73,7 +77,7 @@ pub async fn mint(
 
 /// Revokes a token (admins): it stops working at once.
 #[utoipa::path(
-    delete, path = "/orgs/{org}/tokens/{id}", tag = "tokens",
+    delete, path = "/orgs/{org}/tokens/{id}", operation_id = "revoke_token", tag = "tokens",
     params(("org" = Uuid, Path, description = "Organization id"), ("id" = Uuid, Path, description = "Token id")),
     responses((status = 204, description = "Revoked"), ApiErrors, Conflict),
     security(("session" = [])),
@@ -97,7 +101,7 @@ pub struct TokenIntrospection {
 /// Which organization and scopes the presented token carries, so an SDK
 /// setup can be checked. Bearer tokens only.
 #[utoipa::path(
-    get, path = "/token", tag = "tokens",
+    get, path = "/token", operation_id = "introspect_token", tag = "tokens",
     responses(
         (status = 200, body = TokenIntrospection),
         (status = 401, description = "Missing, unknown, expired or revoked token", body = ErrorBody),

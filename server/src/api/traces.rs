@@ -20,7 +20,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::{
-    extract::{ApiPath, ApiQuery, Caller, attribute_filters},
+    extract::{ApiPath, ApiQuery, Caller, attribute_filters, search_words},
     openapi::ApiErrors,
 };
 
@@ -49,8 +49,8 @@ pub(super) async fn org_for(state: &AppState, caller: &Caller, requested: Option
 
 /// One trace: its rollup and every span with its content, in start-time order.
 #[utoipa::path(
-    get, path = "/traces/{trace_id}", tag = "traces",
-    params(("trace_id" = String, Path, description = "32 hex digits"), OrgQuery),
+    get, path = "/traces/{trace_id}", operation_id = "get_trace", tag = "traces",
+    params(("trace_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-fA-F]{32}$"), OrgQuery),
     responses((status = 200, body = TraceDetail), ApiErrors),
     security(("bearer" = []), ("session" = [])),
 )]
@@ -69,14 +69,19 @@ pub async fn get(
 pub struct ExportQuery {
     org: Option<Uuid>,
     /// `specula` (the default) or `otlp`.
+    #[param(schema_with = export_format)]
     format: Option<String>,
+}
+
+fn export_format() -> utoipa::openapi::Object {
+    app::telemetry::types::query_schemas::one_of(&["specula", "otlp"], "Specula's JSON or OTLP/JSON")
 }
 
 /// The whole trace as a JSON download: Specula's own shape (a `TraceDetail`)
 /// or, with `format=otlp`, OTLP/JSON that any OTLP backend accepts.
 #[utoipa::path(
-    get, path = "/traces/{trace_id}/export", tag = "traces",
-    params(("trace_id" = String, Path, description = "32 hex digits"), ExportQuery),
+    get, path = "/traces/{trace_id}/export", operation_id = "export_trace", tag = "traces",
+    params(("trace_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-fA-F]{32}$"), ExportQuery),
     responses(
         (status = 200, description = "`Content-Disposition: attachment`", content(
             (TraceDetail = "application/json"),
@@ -92,7 +97,7 @@ pub async fn export(
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response> {
     let otlp = match query.format.as_deref() {
-        None | Some("specula") => false,
+        None | Some("" | "specula") => false,
         Some("otlp") => true,
         Some(other) => {
             return Err(AppError::BadRequest(format!(
@@ -128,7 +133,7 @@ pub async fn export(
 
 /// Trace rollups, newest first, a page at a time.
 #[utoipa::path(
-    get, path = "/traces", tag = "traces",
+    get, path = "/traces", operation_id = "list_traces", tag = "traces",
     params(OrgQuery, TraceQuery),
     responses((status = 200, body = TracePage), ApiErrors),
     security(("bearer" = []), ("session" = [])),
@@ -137,18 +142,19 @@ pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(org): ApiQuery<OrgQuery>,
-    ApiQuery(query): ApiQuery<TraceQuery>,
+    ApiQuery(mut query): ApiQuery<TraceQuery>,
 ) -> Result<Json<TracePage>> {
     let org_id = org_for(&state, &caller, org.org).await?;
+    query.q = search_words(query.q);
     Ok(Json(span_store::list_traces(&state.db, org_id, &query).await?))
 }
 
 /// One span with its content.
 #[utoipa::path(
-    get, path = "/traces/{trace_id}/spans/{span_id}", tag = "traces",
+    get, path = "/traces/{trace_id}/spans/{span_id}", operation_id = "get_span", tag = "traces",
     params(
-        ("trace_id" = String, Path, description = "32 hex digits"),
-        ("span_id" = String, Path, description = "16 hex digits"),
+        ("trace_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-fA-F]{32}$"),
+        ("span_id" = String, Path, description = "16 hex digits", pattern = "^[0-9a-fA-F]{16}$"),
         OrgQuery,
     ),
     responses((status = 200, body = SpanView), ApiErrors),
@@ -172,7 +178,7 @@ pub async fn span(
 /// equals `<value>`; such a page reads at most 5,000 spans and may come
 /// back short, with a cursor to go on.
 #[utoipa::path(
-    get, path = "/spans", tag = "spans",
+    get, path = "/spans", operation_id = "list_spans", tag = "spans",
     params(OrgQuery, SpanQuery),
     responses((status = 200, body = SpanPage), ApiErrors),
     security(("bearer" = []), ("session" = [])),
@@ -186,5 +192,6 @@ pub async fn list_spans(
 ) -> Result<Json<SpanPage>> {
     let org_id = org_for(&state, &caller, org.org).await?;
     query.attributes = attribute_filters(raw.as_deref());
+    query.q = search_words(query.q);
     Ok(Json(span_store::list_spans(&state.db, org_id, &query).await?))
 }

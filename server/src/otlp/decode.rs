@@ -98,6 +98,12 @@ pub fn decode<M: prost::Message + Default + DeserializeOwned>(
         Encoding::Json => {
             let mut document: Value = serde_json::from_slice(body)
                 .map_err(|err| IngestError::Malformed(format!("invalid JSON: {err}")))?;
+            // serde would read an array as a message's fields in order; OTLP/JSON is an object.
+            if !document.is_object() {
+                return Err(IngestError::Malformed(
+                    "invalid OTLP/JSON: the body must be a JSON object".to_owned(),
+                ));
+            }
             prepare_json(&mut document);
             serde_json::from_value(document)
                 .map_err(|err| IngestError::Malformed(format!("invalid OTLP/JSON: {err}")))
@@ -197,6 +203,26 @@ mod tests {
     use std::io::Write;
 
     use super::*;
+
+    #[test]
+    fn json_bodies_must_be_objects() {
+        for body in ["[]", "[null, null]", "\"x\"", "3"] {
+            let decoded = decode::<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest>(
+                Encoding::Json,
+                body.as_bytes(),
+                prepare_trace_json,
+            );
+            assert!(decoded.is_err(), "{body}");
+        }
+        assert!(
+            decode::<opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest>(
+                Encoding::Json,
+                b"{}",
+                prepare_trace_json
+            )
+            .is_ok()
+        );
+    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();

@@ -13,7 +13,7 @@ use opentelemetry_proto::tonic::collector::{
     metrics::v1::ExportMetricsServiceRequest, trace::v1::ExportTraceServiceRequest,
 };
 use serde::{Serialize, de::DeserializeOwned};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use super::{
@@ -93,13 +93,76 @@ enum ExportAnswers {
     Unavailable,
 }
 
+/// The OTLP/JSON shape of `ExportTraceServiceRequest`, down to the spans
+/// (whose fields are the OTLP specification's; a span the server cannot
+/// read is counted in `partial_success`, not refused). Documentation only.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct TraceExportJson {
+    #[schema(rename = "resourceSpans", required = false)]
+    resource_spans: Vec<ResourceSpansJson>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ResourceSpansJson {
+    #[schema(required = false)]
+    resource: Option<Map<String, Value>>,
+    #[schema(rename = "scopeSpans", required = false)]
+    scope_spans: Vec<ScopeSpansJson>,
+    #[schema(rename = "schemaUrl", required = false)]
+    schema_url: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ScopeSpansJson {
+    #[schema(required = false)]
+    scope: Option<Map<String, Value>>,
+    #[schema(required = false)]
+    spans: Vec<Map<String, Value>>,
+    #[schema(rename = "schemaUrl", required = false)]
+    schema_url: String,
+}
+
+/// The OTLP/JSON shape of `ExportMetricsServiceRequest`, down to the
+/// metrics (whose fields are the OTLP specification's). Documentation only.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct MetricsExportJson {
+    #[schema(rename = "resourceMetrics", required = false)]
+    resource_metrics: Vec<ResourceMetricsJson>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ResourceMetricsJson {
+    #[schema(required = false)]
+    resource: Option<Map<String, Value>>,
+    #[schema(rename = "scopeMetrics", required = false)]
+    scope_metrics: Vec<ScopeMetricsJson>,
+    #[schema(rename = "schemaUrl", required = false)]
+    schema_url: String,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ScopeMetricsJson {
+    #[schema(required = false)]
+    scope: Option<Map<String, Value>>,
+    #[schema(required = false)]
+    metrics: Vec<Map<String, Value>>,
+    #[schema(rename = "schemaUrl", required = false)]
+    schema_url: String,
+}
+
 /// OTLP trace export. The answer is an `ExportTraceServiceResponse` in the
 /// request's encoding, sent once the spans are committed.
 #[utoipa::path(
-    post, path = "/v1/traces", tag = "ingest",
+    post, path = "/v1/traces", operation_id = "export_traces", tag = "ingest",
     request_body(
         description = "An `ExportTraceServiceRequest`, protobuf or OTLP/JSON; `Content-Encoding: gzip` or `deflate` accepted",
-        content((Vec<u8> = "application/x-protobuf"), (Value = "application/json")),
+        content((Vec<u8> = "application/x-protobuf"), (TraceExportJson = "application/json")),
     ),
     responses(ExportAnswers),
     security(("bearer" = [])),
@@ -124,10 +187,10 @@ async fn traces(
 /// OTLP metrics export. The answer is an `ExportMetricsServiceResponse` in
 /// the request's encoding, sent once the points are committed.
 #[utoipa::path(
-    post, path = "/v1/metrics", tag = "ingest",
+    post, path = "/v1/metrics", operation_id = "export_metrics", tag = "ingest",
     request_body(
         description = "An `ExportMetricsServiceRequest`, protobuf or OTLP/JSON; `Content-Encoding: gzip` or `deflate` accepted",
-        content((Vec<u8> = "application/x-protobuf"), (Value = "application/json")),
+        content((Vec<u8> = "application/x-protobuf"), (MetricsExportJson = "application/json")),
     ),
     responses(ExportAnswers),
     security(("bearer" = [])),

@@ -26,6 +26,8 @@ on_every_backend!(
     shutdown_finishes_in_flight_requests,
     responses_carry_a_request_id,
     openapi_document_describes_every_route,
+    openapi_document_states_what_the_server_accepts,
+    empty_and_wordless_parameters_filter_nothing,
 );
 
 async fn healthz_reports_alive(backend: Backend) {
@@ -390,5 +392,104 @@ async fn openapi_document_describes_every_route(backend: Backend) {
     let initializer = server.get("/api/docs/swagger-initializer.js").await;
     assert_eq!(initializer.status(), StatusCode::OK);
     assert!(initializer.text().await.unwrap().contains("/api/v1/openapi.json"));
+    server.stop().await;
+}
+
+/// The document's parameters and answers are the server's: patterns where
+/// the server checks text, every error a route can give, unique operation ids.
+async fn openapi_document_states_what_the_server_accepts(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = common::tenant(&server, "document@example.com", &["read"]).await;
+    let document: Value = server.get("/api/v1/openapi.json").await.json().await.unwrap();
+    let paths = &document["paths"];
+    let parameter = |path: &str, name: &str| -> Value {
+        paths[path]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|parameter| parameter["name"] == name)
+            .unwrap_or_else(|| panic!("{path} lacks {name}"))["schema"]
+            .clone()
+    };
+    assert_eq!(
+        parameter("/api/v1/traces/{trace_id}/spans/{span_id}", "trace_id")["pattern"],
+        "^[0-9a-fA-F]{32}$"
+    );
+    assert_eq!(
+        parameter("/api/v1/traces/{trace_id}/spans/{span_id}", "span_id")["pattern"],
+        "^[0-9a-fA-F]{16}$"
+    );
+    let kinds = parameter("/api/v1/spans", "kind")["enum"].clone();
+    assert!(
+        kinds.as_array().unwrap().contains(&Value::from("tool_call")),
+        "{kinds}"
+    );
+    assert_eq!(
+        parameter("/api/v1/spans", "limit")["pattern"],
+        "^(\\+?0*([1-9][0-9]?|[1-4][0-9]{2}|500))?$"
+    );
+    // What that pattern admits is what the server takes.
+    for (limit, status) in [
+        ("", StatusCode::OK),
+        ("+7", StatusCode::OK),
+        ("007", StatusCode::OK),
+        ("500", StatusCode::OK),
+        ("0", StatusCode::BAD_REQUEST),
+        ("501", StatusCode::BAD_REQUEST),
+        ("5.0", StatusCode::BAD_REQUEST),
+    ] {
+        let response = common::get_with_token(
+            &server,
+            &token,
+            &format!("/api/v1/spans?limit={}", limit.replace('+', "%2B")),
+        )
+        .await;
+        assert_eq!(response.status(), status, "limit={limit}");
+    }
+    let login = &paths["/api/v1/auth/login"]["post"]["responses"];
+    for status in ["400", "401", "403", "413", "415", "429"] {
+        assert!(login.get(status).is_some(), "login does not document {status}");
+    }
+    // Signing out without a session is allowed: the security requirement is optional.
+    let logout_security = &paths["/api/v1/auth/logout"]["post"]["security"];
+    assert!(
+        logout_security
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({}))
+    );
+    let mut ids = std::collections::HashSet::new();
+    for (path, operations) in paths.as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let id = operation["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path}"));
+            assert!(ids.insert(id.to_owned()), "operation id {id} is used twice");
+        }
+    }
+    server.stop().await;
+}
+
+/// Empty filters are absent ones, and a search without a word searches
+/// for nothing, on every read route.
+async fn empty_and_wordless_parameters_filter_nothing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = common::tenant(&server, "empty@example.com", &["read"]).await;
+    for path in [
+        "/api/v1/usage?model=&provider=&service=&agent=&token=&group_by=&granularity=",
+        "/api/v1/spans?q=%21%3F%20-&limit=&cursor=&kind=&status=&since=&until=",
+        "/api/v1/traces?q=...&limit=&cursor=&status=",
+        "/api/v1/cost-logs?format=&unpriced=&limit=&cursor=&trace_id=",
+    ] {
+        common::get_json(&server, &token, path).await;
+    }
+    // An empty `format` is the default one: the trace is looked for, and is not there.
+    let response = common::get_with_token(
+        &server,
+        &token,
+        "/api/v1/traces/0123456789abcdef0123456789abcdef/export?format=",
+    )
+    .await;
+    common::assert_error(response, StatusCode::NOT_FOUND, "not_found").await;
     server.stop().await;
 }

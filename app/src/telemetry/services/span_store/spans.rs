@@ -207,7 +207,11 @@ pub async fn spans_after(
 
 /// Checks a live tail's filters without reading anything.
 pub fn check_query(backend: DatabaseBackend, query: &SpanQuery) -> Result<()> {
-    SpanFilter::parse(backend, Uuid::nil(), query).map(|_| ())
+    SpanFilter::parse(backend, Uuid::nil(), query)?;
+    // A live tail pages nothing, but takes the same parameters, refused alike.
+    parse_limit_up_to(query.limit.as_deref(), MAX_PAGE)?;
+    parse_cursor::<i64>(query.cursor.as_deref())?;
+    Ok(())
 }
 
 /// Most models offered as suggestions.
