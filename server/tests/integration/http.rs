@@ -86,7 +86,10 @@ async fn home_page_is_server_rendered_with_the_shell(backend: Backend) {
     }
     assert!(html.contains(r#"data-testid="theme-toggle""#));
     let bundle = common::FAKE_BUNDLE;
-    assert!(html.contains(&format!("/pkg/{bundle}.js")), "hydration script missing");
+    assert!(
+        html.contains(&format!("/pkg/{bundle}.js")),
+        "hydration script missing"
+    );
     assert!(html.contains(&format!("/pkg/{bundle}_bg.wasm")), "wasm missing");
     assert!(html.contains(&format!("/pkg/{bundle}.css")), "stylesheet missing");
     // The endpoints card was resolved on the server, not left loading.
