@@ -28,6 +28,7 @@ pub mod server_context;
 #[cfg(feature = "ssr")]
 pub mod state;
 pub mod telemetry;
+pub mod time_zone;
 
 use leptos::prelude::*;
 use leptos_meta::{Link, Meta, MetaTags, Title, provide_meta_context};
@@ -65,6 +66,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark" />
                 // Applied before first paint so a dark-theme user never sees a light flash.
                 <script inner_html=components::theme_toggle::THEME_BOOT_SCRIPT></script>
+                <script inner_html=time_zone::ZONE_BOOT_SCRIPT></script>
                 <link rel="stylesheet" id="specula-css" href=format!("/pkg/{}.css", options.output_name) />
                 <HydrationScripts options />
                 <MetaTags />

@@ -31,6 +31,48 @@ pub async fn session() -> ServerResult<Session> {
         .map_err(|err| AppError::Internal(format!("session layer: {err}")).into())
 }
 
+/// The zone `user` reads times in: UTC if they chose it, else their
+/// browser's (from the cookie it sets), else UTC.
+pub async fn display_zone(user: &user::Model) -> crate::time_zone::DisplayZone {
+    let headers = leptos_axum::extract::<axum::http::HeaderMap>()
+        .await
+        .unwrap_or_default();
+    let browser = headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .filter_map(|cookie| cookie.trim().split_once('='))
+        .find(|(name, _)| *name == crate::time_zone::BROWSER_ZONE_COOKIE)
+        .map(|(_, value)| percent_decoded(value));
+    crate::time_zone::DisplayZone::resolve(user.times_in_utc, browser.as_deref())
+}
+
+/// `%XX` escapes (what `encodeURIComponent` writes) back to bytes; anything
+/// malformed is kept as it is, and fails the zone lookup later.
+fn percent_decoded(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let escaped = (bytes[index] == b'%')
+            .then(|| value.get(index + 1..index + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                index += 3;
+            }
+            None => {
+                out.push(bytes[index]);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 pub async fn client_address() -> Option<IpAddr> {
     leptos_axum::extract::<ConnectInfo<SocketAddr>>()
         .await
@@ -68,4 +110,18 @@ pub async fn active_org_id(state: &AppState, session: &Session, user_id: Uuid) -
     Ok(chosen
         .filter(|id| organizations.iter().any(|org| org.id == *id))
         .or_else(|| organizations.first().map(|org| org.id)))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cookie_values_are_percent_decoded() {
+        assert_eq!(
+            super::percent_decoded("America%2FArgentina%2FBuenos_Aires"),
+            "America/Argentina/Buenos_Aires"
+        );
+        assert_eq!(super::percent_decoded("Etc%2FGMT%2B5"), "Etc/GMT+5");
+        assert_eq!(super::percent_decoded("odd%2"), "odd%2");
+        assert_eq!(super::percent_decoded("%zz"), "%zz");
+    }
 }

@@ -15,6 +15,8 @@ pub struct Model {
     pub instance_admin: bool,
     pub created_at: DateTimeUtc,
     pub password_changed_at: DateTimeUtc,
+    /// Shows times in UTC instead of the browser's time zone.
+    pub times_in_utc: bool,
 }
 
 // Hand-written so the password hash never reaches a log line.

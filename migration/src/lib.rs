@@ -18,6 +18,7 @@ mod m20261202_000010_daily_and_metric_rollups;
 mod m20261202_000011_partial_model_index;
 mod m20261204_000012_request_model;
 mod m20261204_000013_demo_workloads;
+mod m20261204_000014_times_in_utc;
 
 pub struct Migrator;
 
@@ -83,6 +84,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_partial_model_index::Migration),
             Box::new(m20261204_000012_request_model::Migration),
             Box::new(m20261204_000013_demo_workloads::Migration),
+            Box::new(m20261204_000014_times_in_utc::Migration),
         ]
     }
 }

@@ -201,6 +201,8 @@ pub struct SessionInfo {
     /// The organization the UI shows; `None` only for a user in no organization.
     pub active_org: Option<OrgSummary>,
     pub open_signup: bool,
+    /// The zone the pages show times in.
+    pub time_zone: crate::time_zone::DisplayZone,
 }
 
 /// A local path to go to after signing in: only paths on this site, so a

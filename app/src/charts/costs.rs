@@ -10,17 +10,18 @@ use uuid::Uuid;
 use crate::{
     charts::{
         Series, Unit,
-        panels::{TimeChart, ranked, time_chart, usd},
+        panels::{TimeAxis, TimeChart, ranked, time_chart, usd},
     },
     costs::{
         services::{
-            dashboard::{ChartGroups, DashboardData, buckets, owner},
-            usage::{self, Dimension, TokenName, UsageGroup, UsageRequest},
+            dashboard::{ChartGroups, DashboardData, buckets, owner, period_title},
+            usage::{self, Dimension, TokenName, UsageGroup},
         },
         types::{ChartPanel, CostDashboard},
     },
     error::{AppError, Result},
     telemetry::services::ingest::usage::{UsageCounters, percentile_ms},
+    time_zone::DisplayZone,
 };
 
 /// Models drawn as their own series; the rest are summed as "Other".
@@ -29,7 +30,7 @@ const MODELS_DRAWN: usize = 7;
 const LATENCY_MODELS: usize = 4;
 
 /// The Costs page: its figures and every chart.
-pub async fn dashboard(data: DashboardData) -> Result<CostDashboard> {
+pub async fn dashboard(data: DashboardData, zone: &DisplayZone) -> Result<CostDashboard> {
     let DashboardData {
         request,
         groups,
@@ -40,11 +41,13 @@ pub async fn dashboard(data: DashboardData) -> Result<CostDashboard> {
         token_names,
     } = data;
     // The metric charts are drawn on another core while the span charts are.
+    let buckets = buckets(&request, zone);
+    let period_title = period_title(&request, zone);
     let metric_charts = metric_points.map(|points| {
-        let (request, axis) = (request.clone(), buckets(&request));
-        tokio::task::spawn_blocking(move || super::genai::charts(&request, &axis, points))
+        let (request, buckets, title) = (request.clone(), buckets.clone(), period_title.clone());
+        tokio::task::spawn_blocking(move || super::genai::charts(&request, &buckets, &title, points))
     });
-    let span_charts = charts(&request, &groups, &token_names);
+    let span_charts = charts(&groups, &buckets, &period_title, &token_names);
     let metric_charts = match metric_charts {
         Some(task) => task
             .await
@@ -109,17 +112,20 @@ fn series_of(per_bucket: &[UsageCounters], value: impl Fn(&UsageCounters) -> f64
 type ModelCounters<'a> = (&'a str, &'a (Vec<UsageCounters>, UsageCounters));
 
 fn charts(
-    request: &UsageRequest,
     groups: &ChartGroups,
+    buckets: &[(i64, String)],
+    period_title: &str,
     token_names: &HashMap<Uuid, TokenName>,
 ) -> Vec<ChartPanel> {
-    let buckets = buckets(request);
     let index_of: HashMap<i64, usize> = buckets
         .iter()
         .enumerate()
         .map(|(index, (start, _))| (*start, index))
         .collect();
-    let categories: Vec<String> = buckets.iter().map(|(_, label)| label.clone()).collect();
+    let axis = TimeAxis {
+        title: period_title.to_owned(),
+        labels: buckets.iter().map(|(_, label)| label.clone()).collect(),
+    };
     let folded = Folded::of(&groups.by_model, &index_of, buckets.len());
     let models = models_by_cost(&folded);
     let token_name = |id: &str| match Uuid::parse_str(id) {
@@ -132,11 +138,11 @@ fn charts(
         Err(_) => id.to_owned(),
     };
     vec![
-        cost_by_model(&categories, &models, &folded.all),
-        tokens(&categories, &folded.all),
-        requests_and_errors(&categories, &folded.all),
-        error_rate(&categories, &folded.all),
-        latency_by_model(&categories, &models),
+        cost_by_model(&axis, &models, &folded.all),
+        tokens(&axis, &folded.all),
+        requests_and_errors(&axis, &folded.all),
+        error_rate(&axis, &folded.all),
+        latency_by_model(&axis, &models),
         cost_ranked_by(
             groups,
             Dimension::Service,
@@ -178,7 +184,7 @@ fn models_by_cost<'a>(folded: &'a Folded<'a>) -> Vec<ModelCounters<'a>> {
 
 /// Cost per bucket, stacked by model: the most expensive models drawn, the
 /// rest summed as "Other models".
-fn cost_by_model(categories: &[String], models: &[ModelCounters<'_>], all: &[UsageCounters]) -> ChartPanel {
+fn cost_by_model(axis: &TimeAxis, models: &[ModelCounters<'_>], all: &[UsageCounters]) -> ChartPanel {
     let mut series: Vec<Series> = models
         .iter()
         .take(MODELS_DRAWN)
@@ -204,19 +210,19 @@ fn cost_by_model(categories: &[String], models: &[ModelCounters<'_>], all: &[Usa
         "cost-by-model",
         "Cost by model",
         Unit::Usd,
-        categories,
+        axis,
         series,
     )
 }
 
 /// Tokens per bucket: fresh input, cached input and output, stacked.
-fn tokens(categories: &[String], all: &[UsageCounters]) -> ChartPanel {
+fn tokens(axis: &TimeAxis, all: &[UsageCounters]) -> ChartPanel {
     time_chart(
         TimeChart::StackedBars,
         "tokens",
         "Tokens",
         Unit::Tokens,
-        categories,
+        axis,
         vec![
             Series::new(
                 "Input",
@@ -233,13 +239,13 @@ fn tokens(categories: &[String], all: &[UsageCounters]) -> ChartPanel {
     )
 }
 
-fn requests_and_errors(categories: &[String], all: &[UsageCounters]) -> ChartPanel {
+fn requests_and_errors(axis: &TimeAxis, all: &[UsageCounters]) -> ChartPanel {
     time_chart(
         TimeChart::Lines,
         "requests",
         "Requests and errors",
         Unit::Requests,
-        categories,
+        axis,
         vec![
             Series::new("Requests", series_of(all, |counters| counters.requests as f64)),
             Series::new("Errors", series_of(all, |counters| counters.errors as f64)),
@@ -249,7 +255,7 @@ fn requests_and_errors(categories: &[String], all: &[UsageCounters]) -> ChartPan
 
 /// Errors per request in each bucket; a bucket without requests has no rate
 /// (a gap, not 0%).
-fn error_rate(categories: &[String], all: &[UsageCounters]) -> ChartPanel {
+fn error_rate(axis: &TimeAxis, all: &[UsageCounters]) -> ChartPanel {
     let rate = series_of(all, |counters| {
         if counters.requests > 0 {
             100.0 * counters.errors as f64 / counters.requests as f64
@@ -262,13 +268,13 @@ fn error_rate(categories: &[String], all: &[UsageCounters]) -> ChartPanel {
         "error-rate",
         "Error rate",
         Unit::Percent,
-        categories,
+        axis,
         vec![Series::new("Error rate", rate)],
     )
 }
 
 /// p50 and p95 latency of the most expensive models that served requests.
-fn latency_by_model(categories: &[String], models: &[ModelCounters<'_>]) -> ChartPanel {
+fn latency_by_model(axis: &TimeAxis, models: &[ModelCounters<'_>]) -> ChartPanel {
     let series: Vec<Series> = models
         .iter()
         .filter(|(_, (_, total))| total.requests > 0)
@@ -289,7 +295,7 @@ fn latency_by_model(categories: &[String], models: &[ModelCounters<'_>]) -> Char
         "latency",
         "Latency by model (p50, p95)",
         Unit::Milliseconds,
-        categories,
+        axis,
         series,
     )
 }
@@ -321,6 +327,21 @@ fn cost_ranked_by(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::costs::services::usage::UsageRequest;
+
+    fn charts_in_utc(
+        request: &UsageRequest,
+        groups: &ChartGroups,
+        names: &HashMap<Uuid, TokenName>,
+    ) -> Vec<ChartPanel> {
+        let zone = DisplayZone::default();
+        charts(
+            groups,
+            &buckets(request, &zone),
+            &period_title(request, &zone),
+            names,
+        )
+    }
     use crate::{costs::services::dashboard::usage_query, telemetry::services::ingest::usage::HOUR_NS};
 
     const NOW: i64 = 1_764_590_400_000_000_000; // 2025-12-01T12:00:00Z
@@ -365,7 +386,7 @@ mod tests {
             (today, "claude-sonnet-4-5", "reviewer", 6_675_000),
             (today - day, "gpt-4o", "coder", 1_000_000),
         ]);
-        let panels = charts(&request, &groups, &HashMap::new());
+        let panels = charts_in_utc(&request, &groups, &HashMap::new());
         let ids: Vec<&str> = panels.iter().map(|panel| panel.id.as_str()).collect();
         assert_eq!(
             ids,
@@ -382,7 +403,7 @@ mod tests {
         );
         let cost = &panels[0];
         // Most expensive model first; the last day holds both.
-        assert_eq!(cost.columns, ["Period (UTC)", "claude-sonnet-4-5", "gpt-4o"]);
+        assert_eq!(cost.columns, ["Day (UTC)", "claude-sonnet-4-5", "gpt-4o"]);
         assert_eq!(cost.rows.last().unwrap(), &["01 Dec", "$0.006675", "$0.003"]);
         assert!(cost.svg.starts_with("<svg"));
         assert!(cost.csv_href.starts_with("data:text/csv"));
@@ -418,7 +439,7 @@ mod tests {
                 prefix: "spk_ab12".into(),
             },
         )]);
-        let panels = charts(&request, &groups, &names);
+        let panels = charts_in_utc(&request, &groups, &names);
         let tokens = panels.iter().find(|panel| panel.id == "cost-by-token").unwrap();
         let labels: Vec<&str> = tokens.rows.iter().map(|row| row[0].as_str()).collect();
         assert_eq!(

@@ -16,10 +16,10 @@ fn push_value(out: &mut String, value: Option<f64>) {
     }
 }
 
-/// `category,<series…>` then one row per category.
-pub(super) fn table(categories: &[String], series: &[Series]) -> String {
+/// `<header>,<series…>` then one row per category.
+pub(super) fn table(header: &str, categories: &[String], series: &[Series]) -> String {
     let mut out = String::new();
-    push_field(&mut out, "category");
+    push_field(&mut out, header);
     for s in series {
         out.push(',');
         push_field(&mut out, &s.name);
@@ -65,7 +65,7 @@ mod tests {
             Series::new("claude", vec![f64::NAN, 3.0]),
         ];
         assert_eq!(
-            table(&categories, &series),
+            table("category", &categories, &series),
             "category,gpt-4o,claude\r\n\
              2026-01-01,0.30000000000000004,\r\n\
              2026-01-02,1234.56789,3\r\n\
@@ -78,7 +78,7 @@ mod tests {
         let categories = vec!["a,b".to_owned(), "say \"hi\"".to_owned(), "two\nlines".to_owned()];
         let series = vec![Series::new("model, \"large\"", vec![1.0, 2.0, 3.0])];
         assert_eq!(
-            table(&categories, &series),
+            table("category", &categories, &series),
             "category,\"model, \"\"large\"\"\"\r\n\
              \"a,b\",1\r\n\
              \"say \"\"hi\"\"\",2\r\n\
@@ -97,6 +97,6 @@ mod tests {
             "label,value\r\n\"svc, eu\",12.345678901234\r\nplain,-0.5\r\n"
         );
         assert_eq!(pairs(&[]), "label,value\r\n");
-        assert_eq!(table(&[], &[]), "category\r\n");
+        assert_eq!(table("category", &[], &[]), "category\r\n");
     }
 }

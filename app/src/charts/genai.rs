@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::{
     charts::{
         HorizontalBarChart, Series, Unit,
-        panels::{CHART_HEIGHT, CHART_WIDTH, TimeChart, csv_href, exact_cell, time_chart},
+        panels::{CHART_HEIGHT, CHART_WIDTH, TimeAxis, TimeChart, csv_href, exact_cell, time_chart},
     },
     costs::{
         services::{
@@ -117,6 +117,7 @@ impl ModelTokens {
 pub fn charts(
     request: &UsageRequest,
     buckets: &[(i64, String)],
+    period_title: &str,
     points: Vec<HistogramPoint>,
 ) -> Vec<ChartPanel> {
     let index_of: HashMap<i64, usize> = buckets
@@ -124,7 +125,10 @@ pub fn charts(
         .enumerate()
         .map(|(index, (start, _))| (*start, index))
         .collect();
-    let categories: Vec<String> = buckets.iter().map(|(_, label)| label.clone()).collect();
+    let axis = &TimeAxis {
+        title: period_title.to_owned(),
+        labels: buckets.iter().map(|(_, label)| label.clone()).collect(),
+    };
     let deltas = deltas(points, request.since_ns);
     let mut labels: HashMap<&str, PointLabels> = HashMap::new();
 
@@ -178,7 +182,7 @@ pub fn charts(
             "metric-tokens",
             "Tokens by type (GenAI metrics)",
             Unit::Tokens,
-            &categories,
+            axis,
             tokens_by_type
                 .into_iter()
                 .map(|(token_type, values)| Series::new(token_type.label(), values))
@@ -192,7 +196,7 @@ pub fn charts(
             "metric-requests",
             "Requests and errors (GenAI metrics)",
             Unit::Requests,
-            &categories,
+            axis,
             vec![
                 Series::new("Requests", requests.clone()),
                 Series::new("Errors", errors),
@@ -220,7 +224,7 @@ pub fn charts(
             "metric-duration",
             "Operation duration (p50, p95, mean)",
             Unit::Milliseconds,
-            &categories,
+            axis,
             vec![
                 Series::new("p50", quantile(0.5)),
                 Series::new("p95", quantile(0.95)),
@@ -334,7 +338,7 @@ mod tests {
             T0,
         )
         .unwrap();
-        let axis = time_axis(&request);
+        let axis = time_axis(&request, &crate::time_zone::DisplayZone::default());
         let hour = 3600 * SECOND;
         let tokens = |kind: &str, system: &str, time: i64, sum: f64| HistogramPoint {
             attributes: format!(
@@ -361,7 +365,7 @@ mod tests {
                 30.0,
             ),
         ];
-        let panels = charts(&request, &axis, points);
+        let panels = charts(&request, &axis, "Hour (UTC)", points);
         let ids: Vec<&str> = panels.iter().map(|panel| panel.id.as_str()).collect();
         assert_eq!(
             ids,
@@ -373,7 +377,7 @@ mod tests {
             ]
         );
         let by_type = &panels[0];
-        assert_eq!(by_type.columns, ["Period (UTC)", "Input", "Output"]);
+        assert_eq!(by_type.columns, ["Hour (UTC)", "Input", "Output"]);
         assert_eq!(by_type.rows[0][1..], ["1,200", "0"]);
         assert_eq!(by_type.rows[1][1..], ["800", "150"]);
         let by_model = &panels[1];
@@ -388,11 +392,11 @@ mod tests {
         // The second hour: 4 more successful calls (cumulative 6 − 2) and one failure.
         assert_eq!(requests.rows[1][1..], ["5", "1"]);
         let durations = &panels[3];
-        assert_eq!(durations.columns, ["Period (UTC)", "p50", "p95", "Mean"]);
+        assert_eq!(durations.columns, ["Hour (UTC)", "p50", "p95", "Mean"]);
         assert_eq!(durations.rows[0][1..], ["750.0 ms", "1000.0 ms", "750.0 ms"]);
         // Hour two: 2 in (0.5, 1], 2 in (1, 2], 1 above 2 s; mean (5 + 30) / 5 s.
         assert_eq!(durations.rows[1][1..], ["1500.0 ms", "2000.0 ms", "7000.0 ms"]);
         assert_eq!(durations.rows[2][1..], ["—", "—", "—"]);
-        assert!(charts(&request, &axis, Vec::new()).is_empty());
+        assert!(charts(&request, &axis, "Hour (UTC)", Vec::new()).is_empty());
     }
 }

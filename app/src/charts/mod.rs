@@ -89,7 +89,7 @@ impl StackedBarChart {
 
     /// `category,<series names…>` and one row per category, values exact.
     pub fn to_csv(&self) -> String {
-        csv::table(&self.categories, &self.series)
+        csv::table("category", &self.categories, &self.series)
     }
 }
 
@@ -120,7 +120,7 @@ impl LineChart {
 
     /// `category,<series names…>` and one row per category, values exact.
     pub fn to_csv(&self) -> String {
-        csv::table(&self.categories, &self.series)
+        csv::table("category", &self.categories, &self.series)
     }
 }
 

@@ -50,17 +50,26 @@ pub fn exact_cell(unit: Unit, value: f64) -> String {
     }
 }
 
+/// A chart's time axis: each bucket's label, and the title of the period
+/// column, which names the time zone the labels are in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimeAxis {
+    pub title: String,
+    pub labels: Vec<String>,
+}
+
 /// A panel for a chart over time: the table has a row per bucket, a column per series.
 fn time_panel(
     id: &str,
     title: &str,
     unit: Unit,
-    categories: &[String],
+    axis: &TimeAxis,
     series: &[Series],
     svg: String,
     csv: String,
 ) -> ChartPanel {
-    let mut columns = vec!["Period (UTC)".to_owned()];
+    let categories = &axis.labels;
+    let mut columns = vec![axis.title.clone()];
     columns.extend(series.iter().map(|series| series.name.clone()));
     let rows = categories
         .iter()
@@ -99,11 +108,11 @@ pub fn time_chart(
     id: &str,
     title: &str,
     unit: Unit,
-    categories: &[String],
+    axis: &TimeAxis,
     series: Vec<Series>,
 ) -> ChartPanel {
-    let (title_text, categories_owned) = (title.to_owned(), categories.to_vec());
-    let (svg, csv) = match kind {
+    let (title_text, categories_owned) = (title.to_owned(), axis.labels.clone());
+    let svg = match kind {
         TimeChart::StackedBars => {
             let chart = StackedBarChart {
                 title: title_text,
@@ -111,7 +120,7 @@ pub fn time_chart(
                 categories: categories_owned,
                 series: series.clone(),
             };
-            (chart.to_svg(CHART_WIDTH, CHART_HEIGHT), chart.to_csv())
+            chart.to_svg(CHART_WIDTH, CHART_HEIGHT)
         }
         TimeChart::Lines => {
             let chart = LineChart {
@@ -120,10 +129,12 @@ pub fn time_chart(
                 categories: categories_owned,
                 series: series.clone(),
             };
-            (chart.to_svg(CHART_WIDTH, CHART_HEIGHT), chart.to_csv())
+            chart.to_svg(CHART_WIDTH, CHART_HEIGHT)
         }
     };
-    time_panel(id, title, unit, categories, &series, svg, csv)
+    // The CSV's first column is titled like the table's: it names the zone.
+    let csv = super::csv::table(&axis.title, &axis.labels, &series);
+    time_panel(id, title, unit, axis, &series, svg, csv)
 }
 
 pub fn ranked(

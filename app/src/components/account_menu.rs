@@ -6,7 +6,7 @@ use leptos_router::components::A;
 
 use crate::{
     accounts::{
-        server_fns::session::{LogOut, SwitchOrganization},
+        server_fns::session::{LogOut, SetTimesInUtc, SwitchOrganization},
         types::SessionInfo,
     },
     components::session::{refresh_session_after, use_session},
@@ -37,8 +37,21 @@ pub fn AccountMenu() -> impl IntoView {
 fn SignedInMenu(info: SessionInfo) -> impl IntoView {
     let switch = ServerAction::<SwitchOrganization>::new();
     let log_out = ServerAction::<LogOut>::new();
+    let set_zone = ServerAction::<SetTimesInUtc>::new();
     refresh_session_after(switch);
     refresh_session_after(log_out);
+    refresh_session_after(set_zone);
+    let zone = info.time_zone.clone();
+    let local = zone
+        .browser
+        .clone()
+        .unwrap_or_else(|| "your time zone".to_owned());
+    let (shown, offer) = if zone.is_utc() {
+        ("UTC".to_owned(), local)
+    } else {
+        (zone.name.clone(), "UTC".to_owned())
+    };
+    let to_utc = !zone.utc_chosen;
     let active = info.active_org.as_ref().map(|org| org.id);
     let options = info
         .organizations
@@ -65,6 +78,11 @@ fn SignedInMenu(info: SessionInfo) -> impl IntoView {
                 <button type="submit" class="button button-small">"Switch"</button>
             </noscript>
         </ActionForm>
+        <button type="button" class="button button-small zone-toggle" data-testid="zone-toggle"
+            title=format!("Times are shown in {shown}; click to show them in {offer}")
+            on:click=move |_| { set_zone.dispatch(SetTimesInUtc { utc: to_utc }); }>
+            {shown.clone()}
+        </button>
         <A href="/account" attr:class="account-link" attr:data-testid="account-link">
             {info.user.email.clone()}
         </A>

@@ -11,6 +11,7 @@ use crate::{
         server_fns::{RemoveDemoData, RunDemo, get_demo_data},
         types::DemoData,
     },
+    time_zone::use_display_zone,
 };
 
 /// What the demo adds, in a sentence.
@@ -101,11 +102,13 @@ fn DemoPresent(
         .added_by
         .map(|email| format!(" by {email}"))
         .unwrap_or_default();
+    let zone = use_display_zone();
     view! {
         <p data-testid="demo-present">
             {format!(
-                "Added {} (UTC){added_by}: {} traces, {} spans and {} metric points.",
-                &format::timestamp(demo.added_at_ns)[..16],
+                "Added {} ({}){added_by}: {} traces, {} spans and {} metric points.",
+                zone.minute(demo.added_at_ns),
+                zone.name,
                 format::count(demo.traces),
                 format::count(demo.spans),
                 format::count(demo.metric_points)

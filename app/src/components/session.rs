@@ -23,6 +23,12 @@ impl SessionContext {
     pub fn refresh(&self) {
         self.version.update(|version| *version += 1);
     }
+
+    /// Changes with every refresh: a resource keyed on it reloads with the
+    /// session (another organization, another time zone).
+    pub fn version(&self) -> u32 {
+        self.version.get()
+    }
 }
 
 pub fn provide_session_context() {
@@ -83,6 +89,7 @@ where
                     match session.info.await {
                         Ok(Some(info)) => {
                             let org = info.active_org.clone();
+                            provide_context(info.time_zone.clone());
                             children(info, org).into_any()
                         }
                         Ok(None) => {

@@ -26,9 +26,10 @@ pub async fn load_cost_dashboard(
         platform::services::now_ns, server_context::member,
     };
 
-    let (state, _) = member(org_id, Action::Read).await?;
+    let (state, user) = member(org_id, Action::Read).await?;
+    let zone = crate::server_context::display_zone(&user).await;
     let data = dashboard::dashboard(&state.db, org_id, range.as_deref(), since, until, now_ns()).await?;
-    Ok(cost_charts::dashboard(data).await?)
+    Ok(cost_charts::dashboard(data, &zone).await?)
 }
 
 #[server]

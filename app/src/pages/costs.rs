@@ -23,6 +23,7 @@ use crate::{
     error::ApiError,
     format,
     telemetry::types::TraceSummary,
+    time_zone::use_display_zone,
 };
 
 #[component]
@@ -33,8 +34,8 @@ pub fn CostsPage() -> impl IntoView {
     // may build that check's children twice, and a resource created there
     // would load the whole dashboard twice.
     let dashboard = Resource::new(
-        move || params.get(),
-        move |params| async move {
+        move || (params.get(), session.version()),
+        move |(params, _)| async move {
             let org = match session.info.await {
                 Ok(Some(info)) => info.active_org,
                 _ => None,
@@ -108,7 +109,10 @@ fn Dashboard(dashboard: CostDashboard) -> impl IntoView {
     };
     view! {
         <p class="muted costs-window" data-testid="costs-window">
-            {format!("{} to {} UTC, by {granularity}", format::timestamp(since_ns), format::timestamp(until_ns))}
+            {
+                let zone = use_display_zone();
+                format!("{} to {} {}, by {granularity}", zone.minute(since_ns), zone.minute(until_ns), zone.name)
+            }
         </p>
         <Headline totals=totals.clone() previous />
         {empty.then(|| view! {
@@ -259,7 +263,7 @@ fn TopTraces(traces: Vec<TraceSummary>) -> impl IntoView {
                         <table class="table">
                             <thead>
                                 <tr>
-                                    <th scope="col">"Started (UTC)"</th>
+                                    <th scope="col">{use_display_zone().titled("Started")}</th>
                                     <th scope="col">"Root span"</th>
                                     <th scope="col">"Service"</th>
                                     <th scope="col" class="numeric">"Tokens in / out"</th>
@@ -271,7 +275,7 @@ fn TopTraces(traces: Vec<TraceSummary>) -> impl IntoView {
                                     let href = format!("/traces/{}", trace.trace_id);
                                     view! {
                                         <tr>
-                                            <td class="mono nowrap"><A href=href.clone()>{format::timestamp(trace.start_time_ns)}</A></td>
+                                            <td class="mono nowrap"><A href=href.clone()>{use_display_zone().timestamp(trace.start_time_ns)}</A></td>
                                             <td><A href=href>{trace.root_span_name.clone().unwrap_or_else(|| "(root not received)".to_owned())}</A></td>
                                             <td>{trace.service_name.clone()}</td>
                                             <td class="numeric">{format!("{} / {}", format::count(trace.input_tokens), format::count(trace.output_tokens))}</td>

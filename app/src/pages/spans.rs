@@ -28,6 +28,7 @@ use crate::{
         server_fns::{explore_spans, known_models},
         types::{SpanPage, SpanQuery, SpanSummary},
     },
+    time_zone::use_display_zone,
 };
 
 /// The URL parameters the explorer understands, in the order links write them.
@@ -381,7 +382,7 @@ fn span_row(span: SpanSummary, params: Memo<ParamsMap>, selected: RwSignal<Optio
     view! {
         <tr class:row-error=error class:row-selected=move || selected.with(|selected| selected.as_deref() == Some(key.as_str()))
             data-kind=span.llm_kind.clone()>
-            <td class="mono nowrap"><A href=href.clone()>{format::timestamp(span.start_time_ns)}</A></td>
+            <td class="mono nowrap"><A href=href.clone()>{use_display_zone().timestamp(span.start_time_ns)}</A></td>
             <td><KindBadge kind=span.llm_kind.clone() /></td>
             <td class="span-title">
                 {match title {
@@ -430,7 +431,7 @@ fn SpanTable(
             <table class="table span-table" data-testid="span-table">
                 <thead>
                     <tr>
-                        <th scope="col">"Time (UTC)"</th>
+                        <th scope="col">{use_display_zone().titled("Time")}</th>
                         <th scope="col">"Kind"</th>
                         <th scope="col">"Title"</th>
                         <th scope="col">"Service"</th>

@@ -24,6 +24,7 @@ use crate::{
         server_fns::load_trace,
         types::{SpanView, TraceDetail},
     },
+    time_zone::use_display_zone,
 };
 
 #[component]
@@ -180,7 +181,7 @@ fn TraceBody(trace: TraceDetail) -> impl IntoView {
             <h1>{summary.root_span_name.clone().unwrap_or_else(|| "Trace".to_owned())}</h1>
             <p class="lead trace-facts">
                 <span>{summary.service_name.clone()}</span>
-                <span class="mono">{format::timestamp(summary.start_time_ns)} " UTC"</span>
+                <span class="mono">{use_display_zone().timestamp(summary.start_time_ns)} " " {use_display_zone().name}</span>
                 <span>{format::duration(summary.duration_ns)}</span>
                 <span>{format!("{} spans", summary.span_count)}</span>
                 {(summary.error_count > 0).then(|| view! { <span class="status status-error">{format!("{} errors", summary.error_count)}</span> })}
@@ -291,7 +292,7 @@ fn SpanDetail(span: SpanView) -> impl IntoView {
             <dt>"Span id"</dt><dd class="mono">{span.summary.span_id.clone()} <CopyButton value=span.summary.span_id.clone() label="span id" /></dd>
             <dt>"Parent id"</dt><dd class="mono">{span.summary.parent_span_id.clone().map(|parent| view! { {parent.clone()} <CopyButton value=parent label="parent id" /> }.into_any()).unwrap_or_else(|| "—".into_any())}</dd>
             <dt>"Service"</dt><dd>{span.summary.service_name.clone()}</dd>
-            <dt>"Started"</dt><dd class="mono">{format::timestamp(span.summary.start_time_ns)} " UTC"</dd>
+            <dt>"Started"</dt><dd class="mono">{use_display_zone().timestamp(span.summary.start_time_ns)} " " {use_display_zone().name}</dd>
             <dt>"Duration"</dt><dd>{format::duration(span.summary.duration_ns)}</dd>
             <dt>"Status"</dt><dd>{span.summary.status_code.clone()}{span.status_message.clone().map(|message| format!(": {message}"))}</dd>
             {span.summary.model.clone().map(|model| view! { <dt>"Model"</dt><dd>{model}</dd> })}
@@ -328,7 +329,7 @@ fn SpanDetail(span: SpanView) -> impl IntoView {
         {details["events"].as_array().filter(|events| !events.is_empty()).map(|events| view! {
             <h3>"Events"</h3>
             {events.iter().map(|event| view! {
-                <p class="mono">{event["name"].as_str().unwrap_or_default().to_owned()} " · " {format::timestamp(event["time_ns"].as_i64().unwrap_or_default())}</p>
+                <p class="mono">{event["name"].as_str().unwrap_or_default().to_owned()} " · " {use_display_zone().timestamp(event["time_ns"].as_i64().unwrap_or_default())}</p>
                 <KeyValues value=event["attributes"].clone() />
             }).collect_view()}
         })}

@@ -23,6 +23,7 @@ use crate::{
         server_fns::explore_traces,
         types::{TracePage, TraceQuery, TraceSummary},
     },
+    time_zone::use_display_zone,
 };
 
 const PARAMS: &[&str] = &[
@@ -126,7 +127,7 @@ fn TraceTable(traces: Vec<TraceSummary>) -> impl IntoView {
             <table class="table span-table" data-testid="trace-table">
                 <thead>
                     <tr>
-                        <th scope="col">"Started (UTC)"</th>
+                        <th scope="col">{use_display_zone().titled("Started")}</th>
                         <th scope="col">"Root span"</th>
                         <th scope="col">"Service"</th>
                         <th scope="col" class="numeric">"Duration"</th>
@@ -143,7 +144,7 @@ fn TraceTable(traces: Vec<TraceSummary>) -> impl IntoView {
                         let cost = format!("{}{}", format::cost(Some(trace.cost_nanos)), if trace.unpriced_spans > 0 { " + unpriced" } else { "" });
                         view! {
                             <tr class:row-error=trace.error_count != 0>
-                                <td class="mono nowrap"><A href=href.clone()>{format::timestamp(trace.start_time_ns)}</A></td>
+                                <td class="mono nowrap"><A href=href.clone()>{use_display_zone().timestamp(trace.start_time_ns)}</A></td>
                                 <td><A href=href>{trace.root_span_name.clone().unwrap_or_else(|| "(root not received)".to_owned())}</A></td>
                                 <td>{trace.service_name.clone()}</td>
                                 <td class="numeric mono">{format::duration(trace.duration_ns)}</td>

@@ -15,3 +15,4 @@ mod http;
 mod ingest;
 mod prices;
 mod sdk;
+mod time_zone;

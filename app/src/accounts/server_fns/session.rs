@@ -33,7 +33,17 @@ pub async fn get_session_info() -> Result<Option<SessionInfo>, ApiError> {
         organizations,
         active_org,
         open_signup: state.accounts.open_signup,
+        time_zone: server_context::display_zone(&user).await,
     }))
+}
+
+/// Shows the signed-in user times in UTC (`true`) or in their browser's
+/// zone (`false`), from now on and on every device.
+#[server(endpoint = "set_times_in_utc")]
+pub async fn set_times_in_utc(utc: bool) -> Result<(), ApiError> {
+    let (state, _, user) = crate::server_context::signed_in().await?;
+    crate::accounts::services::users::set_times_in_utc(&state.db, user.id, utc).await?;
+    Ok(())
 }
 
 #[server]

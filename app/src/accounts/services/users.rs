@@ -56,10 +56,21 @@ pub(super) async fn insert_user(
         instance_admin: Set(first_user),
         created_at: Set(now),
         password_changed_at: Set(now),
+        times_in_utc: Set(false),
     }
     .insert(conn)
     .await
     .map_err(|err| AppError::conflict_on_unique(err, "an account with this email already exists"))
+}
+
+/// Records whether the user reads times in UTC.
+pub async fn set_times_in_utc(db: &impl ConnectionTrait, user_id: Uuid, utc: bool) -> Result<()> {
+    user::Entity::update_many()
+        .col_expr(user::Column::TimesInUtc, sea_orm::sea_query::Expr::value(utc))
+        .filter(user::Column::Id.eq(user_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 /// True once the installation has at least one account.

@@ -28,6 +28,7 @@ use crate::{
         },
         types::TraceSummary,
     },
+    time_zone::DisplayZone,
 };
 
 /// The window a `range` (or a custom `since`/`until`) stands for.
@@ -150,8 +151,9 @@ fn token_ids(by_owner: &[UsageGroup]) -> Vec<Uuid> {
     ids
 }
 
-/// The time buckets of the range, in order, and each one's label.
-pub fn buckets(request: &UsageRequest) -> Vec<(i64, String)> {
+/// The time buckets of the range, in order, and each one's label. Hours are
+/// labelled in `zone`; days and weeks are the daily rollups' UTC days.
+pub fn buckets(request: &UsageRequest, zone: &DisplayZone) -> Vec<(i64, String)> {
     let step = match request.granularity {
         Granularity::Hour => HOUR_NS,
         Granularity::Day => 24 * HOUR_NS,
@@ -159,20 +161,34 @@ pub fn buckets(request: &UsageRequest) -> Vec<(i64, String)> {
         Granularity::Total => request.until_ns - request.since_ns,
     };
     let format = match request.granularity {
-        Granularity::Hour => "%d %b %H:00",
+        Granularity::Hour => "%d %b %H:%M",
         Granularity::Week => "w/c %d %b",
         _ => "%d %b",
     };
     let mut start = request.granularity.bucket_of(request.since_ns, request.since_ns);
     let mut out = Vec::new();
     while start < request.until_ns && step > 0 {
-        let label = chrono::DateTime::from_timestamp_nanos(start)
+        let shown = match request.granularity {
+            Granularity::Hour => start.saturating_add(zone.offset_seconds(start) * 1_000_000_000),
+            _ => start,
+        };
+        let label = chrono::DateTime::from_timestamp_nanos(shown)
             .format(format)
             .to_string();
         out.push((start, label));
         start += step;
     }
     out
+}
+
+/// The title of the charts' period column, naming the zone of the labels.
+pub fn period_title(request: &UsageRequest, zone: &DisplayZone) -> String {
+    match request.granularity {
+        Granularity::Hour => zone.titled("Hour"),
+        Granularity::Day => "Day (UTC)".to_owned(),
+        Granularity::Week => "Week (UTC)".to_owned(),
+        Granularity::Total => "Period (UTC)".to_owned(),
+    }
 }
 
 /// The value of `dimension` in a group read by [`OWNER_DIMENSIONS`].
@@ -204,13 +220,13 @@ mod tests {
     #[test]
     fn the_time_axis_covers_the_range_without_gaps() {
         let request = UsageRequest::parse(&usage_query(Some("7d"), None, None, NOW).unwrap(), NOW).unwrap();
-        let days = buckets(&request);
+        let days = buckets(&request, &DisplayZone::default());
         assert_eq!(request.granularity, Granularity::Day);
         // 7 days from midday to midday touch 8 calendar days.
         assert_eq!(days.len(), 8);
         assert_eq!(days[0].1, "24 Nov");
         assert_eq!(days[7].1, "01 Dec");
         let request = UsageRequest::parse(&usage_query(Some("24h"), None, None, NOW).unwrap(), NOW).unwrap();
-        assert_eq!(buckets(&request).len(), 24);
+        assert_eq!(buckets(&request, &DisplayZone::default()).len(), 24);
     }
 }

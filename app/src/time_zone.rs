@@ -1,0 +1,152 @@
+//! Which time zone the UI shows times in: the browser's own by default, UTC
+//! for a user who chose it (kept with their account). The browser tells the
+//! server its zone in a cookie set before the first paint, so pages render
+//! in it on the server already; the zone travels with the session info, so
+//! the browser formats the same way when it hydrates.
+
+use serde::{Deserialize, Serialize};
+
+/// The cookie holding the browser's IANA time zone name.
+pub const BROWSER_ZONE_COOKIE: &str = "specula_tz";
+
+/// Sets [`BROWSER_ZONE_COOKIE`] on every page load, before anything asks the
+/// server for a time: the zone may change when a laptop travels.
+pub const ZONE_BOOT_SCRIPT: &str = "(function(){try{var z=Intl.DateTimeFormat().resolvedOptions().timeZone;\
+if(z){document.cookie='specula_tz='+encodeURIComponent(z)+';path=/;max-age=31536000;samesite=lax';}}catch(e){}})();";
+
+const UTC: &str = "UTC";
+
+/// The zone times are shown in, and what the zone toggle offers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisplayZone {
+    /// Where times are shown: an IANA name such as `Europe/Berlin`, or `UTC`.
+    pub name: String,
+    /// The browser's zone, when it said which (the toggle's other choice).
+    pub browser: Option<String>,
+    /// The user chose UTC over the browser's zone.
+    pub utc_chosen: bool,
+}
+
+impl Default for DisplayZone {
+    fn default() -> Self {
+        Self {
+            name: UTC.to_owned(),
+            browser: None,
+            utc_chosen: false,
+        }
+    }
+}
+
+impl DisplayZone {
+    /// The zone for a user's choice and what their browser said (ignored
+    /// unless it names a zone the server knows).
+    #[cfg(feature = "ssr")]
+    pub fn resolve(utc_chosen: bool, browser: Option<&str>) -> Self {
+        let browser = browser
+            .map(str::trim)
+            .filter(|name| name.parse::<chrono_tz::Tz>().is_ok())
+            .map(str::to_owned);
+        let name = match (&browser, utc_chosen) {
+            (Some(zone), false) => zone.clone(),
+            _ => UTC.to_owned(),
+        };
+        Self {
+            name,
+            browser,
+            utc_chosen,
+        }
+    }
+
+    pub fn is_utc(&self) -> bool {
+        self.name == UTC || self.name == "Etc/UTC"
+    }
+
+    /// Seconds to add to UTC for local time at `nanos`.
+    pub fn offset_seconds(&self, nanos: i64) -> i64 {
+        if self.is_utc() {
+            0
+        } else {
+            offset_seconds(&self.name, nanos)
+        }
+    }
+
+    /// `2026-01-01 10:00:20.123` in this zone.
+    pub fn timestamp(&self, nanos: i64) -> String {
+        crate::format::timestamp(nanos.saturating_add(self.offset_seconds(nanos) * 1_000_000_000))
+    }
+
+    /// `2026-01-01 10:00` in this zone.
+    pub fn minute(&self, nanos: i64) -> String {
+        self.timestamp(nanos)[..16].to_owned()
+    }
+
+    /// `Time (Europe/Berlin)`: a column or axis title naming the zone.
+    pub fn titled(&self, title: &str) -> String {
+        format!("{title} ({})", self.name)
+    }
+}
+
+/// The zone's offset from the time zone database the server ships.
+#[cfg(feature = "ssr")]
+fn offset_seconds(name: &str, nanos: i64) -> i64 {
+    use chrono::{Offset, TimeZone};
+
+    let Ok(zone) = name.parse::<chrono_tz::Tz>() else {
+        return 0;
+    };
+    let utc = chrono::DateTime::from_timestamp_nanos(nanos).naive_utc();
+    i64::from(zone.offset_from_utc_datetime(&utc).fix().local_minus_utc())
+}
+
+/// The browser's offset at that time: the zone is the browser's own, which
+/// its cookie named.
+#[cfg(all(feature = "hydrate", not(feature = "ssr")))]
+fn offset_seconds(_name: &str, nanos: i64) -> i64 {
+    let date = js_sys::Date::new(&js_sys::Number::from((nanos / 1_000_000) as f64));
+    // Minutes to add to local time for UTC.
+    -(date.get_timezone_offset() as i64) * 60
+}
+
+#[cfg(not(any(feature = "ssr", feature = "hydrate")))]
+fn offset_seconds(_name: &str, _nanos: i64) -> i64 {
+    0
+}
+
+/// The zone the page shows times in (provided with the signed-in session).
+pub fn use_display_zone() -> DisplayZone {
+    leptos::prelude::use_context::<DisplayZone>().unwrap_or_default()
+}
+
+#[cfg(all(test, feature = "ssr"))]
+mod tests {
+    use super::*;
+
+    /// 2026-01-15T12:00:00Z and 2026-07-15T12:00:00Z.
+    const WINTER: i64 = 1_768_478_400_000_000_000;
+    const SUMMER: i64 = 1_784_116_800_000_000_000;
+
+    #[test]
+    fn the_browser_zone_unless_utc_was_chosen() {
+        let berlin = DisplayZone::resolve(false, Some("Europe/Berlin"));
+        assert_eq!(berlin.name, "Europe/Berlin");
+        assert_eq!(berlin.timestamp(WINTER), "2026-01-15 13:00:00.000");
+        assert_eq!(berlin.timestamp(SUMMER), "2026-07-15 14:00:00.000", "summer time");
+        assert_eq!(berlin.titled("Time"), "Time (Europe/Berlin)");
+        let kolkata = DisplayZone::resolve(false, Some("Asia/Kolkata"));
+        assert_eq!(kolkata.minute(WINTER), "2026-01-15 17:30");
+
+        let chosen = DisplayZone::resolve(true, Some("Europe/Berlin"));
+        assert_eq!(chosen.name, "UTC");
+        assert_eq!(chosen.browser.as_deref(), Some("Europe/Berlin"));
+        assert_eq!(chosen.timestamp(WINTER), "2026-01-15 12:00:00.000");
+    }
+
+    #[test]
+    fn unknown_or_missing_zones_mean_utc() {
+        for browser in [None, Some(""), Some("Mars/Olympus_Mons"), Some("<script>")] {
+            let zone = DisplayZone::resolve(false, browser);
+            assert_eq!(zone.name, "UTC", "{browser:?}");
+            assert_eq!(zone.browser, None);
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Times on the pages: in the browser's time zone (which it names in a
+//! cookie) by default, in UTC once the user chooses it, on every device;
+//! the tables' and charts' titles and the CSV headers name the zone. On
+//! SQLite and PostgreSQL.
+
+use crate::common;
+
+use std::sync::Arc;
+
+use common::{Backend, TestServer, export, post_otlp, signed_in_tenant, span};
+use leptos::server_fn::ServerFn;
+use reqwest::{StatusCode, cookie::Jar, header};
+use serde_json::json;
+
+on_every_backend!(times_show_in_the_browsers_zone_or_in_utc_when_chosen);
+
+/// 2026-01-15T12:00:00Z: 13:00 in Berlin (winter time).
+const NOON_UTC: i64 = 1_768_478_400_000_000_000;
+
+async fn times_show_in_the_browsers_zone_or_in_utc_when_chosen(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, _, token) = signed_in_tenant(&server, "ada@example.com", &["ingest"]).await;
+    let call = span(
+        "0123456789abcdef0123456789abcdef",
+        "0123456789abcdef",
+        None,
+        "chat gpt-4o",
+        (NOON_UTC, 1_000_000_000),
+        false,
+        json!({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+               "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 10}),
+    );
+    let response = post_otlp(
+        &server,
+        "/v1/traces",
+        &token,
+        "application/json",
+        export("coder", vec![call]),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    // A browser in Berlin, as its boot script names the zone.
+    let jar = Arc::new(Jar::default());
+    let base: reqwest::Url = server.url("/").parse().unwrap();
+    jar.add_cookie_str("specula_tz=Europe%2FBerlin; Path=/", &base);
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .build()
+        .unwrap();
+    let logged_in = client
+        .post(server.url("/api/v1/auth/login"))
+        .json(&json!({"email": "ada@example.com", "password": common::PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged_in.status(), StatusCode::OK);
+    let page = |path: &'static str| {
+        let client = client.clone();
+        let url = server.url(path);
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let costs = "/costs?range=custom&since=2026-01-15T00:00&until=2026-01-16T00:00";
+
+    let traces = page("/traces?range=all").await;
+    assert!(traces.contains("Started (Europe/Berlin)"), "{traces}");
+    assert!(traces.contains("2026-01-15 13:00:00.000"));
+    let chart = page(costs).await;
+    assert!(
+        chart.contains("Hour (Europe/Berlin)"),
+        "the period column names the zone"
+    );
+    assert!(chart.contains("15 Jan 13:00"), "hours are labelled in the zone");
+    assert!(
+        chart.contains(&csv_header("Hour (Europe/Berlin)")),
+        "the CSV names the zone"
+    );
+
+    // One click: UTC, kept with the account.
+    let chosen = client
+        .post(server.url(app::accounts::server_fns::session::SetTimesInUtc::PATH))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .body("utc=true")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(chosen.status(), StatusCode::OK);
+    let traces = page("/traces?range=all").await;
+    assert!(traces.contains("Started (UTC)"));
+    assert!(traces.contains("2026-01-15 12:00:00.000"));
+    let chart = page(costs).await;
+    assert!(chart.contains("Hour (UTC)") && chart.contains("15 Jan 12:00"));
+
+    // Another device of the same user (no zone cookie at all) shows UTC too,
+    // and a browser that names a zone nobody knows gets UTC.
+    let elsewhere = server.browser();
+    assert_eq!(
+        elsewhere
+            .log_in("ada@example.com", common::PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    assert!(
+        elsewhere
+            .get("/traces?range=all")
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Started (UTC)")
+    );
+    server.stop().await;
+}
+
+/// The CSV download's first line as the page embeds it (a data URL).
+fn csv_header(title: &str) -> String {
+    title
+        .replace(' ', "%20")
+        .replace('(', "%28")
+        .replace(')', "%29")
+        .replace('/', "%2F")
+}
