@@ -9,6 +9,7 @@ use crate::{
         server_fns::session::{LogOut, SetTimesInUtc, SwitchOrganization},
         types::SessionInfo,
     },
+    components::server_form::{FormFields, ServerForm},
     components::session::{refresh_session_after, use_session},
 };
 
@@ -63,7 +64,7 @@ fn SignedInMenu(info: SessionInfo) -> impl IntoView {
         .collect_view();
 
     view! {
-        <ActionForm action=switch attr:class="org-switcher">
+        <ServerForm action=switch class="org-switcher" args=|fields: &FormFields| SwitchOrganization { org_id: fields.text("org_id").parse().unwrap_or_default() }>
             <label class="visually-hidden" for="org-switcher">"Organization"</label>
             <select
                 id="org-switcher"
@@ -77,7 +78,7 @@ fn SignedInMenu(info: SessionInfo) -> impl IntoView {
             <noscript>
                 <button type="submit" class="button button-small">"Switch"</button>
             </noscript>
-        </ActionForm>
+        </ServerForm>
         <button type="button" class="button button-small zone-toggle" data-testid="zone-toggle"
             title=format!("Times are shown in {shown}; click to show them in {offer}")
             on:click=move |_| { set_zone.dispatch(SetTimesInUtc { utc: to_utc }); }>
@@ -86,8 +87,8 @@ fn SignedInMenu(info: SessionInfo) -> impl IntoView {
         <A href="/account" attr:class="account-link" attr:data-testid="account-link">
             {info.user.email.clone()}
         </A>
-        <ActionForm action=log_out attr:class="inline-form">
+        <ServerForm action=log_out class="inline-form" args=|_: &FormFields| LogOut {}>
             <button type="submit" class="button button-small" data-testid="log-out">"Log out"</button>
-        </ActionForm>
+        </ServerForm>
     }
 }

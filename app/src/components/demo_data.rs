@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     components::form_status::action_error,
+    components::server_form::{FormFields, ServerForm},
     format,
     telemetry::{
         server_fns::{RemoveDemoData, RunDemo, get_demo_data},
@@ -32,12 +33,12 @@ pub fn RunDemoButton(org_id: Uuid) -> impl IntoView {
     view! {
         <div class="demo-offer" data-testid="demo-offer">
             <p class="muted">"No agent to hook up yet? Look around with demo data. " {WHAT_IT_ADDS}</p>
-            <ActionForm action=run attr:class="inline-form">
+            <ServerForm action=run class="inline-form" args=move |_: &FormFields| RunDemo { org_id }>
                 <input type="hidden" name="org_id" value=org_id.to_string() />
                 <button type="submit" class="button" data-testid="run-demo" disabled=move || run.pending().get()>
                     {move || if run.pending().get() { "Adding demo data…" } else { "Run demo" }}
                 </button>
-            </ActionForm>
+            </ServerForm>
             {action_error(run.value())}
         </div>
     }
@@ -63,12 +64,12 @@ pub fn DemoDataCard(org_id: Uuid, can_manage: bool) -> impl IntoView {
                         Ok(None) => view! {
                             <p class="muted">{WHAT_IT_ADDS} " Remove it again with one click."</p>
                             {can_manage.then(|| view! {
-                                <ActionForm action=run attr:class="inline-form">
+                                <ServerForm action=run class="inline-form" args=move |_: &FormFields| RunDemo { org_id }>
                                     <input type="hidden" name="org_id" value=org_id.to_string() />
                                     <button type="submit" class="button" data-testid="run-demo" disabled=move || run.pending().get()>
                                         {move || if run.pending().get() { "Adding demo data…" } else { "Run demo" }}
                                     </button>
-                                </ActionForm>
+                                </ServerForm>
                             })}
                         }.into_any(),
                         Err(err) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
@@ -119,14 +120,14 @@ fn DemoPresent(
             <code>{format!("specula.demo={}", demo.marker)}</code> ", and its usage is credited to the token “Demo data”."
         </p>
         {can_manage.then(|| view! {
-            <ActionForm action=remove attr:class="inline-form">
+            <ServerForm action=remove class="inline-form" args=move |_: &FormFields| RemoveDemoData { org_id }>
                 <input type="hidden" name="org_id" value=org_id.to_string() />
                 <button type="submit" class="button button-danger" data-testid="remove-demo"
                     onclick="return confirm('Remove the demo data? Your own telemetry stays.')"
                     disabled=move || remove.pending().get()>
                     "Remove demo data"
                 </button>
-            </ActionForm>
+            </ServerForm>
         })}
     }
 }

@@ -13,6 +13,7 @@ pub mod list_filters;
 pub mod live_tail;
 pub mod otlp_snippets;
 pub mod send_traces;
+pub mod server_form;
 pub mod session;
 pub mod skeleton;
 pub mod theme_toggle;

@@ -16,6 +16,7 @@ use crate::{
         server_fns::organization::MintToken,
         types::{Action, OrgSummary, role_allows},
     },
+    components::server_form::{FormFields, ServerForm},
     platform::server_fns::get_instance_info,
     telemetry::server_fns::{SendTestTrace, get_ingest_status},
 };
@@ -38,6 +39,7 @@ pub fn SendTracesCard(
         .as_ref()
         .is_some_and(|org| role_allows(org.role, Action::MintOwnIngestToken));
     let org_id = StoredValue::new(org.as_ref().map(|org| org.id.to_string()).unwrap_or_default());
+    let org_uuid = org.as_ref().map(|org| org.id).unwrap_or_default();
 
     view! {
         <section class="card send-traces" aria-labelledby="send-traces-heading" data-testid="send-traces">
@@ -85,14 +87,14 @@ pub fn SendTracesCard(
                     on:input=move |ev| token.set(event_target_value(&ev))
                 />
                 <Show when=move || can_mint>
-                    <ActionForm action=mint attr:class="inline-form">
+                    <ServerForm action=mint class="inline-form" args=move |_: &FormFields| MintToken { org_id: org_uuid, name: "OTLP exporter".to_owned(), scope_ingest: Some("on".to_owned()), scope_read: None, expires_in_days: None }>
                         <input type="hidden" name="org_id" value=org_id.get_value() />
                         <input type="hidden" name="name" value="OTLP exporter" />
                         <input type="hidden" name="scope_ingest" value="on" />
                         <button type="submit" class="button button-primary" data-testid="mint-ingest-token">
                             "Mint an ingest token"
                         </button>
-                    </ActionForm>
+                    </ServerForm>
                 </Show>
             </div>
             {move || match mint.value().get() {
@@ -191,12 +193,12 @@ fn IngestStatusLine(org_id: Uuid, can_send: bool) -> impl IntoView {
                 })}
             </Transition>
             <Show when=move || can_send>
-                <ActionForm action=send attr:class="inline-form">
+                <ServerForm action=send class="inline-form" args=move |_: &FormFields| SendTestTrace { org_id }>
                     <input type="hidden" name="org_id" value=org_id.to_string() />
                     <button type="submit" class="button button-small" data-testid="send-test-trace" disabled=move || send.pending().get()>
                         "Send a test trace"
                     </button>
-                </ActionForm>
+                </ServerForm>
             </Show>
             {move || match send.value().get() {
                 Some(Ok(trace_id)) => Some(view! {

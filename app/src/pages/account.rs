@@ -5,6 +5,7 @@ use leptos_meta::Title;
 
 use crate::{
     accounts::server_fns::session::{ChangePassword, LogOutEverywhere},
+    components::server_form::{FormFields, ServerForm},
     components::session::{RequireUser, refresh_session_after},
     pages::settings::SettingsHeader,
 };
@@ -31,7 +32,7 @@ fn AccountDetails(email: String) -> impl IntoView {
         <section class="card">
             <h2>"Change password"</h2>
             <p class="muted">"Your other sessions end when the password changes."</p>
-            <ActionForm action=change attr:class="form">
+            <ServerForm action=change class="form" args=|fields: &FormFields| ChangePassword { current_password: fields.text("current_password"), new_password: fields.text("new_password") }>
                 <label>
                     "Current password"
                     <input class="input" type="password" name="current_password" autocomplete="current-password" required />
@@ -46,14 +47,14 @@ fn AccountDetails(email: String) -> impl IntoView {
                     None => ().into_any(),
                 }}
                 <button type="submit" class="button button-primary">"Change password"</button>
-            </ActionForm>
+            </ServerForm>
         </section>
         <section class="card">
             <h2>"Sessions"</h2>
             <p class="muted">"Sign out on every device, this one included."</p>
-            <ActionForm action=everywhere>
+            <ServerForm action=everywhere args=|_: &FormFields| LogOutEverywhere {}>
                 <button type="submit" class="button button-danger">"Log out everywhere"</button>
-            </ActionForm>
+            </ServerForm>
         </section>
     }
 }

@@ -6,6 +6,7 @@ use leptos_router::{components::A, hooks::use_params_map};
 
 use crate::{
     accounts::server_fns::organization::{AcceptInvitation, preview_invitation},
+    components::server_form::{FormFields, ServerForm},
     components::{
         form_status::action_error,
         session::{refresh_session_after, urlencode, use_session},
@@ -37,10 +38,10 @@ pub fn InvitationPage() -> impl IntoView {
                                 <p>"You are invited as " <span class="badge">{preview.role.as_str()}</span> " with " <strong>{preview.email.clone()}</strong> "."</p>
                                 {if signed_in {
                                     view! {
-                                        <ActionForm action=accept>
+                                        <ServerForm action=accept args=|fields: &FormFields| AcceptInvitation { token: fields.text("token") }>
                                             <input type="hidden" name="token" value=token.clone() />
                                             <button type="submit" class="button button-primary">"Accept invitation"</button>
-                                        </ActionForm>
+                                        </ServerForm>
                                         {action_error(accept.value())}
                                         {move || matches!(accept.value().get(), Some(Ok(_))).then(|| view! {
                                             <p class="notice" role="status">"Welcome aboard. " <A href="/spans">"Go to Spans"</A></p>

@@ -7,6 +7,7 @@ use leptos_router::{components::A, hooks::use_query_map};
 
 use crate::{
     accounts::server_fns::session::{LogIn, SignUp},
+    components::server_form::{FormFields, ServerForm},
     components::{
         form_status::action_error,
         session::{refresh_session_after, urlencode},
@@ -28,7 +29,7 @@ pub fn LoginPage() -> impl IntoView {
         <Title text="Log in" />
         <div class="auth-card card">
             <h1>"Log in"</h1>
-            <ActionForm action=log_in attr:class="form">
+            <ServerForm action=log_in class="form" args=|fields: &FormFields| LogIn { email: fields.text("email"), password: fields.text("password"), next: fields.optional("next") }>
                 <input type="hidden" name="next" value=next />
                 <label>
                     "Email"
@@ -42,7 +43,7 @@ pub fn LoginPage() -> impl IntoView {
                 <button type="submit" class="button button-primary" disabled=move || log_in.pending().get()>
                     "Log in"
                 </button>
-            </ActionForm>
+            </ServerForm>
             <p class="muted">"No account yet? " <A href="/signup">"Sign up"</A></p>
         </div>
     }
@@ -68,7 +69,7 @@ pub fn SignupPage() -> impl IntoView {
                     "You get an organization of your own; invite your team from Settings."
                 }}
             </p>
-            <ActionForm action=sign_up attr:class="form">
+            <ServerForm action=sign_up class="form" args=|fields: &FormFields| SignUp { email: fields.text("email"), password: fields.text("password"), organization_name: fields.optional("organization_name"), invitation: fields.optional("invitation") }>
                 <input type="hidden" name="invitation" value=invitation />
                 <label>
                     "Email"
@@ -89,7 +90,7 @@ pub fn SignupPage() -> impl IntoView {
                 <button type="submit" class="button button-primary" disabled=move || sign_up.pending().get()>
                     "Sign up"
                 </button>
-            </ActionForm>
+            </ServerForm>
             <p class="muted">
                 "Already have an account? "
                 <A href=move || {

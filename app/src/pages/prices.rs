@@ -8,6 +8,7 @@ use leptos_router::{components::A, hooks::use_query_map};
 
 use crate::{
     accounts::types::OrgSummary,
+    components::server_form::{FormFields, ServerForm},
     components::{form_status::action_error, session::RequireUser},
     costs::{
         server_fns::{DeletePrice, SavePrice, StartRecompute, load_prices_page},
@@ -120,14 +121,14 @@ fn PricesView(
                 "and corrects their traces' and the dashboards' sums. It runs in the background, in batches."
             </p>
             <Show when=move || can_edit>
-                <ActionForm action=start attr:class="form-grid recompute-form">
+                <ServerForm action=start class="form-grid recompute-form" args=move |fields: &FormFields| StartRecompute { org_id, since: fields.text("since"), until: fields.text("until") }>
                     <input type="hidden" name="org_id" value=org_id.to_string() />
                     <label>"From (UTC)" <input class="input" type="datetime-local" name="since" required /></label>
                     <label>"Until (UTC)" <input class="input" type="datetime-local" name="until" required /></label>
                     <div class="form-actions">
                         <button type="submit" class="button button-primary" data-testid="start-recompute">"Recompute"</button>
                     </div>
-                </ActionForm>
+                </ServerForm>
                 {action_error(start.value())}
             </Show>
             <JobsTable jobs />
@@ -193,11 +194,11 @@ fn OverridesTable(
                                     <td>
                                         <div class="row-actions">
                                             <a class="button button-small" href=format!("?edit={id}#price-form")>"Edit"</a>
-                                            <ActionForm action=delete attr:class="inline-form">
+                                            <ServerForm action=delete class="inline-form" args=move |_: &FormFields| DeletePrice { org_id, id }>
                                                 <input type="hidden" name="org_id" value=org_id.to_string() />
                                                 <input type="hidden" name="id" value=id.to_string() />
                                                 <button type="submit" class="button button-small button-danger">"Remove"</button>
-                                            </ActionForm>
+                                            </ServerForm>
                                         </div>
                                     </td>
                                 })}
@@ -262,7 +263,7 @@ fn PriceForm(
                 <code>"ft:gpt-4o:acme:*"</code> "). To change a price from a date on, add a second price for the same model "
                 "with that effective time; the earlier one keeps pricing the spans before it."
             </p>
-            <ActionForm action=save attr:class="form form-grid">
+            <ServerForm action=save class="form form-grid" args=move |fields: &FormFields| SavePrice { org_id, id: editing_id, model: fields.text("model"), provider: fields.optional("provider"), input_usd_per_mtok: fields.text("input_usd_per_mtok"), output_usd_per_mtok: fields.text("output_usd_per_mtok"), cache_read_usd_per_mtok: fields.optional("cache_read_usd_per_mtok"), cache_write_usd_per_mtok: fields.optional("cache_write_usd_per_mtok"), reasoning_usd_per_mtok: fields.optional("reasoning_usd_per_mtok"), effective_from: fields.optional("effective_from"), note: fields.optional("note") }>
                 <input type="hidden" name="org_id" value=org_id.to_string() />
                 {editing_id.map(|id| view! { <input type="hidden" name="id" value=id.to_string() /> })}
                 <label>"Model or pattern"
@@ -299,7 +300,7 @@ fn PriceForm(
                     </button>
                     {editing_id.is_some().then(|| view! { <a class="button" href="/costs/prices">"Cancel"</a> })}
                 </div>
-            </ActionForm>
+            </ServerForm>
             {action_error(save.value())}
             {move || matches!(save.value().get(), Some(Ok(_))).then(|| view! {
                 <p class="notice" role="status">"Saved. New spans use it; recompute a time range to re-price stored ones."</p>

@@ -14,6 +14,7 @@ use crate::{
         },
         types::{Action, OrgSummary, Role, role_allows},
     },
+    components::server_form::{FormFields, ServerForm},
     components::{
         copy_button::CopyButton,
         demo_data::DemoDataCard,
@@ -100,7 +101,7 @@ fn Members(org: OrgSummary) -> impl IntoView {
                                                 <td>
                                                     {if editable {
                                                         view! {
-                                                            <ActionForm action=change_role attr:class="inline-form">
+                                                            <ServerForm action=change_role class="inline-form" args=move |fields: &FormFields| ChangeMemberRole { org_id, user_id: member.user_id, role: Role::parse(&fields.text("role")).unwrap_or(member.role) }>
                                                                 <input type="hidden" name="org_id" value=org_id.to_string() />
                                                                 <input type="hidden" name="user_id" value=member.user_id.to_string() />
                                                                 <select name="role" class="input input-small" aria-label="Role">
@@ -109,7 +110,7 @@ fn Members(org: OrgSummary) -> impl IntoView {
                                                                     }).collect_view()}
                                                                 </select>
                                                                 <button type="submit" class="button button-small">"Save"</button>
-                                                            </ActionForm>
+                                                            </ServerForm>
                                                         }.into_any()
                                                     } else {
                                                         view! { <span class="badge">{member.role.as_str()}</span> }.into_any()
@@ -118,11 +119,11 @@ fn Members(org: OrgSummary) -> impl IntoView {
                                                 <td class="muted">{short_date(&member.joined_at)}</td>
                                                 <td>
                                                     {editable.then(|| view! {
-                                                        <ActionForm action=remove attr:class="inline-form">
+                                                        <ServerForm action=remove class="inline-form" args=move |_: &FormFields| RemoveMember { org_id, user_id: member.user_id }>
                                                             <input type="hidden" name="org_id" value=org_id.to_string() />
                                                             <input type="hidden" name="user_id" value=user_id.clone() />
                                                             <button type="submit" class="button button-small button-danger">"Remove"</button>
-                                                        </ActionForm>
+                                                        </ServerForm>
                                                     })}
                                                 </td>
                                             </tr>
@@ -141,7 +142,7 @@ fn Members(org: OrgSummary) -> impl IntoView {
             <section class="card" aria-labelledby="invite-heading">
                 <h2 id="invite-heading">"Invite someone"</h2>
                 <p class="muted">"Invitations are links: copy the link and send it. It works once, for that email, for 7 days."</p>
-                <ActionForm action=invite attr:class="form form-inline">
+                <ServerForm action=invite class="form form-inline" args=move |fields: &FormFields| InviteMember { org_id, email: fields.text("email"), role: Role::parse(&fields.text("role")).unwrap_or(Role::Member) }>
                     <input type="hidden" name="org_id" value=org_id.to_string() />
                     <label>"Email" <input class="input" type="email" name="email" required /></label>
                     <label>
@@ -153,7 +154,7 @@ fn Members(org: OrgSummary) -> impl IntoView {
                         </select>
                     </label>
                     <button type="submit" class="button button-primary">"Create invitation"</button>
-                </ActionForm>
+                </ServerForm>
                 {move || match invite.value().get() {
                     Some(Ok(created)) => {
                         let link = created.link.clone();
@@ -182,11 +183,11 @@ fn Members(org: OrgSummary) -> impl IntoView {
                                             <td><span class="badge">{invitation.role.as_str()}</span></td>
                                             <td class="muted">{short_date(&invitation.expires_at)}</td>
                                             <td>
-                                                <ActionForm action=revoke attr:class="inline-form">
+                                                <ServerForm action=revoke class="inline-form" args=move |_: &FormFields| RevokeInvitation { org_id, invitation_id: invitation.id }>
                                                     <input type="hidden" name="org_id" value=org_id.to_string() />
                                                     <input type="hidden" name="invitation_id" value=invitation.id.to_string() />
                                                     <button type="submit" class="button button-small">"Revoke"</button>
-                                                </ActionForm>
+                                                </ServerForm>
                                             </td>
                                         </tr>
                                     }).collect_view()}
@@ -214,10 +215,10 @@ fn DangerZone(org: OrgSummary) -> impl IntoView {
             <section class="card danger-zone" aria-labelledby="danger-heading">
                 <h2 id="danger-heading">"Delete organization"</h2>
                 <p class="muted">"Deletes " {org.name.clone()} " with its members, invitations, tokens and telemetry."</p>
-                <ActionForm action=delete>
+                <ServerForm action=delete args=move |_: &FormFields| DeleteOrganization { org_id: org.id }>
                     <input type="hidden" name="org_id" value=org.id.to_string() />
                     <button type="submit" class="button button-danger" onclick=confirm>"Delete organization"</button>
-                </ActionForm>
+                </ServerForm>
                 {action_error(delete.value())}
             </section>
         }
@@ -232,10 +233,10 @@ fn NewOrganization() -> impl IntoView {
         <section class="card" aria-labelledby="new-org-heading">
             <h2 id="new-org-heading">"New organization"</h2>
             <p class="muted">"Organizations keep their spans, tokens and members apart. You own the ones you create."</p>
-            <ActionForm action=create attr:class="form form-inline">
+            <ServerForm action=create class="form form-inline" args=|fields: &FormFields| CreateOrganization { name: fields.text("name") }>
                 <label>"Name" <input class="input" type="text" name="name" maxlength="100" required /></label>
                 <button type="submit" class="button">"Create organization"</button>
-            </ActionForm>
+            </ServerForm>
             {action_error(create.value())}
         </section>
     }

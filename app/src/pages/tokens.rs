@@ -8,6 +8,7 @@ use crate::{
         server_fns::organization::{MintToken, RevokeToken, list_tokens},
         types::{Action, OrgSummary, TokenInfo, role_allows},
     },
+    components::server_form::{FormFields, ServerForm},
     components::{
         copy_button::CopyButton,
         form_status::action_error,
@@ -58,7 +59,7 @@ fn Tokens(
                     "Tokens authenticate SDKs and scripts to " {org.name.clone()} ". "
                     {if can_mint_any { "" } else { "Your role can mint ingest tokens." }}
                 </p>
-                <ActionForm action=mint attr:class="form form-inline">
+                <ServerForm action=mint class="form form-inline" args=move |fields: &FormFields| MintToken { org_id, name: fields.text("name"), scope_ingest: fields.optional("scope_ingest"), scope_read: fields.optional("scope_read"), expires_in_days: fields.text("expires_in_days").parse().ok() }>
                     <input type="hidden" name="org_id" value=org_id.to_string() />
                     <label>"Name" <input class="input" type="text" name="name" maxlength="100" placeholder="e.g. CI agents" required /></label>
                     <fieldset class="checkboxes">
@@ -79,7 +80,7 @@ fn Tokens(
                         </select>
                     </label>
                     <button type="submit" class="button button-primary" data-testid="mint-token">"Mint token"</button>
-                </ActionForm>
+                </ServerForm>
                 {move || match mint.value().get() {
                     Some(Ok(minted)) => {
                         let secret = minted.secret.clone();
@@ -129,11 +130,11 @@ fn Tokens(
                                                         view! { <span class="badge badge-muted">"revoked"</span> }.into_any()
                                                     } else {
                                                         view! {
-                                                            <ActionForm action=revoke attr:class="inline-form">
+                                                            <ServerForm action=revoke class="inline-form" args=move |_: &FormFields| RevokeToken { org_id, token_id: token.id }>
                                                                 <input type="hidden" name="org_id" value=org_id.to_string() />
                                                                 <input type="hidden" name="token_id" value=token.id.to_string() />
                                                                 <button type="submit" class="button button-small button-danger">"Revoke"</button>
-                                                            </ActionForm>
+                                                            </ServerForm>
                                                         }.into_any()
                                                     }}
                                                 </td>
