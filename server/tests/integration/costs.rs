@@ -760,7 +760,7 @@ async fn genai_metrics_are_charted_on_the_costs_page(backend: Backend) {
     // and then the change.
     assert!(
         csvs[0].starts_with(
-            "category,Input,Output\r\n01 Jan 00:00,2200,400\r\n01 Jan 01:00,500,150\r\n01 Jan 02:00,0,0\r\n"
+            "Hour (UTC),Input,Output\r\n01 Jan 00:00,2200,400\r\n01 Jan 01:00,500,150\r\n01 Jan 02:00,0,0\r\n"
         ),
         "{}",
         csvs[0]
@@ -772,14 +772,14 @@ async fn genai_metrics_are_charted_on_the_costs_page(backend: Backend) {
          gpt-4o,openai,1200,300,0,1500\r\n"
     );
     assert!(
-        csvs[2].starts_with("category,Requests,Errors\r\n01 Jan 00:00,2,0\r\n01 Jan 01:00,4,0\r\n"),
+        csvs[2].starts_with("Hour (UTC),Requests,Errors\r\n01 Jan 00:00,2,0\r\n01 Jan 01:00,4,0\r\n"),
         "{}",
         csvs[2]
     );
     // p50 and p95 interpolated inside the buckets, the mean from sum / count.
     assert!(
         csvs[3].starts_with(
-            "category,p50,p95,Mean\r\n01 Jan 00:00,750,1000,750\r\n01 Jan 01:00,1000,2000,1250\r\n01 Jan 02:00,,,\r\n"
+            "Hour (UTC),p50,p95,Mean\r\n01 Jan 00:00,750,1000,750\r\n01 Jan 01:00,1000,2000,1250\r\n01 Jan 02:00,,,\r\n"
         ),
         "{}",
         csvs[3]
@@ -944,7 +944,7 @@ async fn metric_rollups_count_what_the_points_did(backend: Backend) {
     let per_day = csv_downloads(metrics_section(&html).unwrap())[0].clone();
     // 47 half hours on the first day (00:30 to 23:30), then 48 each.
     assert!(
-        per_day.starts_with("category,Input\r\n01 Jan,4700\r\n02 Jan,4800\r\n03 Jan,4800\r\n"),
+        per_day.starts_with("Day (UTC),Input\r\n01 Jan,4700\r\n02 Jan,4800\r\n03 Jan,4800\r\n"),
         "{per_day}"
     );
 
