@@ -33,14 +33,22 @@ pub fn RunDemoButton(org_id: Uuid) -> impl IntoView {
     view! {
         <div class="demo-offer" data-testid="demo-offer">
             <p class="muted">"No agent to hook up yet? Look around with demo data. " {WHAT_IT_ADDS}</p>
-            <ServerForm action=run class="inline-form" args=move |_: &FormFields| RunDemo { org_id }>
-                <input type="hidden" name="org_id" value=org_id.to_string() />
-                <button type="submit" class="button" data-testid="run-demo" disabled=move || run.pending().get()>
-                    {move || if run.pending().get() { "Adding demo data…" } else { "Run demo" }}
-                </button>
-            </ServerForm>
+            <RunDemoForm org_id run />
             {action_error(run.value())}
         </div>
+    }
+}
+
+/// The "Run demo" button, saying while the demo is being added.
+#[component]
+fn RunDemoForm(org_id: Uuid, run: ServerAction<RunDemo>) -> impl IntoView {
+    view! {
+        <ServerForm action=run class="inline-form" args=move |_: &FormFields| RunDemo { org_id }>
+            <input type="hidden" name="org_id" value=org_id.to_string() />
+            <button type="submit" class="button" data-testid="run-demo" disabled=move || run.pending().get()>
+                {move || if run.pending().get() { "Adding demo data…" } else { "Run demo" }}
+            </button>
+        </ServerForm>
     }
 }
 
@@ -63,14 +71,7 @@ pub fn DemoDataCard(org_id: Uuid, can_manage: bool) -> impl IntoView {
                         Ok(Some(demo)) => view! { <DemoPresent demo can_manage org_id remove /> }.into_any(),
                         Ok(None) => view! {
                             <p class="muted">{WHAT_IT_ADDS} " Remove it again with one click."</p>
-                            {can_manage.then(|| view! {
-                                <ServerForm action=run class="inline-form" args=move |_: &FormFields| RunDemo { org_id }>
-                                    <input type="hidden" name="org_id" value=org_id.to_string() />
-                                    <button type="submit" class="button" data-testid="run-demo" disabled=move || run.pending().get()>
-                                        {move || if run.pending().get() { "Adding demo data…" } else { "Run demo" }}
-                                    </button>
-                                </ServerForm>
-                            })}
+                            {can_manage.then(|| view! { <RunDemoForm org_id run /> })}
                         }.into_any(),
                         Err(err) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
                     }

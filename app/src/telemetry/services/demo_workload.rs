@@ -138,18 +138,7 @@ pub async fn add(state: &AppState, org_id: Uuid, actor: &user::Model) -> Result<
     active.metric_points = Set(as_count(counts.metric_points));
     let txn = state.db.begin().await?;
     let row = active.update(&txn).await?;
-    audit::record(
-        &txn,
-        org_id,
-        &audit::Actor::from(actor),
-        "demo.add",
-        format!(
-            "added demo data: {} traces, {} spans, {} metric points",
-            counts.traces, counts.spans, counts.metric_points
-        ),
-        json!({ "marker": row.marker, "traces": counts.traces, "spans": counts.spans, "metric_points": counts.metric_points }),
-    )
-    .await?;
+    record(&txn, actor, &row, "demo.add", "added", counts).await?;
     txn.commit().await?;
     tracing::info!(%org_id, actor = %actor.id, traces = counts.traces, spans = counts.spans, "demo data added");
     Ok(demo_data(&row, Some(actor.email.clone())))
@@ -164,18 +153,12 @@ pub async fn remove(state: &AppState, org_id: Uuid, actor: &user::Model) -> Resu
         .ok_or(AppError::NotFound("demo data"))?;
     let txn = state.db.begin().await?;
     let removed = delete_in(&txn, &row).await?;
-    audit::record(
-        &txn,
-        org_id,
-        &audit::Actor::from(actor),
-        "demo.remove",
-        format!(
-            "removed demo data: {} traces, {} spans, {} metric points",
-            removed.traces, removed.spans, removed.metric_points
-        ),
-        json!({ "marker": row.marker, "traces": removed.traces, "spans": removed.spans, "metric_points": removed.metric_points }),
-    )
-    .await?;
+    let counts = DemoCounts {
+        traces: removed.traces,
+        spans: removed.spans,
+        metric_points: removed.metric_points,
+    };
+    record(&txn, actor, &row, "demo.remove", "removed", counts).await?;
     txn.commit().await?;
     state.tokens.forget(row.token_id);
     tracing::info!(%org_id, actor = %actor.id, traces = removed.traces, spans = removed.spans, "demo data removed");
@@ -201,6 +184,29 @@ async fn delete_in(txn: &sea_orm::DatabaseTransaction, row: &demo_workload::Mode
         metric_points,
         usage_rollups,
     })
+}
+
+/// The audit entry of adding or removing the demo, with what it counted.
+async fn record(
+    txn: &sea_orm::DatabaseTransaction,
+    actor: &user::Model,
+    row: &demo_workload::Model,
+    action: &str,
+    verb: &str,
+    counts: DemoCounts,
+) -> Result<()> {
+    audit::record(
+        txn,
+        row.org_id,
+        &audit::Actor::from(actor),
+        action,
+        format!(
+            "{verb} demo data: {} traces, {} spans, {} metric points",
+            counts.traces, counts.spans, counts.metric_points
+        ),
+        json!({ "marker": row.marker, "traces": counts.traces, "spans": counts.spans, "metric_points": counts.metric_points }),
+    )
+    .await
 }
 
 fn already_there() -> AppError {

@@ -500,18 +500,15 @@ impl<'r> TraceBuilder<'r> {
                 (chat.input_tokens, chat.output_tokens)
             }
         };
-        self.spans.push(Span {
-            trace_id: self.trace_id.clone(),
+        self.push_child(
             span_id,
-            parent_span_id: parent.to_vec(),
-            name: format!("chat {}", model.request),
-            kind: SpanKind::Client as i32,
-            start_time_unix_nano: self.cursor_ns as u64,
-            end_time_unix_nano: (self.cursor_ns + duration_ns) as u64,
+            parent,
+            format!("chat {}", model.request),
+            SpanKind::Client,
+            duration_ns,
             attributes,
-            status: Some(status),
-            ..Span::default()
-        });
+            status,
+        );
         self.calls.push(Call {
             service: "",
             model,
@@ -522,6 +519,32 @@ impl<'r> TraceBuilder<'r> {
             error_type: failure.map(|(error_type, _)| error_type),
         });
         self.cursor_ns += duration_ns + self.rng.random_range(5..60) * 1_000_000;
+    }
+
+    /// A finished span under `parent`, starting at the cursor.
+    #[allow(clippy::too_many_arguments)] // A span's fields, named where it is built.
+    fn push_child(
+        &mut self,
+        span_id: Vec<u8>,
+        parent: &[u8],
+        name: String,
+        kind: SpanKind,
+        duration_ns: i64,
+        attributes: Vec<KeyValue>,
+        status: Status,
+    ) {
+        self.spans.push(Span {
+            trace_id: self.trace_id.clone(),
+            span_id,
+            parent_span_id: parent.to_vec(),
+            name,
+            kind: kind as i32,
+            start_time_unix_nano: self.cursor_ns as u64,
+            end_time_unix_nano: (self.cursor_ns + duration_ns) as u64,
+            attributes,
+            status: Some(status),
+            ..Span::default()
+        });
     }
 
     /// A tool execution under `parent`.
@@ -549,18 +572,15 @@ impl<'r> TraceBuilder<'r> {
             }
             None => Status::default(),
         };
-        self.spans.push(Span {
-            trace_id: self.trace_id.clone(),
+        self.push_child(
             span_id,
-            parent_span_id: parent.to_vec(),
-            name: format!("execute_tool {}", tool.name),
-            kind: SpanKind::Internal as i32,
-            start_time_unix_nano: self.cursor_ns as u64,
-            end_time_unix_nano: (self.cursor_ns + duration_ns) as u64,
+            parent,
+            format!("execute_tool {}", tool.name),
+            SpanKind::Internal,
+            duration_ns,
             attributes,
-            status: Some(status),
-            ..Span::default()
-        });
+            status,
+        );
         self.cursor_ns += duration_ns + self.rng.random_range(2..30) * 1_000_000;
     }
 
