@@ -1,17 +1,20 @@
 //! The server's shared state, handed to axum handlers through `State` and to
 //! components and server functions through Leptos context.
 
-use std::sync::Arc;
+use std::{fmt::Debug, sync::Arc};
 
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 use sea_orm::DatabaseConnection;
 
 use crate::{
-    accounts::services::{throttle::LoginThrottle, tokens::TokenCache},
+    accounts::services::{
+        throttle::LoginThrottle,
+        tokens::{TokenCache, TokenPrincipal},
+    },
     costs::services::price_book::PriceBook,
+    error::Result,
     telemetry::services::{
-        demo_workload::DemoIngest,
         ingest::{policy::IngestPolicy, writer::IngestWriter},
         live::LiveHub,
     },
@@ -66,4 +69,26 @@ impl FromRef<AppState> for DatabaseConnection {
     fn from_ref(state: &AppState) -> Self {
         state.db.clone()
     }
+}
+
+/// What one demo workload sent and what ingest stored of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DemoCounts {
+    pub traces: u64,
+    pub spans: u64,
+    pub metric_points: u64,
+}
+
+/// Sends the demo workload ("Run demo") through OTLP ingest. Implemented
+/// by the server, which owns the OTLP types; `marker` starts every trace id
+/// and is the value of the `specula.demo` attribute on every resource.
+#[async_trait::async_trait]
+pub trait DemoIngest: Send + Sync + Debug {
+    async fn ingest(
+        &self,
+        state: &AppState,
+        principal: &TokenPrincipal,
+        marker: &str,
+        now_ns: i64,
+    ) -> Result<DemoCounts>;
 }

@@ -4,12 +4,10 @@
 //!
 //! The workload itself is built and sent by the server's OTLP module (the
 //! only place that knows OTLP), through the same ingest path as any
-//! exporter's request, behind [`DemoIngest`]. What it adds is found again by
+//! exporter's request, behind [`crate::state::DemoIngest`]. What it adds is found again by
 //! its marker: every demo trace id starts with it, every demo resource
 //! carries it as `specula.demo`, and its usage rollups are keyed by a token
 //! of its own (revoked from the start, its secret never kept).
-
-use std::fmt::Debug;
 
 use entity::{demo_workload, user};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, TransactionTrait};
@@ -23,7 +21,7 @@ use crate::{
     },
     error::{AppError, Result},
     platform::services::{audit, now_ns},
-    state::AppState,
+    state::{AppState, DemoCounts},
     telemetry::{
         services::{
             ingest::{metrics::delete_points_of_resource, usage::delete_rollups_of_token},
@@ -40,28 +38,6 @@ pub const MARKER_ATTRIBUTE: &str = "specula.demo";
 /// The name of the token the demo is credited to (on the Costs page's
 /// "Cost by API token" and in the token list).
 pub const TOKEN_NAME: &str = "Demo data";
-
-/// What one demo workload sent and what ingest stored of it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DemoCounts {
-    pub traces: u64,
-    pub spans: u64,
-    pub metric_points: u64,
-}
-
-/// Sends the demo workload through OTLP ingest. Implemented by the server,
-/// which owns the OTLP types; `marker` starts every trace id and is the
-/// value of [`MARKER_ATTRIBUTE`] on every resource.
-#[async_trait::async_trait]
-pub trait DemoIngest: Send + Sync + Debug {
-    async fn ingest(
-        &self,
-        state: &AppState,
-        principal: &TokenPrincipal,
-        marker: &str,
-        now_ns: i64,
-    ) -> Result<DemoCounts>;
-}
 
 /// The organization's demo data, if it has some.
 pub async fn get(db: &DatabaseConnection, org_id: Uuid) -> Result<Option<DemoData>> {

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use app::{
     accounts::services::tokens::TokenPrincipal,
     error::{AppError, Result},
-    state::AppState,
-    telemetry::services::demo_workload::{DemoCounts, DemoIngest, MARKER_ATTRIBUTE},
+    state::{AppState, DemoCounts, DemoIngest},
+    telemetry::services::demo_workload::MARKER_ATTRIBUTE,
 };
 use opentelemetry_proto::tonic::{
     collector::{metrics::v1::ExportMetricsServiceRequest, trace::v1::ExportTraceServiceRequest},
