@@ -86,6 +86,42 @@ impl DisplayZone {
     }
 }
 
+impl DisplayZone {
+    /// A date and time without a zone, as the pages' date-time fields send
+    /// it (`2026-01-31T09:30`), read in this zone and written as RFC 3339;
+    /// anything else (RFC 3339, Unix ns, nonsense for the parser to refuse)
+    /// is left as it is.
+    #[cfg(feature = "ssr")]
+    pub fn local_to_rfc3339(&self, text: &str) -> String {
+        use chrono::TimeZone;
+
+        let naive = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"]
+            .iter()
+            .find_map(|format| chrono::NaiveDateTime::parse_from_str(text.trim(), format).ok());
+        let (Some(naive), Ok(zone)) = (naive, self.name.parse::<chrono_tz::Tz>()) else {
+            return text.to_owned();
+        };
+        // A time skipped by a clock change reads as the hour after it.
+        match zone.from_local_datetime(&naive).earliest() {
+            Some(local) => local.to_rfc3339(),
+            None => zone
+                .from_local_datetime(&(naive + chrono::Duration::hours(1)))
+                .earliest()
+                .map_or_else(|| text.to_owned(), |local| local.to_rfc3339()),
+        }
+    }
+
+    /// [`Self::local_to_rfc3339`] on each field that holds a value.
+    #[cfg(feature = "ssr")]
+    pub fn read_local(&self, fields: &mut [&mut Option<String>]) {
+        for field in fields.iter_mut() {
+            if let Some(text) = field.as_deref().filter(|text| !text.is_empty()) {
+                **field = Some(self.local_to_rfc3339(text));
+            }
+        }
+    }
+}
+
 /// The zone's offset from the time zone database the server ships.
 #[cfg(feature = "ssr")]
 fn offset_seconds(name: &str, nanos: i64) -> i64 {
@@ -139,6 +175,36 @@ mod tests {
         assert_eq!(chosen.name, "UTC");
         assert_eq!(chosen.browser.as_deref(), Some("Europe/Berlin"));
         assert_eq!(chosen.timestamp(WINTER), "2026-01-15 12:00:00.000");
+    }
+
+    #[test]
+    fn date_time_fields_are_read_in_the_zone() {
+        let berlin = DisplayZone::resolve(false, Some("Europe/Berlin"));
+        assert_eq!(
+            berlin.local_to_rfc3339("2026-01-15T13:00"),
+            "2026-01-15T13:00:00+01:00"
+        );
+        assert_eq!(
+            berlin.local_to_rfc3339("2026-07-15T14:00:30"),
+            "2026-07-15T14:00:30+02:00"
+        );
+        // 02:30 did not happen in Berlin on 2026-03-29.
+        assert_eq!(
+            berlin.local_to_rfc3339("2026-03-29T02:30"),
+            "2026-03-29T03:30:00+02:00"
+        );
+        for untouched in ["2026-01-15T13:00:00Z", "1768478400000000000", "soon", ""] {
+            assert_eq!(berlin.local_to_rfc3339(untouched), untouched);
+        }
+        let utc = DisplayZone::default();
+        assert_eq!(
+            utc.local_to_rfc3339("2026-01-15T13:00"),
+            "2026-01-15T13:00:00+00:00"
+        );
+        let (mut since, mut until) = (Some("2026-01-15T13:00".to_owned()), Some(String::new()));
+        berlin.read_local(&mut [&mut since, &mut until]);
+        assert_eq!(since.as_deref(), Some("2026-01-15T13:00:00+01:00"));
+        assert_eq!(until.as_deref(), Some(""));
     }
 
     #[test]

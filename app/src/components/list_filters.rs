@@ -8,6 +8,7 @@ use leptos_router::{components::A, hooks::use_query_map, params::ParamsMap};
 use crate::{
     components::session::urlencode,
     telemetry::types::{CUSTOM_RANGE, TIME_RANGES},
+    time_zone::use_display_zone,
 };
 
 /// A parameter's last non-empty value.
@@ -61,7 +62,8 @@ pub fn custom_window(params: &ParamsMap) -> (Option<String>, Option<String>) {
 pub type QuickRanges = &'static [(&'static str, &'static str, i64)];
 
 /// The range select and, shown by CSS only while "Custom" is selected (so it
-/// works without JavaScript too), the window's two ends in UTC. The quick
+/// works without JavaScript too), the window's two ends in the zone times
+/// are shown in (the page's server function reads them in it). The quick
 /// ranges default to the explorer's, with "all" chosen when none is set.
 #[component]
 pub fn TimeRangeFields(
@@ -72,6 +74,7 @@ pub fn TimeRangeFields(
     let ranges = ranges.unwrap_or(TIME_RANGES);
     let default_range = default_range.unwrap_or("all");
     let value = move |name: &'static str| params.with(|params| param(params, name).unwrap_or_default());
+    let zone = use_display_zone().name;
     let current = move || {
         let range = value("range");
         if range.is_empty() && (!value("since").is_empty() || !value("until").is_empty()) {
@@ -91,10 +94,10 @@ pub fn TimeRangeFields(
         </select>
         <span class="custom-range">
             <label>"From" <input class="input" type="datetime-local" name="since" step="1"
-                aria-label="From (UTC)" prop:value=move || value("since") /></label>
+                aria-label=format!("From ({zone})") prop:value=move || value("since") /></label>
             <label>"to" <input class="input" type="datetime-local" name="until" step="1"
-                aria-label="To (UTC)" prop:value=move || value("until") /></label>
-            <span class="muted">"UTC"</span>
+                aria-label=format!("To ({zone})") prop:value=move || value("until") /></label>
+            <span class="muted" data-testid="range-zone">{zone.clone()}</span>
         </span>
     }
 }

@@ -26,7 +26,11 @@ pub async fn explore_spans(
     use crate::{accounts::types::Action, telemetry::services::span_store};
 
     let mut query = query;
-    let (state, _) = crate::server_context::member(org_id, Action::Read).await?;
+    let (state, user) = crate::server_context::member(org_id, Action::Read).await?;
+    // The custom window's fields are the user's local times.
+    crate::server_context::display_zone(&user)
+        .await
+        .read_local(&mut [&mut query.since, &mut query.until]);
     apply_range(&mut query.since, range.as_deref())?;
     Ok(span_store::list_spans(&state.db, org_id, &query).await?)
 }
@@ -65,7 +69,11 @@ pub async fn explore_traces(
     use crate::{accounts::types::Action, telemetry::services::span_store};
 
     let mut query = query;
-    let (state, _) = crate::server_context::member(org_id, Action::Read).await?;
+    let (state, user) = crate::server_context::member(org_id, Action::Read).await?;
+    // The custom window's fields are the user's local times.
+    crate::server_context::display_zone(&user)
+        .await
+        .read_local(&mut [&mut query.since, &mut query.until]);
     apply_range(&mut query.since, range.as_deref())?;
     Ok(span_store::list_traces(&state.db, org_id, &query).await?)
 }

@@ -65,6 +65,12 @@ async fn times_show_in_the_browsers_zone_or_in_utc_when_chosen(backend: Backend)
     let traces = page("/traces?range=all").await;
     assert!(traces.contains("Started (Europe/Berlin)"), "{traces}");
     assert!(traces.contains("2026-01-15 13:00:00.000"));
+    // A custom window is read in the zone too: 12:59 to 13:01 Berlin holds the call.
+    let window = "/traces?range=custom&since=2026-01-15T12:59&until=2026-01-15T13:01";
+    assert!(
+        page(window).await.contains("2026-01-15 13:00:00.000"),
+        "the window is local time"
+    );
     let chart = page(costs).await;
     assert!(
         chart.contains("Hour (Europe/Berlin)"),
@@ -89,6 +95,10 @@ async fn times_show_in_the_browsers_zone_or_in_utc_when_chosen(backend: Backend)
     let traces = page("/traces?range=all").await;
     assert!(traces.contains("Started (UTC)"));
     assert!(traces.contains("2026-01-15 12:00:00.000"));
+    assert!(
+        !page(window).await.contains("2026-01-15 12:00:00.000"),
+        "now the window is UTC"
+    );
     let chart = page(costs).await;
     assert!(chart.contains("Hour (UTC)") && chart.contains("15 Jan 12:00"));
 
