@@ -14,7 +14,7 @@ use crate::{
     },
     costs::{
         services::{
-            dashboard::{ChartGroups, DashboardData, buckets, owner, period_title},
+            dashboard::{ChartGroups, DashboardData, bucket_index, buckets, owner, period_title},
             usage::{self, Dimension, TokenName, UsageGroup},
         },
         types::{ChartPanel, CostDashboard},
@@ -47,7 +47,7 @@ pub async fn dashboard(data: DashboardData, zone: &DisplayZone) -> Result<CostDa
         let (request, buckets, title) = (request.clone(), buckets.clone(), period_title.clone());
         tokio::task::spawn_blocking(move || super::genai::charts(&request, &buckets, &title, points))
     });
-    let span_charts = charts(&groups, &buckets, &period_title, &token_names);
+    let span_charts = charts(&groups, &buckets, &period_title, request.until_ns, &token_names);
     let metric_charts = match metric_charts {
         Some(task) => task
             .await
@@ -83,19 +83,20 @@ struct Folded<'a> {
 }
 
 impl<'a> Folded<'a> {
-    fn of(groups: &'a [UsageGroup], index_of: &HashMap<i64, usize>, buckets: usize) -> Self {
+    /// `groups` may be finer than the buckets (hours for local days).
+    fn of(groups: &'a [UsageGroup], buckets: &[(i64, String)], until_ns: i64) -> Self {
         let mut folded = Folded {
             by_model: HashMap::new(),
-            all: vec![UsageCounters::default(); buckets],
+            all: vec![UsageCounters::default(); buckets.len()],
         };
         for group in groups {
-            let Some(&index) = index_of.get(&group.time_ns) else {
+            let Some(index) = bucket_index(buckets, until_ns, group.time_ns) else {
                 continue;
             };
             let (per_bucket, total) = folded
                 .by_model
                 .entry(group.values.first().map(String::as_str).unwrap_or_default())
-                .or_insert_with(|| (vec![UsageCounters::default(); buckets], UsageCounters::default()));
+                .or_insert_with(|| (vec![UsageCounters::default(); folded.all.len()], UsageCounters::default()));
             per_bucket[index].merge(&group.counters);
             total.merge(&group.counters);
             folded.all[index].merge(&group.counters);
@@ -115,18 +116,14 @@ fn charts(
     groups: &ChartGroups,
     buckets: &[(i64, String)],
     period_title: &str,
+    until_ns: i64,
     token_names: &HashMap<Uuid, TokenName>,
 ) -> Vec<ChartPanel> {
-    let index_of: HashMap<i64, usize> = buckets
-        .iter()
-        .enumerate()
-        .map(|(index, (start, _))| (*start, index))
-        .collect();
     let axis = TimeAxis {
         title: period_title.to_owned(),
         labels: buckets.iter().map(|(_, label)| label.clone()).collect(),
     };
-    let folded = Folded::of(&groups.by_model, &index_of, buckets.len());
+    let folded = Folded::of(&groups.by_model, buckets, until_ns);
     let models = models_by_cost(&folded);
     let token_name = |id: &str| match Uuid::parse_str(id) {
         // Spans stored without a token: the test trace, the demo.

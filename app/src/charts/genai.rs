@@ -13,6 +13,7 @@ use crate::{
     },
     costs::{
         services::{
+            dashboard::bucket_index,
             genai_metrics::{
                 Distribution, ERROR_TYPE, HistogramPoint, OPERATION_DURATION, PROVIDER_NAME, REQUEST_MODEL,
                 RESPONSE_MODEL, SYSTEM, TOKEN_TYPE, TOKEN_USAGE, deltas,
@@ -120,11 +121,6 @@ pub fn charts(
     period_title: &str,
     points: Vec<HistogramPoint>,
 ) -> Vec<ChartPanel> {
-    let index_of: HashMap<i64, usize> = buckets
-        .iter()
-        .enumerate()
-        .map(|(index, (start, _))| (*start, index))
-        .collect();
     let axis = &TimeAxis {
         title: period_title.to_owned(),
         labels: buckets.iter().map(|(_, label)| label.clone()).collect(),
@@ -141,8 +137,8 @@ pub fn charts(
     let (mut has_tokens, mut has_durations) = (false, false);
 
     for point in &deltas {
-        let bucket = request.granularity.bucket_of(point.time_ns, request.since_ns);
-        let Some(&index) = index_of.get(&bucket) else {
+        // Points may be finer than the buckets (hours for local days).
+        let Some(index) = bucket_index(buckets, request.until_ns, point.time_ns) else {
             continue;
         };
         let labels = labels

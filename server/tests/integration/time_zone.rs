@@ -101,6 +101,8 @@ async fn times_show_in_the_browsers_zone_or_in_utc_when_chosen(backend: Backend)
     );
     let chart = page(costs).await;
     assert!(chart.contains("Hour (UTC)") && chart.contains("15 Jan 12:00"));
+    let tokens = day_rows(&page(week).await, "Day (UTC)");
+    assert_eq!(tokens.get("15 Jan").map(String::as_str), Some("1100"), "{tokens:?}");
 
     // Another device of the same user (no zone cookie at all) shows UTC too,
     // and a browser that names a zone nobody knows gets UTC.
@@ -122,6 +124,43 @@ async fn times_show_in_the_browsers_zone_or_in_utc_when_chosen(backend: Backend)
             .contains("Started (UTC)")
     );
     server.stop().await;
+}
+
+/// The fresh-input column of the Tokens chart's CSV, by day label, from
+/// the CSV whose period column is `title`.
+fn day_rows(html: &str, title: &str) -> std::collections::HashMap<String, String> {
+    let start = format!("data:text/csv;charset=utf-8,{}%2CInput", csv_header(title));
+    let encoded = html
+        .split("href=\"")
+        .find(|rest| rest.starts_with(&start))
+        .unwrap_or_else(|| panic!("no Tokens CSV titled {title}"))
+        .split('"')
+        .next()
+        .unwrap();
+    let csv = percent_decoded(&encoded["data:text/csv;charset=utf-8,".len()..]);
+    csv.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let mut cells = line.split(',');
+            Some((cells.next()?.to_owned(), cells.next()?.to_owned()))
+        })
+        .collect()
+}
+
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut index = 0;
+    while index < bytes.len() {
+        if bytes[index] == b'%' {
+            out.push(u8::from_str_radix(&text[index + 1..index + 3], 16).unwrap());
+            index += 3;
+        } else {
+            out.push(bytes[index]);
+            index += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
 }
 
 /// The CSV download's first line as the page embeds it (a data URL).

@@ -81,9 +81,19 @@ pub async fn dashboard(
     since: Option<String>,
     until: Option<String>,
     now_ns: i64,
+    zone: &DisplayZone,
 ) -> Result<DashboardData> {
     let mut request = UsageRequest::parse(&usage_query(range, since, until, now_ns)?, now_ns)?;
     request.group_by = vec![Dimension::Model];
+    // What the time charts read: hours when their days are local ones.
+    let per_bucket_request = if reads_hours(&request, zone) {
+        UsageRequest {
+            granularity: Granularity::Hour,
+            ..request.clone()
+        }
+    } else {
+        request.clone()
+    };
     // Costs by owner are ranked over the whole range: no time buckets,
     // so the read is a few dozen rows, not one per key and day.
     let owners_request = UsageRequest {
@@ -103,11 +113,11 @@ pub async fn dashboard(
     let range = (request.since_ns, request.until_ns);
     // The reads are independent: each runs on its own connection, at once.
     let (by_model, by_owner, previous_groups, top_traces, (metric_points, has_metrics)) = tokio::try_join!(
-        usage::groups(db, org_id, &request),
+        usage::groups(db, org_id, &per_bucket_request),
         usage::groups(db, org_id, &owners_request),
         usage::groups(db, org_id, &previous_request),
         span_store::most_expensive(db, org_id, range, 10),
-        genai_metrics::points(db, org_id, &request),
+        genai_metrics::points(db, org_id, &per_bucket_request),
     )?;
     let mut previous = UsageCounters::default();
     for group in &previous_groups {
@@ -151,9 +161,16 @@ fn token_ids(by_owner: &[UsageGroup]) -> Vec<Uuid> {
     ids
 }
 
-/// The time buckets of the range, in order, and each one's label. Hours are
-/// labelled in `zone`; days and weeks are the daily rollups' UTC days.
+/// The time buckets of the range, in order, and each one's label. Hours
+/// and days are `zone`'s (days read from the hourly rollups, see
+/// [`reads_hours`]); weeks are the daily rollups' UTC weeks.
 pub fn buckets(request: &UsageRequest, zone: &DisplayZone) -> Vec<(i64, String)> {
+    if request.granularity == Granularity::Day && !zone.is_utc() {
+        let days = zone.local_days(request.since_ns, request.until_ns);
+        if !days.is_empty() {
+            return days;
+        }
+    }
     let step = match request.granularity {
         Granularity::Hour => HOUR_NS,
         Granularity::Day => 24 * HOUR_NS,
@@ -181,11 +198,28 @@ pub fn buckets(request: &UsageRequest, zone: &DisplayZone) -> Vec<(i64, String)>
     out
 }
 
+/// True when the charts' buckets are `zone`'s days, which the daily
+/// rollups (UTC days) cannot give: the charts then read hours and add them
+/// up per local day.
+pub fn reads_hours(request: &UsageRequest, zone: &DisplayZone) -> bool {
+    request.granularity == Granularity::Day && !zone.is_utc()
+}
+
+/// The bucket of [`buckets`] holding `time_ns`, if one does before `until_ns`.
+pub fn bucket_index(buckets: &[(i64, String)], until_ns: i64, time_ns: i64) -> Option<usize> {
+    if time_ns >= until_ns {
+        return None;
+    }
+    buckets
+        .partition_point(|(start, _)| *start <= time_ns)
+        .checked_sub(1)
+}
+
 /// The title of the charts' period column, naming the zone of the labels.
 pub fn period_title(request: &UsageRequest, zone: &DisplayZone) -> String {
     match request.granularity {
         Granularity::Hour => zone.titled("Hour"),
-        Granularity::Day => "Day (UTC)".to_owned(),
+        Granularity::Day => zone.titled("Day"),
         Granularity::Week => "Week (UTC)".to_owned(),
         Granularity::Total => "Period (UTC)".to_owned(),
     }
