@@ -96,7 +96,12 @@ impl<'a> Folded<'a> {
             let (per_bucket, total) = folded
                 .by_model
                 .entry(group.values.first().map(String::as_str).unwrap_or_default())
-                .or_insert_with(|| (vec![UsageCounters::default(); folded.all.len()], UsageCounters::default()));
+                .or_insert_with(|| {
+                    (
+                        vec![UsageCounters::default(); folded.all.len()],
+                        UsageCounters::default(),
+                    )
+                });
             per_bucket[index].merge(&group.counters);
             total.merge(&group.counters);
             folded.all[index].merge(&group.counters);
@@ -336,9 +341,11 @@ mod tests {
             groups,
             &buckets(request, &zone),
             &period_title(request, &zone),
+            request.until_ns,
             names,
         )
     }
+
     use crate::{costs::services::dashboard::usage_query, telemetry::services::ingest::usage::HOUR_NS};
 
     const NOW: i64 = 1_764_590_400_000_000_000; // 2025-12-01T12:00:00Z

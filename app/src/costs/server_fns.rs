@@ -30,7 +30,8 @@ pub async fn load_cost_dashboard(
     let zone = crate::server_context::display_zone(&user).await;
     let (mut since, mut until) = (since, until);
     zone.read_local(&mut [&mut since, &mut until]);
-    let data = dashboard::dashboard(&state.db, org_id, range.as_deref(), since, until, now_ns(), &zone).await?;
+    let data =
+        dashboard::dashboard(&state.db, org_id, range.as_deref(), since, until, now_ns(), &zone).await?;
     Ok(cost_charts::dashboard(data, &zone).await?)
 }
 

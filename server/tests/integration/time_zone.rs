@@ -30,12 +30,23 @@ async fn times_show_in_the_browsers_zone_or_in_utc_when_chosen(backend: Backend)
         json!({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
                "gen_ai.usage.input_tokens": 100, "gen_ai.usage.output_tokens": 10}),
     );
+    // And one at 23:30 UTC, which is already the next day in Berlin.
+    let late = span(
+        "0123456789abcdef0123456789abcdee",
+        "0123456789abcdee",
+        None,
+        "chat gpt-4o",
+        (NOON_UTC + 41_400_000_000_000, 1_000_000_000),
+        false,
+        json!({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+               "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 10}),
+    );
     let response = post_otlp(
         &server,
         "/v1/traces",
         &token,
         "application/json",
-        export("coder", vec![call]),
+        export("coder", vec![call, late]),
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -81,6 +92,19 @@ async fn times_show_in_the_browsers_zone_or_in_utc_when_chosen(backend: Backend)
         chart.contains(&csv_header("Hour (Europe/Berlin)")),
         "the CSV names the zone"
     );
+    // By day, the days are Berlin's: the late call counts on 16 January.
+    let week = "/costs?range=custom&since=2026-01-12T00:00&until=2026-01-19T00:00";
+    let tokens = day_rows(&page(week).await, "Day (Europe/Berlin)");
+    assert_eq!(
+        tokens.get("15 Jan").map(String::as_str),
+        Some("100"),
+        "{tokens:?}"
+    );
+    assert_eq!(
+        tokens.get("16 Jan").map(String::as_str),
+        Some("1000"),
+        "{tokens:?}"
+    );
 
     // One click: UTC, kept with the account.
     let chosen = client
@@ -102,7 +126,11 @@ async fn times_show_in_the_browsers_zone_or_in_utc_when_chosen(backend: Backend)
     let chart = page(costs).await;
     assert!(chart.contains("Hour (UTC)") && chart.contains("15 Jan 12:00"));
     let tokens = day_rows(&page(week).await, "Day (UTC)");
-    assert_eq!(tokens.get("15 Jan").map(String::as_str), Some("1100"), "{tokens:?}");
+    assert_eq!(
+        tokens.get("15 Jan").map(String::as_str),
+        Some("1100"),
+        "{tokens:?}"
+    );
 
     // Another device of the same user (no zone cookie at all) shows UTC too,
     // and a browser that names a zone nobody knows gets UTC.
