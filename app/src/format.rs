@@ -70,6 +70,31 @@ pub fn timestamp(nanos: i64) -> String {
     )
 }
 
+/// Unix nanoseconds of an RFC 3339 time in UTC as the API writes it
+/// (`2026-01-01T01:00:00Z`, `…+00:00`, fractions allowed); `None` otherwise.
+pub fn parse_utc_rfc3339(text: &str) -> Option<i64> {
+    let (date, time) = text.split_once('T')?;
+    let mut date_parts = date.split('-').map(|part| part.parse::<i64>().ok());
+    let (year, month, day) = (date_parts.next()??, date_parts.next()??, date_parts.next()??);
+    let time = time.strip_suffix('Z').or_else(|| time.strip_suffix("+00:00"))?;
+    let (clock, fraction) = time.split_once('.').unwrap_or((time, ""));
+    let mut clock_parts = clock.split(':').map(|part| part.parse::<i64>().ok());
+    let (hour, minute, second) = (clock_parts.next()??, clock_parts.next()??, clock_parts.next()??);
+    let nanos: i64 = format!("{fraction:0<9}").get(..9)?.parse().ok()?;
+    let days = days_from_civil(year, month, day);
+    Some(((days * 86_400 + hour * 3600 + minute * 60 + second) * 1_000_000_000) + nanos)
+}
+
+/// A calendar date to days since 1970-01-01 (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// Days since 1970-01-01 to a calendar date (Howard Hinnant's algorithm),
 /// so the browser build needs no date library.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
@@ -124,6 +149,25 @@ mod tests {
         assert_eq!(count(1_234_567), "1,234,567");
         assert_eq!(count(-1000), "-1,000");
         assert_eq!(count(12), "12");
+    }
+
+    #[test]
+    fn utc_rfc3339_reads_back_to_the_same_instant() {
+        for nanos in [
+            0,
+            1_767_225_620_123_000_000,
+            951_782_400 * 1_000_000_000,
+            -86_400_000_000_000,
+        ] {
+            let text = timestamp(nanos).replace(' ', "T") + "Z";
+            assert_eq!(parse_utc_rfc3339(&text), Some(nanos), "{text}");
+        }
+        assert_eq!(
+            parse_utc_rfc3339("2026-01-01T01:00:00+00:00"),
+            Some(1_767_229_200_000_000_000)
+        );
+        assert_eq!(parse_utc_rfc3339("2026-01-01T01:00:00+01:00"), None);
+        assert_eq!(parse_utc_rfc3339("soon"), None);
     }
 
     #[test]

@@ -42,9 +42,14 @@ impl DisplayZone {
     /// unless it names a zone the server knows).
     #[cfg(feature = "ssr")]
     pub fn resolve(utc_chosen: bool, browser: Option<&str>) -> Self {
+        // The zero-offset aliases a system may report all read as `UTC`.
         let browser = browser
             .map(str::trim)
             .filter(|name| name.parse::<chrono_tz::Tz>().is_ok())
+            .map(|name| match name {
+                "Etc/UTC" | "Etc/UCT" | "UCT" | "Etc/Universal" | "Universal" | "Etc/Zulu" | "Zulu" => UTC,
+                other => other,
+            })
             .map(str::to_owned);
         let name = match (&browser, utc_chosen) {
             (Some(zone), false) => zone.clone(),
@@ -58,7 +63,7 @@ impl DisplayZone {
     }
 
     pub fn is_utc(&self) -> bool {
-        self.name == UTC || self.name == "Etc/UTC"
+        self.name == UTC
     }
 
     /// Seconds to add to UTC for local time at `nanos`.
@@ -209,6 +214,7 @@ mod tests {
         let kolkata = DisplayZone::resolve(false, Some("Asia/Kolkata"));
         assert_eq!(kolkata.minute(WINTER), "2026-01-15 17:30");
 
+        assert_eq!(DisplayZone::resolve(false, Some("Etc/UTC")).name, "UTC");
         let chosen = DisplayZone::resolve(true, Some("Europe/Berlin"));
         assert_eq!(chosen.name, "UTC");
         assert_eq!(chosen.browser.as_deref(), Some("Europe/Berlin"));

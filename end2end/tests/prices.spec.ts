@@ -6,6 +6,8 @@ function utcInput(hours: number): string {
   return new Date(Date.now() + hours * 3600e3).toISOString().slice(0, 16);
 }
 
+test.use({ timezoneId: "UTC" });
+
 test("an admin's price re-prices the demo trace through a recompute, and the totals follow", async ({ page }) => {
   await act.signUpWithTestTrace(page, "prices");
   const since = new Date(Date.now() - 24 * 3600e3).toISOString();

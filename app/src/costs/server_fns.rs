@@ -59,6 +59,11 @@ pub async fn save_price(
     use crate::costs::types::PriceOverrideInput;
 
     let (state, _, user) = crate::server_context::signed_in().await?;
+    // The field is the user's local time.
+    let mut effective_from = effective_from;
+    crate::server_context::display_zone(&user)
+        .await
+        .read_local(&mut [&mut effective_from]);
     let blank_is_none = |value: Option<String>| value.filter(|text| !text.trim().is_empty());
     let input = PriceOverrideInput {
         model,
@@ -85,7 +90,12 @@ pub async fn start_recompute(org_id: Uuid, since: String, until: String) -> Resu
     use crate::costs::types::RecomputeRequest;
 
     let (state, _, user) = crate::server_context::signed_in().await?;
-    let request = RecomputeRequest { since, until };
+    // The fields are the user's local times.
+    let zone = crate::server_context::display_zone(&user).await;
+    let request = RecomputeRequest {
+        since: zone.local_to_rfc3339(&since),
+        until: zone.local_to_rfc3339(&until),
+    };
     Ok(crate::costs::services::recompute::request(&state.db, org_id, &user, &request).await?)
 }
 

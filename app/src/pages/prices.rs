@@ -15,7 +15,9 @@ use crate::{
         types::{BuiltinPrice, PriceOverride, PricesPage as PricesData, RecomputeJob},
     },
     format,
+    format::parse_utc_rfc3339,
     platform::types::AuditEntry,
+    time_zone::use_display_zone,
 };
 
 #[component]
@@ -123,8 +125,8 @@ fn PricesView(
             <Show when=move || can_edit>
                 <ServerForm action=start class="form-grid recompute-form" args=move |fields: &FormFields| StartRecompute { org_id, since: fields.text("since"), until: fields.text("until") }>
                     <input type="hidden" name="org_id" value=org_id.to_string() />
-                    <label>"From (UTC)" <input class="input" type="datetime-local" name="since" required /></label>
-                    <label>"Until (UTC)" <input class="input" type="datetime-local" name="until" required /></label>
+                    <label>{use_display_zone().titled("From")} <input class="input" type="datetime-local" name="since" required /></label>
+                    <label>{use_display_zone().titled("Until")} <input class="input" type="datetime-local" name="until" required /></label>
                     <div class="form-actions">
                         <button type="submit" class="button button-primary" data-testid="start-recompute">"Recompute"</button>
                     </div>
@@ -213,21 +215,22 @@ fn OverridesTable(
     .into_any()
 }
 
-/// The epoch means "always".
+/// A stored time in the zone times are shown in; the epoch means "always".
 fn effective(from: &str) -> String {
-    if from.starts_with("1970-01-01T00:00:00") {
-        "always".to_owned()
-    } else {
-        from.replace('T', " ").replace('Z', " UTC")
+    let zone = use_display_zone();
+    match parse_utc_rfc3339(from) {
+        Some(0) => "always".to_owned(),
+        Some(nanos) => format!("{} {}", &zone.timestamp(nanos)[..19], zone.name),
+        None => from.to_owned(),
     }
 }
 
-/// `2026-01-01T00:00:00Z` as a `datetime-local` value.
+/// A stored time as a `datetime-local` value in the zone times are shown in
+/// (the server reads the field back in the same zone); empty for "always".
 fn datetime_local(rfc3339: &str) -> String {
-    if rfc3339.starts_with("1970-01-01T00:00:00") {
-        String::new()
-    } else {
-        rfc3339.trim_end_matches('Z').chars().take(16).collect()
+    match parse_utc_rfc3339(rfc3339) {
+        Some(0) | None => String::new(),
+        Some(nanos) => use_display_zone().minute(nanos).replace(' ', "T"),
     }
 }
 
@@ -287,7 +290,7 @@ fn PriceForm(
                 <label>"Reasoning"
                     <input class="input" type="text" inputmode="decimal" name="reasoning_usd_per_mtok" placeholder="= output" value=reasoning />
                 </label>
-                <label>"Effective from (UTC)"
+                <label>{use_display_zone().titled("Effective from")}
                     <input class="input" type="datetime-local" name="effective_from" value=effective_from />
                     <span class="hint">"Empty: every span, past and future."</span>
                 </label>
@@ -434,6 +437,7 @@ mod tests {
     fn times_read_as_people_write_them() {
         assert_eq!(effective("1970-01-01T00:00:00Z"), "always");
         assert_eq!(effective("2026-01-01T01:00:00Z"), "2026-01-01 01:00:00 UTC");
+        assert_eq!(effective("2026-01-01T01:00:00+00:00"), "2026-01-01 01:00:00 UTC");
         assert_eq!(datetime_local("2026-01-01T01:30:00Z"), "2026-01-01T01:30");
         assert_eq!(datetime_local("1970-01-01T00:00:00Z"), "");
     }

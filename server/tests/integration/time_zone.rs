@@ -19,7 +19,7 @@ const NOON_UTC: i64 = 1_768_478_400_000_000_000;
 
 async fn times_show_in_the_browsers_zone_or_in_utc_when_chosen(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let (_, _, token) = signed_in_tenant(&server, "ada@example.com", &["ingest"]).await;
+    let (_, org, token) = signed_in_tenant(&server, "ada@example.com", &["ingest"]).await;
     let call = span(
         "0123456789abcdef0123456789abcdef",
         "0123456789abcdef",
@@ -104,6 +104,34 @@ async fn times_show_in_the_browsers_zone_or_in_utc_when_chosen(backend: Backend)
         tokens.get("16 Jan").map(String::as_str),
         Some("1000"),
         "{tokens:?}"
+    );
+
+    // A price's effective time is entered and shown in Berlin time, and stored as the instant.
+    let saved = client
+        .post(server.url(app::costs::server_fns::SavePrice::PATH))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::ACCEPT, "application/json")
+        .body(format!(
+            "org_id={org}&model=acme-llm&input_usd_per_mtok=1&output_usd_per_mtok=2&effective_from=2026-01-15T13%3A00"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::OK, "{}", saved.text().await.unwrap());
+    let prices: serde_json::Value = client
+        .get(server.url(&format!("/api/v1/orgs/{org}/prices")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let stored = prices["overrides"][0]["effective_from"].as_str().unwrap();
+    assert!(stored.starts_with("2026-01-15T12:00:00"), "{stored}");
+    assert!(
+        page("/costs/prices")
+            .await
+            .contains("2026-01-15 13:00:00 Europe/Berlin")
     );
 
     // One click: UTC, kept with the account.
