@@ -82,6 +82,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     provide_session_context();
+    components::send_traces::provide_instance_info();
 
     view! {
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg" />

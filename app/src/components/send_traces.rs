@@ -17,16 +17,30 @@ use crate::{
         types::{Action, OrgSummary, role_allows},
     },
     components::server_form::{FormFields, ServerForm},
-    platform::server_fns::get_instance_info,
+    error::ApiError,
+    platform::{server_fns::get_instance_info, types::InstanceInfo},
     telemetry::server_fns::{SendTestTrace, get_ingest_status},
 };
+
+/// Where this installation is reached (the card's endpoints), read once per
+/// page load.
+#[derive(Clone, Copy)]
+pub struct InstanceInfoContext(Resource<Result<InstanceInfo, ApiError>>);
+
+/// Creates the instance-info resource at the top of the app. Resources made
+/// by components under a signed-in check are created afresh when server
+/// rendering builds that check's children again, and then hydrate against
+/// the wrong data; this one exists once.
+pub fn provide_instance_info() {
+    provide_context(InstanceInfoContext(Resource::new(|| (), |_| get_instance_info())));
+}
 
 #[component]
 pub fn SendTracesCard(
     /// The organization tokens are minted in; `None` shows the snippets only.
     org: Option<OrgSummary>,
 ) -> impl IntoView {
-    let info = Resource::new(|| (), |_| get_instance_info());
+    let info = expect_context::<InstanceInfoContext>().0;
     let token = RwSignal::new(String::new());
     let tab = RwSignal::new("shell");
     let mint = ServerAction::<MintToken>::new();
@@ -114,7 +128,7 @@ pub fn SendTracesCard(
                     view! { <SnippetTabs base token tab /> }
                 })}
             </Suspense>
-            {org.map(|org| view! { <IngestStatusLine org_id=org.id can_send=can_mint /> })}
+            {org.map(|org| view! { <ClientOnly><IngestStatusLine org_id=org.id can_send=can_mint /></ClientOnly> })}
         </section>
     }
 }
@@ -158,6 +172,18 @@ fn SnippetTabs(base: String, token: RwSignal<String>, tab: RwSignal<&'static str
             <CopyButton value=Signal::derive(code) label="setup snippet" />
         </div>
     }
+}
+
+/// Renders `children` in the browser only, once the page has hydrated: for
+/// live state whose resource is created under the signed-in check and the
+/// page's own suspense, which server rendering may build more than once
+/// (the resource's data then hydrates against the wrong build).
+#[component]
+fn ClientOnly(children: ChildrenFn) -> impl IntoView {
+    let mounted = RwSignal::new(false);
+    // Effects run only in the browser, after hydration.
+    Effect::new(move |_| mounted.set(true));
+    move || mounted.get().then(|| children())
 }
 
 /// "Waiting for the first span" or "last span N s ago", refreshed every few
