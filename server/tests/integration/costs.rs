@@ -7,7 +7,7 @@
 
 use crate::common;
 
-use common::{Backend, TestServer, export, get_json, get_with_token, post_otlp, span, tenant};
+use common::{Backend, TestServer, csv_downloads, export, get_json, get_with_token, post_otlp, span, tenant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -608,29 +608,6 @@ mod metrics {
         }
         .encode_to_vec()
     }
-}
-
-/// The CSV documents of the `data:` download links in `html`.
-fn csv_downloads(html: &str) -> Vec<String> {
-    html.split("href=\"data:text/csv;charset=utf-8,")
-        .skip(1)
-        .map(|rest| {
-            let encoded = rest.split('"').next().unwrap().as_bytes();
-            let mut bytes = Vec::new();
-            let mut index = 0;
-            while index < encoded.len() {
-                if encoded[index] == b'%' {
-                    let hex = std::str::from_utf8(&encoded[index + 1..index + 3]).unwrap();
-                    bytes.push(u8::from_str_radix(hex, 16).unwrap());
-                    index += 3;
-                } else {
-                    bytes.push(encoded[index]);
-                    index += 1;
-                }
-            }
-            String::from_utf8(bytes).unwrap()
-        })
-        .collect()
 }
 
 /// The GenAI metrics section of a Costs page, if it has one.

@@ -185,15 +185,11 @@ async fn times_show_in_the_browsers_zone_or_in_utc_when_chosen(backend: Backend)
 /// The fresh-input column of the Tokens chart's CSV, by day label, from
 /// the CSV whose period column is `title`.
 fn day_rows(html: &str, title: &str) -> std::collections::HashMap<String, String> {
-    let start = format!("data:text/csv;charset=utf-8,{}%2CInput", csv_header(title));
-    let encoded = html
-        .split("href=\"")
-        .find(|rest| rest.starts_with(&start))
-        .unwrap_or_else(|| panic!("no Tokens CSV titled {title}"))
-        .split('"')
-        .next()
-        .unwrap();
-    let csv = percent_decoded(&encoded["data:text/csv;charset=utf-8,".len()..]);
+    let header = format!("{title},Input,");
+    let csv = common::csv_downloads(html)
+        .into_iter()
+        .find(|csv| csv.starts_with(&header))
+        .unwrap_or_else(|| panic!("no Tokens CSV titled {title}"));
     csv.lines()
         .skip(1)
         .filter_map(|line| {
@@ -201,22 +197,6 @@ fn day_rows(html: &str, title: &str) -> std::collections::HashMap<String, String
             Some((cells.next()?.to_owned(), cells.next()?.to_owned()))
         })
         .collect()
-}
-
-fn percent_decoded(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut index = 0;
-    while index < bytes.len() {
-        if bytes[index] == b'%' {
-            out.push(u8::from_str_radix(&text[index + 1..index + 3], 16).unwrap());
-            index += 3;
-        } else {
-            out.push(bytes[index]);
-            index += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
 }
 
 /// The CSV download's first line as the page embeds it (a data URL).

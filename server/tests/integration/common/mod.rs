@@ -538,3 +538,26 @@ pub fn export(service: &str, spans: Vec<serde_json::Value>) -> Vec<u8> {
     .to_string()
     .into_bytes()
 }
+
+/// The CSV documents of the `data:` download links in `html`.
+pub fn csv_downloads(html: &str) -> Vec<String> {
+    html.split("href=\"data:text/csv;charset=utf-8,")
+        .skip(1)
+        .map(|rest| {
+            let encoded = rest.split('"').next().unwrap().as_bytes();
+            let mut bytes = Vec::new();
+            let mut index = 0;
+            while index < encoded.len() {
+                if encoded[index] == b'%' {
+                    let hex = std::str::from_utf8(&encoded[index + 1..index + 3]).unwrap();
+                    bytes.push(u8::from_str_radix(hex, 16).unwrap());
+                    index += 3;
+                } else {
+                    bytes.push(encoded[index]);
+                    index += 1;
+                }
+            }
+            String::from_utf8(bytes).unwrap()
+        })
+        .collect()
+}
