@@ -201,6 +201,21 @@ pub const TIME_RANGES: &[(&str, &str, i64)] = &[
     ("all", "All time", 0),
 ];
 
+/// The LLM kinds a span is classified as (the `kind` filter's values).
+pub const LLM_KINDS: &[&str] = &[
+    "request",
+    "response",
+    "tool_call",
+    "tool_result",
+    "agent",
+    "embedding",
+    "retrieval",
+    "other",
+];
+
+/// A span's status codes (the `status` filter's values).
+pub const SPAN_STATUSES: &[&str] = &["ok", "error", "unset"];
+
 /// The `range` value that means "use `since` and `until`".
 pub const CUSTOM_RANGE: &str = "custom";
 
@@ -375,23 +390,11 @@ pub mod query_schemas {
     }
 
     pub fn span_kind() -> Object {
-        one_of(
-            &[
-                "request",
-                "response",
-                "tool_call",
-                "tool_result",
-                "agent",
-                "embedding",
-                "retrieval",
-                "other",
-            ],
-            "The span's LLM kind",
-        )
+        one_of(super::LLM_KINDS, "The span's LLM kind")
     }
 
     pub fn span_status() -> Object {
-        one_of(&["ok", "error", "unset"], "The span's status")
+        one_of(super::SPAN_STATUSES, "The span's status")
     }
 
     pub fn trace_status() -> Object {

@@ -16,23 +16,12 @@ use super::search;
 use crate::telemetry::services::span::ids::TraceId;
 use crate::{
     error::{AppError, Result},
-    telemetry::types::{SpanQuery, TraceQuery},
+    telemetry::types::{LLM_KINDS, SPAN_STATUSES, SpanQuery, TraceQuery},
 };
 
 pub(super) const DEFAULT_PAGE: u64 = 50;
 pub(super) const MAX_PAGE: u64 = 500;
 
-pub(super) const LLM_KINDS: &[&str] = &[
-    "request",
-    "response",
-    "tool_call",
-    "tool_result",
-    "agent",
-    "embedding",
-    "retrieval",
-    "other",
-];
-pub(super) const STATUSES: &[&str] = &["ok", "error", "unset"];
 
 pub(super) fn bad(message: impl Into<String>) -> AppError {
     AppError::BadRequest(message.into())
@@ -125,7 +114,7 @@ impl SpanFilter {
             condition = condition.add(span::Column::LlmKind.eq(one_of("kind", kind, LLM_KINDS)?));
         }
         if let Some(status) = text(&query.status) {
-            condition = condition.add(span::Column::StatusCode.eq(one_of("status", status, STATUSES)?));
+            condition = condition.add(span::Column::StatusCode.eq(one_of("status", status, SPAN_STATUSES)?));
         }
         if let Some(model) = text(&query.model) {
             condition = condition.add(asked_or_answered_by(model));
