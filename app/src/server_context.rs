@@ -48,29 +48,12 @@ pub async fn display_zone(user: &user::Model) -> crate::time_zone::DisplayZone {
     crate::time_zone::DisplayZone::resolve(user.times_in_utc, browser.as_deref())
 }
 
-/// `%XX` escapes (what `encodeURIComponent` writes) back to bytes; anything
+/// `%XX` escapes (what `encodeURIComponent` writes) back to text; anything
 /// malformed is kept as it is, and fails the zone lookup later.
 fn percent_decoded(value: &str) -> String {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while index < bytes.len() {
-        let escaped = (bytes[index] == b'%')
-            .then(|| value.get(index + 1..index + 3))
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                index += 3;
-            }
-            None => {
-                out.push(bytes[index]);
-                index += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(value)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 pub async fn client_address() -> Option<IpAddr> {

@@ -129,6 +129,31 @@ pub struct NewToken {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// A new token's secret and row (not yet inserted): stored as its hash and
+/// first characters only, unexpired and not revoked.
+fn new_token(
+    org_id: Uuid,
+    name: String,
+    scopes: &[TokenScope],
+    creator: Option<Uuid>,
+) -> (String, api_token::ActiveModel) {
+    let secret = format!("{TOKEN_PREFIX}{}", secrets::random_alphanumeric(SECRET_LEN));
+    let row = api_token::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        org_id: Set(org_id),
+        name: Set(name),
+        token_hash: Set(secrets::sha256_hex(&secret)),
+        display_prefix: Set(secret[..DISPLAY_LEN].to_owned()),
+        scopes: Set(encode_scopes(scopes)),
+        created_by: Set(creator),
+        created_at: Set(Utc::now()),
+        expires_at: Set(None),
+        revoked_at: Set(None),
+        last_used_at: Set(None),
+    };
+    (secret, row)
+}
+
 /// Mints a token. Ingest-only tokens need `MintOwnIngestToken` (members);
 /// any other scope needs `ManageTokens` (admins).
 pub async fn mint(
@@ -161,19 +186,10 @@ pub async fn mint(
     };
     orgs::authorize(db, org_id, creator, needed).await?;
 
-    let secret = format!("{TOKEN_PREFIX}{}", secrets::random_alphanumeric(SECRET_LEN));
+    let (secret, row) = new_token(org_id, name, &scopes, Some(creator));
     let row = api_token::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        org_id: Set(org_id),
-        name: Set(name),
-        token_hash: Set(secrets::sha256_hex(&secret)),
-        display_prefix: Set(secret[..DISPLAY_LEN].to_owned()),
-        scopes: Set(encode_scopes(&scopes)),
-        created_by: Set(Some(creator)),
-        created_at: Set(Utc::now()),
         expires_at: Set(request.expires_at),
-        revoked_at: Set(None),
-        last_used_at: Set(None),
+        ..row
     }
     .insert(db)
     .await?;
@@ -198,20 +214,10 @@ pub async fn create_internal(
     name: &str,
     creator: Option<Uuid>,
 ) -> Result<Uuid> {
-    let secret = format!("{TOKEN_PREFIX}{}", secrets::random_alphanumeric(SECRET_LEN));
-    let now = Utc::now();
+    let (_, row) = new_token(org_id, name.to_owned(), &[TokenScope::Ingest], creator);
     let row = api_token::ActiveModel {
-        id: Set(Uuid::new_v4()),
-        org_id: Set(org_id),
-        name: Set(name.to_owned()),
-        token_hash: Set(secrets::sha256_hex(&secret)),
-        display_prefix: Set(secret[..DISPLAY_LEN].to_owned()),
-        scopes: Set(encode_scopes(&[TokenScope::Ingest])),
-        created_by: Set(creator),
-        created_at: Set(now),
-        expires_at: Set(None),
-        revoked_at: Set(Some(now)),
-        last_used_at: Set(None),
+        revoked_at: Set(Some(Utc::now())),
+        ..row
     }
     .insert(db)
     .await?;

@@ -74,7 +74,7 @@ pub async fn add(state: &AppState, org_id: Uuid, actor: &user::Model) -> Result<
         .await?
         .is_some()
     {
-        return Err(already_there());
+        return Err(AppError::Conflict(ALREADY_THERE.to_owned()));
     }
     let token_id = tokens::create_internal(&txn, org_id, TOKEN_NAME, Some(actor.id)).await?;
     let inserted = demo_workload::ActiveModel {
@@ -90,7 +90,7 @@ pub async fn add(state: &AppState, org_id: Uuid, actor: &user::Model) -> Result<
     .insert(&txn)
     .await;
     // Two clicks at once: the second insert meets the first's row.
-    let row = inserted.map_err(|_| already_there())?;
+    let row = inserted.map_err(|err| AppError::conflict_on_unique(err, ALREADY_THERE))?;
     txn.commit().await?;
 
     let principal = TokenPrincipal {
@@ -185,9 +185,7 @@ async fn record(
     .await
 }
 
-fn already_there() -> AppError {
-    AppError::Conflict("this organization already has demo data; remove it first".to_owned())
-}
+const ALREADY_THERE: &str = "this organization already has demo data; remove it first";
 
 fn as_count(count: u64) -> i64 {
     i64::try_from(count).unwrap_or(i64::MAX)

@@ -22,7 +22,6 @@ use crate::{
 pub(super) const DEFAULT_PAGE: u64 = 50;
 pub(super) const MAX_PAGE: u64 = 500;
 
-
 pub(super) fn bad(message: impl Into<String>) -> AppError {
     AppError::BadRequest(message.into())
 }
