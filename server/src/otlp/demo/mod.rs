@@ -120,6 +120,7 @@ fn app_error(err: IngestError) -> AppError {
 }
 
 /// A model as the demo's agents call it.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Model {
     provider: &'static str,
     request: &'static str,
@@ -634,18 +635,18 @@ fn scope(service: &Service) -> InstrumentationScope {
 /// The GenAI client metrics of the calls, as hourly delta histograms per
 /// service, model and token type (and error type for durations).
 fn metrics(calls: &[Call], marker: &str, now_ns: i64) -> ExportMetricsServiceRequest {
-    type Key = (&'static str, &'static str, i64, Option<&'static str>);
+    type Key = (&'static str, &'static Model, i64, Option<&'static str>);
     let mut tokens: BTreeMap<(Key, &'static str), Vec<f64>> = BTreeMap::new();
     let mut durations: BTreeMap<Key, Vec<f64>> = BTreeMap::new();
     for call in calls {
         let hour = call.start_ns - call.start_ns.rem_euclid(HOUR_NS);
-        let key = (call.service, call.model.request, hour, call.error_type);
+        let key = (call.service, call.model, hour, call.error_type);
         durations
             .entry(key)
             .or_default()
             .push(call.duration_ns as f64 / 1e9);
         if call.error_type.is_none() {
-            let key = (call.service, call.model.request, hour, None);
+            let key = (call.service, call.model, hour, None);
             tokens
                 .entry((key, "input"))
                 .or_default()
@@ -656,15 +657,8 @@ fn metrics(calls: &[Call], marker: &str, now_ns: i64) -> ExportMetricsServiceReq
                 .push(call.output_tokens as f64);
         }
     }
-    let model_named = |request: &str| {
-        [&GPT_4O, &O4_MINI, &SONNET, &HAIKU]
-            .into_iter()
-            .find(|model| model.request == request)
-            .expect("calls use the demo's models")
-    };
     let point = |key: &Key, values: &[f64], bounds: &[f64], extra: Vec<KeyValue>| {
-        let (_, request, hour, error_type) = *key;
-        let model = model_named(request);
+        let (_, model, hour, error_type) = *key;
         let mut attributes = vec![
             string("gen_ai.operation.name", "chat"),
             string("gen_ai.provider.name", model.provider),
