@@ -309,11 +309,13 @@ pub mod query_schemas {
     const CLOCK: &str =
         "([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?";
 
-    /// The pattern of a time: Unix nanoseconds, RFC 3339, or a date and time
+    /// A time, unanchored: Unix nanoseconds, RFC 3339, or a date and time
     /// without a zone (read as UTC), as `parse_time` reads them.
-    pub fn time_pattern() -> String {
-        format!("^([+-]?[0-9]{{1,18}}|{YEAR}-{MONTH_DAY}T{CLOCK})$")
+    fn time_pattern() -> String {
+        format!("([+-]?[0-9]{{1,18}}|{YEAR}-{MONTH_DAY}T{CLOCK})")
     }
+
+    const TIME_DESCRIPTION: &str = "Unix nanoseconds, an RFC 3339 time (`2026-01-31T09:30:00Z`) or a UTC date and time without a zone (`2026-01-31T09:30`)";
 
     fn text(pattern: String, description: &str) -> Object {
         ObjectBuilder::new()
@@ -325,22 +327,12 @@ pub mod query_schemas {
 
     /// A time in a request body (blanks around it are ignored).
     pub fn time_value() -> Object {
-        let pattern = time_pattern();
-        let inner = pattern.trim_start_matches('^').trim_end_matches('$');
-        text(
-            format!("^\\s*({inner})\\s*$"),
-            "Unix nanoseconds, an RFC 3339 time (`2026-01-31T09:30:00Z`) or a UTC date and time without a zone (`2026-01-31T09:30`)",
-        )
+        text(format!("^\\s*{}\\s*$", time_pattern()), TIME_DESCRIPTION)
     }
 
     /// A time parameter; empty is absent.
     pub fn time() -> Object {
-        let pattern = time_pattern();
-        let inner = pattern.trim_start_matches('^').trim_end_matches('$');
-        text(
-            format!("^({inner})?$"),
-            "Unix nanoseconds, an RFC 3339 time (`2026-01-31T09:30:00Z`) or a UTC date and time without a zone (`2026-01-31T09:30`)",
-        )
+        text(format!("^{}?$", time_pattern()), TIME_DESCRIPTION)
     }
 
     /// Page size, 1 to 500; empty is the default, 50.
