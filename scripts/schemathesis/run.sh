@@ -23,7 +23,14 @@ ensure_schemathesis() {
     return
   fi
   log "installing schemathesis $SCHEMATHESIS_VERSION into target/"
-  python3 -m venv "$SCHEMATHESIS_VENV"
+  # Debian's python3 comes without the venv module (package python3-venv).
+  if ! python3 -m venv "$SCHEMATHESIS_VENV" >/dev/null 2>&1; then
+    log "installing Debian's python3-venv"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-venv >/dev/null
+    rm -rf "$SCHEMATHESIS_VENV"
+    python3 -m venv "$SCHEMATHESIS_VENV"
+  fi
   "$SCHEMATHESIS_VENV/bin/pip" install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 }
 
