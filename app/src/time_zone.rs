@@ -116,30 +116,15 @@ impl DisplayZone {
         }
     }
 
-    /// The local days from the one holding `since_ns` to the one holding
-    /// `until_ns` (exclusive end): each one's start (Unix ns of its first
-    /// local instant, so 23 or 25 hours apart across clock changes) and its
-    /// date as `05 Jan`. Empty for a zone the server does not know.
+    /// The zone from the time zone database, or `None` for UTC (or a
+    /// name the server does not know, which is shown as UTC).
     #[cfg(feature = "ssr")]
-    pub fn local_days(&self, since_ns: i64, until_ns: i64) -> Vec<(i64, String)> {
-        let Ok(zone) = self.name.parse::<chrono_tz::Tz>() else {
-            return Vec::new();
-        };
-        let mut date = chrono::DateTime::from_timestamp_nanos(since_ns)
-            .with_timezone(&zone)
-            .date_naive();
-        let mut days = Vec::new();
-        while let Some(start) = first_instant(zone, date) {
-            if start >= until_ns {
-                break;
-            }
-            days.push((start, date.format("%d %b").to_string()));
-            match date.succ_opt() {
-                Some(next) => date = next,
-                None => break,
-            }
+    pub fn tz(&self) -> Option<chrono_tz::Tz> {
+        if self.is_utc() {
+            None
+        } else {
+            self.name.parse().ok()
         }
-        days
     }
 
     /// [`Self::local_to_rfc3339`] on each field that holds a value.
@@ -151,18 +136,6 @@ impl DisplayZone {
             }
         }
     }
-}
-
-/// When `date` begins in `zone` (midnight, or the first hour after it where
-/// a clock change skips midnight), in Unix ns.
-#[cfg(feature = "ssr")]
-fn first_instant(zone: chrono_tz::Tz, date: chrono::NaiveDate) -> Option<i64> {
-    use chrono::TimeZone;
-
-    (0..3).find_map(|hour| {
-        let local = date.and_hms_opt(hour, 0, 0)?;
-        zone.from_local_datetime(&local).earliest()?.timestamp_nanos_opt()
-    })
 }
 
 /// The zone's offset from the time zone database the server ships.
@@ -249,20 +222,6 @@ mod tests {
         berlin.read_local(&mut [&mut since, &mut until]);
         assert_eq!(since.as_deref(), Some("2026-01-15T13:00:00+01:00"));
         assert_eq!(until.as_deref(), Some(""));
-    }
-
-    #[test]
-    fn local_days_follow_the_clock_changes() {
-        let berlin = DisplayZone::resolve(false, Some("Europe/Berlin"));
-        // 2026-03-28T12:00Z to 2026-03-31T00:00Z: 28, 29 (23 hours) and 30 March.
-        let since = 1_774_699_200_000_000_000;
-        let days = berlin.local_days(since, since + 50 * 3_600_000_000_000);
-        let labels: Vec<&str> = days.iter().map(|(_, label)| label.as_str()).collect();
-        assert_eq!(labels, ["28 Mar", "29 Mar", "30 Mar"]);
-        // Midnight of 28 March is 23:00 UTC the day before.
-        assert_eq!(days[0].0, since - 13 * 3_600_000_000_000);
-        assert_eq!(days[2].0 - days[1].0, 23 * 3_600_000_000_000);
-        assert!(DisplayZone::default().local_days(since, since + 1).len() == 1);
     }
 
     #[test]

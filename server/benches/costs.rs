@@ -725,8 +725,24 @@ async fn main() {
         )
         .await,
     );
-    // A browser in Berlin: the days are local, so they are added up from the
-    // hourly rollups instead of read from the daily ones.
+    // All the load's 92 days: more than 90, so the buckets are weeks.
+    let local_minute = |time_ns: i64| {
+        chrono::DateTime::from_timestamp_nanos(time_ns)
+            .format("%Y-%m-%dT%H:%M")
+            .to_string()
+    };
+    let weeks_page = format!(
+        "{base}/costs?range=custom&since={}&until={}",
+        local_minute(now_ns - 92 * 24 * HOUR_NS),
+        local_minute(now_ns)
+    );
+    report(
+        "Costs page, 92 days by week, server-rendered",
+        &time_get(&browser, &weeks_page, None, WARM_UP, samples).await,
+    );
+    // A browser in Berlin: no local day is a UTC day, so days are added up
+    // from the hourly rollups; weeks read the daily rollups but for the
+    // UTC day each local week starts in.
     jar.add_cookie_str("specula_tz=Europe%2FBerlin; Path=/", &base.parse().unwrap());
     report(
         "Costs page, 30 days, server-rendered, browser in Europe/Berlin",
@@ -738,6 +754,10 @@ async fn main() {
             samples,
         )
         .await,
+    );
+    report(
+        "Costs page, 92 days by week, server-rendered, browser in Europe/Berlin",
+        &time_get(&browser, &weeks_page, None, WARM_UP, samples).await,
     );
     for query in [
         "",

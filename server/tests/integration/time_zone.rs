@@ -41,12 +41,26 @@ async fn times_show_in_the_browsers_zone_or_in_utc_when_chosen(backend: Backend)
         json!({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
                "gen_ai.usage.input_tokens": 1000, "gen_ai.usage.output_tokens": 10}),
     );
+    // And one late on Sunday 18 January UTC: Monday in Berlin, a new week.
+    let sunday_night = span(
+        "0123456789abcdef0123456789abcded",
+        "0123456789abcded",
+        None,
+        "chat gpt-4o",
+        (
+            NOON_UTC + (3 * 24 + 11) * 3_600_000_000_000 + 1_800_000_000_000,
+            1_000_000_000,
+        ),
+        false,
+        json!({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+               "gen_ai.usage.input_tokens": 10000, "gen_ai.usage.output_tokens": 10}),
+    );
     let response = post_otlp(
         &server,
         "/v1/traces",
         &token,
         "application/json",
-        export("coder", vec![call, late]),
+        export("coder", vec![call, late, sunday_night]),
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -105,6 +119,19 @@ async fn times_show_in_the_browsers_zone_or_in_utc_when_chosen(backend: Backend)
         Some("1000"),
         "{tokens:?}"
     );
+    // Over 90 days the buckets are Berlin's Monday weeks.
+    let months = "/costs?range=custom&since=2025-11-03T00:00&until=2026-02-16T00:00";
+    let tokens = day_rows(&page(months).await, "Week (Europe/Berlin)");
+    assert_eq!(
+        tokens.get("w/c 12 Jan").map(String::as_str),
+        Some("1100"),
+        "{tokens:?}"
+    );
+    assert_eq!(
+        tokens.get("w/c 19 Jan").map(String::as_str),
+        Some("10000"),
+        "{tokens:?}"
+    );
 
     // A price's effective time is entered and shown in Berlin time, and stored as the instant.
     let saved = client
@@ -157,6 +184,12 @@ async fn times_show_in_the_browsers_zone_or_in_utc_when_chosen(backend: Backend)
     assert_eq!(
         tokens.get("15 Jan").map(String::as_str),
         Some("1100"),
+        "{tokens:?}"
+    );
+    let tokens = day_rows(&page(months).await, "Week (UTC)");
+    assert_eq!(
+        tokens.get("w/c 12 Jan").map(String::as_str),
+        Some("11100"),
         "{tokens:?}"
     );
 

@@ -85,15 +85,7 @@ pub async fn dashboard(
 ) -> Result<DashboardData> {
     let mut request = UsageRequest::parse(&usage_query(range, since, until, now_ns)?, now_ns)?;
     request.group_by = vec![Dimension::Model];
-    // What the time charts read: hours when their days are local ones.
-    let per_bucket_request = if reads_hours(&request, zone) {
-        UsageRequest {
-            granularity: Granularity::Hour,
-            ..request.clone()
-        }
-    } else {
-        request.clone()
-    };
+    request.zone = zone.tz();
     // Costs by owner are ranked over the whole range: no time buckets,
     // so the read is a few dozen rows, not one per key and day.
     let owners_request = UsageRequest {
@@ -109,15 +101,17 @@ pub async fn dashboard(
         granularity: Granularity::for_range(length),
         group_by: Vec::new(),
         filters: Vec::new(),
+        // Summed: UTC days read the fewest rows.
+        zone: None,
     };
     let range = (request.since_ns, request.until_ns);
     // The reads are independent: each runs on its own connection, at once.
     let (by_model, by_owner, previous_groups, top_traces, (metric_points, has_metrics)) = tokio::try_join!(
-        usage::groups(db, org_id, &per_bucket_request),
+        usage::groups(db, org_id, &request),
         usage::groups(db, org_id, &owners_request),
         usage::groups(db, org_id, &previous_request),
         span_store::most_expensive(db, org_id, range, 10),
-        genai_metrics::points(db, org_id, &per_bucket_request),
+        genai_metrics::points(db, org_id, &request),
     )?;
     let mut previous = UsageCounters::default();
     for group in &previous_groups {
@@ -161,48 +155,24 @@ fn token_ids(by_owner: &[UsageGroup]) -> Vec<Uuid> {
     ids
 }
 
-/// The time buckets of the range, in order, and each one's label. Hours
-/// and days are `zone`'s (days read from the hourly rollups, see
-/// [`reads_hours`]); weeks are the daily rollups' UTC weeks.
+/// The time buckets of the range, in order, and each one's label: the
+/// request zone's hours, days and Monday weeks (see [`usage::bucket_starts`]).
 pub fn buckets(request: &UsageRequest, zone: &DisplayZone) -> Vec<(i64, String)> {
-    if request.granularity == Granularity::Day && !zone.is_utc() {
-        let days = zone.local_days(request.since_ns, request.until_ns);
-        if !days.is_empty() {
-            return days;
-        }
-    }
-    let step = match request.granularity {
-        Granularity::Hour => HOUR_NS,
-        Granularity::Day => 24 * HOUR_NS,
-        Granularity::Week => 7 * 24 * HOUR_NS,
-        Granularity::Total => request.until_ns - request.since_ns,
-    };
     let format = match request.granularity {
         Granularity::Hour => "%d %b %H:%M",
         Granularity::Week => "w/c %d %b",
         _ => "%d %b",
     };
-    let mut start = request.granularity.bucket_of(request.since_ns, request.since_ns);
-    let mut out = Vec::new();
-    while start < request.until_ns && step > 0 {
-        let shown = match request.granularity {
-            Granularity::Hour => start.saturating_add(zone.offset_seconds(start) * 1_000_000_000),
-            _ => start,
-        };
-        let label = chrono::DateTime::from_timestamp_nanos(shown)
-            .format(format)
-            .to_string();
-        out.push((start, label));
-        start += step;
-    }
-    out
-}
-
-/// True when the charts' buckets are `zone`'s days, which the daily
-/// rollups (UTC days) cannot give: the charts then read hours and add them
-/// up per local day.
-pub fn reads_hours(request: &UsageRequest, zone: &DisplayZone) -> bool {
-    request.granularity == Granularity::Day && !zone.is_utc()
+    usage::bucket_starts(request)
+        .into_iter()
+        .map(|start| {
+            let shown = start.saturating_add(zone.offset_seconds(start) * 1_000_000_000);
+            let label = chrono::DateTime::from_timestamp_nanos(shown)
+                .format(format)
+                .to_string();
+            (start, label)
+        })
+        .collect()
 }
 
 /// The bucket of [`buckets`] holding `time_ns`, if one does before `until_ns`.
@@ -220,8 +190,8 @@ pub fn period_title(request: &UsageRequest, zone: &DisplayZone) -> String {
     match request.granularity {
         Granularity::Hour => zone.titled("Hour"),
         Granularity::Day => zone.titled("Day"),
-        Granularity::Week => "Week (UTC)".to_owned(),
-        Granularity::Total => "Period (UTC)".to_owned(),
+        Granularity::Week => zone.titled("Week"),
+        Granularity::Total => zone.titled("Period"),
     }
 }
 
@@ -249,6 +219,35 @@ mod tests {
         let query = usage_query(Some("custom"), Some("2025-11-01T00:00".into()), None, NOW).unwrap();
         assert_eq!(query.since.as_deref(), Some("2025-11-01T00:00"));
         assert!(usage_query(Some("1y"), None, None, NOW).is_err());
+    }
+
+    #[test]
+    fn local_days_and_weeks_follow_the_clock_changes() {
+        let berlin = DisplayZone::resolve(false, Some("Europe/Berlin"));
+        // 2026-03-28T12:00Z to 2026-03-31T00:00Z: 28, 29 (23 hours) and 30 March.
+        let since = 1_774_699_200_000_000_000;
+        let mut request = UsageRequest {
+            since_ns: since,
+            until_ns: since + 50 * HOUR_NS,
+            granularity: Granularity::Day,
+            group_by: Vec::new(),
+            filters: Vec::new(),
+            zone: berlin.tz(),
+        };
+        let days = buckets(&request, &berlin);
+        let labels: Vec<&str> = days.iter().map(|(_, label)| label.as_str()).collect();
+        assert_eq!(labels, ["28 Mar", "29 Mar", "30 Mar"]);
+        // Midnight of 28 March is 23:00 UTC the day before.
+        assert_eq!(days[0].0, since - 13 * HOUR_NS);
+        assert_eq!(days[2].0 - days[1].0, 23 * HOUR_NS);
+        request.granularity = Granularity::Week;
+        request.until_ns = since + 20 * 24 * HOUR_NS;
+        let weeks = buckets(&request, &berlin);
+        let labels: Vec<&str> = weeks.iter().map(|(_, label)| label.as_str()).collect();
+        assert_eq!(labels, ["w/c 23 Mar", "w/c 30 Mar", "w/c 06 Apr", "w/c 13 Apr"]);
+        // Monday 30 March begins at 22:00 UTC on the 29th (summer time).
+        assert_eq!(weeks[1].0, since + 34 * HOUR_NS);
+        assert_eq!(period_title(&request, &berlin), "Week (Europe/Berlin)");
     }
 
     #[test]

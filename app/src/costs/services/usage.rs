@@ -13,6 +13,8 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+mod periods;
+
 use crate::{
     costs::types::{UsageFigures, UsageQuery, UsageReport, UsageRow},
     error::{AppError, Result},
@@ -73,29 +75,6 @@ impl Granularity {
             other => Err(AppError::BadRequest(format!(
                 "`granularity` must be one of auto, hour, day, week, total, got {other:?}"
             ))),
-        }
-    }
-
-    /// The bucket start of a time (for the range's own bounds and tests).
-    pub fn bucket_of(self, time_ns: i64, since_ns: i64) -> i64 {
-        match self {
-            Granularity::Hour => hour_of(time_ns),
-            Granularity::Day => time_ns - time_ns.rem_euclid(DAY_NS),
-            Granularity::Week => time_ns - (time_ns - WEEK_OFFSET_NS).rem_euclid(WEEK_NS),
-            Granularity::Total => since_ns,
-        }
-    }
-
-    /// The same, in SQL over a rollup's `time_column` (non-negative:
-    /// integer division rounds down on both databases).
-    fn sql(self, since_ns: i64, time_column: &str) -> String {
-        match self {
-            Granularity::Hour => time_column.to_owned(),
-            Granularity::Day => format!("({time_column} / {DAY_NS}) * {DAY_NS}"),
-            Granularity::Week => {
-                format!("(({time_column} - {WEEK_OFFSET_NS}) / {WEEK_NS}) * {WEEK_NS} + {WEEK_OFFSET_NS}")
-            }
-            Granularity::Total => since_ns.to_string(),
         }
     }
 }
@@ -172,6 +151,8 @@ pub struct UsageRequest {
     pub group_by: Vec<Dimension>,
     /// Dimension values the rollups must have.
     pub filters: Vec<(Dimension, String)>,
+    /// Whose clock days and weeks follow; UTC when none.
+    pub zone: Option<chrono_tz::Tz>,
 }
 
 impl UsageRequest {
@@ -220,6 +201,7 @@ impl UsageRequest {
             granularity: Granularity::parse(query.granularity.as_deref(), until_ns - since_ns)?,
             group_by: Dimension::parse_list(query.group_by.as_deref())?,
             filters,
+            zone: None,
         })
     }
 }
@@ -240,27 +222,7 @@ pub(crate) fn placeholder(backend: DatabaseBackend, number: usize) -> String {
     }
 }
 
-/// The parts of a report's range and the rollups each is read from: whole
-/// UTC days from the daily rollups when the report's buckets are days or
-/// longer, the hours before the first midnight and after the last (and
-/// every hour of an hourly report) from the hourly ones.
-pub(crate) fn parts(request: &UsageRequest) -> Vec<(RollupPeriod, i64, i64)> {
-    let (since_ns, until_ns) = (request.since_ns, request.until_ns);
-    let first_midnight = RollupPeriod::Day.start_of(since_ns.saturating_add(DAY_NS - 1));
-    let last_midnight = RollupPeriod::Day.start_of(until_ns);
-    if request.granularity == Granularity::Hour || first_midnight >= last_midnight {
-        return vec![(RollupPeriod::Hour, since_ns, until_ns)];
-    }
-    let mut parts = Vec::with_capacity(3);
-    if since_ns < first_midnight {
-        parts.push((RollupPeriod::Hour, since_ns, first_midnight));
-    }
-    parts.push((RollupPeriod::Day, first_midnight, last_midnight));
-    if last_midnight < until_ns {
-        parts.push((RollupPeriod::Hour, last_midnight, until_ns));
-    }
-    parts
-}
+pub(crate) use periods::{bucket_starts, parts};
 
 /// The groups of `org_id`'s rollups that `request` asks for, in time order
 /// and, within a bucket, in the order of their dimension values.
@@ -270,23 +232,25 @@ pub async fn groups(
     request: &UsageRequest,
 ) -> Result<Vec<UsageGroup>> {
     let parts = parts(request);
-    let read = |index: usize| {
-        let part = parts.get(index).copied();
-        async move {
-            match part {
-                Some(part) => groups_in(db, org_id, request, part).await,
-                None => Ok(Vec::new()),
-            }
-        }
+    let of_period = |period: RollupPeriod| -> Vec<(i64, i64)> {
+        parts
+            .iter()
+            .filter(|(part_period, _, _)| *part_period == period)
+            .map(|(_, since_ns, until_ns)| (*since_ns, *until_ns))
+            .collect()
     };
+    let (hour_ranges, day_ranges) = (of_period(RollupPeriod::Hour), of_period(RollupPeriod::Day));
     // At once: SQLite computes one query on one core.
-    let (first, second, third) = tokio::try_join!(read(0), read(1), read(2))?;
-    if parts.len() == 1 {
-        return Ok(first);
+    let (hours, days) = tokio::try_join!(
+        groups_in(db, org_id, request, RollupPeriod::Hour, &hour_ranges),
+        groups_in(db, org_id, request, RollupPeriod::Day, &day_ranges),
+    )?;
+    if days.is_empty() || hours.is_empty() {
+        return Ok(if days.is_empty() { hours } else { days });
     }
-    // A week or the whole range can take rows from several parts.
+    // A bucket can take rows from both rollups.
     let mut merged: BTreeMap<(i64, Vec<String>), UsageCounters> = BTreeMap::new();
-    for group in first.into_iter().chain(second).chain(third) {
+    for group in hours.into_iter().chain(days) {
         merged
             .entry((group.time_ns, group.values))
             .or_default()
@@ -302,17 +266,21 @@ pub async fn groups(
         .collect())
 }
 
-/// The groups of `period`'s rollups from `since_ns` to `until_ns` (part of
-/// the request's range), bucketed as the request says.
+/// The groups of `period`'s rollups in `ranges` (parts of the request's
+/// range), bucketed as the request says.
 async fn groups_in(
     db: &DatabaseConnection,
     org_id: Uuid,
     request: &UsageRequest,
-    (period, since_ns, until_ns): (RollupPeriod, i64, i64),
+    period: RollupPeriod,
+    ranges: &[(i64, i64)],
 ) -> Result<Vec<UsageGroup>> {
+    if ranges.is_empty() {
+        return Ok(Vec::new());
+    }
     let backend = db.get_database_backend();
     let time_column = period.time_column();
-    let time = request.granularity.sql(request.since_ns, time_column);
+    let time = periods::bucket_sql(request, time_column);
     let dimensions: Vec<&str> = request
         .group_by
         .iter()
@@ -325,12 +293,21 @@ async fn groups_in(
         .chain((0..LATENCY_BUCKETS).map(latency_column))
         .map(|column| format!("CAST(SUM({column}) AS BIGINT) AS {column}"))
         .collect();
-    let mut values: Vec<Value> = vec![org_id.into(), since_ns.into(), until_ns.into()];
-    let mut conditions = vec![
-        format!("org_id = {}", placeholder(backend, 1)),
-        format!("{time_column} >= {}", placeholder(backend, 2)),
-        format!("{time_column} < {}", placeholder(backend, 3)),
-    ];
+    let mut values: Vec<Value> = Vec::new();
+    // Each range names the organization itself, so that every one is a
+    // range of the rollups' primary key on both databases.
+    let mut in_ranges = Vec::with_capacity(ranges.len());
+    for (since_ns, until_ns) in ranges {
+        values.extend([org_id.into(), (*since_ns).into(), (*until_ns).into()]);
+        let number = values.len();
+        in_ranges.push(format!(
+            "(org_id = {} AND {time_column} >= {} AND {time_column} < {})",
+            placeholder(backend, number - 2),
+            placeholder(backend, number - 1),
+            placeholder(backend, number),
+        ));
+    }
+    let mut conditions = vec![format!("({})", in_ranges.join(" OR "))];
     for (dimension, value) in &request.filters {
         values.push(match dimension {
             Dimension::Token => Uuid::parse_str(value).unwrap_or_default().into(),
@@ -361,7 +338,11 @@ async fn groups_in(
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
     rows.iter()
-        .map(|row| read_group(row, &request.group_by))
+        .map(|row| {
+            let mut group = read_group(row, &request.group_by)?;
+            group.time_ns = periods::bucket_start(request, group.time_ns);
+            Ok(group)
+        })
         .collect()
 }
 
@@ -629,14 +610,25 @@ mod tests {
     }
 
     #[test]
-    fn buckets_start_at_the_hour_midnight_and_monday() {
+    fn utc_buckets_start_at_the_hour_midnight_and_monday() {
         // 2025-12-03T15:20Z is a Wednesday.
         let time = 1_764_775_200_000_000_000;
-        assert_eq!(Granularity::Hour.bucket_of(time, 0), 1_764_774_000_000_000_000);
-        assert_eq!(Granularity::Day.bucket_of(time, 0), 1_764_720_000_000_000_000);
+        let first_start = |granularity: Granularity| {
+            let request = UsageRequest {
+                since_ns: time,
+                until_ns: time + 1,
+                granularity,
+                group_by: Vec::new(),
+                filters: Vec::new(),
+                zone: None,
+            };
+            bucket_starts(&request)[0]
+        };
+        assert_eq!(first_start(Granularity::Hour), 1_764_774_000_000_000_000);
+        assert_eq!(first_start(Granularity::Day), 1_764_720_000_000_000_000);
         // Monday 2025-12-01T00:00Z.
-        assert_eq!(Granularity::Week.bucket_of(time, 0), 1_764_547_200_000_000_000);
-        assert_eq!(Granularity::Total.bucket_of(time, 42), 42);
+        assert_eq!(first_start(Granularity::Week), 1_764_547_200_000_000_000);
+        assert_eq!(first_start(Granularity::Total), time);
     }
 
     #[test]
