@@ -25,6 +25,7 @@ pub mod pages;
 pub mod platform;
 #[cfg(feature = "ssr")]
 pub mod server_context;
+pub mod similarity;
 #[cfg(feature = "ssr")]
 pub mod state;
 pub mod telemetry;

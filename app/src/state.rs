@@ -14,6 +14,7 @@ use crate::{
     },
     costs::services::price_book::PriceBook,
     error::Result,
+    similarity::services::index::PromptIndex,
     telemetry::services::{
         ingest::{policy::IngestPolicy, writer::IngestWriter},
         live::LiveHub,
@@ -40,6 +41,8 @@ pub struct AppState {
     pub prices: PriceBook,
     /// Sends the demo workload through OTLP ingest ("Run demo").
     pub demo: Arc<dyn DemoIngest>,
+    /// The organizations' prompt vectors, for similarity search.
+    pub prompts: PromptIndex,
 }
 
 /// How accounts behave on this installation.

@@ -19,6 +19,7 @@ mod m20261202_000011_partial_model_index;
 mod m20261204_000012_request_model;
 mod m20261204_000013_demo_workloads;
 mod m20261204_000014_times_in_utc;
+mod m20261204_000015_prompt_similarity;
 
 pub struct Migrator;
 
@@ -85,6 +86,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000012_request_model::Migration),
             Box::new(m20261204_000013_demo_workloads::Migration),
             Box::new(m20261204_000014_times_in_utc::Migration),
+            Box::new(m20261204_000015_prompt_similarity::Migration),
         ]
     }
 }

@@ -108,6 +108,12 @@ pub struct ServeConfig {
     #[arg(long, env = "SPECULA_INGEST_USAGE_ROLLUPS", default_value_t = true, action = clap::ArgAction::Set)]
     pub ingest_usage_rollups: bool,
 
+    /// Run the prompt similarity worker, which embeds the prompts of new request spans in
+    /// the background (one replica at a time runs it). Turn off only to measure what it
+    /// costs: it resumes from where it stopped when turned on again.
+    #[arg(long, env = "SPECULA_SIMILARITY_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub similarity_worker: bool,
+
     /// How long shutdown waits for in-flight requests before closing them, e.g. `30s`.
     #[arg(long, env = "SPECULA_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     #[serde(with = "humantime_serde_compat")]

@@ -98,6 +98,7 @@ impl Server {
             live,
             prices: Default::default(),
             demo: Arc::new(otlp::OtlpDemo),
+            prompts: Default::default(),
         };
         tracing::info!(
             %instance_id,
@@ -158,14 +159,47 @@ impl Server {
             db::ANALYZE_AFTER_NEW_SPANS,
             shutdown.clone(),
         ));
-        let search_backfill = tokio::spawn(backfill_search_index(self.state.db.clone(), shutdown.clone()));
-        let metric_backfill = tokio::spawn(backfill_metric_rollups(self.state.db.clone(), shutdown.clone()));
-        let request_model_backfill =
-            tokio::spawn(backfill_request_models(self.state.db.clone(), shutdown.clone()));
-        let recomputes = tokio::spawn(app::costs::services::recompute::run_jobs(
-            self.state.db.clone(),
-            shutdown.clone(),
-        ));
+        let db = &self.state.db;
+        let mut background = vec![
+            (
+                "search backfill",
+                tokio::spawn(backfill_search_index(db.clone(), shutdown.clone())),
+            ),
+            (
+                "metric rollup backfill",
+                tokio::spawn(backfill_metric_rollups(db.clone(), shutdown.clone())),
+            ),
+            (
+                "request model backfill",
+                tokio::spawn(backfill_request_models(db.clone(), shutdown.clone())),
+            ),
+            (
+                "cost recompute worker",
+                tokio::spawn(app::costs::services::recompute::run_jobs(
+                    db.clone(),
+                    shutdown.clone(),
+                )),
+            ),
+            (
+                "prompt index",
+                tokio::spawn(app::similarity::services::search::follow_prompts(
+                    db.clone(),
+                    self.state.prompts.clone(),
+                    shutdown.clone(),
+                )),
+            ),
+        ];
+        if self.config.similarity_worker {
+            let owner = format!("{}/{}", std::process::id(), uuid::Uuid::new_v4());
+            background.push((
+                "prompt similarity worker",
+                tokio::spawn(app::similarity::services::worker::run(
+                    db.clone(),
+                    owner,
+                    shutdown.clone(),
+                )),
+            ));
+        }
         let grace = self.config.shutdown_grace;
         tracing::info!(
             http = %listeners.http.local_addr()?,
@@ -196,17 +230,10 @@ impl Server {
         if let Err(err) = statistics.await {
             tracing::warn!(error = %err, "statistics upkeep task failed");
         }
-        if let Err(err) = search_backfill.await {
-            tracing::warn!(error = %err, "search backfill task failed");
-        }
-        if let Err(err) = request_model_backfill.await {
-            tracing::warn!(error = %err, "request model backfill task failed");
-        }
-        if let Err(err) = metric_backfill.await {
-            tracing::warn!(error = %err, "metric rollup backfill task failed");
-        }
-        if let Err(err) = recomputes.await {
-            tracing::warn!(error = %err, "cost recompute worker failed");
+        for (task, handle) in background {
+            if let Err(err) = handle.await {
+                tracing::warn!(error = %err, task, "background task failed");
+            }
         }
         self.state.db.clone().close().await?;
         tracing::info!("stopped");

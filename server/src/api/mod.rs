@@ -12,6 +12,7 @@ mod live;
 pub mod openapi;
 mod orgs;
 mod prices;
+mod similarity;
 mod tokens;
 mod traces;
 
@@ -55,6 +56,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(prices::request_recompute, prices::list_recomputes))
         .routes(routes!(prices::get_recompute))
         .routes(routes!(demo::get, demo::add, demo::remove))
+        .routes(routes!(similarity::search))
         .routes(routes!(orgs::preview_invitation))
         .routes(routes!(orgs::accept_invitation))
         .merge(token_only)

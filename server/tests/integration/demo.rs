@@ -49,7 +49,7 @@ async fn rows(db: &DatabaseConnection, table: &str, org: &str) -> i64 {
     row.try_get::<i64>("", "n").unwrap()
 }
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 9] = [
     "spans",
     "traces",
     "metric_points",
@@ -57,7 +57,31 @@ const TABLES: [&str; 7] = [
     "usage_rollups",
     "usage_daily_rollups",
     "api_tokens",
+    "prompts",
+    "prompt_spans",
 ];
+
+/// Waits until the similarity worker has looked at every stored span.
+async fn similarity_caught_up(db: &DatabaseConnection) {
+    let sql = "SELECT CASE WHEN position >= (SELECT COALESCE(MAX(id), 0) FROM spans) THEN 1 ELSE 0 END AS n \
+               FROM similarity_worker";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let row = db
+            .query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned()))
+            .await
+            .unwrap()
+            .unwrap();
+        if row.try_get::<i32>("", "n").unwrap() == 1 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the similarity worker did not catch up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
 
 async fn table_counts(db: &DatabaseConnection, org: &str) -> Vec<(&'static str, i64)> {
     let mut counts = Vec::new();
@@ -123,6 +147,7 @@ async fn the_demo_shows_everywhere_and_its_removal_leaves_only_the_rest(backend:
     let demo_path = format!("/api/v1/orgs/{org}/demo");
     own_telemetry(&server, &token).await;
     let db = Database::connect(server.database_url()).await.unwrap();
+    similarity_caught_up(&db).await;
     let before = table_counts(&db, &org).await;
     assert_error(browser.get(&demo_path).await, StatusCode::NOT_FOUND, "not_found").await;
 
@@ -145,8 +170,10 @@ async fn the_demo_shows_everywhere_and_its_removal_leaves_only_the_rest(backend:
         "conflict",
     )
     .await;
+    similarity_caught_up(&db).await;
     let during = table_counts(&db, &org).await;
     assert_eq!(during[0].1, before[0].1 + spans, "every demo span is stored");
+    assert!(during[7].1 > before[7].1, "the demo's prompts are compared too");
 
     // Spans and traces: three demo services, errors, tool diffs, sessions.
     let listed = get_json(&server, &token, "/api/v1/spans?limit=500&service=demo-code-agent").await;

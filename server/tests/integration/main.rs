@@ -15,4 +15,5 @@ mod http;
 mod ingest;
 mod prices;
 mod sdk;
+mod similarity;
 mod time_zone;

@@ -9,6 +9,7 @@
 //! with these functions, chosen where the state is built; rollups, accounts
 //! and policies stay in the relational database.
 
+mod prompts;
 mod query;
 mod removal;
 mod repricing;
@@ -21,6 +22,7 @@ mod upkeep;
 mod views;
 mod write;
 
+pub use prompts::{PromptSource, prompt_sources_after};
 pub use query::parse_time;
 pub use removal::{RemovedTraces, delete_traces_with_prefix};
 pub use repricing::{PricedRange, PricedSpan, add_to_trace_cost, priced_spans, set_span_cost};

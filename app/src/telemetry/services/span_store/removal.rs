@@ -1,10 +1,12 @@
 //! Deleting whole traces picked by the start of their id: how the demo
 //! workload's traces (ids starting with its marker) leave again, with their
-//! spans, payloads and search entries.
+//! spans, payloads and search entries, and the similarity figures of the
+//! prompts their spans sent.
 
 use sea_orm::{DatabaseBackend, DbErr, Statement};
 use uuid::Uuid;
 
+use super::prompts::recount_prompts;
 use crate::platform::services::transaction::{WriteTransaction, placeholder};
 
 /// What a removal deleted.
@@ -51,6 +53,14 @@ pub async fn delete_traces_with_prefix(
         )))
         .await?;
     }
+    let prompt_ids: Vec<i64> = txn
+        .query_rows::<(i64,)>(statement(format!(
+            "SELECT DISTINCT prompt_id FROM prompt_spans WHERE span_row_id IN (SELECT id FROM spans WHERE {in_range})"
+        )))
+        .await?
+        .into_iter()
+        .map(|(id,)| id)
+        .collect();
     let spans = txn
         .execute_statement(statement(format!("DELETE FROM spans WHERE {in_range}")))
         .await?
@@ -59,5 +69,7 @@ pub async fn delete_traces_with_prefix(
         .execute_statement(statement(format!("DELETE FROM traces WHERE {in_range}")))
         .await?
         .rows_affected;
+    // The distinct prompts those spans sent are counted again from the rest.
+    recount_prompts(txn, org_id, &prompt_ids).await?;
     Ok(RemovedTraces { traces, spans })
 }

@@ -1,0 +1,230 @@
+//! The in-memory vector index every replica keeps: per organization, the
+//! byte vectors of its distinct prompts, searched exactly by brute force
+//! (a dot product over 256 bytes vectorizes; see BENCHMARKS.md for what a
+//! million prompts cost). Each replica loads it from the database in the
+//! background at start and then follows new prompts by id, so a prompt
+//! embedded by any replica's worker becomes searchable everywhere.
+
+use std::{
+    cmp::Ordering,
+    collections::{BinaryHeap, HashMap},
+    sync::{
+        Arc, RwLock,
+        atomic::{AtomicBool, Ordering as AtomicOrdering},
+    },
+};
+
+use uuid::Uuid;
+
+use super::embed::{DIMENSIONS, cosine_i8, norm_i8};
+
+/// One organization's vectors, flat: prompt `i` is
+/// `vectors[i * DIMENSIONS..(i + 1) * DIMENSIONS]`.
+#[derive(Default)]
+struct OrgVectors {
+    prompt_ids: Vec<i64>,
+    norms: Vec<f32>,
+    vectors: Vec<i8>,
+}
+
+/// A prompt found near a query, by cosine.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Hit {
+    pub prompt_id: i64,
+    pub score: f32,
+}
+
+impl Eq for Hit {}
+
+impl Ord for Hit {
+    /// Worse hits are greater: a max-heap of hits then has the worst on
+    /// top, to be popped when a better one comes, and sorts best first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other
+            .score
+            .total_cmp(&self.score)
+            .then_with(|| self.prompt_id.cmp(&other.prompt_id))
+    }
+}
+
+impl PartialOrd for Hit {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// The vectors of every organization, shared by the search handlers and
+/// the loader that keeps them current.
+#[derive(Clone, Default)]
+pub struct PromptIndex {
+    orgs: Arc<RwLock<HashMap<Uuid, OrgVectors>>>,
+    /// The highest prompt id loaded: new prompts are read after it.
+    loaded_up_to: Arc<std::sync::atomic::AtomicI64>,
+    ready: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for PromptIndex {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("PromptIndex")
+            .field("loaded_up_to", &self.loaded_up_to())
+            .field("ready", &self.is_ready())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PromptIndex {
+    /// Adds prompts (ids ascending, each vector [`DIMENSIONS`] bytes long;
+    /// others are ignored).
+    pub fn add(&self, prompts: impl IntoIterator<Item = (Uuid, i64, Vec<i8>)>) {
+        let mut orgs = self.orgs.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut highest = self.loaded_up_to();
+        for (org_id, prompt_id, vector) in prompts {
+            if vector.len() != DIMENSIONS {
+                continue;
+            }
+            let org = orgs.entry(org_id).or_default();
+            org.prompt_ids.push(prompt_id);
+            org.norms.push(norm_i8(&vector));
+            org.vectors.extend_from_slice(&vector);
+            highest = highest.max(prompt_id);
+        }
+        self.loaded_up_to.store(highest, AtomicOrdering::Release);
+    }
+
+    pub fn loaded_up_to(&self) -> i64 {
+        self.loaded_up_to.load(AtomicOrdering::Acquire)
+    }
+
+    /// Marks the first full load done.
+    pub fn set_ready(&self) {
+        self.ready.store(true, AtomicOrdering::Release);
+    }
+
+    /// Whether the first full load is done (searches before it may miss
+    /// older prompts).
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(AtomicOrdering::Acquire)
+    }
+
+    /// Distinct prompts indexed for `org_id`.
+    pub fn len(&self, org_id: Uuid) -> usize {
+        let orgs = self.orgs.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        orgs.get(&org_id).map_or(0, |org| org.prompt_ids.len())
+    }
+
+    /// Bytes the index holds per prompt, all organizations together.
+    pub fn bytes_per_prompt(&self) -> f64 {
+        let orgs = self.orgs.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let (mut prompts, mut bytes) = (0usize, 0usize);
+        for org in orgs.values() {
+            prompts += org.prompt_ids.len();
+            bytes += org.prompt_ids.capacity() * size_of::<i64>()
+                + org.norms.capacity() * size_of::<f32>()
+                + org.vectors.capacity();
+        }
+        if prompts == 0 {
+            0.0
+        } else {
+            bytes as f64 / prompts as f64
+        }
+    }
+
+    /// Forgets an organization's vectors (its prompts were deleted); the
+    /// loader does not bring back what the database no longer has.
+    pub fn remove_prompts(&self, org_id: Uuid, removed: &[i64]) {
+        let mut orgs = self.orgs.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(org) = orgs.get_mut(&org_id) else { return };
+        let mut kept = OrgVectors::default();
+        for (index, prompt_id) in org.prompt_ids.iter().enumerate() {
+            if removed.binary_search(prompt_id).is_err() {
+                kept.prompt_ids.push(*prompt_id);
+                kept.norms.push(org.norms[index]);
+                kept.vectors
+                    .extend_from_slice(&org.vectors[index * DIMENSIONS..(index + 1) * DIMENSIONS]);
+            }
+        }
+        *org = kept;
+    }
+
+    /// The `limit` prompts of `org_id` nearest to `query` with a cosine of
+    /// at least `min_score`, best first.
+    pub fn search(&self, org_id: Uuid, query: &[i8], limit: usize, min_score: f32) -> Vec<Hit> {
+        if query.len() != DIMENSIONS || limit == 0 {
+            return Vec::new();
+        }
+        let query_norm = norm_i8(query);
+        let orgs = self.orgs.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(org) = orgs.get(&org_id) else {
+            return Vec::new();
+        };
+        let mut best: BinaryHeap<Hit> = BinaryHeap::with_capacity(limit + 1);
+        for (index, vector) in org.vectors.chunks_exact(DIMENSIONS).enumerate() {
+            let score = cosine_i8(query, query_norm, vector, org.norms[index]);
+            if score < min_score {
+                continue;
+            }
+            if best.len() == limit && best.peek().is_some_and(|worst| score <= worst.score) {
+                continue;
+            }
+            best.push(Hit {
+                prompt_id: org.prompt_ids[index],
+                score,
+            });
+            if best.len() > limit {
+                best.pop();
+            }
+        }
+        best.into_sorted_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::similarity::services::{
+        embed::{embed, quantize},
+        text::normalize,
+    };
+
+    fn vector(text: &str) -> Vec<i8> {
+        quantize(&embed(&normalize(text)))
+    }
+
+    #[test]
+    fn the_nearest_prompts_of_the_organization_come_first() {
+        let index = PromptIndex::default();
+        let (org, other) = (Uuid::new_v4(), Uuid::new_v4());
+        index.add([
+            (org, 1, vector("refactor the payment service to use async io")),
+            (org, 2, vector("write a haiku about autumn leaves")),
+            (
+                org,
+                3,
+                vector("refactor the payments service to async IO, keep the tests green"),
+            ),
+            (other, 4, vector("refactor the payment service to use async io")),
+        ]);
+        assert_eq!(index.loaded_up_to(), 4);
+        let hits = index.search(
+            org,
+            &vector("Refactor the payment service to use async IO"),
+            2,
+            0.0,
+        );
+        let ids: Vec<i64> = hits.iter().map(|hit| hit.prompt_id).collect();
+        assert_eq!(ids, [1, 3], "{hits:?}");
+        assert!(hits[0].score > 0.99 && hits[1].score < hits[0].score);
+        // A threshold leaves out the far ones; another tenant's never show.
+        let hits = index.search(org, &vector("a haiku about autumn"), 10, 0.5);
+        assert_eq!(hits.iter().map(|hit| hit.prompt_id).collect::<Vec<_>>(), [2]);
+        assert!(
+            index
+                .search(Uuid::new_v4(), &vector("anything"), 10, 0.0)
+                .is_empty()
+        );
+        index.remove_prompts(org, &[1]);
+        assert_eq!(index.len(org), 2);
+        assert!(index.bytes_per_prompt() < 300.0);
+    }
+}

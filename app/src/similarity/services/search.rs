@@ -1,0 +1,222 @@
+//! Similar-prompt search: the query (a text, or a request span's prompt)
+//! embedded like every prompt, the organization's nearest prompts found in
+//! the index, and their figures read back from the database (which also
+//! drops prompts deleted since they were indexed).
+
+use std::collections::HashMap;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
+use uuid::Uuid;
+
+use super::{
+    embed::{HASH_EMBEDDER, embed, quantize},
+    index::PromptIndex,
+    text::{normalize, user_input},
+    worker,
+};
+use crate::{
+    error::{AppError, Result},
+    platform::services::transaction::placeholder,
+    similarity::types::{EmbeddingProgress, SimilarPrompt, SimilarityResults, SimilaritySearch},
+    telemetry::services::span_store::{get_span, parse_time},
+};
+
+const DEFAULT_K: u32 = 10;
+const MAX_K: u32 = 100;
+/// Candidates read from the index per prompt asked for, so that a time
+/// range still leaves enough.
+const CANDIDATES_PER_RESULT: usize = 4;
+
+/// Runs `search` over `org_id`'s prompts.
+pub async fn search(
+    db: &DatabaseConnection,
+    index: &PromptIndex,
+    org_id: Uuid,
+    search: &SimilaritySearch,
+) -> Result<SimilarityResults> {
+    let k = search.k.unwrap_or(DEFAULT_K);
+    if !(1..=MAX_K).contains(&k) {
+        return Err(AppError::BadRequest(format!("`k` must be 1 to {MAX_K}")));
+    }
+    let min_score = search.min_score.unwrap_or(0.0);
+    if !(-1.0..=1.0).contains(&min_score) {
+        return Err(AppError::BadRequest("`min_score` must be -1 to 1".into()));
+    }
+    let since = search.since.as_deref().filter(|text| !text.is_empty());
+    let until = search.until.as_deref().filter(|text| !text.is_empty());
+    let since_ns = since
+        .map(|text| parse_time("since", text))
+        .transpose()?
+        .unwrap_or(i64::MIN);
+    let until_ns = until
+        .map(|text| parse_time("until", text))
+        .transpose()?
+        .unwrap_or(i64::MAX);
+    let query = query_text(db, org_id, search).await?;
+    let vector = quantize(&embed(&normalize(&query)));
+    let hits = index.search(org_id, &vector, k as usize * CANDIDATES_PER_RESULT, min_score);
+    let scores: HashMap<i64, f32> = hits.iter().map(|hit| (hit.prompt_id, hit.score)).collect();
+    let mut prompts = read_prompts(
+        db,
+        org_id,
+        &hits.iter().map(|hit| hit.prompt_id).collect::<Vec<_>>(),
+    )
+    .await?
+    .into_iter()
+    .filter(|(_, prompt)| prompt.last_seen_ns >= since_ns && prompt.first_seen_ns < until_ns)
+    .map(|(id, mut prompt)| {
+        prompt.score = scores.get(&id).copied().unwrap_or_default();
+        prompt
+    })
+    .collect::<Vec<_>>();
+    prompts.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.prompt_hash.cmp(&b.prompt_hash))
+    });
+    prompts.truncate(k as usize);
+    let progress = worker::progress(db).await?;
+    Ok(SimilarityResults {
+        prompts,
+        embedder: HASH_EMBEDDER.to_owned(),
+        index_ready: index.is_ready(),
+        progress: EmbeddingProgress {
+            spans_behind: (progress.newest_span - progress.position).max(0),
+            indexed_prompts: index.len(org_id) as i64,
+        },
+    })
+}
+
+/// The text a search compares: its own, or the user input of a span's prompt.
+async fn query_text(db: &DatabaseConnection, org_id: Uuid, search: &SimilaritySearch) -> Result<String> {
+    match (&search.text, &search.trace_id, &search.span_id) {
+        (Some(text), None, None) => {
+            if normalize(text).is_empty() {
+                return Err(AppError::BadRequest("`text` is empty".into()));
+            }
+            Ok(text.clone())
+        }
+        (None, Some(trace_id), Some(span_id)) => {
+            let span = get_span(db, org_id, trace_id, span_id).await?;
+            let captured = span.details["policy"]["capture"].as_str().unwrap_or("full") == "full";
+            span.prompt
+                .filter(|_| captured)
+                .and_then(|prompt| user_input(&prompt))
+                .ok_or_else(|| {
+                    AppError::BadRequest(
+                        "the span has no prompt to compare (no user input, or its content was not kept in full)"
+                            .into(),
+                    )
+                })
+        }
+        _ => Err(AppError::BadRequest(
+            "give either `text`, or both `trace_id` and `span_id`".into(),
+        )),
+    }
+}
+
+/// The prompts with these ids that belong to `org_id`.
+async fn read_prompts(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    ids: &[i64],
+) -> Result<Vec<(i64, SimilarPrompt)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = db.get_database_backend();
+    let mut values: Vec<Value> = vec![org_id.into()];
+    values.extend(ids.iter().map(|id| Value::from(*id)));
+    let list: Vec<String> = (0..ids.len())
+        .map(|index| placeholder(backend, index + 2))
+        .collect();
+    let sql = format!(
+        "SELECT id, prompt_hash, text, span_count, first_seen_ns, last_seen_ns, cost_nanos, example_trace_id, \
+         example_span_id FROM prompts WHERE org_id = {} AND id IN ({})",
+        placeholder(backend, 1),
+        list.join(", ")
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get("", "id")?,
+                SimilarPrompt {
+                    prompt_hash: row.try_get("", "prompt_hash")?,
+                    text: row.try_get("", "text")?,
+                    score: 0.0,
+                    span_count: row.try_get("", "span_count")?,
+                    first_seen_ns: row.try_get("", "first_seen_ns")?,
+                    last_seen_ns: row.try_get("", "last_seen_ns")?,
+                    cost_nanos: row.try_get("", "cost_nanos")?,
+                    example_trace_id: row.try_get("", "example_trace_id")?,
+                    example_span_id: row.try_get("", "example_span_id")?,
+                },
+            ))
+        })
+        .collect()
+}
+
+/// Prompt vectors read per query while loading the index.
+const LOAD_BATCH: i64 = 20_000;
+/// How often the index looks for prompts embedded since.
+const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Loads the index from the database (without holding up readiness: the
+/// server serves meanwhile, searches say `index_ready: false`), then adds
+/// the prompts any replica's worker embeds, until `stop`.
+pub async fn follow_prompts(
+    db: DatabaseConnection,
+    index: PromptIndex,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        match load_after(&db, &index).await {
+            Ok(loaded) if loaded as i64 == LOAD_BATCH => continue,
+            Ok(_) => index.set_ready(),
+            Err(err) => tracing::warn!(%err, "prompt index: loading new prompts failed; retrying"),
+        }
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(FOLLOW_POLL) => {}
+        }
+    }
+}
+
+/// Adds up to [`LOAD_BATCH`] prompts embedded after the newest indexed one.
+async fn load_after(db: &impl ConnectionTrait, index: &PromptIndex) -> Result<usize> {
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "SELECT p.id, p.org_id, v.vector FROM prompts p \
+         JOIN prompt_vectors v ON v.prompt_id = p.id AND v.embedder = {} \
+         WHERE p.id > {} ORDER BY p.id LIMIT {}",
+        placeholder(backend, 1),
+        placeholder(backend, 2),
+        placeholder(backend, 3),
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                HASH_EMBEDDER.into(),
+                index.loaded_up_to().into(),
+                LOAD_BATCH.into(),
+            ],
+        ))
+        .await?;
+    let mut prompts = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let vector: Vec<u8> = row.try_get("", "vector")?;
+        prompts.push((
+            row.try_get::<Uuid>("", "org_id")?,
+            row.try_get::<i64>("", "id")?,
+            vector.into_iter().map(|byte| byte as i8).collect(),
+        ));
+    }
+    let loaded = prompts.len();
+    index.add(prompts);
+    Ok(loaded)
+}

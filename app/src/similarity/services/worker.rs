@@ -1,0 +1,431 @@
+//! The embedding worker: follows the span table in id order from a cursor
+//! kept in the database, and for each request span whose prompt was kept in
+//! full records which distinct prompt (normalized user input) it said,
+//! embedding a prompt only the first time the organization sends it. All
+//! off the ingest path: ingest never waits for it.
+//!
+//! One replica at a time runs it, holding a lease on the cursor row; a
+//! batch commits only if the cursor it started from is still the one in the
+//! database, so two replicas can never both record a span, and a restart
+//! resumes after the last committed batch. The cursor passes a missing id
+//! (a transaction still writing it, on PostgreSQL with several replicas)
+//! only once the id has been missing for [`GAP_WAIT_NS`] (a rolled-back
+//! write, or a span deleted before it was read).
+
+use std::{collections::HashMap, time::Duration};
+
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait, Value};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{
+    embed::{HASH_EMBEDDER, embed, quantize},
+    text::{MAX_INPUT_BYTES, normalize, prompt_hash, user_input},
+};
+use crate::{
+    error::{AppError, Result},
+    platform::services::{
+        now_ns,
+        transaction::{placeholder, value_groups},
+    },
+    telemetry::services::span_store::{PromptSource, prompt_sources_after},
+};
+
+/// The worker's row in `similarity_worker`.
+const WORKER: &str = "prompts";
+/// Spans read per batch; one transaction each.
+const BATCH_SPANS: u64 = 500;
+/// How long the lease lasts without a renewal.
+const LEASE_NS: i64 = 30_000_000_000;
+/// How long a missing span id holds the cursor back.
+pub const GAP_WAIT_NS: i64 = 10_000_000_000;
+/// How often an idle worker looks for new spans.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+/// How far the worker has come.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkerProgress {
+    /// The last span row id done.
+    pub position: i64,
+    /// The newest span row id stored.
+    pub newest_span: i64,
+    /// Spans looked at since the worker first ran.
+    pub spans_done: i64,
+    /// When a batch last committed (Unix ns; 0 before the first).
+    pub updated_at_ns: i64,
+}
+
+/// Reads the worker's progress.
+pub async fn progress(db: &impl ConnectionTrait) -> Result<WorkerProgress> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT position, spans_done, updated_at_ns, (SELECT COALESCE(MAX(id), 0) FROM spans) AS newest \
+                 FROM similarity_worker WHERE name = {}",
+                placeholder(backend, 1)
+            ),
+            [WORKER.into()],
+        ))
+        .await?;
+    let Some(row) = row else {
+        return Ok(WorkerProgress::default());
+    };
+    Ok(WorkerProgress {
+        position: row.try_get("", "position")?,
+        newest_span: row.try_get("", "newest")?,
+        spans_done: row.try_get("", "spans_done")?,
+        updated_at_ns: row.try_get("", "updated_at_ns")?,
+    })
+}
+
+/// Runs the worker until `stop`, as `owner` (unique per process).
+pub async fn run(db: DatabaseConnection, owner: String, stop: CancellationToken) {
+    let mut worker = Worker { db, owner, gap: None };
+    while !stop.is_cancelled() {
+        let pause = match worker.step().await {
+            Ok(done) if done > 0 => continue,
+            Ok(_) => IDLE_POLL,
+            Err(err) => {
+                tracing::warn!(%err, "prompt similarity worker: batch failed; retrying");
+                Duration::from_secs(1)
+            }
+        };
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+struct Worker {
+    db: DatabaseConnection,
+    owner: String,
+    /// The first missing span id after the cursor, and since when.
+    gap: Option<(i64, i64)>,
+}
+
+/// One request span's prompt, ready to record.
+struct SpanPrompt {
+    source: PromptSource,
+    hash: String,
+    /// The user input as sent (shown for the distinct prompt).
+    input: String,
+    normalized: String,
+}
+
+impl Worker {
+    /// Claims or renews the lease; true when this worker holds it.
+    async fn claim(&self, now: i64) -> Result<bool> {
+        let backend = self.db.get_database_backend();
+        let sql = format!(
+            "UPDATE similarity_worker SET lease_owner = {owner}, lease_until_ns = {until} \
+             WHERE name = {name} AND (lease_owner = {owner_again} OR lease_owner IS NULL OR lease_until_ns < {now})",
+            owner = placeholder(backend, 1),
+            until = placeholder(backend, 2),
+            name = placeholder(backend, 3),
+            owner_again = placeholder(backend, 4),
+            now = placeholder(backend, 5),
+        );
+        let values: [Value; 5] = [
+            self.owner.clone().into(),
+            (now + LEASE_NS).into(),
+            WORKER.into(),
+            self.owner.clone().into(),
+            now.into(),
+        ];
+        let claimed = self
+            .db
+            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+        Ok(claimed.rows_affected() == 1)
+    }
+
+    /// Does one batch; returns how many spans it passed (0 when idle or
+    /// when another replica holds the lease).
+    async fn step(&mut self) -> Result<usize> {
+        let now = now_ns();
+        if !self.claim(now).await? {
+            return Ok(0);
+        }
+        let position = progress(&self.db).await?.position;
+        let sources = prompt_sources_after(&self.db, position, BATCH_SPANS).await?;
+        let passable = self.passable(position, &sources, now);
+        if passable == 0 {
+            return Ok(0);
+        }
+        let mut sources = sources;
+        sources.truncate(passable);
+        let end = sources[passable - 1].row_id;
+        let (prompts, vectors) = self.prepare(sources).await?;
+        let backend = self.db.get_database_backend();
+        let txn = self.db.begin().await?;
+        let moved = txn
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "UPDATE similarity_worker SET position = {}, spans_done = spans_done + {}, updated_at_ns = {}, \
+                     lease_until_ns = {} WHERE name = {} AND position = {} AND lease_owner = {}",
+                    placeholder(backend, 1),
+                    placeholder(backend, 2),
+                    placeholder(backend, 3),
+                    placeholder(backend, 4),
+                    placeholder(backend, 5),
+                    placeholder(backend, 6),
+                    placeholder(backend, 7),
+                ),
+                [
+                    end.into(),
+                    (passable as i64).into(),
+                    now.into(),
+                    (now + LEASE_NS).into(),
+                    WORKER.into(),
+                    position.into(),
+                    self.owner.clone().into(),
+                ],
+            ))
+            .await?;
+        if moved.rows_affected() != 1 {
+            // Another replica moved the cursor (our lease had ended): its batch stands.
+            txn.rollback().await?;
+            return Ok(0);
+        }
+        record(&txn, &prompts, &vectors).await?;
+        txn.commit().await?;
+        self.gap = None;
+        Ok(passable)
+    }
+
+    /// How many of `sources` the cursor may pass: up to the first missing
+    /// id that has not been missing for [`GAP_WAIT_NS`].
+    fn passable(&mut self, position: i64, sources: &[PromptSource], now: i64) -> usize {
+        let mut expected = position + 1;
+        for (index, source) in sources.iter().enumerate() {
+            if source.row_id != expected && position > 0 {
+                let since = match self.gap {
+                    Some((id, since)) if id == expected => since,
+                    _ => {
+                        self.gap = Some((expected, now));
+                        now
+                    }
+                };
+                if now - since < GAP_WAIT_NS {
+                    return index;
+                }
+            }
+            expected = source.row_id + 1;
+        }
+        sources.len()
+    }
+
+    /// The batch's prompts, and the vectors of those its organizations have
+    /// not sent before. Decompressing payloads and embedding are CPU work,
+    /// done off the async threads.
+    async fn prepare(
+        &self,
+        sources: Vec<PromptSource>,
+    ) -> Result<(Vec<SpanPrompt>, HashMap<(Uuid, String), Vec<i8>>)> {
+        let prompts = tokio::task::spawn_blocking(move || {
+            sources
+                .into_iter()
+                .filter_map(|source| {
+                    let input = user_input(&source.prompt()?)?;
+                    let normalized = normalize(&input);
+                    if normalized.is_empty() {
+                        return None;
+                    }
+                    Some(SpanPrompt {
+                        hash: prompt_hash(&normalized),
+                        input: truncate(input, MAX_INPUT_BYTES),
+                        normalized,
+                        source,
+                    })
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|err| AppError::Internal(err.to_string()))?;
+        let known = known_prompts(&self.db, &prompts).await?;
+        let new: Vec<((Uuid, String), String)> = {
+            let mut seen = std::collections::HashSet::new();
+            prompts
+                .iter()
+                .map(|prompt| ((prompt.source.org_id, prompt.hash.clone()), prompt))
+                .filter(|(key, _)| !known.contains(key) && seen.insert(key.clone()))
+                .map(|(key, prompt)| (key, prompt.normalized.clone()))
+                .collect()
+        };
+        let vectors = tokio::task::spawn_blocking(move || {
+            new.into_iter()
+                .map(|(key, normalized)| (key, quantize(&embed(&normalized))))
+                .collect::<HashMap<_, _>>()
+        })
+        .await
+        .map_err(|err| AppError::Internal(err.to_string()))?;
+        Ok((prompts, vectors))
+    }
+}
+
+/// `text` cut to at most `bytes` on a character boundary.
+fn truncate(mut text: String, bytes: usize) -> String {
+    if text.len() > bytes {
+        let mut end = bytes;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+/// The (organization, hash) pairs among `prompts` that already have a
+/// vector of the local embedder.
+async fn known_prompts(
+    db: &DatabaseConnection,
+    prompts: &[SpanPrompt],
+) -> Result<std::collections::HashSet<(Uuid, String)>> {
+    let mut known = std::collections::HashSet::new();
+    let mut by_org: HashMap<Uuid, Vec<&str>> = HashMap::new();
+    for prompt in prompts {
+        by_org.entry(prompt.source.org_id).or_default().push(&prompt.hash);
+    }
+    let backend = db.get_database_backend();
+    for (org_id, mut hashes) in by_org {
+        hashes.sort_unstable();
+        hashes.dedup();
+        let mut values: Vec<Value> = vec![org_id.into(), HASH_EMBEDDER.into()];
+        values.extend(hashes.iter().map(|hash| Value::from(*hash)));
+        let list: Vec<String> = (0..hashes.len())
+            .map(|index| placeholder(backend, index + 3))
+            .collect();
+        let sql = format!(
+            "SELECT p.prompt_hash FROM prompts p JOIN prompt_vectors v ON v.prompt_id = p.id AND v.embedder = {} \
+             WHERE p.org_id = {} AND p.prompt_hash IN ({})",
+            placeholder(backend, 2),
+            placeholder(backend, 1),
+            list.join(", ")
+        );
+        for row in db
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?
+        {
+            known.insert((org_id, row.try_get::<String>("", "prompt_hash")?));
+        }
+    }
+    Ok(known)
+}
+
+/// Adds the batch to the distinct prompts (counts, cost, first and last
+/// seen), their new vectors, and which span said which prompt.
+async fn record(
+    txn: &impl ConnectionTrait,
+    prompts: &[SpanPrompt],
+    vectors: &HashMap<(Uuid, String), Vec<i8>>,
+) -> Result<()> {
+    if prompts.is_empty() {
+        return Ok(());
+    }
+    let backend = txn.get_database_backend();
+    // The batch's sums per distinct prompt, in first-seen order.
+    let mut order: Vec<(Uuid, &str)> = Vec::new();
+    let mut sums: HashMap<(Uuid, &str), (i64, i64, i64, i64, &SpanPrompt)> = HashMap::new();
+    for prompt in prompts {
+        let key = (prompt.source.org_id, prompt.hash.as_str());
+        let source = &prompt.source;
+        let entry = sums.entry(key).or_insert_with(|| {
+            order.push(key);
+            (0, 0, source.start_time_ns, source.start_time_ns, prompt)
+        });
+        entry.0 += 1;
+        entry.1 += source.cost_nanos;
+        entry.2 = entry.2.min(source.start_time_ns);
+        entry.3 = entry.3.max(source.start_time_ns);
+    }
+    let (least, greatest) = match backend {
+        DatabaseBackend::Postgres => ("LEAST", "GREATEST"),
+        _ => ("MIN", "MAX"),
+    };
+    let mut ids: HashMap<(Uuid, String), i64> = HashMap::new();
+    for chunk in order.chunks(100) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 9);
+        for key in chunk {
+            let (count, cost, first, last, example) = sums[key];
+            values.extend([
+                key.0.into(),
+                key.1.into(),
+                example.input.clone().into(),
+                count.into(),
+                cost.into(),
+                first.into(),
+                last.into(),
+                example.source.trace_id.clone().into(),
+                example.source.span_id.clone().into(),
+            ]);
+        }
+        let sql = format!(
+            "INSERT INTO prompts (org_id, prompt_hash, text, span_count, cost_nanos, first_seen_ns, last_seen_ns, \
+             example_trace_id, example_span_id) VALUES {} \
+             ON CONFLICT (org_id, prompt_hash) DO UPDATE SET \
+             span_count = prompts.span_count + excluded.span_count, \
+             cost_nanos = prompts.cost_nanos + excluded.cost_nanos, \
+             first_seen_ns = {least}(prompts.first_seen_ns, excluded.first_seen_ns), \
+             last_seen_ns = {greatest}(prompts.last_seen_ns, excluded.last_seen_ns) \
+             RETURNING id, org_id, prompt_hash",
+            value_groups(backend, chunk.len(), 9)
+        );
+        for row in txn
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?
+        {
+            ids.insert(
+                (row.try_get("", "org_id")?, row.try_get("", "prompt_hash")?),
+                row.try_get("", "id")?,
+            );
+        }
+    }
+    let new_vectors: Vec<(i64, &Vec<i8>)> = vectors
+        .iter()
+        .filter_map(|(key, vector)| Some((*ids.get(key)?, vector)))
+        .collect();
+    for chunk in new_vectors.chunks(200) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
+        for (prompt_id, vector) in chunk {
+            let bytes: Vec<u8> = vector.iter().map(|value| *value as u8).collect();
+            values.extend([(*prompt_id).into(), HASH_EMBEDDER.into(), bytes.into()]);
+        }
+        let sql = format!(
+            "INSERT INTO prompt_vectors (prompt_id, embedder, vector) VALUES {} \
+             ON CONFLICT (prompt_id, embedder) DO NOTHING",
+            value_groups(backend, chunk.len(), 3)
+        );
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    for chunk in prompts.chunks(200) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 6);
+        for prompt in chunk {
+            let source = &prompt.source;
+            let prompt_id = ids
+                .get(&(source.org_id, prompt.hash.clone()))
+                .copied()
+                .unwrap_or_default();
+            values.extend([
+                source.row_id.into(),
+                source.org_id.into(),
+                prompt_id.into(),
+                source.start_time_ns.into(),
+                source.service_name.clone().into(),
+                source.end_user.clone().into(),
+            ]);
+        }
+        let sql = format!(
+            "INSERT INTO prompt_spans (span_row_id, org_id, prompt_id, start_time_ns, service_name, end_user) \
+             VALUES {} ON CONFLICT (span_row_id) DO NOTHING",
+            value_groups(backend, chunk.len(), 6)
+        );
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! The spans' side of prompt similarity: what the similarity worker reads
+//! (every span after a row id, so that it can tell a gap from a span it
+//! skips, with the prompt of the request spans whose content was captured
+//! in full), and keeping the distinct prompts' figures true when spans are
+//! deleted.
+
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, DbErr, Statement, Value};
+use uuid::Uuid;
+
+use crate::{
+    error::Result,
+    platform::services::transaction::{WriteTransaction, placeholder},
+    telemetry::services::span::{genai, marks::ContentCapture, payload},
+};
+
+/// A span as the similarity worker sees it.
+#[derive(Debug)]
+pub struct PromptSource {
+    pub row_id: i64,
+    pub org_id: Uuid,
+    pub trace_id: String,
+    pub span_id: String,
+    pub start_time_ns: i64,
+    pub service_name: String,
+    /// The end user, or else the session, the span names.
+    pub end_user: Option<String>,
+    pub cost_nanos: i64,
+    /// The name and payload of a request span (other kinds carry none).
+    request: Option<(String, Vec<u8>)>,
+}
+
+impl PromptSource {
+    /// The prompt as stored, when the span is a request whose content was
+    /// kept in full (hashed or dropped content is nothing to compare).
+    /// Decompresses and parses the payload: call it off the async threads.
+    pub fn prompt(&self) -> Option<String> {
+        let (name, bytes) = self.request.as_ref()?;
+        let stored = match payload::decode(bytes) {
+            Ok(stored) => stored,
+            Err(err) => {
+                tracing::warn!(row_id = self.row_id, %err, "span payload unreadable; prompt not compared");
+                return None;
+            }
+        };
+        if stored.policy.capture != ContentCapture::Full {
+            return None;
+        }
+        if let Some(content) = stored.content {
+            return content.prompt;
+        }
+        genai::derive(name, &stored.attributes, &stored.events).prompt
+    }
+}
+
+/// Up to `limit` spans with a row id above `after`, in id order.
+pub async fn prompt_sources_after(
+    db: &DatabaseConnection,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<PromptSource>> {
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "SELECT id, org_id, trace_id, span_id, start_time_ns, service_name, \
+         COALESCE(end_user_id, session_id) AS end_user, COALESCE(cost_nanos, 0) AS cost_nanos, name, \
+         CASE WHEN llm_kind = 'request' THEN payload END AS payload \
+         FROM spans WHERE id > {} ORDER BY id LIMIT {}",
+        placeholder(backend, 1),
+        placeholder(backend, 2),
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [after.into(), (limit as i64).into()],
+        ))
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let payload: Option<Vec<u8>> = row.try_get("", "payload")?;
+            let name: String = row.try_get("", "name")?;
+            Ok(PromptSource {
+                row_id: row.try_get("", "id")?,
+                org_id: row.try_get("", "org_id")?,
+                trace_id: row.try_get("", "trace_id")?,
+                span_id: row.try_get("", "span_id")?,
+                start_time_ns: row.try_get("", "start_time_ns")?,
+                service_name: row.try_get("", "service_name")?,
+                end_user: row.try_get("", "end_user")?,
+                cost_nanos: row.try_get("", "cost_nanos")?,
+                request: payload.map(|payload| (name, payload)),
+            })
+        })
+        .collect()
+}
+
+/// Counts `prompt_ids` of `org_id` again from their remaining spans (count,
+/// cost, first and last seen, example) and deletes those left without any.
+/// Returns how many were deleted.
+pub(super) async fn recount_prompts(
+    txn: &impl WriteTransaction,
+    org_id: Uuid,
+    prompt_ids: &[i64],
+) -> Result<u64, DbErr> {
+    let backend = txn.backend();
+    let mut deleted = 0;
+    for chunk in prompt_ids.chunks(500) {
+        let mut values: Vec<Value> = vec![org_id.into()];
+        values.extend(chunk.iter().map(|id| Value::from(*id)));
+        let list: Vec<String> = (0..chunk.len())
+            .map(|index| placeholder(backend, index + 2))
+            .collect();
+        let chosen = format!(
+            "org_id = {} AND id IN ({})",
+            placeholder(backend, 1),
+            list.join(", ")
+        );
+        let sum = match backend {
+            DatabaseBackend::Postgres => "CAST(COALESCE(SUM(COALESCE(s.cost_nanos, 0)), 0) AS BIGINT)",
+            _ => "COALESCE(SUM(COALESCE(s.cost_nanos, 0)), 0)",
+        };
+        let spans_of = "FROM prompt_spans ps WHERE ps.prompt_id = prompts.id";
+        let earliest = "FROM prompt_spans ps JOIN spans s ON s.id = ps.span_row_id \
+                        WHERE ps.prompt_id = prompts.id ORDER BY ps.start_time_ns, ps.span_row_id LIMIT 1";
+        let update = format!(
+            "UPDATE prompts SET \
+             span_count = (SELECT COUNT(*) {spans_of}), \
+             cost_nanos = (SELECT {sum} FROM prompt_spans ps JOIN spans s ON s.id = ps.span_row_id \
+                           WHERE ps.prompt_id = prompts.id), \
+             first_seen_ns = COALESCE((SELECT MIN(ps.start_time_ns) {spans_of}), first_seen_ns), \
+             last_seen_ns = COALESCE((SELECT MAX(ps.start_time_ns) {spans_of}), last_seen_ns), \
+             example_trace_id = COALESCE((SELECT s.trace_id {earliest}), example_trace_id), \
+             example_span_id = COALESCE((SELECT s.span_id {earliest}), example_span_id) \
+             WHERE {chosen}"
+        );
+        txn.execute_statement(Statement::from_sql_and_values(backend, update, values.clone()))
+            .await?;
+        deleted += txn
+            .execute_statement(Statement::from_sql_and_values(
+                backend,
+                format!("DELETE FROM prompts WHERE {chosen} AND span_count = 0"),
+                values,
+            ))
+            .await?
+            .rows_affected;
+    }
+    Ok(deleted)
+}

@@ -1,0 +1,356 @@
+//! Prompt similarity: the background worker records every request span's
+//! prompt once per distinct (normalized) input, embeds it once, and search
+//! finds the nearest prompts of the caller's organization only. Restarts
+//! and replicas never count a span twice. On SQLite and PostgreSQL.
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use common::{Backend, TestServer, export, post_otlp, span, tenant};
+use reqwest::StatusCode;
+use sea_orm::{ConnectionTrait, Statement};
+use serde_json::{Value, json};
+
+on_every_backend!(
+    similar_prompts_are_found_within_the_organization_and_embedded_once,
+    a_restart_mid_backlog_resumes_without_counting_a_span_twice,
+    two_replicas_record_each_span_once,
+);
+
+const T0: i64 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
+const SECOND: i64 = 1_000_000_000;
+
+const REFACTOR: &str = "Refactor the payment service to use async IO and keep the public API unchanged.";
+const REFACTOR_AGAIN: &str =
+    "  refactor the payment service to use ASYNC io and keep the public API unchanged. ";
+const PARAPHRASE: &str = "Refactor the payments service to async IO; keep its public API the same.";
+const LIMERICK: &str = "Write a limerick about a cat who learns to code in Rust.";
+
+/// A chat request span whose prompt is a system turn and `user_turn`.
+fn request(trace: &str, id: &str, start: i64, user_turn: Option<&str>) -> Value {
+    let mut messages = vec![json!({"role": "system", "content": "You are a careful coding agent."})];
+    if let Some(turn) = user_turn {
+        messages.push(json!({"role": "user", "content": turn}));
+    }
+    span(
+        trace,
+        id,
+        None,
+        "chat gpt-4o",
+        (start, SECOND),
+        false,
+        json!({
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.usage.input_tokens": 1000,
+            "gen_ai.usage.output_tokens": 100,
+            "gen_ai.input.messages": Value::Array(messages).to_string(),
+        }),
+    )
+}
+
+fn trace_id(number: usize) -> String {
+    format!("{number:032x}")
+}
+
+fn span_id(number: usize) -> String {
+    format!("{number:016x}")
+}
+
+async fn search(server: &TestServer, token: &str, body: Value) -> reqwest::Response {
+    server
+        .client
+        .post(server.url("/api/v1/similarity/search"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Searches until the worker has caught up with every stored span.
+async fn caught_up_search(server: &TestServer, token: &str, body: Value) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let response = search(server, token, body.clone()).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let results: Value = response.json().await.unwrap();
+        if results["progress"]["spans_behind"] == 0 && results["index_ready"] == true {
+            // The index follows the database a moment after the worker commits.
+            let indexed = results["progress"]["indexed_prompts"].as_i64().unwrap();
+            if indexed > 0 || Instant::now() > deadline {
+                return results;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker did not catch up: {results}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn count(server: &TestServer, sql: &str) -> i64 {
+    let db = &server.state.db;
+    let row = db
+        .query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned()))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+async fn similar_prompts_are_found_within_the_organization_and_embedded_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    let (_, other_token) = tenant(&server, "bob@example.com", &["ingest", "read"]).await;
+    let (_, ingest_only) = tenant(&server, "cy@example.com", &["ingest"]).await;
+    let spans = vec![
+        request(&trace_id(1), &span_id(1), T0, Some(REFACTOR)),
+        request(&trace_id(1), &span_id(2), T0 + SECOND, Some(REFACTOR_AGAIN)),
+        request(&trace_id(2), &span_id(3), T0 + 60 * SECOND, Some(REFACTOR)),
+        request(&trace_id(2), &span_id(4), T0 + 61 * SECOND, Some(PARAPHRASE)),
+        request(&trace_id(3), &span_id(5), T0 + 120 * SECOND, Some(LIMERICK)),
+        // A turn without user input is nothing to compare.
+        request(&trace_id(3), &span_id(6), T0 + 121 * SECOND, None),
+    ];
+    let response = post_otlp(
+        &server,
+        "/v1/traces",
+        &token,
+        "application/json",
+        export("agent", spans),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // Another tenant sends the very same prompt.
+    let theirs = vec![request(&trace_id(9), &span_id(9), T0, Some(REFACTOR))];
+    let response = post_otlp(
+        &server,
+        "/v1/traces",
+        &other_token,
+        "application/json",
+        export("x", theirs),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let results = caught_up_search(
+        &server,
+        &token,
+        json!({"text": "refactor the payment service to use async IO"}),
+    )
+    .await;
+    let prompts = results["prompts"].as_array().unwrap();
+    assert_eq!(prompts.len(), 3, "{results}");
+    assert_eq!(results["embedder"], "hash-v1");
+    assert_eq!(results["progress"]["indexed_prompts"], 3);
+    let first = &prompts[0];
+    assert_eq!(first["text"], REFACTOR, "shown as first sent");
+    assert_eq!(
+        first["span_count"], 3,
+        "case and spacing do not make a new prompt"
+    );
+    assert_eq!(first["first_seen_ns"], T0);
+    assert_eq!(first["last_seen_ns"], T0 + 60 * SECOND);
+    assert_eq!(first["example_trace_id"], trace_id(1));
+    assert!(first["cost_nanos"].as_i64().unwrap() > 0);
+    assert!(first["score"].as_f64().unwrap() > 0.7, "{first}");
+    assert_eq!(prompts[1]["text"], PARAPHRASE);
+    assert!(prompts[1]["score"].as_f64().unwrap() < first["score"].as_f64().unwrap());
+    assert_eq!(prompts[2]["text"], LIMERICK);
+    assert!(prompts[2]["score"].as_f64().unwrap() < 0.3, "{}", prompts[2]);
+
+    // A threshold, k and a time range narrow it down.
+    let narrowed = caught_up_search(
+        &server,
+        &token,
+        json!({"text": REFACTOR, "min_score": 0.5, "k": 1}),
+    )
+    .await;
+    assert_eq!(narrowed["prompts"].as_array().unwrap().len(), 1);
+    assert!(narrowed["prompts"][0]["score"].as_f64().unwrap() > 0.99);
+    let later = caught_up_search(
+        &server,
+        &token,
+        json!({"text": REFACTOR, "since": (T0 + 100 * SECOND).to_string()}),
+    )
+    .await;
+    let texts: Vec<&Value> = later["prompts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["text"])
+        .collect();
+    assert_eq!(
+        texts,
+        [&json!(LIMERICK)],
+        "only the limerick was seen after T0 + 100 s"
+    );
+
+    // By span: the paraphrase's own span finds the paraphrase first.
+    let by_span = caught_up_search(
+        &server,
+        &token,
+        json!({"trace_id": trace_id(2), "span_id": span_id(4)}),
+    )
+    .await;
+    assert_eq!(by_span["prompts"][0]["text"], PARAPHRASE);
+    assert!(by_span["prompts"][0]["score"].as_f64().unwrap() > 0.99);
+
+    // Each distinct prompt is embedded once; each request span recorded once.
+    assert_eq!(
+        count(&server, "SELECT COUNT(*) FROM prompt_vectors").await,
+        4,
+        "3 of ada's and bob's one"
+    );
+    assert_eq!(count(&server, "SELECT COUNT(*) FROM prompt_spans").await, 6);
+    assert_eq!(
+        count(
+            &server,
+            "SELECT CAST(COALESCE(SUM(span_count), 0) AS BIGINT) FROM prompts"
+        )
+        .await,
+        6
+    );
+
+    // Tenants see their own prompts only, and not each other's spans.
+    let theirs = caught_up_search(&server, &other_token, json!({"text": REFACTOR})).await;
+    assert_eq!(theirs["prompts"].as_array().unwrap().len(), 1);
+    assert_eq!(theirs["prompts"][0]["span_count"], 1);
+    assert_eq!(theirs["prompts"][0]["example_trace_id"], trace_id(9));
+    let response = search(
+        &server,
+        &other_token,
+        json!({"trace_id": trace_id(2), "span_id": span_id(4)}),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    // Clear errors for what cannot be searched.
+    for (body, status) in [
+        (json!({"text": REFACTOR, "k": 0}), StatusCode::BAD_REQUEST),
+        (json!({"text": REFACTOR, "k": 101}), StatusCode::BAD_REQUEST),
+        (json!({"text": REFACTOR, "min_score": 2}), StatusCode::BAD_REQUEST),
+        (json!({}), StatusCode::BAD_REQUEST),
+        (json!({"text": "   "}), StatusCode::BAD_REQUEST),
+        (
+            json!({"text": REFACTOR, "trace_id": trace_id(1)}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"trace_id": trace_id(3), "span_id": span_id(6)}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"trace_id": "nope", "span_id": span_id(6)}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let response = search(&server, &token, body.clone()).await;
+        assert_eq!(response.status(), status, "{body}");
+    }
+    let response = search(&server, &ingest_only, json!({"text": REFACTOR})).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let response = server
+        .client
+        .post(server.url("/api/v1/similarity/search"))
+        .json(&json!({"text": REFACTOR}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    server.stop().await;
+}
+
+/// `total` request spans over `distinct` prompts, sent in exports of 200.
+async fn send_backlog(server: &TestServer, token: &str, total: usize, distinct: usize, first: usize) {
+    let spans: Vec<Value> = (first..first + total)
+        .map(|number| {
+            let text = format!(
+                "Task {}: migrate the orders table column {} to a timestamp with time zone",
+                number % distinct,
+                number % distinct
+            );
+            request(
+                &trace_id(number / 4 + 1),
+                &span_id(number + 1),
+                T0 + number as i64 * SECOND,
+                Some(&text),
+            )
+        })
+        .collect();
+    for chunk in spans.chunks(200) {
+        let response = post_otlp(
+            server,
+            "/v1/traces",
+            token,
+            "application/json",
+            export("agent", chunk.to_vec()),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+}
+
+/// The distinct prompts, recorded spans and counted spans.
+async fn tallies(server: &TestServer) -> (i64, i64, i64) {
+    (
+        count(server, "SELECT COUNT(*) FROM prompt_vectors").await,
+        count(server, "SELECT COUNT(*) FROM prompt_spans").await,
+        count(
+            server,
+            "SELECT CAST(COALESCE(SUM(span_count), 0) AS BIGINT) FROM prompts",
+        )
+        .await,
+    )
+}
+
+async fn a_restart_mid_backlog_resumes_without_counting_a_span_twice(backend: Backend) {
+    // The backlog builds up while the worker is off.
+    let server = TestServer::start_with(backend, &["--similarity-worker=false"]).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    send_backlog(&server, &token, 1_400, 70, 0).await;
+    assert_eq!(tallies(&server).await, (0, 0, 0));
+    let database = server.stop_keeping_database().await;
+
+    // On: stop it as soon as it has committed a batch (of 500 spans).
+    let server = TestServer::start_on(database, &[]).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while tallies(&server).await.1 == 0 {
+        assert!(Instant::now() < deadline, "no batch committed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (_, recorded, counted) = tallies(&server).await;
+    assert_eq!(recorded, counted, "a batch is recorded whole");
+    let database = server.stop_keeping_database().await;
+
+    let server = TestServer::start_on(database, &[]).await;
+    caught_up_search(&server, &token, json!({"text": "migrate the orders table"})).await;
+    assert_eq!(tallies(&server).await, (70, 1_400, 1_400));
+    server.stop().await;
+}
+
+async fn two_replicas_record_each_span_once(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let replica = server.replica().await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    send_backlog(&server, &token, 1_000, 250, 0).await;
+    send_backlog(&replica, &token, 1_000, 250, 1_000).await;
+    caught_up_search(&server, &token, json!({"text": "migrate the orders table"})).await;
+    caught_up_search(&replica, &token, json!({"text": "migrate the orders table"})).await;
+    assert_eq!(tallies(&server).await, (250, 2_000, 2_000));
+    // Both replicas' indexes hold every prompt, whichever embedded it.
+    let org_prompts = |server: &TestServer| server.state.prompts.bytes_per_prompt();
+    assert!(org_prompts(&server) > 0.0 && org_prompts(&replica) > 0.0);
+    let results = caught_up_search(
+        &replica,
+        &token,
+        json!({"text": "Task 7: migrate the orders table column 7", "k": 3}),
+    )
+    .await;
+    assert_eq!(results["progress"]["indexed_prompts"], 250);
+    drop(replica.stop_keeping_database().await);
+    server.stop().await;
+}
