@@ -14,7 +14,7 @@ use crate::{
     },
     costs::services::price_book::PriceBook,
     error::Result,
-    similarity::services::index::PromptIndex,
+    similarity::services::{abuse::AbuseGuard, index::PromptIndex},
     telemetry::services::{
         ingest::{policy::IngestPolicy, writer::IngestWriter},
         live::LiveHub,
@@ -43,6 +43,8 @@ pub struct AppState {
     pub demo: Arc<dyn DemoIngest>,
     /// The organizations' prompt vectors, for similarity search.
     pub prompts: PromptIndex,
+    /// The organizations' abuse patterns, for the abuse check.
+    pub abuse: AbuseGuard,
 }
 
 /// How accounts behave on this installation.

@@ -783,11 +783,7 @@ async fn main() {
     }
 
     db.close().await.ok();
-    let mut child = server.child;
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    server.stop();
     if database == "postgres" {
         with_postgres_db(&postgres_db, false).await;
     }

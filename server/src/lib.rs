@@ -99,6 +99,7 @@ impl Server {
             prices: Default::default(),
             demo: Arc::new(otlp::OtlpDemo),
             prompts: Default::default(),
+            abuse: Default::default(),
         };
         tracing::info!(
             %instance_id,
@@ -185,6 +186,7 @@ impl Server {
                 tokio::spawn(app::similarity::services::search::follow_prompts(
                     db.clone(),
                     self.state.prompts.clone(),
+                    self.state.abuse.clone(),
                     shutdown.clone(),
                 )),
             ),
@@ -195,6 +197,7 @@ impl Server {
                 "prompt similarity worker",
                 tokio::spawn(app::similarity::services::worker::run(
                     db.clone(),
+                    self.state.abuse.clone(),
                     owner,
                     shutdown.clone(),
                 )),

@@ -49,6 +49,7 @@ const PARAMS: &[&str] = &[
     "until",
     "min_duration_ms",
     "min_cost_usd",
+    "flagged",
     "limit",
     "cursor",
 ];
@@ -70,6 +71,7 @@ fn span_query(params: &ParamsMap) -> SpanQuery {
         min_duration_ms: param(params, "min_duration_ms"),
         min_cost_usd: param(params, "min_cost_usd"),
         q: param(params, "q"),
+        flagged: param(params, "flagged"),
         limit: param(params, "limit"),
         cursor: param(params, "cursor"),
         attributes: attribute_filters(params),

@@ -71,3 +71,107 @@ pub struct EmbeddingProgress {
     /// Distinct prompts of the organization in the index.
     pub indexed_prompts: i64,
 }
+
+/// `POST /api/v1/orgs/{org}/abuse-patterns`: a prompt to treat as abusive,
+/// given as text or as a request span whose user input it is.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AbusePatternInput {
+    /// What the pattern is, e.g. `jailbreak` or `secrets exfiltration` (1 to 100 characters).
+    pub label: String,
+    pub text: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[0-9a-fA-F]{32}$"))]
+    pub trace_id: Option<String>,
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[0-9a-fA-F]{16}$"))]
+    pub span_id: Option<String>,
+}
+
+/// A prompt marked as abusive.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AbusePattern {
+    pub id: i64,
+    pub label: String,
+    pub text: String,
+    pub prompt_hash: String,
+    pub created_at_ns: i64,
+    /// Who marked it.
+    pub created_by: Option<String>,
+    /// Prompts it has flagged.
+    pub caught: i64,
+}
+
+/// The organization's abuse patterns and the threshold they flag at.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct AbusePatternList {
+    pub patterns: Vec<AbusePattern>,
+    pub settings: SimilaritySettings,
+}
+
+/// An organization's similarity settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SimilaritySettings {
+    /// A new prompt whose similarity to a pattern is at least this is flagged (0.05 to 1).
+    #[cfg_attr(feature = "ssr", schema(minimum = 0.05, maximum = 1.0))]
+    pub threshold: f32,
+    /// This many near-duplicate prompts from one end user within the window are flagged as a burst (2 to 10,000).
+    #[cfg_attr(feature = "ssr", schema(minimum = 2, maximum = 10000))]
+    pub burst_count: i64,
+    /// The burst window, in seconds (10 to 86,400).
+    #[cfg_attr(feature = "ssr", schema(minimum = 10, maximum = 86400))]
+    pub burst_window_seconds: i64,
+}
+
+/// `GET /api/v1/similarity-logs`: what the similarity checks found.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct SimilarityLogQuery {
+    /// Start of the range (RFC 3339, a UTC date and time, or Unix ns). Default: 7 days before `until`.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::time))]
+    pub since: Option<String>,
+    /// End of the range, exclusive (default: now).
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::time))]
+    pub until: Option<String>,
+    /// Only flagged (true) or only unflagged (false) entries.
+    pub flagged: Option<bool>,
+    /// Only entries scoring at least this.
+    pub min_score: Option<f32>,
+    /// Only entries of this end user (or session, for spans that name no user).
+    pub end_user: Option<String>,
+    /// Entries per page (1 to 1,000; default 100; up to 10,000 with `format=csv`).
+    pub limit: Option<u64>,
+    /// From a previous page's `next_cursor`.
+    pub cursor: Option<String>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// One similarity log entry: a new prompt that matched an abuse pattern or joined a burst.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SimilarityLog {
+    pub id: i64,
+    pub prompt_hash: String,
+    /// The pattern's prompt hash, or the burst's prompt's.
+    pub matched_prompt_hash: String,
+    pub score: f32,
+    pub flagged: bool,
+    /// `pattern` or `burst`.
+    pub reason: String,
+    pub pattern_id: Option<i64>,
+    pub end_user: Option<String>,
+    pub trace_id: String,
+    pub span_id: String,
+    /// When the span started (Unix ns).
+    pub time_ns: i64,
+}
+
+/// A page of similarity log entries, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SimilarityLogPage {
+    pub logs: Vec<SimilarityLog>,
+    pub next_cursor: Option<String>,
+}

@@ -146,6 +146,9 @@ pub struct SpanQuery {
     pub min_cost_usd: Option<String>,
     /// Words that must all appear in the prompt, completion, tool arguments or result, or diff.
     pub q: Option<String>,
+    /// `true`: only request spans the similarity checks flagged (their prompt matched an abuse pattern or joined a burst); `false`: only the others.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::boolean))]
+    pub flagged: Option<String>,
     /// Page size (default 50, at most 500).
     #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::limit))]
     pub limit: Option<String>,
@@ -365,6 +368,11 @@ pub mod query_schemas {
             "^(\\+?([0-9]{1,30}(\\.[0-9]{0,30})?|\\.[0-9]{1,30})([eE][+-]?[0-9]{1,2})?)?$".to_owned(),
             "A non-negative decimal number",
         )
+    }
+
+    /// `true` or `false` (empty: either).
+    pub fn boolean() -> Object {
+        text("^(true|false)?$".to_owned(), "true or false")
     }
 
     /// A trace id filter: 32 hex digits.

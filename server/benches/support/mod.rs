@@ -294,6 +294,16 @@ pub fn start_server(database: &str, postgres_db: &str) -> RunningServer {
     }
 }
 
+impl RunningServer {
+    /// Stops the server as an operator would (SIGTERM) and waits for it.
+    pub fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
 /// CPU time (user and system, all threads) the process has used so far.
 /// `/proc` counts it in USER_HZ ticks, which Linux fixes at 100 per second.
 pub fn cpu_seconds(pid: u32) -> f64 {

@@ -11,11 +11,11 @@ use app::{
 use axum::{
     Json,
     extract::State,
-    http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
 };
 
 use super::{
+    csv,
     extract::{ApiQuery, Caller},
     openapi::ApiErrors,
     traces::{OrgQuery, org_for},
@@ -81,16 +81,7 @@ pub async fn cost_logs(
     Ok(match format {
         cost_logs::CostLogFormat::Json => Json(page).into_response(),
         cost_logs::CostLogFormat::Csv => {
-            let mut headers = HeaderMap::new();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            );
-            headers.insert(
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_static("attachment; filename=\"cost-log.csv\""),
-            );
-            if let Some(cursor) = &page.next_cursor {
+            let next = page.next_cursor.as_ref().map(|cursor| {
                 let next = CostLogQuery {
                     cursor: Some(cursor.clone()),
                     ..query.clone()
@@ -99,35 +90,25 @@ pub async fn cost_logs(
                 if let Some(org) = org.org {
                     link.push_str(&format!("&org={org}"));
                 }
-                // Percent-encoded above, so always a valid header value.
-                if let Ok(value) = HeaderValue::from_str(&format!("<{link}>; rel=\"next\"")) {
-                    headers.insert(header::LINK, value);
-                }
-            }
-            (headers, cost_logs::to_csv(&page)).into_response()
+                link
+            });
+            csv::download("cost-log.csv", cost_logs::to_csv(&page), next)
         }
     })
 }
 
 /// The query's set fields as `name=value&…`, percent-encoded.
 fn query_string(query: &CostLogQuery) -> String {
-    let fields = [
-        ("since", &query.since),
-        ("until", &query.until),
-        ("model", &query.model),
-        ("provider", &query.provider),
-        ("service", &query.service),
-        ("trace_id", &query.trace_id),
-        ("unpriced", &query.unpriced),
-        ("limit", &query.limit),
-        ("cursor", &query.cursor),
-        ("format", &query.format),
-    ];
-    url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(
-            fields
-                .iter()
-                .filter_map(|(name, value)| value.as_deref().map(|value| (*name, value))),
-        )
-        .finish()
+    csv::query_string(&[
+        ("since", query.since.clone()),
+        ("until", query.until.clone()),
+        ("model", query.model.clone()),
+        ("provider", query.provider.clone()),
+        ("service", query.service.clone()),
+        ("trace_id", query.trace_id.clone()),
+        ("unpriced", query.unpriced.clone()),
+        ("limit", query.limit.clone()),
+        ("cursor", query.cursor.clone()),
+        ("format", query.format.clone()),
+    ])
 }

@@ -6,6 +6,7 @@
 mod auth;
 pub mod bearer;
 mod costs;
+mod csv;
 mod demo;
 pub mod extract;
 mod live;
@@ -57,6 +58,10 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(prices::get_recompute))
         .routes(routes!(demo::get, demo::add, demo::remove))
         .routes(routes!(similarity::search))
+        .routes(routes!(similarity::list_patterns, similarity::add_pattern))
+        .routes(routes!(similarity::remove_pattern))
+        .routes(routes!(similarity::update_settings))
+        .routes(routes!(similarity::list_logs))
         .routes(routes!(orgs::preview_invitation))
         .routes(routes!(orgs::accept_invitation))
         .merge(token_only)

@@ -39,7 +39,7 @@ pub const SESSION: &str = "session";
         (name = "spans", description = "Find spans, follow them live"),
         (name = "traces", description = "Trace rollups, whole traces and their export"),
         (name = "costs", description = "Usage and cost: rollups by time, model, service, agent and token; the per-span cost log; prices and cost recomputes"),
-        (name = "similarity", description = "Prompts compared with prompts: similar-prompt search"),
+        (name = "similarity", description = "Prompts compared with prompts: similar-prompt search, abuse patterns, similarity settings and the similarity log"),
         (name = "organizations", description = "Organizations, members and invitations"),
         (name = "tokens", description = "API tokens: minted once, stored hashed, revocable"),
         (name = "auth", description = "Sign-up, sign-in and sessions"),

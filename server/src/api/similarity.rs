@@ -1,18 +1,29 @@
-//! `/api/v1/similarity/…`: prompts compared with prompts.
+//! `/api/v1/similarity/…`, `/api/v1/similarity-logs` and an organization's
+//! abuse patterns and similarity settings: prompts compared with prompts.
 
 use app::{
     error::Result,
     similarity::{
-        services::search,
-        types::{SimilarityResults, SimilaritySearch},
+        services::{logs, patterns, search},
+        types::{
+            AbusePattern, AbusePatternInput, AbusePatternList, SimilarityLogPage, SimilarityLogQuery,
+            SimilarityResults, SimilaritySearch, SimilaritySettings,
+        },
     },
     state::AppState,
 };
-use axum::{Json, extract::State};
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use uuid::Uuid;
 
 use super::{
-    extract::{ApiJson, ApiQuery, Caller},
-    openapi::ApiErrors,
+    csv,
+    extract::{ApiJson, ApiPath, ApiQuery, Caller, SignedIn},
+    openapi::{ApiErrors, BodyErrors},
     traces::{OrgQuery, org_for},
 };
 
@@ -39,4 +50,128 @@ pub async fn search(
     Ok(Json(
         search::search(&state.db, &state.prompts, org_id, &request).await?,
     ))
+}
+
+/// The organization's abuse patterns, each with how many prompts it has
+/// flagged, and the similarity settings they flag with.
+#[utoipa::path(
+    get, path = "/orgs/{org}/abuse-patterns", operation_id = "list_abuse_patterns", tag = "similarity",
+    params(("org" = Uuid, Path, description = "Organization id")),
+    responses((status = 200, body = AbusePatternList), ApiErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub async fn list_patterns(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(org_id): ApiPath<Uuid>,
+) -> Result<Json<AbusePatternList>> {
+    caller.authorize_read(&state, org_id).await?;
+    Ok(Json(patterns::list(&state.db, org_id).await?))
+}
+
+/// Marks a prompt as abusive (admins and owners), given as text or as a
+/// request span (its user input). From then on, every new prompt whose
+/// similarity to it reaches the organization's threshold is flagged:
+/// within seconds of its span's ingest, in the similarity log and on the
+/// span (`GET /api/v1/spans?flagged=true`).
+#[utoipa::path(
+    post, path = "/orgs/{org}/abuse-patterns", operation_id = "add_abuse_pattern", tag = "similarity",
+    params(("org" = Uuid, Path, description = "Organization id")),
+    request_body = AbusePatternInput,
+    responses((status = 201, body = AbusePattern), ApiErrors, BodyErrors),
+    security(("session" = [])),
+)]
+pub async fn add_pattern(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    ApiPath(org_id): ApiPath<Uuid>,
+    ApiJson(input): ApiJson<AbusePatternInput>,
+) -> Result<(StatusCode, Json<AbusePattern>)> {
+    let pattern = patterns::add(&state.db, org_id, &signed_in.user, &input).await?;
+    Ok((StatusCode::CREATED, Json(pattern)))
+}
+
+/// Removes an abuse pattern (admins and owners); what it flagged stays in the log.
+#[utoipa::path(
+    delete, path = "/orgs/{org}/abuse-patterns/{id}", operation_id = "remove_abuse_pattern", tag = "similarity",
+    params(("org" = Uuid, Path, description = "Organization id"), ("id" = i64, Path, description = "Pattern id")),
+    responses((status = 204), ApiErrors),
+    security(("session" = [])),
+)]
+pub async fn remove_pattern(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    ApiPath((org_id, pattern_id)): ApiPath<(Uuid, i64)>,
+) -> Result<StatusCode> {
+    patterns::remove(&state.db, org_id, &signed_in.user, pattern_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Changes the organization's similarity settings (admins and owners):
+/// the threshold from which a prompt matches a pattern, and how many
+/// near-duplicates from one end user in how long make a burst.
+#[utoipa::path(
+    put, path = "/orgs/{org}/similarity-settings", operation_id = "update_similarity_settings", tag = "similarity",
+    params(("org" = Uuid, Path, description = "Organization id")),
+    request_body = SimilaritySettings,
+    responses((status = 200, body = SimilaritySettings), ApiErrors, BodyErrors),
+    security(("session" = [])),
+)]
+pub async fn update_settings(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    ApiPath(org_id): ApiPath<Uuid>,
+    ApiJson(update): ApiJson<SimilaritySettings>,
+) -> Result<Json<SimilaritySettings>> {
+    Ok(Json(
+        patterns::update_settings(&state.db, org_id, &signed_in.user, &update).await?,
+    ))
+}
+
+/// What the similarity checks found, newest first: new prompts that
+/// matched an abuse pattern or joined a burst, a page at a time, or with
+/// `format=csv` as a CSV download (follow `Link: <…>; rel="next"` for more).
+#[utoipa::path(
+    get, path = "/similarity-logs", operation_id = "list_similarity_logs", tag = "similarity",
+    params(OrgQuery, SimilarityLogQuery),
+    responses(
+        (status = 200, content(
+            (SimilarityLogPage = "application/json"),
+            (String = "text/csv"),
+        )),
+        ApiErrors,
+    ),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub async fn list_logs(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(org): ApiQuery<OrgQuery>,
+    ApiQuery(query): ApiQuery<SimilarityLogQuery>,
+) -> Result<Response> {
+    let org_id = org_for(&state, &caller, org.org).await?;
+    let page = logs::list(&state.db, org_id, &query).await?;
+    if !logs::wants_csv(&query)? {
+        return Ok(Json(page).into_response());
+    }
+    let next = page.next_cursor.as_ref().map(|cursor| {
+        let mut link = format!(
+            "/api/v1/similarity-logs?{}",
+            csv::query_string(&[
+                ("since", query.since.clone()),
+                ("until", query.until.clone()),
+                ("flagged", query.flagged.map(|flagged| flagged.to_string())),
+                ("min_score", query.min_score.map(|score| score.to_string())),
+                ("end_user", query.end_user.clone()),
+                ("limit", query.limit.map(|limit| limit.to_string())),
+                ("cursor", Some(cursor.clone())),
+                ("format", query.format.clone()),
+            ])
+        );
+        if let Some(org) = org.org {
+            link.push_str(&format!("&org={org}"));
+        }
+        link
+    });
+    Ok(csv::download("similarity-log.csv", logs::to_csv(&page), next))
 }

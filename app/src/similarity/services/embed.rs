@@ -74,8 +74,8 @@ fn unleet(character: char) -> char {
 }
 
 /// Adds a feature to the vector: its hash picks the coordinate and the sign.
-fn add(vector: &mut [f32; DIMENSIONS], hash: u64, weight: f32) {
-    let index = (hash % DIMENSIONS as u64) as usize;
+fn add(vector: &mut [f32], hash: u64, weight: f32) {
+    let index = (hash % vector.len() as u64) as usize;
     vector[index] += if hash >> 63 == 0 { weight } else { -weight };
 }
 
@@ -83,6 +83,13 @@ fn add(vector: &mut [f32; DIMENSIONS], hash: u64, weight: f32) {
 /// prompt without words).
 pub fn embed(normalized: &str) -> [f32; DIMENSIONS] {
     let mut vector = [0f32; DIMENSIONS];
+    embed_into(normalized, &mut vector);
+    vector
+}
+
+/// The same features hashed into `vector.len()` coordinates (which must
+/// be zero): the more coordinates, the fewer unrelated features share one.
+pub fn embed_into(normalized: &str, vector: &mut [f32]) {
     let mut word: Vec<char> = Vec::with_capacity(32);
     let mut previous: Option<u64> = None;
     let mut characters = normalized.chars().peekable();
@@ -112,13 +119,12 @@ pub fn embed(normalized: &str) -> [f32; DIMENSIONS] {
             word.iter_mut()
                 .for_each(|character| *character = unleet(*character));
         }
-        add_word(&mut vector, &word, &mut previous);
+        add_word(vector, &word, &mut previous);
     }
-    finish(&mut vector);
-    vector
+    finish(vector);
 }
 
-fn add_word(vector: &mut [f32; DIMENSIONS], word: &[char], previous: &mut Option<u64>) {
+fn add_word(vector: &mut [f32], word: &[char], previous: &mut Option<u64>) {
     let hash = word_hash(word.iter().copied());
     let function_word = FUNCTION_WORD_HASHES.binary_search(&hash).is_ok();
     add(
@@ -161,7 +167,7 @@ fn add_word(vector: &mut [f32; DIMENSIONS], word: &[char], previous: &mut Option
 }
 
 /// Square roots (keeping signs) against repeated features, then unit length.
-fn finish(vector: &mut [f32; DIMENSIONS]) {
+fn finish(vector: &mut [f32]) {
     let mut norm = 0f32;
     for value in vector.iter_mut() {
         *value = value.signum() * value.abs().sqrt();
@@ -188,16 +194,42 @@ pub fn quantize(vector: &[f32]) -> Vec<i8> {
         .collect()
 }
 
-/// The dot product of two byte vectors of the same length, written so that
-/// the compiler turns it into SIMD multiply-adds.
+/// The dot product of two byte vectors of the same length.
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
+    dot_kernel()(a, b)
+}
+
+/// The fastest dot product this CPU runs: the same loop compiled for AVX2
+/// where the CPU has it (twice the lanes of the x86-64 baseline), chosen
+/// once per scan rather than per vector.
+pub fn dot_kernel() -> fn(&[i8], &[i8]) -> i32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        return |a, b| {
+            // SAFETY: the CPU was just found to have AVX2.
+            unsafe { dot_i8_avx2(a, b) }
+        };
+    }
+    dot_i8_portable
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dot_i8_avx2(a: &[i8], b: &[i8]) -> i32 {
+    dot_i8_portable(a, b)
+}
+
+/// Written so that the compiler turns it into SIMD multiply-adds: products
+/// of two bytes fit 16 bits, and are summed in 32-bit lanes.
+#[inline(always)]
+fn dot_i8_portable(a: &[i8], b: &[i8]) -> i32 {
     const LANES: usize = 32;
     let mut sums = [0i32; LANES];
     let (a_chunks, a_rest) = a.as_chunks::<LANES>();
     let (b_chunks, b_rest) = b.as_chunks::<LANES>();
     for (a, b) in a_chunks.iter().zip(b_chunks) {
         for lane in 0..LANES {
-            sums[lane] += i32::from(a[lane]) * i32::from(b[lane]);
+            sums[lane] += i32::from(i16::from(a[lane]) * i16::from(b[lane]));
         }
     }
     let rest: i32 = a_rest

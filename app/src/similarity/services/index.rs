@@ -16,7 +16,7 @@ use std::{
 
 use uuid::Uuid;
 
-use super::embed::{DIMENSIONS, cosine_i8, norm_i8};
+use super::embed::{DIMENSIONS, dot_kernel, norm_i8};
 
 /// One organization's vectors, flat: prompt `i` is
 /// `vectors[i * DIMENSIONS..(i + 1) * DIMENSIONS]`.
@@ -148,35 +148,89 @@ impl PromptIndex {
     }
 
     /// The `limit` prompts of `org_id` nearest to `query` with a cosine of
-    /// at least `min_score`, best first.
+    /// at least `min_score`, best first. Scans on up to [`SCAN_THREADS`]
+    /// threads at once for large organizations (the scan is bound by memory
+    /// bandwidth, which one core does not use up): call it off the async
+    /// threads.
     pub fn search(&self, org_id: Uuid, query: &[i8], limit: usize, min_score: f32) -> Vec<Hit> {
         if query.len() != DIMENSIONS || limit == 0 {
             return Vec::new();
         }
-        let query_norm = norm_i8(query);
         let orgs = self.orgs.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         let Some(org) = orgs.get(&org_id) else {
             return Vec::new();
         };
-        let mut best: BinaryHeap<Hit> = BinaryHeap::with_capacity(limit + 1);
-        for (index, vector) in org.vectors.chunks_exact(DIMENSIONS).enumerate() {
-            let score = cosine_i8(query, query_norm, vector, org.norms[index]);
-            if score < min_score {
-                continue;
-            }
-            if best.len() == limit && best.peek().is_some_and(|worst| score <= worst.score) {
-                continue;
-            }
-            best.push(Hit {
-                prompt_id: org.prompt_ids[index],
-                score,
-            });
-            if best.len() > limit {
-                best.pop();
-            }
+        let count = org.prompt_ids.len();
+        let threads = if count >= PARALLEL_FROM {
+            std::thread::available_parallelism().map_or(1, |cores| cores.get().min(SCAN_THREADS))
+        } else {
+            1
+        };
+        let share = count.div_ceil(threads);
+        let mut best: BinaryHeap<Hit> = if threads == 1 {
+            scan(org, 0..count, query, limit, min_score)
+        } else {
+            std::thread::scope(|scope| {
+                let parts: Vec<_> = (0..threads)
+                    .map(|part| {
+                        let range = part * share..((part + 1) * share).min(count);
+                        scope.spawn(move || scan(org, range, query, limit, min_score))
+                    })
+                    .collect();
+                let mut best = BinaryHeap::with_capacity(limit * threads);
+                for part in parts {
+                    best.extend(part.join().unwrap_or_default());
+                }
+                best
+            })
+        };
+        while best.len() > limit {
+            best.pop();
         }
         best.into_sorted_vec()
     }
+}
+
+/// Organizations with at least this many prompts are scanned in parallel.
+const PARALLEL_FROM: usize = 100_000;
+/// At most this many threads scan one search.
+pub const SCAN_THREADS: usize = 4;
+
+/// The best `limit` hits among the organization's prompts in `range`.
+fn scan(
+    org: &OrgVectors,
+    range: std::ops::Range<usize>,
+    query: &[i8],
+    limit: usize,
+    min_score: f32,
+) -> BinaryHeap<Hit> {
+    let dot = dot_kernel();
+    let query_norm = norm_i8(query);
+    let mut best: BinaryHeap<Hit> = BinaryHeap::with_capacity(limit + 1);
+    if query_norm == 0.0 {
+        return best;
+    }
+    let vectors = &org.vectors[range.start * DIMENSIONS..range.end * DIMENSIONS];
+    for (offset, vector) in vectors.chunks_exact(DIMENSIONS).enumerate() {
+        let index = range.start + offset;
+        let norm = org.norms[index];
+        if norm == 0.0 {
+            continue;
+        }
+        let score = dot(query, vector) as f32 / (query_norm * norm);
+        if score < min_score || (best.len() == limit && best.peek().is_some_and(|worst| score <= worst.score))
+        {
+            continue;
+        }
+        best.push(Hit {
+            prompt_id: org.prompt_ids[index],
+            score,
+        });
+        if best.len() > limit {
+            best.pop();
+        }
+    }
+    best
 }
 
 #[cfg(test)]

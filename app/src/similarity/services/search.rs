@@ -9,6 +9,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
 use uuid::Uuid;
 
 use super::{
+    abuse::AbuseGuard,
     embed::{HASH_EMBEDDER, embed, quantize},
     index::PromptIndex,
     text::{normalize, user_input},
@@ -54,7 +55,13 @@ pub async fn search(
         .unwrap_or(i64::MAX);
     let query = query_text(db, org_id, search).await?;
     let vector = quantize(&embed(&normalize(&query)));
-    let hits = index.search(org_id, &vector, k as usize * CANDIDATES_PER_RESULT, min_score);
+    let scanned = index.clone();
+    // A large organization's scan takes milliseconds of CPU: off the async threads.
+    let hits = tokio::task::spawn_blocking(move || {
+        scanned.search(org_id, &vector, k as usize * CANDIDATES_PER_RESULT, min_score)
+    })
+    .await
+    .map_err(|err| AppError::Internal(err.to_string()))?;
     let scores: HashMap<i64, f32> = hits.iter().map(|hit| (hit.prompt_id, hit.score)).collect();
     let mut prompts = read_prompts(
         db,
@@ -115,7 +122,10 @@ async fn query_text(db: &DatabaseConnection, org_id: Uuid, search: &SimilaritySe
     }
 }
 
-/// The prompts with these ids that belong to `org_id`.
+/// The prompts with these ids that belong to `org_id`. Read by id alone
+/// and kept to the organization here: with the organization in the query,
+/// SQLite walks all of the organization's prompts by its index instead of
+/// looking up the few ids.
 async fn read_prompts(
     db: &DatabaseConnection,
     org_id: Uuid,
@@ -125,38 +135,39 @@ async fn read_prompts(
         return Ok(Vec::new());
     }
     let backend = db.get_database_backend();
-    let mut values: Vec<Value> = vec![org_id.into()];
-    values.extend(ids.iter().map(|id| Value::from(*id)));
+    let values: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
     let list: Vec<String> = (0..ids.len())
-        .map(|index| placeholder(backend, index + 2))
+        .map(|index| placeholder(backend, index + 1))
         .collect();
     let sql = format!(
-        "SELECT id, prompt_hash, text, span_count, first_seen_ns, last_seen_ns, cost_nanos, example_trace_id, \
-         example_span_id FROM prompts WHERE org_id = {} AND id IN ({})",
-        placeholder(backend, 1),
+        "SELECT id, org_id, prompt_hash, text, span_count, first_seen_ns, last_seen_ns, cost_nanos, example_trace_id, \
+         example_span_id FROM prompts WHERE id IN ({})",
         list.join(", ")
     );
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
-    rows.iter()
-        .map(|row| {
-            Ok((
-                row.try_get("", "id")?,
-                SimilarPrompt {
-                    prompt_hash: row.try_get("", "prompt_hash")?,
-                    text: row.try_get("", "text")?,
-                    score: 0.0,
-                    span_count: row.try_get("", "span_count")?,
-                    first_seen_ns: row.try_get("", "first_seen_ns")?,
-                    last_seen_ns: row.try_get("", "last_seen_ns")?,
-                    cost_nanos: row.try_get("", "cost_nanos")?,
-                    example_trace_id: row.try_get("", "example_trace_id")?,
-                    example_span_id: row.try_get("", "example_span_id")?,
-                },
-            ))
-        })
-        .collect()
+    let mut prompts = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.try_get::<Uuid>("", "org_id")? != org_id {
+            continue;
+        }
+        prompts.push((
+            row.try_get("", "id")?,
+            SimilarPrompt {
+                prompt_hash: row.try_get("", "prompt_hash")?,
+                text: row.try_get("", "text")?,
+                score: 0.0,
+                span_count: row.try_get("", "span_count")?,
+                first_seen_ns: row.try_get("", "first_seen_ns")?,
+                last_seen_ns: row.try_get("", "last_seen_ns")?,
+                cost_nanos: row.try_get("", "cost_nanos")?,
+                example_trace_id: row.try_get("", "example_trace_id")?,
+                example_span_id: row.try_get("", "example_span_id")?,
+            },
+        ));
+    }
+    Ok(prompts)
 }
 
 /// Prompt vectors read per query while loading the index.
@@ -166,13 +177,18 @@ const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Loads the index from the database (without holding up readiness: the
 /// server serves meanwhile, searches say `index_ready: false`), then adds
-/// the prompts any replica's worker embeds, until `stop`.
+/// the prompts any replica's worker embeds, and reloads the abuse patterns
+/// whenever they change, until `stop`.
 pub async fn follow_prompts(
     db: DatabaseConnection,
     index: PromptIndex,
+    guard: AbuseGuard,
     stop: tokio_util::sync::CancellationToken,
 ) {
     loop {
+        if let Err(err) = guard.reload_if_changed(&db).await {
+            tracing::warn!(%err, "abuse patterns: reloading failed; retrying");
+        }
         match load_after(&db, &index).await {
             Ok(loaded) if loaded as i64 == LOAD_BATCH => continue,
             Ok(_) => index.set_ready(),

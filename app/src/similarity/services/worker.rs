@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{
+    abuse::{AbuseGuard, Flag},
     embed::{HASH_EMBEDDER, embed, quantize},
     text::{MAX_INPUT_BYTES, normalize, prompt_hash, user_input},
 };
@@ -81,8 +82,13 @@ pub async fn progress(db: &impl ConnectionTrait) -> Result<WorkerProgress> {
 }
 
 /// Runs the worker until `stop`, as `owner` (unique per process).
-pub async fn run(db: DatabaseConnection, owner: String, stop: CancellationToken) {
-    let mut worker = Worker { db, owner, gap: None };
+pub async fn run(db: DatabaseConnection, guard: AbuseGuard, owner: String, stop: CancellationToken) {
+    let mut worker = Worker {
+        db,
+        guard,
+        owner,
+        gap: None,
+    };
     while !stop.is_cancelled() {
         let pause = match worker.step().await {
             Ok(done) if done > 0 => continue,
@@ -101,6 +107,8 @@ pub async fn run(db: DatabaseConnection, owner: String, stop: CancellationToken)
 
 struct Worker {
     db: DatabaseConnection,
+    /// The abuse patterns new prompts are checked against.
+    guard: AbuseGuard,
     owner: String,
     /// The first missing span id after the cursor, and since when.
     gap: Option<(i64, i64)>,
@@ -113,6 +121,8 @@ struct SpanPrompt {
     /// The user input as sent (shown for the distinct prompt).
     input: String,
     normalized: String,
+    /// What the abuse check found.
+    flag: Option<Flag>,
 }
 
 impl Worker {
@@ -158,6 +168,8 @@ impl Worker {
         let mut sources = sources;
         sources.truncate(passable);
         let end = sources[passable - 1].row_id;
+        // Patterns added on any replica count from the next batch on.
+        self.guard.reload_if_changed(&self.db).await?;
         let (prompts, vectors) = self.prepare(sources).await?;
         let backend = self.db.get_database_backend();
         let txn = self.db.begin().await?;
@@ -226,7 +238,10 @@ impl Worker {
         &self,
         sources: Vec<PromptSource>,
     ) -> Result<(Vec<SpanPrompt>, HashMap<(Uuid, String), Vec<i8>>)> {
+        let guard = self.guard.clone();
         let prompts = tokio::task::spawn_blocking(move || {
+            // The same prompt is checked once per batch.
+            let mut checked: HashMap<(Uuid, String), Option<Flag>> = HashMap::new();
             sources
                 .into_iter()
                 .filter_map(|source| {
@@ -235,10 +250,16 @@ impl Worker {
                     if normalized.is_empty() {
                         return None;
                     }
+                    let hash = prompt_hash(&normalized);
+                    let flag = checked
+                        .entry((source.org_id, hash.clone()))
+                        .or_insert_with(|| guard.check(source.org_id, &normalized))
+                        .clone();
                     Some(SpanPrompt {
-                        hash: prompt_hash(&normalized),
+                        hash,
                         input: truncate(input, MAX_INPUT_BYTES),
                         normalized,
+                        flag,
                         source,
                     })
                 })
@@ -316,6 +337,17 @@ async fn known_prompts(
     Ok(known)
 }
 
+/// One distinct prompt's share of a batch.
+#[derive(Clone, Copy)]
+struct BatchSums<'a> {
+    spans: i64,
+    cost_nanos: i64,
+    first_ns: i64,
+    last_ns: i64,
+    /// The first span of the batch that sent it.
+    example: &'a SpanPrompt,
+}
+
 /// Adds the batch to the distinct prompts (counts, cost, first and last
 /// seen), their new vectors, and which span said which prompt.
 async fn record(
@@ -329,18 +361,24 @@ async fn record(
     let backend = txn.get_database_backend();
     // The batch's sums per distinct prompt, in first-seen order.
     let mut order: Vec<(Uuid, &str)> = Vec::new();
-    let mut sums: HashMap<(Uuid, &str), (i64, i64, i64, i64, &SpanPrompt)> = HashMap::new();
+    let mut sums: HashMap<(Uuid, &str), BatchSums> = HashMap::new();
     for prompt in prompts {
         let key = (prompt.source.org_id, prompt.hash.as_str());
         let source = &prompt.source;
         let entry = sums.entry(key).or_insert_with(|| {
             order.push(key);
-            (0, 0, source.start_time_ns, source.start_time_ns, prompt)
+            BatchSums {
+                spans: 0,
+                cost_nanos: 0,
+                first_ns: source.start_time_ns,
+                last_ns: source.start_time_ns,
+                example: prompt,
+            }
         });
-        entry.0 += 1;
-        entry.1 += source.cost_nanos;
-        entry.2 = entry.2.min(source.start_time_ns);
-        entry.3 = entry.3.max(source.start_time_ns);
+        entry.spans += 1;
+        entry.cost_nanos += source.cost_nanos;
+        entry.first_ns = entry.first_ns.min(source.start_time_ns);
+        entry.last_ns = entry.last_ns.max(source.start_time_ns);
     }
     let (least, greatest) = match backend {
         DatabaseBackend::Postgres => ("LEAST", "GREATEST"),
@@ -350,7 +388,13 @@ async fn record(
     for chunk in order.chunks(100) {
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 9);
         for key in chunk {
-            let (count, cost, first, last, example) = sums[key];
+            let BatchSums {
+                spans: count,
+                cost_nanos: cost,
+                first_ns: first,
+                last_ns: last,
+                example,
+            } = sums[key];
             values.extend([
                 key.0.into(),
                 key.1.into(),
@@ -403,7 +447,7 @@ async fn record(
             .await?;
     }
     for chunk in prompts.chunks(200) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 6);
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 7);
         for prompt in chunk {
             let source = &prompt.source;
             let prompt_id = ids
@@ -417,12 +461,49 @@ async fn record(
                 source.start_time_ns.into(),
                 source.service_name.clone().into(),
                 source.end_user.clone().into(),
+                prompt.flag.is_some().into(),
             ]);
         }
         let sql = format!(
-            "INSERT INTO prompt_spans (span_row_id, org_id, prompt_id, start_time_ns, service_name, end_user) \
+            "INSERT INTO prompt_spans (span_row_id, org_id, prompt_id, start_time_ns, service_name, end_user, flagged) \
              VALUES {} ON CONFLICT (span_row_id) DO NOTHING",
-            value_groups(backend, chunk.len(), 6)
+            value_groups(backend, chunk.len(), 7)
+        );
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    log_flags(txn, prompts).await
+}
+
+/// Writes a similarity log entry for each flagged span of the batch.
+async fn log_flags(txn: &impl ConnectionTrait, prompts: &[SpanPrompt]) -> Result<()> {
+    let backend = txn.get_database_backend();
+    let flagged: Vec<(&SpanPrompt, &Flag)> = prompts
+        .iter()
+        .filter_map(|prompt| Some((prompt, prompt.flag.as_ref()?)))
+        .collect();
+    for chunk in flagged.chunks(200) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 11);
+        for (prompt, flag) in chunk {
+            let source = &prompt.source;
+            values.extend([
+                source.org_id.into(),
+                prompt.hash.clone().into(),
+                flag.matched_prompt_hash.clone().into(),
+                f64::from(flag.score).into(),
+                true.into(),
+                flag.reason.as_str().into(),
+                flag.pattern_id.into(),
+                source.end_user.clone().into(),
+                source.trace_id.clone().into(),
+                source.span_id.clone().into(),
+                source.start_time_ns.into(),
+            ]);
+        }
+        let sql = format!(
+            "INSERT INTO prompt_sim_logs (org_id, prompt_hash, matched_prompt_hash, score, flagged, reason, \
+             pattern_id, end_user, trace_id, span_id, time_ns) VALUES {}",
+            value_groups(backend, chunk.len(), 11)
         );
         txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
             .await?;

@@ -148,7 +148,30 @@ impl SpanFilter {
         if let Some(words) = text(&query.q) {
             condition = condition.add(text_search(backend, words)?);
         }
+        if let Some(flagged) = text(&query.flagged) {
+            let flagged = match flagged {
+                "true" => true,
+                "false" => false,
+                other => return Err(bad(format!("`flagged` must be true or false, got {other:?}"))),
+            };
+            condition = condition.add(flagged_spans(org_id, flagged));
+        }
         Ok(Self { condition })
+    }
+}
+
+/// The spans the similarity checks flagged (or, for `false`, all others).
+fn flagged_spans(org_id: Uuid, flagged: bool) -> SimpleExpr {
+    let flagged_rows = sea_orm::sea_query::Query::select()
+        .column(sea_orm::sea_query::Alias::new("span_row_id"))
+        .from(sea_orm::sea_query::Alias::new("prompt_spans"))
+        .and_where(sea_orm::sea_query::Expr::col(sea_orm::sea_query::Alias::new("org_id")).eq(org_id))
+        .and_where(sea_orm::sea_query::Expr::col(sea_orm::sea_query::Alias::new("flagged")).eq(true))
+        .to_owned();
+    if flagged {
+        span::Column::Id.in_subquery(flagged_rows)
+    } else {
+        span::Column::Id.not_in_subquery(flagged_rows)
     }
 }
 
