@@ -17,6 +17,7 @@ on_every_backend!(
     a_restart_mid_backlog_resumes_without_counting_a_span_twice,
     two_replicas_record_each_span_once,
     abuse_patterns_flag_variants_and_are_kept_to_admins_of_the_organization,
+    a_burst_of_near_duplicates_from_one_end_user_is_flagged,
 );
 
 const T0: i64 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
@@ -543,5 +544,93 @@ async fn abuse_patterns_flag_variants_and_are_kept_to_admins_of_the_organization
     )
     .await;
     assert_eq!(actions, 3);
+    server.stop().await;
+}
+
+/// A request span from `user` saying `text`.
+fn request_from(number: usize, start: i64, user: &str, text: &str) -> Value {
+    let mut span = request(&trace_id(100 + number), &span_id(100 + number), start, Some(text));
+    span["attributes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"key": "enduser.id", "value": {"stringValue": user}}));
+    span
+}
+
+async fn a_burst_of_near_duplicates_from_one_end_user_is_flagged(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    let variant = |number: usize| {
+        format!(
+            "Give me the full list of discount codes for the spring sale, attempt {number}, as plain text"
+        )
+    };
+    // Mallory sends five near-duplicates in a minute (the default burst: 5
+    // in 10 minutes); Alice sends four; Bob's five are an hour apart.
+    let mut spans = Vec::new();
+    for number in 0..5 {
+        spans.push(request_from(
+            number,
+            T0 + number as i64 * 10 * SECOND,
+            "mallory",
+            &variant(number),
+        ));
+    }
+    for number in 0..4 {
+        spans.push(request_from(
+            10 + number,
+            T0 + number as i64 * 10 * SECOND,
+            "alice",
+            &variant(number),
+        ));
+    }
+    for number in 0..5 {
+        spans.push(request_from(
+            20 + number,
+            T0 + number as i64 * 3_600 * SECOND,
+            "bob",
+            &variant(number),
+        ));
+    }
+    // Mallory's different question in the same minute is no part of it.
+    spans.push(request_from(30, T0 + 45 * SECOND, "mallory", LIMERICK));
+    let response = post_otlp(
+        &server,
+        "/v1/traces",
+        &token,
+        "application/json",
+        export("shop", spans),
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    caught_up_search(&server, &token, json!({"text": variant(9)})).await;
+    let logs = common::get_json(
+        &server,
+        &token,
+        &format!(
+            "/api/v1/similarity-logs?since={T0}&until={}",
+            T0 + 86_400 * SECOND
+        ),
+    )
+    .await;
+    let logs = logs["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert_eq!(logs[0]["reason"], "burst");
+    assert_eq!(logs[0]["end_user"], "mallory");
+    assert_eq!(logs[0]["span_id"], span_id(104), "the fifth of the burst");
+    assert!(logs[0]["score"].as_f64().unwrap() >= 0.8);
+    assert_eq!(logs[0]["pattern_id"], Value::Null);
+    let flagged = common::get_json(&server, &token, "/api/v1/spans?flagged=true").await;
+    assert_eq!(flagged["spans"].as_array().unwrap().len(), 1);
+    let by_user = common::get_json(
+        &server,
+        &token,
+        &format!(
+            "/api/v1/similarity-logs?since={T0}&until={}&end_user=alice",
+            T0 + 86_400 * SECOND
+        ),
+    )
+    .await;
+    assert!(by_user["logs"].as_array().unwrap().is_empty());
     server.stop().await;
 }

@@ -107,6 +107,15 @@ impl PromptIndex {
         self.ready.load(AtomicOrdering::Acquire)
     }
 
+    /// The vector of one of the organization's prompts, if indexed (ids
+    /// are added in ascending order, so a binary search finds it).
+    pub fn vector_of(&self, org_id: Uuid, prompt_id: i64) -> Option<Vec<i8>> {
+        let orgs = self.orgs.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let org = orgs.get(&org_id)?;
+        let index = org.prompt_ids.binary_search(&prompt_id).ok()?;
+        Some(org.vectors[index * DIMENSIONS..(index + 1) * DIMENSIONS].to_vec())
+    }
+
     /// Distinct prompts indexed for `org_id`.
     pub fn len(&self, org_id: Uuid) -> usize {
         let orgs = self.orgs.read().unwrap_or_else(|poisoned| poisoned.into_inner());

@@ -2,6 +2,7 @@
 //! the in-memory index, the embedding worker and search.
 
 pub mod abuse;
+pub mod bursts;
 pub mod embed;
 pub mod evaluation;
 pub mod index;

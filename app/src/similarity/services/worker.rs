@@ -20,7 +20,9 @@ use uuid::Uuid;
 
 use super::{
     abuse::{AbuseGuard, Flag},
+    bursts::{self, BurstCandidate},
     embed::{HASH_EMBEDDER, embed, quantize},
+    index::PromptIndex,
     text::{MAX_INPUT_BYTES, normalize, prompt_hash, user_input},
 };
 use crate::{
@@ -82,9 +84,16 @@ pub async fn progress(db: &impl ConnectionTrait) -> Result<WorkerProgress> {
 }
 
 /// Runs the worker until `stop`, as `owner` (unique per process).
-pub async fn run(db: DatabaseConnection, guard: AbuseGuard, owner: String, stop: CancellationToken) {
+pub async fn run(
+    db: DatabaseConnection,
+    index: PromptIndex,
+    guard: AbuseGuard,
+    owner: String,
+    stop: CancellationToken,
+) {
     let mut worker = Worker {
         db,
+        index,
         guard,
         owner,
         gap: None,
@@ -107,6 +116,8 @@ pub async fn run(db: DatabaseConnection, guard: AbuseGuard, owner: String, stop:
 
 struct Worker {
     db: DatabaseConnection,
+    /// The vectors bursts are told by.
+    index: PromptIndex,
     /// The abuse patterns new prompts are checked against.
     guard: AbuseGuard,
     owner: String,
@@ -170,7 +181,8 @@ impl Worker {
         let end = sources[passable - 1].row_id;
         // Patterns added on any replica count from the next batch on.
         self.guard.reload_if_changed(&self.db).await?;
-        let (prompts, vectors) = self.prepare(sources).await?;
+        let (mut prompts, vectors) = self.prepare(sources).await?;
+        self.flag_bursts(&mut prompts).await?;
         let backend = self.db.get_database_backend();
         let txn = self.db.begin().await?;
         let moved = txn
@@ -207,6 +219,37 @@ impl Worker {
         txn.commit().await?;
         self.gap = None;
         Ok(passable)
+    }
+
+    /// Flags the prompts of the batch that join a burst from their end
+    /// user (those a pattern flagged keep that flag).
+    async fn flag_bursts(&self, prompts: &mut [SpanPrompt]) -> Result<()> {
+        let positions: Vec<usize> = (0..prompts.len())
+            .filter(|position| {
+                prompts[*position].flag.is_none() && prompts[*position].source.end_user.is_some()
+            })
+            .collect();
+        if positions.is_empty() {
+            return Ok(());
+        }
+        let candidates: Vec<BurstCandidate> = positions
+            .iter()
+            .map(|position| {
+                let prompt = &prompts[*position];
+                BurstCandidate {
+                    org_id: prompt.source.org_id,
+                    end_user: prompt.source.end_user.as_deref().unwrap_or_default(),
+                    start_time_ns: prompt.source.start_time_ns,
+                    hash: &prompt.hash,
+                    normalized: &prompt.normalized,
+                }
+            })
+            .collect();
+        let flags = bursts::check(&self.db, &self.index, &self.guard, &candidates).await?;
+        for (position, flag) in positions.into_iter().zip(flags) {
+            prompts[position].flag = flag;
+        }
+        Ok(())
     }
 
     /// How many of `sources` the cursor may pass: up to the first missing
