@@ -197,6 +197,7 @@ impl Server {
                 "prompt similarity worker",
                 tokio::spawn(app::similarity::services::worker::run(
                     db.clone(),
+                    self.state.ingest.clone(),
                     self.state.prompts.clone(),
                     self.state.abuse.clone(),
                     owner,

@@ -118,10 +118,26 @@ pub struct SimilaritySettings {
     pub threshold: f32,
     /// This many near-duplicate prompts from one end user within the window are flagged as a burst (2 to 10,000).
     #[cfg_attr(feature = "ssr", schema(minimum = 2, maximum = 10000))]
+    #[serde(deserialize_with = "whole_number")]
     pub burst_count: i64,
     /// The burst window, in seconds (10 to 86,400).
     #[cfg_attr(feature = "ssr", schema(minimum = 10, maximum = 86400))]
+    #[serde(deserialize_with = "whole_number")]
     pub burst_window_seconds: i64,
+}
+
+/// An integer, also when JSON spells it `120.0` (JSON Schema's integers
+/// include such numbers, and some clients write every number so).
+fn whole_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    let number = serde_json::Number::deserialize(deserializer)?;
+    if let Some(whole) = number.as_i64() {
+        return Ok(whole);
+    }
+    number
+        .as_f64()
+        .filter(|value| value.fract() == 0.0 && value.abs() < 9.0e15)
+        .map(|value| value as i64)
+        .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number, got {number}")))
 }
 
 /// `GET /api/v1/similarity-logs`: what the similarity checks found.

@@ -358,6 +358,12 @@ pub async fn ingest_token(client: &reqwest::Client, base: &str) -> String {
 /// a token with `scopes`.
 pub async fn signed_up_token(client: &reqwest::Client, base: &str, scopes: &[&str]) -> String {
     let org = sign_up(client, base).await;
+    mint_token(client, base, &org, scopes).await
+}
+
+/// Mints a token with `scopes` in `org` (the client holds an owner's
+/// session); returns its secret.
+pub async fn mint_token(client: &reqwest::Client, base: &str, org: &str, scopes: &[&str]) -> String {
     let minted: Value = client
         .post(format!("{base}/api/v1/orgs/{org}/tokens"))
         .json(&json!({"name": "bench", "scopes": scopes}))

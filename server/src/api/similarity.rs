@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::{
     csv,
     extract::{ApiJson, ApiPath, ApiQuery, Caller, SignedIn},
-    openapi::{ApiErrors, BodyErrors},
+    openapi::{ApiErrors, BodyErrors, Conflict},
     traces::{OrgQuery, org_for},
 };
 
@@ -37,7 +37,7 @@ use super::{
     post, path = "/similarity/search", operation_id = "search_similar_prompts", tag = "similarity",
     params(OrgQuery),
     request_body = SimilaritySearch,
-    responses((status = 200, body = SimilarityResults), ApiErrors),
+    responses((status = 200, body = SimilarityResults), ApiErrors, BodyErrors),
     security(("bearer" = []), ("session" = [])),
 )]
 pub async fn search(
@@ -78,7 +78,7 @@ pub async fn list_patterns(
     post, path = "/orgs/{org}/abuse-patterns", operation_id = "add_abuse_pattern", tag = "similarity",
     params(("org" = Uuid, Path, description = "Organization id")),
     request_body = AbusePatternInput,
-    responses((status = 201, body = AbusePattern), ApiErrors, BodyErrors),
+    responses((status = 201, body = AbusePattern), ApiErrors, BodyErrors, Conflict),
     security(("session" = [])),
 )]
 pub async fn add_pattern(

@@ -313,11 +313,11 @@ async fn a_restart_mid_backlog_resumes_without_counting_a_span_twice(backend: Ba
     // The backlog builds up while the worker is off.
     let server = TestServer::start_with(backend, &["--similarity-worker=false"]).await;
     let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
-    send_backlog(&server, &token, 1_400, 70, 0).await;
+    send_backlog(&server, &token, 11_000, 70, 0).await;
     assert_eq!(tallies(&server).await, (0, 0, 0));
     let database = server.stop_keeping_database().await;
 
-    // On: stop it as soon as it has committed a batch (of 500 spans).
+    // On: stop it as soon as it has committed a batch (of 5,000 spans).
     let server = TestServer::start_on(database, &[]).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     while tallies(&server).await.1 == 0 {
@@ -330,7 +330,7 @@ async fn a_restart_mid_backlog_resumes_without_counting_a_span_twice(backend: Ba
 
     let server = TestServer::start_on(database, &[]).await;
     caught_up_search(&server, &token, json!({"text": "migrate the orders table"})).await;
-    assert_eq!(tallies(&server).await, (70, 1_400, 1_400));
+    assert_eq!(tallies(&server).await, (70, 11_000, 11_000));
     server.stop().await;
 }
 

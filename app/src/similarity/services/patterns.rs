@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::{
     abuse::{self, Settings},
-    text::{normalize, prompt_hash, user_input},
+    search::span_input,
+    text::{normalize, prompt_hash},
 };
 use crate::{
     accounts::{services::orgs, types::Action},
@@ -18,7 +19,6 @@ use crate::{
         transaction::placeholder,
     },
     similarity::types::{AbusePattern, AbusePatternInput, AbusePatternList, SimilaritySettings},
-    telemetry::services::span_store::get_span,
 };
 use entity::user;
 
@@ -79,19 +79,7 @@ pub async fn add(
     }
     let text = match (&input.text, &input.trace_id, &input.span_id) {
         (Some(text), None, None) => text.trim().to_owned(),
-        (None, Some(trace_id), Some(span_id)) => {
-            let span = get_span(db, org_id, trace_id, span_id).await?;
-            let captured = span.details["policy"]["capture"].as_str().unwrap_or("full") == "full";
-            span.prompt
-                .filter(|_| captured)
-                .and_then(|prompt| user_input(&prompt))
-                .ok_or_else(|| {
-                    AppError::BadRequest(
-                        "the span has no prompt to mark (no user input, or its content was not kept in full)"
-                            .into(),
-                    )
-                })?
-        }
+        (None, Some(trace_id), Some(span_id)) => span_input(db, org_id, trace_id, span_id, "mark").await?,
         _ => {
             return Err(AppError::BadRequest(
                 "give either `text`, or both `trace_id` and `span_id`".into(),

@@ -103,23 +103,33 @@ async fn query_text(db: &DatabaseConnection, org_id: Uuid, search: &SimilaritySe
             }
             Ok(text.clone())
         }
-        (None, Some(trace_id), Some(span_id)) => {
-            let span = get_span(db, org_id, trace_id, span_id).await?;
-            let captured = span.details["policy"]["capture"].as_str().unwrap_or("full") == "full";
-            span.prompt
-                .filter(|_| captured)
-                .and_then(|prompt| user_input(&prompt))
-                .ok_or_else(|| {
-                    AppError::BadRequest(
-                        "the span has no prompt to compare (no user input, or its content was not kept in full)"
-                            .into(),
-                    )
-                })
-        }
+        (None, Some(trace_id), Some(span_id)) => span_input(db, org_id, trace_id, span_id, "compare").await,
         _ => Err(AppError::BadRequest(
             "give either `text`, or both `trace_id` and `span_id`".into(),
         )),
     }
+}
+
+/// The user input of one of the organization's spans, for what `purpose`
+/// names in the error when it has none (no user turn, or content hashed
+/// or not kept).
+pub(super) async fn span_input(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    trace_id: &str,
+    span_id: &str,
+    purpose: &str,
+) -> Result<String> {
+    let span = get_span(db, org_id, trace_id, span_id).await?;
+    let captured = span.details["policy"]["capture"].as_str().unwrap_or("full") == "full";
+    span.prompt
+        .filter(|_| captured)
+        .and_then(|prompt| user_input(&prompt))
+        .ok_or_else(|| {
+            AppError::BadRequest(format!(
+                "the span has no prompt to {purpose} (no user input, or its content was not kept in full)"
+            ))
+        })
 }
 
 /// The prompts with these ids that belong to `org_id`. Read by id alone

@@ -31,13 +31,22 @@ use crate::{
         now_ns,
         transaction::{placeholder, value_groups},
     },
-    telemetry::services::span_store::{PromptSource, prompt_sources_after},
+    telemetry::services::{
+        ingest::{cpu_pool::CpuPool, writer::IngestWriter},
+        span_store::{PromptSource, prompt_sources_after},
+    },
 };
 
 /// The worker's row in `similarity_worker`.
 const WORKER: &str = "prompts";
-/// Spans read per batch; one transaction each.
-const BATCH_SPANS: u64 = 500;
+/// Spans read per batch; one transaction each. Large, so that under heavy
+/// ingest the worker takes the database's write lock a few times a
+/// second, not hundreds.
+const BATCH_SPANS: u64 = 5_000;
+/// The nice value of the worker's CPU thread: below ingest's preparation
+/// threads (10), so that under full load ingest keeps the cores and the
+/// worker catches up afterwards.
+const WORKER_NICE: i32 = 19;
 /// How long the lease lasts without a renewal.
 const LEASE_NS: i64 = 30_000_000_000;
 /// How long a missing span id holds the cursor back.
@@ -86,21 +95,32 @@ pub async fn progress(db: &impl ConnectionTrait) -> Result<WorkerProgress> {
 /// Runs the worker until `stop`, as `owner` (unique per process).
 pub async fn run(
     db: DatabaseConnection,
+    ingest: IngestWriter,
     index: PromptIndex,
     guard: AbuseGuard,
     owner: String,
     stop: CancellationToken,
 ) {
+    let cpu = match CpuPool::named(1, "similarity", WORKER_NICE) {
+        Ok(cpu) => cpu,
+        Err(err) => {
+            tracing::error!(%err, "prompt similarity worker cannot start");
+            return;
+        }
+    };
     let mut worker = Worker {
         db,
+        cpu,
         index,
         guard,
         owner,
         gap: None,
     };
     while !stop.is_cancelled() {
+        yield_to_ingest(&ingest, &stop).await;
         let pause = match worker.step().await {
-            Ok(done) if done > 0 => continue,
+            // A full batch: more is waiting.
+            Ok(done) if done as u64 >= BATCH_SPANS => continue,
             Ok(_) => IDLE_POLL,
             Err(err) => {
                 tracing::warn!(%err, "prompt similarity worker: batch failed; retrying");
@@ -114,8 +134,25 @@ pub async fn run(
     }
 }
 
+/// Waits while ingest is at its limit (batches queue for its writer), for
+/// up to [`MOST_YIELD`]: the worker's reads and writes would take database
+/// time from ingest, and it can catch up once the load passes. Under a
+/// load that never lets up it still does a batch every [`MOST_YIELD`].
+async fn yield_to_ingest(ingest: &IngestWriter, stop: &CancellationToken) {
+    let started = tokio::time::Instant::now();
+    while ingest.is_busy() && started.elapsed() < MOST_YIELD && !stop.is_cancelled() {
+        tokio::time::sleep(YIELD_POLL).await;
+    }
+}
+
+/// The longest the worker waits for ingest before a batch.
+const MOST_YIELD: Duration = Duration::from_secs(2);
+const YIELD_POLL: Duration = Duration::from_millis(20);
+
 struct Worker {
     db: DatabaseConnection,
+    /// Where the worker's CPU work runs (decompressing, embedding).
+    cpu: CpuPool,
     /// The vectors bursts are told by.
     index: PromptIndex,
     /// The abuse patterns new prompts are checked against.
@@ -282,34 +319,36 @@ impl Worker {
         sources: Vec<PromptSource>,
     ) -> Result<(Vec<SpanPrompt>, HashMap<(Uuid, String), Vec<i8>>)> {
         let guard = self.guard.clone();
-        let prompts = tokio::task::spawn_blocking(move || {
-            // The same prompt is checked once per batch.
-            let mut checked: HashMap<(Uuid, String), Option<Flag>> = HashMap::new();
-            sources
-                .into_iter()
-                .filter_map(|source| {
-                    let input = user_input(&source.prompt()?)?;
-                    let normalized = normalize(&input);
-                    if normalized.is_empty() {
-                        return None;
-                    }
-                    let hash = prompt_hash(&normalized);
-                    let flag = checked
-                        .entry((source.org_id, hash.clone()))
-                        .or_insert_with(|| guard.check(source.org_id, &normalized))
-                        .clone();
-                    Some(SpanPrompt {
-                        hash,
-                        input: truncate(input, MAX_INPUT_BYTES),
-                        normalized,
-                        flag,
-                        source,
+        let prompts = self
+            .cpu
+            .run(move || {
+                // The same prompt is checked once per batch.
+                let mut checked: HashMap<(Uuid, String), Option<Flag>> = HashMap::new();
+                sources
+                    .into_iter()
+                    .filter_map(|source| {
+                        let input = user_input(&source.prompt()?)?;
+                        let normalized = normalize(&input);
+                        if normalized.is_empty() {
+                            return None;
+                        }
+                        let hash = prompt_hash(&normalized);
+                        let flag = checked
+                            .entry((source.org_id, hash.clone()))
+                            .or_insert_with(|| guard.check(source.org_id, &normalized))
+                            .clone();
+                        Some(SpanPrompt {
+                            hash,
+                            input: truncate(input, MAX_INPUT_BYTES),
+                            normalized,
+                            flag,
+                            source,
+                        })
                     })
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(|err| AppError::Internal(err.to_string()))?;
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|err| AppError::Internal(err.to_string()))?;
         let known = known_prompts(&self.db, &prompts).await?;
         let new: Vec<((Uuid, String), String)> = {
             let mut seen = std::collections::HashSet::new();
@@ -320,13 +359,15 @@ impl Worker {
                 .map(|(key, prompt)| (key, prompt.normalized.clone()))
                 .collect()
         };
-        let vectors = tokio::task::spawn_blocking(move || {
-            new.into_iter()
-                .map(|(key, normalized)| (key, quantize(&embed(&normalized))))
-                .collect::<HashMap<_, _>>()
-        })
-        .await
-        .map_err(|err| AppError::Internal(err.to_string()))?;
+        let vectors = self
+            .cpu
+            .run(move || {
+                new.into_iter()
+                    .map(|(key, normalized)| (key, quantize(&embed(&normalized))))
+                    .collect::<HashMap<_, _>>()
+            })
+            .await
+            .map_err(|err| AppError::Internal(err.to_string()))?;
         Ok((prompts, vectors))
     }
 }

@@ -42,11 +42,18 @@ pub enum CpuPoolError {
 }
 
 impl CpuPool {
+    /// Ingest's preparation threads.
     pub fn new(threads: usize) -> Result<Self, CpuPoolError> {
+        Self::named(threads, "ingest-prep", PREPARATION_NICE)
+    }
+
+    /// Threads named `name-<n>` at `nice` (0 the default priority, 19 the
+    /// lowest): background work below ingest uses a higher one.
+    pub fn named(threads: usize, name: &'static str, nice: i32) -> Result<Self, CpuPoolError> {
         let pool = rayon_core::ThreadPoolBuilder::new()
             .num_threads(threads.max(1))
-            .thread_name(|index| format!("ingest-prep-{index}"))
-            .start_handler(|_| lower_this_threads_priority())
+            .thread_name(move |index| format!("{name}-{index}"))
+            .start_handler(move |_| lower_this_threads_priority(nice))
             .build()
             .map_err(|err| CpuPoolError::Start(err.to_string()))?;
         Ok(Self { pool })
@@ -74,19 +81,19 @@ impl CpuPool {
 }
 
 #[cfg(target_os = "linux")]
-fn lower_this_threads_priority() {
+fn lower_this_threads_priority(nice: i32) {
     // On Linux the nice value belongs to each thread, and `who = 0` names
     // the calling one. Raising it needs no privilege; failing leaves the
     // thread at the default priority, which is only slower.
     // SAFETY: setpriority reads no memory of ours.
-    let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, PREPARATION_NICE) };
+    let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, nice) };
     if result != 0 {
         tracing::debug!(error = %std::io::Error::last_os_error(), "could not lower the preparation thread's priority");
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn lower_this_threads_priority() {}
+fn lower_this_threads_priority(_nice: i32) {}
 
 #[cfg(test)]
 mod tests {

@@ -132,6 +132,12 @@ impl IngestWriter {
         Ok((Self { queue, cpu_pool }, task))
     }
 
+    /// Whether batches wait for the writer: ingest is running at its limit,
+    /// and background work that writes to the database should wait.
+    pub fn is_busy(&self) -> bool {
+        self.queue.capacity() < self.queue.max_capacity()
+    }
+
     /// Runs ingest CPU work (decoding, normalization, compression) on the
     /// preparation threads, one job per core at a time, at a priority below
     /// the writer's (see [`CpuPool`]).
