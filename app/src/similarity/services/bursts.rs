@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::{
     abuse::{AbuseGuard, Flag, FlagReason, NEAR_DUPLICATE},
-    embed::{cosine_i8, embed, norm_i8, quantize},
+    embed::{cosine_i8, norm_i8},
     index::PromptIndex,
 };
 use crate::{error::Result, platform::services::transaction::placeholder};
@@ -23,7 +23,8 @@ pub struct BurstCandidate<'a> {
     pub end_user: &'a str,
     pub start_time_ns: i64,
     pub hash: &'a str,
-    pub normalized: &'a str,
+    /// Its prompt's byte vector.
+    pub vector: &'a [i8],
 }
 
 /// An earlier span of the same end user: when, and its prompt's vector.
@@ -66,22 +67,20 @@ pub async fn check(
         .await?;
         for position in positions {
             let candidate = &candidates[position];
-            let vector = quantize(&embed(candidate.normalized));
-            let norm = norm_i8(&vector);
+            let vector = candidate.vector;
+            let norm = norm_i8(vector);
             let since = candidate.start_time_ns - settings.burst_window_ns;
             let near: Vec<&Earlier> = earlier
                 .iter()
                 .filter(|span| span.start_time_ns >= since && span.start_time_ns <= candidate.start_time_ns)
-                .filter(|span| {
-                    cosine_i8(&vector, norm, &span.vector, norm_i8(&span.vector)) >= NEAR_DUPLICATE
-                })
+                .filter(|span| cosine_i8(vector, norm, &span.vector, norm_i8(&span.vector)) >= NEAR_DUPLICATE)
                 .collect();
             // Itself and the near-duplicates before it.
             if near.len() as i64 + 1 >= settings.burst_count {
                 let first_near = near.iter().min_by_key(|span| span.start_time_ns);
                 flags[position] = first_near.map(|span| Flag {
                     reason: FlagReason::Burst,
-                    score: cosine_i8(&vector, norm, &span.vector, norm_i8(&span.vector)),
+                    score: cosine_i8(vector, norm, &span.vector, norm_i8(&span.vector)),
                     matched_prompt_hash: span.hash.clone(),
                     pattern_id: None,
                     label: None,
@@ -90,7 +89,7 @@ pub async fn check(
             earlier.push(Earlier {
                 start_time_ns: candidate.start_time_ns,
                 hash: candidate.hash.to_owned(),
-                vector,
+                vector: vector.to_vec(),
             });
         }
     }

@@ -171,6 +171,8 @@ struct SpanPrompt {
     normalized: String,
     /// What the abuse check found.
     flag: Option<Flag>,
+    /// The byte vector, for spans that name an end user (bursts).
+    vector: Option<Vec<i8>>,
 }
 
 impl Worker {
@@ -278,7 +280,7 @@ impl Worker {
                     end_user: prompt.source.end_user.as_deref().unwrap_or_default(),
                     start_time_ns: prompt.source.start_time_ns,
                     hash: &prompt.hash,
-                    normalized: &prompt.normalized,
+                    vector: prompt.vector.as_deref().unwrap_or_default(),
                 }
             })
             .collect();
@@ -322,8 +324,9 @@ impl Worker {
         let prompts = self
             .cpu
             .run(move || {
-                // The same prompt is checked once per batch.
+                // The same prompt is checked and embedded once per batch.
                 let mut checked: HashMap<(Uuid, String), Option<Flag>> = HashMap::new();
+                let mut embedded: HashMap<String, Vec<i8>> = HashMap::new();
                 sources
                     .into_iter()
                     .filter_map(|source| {
@@ -337,11 +340,18 @@ impl Worker {
                             .entry((source.org_id, hash.clone()))
                             .or_insert_with(|| guard.check(source.org_id, &normalized))
                             .clone();
+                        let vector = source.end_user.is_some().then(|| {
+                            embedded
+                                .entry(hash.clone())
+                                .or_insert_with(|| quantize(&embed(&normalized)))
+                                .clone()
+                        });
                         Some(SpanPrompt {
                             hash,
                             input: truncate(input, MAX_INPUT_BYTES),
                             normalized,
                             flag,
+                            vector,
                             source,
                         })
                     })
