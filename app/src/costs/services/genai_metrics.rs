@@ -22,8 +22,9 @@ pub mod histograms;
 pub use histograms::{Distribution, ExplicitBuckets, HistogramPoint, deltas};
 
 use crate::{
-    costs::services::usage::{self, UsageRequest, placeholder},
+    costs::services::usage::{self, UsageRequest},
     error::Result,
+    platform::services::transaction::placeholder,
     telemetry::services::ingest::usage::{HOUR_NS, RollupPeriod},
 };
 

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use entity::api_token;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, QueryFilter, QueryResult,
-    QuerySelect, Statement, Value,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryResult, QuerySelect,
+    Statement, Value,
 };
 use uuid::Uuid;
 
@@ -18,6 +18,7 @@ mod periods;
 use crate::{
     costs::types::{UsageFigures, UsageQuery, UsageReport, UsageRow},
     error::{AppError, Result},
+    platform::services::transaction::placeholder,
     telemetry::services::{
         ingest::usage::{
             COUNTER_COLUMNS, DAY_NS, HOUR_NS, LATENCY_BUCKETS, RollupPeriod, UsageCounters, hour_of,
@@ -213,13 +214,6 @@ pub struct UsageGroup {
     /// Values of the request's `group_by` dimensions, in that order.
     pub values: Vec<String>,
     pub counters: UsageCounters,
-}
-
-pub(crate) fn placeholder(backend: DatabaseBackend, number: usize) -> String {
-    match backend {
-        DatabaseBackend::Postgres => format!("${number}"),
-        _ => "?".to_owned(),
-    }
 }
 
 pub(crate) use periods::{bucket_starts, parts};

@@ -79,6 +79,14 @@ pub fn placeholder(backend: DatabaseBackend, number: usize) -> String {
     }
 }
 
+/// `count` parameters numbered from `first`, comma-separated: an `IN (…)` list.
+pub fn placeholder_list(backend: DatabaseBackend, first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|number| placeholder(backend, number))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `(…), (…)` with `rows` groups of `columns` parameters in the backend's style.
 pub fn value_groups(backend: DatabaseBackend, rows: usize, columns: usize) -> String {
     let mut sql = String::with_capacity(rows * columns * 5);

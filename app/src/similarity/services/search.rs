@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     error::{AppError, Result},
-    platform::services::transaction::placeholder,
+    platform::services::transaction::{placeholder, placeholder_list},
     similarity::types::{EmbeddingProgress, SimilarPrompt, SimilarityResults, SimilaritySearch},
     telemetry::services::span_store::{get_span, parse_time},
 };
@@ -146,13 +146,10 @@ async fn read_prompts(
     }
     let backend = db.get_database_backend();
     let values: Vec<Value> = ids.iter().map(|id| Value::from(*id)).collect();
-    let list: Vec<String> = (0..ids.len())
-        .map(|index| placeholder(backend, index + 1))
-        .collect();
     let sql = format!(
         "SELECT id, org_id, prompt_hash, text, span_count, first_seen_ns, last_seen_ns, cost_nanos, example_trace_id, \
          example_span_id FROM prompts WHERE id IN ({})",
-        list.join(", ")
+        placeholder_list(backend, 1, ids.len())
     );
     let rows = db
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))

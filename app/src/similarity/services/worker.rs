@@ -29,7 +29,7 @@ use crate::{
     error::{AppError, Result},
     platform::services::{
         now_ns,
-        transaction::{placeholder, value_groups},
+        transaction::{placeholder, placeholder_list, value_groups},
     },
     telemetry::services::{
         ingest::{cpu_pool::CpuPool, writer::IngestWriter},
@@ -330,12 +330,13 @@ impl Worker {
                 sources
                     .into_iter()
                     .filter_map(|source| {
-                        let input = user_input(&source.prompt()?)?;
+                        let mut input = user_input(&source.prompt()?)?;
                         let normalized = normalize(&input);
                         if normalized.is_empty() {
                             return None;
                         }
                         let hash = prompt_hash(&normalized);
+                        input.truncate(input.floor_char_boundary(MAX_INPUT_BYTES));
                         let flag = checked
                             .entry((source.org_id, hash.clone()))
                             .or_insert_with(|| guard.check(source.org_id, &normalized))
@@ -348,7 +349,7 @@ impl Worker {
                         });
                         Some(SpanPrompt {
                             hash,
-                            input: truncate(input, MAX_INPUT_BYTES),
+                            input,
                             normalized,
                             flag,
                             vector,
@@ -382,18 +383,6 @@ impl Worker {
     }
 }
 
-/// `text` cut to at most `bytes` on a character boundary.
-fn truncate(mut text: String, bytes: usize) -> String {
-    if text.len() > bytes {
-        let mut end = bytes;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
-    text
-}
-
 /// The (organization, hash) pairs among `prompts` that already have a
 /// vector of the local embedder.
 async fn known_prompts(
@@ -411,15 +400,12 @@ async fn known_prompts(
         hashes.dedup();
         let mut values: Vec<Value> = vec![org_id.into(), HASH_EMBEDDER.into()];
         values.extend(hashes.iter().map(|hash| Value::from(*hash)));
-        let list: Vec<String> = (0..hashes.len())
-            .map(|index| placeholder(backend, index + 3))
-            .collect();
         let sql = format!(
             "SELECT p.prompt_hash FROM prompts p JOIN prompt_vectors v ON v.prompt_id = p.id AND v.embedder = {} \
              WHERE p.org_id = {} AND p.prompt_hash IN ({})",
             placeholder(backend, 2),
             placeholder(backend, 1),
-            list.join(", ")
+            placeholder_list(backend, 3, hashes.len())
         );
         for row in db
             .query_all_raw(Statement::from_sql_and_values(backend, sql, values))

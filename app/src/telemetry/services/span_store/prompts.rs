@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     error::Result,
-    platform::services::transaction::{WriteTransaction, placeholder},
+    platform::services::transaction::{WriteTransaction, placeholder, placeholder_list},
     telemetry::services::span::{genai, marks::ContentCapture, payload},
 };
 
@@ -106,13 +106,10 @@ pub(super) async fn recount_prompts(
     for chunk in prompt_ids.chunks(500) {
         let mut values: Vec<Value> = vec![org_id.into()];
         values.extend(chunk.iter().map(|id| Value::from(*id)));
-        let list: Vec<String> = (0..chunk.len())
-            .map(|index| placeholder(backend, index + 2))
-            .collect();
         let chosen = format!(
             "org_id = {} AND id IN ({})",
             placeholder(backend, 1),
-            list.join(", ")
+            placeholder_list(backend, 2, chunk.len())
         );
         let sum = match backend {
             DatabaseBackend::Postgres => "CAST(COALESCE(SUM(COALESCE(s.cost_nanos, 0)), 0) AS BIGINT)",
