@@ -55,6 +55,11 @@ pub async fn search(
         .unwrap_or(i64::MAX);
     let query = query_text(db, org_id, search).await?;
     let vector = quantize(&embed(&normalize(&query)));
+    // Read before the scan, so that the progress reported never claims
+    // prompts the scan did not see (the index grows while it runs).
+    let progress = worker::progress(db).await?;
+    let index_ready = index.is_ready();
+    let indexed_prompts = index.len(org_id) as i64;
     let scanned = index.clone();
     // A large organization's scan takes milliseconds of CPU: off the async threads.
     let hits = tokio::task::spawn_blocking(move || {
@@ -82,14 +87,13 @@ pub async fn search(
             .then_with(|| a.prompt_hash.cmp(&b.prompt_hash))
     });
     prompts.truncate(k as usize);
-    let progress = worker::progress(db).await?;
     Ok(SimilarityResults {
         prompts,
         embedder: HASH_EMBEDDER.to_owned(),
-        index_ready: index.is_ready(),
+        index_ready,
         progress: EmbeddingProgress {
             spans_behind: (progress.newest_span - progress.position).max(0),
-            indexed_prompts: index.len(org_id) as i64,
+            indexed_prompts,
         },
     })
 }
