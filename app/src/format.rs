@@ -1,20 +1,36 @@
 //! How numbers read on screen: durations, money, token counts and times.
 //! The same on the server and in the browser, so hydration matches.
 
+/// `value` with `decimals` digits after the point (rounded half away from
+/// zero). Written with integers: the standard library's fixed-precision
+/// float formatting weighs some 10 KB in the browser bundle.
+pub fn fixed(value: f64, decimals: u32) -> String {
+    let scale = 10u64.pow(decimals);
+    // Saturating: a non-finite or huge value reads as the largest one.
+    let scaled = (value * scale as f64).round() as i64;
+    let sign = if scaled < 0 { "-" } else { "" };
+    let (whole, fraction) = (scaled.unsigned_abs() / scale, scaled.unsigned_abs() % scale);
+    if decimals == 0 {
+        format!("{sign}{whole}")
+    } else {
+        format!("{sign}{whole}.{fraction:0width$}", width = decimals as usize)
+    }
+}
+
 /// `850 µs`, `12.3 ms`, `1.25 s`, `2 m 05 s`.
 pub fn duration(nanos: i64) -> String {
     let nanos = nanos.max(0) as f64;
     if nanos < 1e6 {
-        format!("{:.0} µs", nanos / 1e3)
+        format!("{} µs", fixed(nanos / 1e3, 0))
     } else if nanos < 1e9 {
         let ms = nanos / 1e6;
         if ms < 10.0 {
-            format!("{ms:.1} ms")
+            format!("{} ms", fixed(ms, 1))
         } else {
-            format!("{ms:.0} ms")
+            format!("{} ms", fixed(ms, 0))
         }
     } else if nanos < 60e9 {
-        format!("{:.2} s", nanos / 1e9)
+        format!("{} s", fixed(nanos / 1e9, 2))
     } else {
         let seconds = (nanos / 1e9).round() as i64;
         format!("{} m {:02} s", seconds / 60, seconds % 60)
@@ -31,9 +47,9 @@ pub fn cost(nanos: Option<i64>) -> String {
             if dollars == 0.0 {
                 "$0".to_owned()
             } else if dollars < 0.01 {
-                format!("${dollars:.4}")
+                format!("${}", fixed(dollars, 4))
             } else {
-                format!("${dollars:.2}")
+                format!("${}", fixed(dollars, 2))
             }
         }
     }
@@ -146,6 +162,11 @@ mod tests {
         assert_eq!(cost(None), "—");
         assert_eq!(cost(Some(3_500_000)), "$0.0035");
         assert_eq!(cost(Some(12_400_000_000)), "$12.40");
+        assert_eq!(fixed(-2.345, 1), "-2.3");
+        assert_eq!(fixed(-0.04, 1), "0.0", "no negative zero");
+        assert_eq!(fixed(99.996, 2), "100.00");
+        assert_eq!(fixed(7.0, 0), "7");
+        assert_eq!(fixed(0.05, 3), "0.050");
         assert_eq!(count(1_234_567), "1,234,567");
         assert_eq!(count(-1000), "-1,000");
         assert_eq!(count(12), "12");

@@ -101,6 +101,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("traces"), ParamSegment("trace_id")) view=pages::trace::TracePage />
                     <Route path=StaticSegment("costs") view=pages::costs::CostsPage />
                     <Route path=(StaticSegment("costs"), StaticSegment("prices")) view=pages::prices::PricesPage />
+                    <Route path=StaticSegment("similarity") view=pages::similarity::SimilarityPage />
                     <Route path=StaticSegment("policies") view=sections::PoliciesPage />
                     <Route path=StaticSegment("settings") view=SettingsPage />
                     <Route path=(StaticSegment("settings"), StaticSegment("tokens")) view=TokensPage />

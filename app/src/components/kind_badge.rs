@@ -59,6 +59,14 @@ pub fn KindBadge(#[prop(into)] kind: String) -> impl IntoView {
     }
 }
 
+/// The mark of a span whose prompt the similarity checks flagged.
+pub fn flagged_badge() -> impl IntoView {
+    view! {
+        <span class="badge badge-danger flagged-badge" data-testid="flagged-badge"
+            title="Flagged: near an abuse pattern, or one of a burst of near-duplicates">"flagged"</span>
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,5 +15,6 @@ pub mod otlp_snippets;
 pub mod send_traces;
 pub mod server_form;
 pub mod session;
+pub mod similar_prompts;
 pub mod skeleton;
 pub mod theme_toggle;

@@ -2,6 +2,8 @@
 //! prices (built in and per organization), cost recomputes and the GenAI
 //! metrics.
 
+#[cfg(feature = "ssr")]
+pub mod fragments;
 pub mod server_fns;
 #[cfg(feature = "ssr")]
 pub mod services;

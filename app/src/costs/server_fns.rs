@@ -37,8 +37,23 @@ pub async fn load_cost_dashboard(
 
 #[server]
 pub async fn load_prices_page(org_id: Uuid) -> Result<PricesPage, ApiError> {
+    use crate::costs::{fragments, types::PricesPageData};
+
     let (state, _, user) = crate::server_context::signed_in().await?;
-    Ok(crate::costs::services::prices::page(&state.db, org_id, user.id).await?)
+    let PricesPageData {
+        prices,
+        jobs,
+        audit,
+        can_edit,
+    } = crate::costs::services::prices::page(&state.db, org_id, user.id).await?;
+    let zone = crate::server_context::display_zone(&user).await;
+    Ok(PricesPage {
+        overrides: prices.overrides,
+        builtin_html: fragments::builtin_table(prices.builtin),
+        jobs,
+        audit_html: fragments::audit_list(audit, &zone),
+        can_edit,
+    })
 }
 
 /// Adds a price (`id` empty) or changes one, from the Prices page's form.

@@ -348,9 +348,20 @@ pub struct RecomputeRequest {
     pub until: String,
 }
 
-/// Everything the Prices page shows.
+/// Everything the Prices page shows; its read-only tables as HTML the
+/// server rendered (`costs::fragments`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PricesPage {
+    pub overrides: Vec<PriceOverride>,
+    pub builtin_html: String,
+    pub jobs: Vec<RecomputeJob>,
+    pub audit_html: String,
+    pub can_edit: bool,
+}
+
+/// What the Prices page's server function renders [`PricesPage`] from.
+#[cfg(feature = "ssr")]
+pub struct PricesPageData {
     pub prices: PriceList,
     pub jobs: Vec<RecomputeJob>,
     pub audit: Vec<crate::platform::types::AuditEntry>,

@@ -175,7 +175,7 @@ fn Stat(
         } else {
             "="
         };
-        format!("{arrow} {:.0}% vs previous period", percent.abs())
+        format!("{arrow} {}% vs previous period", format::fixed(percent.abs(), 0))
     });
     view! {
         <div class="stat card" data-testid=testid>
@@ -194,7 +194,7 @@ fn Headline(totals: UsageFigures, previous: UsageFigures) -> impl IntoView {
         .map_or_else(|| "—".to_owned(), |ms| format::duration((ms * 1e6) as i64));
     let error_rate = totals
         .error_rate()
-        .map_or_else(|| "—".to_owned(), |rate| format!("{:.1}%", rate * 100.0));
+        .map_or_else(|| "—".to_owned(), |rate| format!("{}%", format::fixed(rate * 100.0, 1)));
     view! {
         <section class="stat-grid" aria-label="Totals">
             <Stat label="Total cost" value=format::cost(Some(totals.cost_nanos)) testid="total-cost"

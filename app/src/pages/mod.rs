@@ -9,6 +9,7 @@ pub mod not_found;
 pub mod prices;
 pub mod sections;
 pub mod settings;
+pub mod similarity;
 pub mod spans;
 pub mod tokens;
 pub mod trace;

@@ -12,11 +12,10 @@ use crate::{
     components::{form_status::action_error, session::RequireUser},
     costs::{
         server_fns::{DeletePrice, SavePrice, StartRecompute, load_prices_page},
-        types::{BuiltinPrice, PriceOverride, PricesPage as PricesData, RecomputeJob},
+        types::{PriceOverride, PricesPage as PricesData, RecomputeJob},
     },
     format,
     format::parse_utc_rfc3339,
-    platform::types::AuditEntry,
     time_zone::use_display_zone,
 };
 
@@ -96,9 +95,10 @@ fn PricesView(
     start: ServerAction<StartRecompute>,
 ) -> impl IntoView {
     let PricesData {
-        prices,
+        overrides,
+        builtin_html,
         jobs,
-        audit,
+        audit_html,
         can_edit,
     } = data;
     let params = use_query_map();
@@ -106,12 +106,12 @@ fn PricesView(
         .read_untracked()
         .get("edit")
         .and_then(|id| id.parse::<i64>().ok());
-    let editing = editing_id.and_then(|id| prices.overrides.iter().find(|price| price.id == id).cloned());
+    let editing = editing_id.and_then(|id| overrides.iter().find(|price| price.id == id).cloned());
     view! {
         <section class="card" aria-labelledby="overrides-heading">
             <h2 id="overrides-heading">"Your prices"</h2>
             {action_error(delete.value())}
-            <OverridesTable overrides=prices.overrides org_id can_edit delete />
+            <OverridesTable overrides org_id can_edit delete />
         </section>
         <Show when=move || can_edit>
             <PriceForm org_id editing=editing.clone() save />
@@ -138,11 +138,12 @@ fn PricesView(
         <section class="card" aria-labelledby="builtin-heading">
             <h2 id="builtin-heading">"Built-in prices"</h2>
             <p class="muted">"USD per million tokens, from public price lists; the source and date of each row are given."</p>
-            <BuiltinTable prices=prices.builtin />
+            <BuiltinFilter />
+            <div inner_html=builtin_html></div>
         </section>
         <section class="card" aria-labelledby="activity-heading">
             <h2 id="activity-heading">"Activity"</h2>
-            <AuditList entries=audit />
+            <div inner_html=audit_html></div>
         </section>
     }
 }
@@ -327,7 +328,7 @@ fn JobsTable(jobs: Vec<RecomputeJob>) -> impl IntoView {
                 </tr></thead>
                 <tbody>
                     {jobs.into_iter().map(|job| {
-                        let percent = (job.progress * 100.0).round();
+                        let percent = format::fixed(job.progress * 100.0, 0);
                         view! {
                             <tr>
                                 <td>{effective(&job.since)} " – " {effective(&job.until)}</td>
@@ -336,7 +337,7 @@ fn JobsTable(jobs: Vec<RecomputeJob>) -> impl IntoView {
                                     {job.error.clone().map(|error| view! { <span class="inline-error">" " {error}</span> })}
                                 </td>
                                 <td>
-                                    <progress max="100" value=percent.to_string() aria-label="progress"></progress>
+                                    <progress max="100" value=percent.clone() aria-label="progress"></progress>
                                     " " {format!("{percent}%")}
                                 </td>
                                 <td class="num">{format::count(job.scanned_spans)}</td>
@@ -365,68 +366,35 @@ fn signed_cost(nanos: i64) -> String {
     format!("{sign}{}", format::cost(Some(nanos.saturating_abs())))
 }
 
+/// Filters the built-in table (rendered on the server) as one types: a
+/// style rule hides the rows whose model and provider do not contain the
+/// text.
 #[component]
-fn BuiltinTable(prices: Vec<BuiltinPrice>) -> impl IntoView {
+fn BuiltinFilter() -> impl IntoView {
     let filter = RwSignal::new(String::new());
-    let shown = move |price: &BuiltinPrice| {
-        let needle = filter.get().trim().to_ascii_lowercase();
-        needle.is_empty()
-            || price.model.contains(&needle)
-            || price.provider.to_ascii_lowercase().contains(&needle)
+    let rule = move || {
+        // Only characters a model or provider name has: the text goes into a CSS selector.
+        let needle: String = filter
+            .get()
+            .trim()
+            .to_ascii_lowercase()
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ' | '/' | ':'))
+            .collect();
+        if needle.is_empty() {
+            String::new()
+        } else {
+            format!(r#"[data-testid="builtin-prices"] tbody tr:not([data-match*="{needle}"]) {{ display: none; }}"#)
+        }
     };
     view! {
+        <style>{rule}</style>
         <label class="filter">
             "Filter "
             <input class="input" type="search" placeholder="model or provider" prop:value=filter
                 on:input=move |event| filter.set(event_target_value(&event)) />
         </label>
-        <div class="table-scroll">
-            <table class="table prices-table" data-testid="builtin-prices">
-                <thead><tr>
-                    <th>"Provider"</th><th>"Model"</th>
-                    <th class="num">"Input"</th><th class="num">"Output"</th>
-                    <th class="num">"Cache read"</th><th class="num">"Cache write"</th><th class="num">"Reasoning"</th>
-                    <th>"Source"</th><th>"Date"</th>
-                </tr></thead>
-                <tbody>
-                    {prices.into_iter().map(|price| {
-                        let row = price.clone();
-                        view! {
-                            <tr class:hidden=move || !shown(&row)>
-                                <td>{price.provider}</td>
-                                <td><code>{price.model}</code></td>
-                                <td class="num">{price.input_usd_per_mtok}</td>
-                                <td class="num">{price.output_usd_per_mtok}</td>
-                                <td class="num">{optional_price(&price.cache_read_usd_per_mtok)}</td>
-                                <td class="num">{optional_price(&price.cache_write_usd_per_mtok)}</td>
-                                <td class="num">{optional_price(&price.reasoning_usd_per_mtok)}</td>
-                                <td class="muted source">{price.source}</td>
-                                <td class="muted nowrap">{price.date}</td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
     }
-}
-
-#[component]
-fn AuditList(entries: Vec<AuditEntry>) -> impl IntoView {
-    if entries.is_empty() {
-        return view! { <p class="muted">"No changes yet."</p> }.into_any();
-    }
-    view! {
-        <ol class="audit-log" data-testid="audit-log">
-            {entries.into_iter().map(|entry| view! {
-                <li>
-                    <time class="muted" datetime=entry.at.clone()>{effective(&entry.at)}</time>
-                    " " <strong>{entry.actor}</strong> " " {entry.summary}
-                </li>
-            }).collect_view()}
-        </ol>
-    }
-    .into_any()
 }
 
 #[cfg(test)]

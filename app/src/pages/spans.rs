@@ -15,7 +15,7 @@ use crate::{
     components::{
         demo_data::RunDemoButton,
         keyboard_navigation::keyboard_navigation,
-        kind_badge::{KINDS, KindBadge},
+        kind_badge::{flagged_badge, KINDS, KindBadge},
         list_filters::{TimeRangeFields, custom_window, list_href, param, params_all},
         live_tail::live_tail,
         send_traces::SendTracesCard,
@@ -385,7 +385,7 @@ fn span_row(span: SpanSummary, params: Memo<ParamsMap>, selected: RwSignal<Optio
         <tr class:row-error=error class:row-selected=move || selected.with(|selected| selected.as_deref() == Some(key.as_str()))
             data-kind=span.llm_kind.clone()>
             <td class="mono nowrap"><A href=href.clone()>{use_display_zone().timestamp(span.start_time_ns)}</A></td>
-            <td><KindBadge kind=span.llm_kind.clone() /></td>
+            <td><KindBadge kind=span.llm_kind.clone() />{span.flagged.then(flagged_badge)}</td>
             <td class="span-title">
                 {match title {
                     Some((filter, value)) => {

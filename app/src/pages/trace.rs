@@ -15,8 +15,9 @@ use crate::{
     components::{
         copy_button::CopyButton,
         diff_view::DiffView,
-        kind_badge::KindBadge,
+        kind_badge::{flagged_badge, KindBadge},
         session::{RequireUser, use_session},
+        similar_prompts::SimilarPrompts,
     },
     error::ApiError,
     format,
@@ -41,7 +42,7 @@ pub fn TracePage() -> impl IntoView {
     view! {
         <Title text="Trace" />
         <RequireUser children=move |_, org| match org {
-            Some(_) => view! { <TraceView trace /> }.into_any(),
+            Some(org) => view! { <TraceView trace org_id=org.id /> }.into_any(),
             None => view! { <p class="muted">"Join or create an organization first."</p> }.into_any(),
         } />
     }
@@ -119,13 +120,13 @@ fn tree_order(spans: &[SpanView]) -> Vec<(usize, usize)> {
 }
 
 #[component]
-fn TraceView(trace: Resource<Option<Result<TraceDetail, ApiError>>>) -> impl IntoView {
+fn TraceView(trace: Resource<Option<Result<TraceDetail, ApiError>>>, org_id: uuid::Uuid) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <div class="skeleton skeleton-block" aria-busy="true"></div> }>
             {move || Suspend::new(async move {
                 match trace.await {
                     None => ().into_any(),
-                    Some(Ok(trace)) => view! { <TraceBody trace /> }.into_any(),
+                    Some(Ok(trace)) => view! { <TraceBody trace org_id /> }.into_any(),
                     Some(Err(err)) => view! {
                         <header class="page-header"><h1>"Trace"</h1></header>
                         <p class="inline-error" role="alert">{err.message}</p>
@@ -139,7 +140,7 @@ fn TraceView(trace: Resource<Option<Result<TraceDetail, ApiError>>>) -> impl Int
 }
 
 #[component]
-fn TraceBody(trace: TraceDetail) -> impl IntoView {
+fn TraceBody(trace: TraceDetail, org_id: uuid::Uuid) -> impl IntoView {
     let query = use_query_map();
     let summary = trace.trace.clone();
     let trace_id = summary.trace_id.clone();
@@ -227,11 +228,12 @@ fn TraceBody(trace: TraceDetail) -> impl IntoView {
                             <span class="waterfall-label">
                                 <KindBadge kind=span.summary.llm_kind.clone() />
                                 <span class="waterfall-name" title=span.summary.name.clone()>{span.summary.name.clone()}</span>
+                                {span.summary.flagged.then(flagged_badge)}
                                 {move || is_collapsed().then(|| view! { <span class="folded-count">{format!("+{descendants}")}</span> })}
                             </span>
                             <span class="waterfall-track">
                                 <span class="waterfall-bar" class:bar-error=error
-                                    style=format!("left: {left:.3}%; width: {:.3}%", width.min(100.0 - left.min(99.6)))></span>
+                                    style=format!("left: {}%; width: {}%", format::fixed(left, 3), format::fixed(width.min(100.0 - left.min(99.6)), 3))></span>
                             </span>
                             <span class="waterfall-duration mono">{format::duration(span.summary.duration_ns)}</span>
                         </A>
@@ -240,7 +242,7 @@ fn TraceBody(trace: TraceDetail) -> impl IntoView {
                 }).collect_view()}
             </section>
             <section class="span-detail" aria-label="Selected span" data-testid="span-detail">
-                {move || selected().map(|index| spans.with_value(|spans| view! { <SpanDetail span=spans[index].clone() /> }))}
+                {move || selected().map(|index| spans.with_value(|spans| view! { <SpanDetail span=spans[index].clone() org_id /> }))}
             </section>
         </div>
         </div>
@@ -266,7 +268,7 @@ fn diff_truncation(details: &serde_json::Value) -> Option<(usize, String)> {
 }
 
 #[component]
-fn SpanDetail(span: SpanView) -> impl IntoView {
+fn SpanDetail(span: SpanView, org_id: uuid::Uuid) -> impl IntoView {
     let details = span.details.clone();
     let truncated_diff = diff_truncation(&details);
     let redactions = details["policy"]["redactions"]
@@ -286,7 +288,7 @@ fn SpanDetail(span: SpanView) -> impl IntoView {
     };
     let parameters = details["parameters"].as_object().cloned().unwrap_or_default();
     view! {
-        <h2 class="span-detail-title"><KindBadge kind=span.summary.llm_kind.clone() /> " " {span.summary.name.clone()}</h2>
+        <h2 class="span-detail-title"><KindBadge kind=span.summary.llm_kind.clone() /> " " {span.summary.name.clone()} {span.summary.flagged.then(flagged_badge)}</h2>
         <dl class="facts">
             <dt>"Trace id"</dt><dd class="mono">{span.summary.trace_id.clone()} <CopyButton value=span.summary.trace_id.clone() label="trace id" /></dd>
             <dt>"Span id"</dt><dd class="mono">{span.summary.span_id.clone()} <CopyButton value=span.summary.span_id.clone() label="span id" /></dd>
@@ -318,6 +320,9 @@ fn SpanDetail(span: SpanView) -> impl IntoView {
             {redactions.map(|text| view! { <dt>"Redacted"</dt><dd><span class="badge badge-warning">{text}</span></dd> })}
         </dl>
         {span.prompt.clone().map(|prompt| view! { <h3>"Prompt"</h3><Conversation text=prompt /> })}
+        {(span.summary.llm_kind == "request" && span.prompt.is_some()).then(|| view! {
+            <SimilarPrompts org_id trace_id=span.summary.trace_id.clone() span_id=span.summary.span_id.clone() />
+        })}
         {span.completion.clone().map(|completion| view! { <h3>"Completion"</h3><Conversation text=completion /> })}
         {span.tool_arguments.clone().map(|arguments| view! { <h3>"Tool arguments"</h3><pre class="code-block">{pretty_json(&arguments)}</pre> })}
         {span.tool_result.clone().map(|result| view! { <h3>"Tool result"</h3><pre class="code-block">{pretty_json(&result)}</pre> })}

@@ -2,5 +2,8 @@
 //! similar-prompt search, near-duplicate clusters and abuse detection.
 
 #[cfg(feature = "ssr")]
+pub mod fragments;
+#[cfg(feature = "ssr")]
 pub mod services;
+pub mod server_fns;
 pub mod types;

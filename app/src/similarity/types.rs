@@ -191,3 +191,62 @@ pub struct SimilarityLogPage {
     pub logs: Vec<SimilarityLog>,
     pub next_cursor: Option<String>,
 }
+
+/// `GET /api/v1/similarity/clusters`: the near-duplicate prompts of a time
+/// range, grouped, costliest (or most sent) first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams), into_params(parameter_in = Query))]
+pub struct ClusterQuery {
+    /// Start of the range (RFC 3339, a UTC date and time, or Unix ns). Default: 7 days before `until`.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::time))]
+    pub since: Option<String>,
+    /// End of the range, exclusive (default: now).
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::time))]
+    pub until: Option<String>,
+    /// `cost` (default) or `count`: what ranks the clusters.
+    #[cfg_attr(feature = "ssr", param(pattern = "^(cost|count)?$"))]
+    pub sort: Option<String>,
+    /// Clusters returned (1 to 100; default 20).
+    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 100))]
+    pub limit: Option<u64>,
+}
+
+/// Prompts near enough to one another to be the same request reworded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PromptCluster {
+    /// The cluster's costliest (or most sent) prompt, as first sent: what it reads like.
+    pub text: String,
+    pub prompt_hash: String,
+    /// A span that sent it.
+    pub example_trace_id: String,
+    pub example_span_id: String,
+    /// Distinct prompts in the cluster.
+    pub prompts: i64,
+    /// Request spans in the range that sent one of them.
+    pub span_count: i64,
+    /// What those spans cost, in nano-dollars.
+    pub cost_nanos: i64,
+    /// The services that sent them (up to 10, by name).
+    pub services: Vec<String>,
+    /// Distinct end users (or sessions) that sent them.
+    pub end_users: i64,
+    /// The lowest similarity of a member to the representative prompt.
+    pub min_score: f32,
+}
+
+/// The near-duplicate clusters of a time range.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct PromptClusters {
+    /// Clusters of two prompts or more, ranked.
+    pub clusters: Vec<PromptCluster>,
+    /// Distinct prompts sent in the range.
+    pub prompts_in_range: i64,
+    /// Of which the costliest (or most sent) were grouped (at most 2,000).
+    pub prompts_grouped: i64,
+    /// How similar two prompts are at least to share a cluster.
+    pub threshold: f32,
+    pub progress: EmbeddingProgress,
+}
+

@@ -89,6 +89,10 @@ pub struct SpanSummary {
     pub unpriced: bool,
     pub session_id: Option<String>,
     pub end_user_id: Option<String>,
+    /// The similarity checks flagged its prompt: near an abuse pattern, or
+    /// one of a burst of near-duplicates from one end user.
+    #[serde(default)]
+    pub flagged: bool,
 }
 
 /// A page of spans, newest first.

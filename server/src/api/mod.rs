@@ -58,6 +58,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(prices::get_recompute))
         .routes(routes!(demo::get, demo::add, demo::remove))
         .routes(routes!(similarity::search))
+        .routes(routes!(similarity::list_clusters))
         .routes(routes!(similarity::list_patterns, similarity::add_pattern))
         .routes(routes!(similarity::remove_pattern))
         .routes(routes!(similarity::update_settings))

@@ -4,9 +4,9 @@
 use app::{
     error::Result,
     similarity::{
-        services::{logs, patterns, search},
+        services::{clusters, logs, patterns, search},
         types::{
-            AbusePattern, AbusePatternInput, AbusePatternList, SimilarityLogPage, SimilarityLogQuery,
+            AbusePattern, AbusePatternInput, AbusePatternList, ClusterQuery, PromptClusters, SimilarityLogPage, SimilarityLogQuery,
             SimilarityResults, SimilaritySearch, SimilaritySettings,
         },
     },
@@ -49,6 +49,30 @@ pub async fn search(
     let org_id = org_for(&state, &caller, org.org).await?;
     Ok(Json(
         search::search(&state.db, &state.prompts, org_id, &request).await?,
+    ))
+}
+
+/// The near-duplicate prompts of a time range, grouped: prompts that are
+/// the same request reworded (similarity at least `threshold` to the
+/// cluster's representative, its costliest or most sent prompt), each
+/// cluster with its distinct prompts, request spans, cost, services and
+/// end users in the range, costliest (`sort=cost`) or most sent
+/// (`sort=count`) first. Only clusters of two prompts or more.
+#[utoipa::path(
+    get, path = "/similarity/clusters", operation_id = "list_prompt_clusters", tag = "similarity",
+    params(OrgQuery, ClusterQuery),
+    responses((status = 200, body = PromptClusters), ApiErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub async fn list_clusters(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(org): ApiQuery<OrgQuery>,
+    ApiQuery(query): ApiQuery<ClusterQuery>,
+) -> Result<Json<PromptClusters>> {
+    let org_id = org_for(&state, &caller, org.org).await?;
+    Ok(Json(
+        clusters::clusters(&state.db, &state.prompts, org_id, &query).await?,
     ))
 }
 

@@ -18,6 +18,7 @@ on_every_backend!(
     two_replicas_record_each_span_once,
     abuse_patterns_flag_variants_and_are_kept_to_admins_of_the_organization,
     a_burst_of_near_duplicates_from_one_end_user_is_flagged,
+    near_duplicate_clusters_are_ranked_by_cost_and_by_count,
 );
 
 const T0: i64 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
@@ -430,6 +431,7 @@ async fn abuse_patterns_flag_variants_and_are_kept_to_admins_of_the_organization
         .map(|span| &span["span_id"])
         .collect();
     assert_eq!(flagged_ids, [&json!(span_id(2))]);
+    assert_eq!(flagged["spans"][0]["flagged"], true, "the span says so itself");
     let others = common::get_json(
         &server,
         &token,
@@ -437,6 +439,18 @@ async fn abuse_patterns_flag_variants_and_are_kept_to_admins_of_the_organization
     )
     .await;
     assert_eq!(others["spans"][0]["span_id"], span_id(3));
+    assert_eq!(others["spans"][0]["flagged"], false);
+    let trace = common::get_json(&server, &token, &format!("/api/v1/traces/{}", trace_id(2))).await;
+    let marks: Vec<(&Value, &Value)> = trace["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|span| (&span["span_id"], &span["flagged"]))
+        .collect();
+    assert_eq!(
+        marks,
+        [(&json!(span_id(2)), &json!(true)), (&json!(span_id(3)), &json!(false))]
+    );
     let logs = common::get_json(&server, &token, &format!("/api/v1/similarity-logs?since={T0}")).await;
     let logs = logs["logs"].as_array().unwrap();
     assert_eq!(logs.len(), 1, "{logs:?}");
@@ -632,5 +646,92 @@ async fn a_burst_of_near_duplicates_from_one_end_user_is_flagged(backend: Backen
     )
     .await;
     assert!(by_user["logs"].as_array().unwrap().is_empty());
+    server.stop().await;
+}
+
+/// A request span of `service`'s `user` saying `text`, with `input_tokens`.
+fn costed_request(number: usize, start: i64, user: &str, text: &str, input_tokens: i64) -> Value {
+    let mut span = request_from(number, start, user, text);
+    for attribute in span["attributes"].as_array_mut().unwrap() {
+        if attribute["key"] == "gen_ai.usage.input_tokens" {
+            attribute["value"] = json!({"intValue": input_tokens.to_string()});
+        }
+    }
+    span
+}
+
+const INVOICE: &str = "Summarize the attached invoice and list every line item with its amount and tax rate.";
+const INVOICE_POLITE: &str = "Please summarize the attached invoice and list every line item with its amount and tax rate.";
+const INVOICE_TERSE: &str = "Summarize the attached invoice and list every line item with its amount and tax rate now.";
+const GREETING: &str = "Write a short friendly greeting for new customers of our bakery in Lisbon.";
+const GREETING_AGAIN: &str = "Write a short friendly greeting for new customers of our bakery in Lisbon please.";
+
+async fn near_duplicate_clusters_are_ranked_by_cost_and_by_count(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+    let (_, other_token) = tenant(&server, "bob@example.com", &["ingest", "read"]).await;
+    let hour = 3_600 * SECOND;
+    // Invoices: 3 spans, dear (20,000 input tokens each), from two services.
+    // Greetings: 5 spans, cheap (100 tokens), from one. A singleton, and an
+    // invoice sent long before the range.
+    let agent = vec![
+        costed_request(1, T0, "u1", INVOICE, 20_000),
+        costed_request(2, T0 + SECOND, "u2", INVOICE_POLITE, 20_000),
+        costed_request(3, T0 + 2 * SECOND, "u1", GREETING, 100),
+        costed_request(4, T0 + 3 * SECOND, "u1", GREETING, 100),
+        costed_request(5, T0 + 4 * SECOND, "u2", GREETING_AGAIN, 100),
+        costed_request(6, T0 + 5 * SECOND, "u3", GREETING_AGAIN, 100),
+        costed_request(7, T0 + 6 * SECOND, "u3", GREETING, 100),
+        costed_request(8, T0 + 7 * SECOND, "u1", LIMERICK, 100),
+        costed_request(9, T0 - 30 * 24 * hour, "u9", INVOICE, 20_000),
+    ];
+    let batch = vec![costed_request(10, T0 + 8 * SECOND, "u4", INVOICE_TERSE, 20_000)];
+    for (service, spans) in [("agent", agent), ("batch", batch)] {
+        let response = post_otlp(&server, "/v1/traces", &token, "application/json", export(service, spans)).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    // Another tenant sends the same invoices: none of theirs count here.
+    let theirs = vec![
+        costed_request(11, T0, "x", INVOICE, 20_000),
+        costed_request(12, T0, "x", INVOICE_POLITE, 20_000),
+    ];
+    let response = post_otlp(&server, "/v1/traces", &other_token, "application/json", export("x", theirs)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    caught_up_search(&server, &token, json!({"text": INVOICE})).await;
+    caught_up_search(&server, &other_token, json!({"text": INVOICE})).await;
+
+    let range = format!("since={}&until={}", T0 - hour, T0 + hour);
+    let by_cost = common::get_json(&server, &token, &format!("/api/v1/similarity/clusters?{range}")).await;
+    let clusters = by_cost["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 2, "the limerick stands alone: {by_cost}");
+    let invoices = &clusters[0];
+    assert_eq!(invoices["text"], INVOICE, "the costliest prompt represents the cluster");
+    assert_eq!(invoices["prompts"], 3);
+    assert_eq!(invoices["span_count"], 3, "the span before the range is left out");
+    assert_eq!(invoices["services"], json!(["agent", "batch"]));
+    assert_eq!(invoices["end_users"], 3);
+    assert!(invoices["min_score"].as_f64().unwrap() >= 0.8);
+    let greetings = &clusters[1];
+    assert_eq!(greetings["text"], GREETING);
+    assert_eq!(greetings["prompts"], 2);
+    assert_eq!(greetings["span_count"], 5);
+    assert_eq!(greetings["end_users"], 3);
+    assert!(invoices["cost_nanos"].as_i64().unwrap() > greetings["cost_nanos"].as_i64().unwrap());
+    assert_eq!(by_cost["prompts_in_range"], 6);
+    assert_eq!(by_cost["prompts_grouped"], 6);
+
+    let by_count = common::get_json(&server, &token, &format!("/api/v1/similarity/clusters?{range}&sort=count&limit=1")).await;
+    let clusters = by_count["clusters"].as_array().unwrap();
+    assert_eq!(clusters.len(), 1);
+    assert_eq!(clusters[0]["text"], GREETING, "most sent first");
+
+    let theirs = common::get_json(&server, &other_token, &format!("/api/v1/similarity/clusters?{range}")).await;
+    assert_eq!(theirs["clusters"][0]["span_count"], 2, "{theirs}");
+    assert_eq!(theirs["prompts_in_range"], 2);
+
+    for bad in ["sort=price", "limit=0", "limit=101", "since=yesterday"] {
+        let response = common::get_with_token(&server, &token, &format!("/api/v1/similarity/clusters?{bad}")).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
     server.stop().await;
 }

@@ -20,7 +20,7 @@ use crate::{
     },
     costs::{
         services::{price_book::PriceBook, recompute},
-        types::{BuiltinPrice, PriceList, PriceOverride, PriceOverrideInput, PricesPage},
+        types::{BuiltinPrice, PriceList, PriceOverride, PriceOverrideInput, PricesPageData},
     },
     error::{AppError, Result},
     platform::services::{
@@ -184,9 +184,9 @@ pub async fn list(db: &impl ConnectionTrait, org_id: Uuid) -> Result<PriceList> 
 }
 
 /// Everything the Prices page shows to `user_id`.
-pub async fn page(db: &DatabaseConnection, org_id: Uuid, user_id: Uuid) -> Result<PricesPage> {
+pub async fn page(db: &DatabaseConnection, org_id: Uuid, user_id: Uuid) -> Result<PricesPageData> {
     let role = orgs::authorize(db, org_id, user_id, Action::Read).await?;
-    Ok(PricesPage {
+    Ok(PricesPageData {
         prices: list(db, org_id).await?,
         jobs: recompute::recent(db, org_id).await?,
         audit: audit::recent(db, org_id, "", 20).await?,

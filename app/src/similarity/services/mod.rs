@@ -3,6 +3,7 @@
 
 pub mod abuse;
 pub mod bursts;
+pub mod clusters;
 pub mod embed;
 pub mod evaluation;
 pub mod index;

@@ -117,7 +117,7 @@ async fn query_text(db: &DatabaseConnection, org_id: Uuid, search: &SimilaritySe
 /// The user input of one of the organization's spans, for what `purpose`
 /// names in the error when it has none (no user turn, or content hashed
 /// or not kept).
-pub(super) async fn span_input(
+pub async fn span_input(
     db: &DatabaseConnection,
     org_id: Uuid,
     trace_id: &str,
@@ -140,7 +140,7 @@ pub(super) async fn span_input(
 /// and kept to the organization here: with the organization in the query,
 /// SQLite walks all of the organization's prompts by its index instead of
 /// looking up the few ids.
-async fn read_prompts(
+pub(super) async fn read_prompts(
     db: &DatabaseConnection,
     org_id: Uuid,
     ids: &[i64],

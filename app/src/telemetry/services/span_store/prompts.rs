@@ -142,3 +142,34 @@ pub(super) async fn recount_prompts(
     }
     Ok(deleted)
 }
+
+/// Sets `flagged` on the spans whose row ids the similarity checks flagged
+/// (`ids[i]` is `spans[i]`'s row): one indexed lookup per 500 spans.
+pub(super) async fn mark_flagged<'a>(
+    db: &impl ConnectionTrait,
+    ids: &[i64],
+    spans: impl IntoIterator<Item = &'a mut crate::telemetry::types::SpanSummary>,
+) -> Result<()> {
+    let backend = db.get_database_backend();
+    let mut flagged = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT span_row_id FROM prompt_spans WHERE flagged AND span_row_id IN ({})",
+            placeholder_list(backend, 1, chunk.len())
+        );
+        let values: Vec<Value> = chunk.iter().map(|id| Value::from(*id)).collect();
+        for row in db
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?
+        {
+            flagged.insert(row.try_get::<i64>("", "span_row_id")?);
+        }
+    }
+    if flagged.is_empty() {
+        return Ok(());
+    }
+    for (id, span) in ids.iter().zip(spans) {
+        span.flagged = flagged.contains(id);
+    }
+    Ok(())
+}

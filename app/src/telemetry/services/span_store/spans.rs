@@ -9,6 +9,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{
+    prompts::mark_flagged,
     query::{Cursor, MAX_PAGE, SpanFilter, after_cursor, page, parse_cursor, parse_limit_up_to},
     views::SpanListRow,
 };
@@ -79,7 +80,9 @@ async fn list_spans_where(
         .into_partial_model::<SpanListRow>()
         .all(db)
         .await?;
-    let (spans, next_cursor) = page(rows, limit, |row| format!("{}_{}", row.start_time_ns, row.id));
+    let ids: Vec<i64> = rows.iter().take(limit as usize).map(|row| row.id).collect();
+    let (mut spans, next_cursor) = page(rows, limit, |row: &SpanListRow| format!("{}_{}", row.start_time_ns, row.id));
+    mark_flagged(db, &ids, &mut spans).await?;
     Ok(SpanPage { spans, next_cursor })
 }
 
@@ -118,6 +121,7 @@ async fn scan_for_attributes(
     limit: u64,
 ) -> Result<SpanPage> {
     let mut spans = Vec::new();
+    let mut ids = Vec::new();
     let mut scanned = 0;
     loop {
         let mut step = condition.clone();
@@ -143,8 +147,10 @@ async fn scan_for_attributes(
                 .iter()
                 .all(|(key, value)| attribute_equals(&stored.attributes, key, value))
             {
+                ids.push(row.id);
                 spans.push(SpanSummary::from(row));
                 if spans.len() as u64 == limit {
+                    mark_flagged(db, &ids, &mut spans).await?;
                     return Ok(SpanPage {
                         spans,
                         next_cursor: cursor
@@ -152,6 +158,9 @@ async fn scan_for_attributes(
                     });
                 }
             }
+        }
+        if exhausted || scanned >= SCAN_BUDGET {
+            mark_flagged(db, &ids, &mut spans).await?;
         }
         if exhausted {
             return Ok(SpanPage {
@@ -199,10 +208,10 @@ pub async fn spans_after(
         .into_partial_model::<SpanListRow>()
         .all(db)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| (row.id, SpanSummary::from(row)))
-        .collect())
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    let mut spans: Vec<(i64, SpanSummary)> = rows.into_iter().map(|row| (row.id, SpanSummary::from(row))).collect();
+    mark_flagged(db, &ids, spans.iter_mut().map(|(_, span)| span)).await?;
+    Ok(spans)
 }
 
 /// Checks a live tail's filters without reading anything.

@@ -11,7 +11,7 @@ use crate::{
     telemetry::{
         services::{
             span::ids::{SpanId, TraceId},
-            span_store::{query, views::span_view},
+            span_store::{prompts::mark_flagged, query, views::span_view},
         },
         types::{SpanView, TraceDetail, TracePage, TraceQuery, TraceSummary},
     },
@@ -39,7 +39,9 @@ pub async fn get_trace(db: &DatabaseConnection, org_id: Uuid, trace_id: &str) ->
     let mut models: Vec<String> = rows.iter().filter_map(|row| row.model.clone()).collect();
     models.sort();
     models.dedup();
-    let spans = rows.into_iter().map(span_view).collect::<Result<_>>()?;
+    let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
+    let mut spans: Vec<SpanView> = rows.into_iter().map(span_view).collect::<Result<_>>()?;
+    mark_flagged(db, &ids, spans.iter_mut().map(|span| &mut span.summary)).await?;
     Ok(TraceDetail {
         trace: trace_summary(rollup, models),
         spans,
@@ -82,7 +84,10 @@ pub async fn get_span(
         .one(db)
         .await?
         .ok_or(AppError::NotFound("span"))?;
-    span_view(row)
+    let id = row.id;
+    let mut span = span_view(row)?;
+    mark_flagged(db, &[id], [&mut span.summary]).await?;
+    Ok(span)
 }
 
 /// One page of `org_id`'s trace rollups matching `query`, newest first.

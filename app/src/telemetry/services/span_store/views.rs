@@ -73,6 +73,7 @@ impl From<SpanListRow> for SpanSummary {
             unpriced: row.unpriced,
             session_id: row.session_id,
             end_user_id: row.end_user_id,
+            flagged: false,
         }
     }
 }

@@ -1,0 +1,86 @@
+//! The Similarity page: a search over the organization's prompts, the
+//! near-duplicate clusters of a range (what rewordings of one request cost,
+//! how often they were sent), the abuse patterns with what each caught, and
+//! the prompts flagged lately. The search and range are in the URL, so a
+//! view can be shared; the body is rendered on the server
+//! (`similarity::fragments`).
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::{components::Form, hooks::use_query_map};
+
+use crate::{
+    components::{
+        list_filters::param,
+        session::{RequireUser, use_session},
+        similar_prompts::ServerHtml,
+    },
+    similarity::server_fns::similarity_html,
+};
+
+/// The cluster ranges offered: `days` value and label.
+const RANGES: [(&str, &str); 4] = [
+    ("1", "Last 24 hours"),
+    ("7", "Last 7 days"),
+    ("30", "Last 30 days"),
+    ("90", "Last 90 days"),
+];
+
+#[component]
+pub fn SimilarityPage() -> impl IntoView {
+    let session = use_session();
+    let params = use_query_map();
+    let html = Resource::new(
+        move || (params.get(), session.version()),
+        move |(params, _)| async move {
+            let org = match session.info.await {
+                Ok(Some(info)) => info.active_org,
+                _ => None,
+            }?;
+            Some(
+                similarity_html(
+                    org.id,
+                    None,
+                    None,
+                    param(&params, "q"),
+                    param(&params, "days").and_then(|days| days.parse().ok()),
+                    param(&params, "sort"),
+                    param(&params, "__err"),
+                )
+                .await,
+            )
+        },
+    );
+    let value = move |name: &str| params.with(|params| param(params, name).unwrap_or_default());
+    view! {
+        <Title text="Similarity" />
+        <header class="page-header">
+            <h1>"Similarity"</h1>
+            <p class="lead">
+                "Prompts compared with prompts: have we seen this before, which rewordings of one request burn money, "
+                "and who keeps sending variants of an abusive prompt."
+            </p>
+        </header>
+        <RequireUser children=move |_, org| match org {
+            Some(_) => view! {
+                <Form method="GET" action="/similarity" attr:class="filter-bar" attr:role="search">
+                    <input class="input filter-search" type="search" name="q" value=move || value("q")
+                        placeholder="A prompt to compare: paste what a user asked" aria-label="Prompt to compare" />
+                    <select class="input" name="days" aria-label="Clusters of">
+                        {RANGES.into_iter().map(|(days, label)| view! {
+                            <option value=days selected=move || value("days") == days || (value("days").is_empty() && days == "7")>{label}</option>
+                        }).collect_view()}
+                    </select>
+                    <select class="input" name="sort" aria-label="Rank clusters by">
+                        <option value="cost">"By cost"</option>
+                        <option value="count" selected=move || value("sort") == "count">"By count"</option>
+                    </select>
+                    <button class="button button-primary" type="submit">"Search"</button>
+                </Form>
+                <ServerHtml html class="similarity-body" />
+            }
+            .into_any(),
+            None => view! { <p class="muted">"Join or create an organization first."</p> }.into_any(),
+        } />
+    }
+}
