@@ -11,7 +11,9 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
             .get_connection()
-            .execute_unprepared("CREATE INDEX idx_prompt_spans_org_time ON prompt_spans (org_id, start_time_ns)")
+            .execute_unprepared(
+                "CREATE INDEX idx_prompt_spans_org_time ON prompt_spans (org_id, start_time_ns)",
+            )
             .await?;
         Ok(())
     }

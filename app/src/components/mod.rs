@@ -6,6 +6,7 @@ pub mod demo_data;
 pub mod diff_view;
 pub mod error_panel;
 pub mod form_status;
+pub mod get_form;
 pub mod keyboard_navigation;
 pub mod kind_badge;
 pub mod layout;

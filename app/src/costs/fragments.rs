@@ -7,7 +7,8 @@
 use leptos::{prelude::*, tachys::view::RenderHtml};
 
 use crate::{
-    costs::types::BuiltinPrice, format::parse_utc_rfc3339, platform::types::AuditEntry, time_zone::DisplayZone,
+    costs::types::BuiltinPrice, format::parse_utc_rfc3339, platform::types::AuditEntry,
+    time_zone::DisplayZone,
 };
 
 fn optional_price(price: &Option<String>) -> String {
@@ -88,7 +89,10 @@ mod tests {
         let utc = DisplayZone::default();
         assert_eq!(effective("1970-01-01T00:00:00Z", &utc), "always");
         assert_eq!(effective("2026-01-01T01:00:00Z", &utc), "2026-01-01 01:00:00 UTC");
-        assert_eq!(effective("2026-01-01T01:00:00+00:00", &utc), "2026-01-01 01:00:00 UTC");
+        assert_eq!(
+            effective("2026-01-01T01:00:00+00:00", &utc),
+            "2026-01-01 01:00:00 UTC"
+        );
     }
 
     #[test]

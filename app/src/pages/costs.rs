@@ -5,13 +5,11 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{
-    components::{A, Form},
-    hooks::use_query_map,
-};
+use leptos_router::{components::A, hooks::use_query_map};
 
 use crate::{
     components::{
+        get_form::GetForm,
         list_filters::{TimeRangeFields, param},
         send_traces::SendTracesCard,
         session::{RequireUser, use_session},
@@ -71,10 +69,10 @@ pub fn CostsPage() -> impl IntoView {
 #[component]
 fn CostsView(dashboard: Resource<Option<Result<CostDashboard, ApiError>>>) -> impl IntoView {
     view! {
-        <Form method="GET" action="/costs" attr:class="filter-bar" attr:role="search">
+        <GetForm action="/costs" class="filter-bar">
             <TimeRangeFields ranges=COST_RANGES default_range=DEFAULT_COST_RANGE />
             <button class="button button-primary" type="submit">"Show"</button>
-        </Form>
+        </GetForm>
         <Transition fallback=|| view! { <p class="skeleton" aria-busy="true">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match dashboard.await {
@@ -192,9 +190,10 @@ fn Headline(totals: UsageFigures, previous: UsageFigures) -> impl IntoView {
     let p95 = totals
         .p95_latency_ms
         .map_or_else(|| "—".to_owned(), |ms| format::duration((ms * 1e6) as i64));
-    let error_rate = totals
-        .error_rate()
-        .map_or_else(|| "—".to_owned(), |rate| format!("{}%", format::fixed(rate * 100.0, 1)));
+    let error_rate = totals.error_rate().map_or_else(
+        || "—".to_owned(),
+        |rate| format!("{}%", format::fixed(rate * 100.0, 1)),
+    );
     view! {
         <section class="stat-grid" aria-label="Totals">
             <Stat label="Total cost" value=format::cost(Some(totals.cost_nanos)) testid="total-cost"

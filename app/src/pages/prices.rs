@@ -384,7 +384,9 @@ fn BuiltinFilter() -> impl IntoView {
         if needle.is_empty() {
             String::new()
         } else {
-            format!(r#"[data-testid="builtin-prices"] tbody tr:not([data-match*="{needle}"]) {{ display: none; }}"#)
+            format!(
+                r#"[data-testid="builtin-prices"] tbody tr:not([data-match*="{needle}"]) {{ display: none; }}"#
+            )
         }
     };
     view! {

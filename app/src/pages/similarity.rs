@@ -7,10 +7,11 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{components::Form, hooks::use_query_map};
+use leptos_router::hooks::use_query_map;
 
 use crate::{
     components::{
+        get_form::GetForm,
         list_filters::param,
         session::{RequireUser, use_session},
         similar_prompts::ServerHtml,
@@ -63,7 +64,7 @@ pub fn SimilarityPage() -> impl IntoView {
         </header>
         <RequireUser children=move |_, org| match org {
             Some(_) => view! {
-                <Form method="GET" action="/similarity" attr:class="filter-bar" attr:role="search">
+                <GetForm action="/similarity" class="filter-bar">
                     <input class="input filter-search" type="search" name="q" value=move || value("q")
                         placeholder="A prompt to compare: paste what a user asked" aria-label="Prompt to compare" />
                     <select class="input" name="days" aria-label="Clusters of">
@@ -76,7 +77,7 @@ pub fn SimilarityPage() -> impl IntoView {
                         <option value="count" selected=move || value("sort") == "count">"By count"</option>
                     </select>
                     <button class="button button-primary" type="submit">"Search"</button>
-                </Form>
+                </GetForm>
                 <ServerHtml html class="similarity-body" />
             }
             .into_any(),

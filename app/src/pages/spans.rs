@@ -4,18 +4,15 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{
-    components::{A, Form},
-    hooks::use_query_map,
-    params::ParamsMap,
-};
+use leptos_router::{components::A, hooks::use_query_map, params::ParamsMap};
 
 use crate::{
     accounts::types::{Action, OrgSummary, role_allows},
     components::{
         demo_data::RunDemoButton,
+        get_form::GetForm,
         keyboard_navigation::keyboard_navigation,
-        kind_badge::{flagged_badge, KINDS, KindBadge},
+        kind_badge::{KINDS, KindBadge, flagged_badge},
         list_filters::{TimeRangeFields, custom_window, list_href, param, params_all},
         live_tail::live_tail,
         send_traces::SendTracesCard,
@@ -278,7 +275,7 @@ fn FilterBar(
     let params = use_query_map();
     let value = move |name: &'static str| params.with(|params| param(params, name).unwrap_or_default());
     view! {
-        <Form method="GET" action="/spans" attr:class="filter-bar" attr:role="search">
+        <GetForm action="/spans" class="filter-bar">
             <input class="input filter-search" type="search" name="q" placeholder="Search prompts, completions, tool output, diffs… ( / )"
                 aria-label="Search text" prop:value=move || value("q") data-testid="search" />
             <select class="input" name="kind" aria-label="Kind">
@@ -312,7 +309,7 @@ fn FilterBar(
                 title="Spans whose attribute equals a value, e.g. gen_ai.request.model=gpt-4o" />
             <button class="button button-primary" type="submit">"Filter"</button>
             <AttributeChips />
-        </Form>
+        </GetForm>
     }
 }
 

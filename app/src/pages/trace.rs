@@ -15,7 +15,7 @@ use crate::{
     components::{
         copy_button::CopyButton,
         diff_view::DiffView,
-        kind_badge::{flagged_badge, KindBadge},
+        kind_badge::{KindBadge, flagged_badge},
         session::{RequireUser, use_session},
         similar_prompts::SimilarPrompts,
     },

@@ -4,14 +4,11 @@
 
 use leptos::prelude::*;
 use leptos_meta::Title;
-use leptos_router::{
-    components::{A, Form},
-    hooks::use_query_map,
-    params::ParamsMap,
-};
+use leptos_router::{components::A, hooks::use_query_map, params::ParamsMap};
 
 use crate::{
     components::{
+        get_form::GetForm,
         list_filters::{Pager, TimeRangeFields, custom_window, param},
         send_traces::SendTracesCard,
         session::{RequireUser, use_session},
@@ -84,7 +81,7 @@ fn TraceList(page: Resource<Option<Result<TracePage, ApiError>>>) -> impl IntoVi
     let params = use_query_map();
     let value = move |name: &'static str| params.with(|params| param(params, name).unwrap_or_default());
     view! {
-        <Form method="GET" action="/traces" attr:class="filter-bar" attr:role="search">
+        <GetForm action="/traces" class="filter-bar">
             <input class="input filter-search" type="search" name="q" placeholder="Traces whose spans say…"
                 aria-label="Search text" prop:value=move || value("q") />
             <input class="input" type="text" name="service" placeholder="Service" aria-label="Service" prop:value=move || value("service") />
@@ -96,7 +93,7 @@ fn TraceList(page: Resource<Option<Result<TracePage, ApiError>>>) -> impl IntoVi
             </select>
             <TimeRangeFields />
             <button class="button button-primary" type="submit">"Filter"</button>
-        </Form>
+        </GetForm>
         <Transition fallback=|| view! { <SkeletonTable /> }>
             {move || Suspend::new(async move {
                 match page.await {

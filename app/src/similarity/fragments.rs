@@ -5,8 +5,8 @@
 //! error, if any, in its URL). This keeps their tables out of the browser
 //! bundle, whose budget the pages share (BENCHMARKS.md).
 
-use leptos::{prelude::*, tachys::view::RenderHtml};
 use leptos::server_fn::ServerFn;
+use leptos::{prelude::*, tachys::view::RenderHtml};
 use uuid::Uuid;
 
 use super::{
@@ -50,7 +50,13 @@ fn error_note(error: Option<String>) -> impl IntoView {
 }
 
 /// The Similarity page below its search bar.
-pub fn page(data: PageData, zone: &DisplayZone, org_id: Uuid, can_manage: bool, error: Option<String>) -> String {
+pub fn page(
+    data: PageData,
+    zone: &DisplayZone,
+    org_id: Uuid,
+    can_manage: bool,
+    error: Option<String>,
+) -> String {
     let PageData {
         search,
         clusters,
@@ -199,7 +205,8 @@ fn clusters_card(clusters: PromptClusters) -> impl IntoView {
         }
     );
     let body = if clusters.is_empty() {
-        view! { <p class="muted" data-testid="no-clusters">"No near-duplicates in this range."</p> }.into_any()
+        view! { <p class="muted" data-testid="no-clusters">"No near-duplicates in this range."</p> }
+            .into_any()
     } else {
         view! {
             <div class="table-scroll">
@@ -232,7 +239,12 @@ fn clusters_card(clusters: PromptClusters) -> impl IntoView {
     }
 }
 
-fn patterns_table(patterns: Vec<AbusePattern>, zone: &DisplayZone, org_id: Uuid, can_manage: bool) -> impl IntoView + use<> {
+fn patterns_table(
+    patterns: Vec<AbusePattern>,
+    zone: &DisplayZone,
+    org_id: Uuid,
+    can_manage: bool,
+) -> impl IntoView + use<> {
     if patterns.is_empty() {
         return view! { <p class="muted" data-testid="no-patterns">"No abuse patterns."</p> }.into_any();
     }
@@ -268,7 +280,8 @@ fn patterns_table(patterns: Vec<AbusePattern>, zone: &DisplayZone, org_id: Uuid,
 
 fn flags_table(flags: Vec<SimilarityLog>, zone: &DisplayZone) -> impl IntoView + use<> {
     if flags.is_empty() {
-        return view! { <p class="muted" data-testid="no-flags">"Nothing flagged in this range."</p> }.into_any();
+        return view! { <p class="muted" data-testid="no-flags">"Nothing flagged in this range."</p> }
+            .into_any();
     }
     view! {
         <div class="table-scroll">

@@ -3,7 +3,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod fragments;
+pub mod server_fns;
 #[cfg(feature = "ssr")]
 pub mod services;
-pub mod server_fns;
 pub mod types;

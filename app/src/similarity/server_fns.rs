@@ -115,7 +115,13 @@ async fn page_body(
     };
     let can_manage = can_manage(&state, org_id, &user).await;
     let zone = display_zone(&user).await;
-    Ok(fragments::page(data, &zone, org_id, can_manage, submission_error(error)))
+    Ok(fragments::page(
+        data,
+        &zone,
+        org_id,
+        can_manage,
+        submission_error(error),
+    ))
 }
 
 /// A request span's "Similar prompts" panel.

@@ -249,4 +249,3 @@ pub struct PromptClusters {
     pub threshold: f32,
     pub progress: EmbeddingProgress,
 }
-

@@ -6,8 +6,8 @@ use app::{
     similarity::{
         services::{clusters, logs, patterns, search},
         types::{
-            AbusePattern, AbusePatternInput, AbusePatternList, ClusterQuery, PromptClusters, SimilarityLogPage, SimilarityLogQuery,
-            SimilarityResults, SimilaritySearch, SimilaritySettings,
+            AbusePattern, AbusePatternInput, AbusePatternList, ClusterQuery, PromptClusters,
+            SimilarityLogPage, SimilarityLogQuery, SimilarityResults, SimilaritySearch, SimilaritySettings,
         },
     },
     state::AppState,

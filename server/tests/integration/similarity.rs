@@ -449,7 +449,10 @@ async fn abuse_patterns_flag_variants_and_are_kept_to_admins_of_the_organization
         .collect();
     assert_eq!(
         marks,
-        [(&json!(span_id(2)), &json!(true)), (&json!(span_id(3)), &json!(false))]
+        [
+            (&json!(span_id(2)), &json!(true)),
+            (&json!(span_id(3)), &json!(false))
+        ]
     );
     let logs = common::get_json(&server, &token, &format!("/api/v1/similarity-logs?since={T0}")).await;
     let logs = logs["logs"].as_array().unwrap();
@@ -661,10 +664,13 @@ fn costed_request(number: usize, start: i64, user: &str, text: &str, input_token
 }
 
 const INVOICE: &str = "Summarize the attached invoice and list every line item with its amount and tax rate.";
-const INVOICE_POLITE: &str = "Please summarize the attached invoice and list every line item with its amount and tax rate.";
-const INVOICE_TERSE: &str = "Summarize the attached invoice and list every line item with its amount and tax rate now.";
+const INVOICE_POLITE: &str =
+    "Please summarize the attached invoice and list every line item with its amount and tax rate.";
+const INVOICE_TERSE: &str =
+    "Summarize the attached invoice and list every line item with its amount and tax rate now.";
 const GREETING: &str = "Write a short friendly greeting for new customers of our bakery in Lisbon.";
-const GREETING_AGAIN: &str = "Write a short friendly greeting for new customers of our bakery in Lisbon please.";
+const GREETING_AGAIN: &str =
+    "Write a short friendly greeting for new customers of our bakery in Lisbon please.";
 
 async fn near_duplicate_clusters_are_ranked_by_cost_and_by_count(backend: Backend) {
     let server = TestServer::start(backend).await;
@@ -687,7 +693,14 @@ async fn near_duplicate_clusters_are_ranked_by_cost_and_by_count(backend: Backen
     ];
     let batch = vec![costed_request(10, T0 + 8 * SECOND, "u4", INVOICE_TERSE, 20_000)];
     for (service, spans) in [("agent", agent), ("batch", batch)] {
-        let response = post_otlp(&server, "/v1/traces", &token, "application/json", export(service, spans)).await;
+        let response = post_otlp(
+            &server,
+            "/v1/traces",
+            &token,
+            "application/json",
+            export(service, spans),
+        )
+        .await;
         assert_eq!(response.status(), StatusCode::OK);
     }
     // Another tenant sends the same invoices: none of theirs count here.
@@ -695,7 +708,14 @@ async fn near_duplicate_clusters_are_ranked_by_cost_and_by_count(backend: Backen
         costed_request(11, T0, "x", INVOICE, 20_000),
         costed_request(12, T0, "x", INVOICE_POLITE, 20_000),
     ];
-    let response = post_otlp(&server, "/v1/traces", &other_token, "application/json", export("x", theirs)).await;
+    let response = post_otlp(
+        &server,
+        "/v1/traces",
+        &other_token,
+        "application/json",
+        export("x", theirs),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
     caught_up_search(&server, &token, json!({"text": INVOICE})).await;
     caught_up_search(&server, &other_token, json!({"text": INVOICE})).await;
@@ -705,7 +725,10 @@ async fn near_duplicate_clusters_are_ranked_by_cost_and_by_count(backend: Backen
     let clusters = by_cost["clusters"].as_array().unwrap();
     assert_eq!(clusters.len(), 2, "the limerick stands alone: {by_cost}");
     let invoices = &clusters[0];
-    assert_eq!(invoices["text"], INVOICE, "the costliest prompt represents the cluster");
+    assert_eq!(
+        invoices["text"], INVOICE,
+        "the costliest prompt represents the cluster"
+    );
     assert_eq!(invoices["prompts"], 3);
     assert_eq!(invoices["span_count"], 3, "the span before the range is left out");
     assert_eq!(invoices["services"], json!(["agent", "batch"]));
@@ -720,17 +743,28 @@ async fn near_duplicate_clusters_are_ranked_by_cost_and_by_count(backend: Backen
     assert_eq!(by_cost["prompts_in_range"], 6);
     assert_eq!(by_cost["prompts_grouped"], 6);
 
-    let by_count = common::get_json(&server, &token, &format!("/api/v1/similarity/clusters?{range}&sort=count&limit=1")).await;
+    let by_count = common::get_json(
+        &server,
+        &token,
+        &format!("/api/v1/similarity/clusters?{range}&sort=count&limit=1"),
+    )
+    .await;
     let clusters = by_count["clusters"].as_array().unwrap();
     assert_eq!(clusters.len(), 1);
     assert_eq!(clusters[0]["text"], GREETING, "most sent first");
 
-    let theirs = common::get_json(&server, &other_token, &format!("/api/v1/similarity/clusters?{range}")).await;
+    let theirs = common::get_json(
+        &server,
+        &other_token,
+        &format!("/api/v1/similarity/clusters?{range}"),
+    )
+    .await;
     assert_eq!(theirs["clusters"][0]["span_count"], 2, "{theirs}");
     assert_eq!(theirs["prompts_in_range"], 2);
 
     for bad in ["sort=price", "limit=0", "limit=101", "since=yesterday"] {
-        let response = common::get_with_token(&server, &token, &format!("/api/v1/similarity/clusters?{bad}")).await;
+        let response =
+            common::get_with_token(&server, &token, &format!("/api/v1/similarity/clusters?{bad}")).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
     }
     server.stop().await;

@@ -105,7 +105,12 @@ pub async fn clusters(
         .collect();
     let prompts_grouped = vectors.len() as i64;
     let (vectors, groups) = tokio::task::spawn_blocking(move || {
-        let groups = group(&vectors.iter().map(|(_, vector)| vector.as_slice()).collect::<Vec<_>>());
+        let groups = group(
+            &vectors
+                .iter()
+                .map(|(_, vector)| vector.as_slice())
+                .collect::<Vec<_>>(),
+        );
         (vectors, groups)
     })
     .await
@@ -131,7 +136,10 @@ pub async fn clusters(
     .await?
     .into_iter()
     .collect::<HashMap<_, _>>();
-    let members: Vec<i64> = ranked.iter().flat_map(|group| group.member_ids.iter().copied()).collect();
+    let members: Vec<i64> = ranked
+        .iter()
+        .flat_map(|group| group.member_ids.iter().copied())
+        .collect();
     let senders = senders(db, org_id, since, until, &members).await?;
     let clusters = ranked
         .into_iter()
@@ -236,8 +244,16 @@ impl Group {
                 .iter()
                 .map(|(position, _)| figures(*position).prompt_id)
                 .collect(),
-            span_count: cluster.members.iter().map(|(position, _)| figures(*position).span_count).sum(),
-            cost_nanos: cluster.members.iter().map(|(position, _)| figures(*position).cost_nanos).sum(),
+            span_count: cluster
+                .members
+                .iter()
+                .map(|(position, _)| figures(*position).span_count)
+                .sum(),
+            cost_nanos: cluster
+                .members
+                .iter()
+                .map(|(position, _)| figures(*position).cost_nanos)
+                .sum(),
             min_score: cluster
                 .members
                 .iter()
@@ -255,7 +271,12 @@ impl Group {
 }
 
 /// Each prompt `org_id` sent in `[since, until)`, with its spans and their cost there.
-async fn range_figures(db: &DatabaseConnection, org_id: Uuid, since: i64, until: i64) -> Result<Vec<RangeFigures>> {
+async fn range_figures(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    since: i64,
+    until: i64,
+) -> Result<Vec<RangeFigures>> {
     let backend = db.get_database_backend();
     let sql = format!(
         "SELECT prompt_spans.prompt_id, COUNT(*) AS span_count, CAST(COALESCE(SUM(spans.cost_nanos), 0) AS BIGINT) AS cost_nanos \
@@ -349,7 +370,11 @@ mod tests {
             .collect();
         assert_eq!(positions, [vec![0, 2, 3], vec![1], vec![4]]);
         assert_eq!(clusters[0].members[0].1, 1.0, "the leader is itself");
-        assert!(clusters[0].members[1..].iter().all(|(_, score)| *score >= NEAR_DUPLICATE));
+        assert!(
+            clusters[0].members[1..]
+                .iter()
+                .all(|(_, score)| *score >= NEAR_DUPLICATE)
+        );
     }
 
     #[test]

@@ -116,8 +116,9 @@ pub async fn run(
         owner,
         gap: None,
     };
+    let mut load = WriterLoad::new(&ingest);
     while !stop.is_cancelled() {
-        yield_to_ingest(&ingest, &stop).await;
+        yield_to_ingest(&ingest, &mut load, &stop).await;
         let pause = match worker.step().await {
             // A full batch: more is waiting.
             Ok(done) if done as u64 >= BATCH_SPANS => continue,
@@ -134,20 +135,65 @@ pub async fn run(
     }
 }
 
-/// Waits while ingest is at its limit (batches queue for its writer), for
-/// up to [`MOST_YIELD`]: the worker's reads and writes would take database
-/// time from ingest, and it can catch up once the load passes. Under a
-/// load that never lets up it still does a batch every [`MOST_YIELD`].
-async fn yield_to_ingest(ingest: &IngestWriter, stop: &CancellationToken) {
+/// Waits while ingest runs near its limit, for up to [`MOST_YIELD`]: the
+/// worker's reads and its write transaction would take database time from
+/// ingest's single writer, and it can catch up once the load passes. Near
+/// the limit means batches queue for the writer, or the writer spent at
+/// least [`HEAVY_LOAD`] of the last window committing (the queue alone
+/// empties between a client's requests even when ingest runs flat out).
+/// Under a load that never lets up the worker still does a batch every
+/// [`MOST_YIELD`]; under a moderate one it does not wait at all.
+async fn yield_to_ingest(ingest: &IngestWriter, load: &mut WriterLoad, stop: &CancellationToken) {
     let started = tokio::time::Instant::now();
-    while ingest.is_busy() && started.elapsed() < MOST_YIELD && !stop.is_cancelled() {
+    while (ingest.is_busy() || load.since_last(ingest) >= HEAVY_LOAD)
+        && started.elapsed() < MOST_YIELD
+        && !stop.is_cancelled()
+    {
         tokio::time::sleep(YIELD_POLL).await;
     }
 }
 
 /// The longest the worker waits for ingest before a batch.
-const MOST_YIELD: Duration = Duration::from_secs(2);
-const YIELD_POLL: Duration = Duration::from_millis(20);
+const MOST_YIELD: Duration = Duration::from_secs(10);
+const YIELD_POLL: Duration = Duration::from_millis(50);
+/// The share of its time the writer spends committing from which ingest
+/// counts as running near its limit.
+const HEAVY_LOAD: f64 = 0.5;
+
+/// The shortest window the writer's load is measured over: a commit
+/// counts when it ends, so a shorter window could fall inside one.
+const LOAD_WINDOW: Duration = Duration::from_millis(250);
+
+/// The ingest writer's load over the last window.
+struct WriterLoad {
+    busy_ns: u64,
+    at: std::time::Instant,
+    share: f64,
+}
+
+impl WriterLoad {
+    fn new(ingest: &IngestWriter) -> Self {
+        Self {
+            busy_ns: ingest.busy_nanos(),
+            at: std::time::Instant::now(),
+            share: 0.0,
+        }
+    }
+
+    /// The share of the last window (from the last measure, at least
+    /// [`LOAD_WINDOW`] ago) that the writer spent committing, 0 to 1.
+    fn since_last(&mut self, ingest: &IngestWriter) -> f64 {
+        let now = std::time::Instant::now();
+        let elapsed = now.duration_since(self.at);
+        if elapsed >= LOAD_WINDOW {
+            let busy_ns = ingest.busy_nanos();
+            self.share = (busy_ns.saturating_sub(self.busy_ns) as f64 / elapsed.as_nanos() as f64).min(1.0);
+            self.busy_ns = busy_ns;
+            self.at = now;
+        }
+        self.share
+    }
+}
 
 struct Worker {
     db: DatabaseConnection,

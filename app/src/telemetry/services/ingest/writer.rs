@@ -5,7 +5,13 @@
 //! are durably stored, and a full queue is refused at once instead of
 //! growing memory.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use sea_orm::DbErr;
 use tokio::sync::{mpsc, oneshot};
@@ -89,6 +95,8 @@ pub struct IngestWriter {
     queue: mpsc::Sender<WriteJob>,
     /// The threads for the CPU work before the queue.
     cpu_pool: Arc<CpuPool>,
+    /// Nanoseconds the writer has spent committing since it started.
+    busy_ns: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for WriteJob {
@@ -111,10 +119,11 @@ impl IngestWriter {
         let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
         let cpu_pool = Arc::new(CpuPool::new(cores)?);
         let (queue, jobs) = mpsc::channel(settings.queue_capacity.max(1));
+        let busy_ns = Arc::new(AtomicU64::new(0));
         // A pooled network connection belongs to the runtime that opened it;
         // SQLite's connection does no I/O on a runtime.
         let own_thread = matches!(db, WriterConnection::Sqlite(_));
-        let writer = run(db, settings, live, jobs, stop);
+        let writer = run(db, settings, live, jobs, stop, busy_ns.clone());
         let task = if own_thread {
             // The writer is the one serial step of ingest: on its own thread
             // and runtime, its work never queues behind request tasks on the
@@ -129,13 +138,26 @@ impl IngestWriter {
         } else {
             tokio::spawn(writer)
         };
-        Ok((Self { queue, cpu_pool }, task))
+        Ok((
+            Self {
+                queue,
+                cpu_pool,
+                busy_ns,
+            },
+            task,
+        ))
     }
 
     /// Whether batches wait for the writer: ingest is running at its limit,
     /// and background work that writes to the database should wait.
     pub fn is_busy(&self) -> bool {
         self.queue.capacity() < self.queue.max_capacity()
+    }
+
+    /// Nanoseconds the writer has spent committing since it started: its
+    /// load over a window is the growth of this over the window's length.
+    pub fn busy_nanos(&self) -> u64 {
+        self.busy_ns.load(Ordering::Relaxed)
     }
 
     /// Runs ingest CPU work (decoding, normalization, compression) on the
@@ -193,6 +215,7 @@ async fn run(
     live: LiveHub,
     mut jobs: mpsc::Receiver<WriteJob>,
     stop: CancellationToken,
+    busy_ns: Arc<AtomicU64>,
 ) {
     loop {
         let first = tokio::select! {
@@ -222,7 +245,9 @@ async fn run(
             spans += job.rows.len();
             batch.push(job);
         }
+        let started = std::time::Instant::now();
         commit(&db, settings.store, &live, batch).await;
+        busy_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
     }
     tracing::debug!("ingest writer stopped");
 }

@@ -81,7 +81,9 @@ async fn list_spans_where(
         .all(db)
         .await?;
     let ids: Vec<i64> = rows.iter().take(limit as usize).map(|row| row.id).collect();
-    let (mut spans, next_cursor) = page(rows, limit, |row: &SpanListRow| format!("{}_{}", row.start_time_ns, row.id));
+    let (mut spans, next_cursor) = page(rows, limit, |row: &SpanListRow| {
+        format!("{}_{}", row.start_time_ns, row.id)
+    });
     mark_flagged(db, &ids, &mut spans).await?;
     Ok(SpanPage { spans, next_cursor })
 }
@@ -209,7 +211,10 @@ pub async fn spans_after(
         .all(db)
         .await?;
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
-    let mut spans: Vec<(i64, SpanSummary)> = rows.into_iter().map(|row| (row.id, SpanSummary::from(row))).collect();
+    let mut spans: Vec<(i64, SpanSummary)> = rows
+        .into_iter()
+        .map(|row| (row.id, SpanSummary::from(row)))
+        .collect();
     mark_flagged(db, &ids, spans.iter_mut().map(|(_, span)| span)).await?;
     Ok(spans)
 }
