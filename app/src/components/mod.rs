@@ -15,7 +15,8 @@ pub mod live_tail;
 pub mod otlp_snippets;
 pub mod send_traces;
 pub mod server_form;
+pub mod server_html;
 pub mod session;
-pub mod similar_prompts;
+
 pub mod skeleton;
 pub mod theme_toggle;

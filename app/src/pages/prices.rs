@@ -390,7 +390,7 @@ fn BuiltinFilter() -> impl IntoView {
         }
     };
     view! {
-        <style>{rule}</style>
+        <style prop:textContent=rule></style>
         <label class="filter">
             "Filter "
             <input class="input" type="search" placeholder="model or provider" prop:value=filter

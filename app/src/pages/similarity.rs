@@ -13,8 +13,8 @@ use crate::{
     components::{
         get_form::GetForm,
         list_filters::param,
+        server_html::ServerHtml,
         session::{RequireUser, use_session},
-        similar_prompts::ServerHtml,
     },
     similarity::server_fns::similarity_html,
 };

@@ -16,11 +16,12 @@ use crate::{
         copy_button::CopyButton,
         diff_view::DiffView,
         kind_badge::{KindBadge, flagged_badge},
+        server_html::ServerHtml,
         session::{RequireUser, use_session},
-        similar_prompts::SimilarPrompts,
     },
     error::ApiError,
     format,
+    similarity::server_fns::similarity_html,
     telemetry::{
         server_fns::load_trace,
         types::{SpanView, TraceDetail},
@@ -39,10 +40,35 @@ pub fn TracePage() -> impl IntoView {
             Some(load_trace(org_id, trace_id).await)
         },
     );
+    // The selected request span's similar prompts (made here, not under
+    // `RequireUser`: see ARCHITECTURE.md); nothing for other spans.
+    let query = use_query_map();
+    let similar = Resource::new(
+        move || {
+            let trace_id = params.with(|params| params.get("trace_id").unwrap_or_default());
+            (
+                trace_id,
+                query.with(|query| (query.get("span"), query.get("__err"))),
+            )
+        },
+        move |(trace_id, (span_id, error))| async move {
+            let org_id = session.active_org_id().await?;
+            let trace = trace.await?.ok()?;
+            let span = match span_id {
+                Some(id) => trace.spans.iter().find(|span| span.summary.span_id == id),
+                None => trace.spans.first(),
+            }?;
+            if span.summary.llm_kind != "request" || span.prompt.is_none() {
+                return None;
+            }
+            let span_id = Some(span.summary.span_id.clone());
+            Some(similarity_html(org_id, Some(trace_id), span_id, None, None, None, error).await)
+        },
+    );
     view! {
         <Title text="Trace" />
         <RequireUser children=move |_, org| match org {
-            Some(org) => view! { <TraceView trace org_id=org.id /> }.into_any(),
+            Some(_) => view! { <TraceView trace similar /> }.into_any(),
             None => view! { <p class="muted">"Join or create an organization first."</p> }.into_any(),
         } />
     }
@@ -120,13 +146,16 @@ fn tree_order(spans: &[SpanView]) -> Vec<(usize, usize)> {
 }
 
 #[component]
-fn TraceView(trace: Resource<Option<Result<TraceDetail, ApiError>>>, org_id: uuid::Uuid) -> impl IntoView {
+fn TraceView(
+    trace: Resource<Option<Result<TraceDetail, ApiError>>>,
+    similar: Resource<Option<Result<String, ApiError>>>,
+) -> impl IntoView {
     view! {
         <Transition fallback=|| view! { <div class="skeleton skeleton-block" aria-busy="true"></div> }>
             {move || Suspend::new(async move {
                 match trace.await {
                     None => ().into_any(),
-                    Some(Ok(trace)) => view! { <TraceBody trace org_id /> }.into_any(),
+                    Some(Ok(trace)) => view! { <TraceBody trace similar /> }.into_any(),
                     Some(Err(err)) => view! {
                         <header class="page-header"><h1>"Trace"</h1></header>
                         <p class="inline-error" role="alert">{err.message}</p>
@@ -140,7 +169,7 @@ fn TraceView(trace: Resource<Option<Result<TraceDetail, ApiError>>>, org_id: uui
 }
 
 #[component]
-fn TraceBody(trace: TraceDetail, org_id: uuid::Uuid) -> impl IntoView {
+fn TraceBody(trace: TraceDetail, similar: Resource<Option<Result<String, ApiError>>>) -> impl IntoView {
     let query = use_query_map();
     let summary = trace.trace.clone();
     let trace_id = summary.trace_id.clone();
@@ -242,7 +271,7 @@ fn TraceBody(trace: TraceDetail, org_id: uuid::Uuid) -> impl IntoView {
                 }).collect_view()}
             </section>
             <section class="span-detail" aria-label="Selected span" data-testid="span-detail">
-                {move || selected().map(|index| spans.with_value(|spans| view! { <SpanDetail span=spans[index].clone() org_id /> }))}
+                {move || selected().map(|index| spans.with_value(|spans| view! { <SpanDetail span=spans[index].clone() similar /> }))}
             </section>
         </div>
         </div>
@@ -268,7 +297,7 @@ fn diff_truncation(details: &serde_json::Value) -> Option<(usize, String)> {
 }
 
 #[component]
-fn SpanDetail(span: SpanView, org_id: uuid::Uuid) -> impl IntoView {
+fn SpanDetail(span: SpanView, similar: Resource<Option<Result<String, ApiError>>>) -> impl IntoView {
     let details = span.details.clone();
     let truncated_diff = diff_truncation(&details);
     let redactions = details["policy"]["redactions"]
@@ -321,7 +350,7 @@ fn SpanDetail(span: SpanView, org_id: uuid::Uuid) -> impl IntoView {
         </dl>
         {span.prompt.clone().map(|prompt| view! { <h3>"Prompt"</h3><Conversation text=prompt /> })}
         {(span.summary.llm_kind == "request" && span.prompt.is_some()).then(|| view! {
-            <SimilarPrompts org_id trace_id=span.summary.trace_id.clone() span_id=span.summary.span_id.clone() />
+            <ServerHtml html=similar class="similar-prompts" />
         })}
         {span.completion.clone().map(|completion| view! { <h3>"Completion"</h3><Conversation text=completion /> })}
         {span.tool_arguments.clone().map(|arguments| view! { <h3>"Tool arguments"</h3><pre class="code-block">{pretty_json(&arguments)}</pre> })}
