@@ -5,15 +5,19 @@
 //! error, if any, in its URL). This keeps their tables out of the browser
 //! bundle, whose budget the pages share (BENCHMARKS.md).
 
-use leptos::server_fn::ServerFn;
 use leptos::{prelude::*, tachys::view::RenderHtml};
 use uuid::Uuid;
 
-use super::{
-    server_fns::{AddAbusePattern, RemoveAbusePattern},
-    types::{AbusePattern, PromptClusters, SimilarPrompt, SimilarityLog, SimilarityResults},
-};
+use super::types::{AbusePattern, PromptClusters, SimilarPrompt, SimilarityLog, SimilarityResults};
 use crate::{format, time_zone::DisplayZone};
+
+/// Where the forms post: the URLs of the server functions that add and
+/// remove abuse patterns.
+#[derive(Clone, Copy)]
+pub struct FormActions {
+    pub add_pattern: &'static str,
+    pub remove_pattern: &'static str,
+}
 
 /// What the Similarity page shows.
 pub struct PageData {
@@ -52,6 +56,7 @@ fn error_note(error: Option<String>) -> impl IntoView {
 /// The Similarity page below its search bar.
 pub fn page(
     data: PageData,
+    actions: FormActions,
     zone: &DisplayZone,
     org_id: Uuid,
     can_manage: bool,
@@ -85,9 +90,9 @@ pub fn page(
                  Mark a prompt from its request span in a trace, or add its text here.",
                 percent(threshold)
             )}</p>
-            {patterns_table(patterns, zone, org_id, can_manage)}
+            {patterns_table(patterns, zone, org_id, can_manage.then_some(actions.remove_pattern))}
             {can_manage.then(|| view! {
-                <form method="post" action=AddAbusePattern::url() class="form-grid" data-testid="add-pattern">
+                <form method="post" action=actions.add_pattern class="form-grid" data-testid="add-pattern">
                     <input type="hidden" name="org_id" value=org_id.to_string() />
                     <label>"Label" <input class="input" name="label" required maxlength="100" placeholder="jailbreak" /></label>
                     <label class="span-2">"Prompt" <textarea class="input" name="text" required rows="3"></textarea></label>
@@ -114,7 +119,8 @@ pub struct SpanPanel<'a> {
     pub org_id: Uuid,
     pub trace_id: &'a str,
     pub span_id: &'a str,
-    pub can_manage: bool,
+    /// Where the mark form posts, for admins; `None` for others.
+    pub mark_action: Option<&'static str>,
     pub error: Option<String>,
 }
 
@@ -125,7 +131,7 @@ pub fn span_panel(panel: SpanPanel, zone: &DisplayZone) -> String {
         org_id,
         trace_id,
         span_id,
-        can_manage,
+        mark_action,
         error,
     } = panel;
     let marking = match pattern {
@@ -136,9 +142,9 @@ pub fn span_panel(panel: SpanPanel, zone: &DisplayZone) -> String {
             }
             .into_any(),
         ),
-        None => can_manage.then(|| {
+        None => mark_action.map(|action| {
             view! {
-                <form method="post" action=AddAbusePattern::url() class="inline-form mark-abusive" data-testid="mark-abusive">
+                <form method="post" action=action class="inline-form mark-abusive" data-testid="mark-abusive">
                     <input type="hidden" name="org_id" value=org_id.to_string() />
                     <input type="hidden" name="trace_id" value=trace_id.to_owned() />
                     <input type="hidden" name="span_id" value=span_id.to_owned() />
@@ -239,11 +245,12 @@ fn clusters_card(clusters: PromptClusters) -> impl IntoView {
     }
 }
 
+/// The patterns; with `remove_action`, each with a form that removes it.
 fn patterns_table(
     patterns: Vec<AbusePattern>,
     zone: &DisplayZone,
     org_id: Uuid,
-    can_manage: bool,
+    remove_action: Option<&'static str>,
 ) -> impl IntoView + use<> {
     if patterns.is_empty() {
         return view! { <p class="muted" data-testid="no-patterns">"No abuse patterns."</p> }.into_any();
@@ -252,7 +259,7 @@ fn patterns_table(
         <div class="table-scroll">
             <table class="table" data-testid="abuse-patterns">
                 <thead><tr><th>"Label"</th><th>"Prompt"</th><th class="num">"Caught"</th><th>"Marked"</th>
-                    {can_manage.then(|| view! { <th><span class="visually-hidden">"Actions"</span></th> })}</tr></thead>
+                    {remove_action.map(|_| view! { <th><span class="visually-hidden">"Actions"</span></th> })}</tr></thead>
                 <tbody>
                     {patterns.into_iter().map(|pattern| view! {
                         <tr>
@@ -260,9 +267,9 @@ fn patterns_table(
                             <td>{excerpt(&pattern.text)}</td>
                             <td class="num">{format::count(pattern.caught)}</td>
                             <td class="muted">{zone.timestamp(pattern.created_at_ns)} " " {pattern.created_by}</td>
-                            {can_manage.then(|| view! {
+                            {remove_action.map(|action| view! {
                                 <td>
-                                    <form method="post" action=RemoveAbusePattern::url() class="inline-form">
+                                    <form method="post" action=action class="inline-form">
                                         <input type="hidden" name="org_id" value=org_id.to_string() />
                                         <input type="hidden" name="id" value=pattern.id.to_string() />
                                         <button type="submit" class="button button-small">"Remove"</button>
@@ -332,21 +339,21 @@ mod tests {
             }],
             ..Default::default()
         };
-        let panel = |can_manage| SpanPanel {
+        let panel = |mark_action| SpanPanel {
             results: Ok(results.clone()),
             pattern: None,
             org_id: Uuid::nil(),
             trace_id: "t",
             span_id: "s",
-            can_manage,
+            mark_action,
             error: None,
         };
-        let html = span_panel(panel(true), &DisplayZone::default());
+        let html = span_panel(panel(Some("/api/add_abuse_pattern")), &DisplayZone::default());
         assert!(html.contains("&lt;script&gt;"), "{html}");
         assert!(!html.contains("<script>"));
         assert!(html.contains("Mark as abusive"));
-        assert!(html.contains(&AddAbusePattern::url()));
+        assert!(html.contains(r#"action="/api/add_abuse_pattern""#));
         assert!(html.contains("90%"));
-        assert!(!span_panel(panel(false), &DisplayZone::default()).contains("Mark as abusive"));
+        assert!(!span_panel(panel(None), &DisplayZone::default()).contains("Mark as abusive"));
     }
 }

@@ -8,6 +8,17 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
+/// Where the similarity views' forms post.
+#[cfg(feature = "ssr")]
+fn form_actions() -> super::fragments::FormActions {
+    use leptos::server_fn::ServerFn;
+
+    super::fragments::FormActions {
+        add_pattern: AddAbusePattern::url(),
+        remove_pattern: RemoveAbusePattern::url(),
+    }
+}
+
 /// Flags the Similarity page lists.
 #[cfg(feature = "ssr")]
 const FLAGS_SHOWN: u64 = 20;
@@ -117,6 +128,7 @@ async fn page_body(
     let zone = display_zone(&user).await;
     Ok(fragments::page(
         data,
+        form_actions(),
         &zone,
         org_id,
         can_manage,
@@ -171,7 +183,9 @@ async fn span_panel(
         org_id,
         trace_id: &trace_id,
         span_id: &span_id,
-        can_manage: can_manage(&state, org_id, &user).await,
+        mark_action: can_manage(&state, org_id, &user)
+            .await
+            .then(|| form_actions().add_pattern),
         error: submission_error(error),
     };
     Ok(fragments::span_panel(panel, &display_zone(&user).await))
