@@ -18,20 +18,16 @@ use super::{
     abuse::NEAR_DUPLICATE,
     embed::{dot_kernel, norm_i8},
     index::PromptIndex,
+    logs::time_window,
     search::read_prompts,
     worker,
 };
 use crate::{
     error::{AppError, Result},
-    platform::services::{
-        now_ns,
-        transaction::{placeholder, placeholder_list},
-    },
+    platform::services::transaction::{placeholder, placeholder_list},
     similarity::types::{ClusterQuery, EmbeddingProgress, PromptCluster, PromptClusters},
-    telemetry::services::span_store::parse_time,
 };
 
-const DEFAULT_RANGE_NS: i64 = 7 * 24 * 3_600 * 1_000_000_000;
 const DEFAULT_LIMIT: u64 = 20;
 const MAX_LIMIT: u64 = 100;
 /// Prompts grouped at most, the costliest (or most sent) of the range:
@@ -62,15 +58,7 @@ pub async fn clusters(
     org_id: Uuid,
     query: &ClusterQuery,
 ) -> Result<PromptClusters> {
-    let text = |value: &Option<String>| value.clone().filter(|value| !value.is_empty());
-    let until = match text(&query.until) {
-        Some(until) => parse_time("until", &until)?,
-        None => now_ns(),
-    };
-    let since = match text(&query.since) {
-        Some(since) => parse_time("since", &since)?,
-        None => until.saturating_sub(DEFAULT_RANGE_NS),
-    };
+    let (since, until) = time_window(&query.since, &query.until)?;
     let rank = match query.sort.as_deref().unwrap_or("cost") {
         "cost" | "" => Rank::Cost,
         "count" => Rank::Count,
@@ -345,14 +333,7 @@ async fn senders(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::similarity::services::{
-        embed::{embed, quantize},
-        text::normalize,
-    };
-
-    fn vector(text: &str) -> Vec<i8> {
-        quantize(&embed(&normalize(text)))
-    }
+    use crate::similarity::services::embed::text_vector as vector;
 
     #[test]
     fn rewordings_join_the_costliest_and_others_stand_alone() {

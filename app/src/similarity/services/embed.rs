@@ -194,6 +194,12 @@ pub fn quantize(vector: &[f32]) -> Vec<i8> {
         .collect()
 }
 
+/// The byte vector of a text as the index stores prompts: normalized,
+/// embedded, quantized.
+pub fn text_vector(text: &str) -> Vec<i8> {
+    quantize(&embed(&super::text::normalize(text)))
+}
+
 /// The dot product of two byte vectors of the same length.
 pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
     dot_kernel()(a, b)

@@ -245,14 +245,7 @@ fn scan(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::similarity::services::{
-        embed::{embed, quantize},
-        text::normalize,
-    };
-
-    fn vector(text: &str) -> Vec<i8> {
-        quantize(&embed(&normalize(text)))
-    }
+    use crate::similarity::services::embed::text_vector as vector;
 
     #[test]
     fn the_nearest_prompts_of_the_organization_come_first() {

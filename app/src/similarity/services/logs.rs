@@ -30,6 +30,21 @@ pub fn wants_csv(query: &SimilarityLogQuery) -> Result<bool> {
     }
 }
 
+/// The `[since, until)` of a read: `until` defaults to now, `since` to 7
+/// days before `until`.
+pub(super) fn time_window(since: &Option<String>, until: &Option<String>) -> Result<(i64, i64)> {
+    let text = |value: &Option<String>| value.clone().filter(|value| !value.is_empty());
+    let until = match text(until) {
+        Some(until) => parse_time("until", &until)?,
+        None => now_ns(),
+    };
+    let since = match text(since) {
+        Some(since) => parse_time("since", &since)?,
+        None => until.saturating_sub(DEFAULT_RANGE_NS),
+    };
+    Ok((since, until))
+}
+
 /// One page of `org_id`'s similarity log.
 pub async fn list(
     db: &DatabaseConnection,
@@ -38,14 +53,7 @@ pub async fn list(
 ) -> Result<SimilarityLogPage> {
     let csv = wants_csv(query)?;
     let text = |value: &Option<String>| value.clone().filter(|value| !value.is_empty());
-    let until = match text(&query.until) {
-        Some(until) => parse_time("until", &until)?,
-        None => now_ns(),
-    };
-    let since = match text(&query.since) {
-        Some(since) => parse_time("since", &since)?,
-        None => until.saturating_sub(DEFAULT_RANGE_NS),
-    };
+    let (since, until) = time_window(&query.since, &query.until)?;
     let most = if csv { MAX_CSV_ROWS } else { MAX_PAGE };
     let limit = query
         .limit

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::{
     abuse::AbuseGuard,
-    embed::{HASH_EMBEDDER, embed, quantize},
+    embed::{HASH_EMBEDDER, text_vector},
     index::PromptIndex,
     text::{normalize, user_input},
     worker,
@@ -54,7 +54,7 @@ pub async fn search(
         .transpose()?
         .unwrap_or(i64::MAX);
     let query = query_text(db, org_id, search).await?;
-    let vector = quantize(&embed(&normalize(&query)));
+    let vector = text_vector(&query);
     // Read before the scan, so that the progress reported never claims
     // prompts the scan did not see (the index grows while it runs).
     let progress = worker::progress(db).await?;
