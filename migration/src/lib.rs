@@ -20,7 +20,7 @@ mod m20261204_000012_request_model;
 mod m20261204_000013_demo_workloads;
 mod m20261204_000014_times_in_utc;
 mod m20261204_000015_prompt_similarity;
-mod m20261205_000016_prompt_spans_by_time;
+mod m20261205_000016_prompt_clusters_and_deletions;
 
 pub struct Migrator;
 
@@ -88,7 +88,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000013_demo_workloads::Migration),
             Box::new(m20261204_000014_times_in_utc::Migration),
             Box::new(m20261204_000015_prompt_similarity::Migration),
-            Box::new(m20261205_000016_prompt_spans_by_time::Migration),
+            Box::new(m20261205_000016_prompt_clusters_and_deletions::Migration),
         ]
     }
 }

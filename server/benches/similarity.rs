@@ -19,9 +19,11 @@ mod support;
 use std::time::{Duration, Instant};
 
 use app::similarity::services::{
+    abuse::AbuseGuard,
     embed::{DIMENSIONS, HASH_EMBEDDER, cosine, cosine_i8, embed, embed_into, norm_i8, quantize},
     evaluation::{abuse_cases, cluster_cases, eval_dir, pair_figures, patterns, score_abuse},
     index::PromptIndex,
+    patterns::MAX_PATTERNS,
     text::{normalize, prompt_hash},
 };
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, Value};
@@ -157,6 +159,49 @@ fn quality() {
     }
 }
 
+/// `AbuseGuard::check`, the call governance and alerts make per prompt,
+/// with as many patterns as an organization may have: the 40 of the
+/// evaluation set and generated ones up to the limit.
+fn abuse_check_latency(words: &[String], samples: usize) {
+    let cases = abuse_cases(&eval_dir()).unwrap();
+    let mut random = Random(11);
+    let mut texts: Vec<String> = patterns(&cases).iter().map(|case| case.text.clone()).collect();
+    while texts.len() < MAX_PATTERNS as usize {
+        texts.push(prompt(&mut random, words, 400));
+    }
+    let org = uuid::Uuid::new_v4();
+    let guard = AbuseGuard::with_patterns(org, &texts);
+    let variants: Vec<&str> = cases
+        .iter()
+        .filter(|case| case.role == "variant")
+        .map(|case| case.text.as_str())
+        .collect();
+    let prompts: Vec<String> = (0..WARM_UP + samples)
+        .map(|round| match round % 2 {
+            0 => variants[round / 2 % variants.len()].to_owned(),
+            _ => prompt(&mut random, words, 1024),
+        })
+        .collect();
+    let mut flagged = 0;
+    let mut timings: Vec<Duration> = prompts
+        .iter()
+        .enumerate()
+        .filter_map(|(round, text)| {
+            let started = Instant::now();
+            flagged += usize::from(guard.check(org, text).is_some());
+            (round >= WARM_UP).then(|| started.elapsed())
+        })
+        .collect();
+    timings.sort();
+    report(
+        &format!(
+            "AbuseGuard::check against {} patterns (half variants, half 1 KB prompts; {flagged} flagged)",
+            texts.len()
+        ),
+        &timings,
+    );
+}
+
 fn embedding_speed(words: &[String]) {
     let mut random = Random(7);
     let prompts: Vec<String> = (0..20_000).map(|_| prompt(&mut random, words, 1024)).collect();
@@ -263,6 +308,7 @@ async fn main() {
     quality();
     let words = vocabulary();
     embedding_speed(&words);
+    abuse_check_latency(&words, samples);
 
     let mut random = Random(42);
     let started = Instant::now();

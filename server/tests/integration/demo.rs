@@ -148,6 +148,8 @@ async fn the_demo_shows_everywhere_and_its_removal_leaves_only_the_rest(backend:
     own_telemetry(&server, &token).await;
     let db = Database::connect(server.database_url()).await.unwrap();
     similarity_caught_up(&db).await;
+    // A second replica, whose prompt index must forget what the first deletes.
+    let replica = server.replica().await;
     let before = table_counts(&db, &org).await;
     assert_error(browser.get(&demo_path).await, StatusCode::NOT_FOUND, "not_found").await;
 
@@ -281,6 +283,21 @@ async fn the_demo_shows_everywhere_and_its_removal_leaves_only_the_rest(backend:
         before,
         "exactly what the demo added is gone"
     );
+    // Every replica's index forgets the demo's prompts, not only the one
+    // that removed them.
+    let org_id: uuid::Uuid = org.parse().unwrap();
+    let prompts_left = before[7].1 as usize;
+    for replica in [&server, &replica] {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while replica.state.prompts.len(org_id) != prompts_left {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "an index still holds {} prompts, not {prompts_left}",
+                replica.state.prompts.len(org_id)
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
     assert_error(browser.get(&demo_path).await, StatusCode::NOT_FOUND, "not_found").await;
     assert_error(
         browser.delete(&demo_path).await,
@@ -309,6 +326,7 @@ async fn the_demo_shows_everywhere_and_its_removal_leaves_only_the_rest(backend:
         browser.post(&demo_path, json!({})).await.status(),
         StatusCode::CREATED
     );
+    drop(replica.stop_keeping_database().await);
     server.stop().await;
 }
 

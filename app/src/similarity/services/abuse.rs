@@ -219,24 +219,9 @@ impl AbuseGuard {
             ));
         }
         // Embedding is CPU work: off the async threads.
-        let embedded = tokio::task::spawn_blocking(move || {
-            patterns
-                .into_iter()
-                .map(|(org_id, id, label, prompt_hash, text)| {
-                    (
-                        org_id,
-                        CheckPattern {
-                            id,
-                            label,
-                            prompt_hash,
-                            vector: check_vector(&normalize(&text)),
-                        },
-                    )
-                })
-                .collect::<Vec<_>>()
-        })
-        .await
-        .map_err(|err| crate::error::AppError::Internal(err.to_string()))?;
+        let embedded = tokio::task::spawn_blocking(move || embed_patterns(patterns))
+            .await
+            .map_err(|err| crate::error::AppError::Internal(err.to_string()))?;
         for (org_id, pattern) in embedded {
             orgs.entry(org_id).or_default().patterns.push(pattern);
         }
@@ -244,6 +229,54 @@ impl AbuseGuard {
         self.version.store(version, Ordering::Release);
         Ok(true)
     }
+
+    /// A guard holding `texts` as `org_id`'s patterns (ids from 1, default
+    /// settings), without a database: for benchmarks.
+    pub fn with_patterns(org_id: Uuid, texts: &[String]) -> Self {
+        let patterns = texts
+            .iter()
+            .enumerate()
+            .map(|(index, text)| {
+                (
+                    org_id,
+                    index as i64 + 1,
+                    format!("pattern {}", index + 1),
+                    String::new(),
+                    text.clone(),
+                )
+            })
+            .collect();
+        let mut rules = OrgRules::default();
+        rules.patterns = embed_patterns(patterns)
+            .into_iter()
+            .map(|(_, pattern)| pattern)
+            .collect();
+        let guard = Self::default();
+        guard
+            .orgs
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(org_id, rules);
+        guard
+    }
+}
+
+/// Pattern rows (organization, id, label, prompt hash, text) with their check vectors.
+fn embed_patterns(patterns: Vec<(Uuid, i64, String, String, String)>) -> Vec<(Uuid, CheckPattern)> {
+    patterns
+        .into_iter()
+        .map(|(org_id, id, label, prompt_hash, text)| {
+            (
+                org_id,
+                CheckPattern {
+                    id,
+                    label,
+                    prompt_hash,
+                    vector: check_vector(&normalize(&text)),
+                },
+            )
+        })
+        .collect()
 }
 
 /// Tells every replica to reload patterns and settings (in the caller's

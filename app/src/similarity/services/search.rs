@@ -196,9 +196,13 @@ pub async fn follow_prompts(
     guard: AbuseGuard,
     stop: tokio_util::sync::CancellationToken,
 ) {
+    let mut deletions = Deletions::default();
     loop {
         if let Err(err) = guard.reload_if_changed(&db).await {
             tracing::warn!(%err, "abuse patterns: reloading failed; retrying");
+        }
+        if let Err(err) = deletions.forget_deleted(&db, &index).await {
+            tracing::warn!(%err, "prompt index: reading deleted prompts failed; retrying");
         }
         match load_after(&db, &index).await {
             Ok(loaded) if loaded as i64 == LOAD_BATCH => continue,
@@ -213,6 +217,57 @@ pub async fn follow_prompts(
 }
 
 /// Adds up to [`LOAD_BATCH`] prompts embedded after the newest indexed one.
+/// How far back each look at `deleted_prompts` reads again: a deletion
+/// committed after a later one (two removals at once) is still seen.
+const DELETION_OVERLAP_NS: i64 = 60 * 1_000_000_000;
+
+/// What the index has forgotten of `deleted_prompts`.
+#[derive(Default)]
+struct Deletions {
+    /// Deletions applied within the overlap, by id, with their time.
+    applied: HashMap<i64, i64>,
+    /// The newest deletion time seen.
+    newest_ns: i64,
+}
+
+impl Deletions {
+    /// Removes the prompts deleted since the last look (by any replica)
+    /// from the index.
+    async fn forget_deleted(&mut self, db: &impl ConnectionTrait, index: &PromptIndex) -> Result<()> {
+        let backend = db.get_database_backend();
+        let since = self.newest_ns.saturating_sub(DELETION_OVERLAP_NS);
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "SELECT id, org_id, prompt_id, deleted_at_ns FROM deleted_prompts WHERE deleted_at_ns >= {}",
+                    placeholder(backend, 1)
+                ),
+                [since.into()],
+            ))
+            .await?;
+        let mut removed: HashMap<Uuid, Vec<i64>> = HashMap::new();
+        for row in &rows {
+            let id: i64 = row.try_get("", "id")?;
+            let deleted_at_ns: i64 = row.try_get("", "deleted_at_ns")?;
+            if self.applied.insert(id, deleted_at_ns).is_none() {
+                removed
+                    .entry(row.try_get("", "org_id")?)
+                    .or_default()
+                    .push(row.try_get("", "prompt_id")?);
+            }
+            self.newest_ns = self.newest_ns.max(deleted_at_ns);
+        }
+        for (org_id, mut prompt_ids) in removed {
+            prompt_ids.sort_unstable();
+            index.remove_prompts(org_id, &prompt_ids);
+        }
+        let since = self.newest_ns.saturating_sub(DELETION_OVERLAP_NS);
+        self.applied.retain(|_, deleted_at_ns| *deleted_at_ns >= since);
+        Ok(())
+    }
+}
+
 async fn load_after(db: &impl ConnectionTrait, index: &PromptIndex) -> Result<usize> {
     let backend = db.get_database_backend();
     let sql = format!(

@@ -93,9 +93,14 @@ pub async fn prompt_sources_after(
         .collect()
 }
 
+/// How long a deleted prompt stays in `deleted_prompts` for the replicas'
+/// indexes to forget it (a replica down longer reloads its index).
+const DELETIONS_KEPT_NS: i64 = 3_600 * 1_000_000_000;
+
 /// Counts `prompt_ids` of `org_id` again from their remaining spans (count,
-/// cost, first and last seen, example) and deletes those left without any.
-/// Returns how many were deleted.
+/// cost, first and last seen, example) and deletes those left without any,
+/// recording them in `deleted_prompts` for every replica's index. Returns
+/// how many were deleted.
 pub(super) async fn recount_prompts(
     txn: &impl WriteTransaction,
     org_id: Uuid,
@@ -131,6 +136,24 @@ pub(super) async fn recount_prompts(
         );
         txn.execute_statement(Statement::from_sql_and_values(backend, update, values.clone()))
             .await?;
+        let now = crate::platform::services::now_ns();
+        txn.execute_statement(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "INSERT INTO deleted_prompts (org_id, prompt_id, deleted_at_ns) \
+                 SELECT org_id, id, {now} FROM prompts WHERE {chosen} AND span_count = 0"
+            ),
+            values.clone(),
+        ))
+        .await?;
+        txn.execute_statement(Statement::from_string(
+            backend,
+            format!(
+                "DELETE FROM deleted_prompts WHERE deleted_at_ns < {}",
+                now - DELETIONS_KEPT_NS
+            ),
+        ))
+        .await?;
         deleted += txn
             .execute_statement(Statement::from_sql_and_values(
                 backend,
