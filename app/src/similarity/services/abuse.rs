@@ -246,11 +246,13 @@ impl AbuseGuard {
                 )
             })
             .collect();
-        let mut rules = OrgRules::default();
-        rules.patterns = embed_patterns(patterns)
-            .into_iter()
-            .map(|(_, pattern)| pattern)
-            .collect();
+        let rules = OrgRules {
+            settings: Settings::default(),
+            patterns: embed_patterns(patterns)
+                .into_iter()
+                .map(|(_, pattern)| pattern)
+                .collect(),
+        };
         let guard = Self::default();
         guard
             .orgs
