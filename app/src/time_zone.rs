@@ -85,6 +85,17 @@ impl DisplayZone {
         self.timestamp(nanos)[..16].to_owned()
     }
 
+    /// A stored RFC 3339 time as `2026-01-01 10:00:20 Europe/Berlin`; the
+    /// epoch reads "always" (a price in force from the start), and what
+    /// does not parse is shown as it is.
+    pub fn stored_time(&self, rfc3339: &str) -> String {
+        match crate::format::parse_utc_rfc3339(rfc3339) {
+            Some(0) => "always".to_owned(),
+            Some(nanos) => format!("{} {}", &self.timestamp(nanos)[..19], self.name),
+            None => rfc3339.to_owned(),
+        }
+    }
+
     /// `Time (Europe/Berlin)`: a column or axis title naming the zone.
     pub fn titled(&self, title: &str) -> String {
         format!("{title} ({})", self.name)

@@ -6,10 +6,7 @@
 
 use leptos::{prelude::*, tachys::view::RenderHtml};
 
-use crate::{
-    costs::types::BuiltinPrice, format::parse_utc_rfc3339, platform::types::AuditEntry,
-    time_zone::DisplayZone,
-};
+use crate::{costs::types::BuiltinPrice, platform::types::AuditEntry, time_zone::DisplayZone};
 
 fn optional_price(price: &Option<String>) -> String {
     price.clone().unwrap_or_else(|| "—".to_owned())
@@ -18,15 +15,6 @@ fn optional_price(price: &Option<String>) -> String {
 /// What the filter matches a row by: its model and provider, lower case.
 pub fn filter_key(model: &str, provider: &str) -> String {
     format!("{} {}", model, provider).to_ascii_lowercase()
-}
-
-/// A stored time in `zone`; the epoch means "always".
-pub fn effective(from: &str, zone: &DisplayZone) -> String {
-    match parse_utc_rfc3339(from) {
-        Some(0) => "always".to_owned(),
-        Some(nanos) => format!("{} {}", &zone.timestamp(nanos)[..19], zone.name),
-        None => from.to_owned(),
-    }
 }
 
 pub fn builtin_table(prices: Vec<BuiltinPrice>) -> String {
@@ -71,7 +59,7 @@ pub fn audit_list(entries: Vec<AuditEntry>, zone: &DisplayZone) -> String {
         <ol class="audit-log" data-testid="audit-log">
             {entries.into_iter().map(|entry| view! {
                 <li>
-                    <time class="muted" datetime=entry.at.clone()>{effective(&entry.at, zone)}</time>
+                    <time class="muted" datetime=entry.at.clone()>{zone.stored_time(&entry.at)}</time>
                     " " <strong>{entry.actor}</strong> " " {entry.summary}
                 </li>
             }).collect_view()}
@@ -85,12 +73,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn times_read_as_people_write_them() {
+    fn stored_times_read_as_people_write_them() {
         let utc = DisplayZone::default();
-        assert_eq!(effective("1970-01-01T00:00:00Z", &utc), "always");
-        assert_eq!(effective("2026-01-01T01:00:00Z", &utc), "2026-01-01 01:00:00 UTC");
+        assert_eq!(utc.stored_time("1970-01-01T00:00:00Z"), "always");
+        assert_eq!(utc.stored_time("2026-01-01T01:00:00Z"), "2026-01-01 01:00:00 UTC");
         assert_eq!(
-            effective("2026-01-01T01:00:00+00:00", &utc),
+            utc.stored_time("2026-01-01T01:00:00+00:00"),
             "2026-01-01 01:00:00 UTC"
         );
     }

@@ -218,12 +218,7 @@ fn OverridesTable(
 
 /// A stored time in the zone times are shown in; the epoch means "always".
 fn effective(from: &str) -> String {
-    let zone = use_display_zone();
-    match parse_utc_rfc3339(from) {
-        Some(0) => "always".to_owned(),
-        Some(nanos) => format!("{} {}", &zone.timestamp(nanos)[..19], zone.name),
-        None => from.to_owned(),
-    }
+    use_display_zone().stored_time(from)
 }
 
 /// A stored time as a `datetime-local` value in the zone times are shown in

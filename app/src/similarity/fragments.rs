@@ -114,8 +114,8 @@ pub fn page(
 /// its prompt as an abuse pattern (or the pattern it already is).
 pub struct SpanPanel<'a> {
     pub results: Result<SimilarityResults, String>,
-    /// The abuse pattern the span's prompt is, if any.
-    pub pattern: Option<AbusePattern>,
+    /// The label of the abuse pattern the span's prompt is, if any.
+    pub pattern_label: Option<String>,
     pub org_id: Uuid,
     pub trace_id: &'a str,
     pub span_id: &'a str,
@@ -127,17 +127,17 @@ pub struct SpanPanel<'a> {
 pub fn span_panel(panel: SpanPanel, zone: &DisplayZone) -> String {
     let SpanPanel {
         results,
-        pattern,
+        pattern_label,
         org_id,
         trace_id,
         span_id,
         mark_action,
         error,
     } = panel;
-    let marking = match pattern {
-        Some(pattern) => Some(
+    let marking = match pattern_label {
+        Some(label) => Some(
             view! {
-                <p data-testid="marked"><span class="badge badge-danger">{pattern.label}</span>
+                <p data-testid="marked"><span class="badge badge-danger">{label}</span>
                     " This prompt is an abuse pattern: new prompts like it are flagged."</p>
             }
             .into_any(),
@@ -341,7 +341,7 @@ mod tests {
         };
         let panel = |mark_action| SpanPanel {
             results: Ok(results.clone()),
-            pattern: None,
+            pattern_label: None,
             org_id: Uuid::nil(),
             trace_id: "t",
             span_id: "s",

@@ -155,31 +155,26 @@ async fn span_panel(
     };
 
     let (state, user) = member(org_id, Action::Read).await?;
-    let request = SimilaritySearch {
-        trace_id: Some(trace_id.clone()),
-        span_id: Some(span_id.clone()),
-        k: Some(6),
-        ..Default::default()
-    };
-    // A span without a prompt to compare says why, in the panel.
-    let results = match search::search(&state.db, &state.prompts, org_id, &request).await {
-        Err(crate::error::AppError::BadRequest(message)) => Err(message),
-        other => Ok(other?),
-    };
-    let pattern = match search::span_input(&state.db, org_id, &trace_id, &span_id, "mark").await {
-        Ok(input) => {
-            let hash = text::prompt_hash(&text::normalize(&input));
-            patterns::list(&state.db, org_id)
-                .await?
-                .patterns
-                .into_iter()
-                .find(|pattern| pattern.prompt_hash == hash)
-        }
-        Err(_) => None,
-    };
+    // The span is read once: its input is both what is compared and what
+    // a pattern would be. A span without one says why, in the panel.
+    let (results, pattern_label) =
+        match search::span_input(&state.db, org_id, &trace_id, &span_id, "compare").await {
+            Err(crate::error::AppError::BadRequest(message)) => (Err(message), None),
+            Err(err) => return Err(err.into()),
+            Ok(input) => {
+                let request = SimilaritySearch {
+                    text: Some(input.clone()),
+                    k: Some(6),
+                    ..Default::default()
+                };
+                let results = search::search(&state.db, &state.prompts, org_id, &request).await?;
+                let hash = text::prompt_hash(&text::normalize(&input));
+                (Ok(results), patterns::label_of(&state.db, org_id, &hash).await?)
+            }
+        };
     let panel = SpanPanel {
         results,
-        pattern,
+        pattern_label,
         org_id,
         trace_id: &trace_id,
         span_id: &span_id,

@@ -63,6 +63,24 @@ pub async fn list(db: &DatabaseConnection, org_id: Uuid) -> Result<AbusePatternL
     })
 }
 
+/// The label of `org_id`'s pattern for the normalized input hashed
+/// `prompt_hash`, if it has one.
+pub async fn label_of(db: &impl ConnectionTrait, org_id: Uuid, prompt_hash: &str) -> Result<Option<String>> {
+    let backend = db.get_database_backend();
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT label FROM abuse_patterns WHERE org_id = {} AND prompt_hash = {}",
+                placeholder(backend, 1),
+                placeholder(backend, 2)
+            ),
+            [org_id.into(), prompt_hash.into()],
+        ))
+        .await?;
+    Ok(row.map(|row| row.try_get("", "label")).transpose()?)
+}
+
 /// Marks a prompt as abusive (admins and owners).
 pub async fn add(
     db: &DatabaseConnection,
