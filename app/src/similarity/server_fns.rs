@@ -98,7 +98,16 @@ async fn page_body(
                 text: Some(text),
                 ..Default::default()
             };
-            Some(search::search(&state.db, &state.prompts, org_id, &request).await?)
+            Some(
+                search::search(
+                    &state.db,
+                    &state.prompts,
+                    state.semantic.as_ref(),
+                    org_id,
+                    &request,
+                )
+                .await?,
+            )
         }
         None => None,
     };
@@ -108,7 +117,14 @@ async fn page_body(
         sort,
         ..Default::default()
     };
-    let clusters = clusters::clusters(&state.db, &state.prompts, org_id, &cluster_query).await?;
+    let clusters = clusters::clusters(
+        &state.db,
+        &state.prompts,
+        state.semantic.as_ref(),
+        org_id,
+        &cluster_query,
+    )
+    .await?;
     let patterns = patterns::list(&state.db, org_id).await?;
     let flag_query = SimilarityLogQuery {
         since: Some(since),
@@ -167,7 +183,14 @@ async fn span_panel(
                     k: Some(6),
                     ..Default::default()
                 };
-                let results = search::search(&state.db, &state.prompts, org_id, &request).await?;
+                let results = search::search(
+                    &state.db,
+                    &state.prompts,
+                    state.semantic.as_ref(),
+                    org_id,
+                    &request,
+                )
+                .await?;
                 let hash = text::prompt_hash(&text::normalize(&input));
                 (Ok(results), patterns::label_of(&state.db, org_id, &hash).await?)
             }

@@ -70,6 +70,24 @@ pub struct EmbeddingProgress {
     pub spans_behind: i64,
     /// Distinct prompts of the organization in the index.
     pub indexed_prompts: i64,
+    /// The semantic tier, where a model is configured (`SPECULA_EMBEDDING_MODEL_DIR`).
+    pub semantic: Option<SemanticProgress>,
+}
+
+/// How far the semantic tier has embedded the organization's prompts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct SemanticProgress {
+    /// The model's name, as stored beside its vectors: `bert-` and the
+    /// start of the SHA-256 of its files.
+    pub embedder: String,
+    /// Distinct prompts of the organization the model has embedded.
+    pub indexed_prompts: i64,
+    /// Distinct prompts of the organization it has still to embed.
+    pub prompts_waiting: i64,
+    /// Whether it answers the organization's searches: it does once it
+    /// holds nearly all of them (until then the word index answers).
+    pub serving: bool,
 }
 
 /// `POST /api/v1/orgs/{org}/abuse-patterns`: a prompt to treat as abusive,

@@ -48,7 +48,14 @@ pub async fn search(
 ) -> Result<Json<SimilarityResults>> {
     let org_id = org_for(&state, &caller, org.org).await?;
     Ok(Json(
-        search::search(&state.db, &state.prompts, org_id, &request).await?,
+        search::search(
+            &state.db,
+            &state.prompts,
+            state.semantic.as_ref(),
+            org_id,
+            &request,
+        )
+        .await?,
     ))
 }
 
@@ -72,7 +79,7 @@ pub async fn list_clusters(
 ) -> Result<Json<PromptClusters>> {
     let org_id = org_for(&state, &caller, org.org).await?;
     Ok(Json(
-        clusters::clusters(&state.db, &state.prompts, org_id, &query).await?,
+        clusters::clusters(&state.db, &state.prompts, state.semantic.as_ref(), org_id, &query).await?,
     ))
 }
 

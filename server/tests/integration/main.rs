@@ -15,5 +15,6 @@ mod http;
 mod ingest;
 mod prices;
 mod sdk;
+mod semantic;
 mod similarity;
 mod time_zone;

@@ -21,8 +21,8 @@ on_every_backend!(
     near_duplicate_clusters_are_ranked_by_cost_and_by_count,
 );
 
-const T0: i64 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
-const SECOND: i64 = 1_000_000_000;
+pub(crate) const T0: i64 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
+pub(crate) const SECOND: i64 = 1_000_000_000;
 
 const REFACTOR: &str = "Refactor the payment service to use async IO and keep the public API unchanged.";
 const REFACTOR_AGAIN: &str =
@@ -31,7 +31,7 @@ const PARAPHRASE: &str = "Refactor the payments service to async IO; keep its pu
 const LIMERICK: &str = "Write a limerick about a cat who learns to code in Rust.";
 
 /// A chat request span whose prompt is a system turn and `user_turn`.
-fn request(trace: &str, id: &str, start: i64, user_turn: Option<&str>) -> Value {
+pub(crate) fn request(trace: &str, id: &str, start: i64, user_turn: Option<&str>) -> Value {
     let mut messages = vec![json!({"role": "system", "content": "You are a careful coding agent."})];
     if let Some(turn) = user_turn {
         messages.push(json!({"role": "user", "content": turn}));
@@ -53,15 +53,15 @@ fn request(trace: &str, id: &str, start: i64, user_turn: Option<&str>) -> Value 
     )
 }
 
-fn trace_id(number: usize) -> String {
+pub(crate) fn trace_id(number: usize) -> String {
     format!("{number:032x}")
 }
 
-fn span_id(number: usize) -> String {
+pub(crate) fn span_id(number: usize) -> String {
     format!("{number:016x}")
 }
 
-async fn search(server: &TestServer, token: &str, body: Value) -> reqwest::Response {
+pub(crate) async fn search(server: &TestServer, token: &str, body: Value) -> reqwest::Response {
     server
         .client
         .post(server.url("/api/v1/similarity/search"))
@@ -94,7 +94,7 @@ async fn caught_up_search(server: &TestServer, token: &str, body: Value) -> Valu
     }
 }
 
-async fn count(server: &TestServer, sql: &str) -> i64 {
+pub(crate) async fn count(server: &TestServer, sql: &str) -> i64 {
     let db = &server.state.db;
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql.to_owned()))

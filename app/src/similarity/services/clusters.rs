@@ -19,13 +19,13 @@ use super::{
     embed::{dot_kernel, norm_i8},
     index::PromptIndex,
     logs::time_window,
-    search::read_prompts,
-    worker,
+    search::{embedding_progress, read_prompts},
+    semantic_worker::SemanticTier,
 };
 use crate::{
     error::{AppError, Result},
     platform::services::transaction::{placeholder, placeholder_list},
-    similarity::types::{ClusterQuery, EmbeddingProgress, PromptCluster, PromptClusters},
+    similarity::types::{ClusterQuery, PromptCluster, PromptClusters},
 };
 
 const DEFAULT_LIMIT: u64 = 20;
@@ -55,6 +55,7 @@ struct RangeFigures {
 pub async fn clusters(
     db: &DatabaseConnection,
     index: &PromptIndex,
+    semantic: Option<&SemanticTier>,
     org_id: Uuid,
     query: &ClusterQuery,
 ) -> Result<PromptClusters> {
@@ -72,11 +73,7 @@ pub async fn clusters(
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(AppError::BadRequest(format!("`limit` must be 1 to {MAX_LIMIT}")));
     }
-    let progress = worker::progress(db).await?;
-    let progress = EmbeddingProgress {
-        spans_behind: (progress.newest_span - progress.position).max(0),
-        indexed_prompts: index.len(org_id) as i64,
-    };
+    let progress = embedding_progress(db, index, semantic, org_id).await?;
 
     let mut figures = range_figures(db, org_id, since, until).await?;
     let prompts_in_range = figures.len() as i64;

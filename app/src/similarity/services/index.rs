@@ -1,7 +1,7 @@
 //! The in-memory vector index every replica keeps: per organization, the
-//! byte vectors of its distinct prompts, searched exactly by brute force
-//! (a dot product over 256 bytes vectorizes; see BENCHMARKS.md for what a
-//! million prompts cost). Each replica loads it from the database in the
+//! byte vectors of its distinct prompts made by one embedder, searched
+//! exactly by brute force (a dot product over 256 bytes vectorizes; see
+//! BENCHMARKS.md for what a million prompts cost). Each replica loads it from the database in the
 //! background at start and then follows new prompts by id, so a prompt
 //! embedded by any replica's worker becomes searchable everywhere.
 
@@ -16,10 +16,10 @@ use std::{
 
 use uuid::Uuid;
 
-use super::embed::{DIMENSIONS, dot_kernel, norm_i8};
+use super::embed::{DIMENSIONS, HASH_EMBEDDER, dot_kernel, norm_i8};
 
 /// One organization's vectors, flat: prompt `i` is
-/// `vectors[i * DIMENSIONS..(i + 1) * DIMENSIONS]`.
+/// `vectors[i * dimensions..(i + 1) * dimensions]`.
 #[derive(Default)]
 struct OrgVectors {
     prompt_ids: Vec<i64>,
@@ -53,10 +53,14 @@ impl PartialOrd for Hit {
     }
 }
 
-/// The vectors of every organization, shared by the search handlers and
-/// the loader that keeps them current.
-#[derive(Clone, Default)]
+/// The vectors of every organization made by one embedder, shared by the
+/// search handlers and the loader that keeps them current.
+#[derive(Clone)]
 pub struct PromptIndex {
+    /// The embedder whose vectors these are.
+    embedder: Arc<str>,
+    /// Bytes per vector.
+    dimensions: usize,
     orgs: Arc<RwLock<HashMap<Uuid, OrgVectors>>>,
     /// The highest prompt id loaded: new prompts are read after it.
     loaded_up_to: Arc<std::sync::atomic::AtomicI64>,
@@ -67,20 +71,49 @@ impl std::fmt::Debug for PromptIndex {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter
             .debug_struct("PromptIndex")
+            .field("embedder", &self.embedder)
             .field("loaded_up_to", &self.loaded_up_to())
             .field("ready", &self.is_ready())
             .finish_non_exhaustive()
     }
 }
 
+/// The hash embedder's index.
+impl Default for PromptIndex {
+    fn default() -> Self {
+        Self::new(HASH_EMBEDDER, DIMENSIONS)
+    }
+}
+
 impl PromptIndex {
-    /// Adds prompts (ids ascending, each vector [`DIMENSIONS`] bytes long;
-    /// others are ignored).
+    /// An empty index of `embedder`'s vectors of `dimensions` bytes.
+    pub fn new(embedder: &str, dimensions: usize) -> Self {
+        Self {
+            embedder: embedder.into(),
+            dimensions,
+            orgs: Default::default(),
+            loaded_up_to: Default::default(),
+            ready: Default::default(),
+        }
+    }
+
+    /// The embedder whose vectors the index holds.
+    pub fn embedder(&self) -> &str {
+        &self.embedder
+    }
+
+    /// Bytes per vector.
+    pub fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    /// Adds prompts (ids ascending, each vector [`Self::dimensions`] bytes
+    /// long; others are ignored).
     pub fn add(&self, prompts: impl IntoIterator<Item = (Uuid, i64, Vec<i8>)>) {
         let mut orgs = self.orgs.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut highest = self.loaded_up_to();
         for (org_id, prompt_id, vector) in prompts {
-            if vector.len() != DIMENSIONS {
+            if vector.len() != self.dimensions {
                 continue;
             }
             let org = orgs.entry(org_id).or_default();
@@ -113,7 +146,8 @@ impl PromptIndex {
         let orgs = self.orgs.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         let org = orgs.get(&org_id)?;
         let index = org.prompt_ids.binary_search(&prompt_id).ok()?;
-        Some(org.vectors[index * DIMENSIONS..(index + 1) * DIMENSIONS].to_vec())
+        let dimensions = self.dimensions;
+        Some(org.vectors[index * dimensions..(index + 1) * dimensions].to_vec())
     }
 
     /// Distinct prompts indexed for `org_id`.
@@ -144,13 +178,14 @@ impl PromptIndex {
     pub fn remove_prompts(&self, org_id: Uuid, removed: &[i64]) {
         let mut orgs = self.orgs.write().unwrap_or_else(|poisoned| poisoned.into_inner());
         let Some(org) = orgs.get_mut(&org_id) else { return };
+        let dimensions = self.dimensions;
         let mut kept = OrgVectors::default();
         for (index, prompt_id) in org.prompt_ids.iter().enumerate() {
             if removed.binary_search(prompt_id).is_err() {
                 kept.prompt_ids.push(*prompt_id);
                 kept.norms.push(org.norms[index]);
                 kept.vectors
-                    .extend_from_slice(&org.vectors[index * DIMENSIONS..(index + 1) * DIMENSIONS]);
+                    .extend_from_slice(&org.vectors[index * dimensions..(index + 1) * dimensions]);
             }
         }
         *org = kept;
@@ -162,7 +197,7 @@ impl PromptIndex {
     /// bandwidth, which one core does not use up): call it off the async
     /// threads.
     pub fn search(&self, org_id: Uuid, query: &[i8], limit: usize, min_score: f32) -> Vec<Hit> {
-        if query.len() != DIMENSIONS || limit == 0 {
+        if query.len() != self.dimensions || limit == 0 {
             return Vec::new();
         }
         let orgs = self.orgs.read().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -219,8 +254,9 @@ fn scan(
     if query_norm == 0.0 {
         return best;
     }
-    let vectors = &org.vectors[range.start * DIMENSIONS..range.end * DIMENSIONS];
-    for (offset, vector) in vectors.chunks_exact(DIMENSIONS).enumerate() {
+    let dimensions = query.len();
+    let vectors = &org.vectors[range.start * dimensions..range.end * dimensions];
+    for (offset, vector) in vectors.chunks_exact(dimensions).enumerate() {
         let index = range.start + offset;
         let norm = org.norms[index];
         if norm == 0.0 {

@@ -10,8 +10,9 @@ use uuid::Uuid;
 
 use super::{
     abuse::AbuseGuard,
-    embed::{HASH_EMBEDDER, text_vector},
+    embed::text_vector,
     index::PromptIndex,
+    semantic_worker::SemanticTier,
     text::{normalize, user_input},
     worker,
 };
@@ -32,6 +33,7 @@ const CANDIDATES_PER_RESULT: usize = 4;
 pub async fn search(
     db: &DatabaseConnection,
     index: &PromptIndex,
+    semantic: Option<&SemanticTier>,
     org_id: Uuid,
     search: &SimilaritySearch,
 ) -> Result<SimilarityResults> {
@@ -54,13 +56,25 @@ pub async fn search(
         .transpose()?
         .unwrap_or(i64::MAX);
     let query = query_text(db, org_id, search).await?;
-    let vector = text_vector(&query);
     // Read before the scan, so that the progress reported never claims
     // prompts the scan did not see (the index grows while it runs).
-    let progress = worker::progress(db).await?;
+    let progress = embedding_progress(db, index, semantic, org_id).await?;
     let index_ready = index.is_ready();
-    let indexed_prompts = index.len(org_id) as i64;
-    let scanned = index.clone();
+    let serving = semantic.filter(|_| progress.semantic.as_ref().is_some_and(|tier| tier.serving));
+    let (scanned, vector) = match serving {
+        Some(tier) => {
+            let tier = tier.clone();
+            let scanned = tier.index.clone();
+            // A forward pass of the model: CPU work, off the async threads.
+            let vector = tokio::task::spawn_blocking(move || tier.query_vector(&query))
+                .await
+                .map_err(|err| AppError::Internal(err.to_string()))?
+                .map_err(|err| AppError::Internal(err.to_string()))?;
+            (scanned, vector)
+        }
+        None => (index.clone(), text_vector(&query)),
+    };
+    let embedder = scanned.embedder().to_owned();
     // A large organization's scan takes milliseconds of CPU: off the async threads.
     let hits = tokio::task::spawn_blocking(move || {
         scanned.search(org_id, &vector, k as usize * CANDIDATES_PER_RESULT, min_score)
@@ -89,12 +103,25 @@ pub async fn search(
     prompts.truncate(k as usize);
     Ok(SimilarityResults {
         prompts,
-        embedder: HASH_EMBEDDER.to_owned(),
+        embedder,
         index_ready,
-        progress: EmbeddingProgress {
-            spans_behind: (progress.newest_span - progress.position).max(0),
-            indexed_prompts,
-        },
+        progress,
+    })
+}
+
+/// How far the background embedding has come for `org_id`: the prompt
+/// worker over the spans, and the semantic tier over the prompts.
+pub async fn embedding_progress(
+    db: &impl ConnectionTrait,
+    index: &PromptIndex,
+    semantic: Option<&SemanticTier>,
+    org_id: Uuid,
+) -> Result<EmbeddingProgress> {
+    let worker = worker::progress(db).await?;
+    Ok(EmbeddingProgress {
+        spans_behind: (worker.newest_span - worker.position).max(0),
+        indexed_prompts: index.len(org_id) as i64,
+        semantic: semantic.map(|tier| tier.progress(org_id, index)),
     })
 }
 
@@ -186,13 +213,14 @@ const LOAD_BATCH: i64 = 20_000;
 /// How often the index looks for prompts embedded since.
 const FOLLOW_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Loads the index from the database (without holding up readiness: the
-/// server serves meanwhile, searches say `index_ready: false`), then adds
-/// the prompts any replica's worker embeds, and reloads the abuse patterns
-/// whenever they change, until `stop`.
+/// Loads the indexes (the hash tier's, and the semantic tier's where a
+/// model is configured) from the database without holding up readiness:
+/// the server serves meanwhile, searches say `index_ready: false`. Then
+/// adds the prompts any replica's workers embed, drops those deleted, and
+/// reloads the abuse patterns whenever they change, until `stop`.
 pub async fn follow_prompts(
     db: DatabaseConnection,
-    index: PromptIndex,
+    indexes: Vec<PromptIndex>,
     guard: AbuseGuard,
     stop: tokio_util::sync::CancellationToken,
 ) {
@@ -201,13 +229,21 @@ pub async fn follow_prompts(
         if let Err(err) = guard.reload_if_changed(&db).await {
             tracing::warn!(%err, "abuse patterns: reloading failed; retrying");
         }
-        if let Err(err) = deletions.forget_deleted(&db, &index).await {
+        if let Err(err) = deletions.forget_deleted(&db, &indexes).await {
             tracing::warn!(%err, "prompt index: reading deleted prompts failed; retrying");
         }
-        match load_after(&db, &index).await {
-            Ok(loaded) if loaded as i64 == LOAD_BATCH => continue,
-            Ok(_) => index.set_ready(),
-            Err(err) => tracing::warn!(%err, "prompt index: loading new prompts failed; retrying"),
+        let mut more = false;
+        for index in &indexes {
+            match load_after(&db, index).await {
+                Ok(loaded) if loaded as i64 == LOAD_BATCH => more = true,
+                Ok(_) => index.set_ready(),
+                Err(err) => {
+                    tracing::warn!(%err, embedder = index.embedder(), "prompt index: loading new prompts failed; retrying")
+                }
+            }
+        }
+        if more {
+            continue;
         }
         tokio::select! {
             () = stop.cancelled() => break,
@@ -216,7 +252,6 @@ pub async fn follow_prompts(
     }
 }
 
-/// Adds up to [`LOAD_BATCH`] prompts embedded after the newest indexed one.
 /// How far back each look at `deleted_prompts` reads again: a deletion
 /// committed after a later one (two removals at once) is still seen.
 const DELETION_OVERLAP_NS: i64 = 60 * 1_000_000_000;
@@ -233,7 +268,7 @@ struct Deletions {
 impl Deletions {
     /// Removes the prompts deleted since the last look (by any replica)
     /// from the index.
-    async fn forget_deleted(&mut self, db: &impl ConnectionTrait, index: &PromptIndex) -> Result<()> {
+    async fn forget_deleted(&mut self, db: &impl ConnectionTrait, indexes: &[PromptIndex]) -> Result<()> {
         let backend = db.get_database_backend();
         let since = self.newest_ns.saturating_sub(DELETION_OVERLAP_NS);
         let rows = db
@@ -260,7 +295,9 @@ impl Deletions {
         }
         for (org_id, mut prompt_ids) in removed {
             prompt_ids.sort_unstable();
-            index.remove_prompts(org_id, &prompt_ids);
+            for index in indexes {
+                index.remove_prompts(org_id, &prompt_ids);
+            }
         }
         let since = self.newest_ns.saturating_sub(DELETION_OVERLAP_NS);
         self.applied.retain(|_, deleted_at_ns| *deleted_at_ns >= since);
@@ -268,6 +305,7 @@ impl Deletions {
     }
 }
 
+/// Adds up to [`LOAD_BATCH`] prompts embedded after the newest indexed one.
 async fn load_after(db: &impl ConnectionTrait, index: &PromptIndex) -> Result<usize> {
     let backend = db.get_database_backend();
     let sql = format!(
@@ -283,7 +321,7 @@ async fn load_after(db: &impl ConnectionTrait, index: &PromptIndex) -> Result<us
             backend,
             sql,
             [
-                HASH_EMBEDDER.into(),
+                index.embedder().into(),
                 index.loaded_up_to().into(),
                 LOAD_BATCH.into(),
             ],

@@ -46,13 +46,13 @@ const BATCH_SPANS: u64 = 5_000;
 /// The nice value of the worker's CPU thread: below ingest's preparation
 /// threads (10), so that under full load ingest keeps the cores and the
 /// worker catches up afterwards.
-const WORKER_NICE: i32 = 19;
+pub(super) const WORKER_NICE: i32 = 19;
 /// How long the lease lasts without a renewal.
-const LEASE_NS: i64 = 30_000_000_000;
+pub(super) const LEASE_NS: i64 = 30_000_000_000;
 /// How long a missing span id holds the cursor back.
 pub const GAP_WAIT_NS: i64 = 10_000_000_000;
 /// How often an idle worker looks for new spans.
-const IDLE_POLL: Duration = Duration::from_millis(250);
+pub(super) const IDLE_POLL: Duration = Duration::from_millis(250);
 
 /// How far the worker has come.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -135,6 +135,32 @@ pub async fn run(
     }
 }
 
+/// Claims or renews the lease on the worker row `name` for `owner`; true
+/// when `owner` holds it.
+pub(super) async fn claim_lease(db: &DatabaseConnection, name: &str, owner: &str, now: i64) -> Result<bool> {
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "UPDATE similarity_worker SET lease_owner = {owner}, lease_until_ns = {until} \
+         WHERE name = {name} AND (lease_owner = {owner_again} OR lease_owner IS NULL OR lease_until_ns < {now})",
+        owner = placeholder(backend, 1),
+        until = placeholder(backend, 2),
+        name = placeholder(backend, 3),
+        owner_again = placeholder(backend, 4),
+        now = placeholder(backend, 5),
+    );
+    let values: [Value; 5] = [
+        owner.into(),
+        (now + LEASE_NS).into(),
+        name.into(),
+        owner.into(),
+        now.into(),
+    ];
+    let claimed = db
+        .execute_raw(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(claimed.rows_affected() == 1)
+}
+
 /// Waits while ingest runs near its limit, for up to [`MOST_YIELD`]: the
 /// worker's reads and its write transaction would take database time from
 /// ingest's single writer, and it can catch up once the load passes. Near
@@ -143,7 +169,7 @@ pub async fn run(
 /// empties between a client's requests even when ingest runs flat out).
 /// Under a load that never lets up the worker still does a batch every
 /// [`MOST_YIELD`]; under a moderate one it does not wait at all.
-async fn yield_to_ingest(ingest: &IngestWriter, load: &mut WriterLoad, stop: &CancellationToken) {
+pub(super) async fn yield_to_ingest(ingest: &IngestWriter, load: &mut WriterLoad, stop: &CancellationToken) {
     let started = tokio::time::Instant::now();
     while (ingest.is_busy() || load.since_last(ingest) >= HEAVY_LOAD)
         && started.elapsed() < MOST_YIELD
@@ -165,14 +191,14 @@ const HEAVY_LOAD: f64 = 0.5;
 const LOAD_WINDOW: Duration = Duration::from_millis(250);
 
 /// The ingest writer's load over the last window.
-struct WriterLoad {
+pub(super) struct WriterLoad {
     busy_ns: u64,
     at: std::time::Instant,
     share: f64,
 }
 
 impl WriterLoad {
-    fn new(ingest: &IngestWriter) -> Self {
+    pub(super) fn new(ingest: &IngestWriter) -> Self {
         Self {
             busy_ns: ingest.busy_nanos(),
             at: std::time::Instant::now(),
@@ -222,37 +248,11 @@ struct SpanPrompt {
 }
 
 impl Worker {
-    /// Claims or renews the lease; true when this worker holds it.
-    async fn claim(&self, now: i64) -> Result<bool> {
-        let backend = self.db.get_database_backend();
-        let sql = format!(
-            "UPDATE similarity_worker SET lease_owner = {owner}, lease_until_ns = {until} \
-             WHERE name = {name} AND (lease_owner = {owner_again} OR lease_owner IS NULL OR lease_until_ns < {now})",
-            owner = placeholder(backend, 1),
-            until = placeholder(backend, 2),
-            name = placeholder(backend, 3),
-            owner_again = placeholder(backend, 4),
-            now = placeholder(backend, 5),
-        );
-        let values: [Value; 5] = [
-            self.owner.clone().into(),
-            (now + LEASE_NS).into(),
-            WORKER.into(),
-            self.owner.clone().into(),
-            now.into(),
-        ];
-        let claimed = self
-            .db
-            .execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
-        Ok(claimed.rows_affected() == 1)
-    }
-
     /// Does one batch; returns how many spans it passed (0 when idle or
     /// when another replica holds the lease).
     async fn step(&mut self) -> Result<usize> {
         let now = now_ns();
-        if !self.claim(now).await? {
+        if !claim_lease(&self.db, WORKER, &self.owner, now).await? {
             return Ok(0);
         }
         let position = progress(&self.db).await?.position;
@@ -554,24 +554,11 @@ async fn record(
             );
         }
     }
-    let new_vectors: Vec<(i64, &Vec<i8>)> = vectors
+    let new_vectors: Vec<(i64, &[i8])> = vectors
         .iter()
-        .filter_map(|(key, vector)| Some((*ids.get(key)?, vector)))
+        .filter_map(|(key, vector)| Some((*ids.get(key)?, vector.as_slice())))
         .collect();
-    for chunk in new_vectors.chunks(200) {
-        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
-        for (prompt_id, vector) in chunk {
-            let bytes: Vec<u8> = vector.iter().map(|value| *value as u8).collect();
-            values.extend([(*prompt_id).into(), HASH_EMBEDDER.into(), bytes.into()]);
-        }
-        let sql = format!(
-            "INSERT INTO prompt_vectors (prompt_id, embedder, vector) VALUES {} \
-             ON CONFLICT (prompt_id, embedder) DO NOTHING",
-            value_groups(backend, chunk.len(), 3)
-        );
-        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
-    }
+    insert_vectors(txn, HASH_EMBEDDER, &new_vectors).await?;
     for chunk in prompts.chunks(200) {
         let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 7);
         for prompt in chunk {
@@ -599,6 +586,30 @@ async fn record(
             .await?;
     }
     log_flags(txn, prompts).await
+}
+
+/// Stores `embedder`'s vectors of prompts (a vector already stored stays).
+pub(super) async fn insert_vectors(
+    txn: &impl ConnectionTrait,
+    embedder: &str,
+    vectors: &[(i64, &[i8])],
+) -> Result<()> {
+    let backend = txn.get_database_backend();
+    for chunk in vectors.chunks(200) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 3);
+        for (prompt_id, vector) in chunk {
+            let bytes: Vec<u8> = vector.iter().map(|value| *value as u8).collect();
+            values.extend([(*prompt_id).into(), embedder.into(), bytes.into()]);
+        }
+        let sql = format!(
+            "INSERT INTO prompt_vectors (prompt_id, embedder, vector) VALUES {} \
+             ON CONFLICT (prompt_id, embedder) DO NOTHING",
+            value_groups(backend, chunk.len(), 3)
+        );
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?;
+    }
+    Ok(())
 }
 
 /// Writes a similarity log entry for each flagged span of the batch.

@@ -1,0 +1,287 @@
+//! The semantic tier's worker: follows the distinct prompts in id order
+//! from a cursor in `similarity_worker` (the row `vectors:<embedder>`) and
+//! embeds each with the model, batched, on low-priority threads, pausing
+//! while ingest runs near its limit. As with the prompt worker, one replica
+//! at a time holds the lease and a batch commits only if the cursor it
+//! started from is still the one stored, so a restart resumes and no
+//! prompt is embedded twice. Another model has another name, so another
+//! row starting at 0: switching models re-embeds every prompt in the
+//! background, and searches use the hash tier until it has nearly caught up.
+//!
+//! Distinct prompts only grow through the prompt worker, which commits
+//! them in id order (one batch at a time, under its own lease), so a
+//! cursor on the prompt id never passes a prompt still being written.
+
+use std::{sync::Arc, time::Duration};
+
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    embed::quantize,
+    index::PromptIndex,
+    semantic::{ModelError, SemanticModel},
+    worker::{IDLE_POLL, WORKER_NICE, WriterLoad, claim_lease, insert_vectors, yield_to_ingest},
+};
+use crate::{
+    error::{AppError, Result},
+    platform::services::{
+        now_ns,
+        transaction::{placeholder, placeholder_list},
+    },
+    similarity::types::SemanticProgress,
+    telemetry::services::ingest::{cpu_pool::CpuPool, writer::IngestWriter},
+};
+
+/// Prompts per batch (one transaction): about a second of CPU for short
+/// prompts, a few for long ones.
+const BATCH_PROMPTS: i64 = 64;
+/// Prompts per forward pass: similar lengths are grouped, as every input
+/// of a pass is padded to the longest.
+const PASS_PROMPTS: usize = 16;
+/// The semantic tier answers an organization's searches once it holds at
+/// least this share of the prompts the hash tier holds.
+const COVERAGE_TO_SERVE: f64 = 0.95;
+
+/// The model and the index of its vectors.
+#[derive(Clone, Debug)]
+pub struct SemanticTier {
+    pub model: Arc<SemanticModel>,
+    pub index: PromptIndex,
+}
+
+impl SemanticTier {
+    pub fn new(model: SemanticModel) -> Self {
+        let index = PromptIndex::new(model.name(), model.dimensions());
+        Self {
+            model: Arc::new(model),
+            index,
+        }
+    }
+
+    /// How far the tier has embedded `org_id`'s prompts, against those the
+    /// hash tier holds, and whether it answers the organization's searches:
+    /// once its index is loaded and holds nearly all of them.
+    pub fn progress(&self, org_id: uuid::Uuid, hash_index: &PromptIndex) -> SemanticProgress {
+        let (indexed, of) = (self.index.len(org_id) as i64, hash_index.len(org_id) as i64);
+        SemanticProgress {
+            embedder: self.model.name().to_owned(),
+            indexed_prompts: indexed,
+            prompts_waiting: (of - indexed).max(0),
+            serving: self.index.is_ready() && indexed as f64 >= of as f64 * COVERAGE_TO_SERVE,
+        }
+    }
+
+    /// The byte vector of a search's text (CPU work: call it off the async
+    /// threads).
+    pub fn query_vector(&self, text: &str) -> std::result::Result<Vec<i8>, ModelError> {
+        let vectors = self.model.embed(&[text])?;
+        Ok(vectors.first().map(|vector| quantize(vector)).unwrap_or_default())
+    }
+}
+
+/// The worker row of `embedder`.
+fn worker_name(embedder: &str) -> String {
+    format!("vectors:{embedder}")
+}
+
+/// Runs the worker until `stop`, as `owner` (unique per process).
+pub async fn run(
+    db: DatabaseConnection,
+    ingest: IngestWriter,
+    tier: SemanticTier,
+    owner: String,
+    stop: CancellationToken,
+) {
+    let threads = std::thread::available_parallelism().map_or(1, |cores| cores.get());
+    let cpu = match CpuPool::named(threads, "semantic", WORKER_NICE) {
+        Ok(cpu) => cpu,
+        Err(err) => {
+            tracing::error!(%err, "semantic embedding worker cannot start");
+            return;
+        }
+    };
+    let worker = Worker {
+        name: worker_name(tier.model.name()),
+        db,
+        cpu,
+        model: tier.model,
+        owner,
+    };
+    let mut load = WriterLoad::new(&ingest);
+    let mut started = false;
+    while !stop.is_cancelled() {
+        yield_to_ingest(&ingest, &mut load, &stop).await;
+        if !started {
+            started = worker.create_row().await.is_ok();
+        }
+        let pause = match worker.step().await {
+            Ok(done) if done as i64 >= BATCH_PROMPTS => continue,
+            Ok(_) => IDLE_POLL,
+            Err(err) => {
+                tracing::warn!(%err, "semantic embedding worker: batch failed; retrying");
+                Duration::from_secs(1)
+            }
+        };
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+struct Worker {
+    /// The worker's row in `similarity_worker`.
+    name: String,
+    db: DatabaseConnection,
+    cpu: CpuPool,
+    model: Arc<SemanticModel>,
+    owner: String,
+}
+
+impl Worker {
+    /// The model's row, starting before the first prompt.
+    async fn create_row(&self) -> Result<()> {
+        let backend = self.db.get_database_backend();
+        self.db
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "INSERT INTO similarity_worker (name) VALUES ({}) ON CONFLICT (name) DO NOTHING",
+                    placeholder(backend, 1)
+                ),
+                [self.name.clone().into()],
+            ))
+            .await?;
+        Ok(())
+    }
+
+    /// Embeds one batch; returns how many prompts it embedded (0 when
+    /// idle or when another replica holds the lease).
+    async fn step(&self) -> Result<usize> {
+        let now = now_ns();
+        if !claim_lease(&self.db, &self.name, &self.owner, now).await? {
+            return Ok(0);
+        }
+        let backend = self.db.get_database_backend();
+        let Some(row) = self
+            .db
+            .query_one_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "SELECT position FROM similarity_worker WHERE name = {}",
+                    placeholder(backend, 1)
+                ),
+                [self.name.clone().into()],
+            ))
+            .await?
+        else {
+            return Ok(0);
+        };
+        let position: i64 = row.try_get("", "position")?;
+        let rows = self
+            .db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "SELECT id, text FROM prompts WHERE id > {} ORDER BY id LIMIT {}",
+                    placeholder(backend, 1),
+                    placeholder(backend, 2)
+                ),
+                [position.into(), BATCH_PROMPTS.into()],
+            ))
+            .await?;
+        let mut prompts: Vec<(i64, String)> = Vec::with_capacity(rows.len());
+        for row in &rows {
+            prompts.push((row.try_get("", "id")?, row.try_get("", "text")?));
+        }
+        let Some(&(end, _)) = prompts.last() else {
+            return Ok(0);
+        };
+        let model = self.model.clone();
+        let vectors = self
+            .cpu
+            .run(move || embed_prompts(&model, prompts))
+            .await
+            .map_err(|err| AppError::Internal(err.to_string()))?
+            .map_err(|err| AppError::Internal(err.to_string()))?;
+        let txn = self.db.begin().await?;
+        let moved = txn
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "UPDATE similarity_worker SET position = {}, spans_done = spans_done + {}, updated_at_ns = {} \
+                     WHERE name = {} AND position = {} AND lease_owner = {}",
+                    placeholder(backend, 1),
+                    placeholder(backend, 2),
+                    placeholder(backend, 3),
+                    placeholder(backend, 4),
+                    placeholder(backend, 5),
+                    placeholder(backend, 6),
+                ),
+                [
+                    end.into(),
+                    (vectors.len() as i64).into(),
+                    now_ns().into(),
+                    self.name.clone().into(),
+                    position.into(),
+                    self.owner.clone().into(),
+                ],
+            ))
+            .await?;
+        if moved.rows_affected() != 1 {
+            // Another replica moved the cursor (our lease had ended): its batch stands.
+            txn.rollback().await?;
+            return Ok(0);
+        }
+        store_vectors(&txn, self.model.name(), &vectors).await?;
+        txn.commit().await?;
+        Ok(vectors.len())
+    }
+}
+
+/// The byte vectors of `prompts`, in passes of similar lengths.
+fn embed_prompts(
+    model: &SemanticModel,
+    mut prompts: Vec<(i64, String)>,
+) -> std::result::Result<Vec<(i64, Vec<i8>)>, ModelError> {
+    prompts.sort_by_key(|(_, text)| text.len());
+    let mut vectors = Vec::with_capacity(prompts.len());
+    for pass in prompts.chunks(PASS_PROMPTS) {
+        let texts: Vec<&str> = pass.iter().map(|(_, text)| text.as_str()).collect();
+        for ((prompt_id, _), vector) in pass.iter().zip(model.embed(&texts)?) {
+            vectors.push((*prompt_id, quantize(&vector)));
+        }
+    }
+    vectors.sort_by_key(|(prompt_id, _)| *prompt_id);
+    Ok(vectors)
+}
+
+/// Stores the vectors of the prompts that still exist (one may have been
+/// deleted since it was read).
+async fn store_vectors(txn: &impl ConnectionTrait, embedder: &str, vectors: &[(i64, Vec<i8>)]) -> Result<()> {
+    if vectors.is_empty() {
+        return Ok(());
+    }
+    let backend = txn.get_database_backend();
+    let ids: Vec<Value> = vectors.iter().map(|(id, _)| Value::from(*id)).collect();
+    let existing: std::collections::HashSet<i64> = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT id FROM prompts WHERE id IN ({})",
+                placeholder_list(backend, 1, ids.len())
+            ),
+            ids,
+        ))
+        .await?
+        .iter()
+        .map(|row| row.try_get::<i64>("", "id"))
+        .collect::<std::result::Result<_, _>>()?;
+    let kept: Vec<(i64, &[i8])> = vectors
+        .iter()
+        .filter(|(id, _)| existing.contains(id))
+        .map(|(id, vector)| (*id, vector.as_slice()))
+        .collect();
+    insert_vectors(txn, embedder, &kept).await
+}
