@@ -109,6 +109,7 @@ fn the_model_gives_the_vectors_of_an_independent_implementation() {
 const WEB_FASTER: &str = "How can I make my web app load faster?";
 const LIMERICK: &str = "Write a limerick about a cat who learns to code in Rust.";
 const INVOICES: &str = "Summarize last quarter's unpaid invoices by customer.";
+const SPEED_UP: &str = "Speed up my website's page load";
 const QUERY: &str = "Ways to speed up page rendering for a website";
 
 /// Searches until the semantic tier answers for every prompt sent.
@@ -208,32 +209,39 @@ async fn paraphrases_are_found_once_every_prompt_is_embedded_with_the_model(back
         .collect();
     assert_eq!(texts, ["Make my site load quicker"], "{theirs}");
 
-    // A restart resumes: a new prompt is embedded, the old ones are not again.
+    // A restart resumes: new prompts are embedded, the old ones are not
+    // again, and a second replica beside it never embeds one twice.
     let database = server.stop_keeping_database().await;
     let server = TestServer::start_on(database, &[&folder]).await;
-    send(
-        &server,
-        &token,
-        vec![request(
-            &trace_id(3),
-            &span_id(5),
-            T0 + 4 * SECOND,
-            Some("Speed up my website's page load"),
-        )],
-    )
-    .await;
-    let results = semantic_search(&server, &token, 4).await;
-    let texts: Vec<&str> = results["prompts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|prompt| prompt["text"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        texts[..2],
-        ["Speed up my website's page load", WEB_FASTER],
-        "{results}"
-    );
+    let replica = server.replica_with(&[&folder]).await;
+    let mut spans = vec![request(
+        &trace_id(3),
+        &span_id(5),
+        T0 + 4 * SECOND,
+        Some(SPEED_UP),
+    )];
+    spans.extend((0..100).map(|number| {
+        let prompt = format!("Rename the field number {number} of the orders table");
+        request(
+            &trace_id(4),
+            &span_id(10 + number),
+            T0 + 5 * SECOND,
+            Some(&prompt),
+        )
+    }));
+    send(&replica, &token, spans).await;
+    for server in [&server, &replica] {
+        let results = semantic_search(server, &token, 104).await;
+        let mut texts: Vec<&str> = results["prompts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|prompt| prompt["text"].as_str().unwrap())
+            .take(2)
+            .collect();
+        texts.sort_unstable();
+        assert_eq!(texts, [WEB_FASTER, SPEED_UP], "{results}");
+    }
     let row = format!("vectors:{embedder}");
     assert_eq!(
         count(
@@ -241,8 +249,8 @@ async fn paraphrases_are_found_once_every_prompt_is_embedded_with_the_model(back
             &format!("SELECT spans_done FROM similarity_worker WHERE name = '{row}'")
         )
         .await,
-        5,
-        "each of the 5 prompts of both organizations embedded once"
+        105,
+        "each of the 105 prompts of both organizations embedded once"
     );
     assert_eq!(
         count(
@@ -250,7 +258,8 @@ async fn paraphrases_are_found_once_every_prompt_is_embedded_with_the_model(back
             &format!("SELECT COUNT(*) FROM prompt_vectors WHERE embedder = '{embedder}'")
         )
         .await,
-        5
+        105
     );
+    drop(replica.stop_keeping_database().await);
     server.stop().await;
 }

@@ -228,12 +228,17 @@ impl TestServer {
     /// A second server on the same database, as another replica would be;
     /// stopping it leaves the database to this one.
     pub async fn replica(&self) -> TestServer {
+        self.replica_with(&[]).await
+    }
+
+    /// A replica started with `extra_args`.
+    pub async fn replica_with(&self, extra_args: &[&str]) -> TestServer {
         let shared = TestDatabase {
             url: self.database.url.clone(),
             postgres_name: None,
             _dir: tempfile::tempdir().expect("temp dir"),
         };
-        Self::start_on(shared, &[]).await
+        Self::start_on(shared, extra_args).await
     }
 
     /// Stops the server and returns its database, still existing.
