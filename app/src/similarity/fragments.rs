@@ -8,7 +8,12 @@
 use leptos::{prelude::*, tachys::view::RenderHtml};
 use uuid::Uuid;
 
-use super::types::{AbusePattern, PromptClusters, SimilarPrompt, SimilarityLog, SimilarityResults};
+use super::{
+    services::embed::HASH_EMBEDDER,
+    types::{
+        AbusePattern, PromptClusters, SemanticProgress, SimilarPrompt, SimilarityLog, SimilarityResults,
+    },
+};
 use crate::{format, time_zone::DisplayZone};
 
 /// Where the forms post: the URLs of the server functions that add and
@@ -75,10 +80,12 @@ pub fn page(
             {format!("{} distinct prompts indexed", format::count(progress.indexed_prompts))}
             {(progress.spans_behind > 0).then(|| format!(" · {} new spans still to embed", format::count(progress.spans_behind)))}
         </p>
+        {progress.semantic.map(semantic_progress)}
         {error_note(error)}
         {search.map(|results| view! {
             <section class="card" aria-labelledby="search-heading">
                 <h2 id="search-heading">"Nearest prompts"</h2>
+                <p class="muted" data-testid="search-embedder">{answered_by(&results.embedder)}</p>
                 {prompt_table(results.prompts, zone)}
             </section>
         })}
@@ -108,6 +115,43 @@ pub fn page(
         </section>
     }
     .to_html()
+}
+
+/// How far the semantic model has embedded the organization's prompts,
+/// and whether it answers searches yet.
+fn semantic_progress(progress: SemanticProgress) -> impl IntoView {
+    let total = progress.indexed_prompts + progress.prompts_waiting;
+    let share = if total == 0 {
+        100
+    } else {
+        progress.indexed_prompts * 100 / total
+    };
+    view! {
+        <p class="muted" data-testid="semantic-progress">
+            <span>{format!(
+                "Semantic model {}: {} of {} prompts embedded",
+                progress.embedder,
+                format::count(progress.indexed_prompts),
+                format::count(total)
+            )}</span>
+            " "
+            <progress max="100" value=share.to_string() aria-label="Prompts embedded by the semantic model"></progress>
+            {if progress.serving {
+                " · searches find prompts by meaning"
+            } else {
+                " · searches match words until it has caught up"
+            }}
+        </p>
+    }
+}
+
+/// Which index a search's scores come from.
+fn answered_by(embedder: &str) -> String {
+    if embedder == HASH_EMBEDDER {
+        format!("Matched by words and phrasing ({embedder}).")
+    } else {
+        format!("Matched by meaning ({embedder}).")
+    }
 }
 
 /// A request span's similar prompts and, for admins, the form that marks
@@ -158,7 +202,11 @@ pub fn span_panel(panel: SpanPanel, zone: &DisplayZone) -> String {
     view! {
         <h3>"Similar prompts"</h3>
         {match results {
-            Ok(results) => prompt_table(results.prompts, zone).into_any(),
+            Ok(results) => view! {
+                <p class="muted">{answered_by(&results.embedder)}</p>
+                {prompt_table(results.prompts, zone)}
+            }
+            .into_any(),
             Err(message) => view! { <p class="muted">{message}</p> }.into_any(),
         }}
         {marking}
@@ -355,5 +403,41 @@ mod tests {
         assert!(html.contains(r#"action="/api/add_abuse_pattern""#));
         assert!(html.contains("90%"));
         assert!(!span_panel(panel(None), &DisplayZone::default()).contains("Mark as abusive"));
+    }
+
+    #[test]
+    fn the_semantic_model_s_progress_says_which_index_answers() {
+        let catching_up = semantic_progress(SemanticProgress {
+            embedder: "bert-0123456789ab".into(),
+            indexed_prompts: 1_500,
+            prompts_waiting: 4_500,
+            serving: false,
+        })
+        .to_html();
+        assert!(
+            catching_up.contains("bert-0123456789ab: 1,500 of 6,000 prompts embedded"),
+            "{catching_up}"
+        );
+        assert!(catching_up.contains(r#"value="25""#), "{catching_up}");
+        assert!(catching_up.contains("match words until it has caught up"));
+        let serving = semantic_progress(SemanticProgress {
+            embedder: "bert-0123456789ab".into(),
+            serving: true,
+            ..SemanticProgress::default()
+        })
+        .to_html();
+        assert!(
+            serving.contains("0 of 0 prompts") && serving.contains(r#"value="100""#),
+            "{serving}"
+        );
+        assert!(serving.contains("by meaning"));
+        assert_eq!(
+            answered_by(HASH_EMBEDDER),
+            "Matched by words and phrasing (hash-v1)."
+        );
+        assert_eq!(
+            answered_by("bert-0123456789ab"),
+            "Matched by meaning (bert-0123456789ab)."
+        );
     }
 }

@@ -19,7 +19,7 @@ use app::similarity::services::{
     semantic::SemanticModel,
     text::normalize,
 };
-use common::{Backend, TestServer, export, post_otlp, tenant};
+use common::{Backend, TestServer, export, get_json, post_otlp, tenant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -192,6 +192,19 @@ async fn paraphrases_are_found_once_every_prompt_is_embedded_with_the_model(back
     let words = cosine(&embed(&normalize(WEB_FASTER)), &embed(&normalize(QUERY)));
     assert!(words < 0.3 && (words as f64) < score - 0.3, "hash tier: {words}");
     assert_eq!(results["progress"]["semantic"]["prompts_waiting"], 0);
+    // The Similarity page's progress (with the clusters) names the model.
+    let clusters = get_json(
+        &server,
+        &token,
+        "/api/v1/similarity/clusters?since=2026-01-01T00:00:00Z",
+    )
+    .await;
+    assert_eq!(
+        clusters["progress"]["semantic"]["embedder"],
+        embedder.as_str(),
+        "{clusters}"
+    );
+    assert_eq!(clusters["progress"]["semantic"]["serving"], true);
 
     assert!(
         prompts
