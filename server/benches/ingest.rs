@@ -10,6 +10,8 @@
 //! `SPECULA_BENCH_SPANS` (default 200000) and `SPECULA_BENCH_CONNECTIONS`
 //! (default 8) size the run; `SPECULA_BENCH_SERVER` names another server
 //! binary to run instead of this build's.
+//! `SPECULA_BENCH_DISTINCT_PROMPTS=true` gives every request span a prompt
+//! of its own (the prompt workers then embed one per span).
 
 mod support;
 

@@ -32,48 +32,6 @@ use support::*;
 
 const WARM_UP: usize = 10;
 
-/// A xorshift generator: the same prompts on every run.
-struct Random(u64);
-
-impl Random {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
-    }
-}
-
-/// The evaluation sets' words, to build prompts from.
-fn vocabulary() -> Vec<String> {
-    let dir = eval_dir();
-    let mut words: Vec<String> = abuse_cases(&dir)
-        .unwrap()
-        .iter()
-        .map(|case| case.text.clone())
-        .chain(cluster_cases(&dir).unwrap().iter().map(|case| case.text.clone()))
-        .flat_map(|text| text.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
-        .collect();
-    words.sort();
-    words.dedup();
-    words
-}
-
-fn prompt(random: &mut Random, words: &[String], length: usize) -> String {
-    let mut text = String::new();
-    while text.len() < length {
-        if !text.is_empty() {
-            text.push(' ');
-        }
-        text.push_str(&words[random.below(words.len())]);
-    }
-    text
-}
-
 fn quality() {
     let dir = eval_dir();
     let cases = abuse_cases(&dir).unwrap();

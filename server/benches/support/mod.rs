@@ -72,6 +72,31 @@ pub fn diff(seed: u64) -> String {
 
 /// One batch of `SPANS_PER_BATCH` spans: agent traces of six spans each
 /// (agent → request → tool call → tool result with a diff → request → response).
+/// Whether every request span sends a prompt of its own
+/// (`SPECULA_BENCH_DISTINCT_PROMPTS=true`), so that the prompt workers
+/// embed one per span, as with a stream of new prompts; by default all
+/// send one prompt, as an agent's retries do.
+fn distinct_prompts() -> bool {
+    static DISTINCT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *DISTINCT.get_or_init(|| env_or("SPECULA_BENCH_DISTINCT_PROMPTS", false))
+}
+
+/// A request span's `gen_ai.input.messages`.
+fn input_messages(batch_index: u64, trace_number: u64, span: u64) -> String {
+    let task = if distinct_prompts() {
+        format!(
+            "The parser panics on empty input in module {batch_index}.{trace_number}.{span}; make it return an error instead and add a test."
+        )
+    } else {
+        "The parser panics on empty input; make it return an error instead and add a test.".to_owned()
+    };
+    json!([
+        {"role": "system", "parts": [{"type": "text", "content": "You are a careful coding agent working in a Rust repository."}]},
+        {"role": "user", "parts": [{"type": "text", "content": task}]},
+    ])
+    .to_string()
+}
+
 pub fn batch(batch_index: u64) -> Vec<u8> {
     let mut spans = Vec::with_capacity(SPANS_PER_BATCH);
     let base = 1_700_000_000_000_000_000u64 + batch_index * 1_000_000_000;
@@ -113,7 +138,7 @@ pub fn batch(batch_index: u64) -> Vec<u8> {
                     int("gen_ai.usage.cache_read.input_tokens", 1024),
                     kv(
                         "gen_ai.input.messages",
-                        r#"[{"role":"system","parts":[{"type":"text","content":"You are a careful coding agent working in a Rust repository."}]},{"role":"user","parts":[{"type":"text","content":"The parser panics on empty input; make it return an error instead and add a test."}]}]"#,
+                        &input_messages(batch_index, trace_number, n),
                     ),
                     kv(
                         "gen_ai.output.messages",
@@ -580,4 +605,52 @@ pub async fn with_postgres_db(name: &str, create: bool) {
     };
     db.execute_unprepared(&sql).await.unwrap();
     db.close().await.ok();
+}
+
+/// A xorshift generator: the same prompts on every run.
+pub struct Random(pub u64);
+
+impl Random {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+}
+
+/// The similarity evaluation sets' words, to build prompts from.
+pub fn vocabulary() -> Vec<String> {
+    let dir = app::similarity::services::evaluation::eval_dir();
+    let mut words: Vec<String> = app::similarity::services::evaluation::abuse_cases(&dir)
+        .unwrap()
+        .iter()
+        .map(|case| case.text.clone())
+        .chain(
+            app::similarity::services::evaluation::cluster_cases(&dir)
+                .unwrap()
+                .iter()
+                .map(|case| case.text.clone()),
+        )
+        .flat_map(|text| text.split_whitespace().map(str::to_owned).collect::<Vec<_>>())
+        .collect();
+    words.sort();
+    words.dedup();
+    words
+}
+
+/// A prompt of random words from `words`, about `length` bytes long.
+pub fn prompt(random: &mut Random, words: &[String], length: usize) -> String {
+    let mut text = String::new();
+    while text.len() < length {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(&words[random.below(words.len())]);
+    }
+    text
 }

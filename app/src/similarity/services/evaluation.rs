@@ -27,6 +27,14 @@ pub struct ClusterCase {
     pub text: String,
 }
 
+/// One prompt of the paraphrase set.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ParaphraseCase {
+    /// `p01`…: prompts that ask the same thing in other words.
+    pub group: String,
+    pub text: String,
+}
+
 /// The evaluation data's folder in the source tree.
 pub fn eval_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/similarity/eval")
@@ -64,6 +72,55 @@ pub fn abuse_cases(dir: &Path) -> std::io::Result<Vec<AbuseCase>> {
 /// The near-duplicate set.
 pub fn cluster_cases(dir: &Path) -> std::io::Result<Vec<ClusterCase>> {
     read_lines(dir, "near_duplicates")
+}
+
+/// The paraphrase set.
+pub fn paraphrase_cases(dir: &Path) -> std::io::Result<Vec<ParaphraseCase>> {
+    read_lines(dir, "paraphrases")
+}
+
+/// How well a scorer retrieves paraphrases: each prompt with a group asks
+/// for its nearest among all the other prompts (its group's and the
+/// distractors, whose group is `None`).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RetrievalFigures {
+    pub queries: usize,
+    /// Queries whose nearest prompt is of their group.
+    pub first: usize,
+    /// Queries with a prompt of their group among the nearest `k`.
+    pub within_k: usize,
+}
+
+impl RetrievalFigures {
+    pub fn recall_at_1(&self) -> f64 {
+        self.first as f64 / self.queries.max(1) as f64
+    }
+
+    pub fn recall_at_k(&self) -> f64 {
+        self.within_k as f64 / self.queries.max(1) as f64
+    }
+}
+
+/// Retrieval figures for pair scores `score(i, j)` over prompts in `groups`.
+pub fn retrieval_figures(
+    groups: &[Option<&str>],
+    k: usize,
+    score: impl Fn(usize, usize) -> f32,
+) -> RetrievalFigures {
+    let mut figures = RetrievalFigures::default();
+    for (query, group) in groups.iter().enumerate() {
+        let Some(group) = group else { continue };
+        let mut ranked: Vec<(f32, usize)> = (0..groups.len())
+            .filter(|other| *other != query)
+            .map(|other| (score(query, other), other))
+            .collect();
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        let same = |other: &usize| groups[*other] == Some(group);
+        figures.queries += 1;
+        figures.first += usize::from(ranked.first().is_some_and(|(_, other)| same(other)));
+        figures.within_k += usize::from(ranked.iter().take(k).any(|(_, other)| same(other)));
+    }
+    figures
 }
 
 /// How a scorer did on the abuse set at one threshold.
@@ -201,4 +258,41 @@ pub fn pair_figures(
         }
     }
     figures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retrieval_counts_a_query_whose_nearest_is_of_its_group() {
+        // 0 and 1 are one group, 2 another, 3 a distractor; 2's group has
+        // no other member, so its nearest can never be right.
+        let groups = [Some("a"), Some("a"), Some("b"), None];
+        let points = [0.0f32, 0.1, 5.0, 0.05];
+        let figures = retrieval_figures(&groups, 2, |i, j| -(points[i] - points[j]).abs());
+        // 0's nearest is 3 (a distractor) but 1 is within 2; 1's nearest is 3, then 0.
+        assert_eq!(
+            figures,
+            RetrievalFigures {
+                queries: 3,
+                first: 0,
+                within_k: 2
+            }
+        );
+        let exact = retrieval_figures(&groups[..2], 1, |_, _| 1.0);
+        assert_eq!((exact.recall_at_1(), exact.recall_at_k()), (1.0, 1.0));
+    }
+
+    #[test]
+    fn the_paraphrase_set_holds_thirty_groups_of_three() {
+        let cases = paraphrase_cases(&eval_dir()).unwrap();
+        assert_eq!(cases.len(), 90);
+        let mut sizes: HashMap<&str, usize> = HashMap::new();
+        for case in &cases {
+            *sizes.entry(case.group.as_str()).or_default() += 1;
+        }
+        assert_eq!(sizes.len(), 30);
+        assert!(sizes.values().all(|size| *size == 3));
+    }
 }

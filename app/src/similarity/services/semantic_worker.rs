@@ -52,7 +52,7 @@ pub struct SemanticTier {
 
 impl SemanticTier {
     pub fn new(model: SemanticModel) -> Self {
-        let index = PromptIndex::new(model.name(), model.dimensions());
+        let index = PromptIndex::with_prefilter(model.name(), model.dimensions());
         Self {
             model: Arc::new(model),
             index,
@@ -203,7 +203,6 @@ impl Worker {
             .cpu
             .run(move || embed_prompts(&model, prompts))
             .await
-            .map_err(|err| AppError::Internal(err.to_string()))?
             .map_err(|err| AppError::Internal(err.to_string()))?;
         let txn = self.db.begin().await?;
         let moved = txn
@@ -240,21 +239,35 @@ impl Worker {
     }
 }
 
-/// The byte vectors of `prompts`, in passes of similar lengths.
-fn embed_prompts(
-    model: &SemanticModel,
-    mut prompts: Vec<(i64, String)>,
-) -> std::result::Result<Vec<(i64, Vec<i8>)>, ModelError> {
+/// The byte vectors of `prompts` (id, text), in passes of similar lengths,
+/// by id: what a batch of the worker does. A pass the model fails is done
+/// again one prompt at a time, and a prompt it cannot embed is left out
+/// (and logged), so that one bad input never holds the cursor back.
+pub fn embed_prompts(model: &SemanticModel, mut prompts: Vec<(i64, String)>) -> Vec<(i64, Vec<i8>)> {
     prompts.sort_by_key(|(_, text)| text.len());
     let mut vectors = Vec::with_capacity(prompts.len());
     for pass in prompts.chunks(PASS_PROMPTS) {
         let texts: Vec<&str> = pass.iter().map(|(_, text)| text.as_str()).collect();
-        for ((prompt_id, _), vector) in pass.iter().zip(model.embed(&texts)?) {
-            vectors.push((*prompt_id, quantize(&vector)));
+        match model.embed(&texts) {
+            Ok(embedded) => vectors.extend(
+                pass.iter()
+                    .zip(embedded)
+                    .map(|((prompt_id, _), vector)| (*prompt_id, quantize(&vector))),
+            ),
+            Err(_) => {
+                for (prompt_id, text) in pass {
+                    match model.embed(&[text.as_str()]) {
+                        Ok(embedded) => {
+                            vectors.extend(embedded.first().map(|vector| (*prompt_id, quantize(vector))))
+                        }
+                        Err(err) => tracing::warn!(%err, prompt_id, "semantic embedding: prompt left out"),
+                    }
+                }
+            }
         }
     }
     vectors.sort_by_key(|(prompt_id, _)| *prompt_id);
-    Ok(vectors)
+    vectors
 }
 
 /// Stores the vectors of the prompts that still exist (one may have been
