@@ -312,8 +312,36 @@ fn in_parts<T: Ord + Send>(
 }
 
 /// The `keep` prompts in `range` whose signs differ least from the
-/// query's, as (differing signs, position), the farthest on top.
+/// query's, as (differing signs, position), the farthest on top. With the
+/// CPU's population count where it has one: the x86-64 baseline counts
+/// bits with a dozen instructions, which made the pass three times slower.
 fn nearest_signs(
+    org: &OrgVectors,
+    range: std::ops::Range<usize>,
+    query_signs: &[u64],
+    keep: usize,
+) -> BinaryHeap<(u32, usize)> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("popcnt") {
+        // SAFETY: the CPU was just found to have POPCNT.
+        return unsafe { nearest_signs_popcnt(org, range, query_signs, keep) };
+    }
+    nearest_signs_portable(org, range, query_signs, keep)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+unsafe fn nearest_signs_popcnt(
+    org: &OrgVectors,
+    range: std::ops::Range<usize>,
+    query_signs: &[u64],
+    keep: usize,
+) -> BinaryHeap<(u32, usize)> {
+    nearest_signs_portable(org, range, query_signs, keep)
+}
+
+#[inline(always)]
+fn nearest_signs_portable(
     org: &OrgVectors,
     range: std::ops::Range<usize>,
     query_signs: &[u64],
