@@ -180,7 +180,8 @@ fn embedding_rate(model: &SemanticModel, cores: usize) {
             ("short prompts", &short),
         ] {
             let started = Instant::now();
-            let vectors = pool.install(|| embed_prompts(model, prompts.clone()));
+            let vectors =
+                pool.install(|| embed_prompts(model, prompts.clone(), || true).expect("not stopped"));
             let elapsed = started.elapsed().as_secs_f64();
             println!(
                 "embedding {label} on {threads} thread(s): {:.1} prompts/s ({} prompts{})",

@@ -309,9 +309,9 @@ impl Deletions {
 async fn load_after(db: &impl ConnectionTrait, index: &PromptIndex) -> Result<usize> {
     let backend = db.get_database_backend();
     let sql = format!(
-        "SELECT p.id, p.org_id, v.vector FROM prompts p \
-         JOIN prompt_vectors v ON v.prompt_id = p.id AND v.embedder = {} \
-         WHERE p.id > {} ORDER BY p.id LIMIT {}",
+        "SELECT v.prompt_id AS id, p.org_id, v.vector FROM prompt_vectors v \
+         JOIN prompts p ON p.id = v.prompt_id \
+         WHERE v.embedder = {} AND v.prompt_id > {} ORDER BY v.prompt_id LIMIT {}",
         placeholder(backend, 1),
         placeholder(backend, 2),
         placeholder(backend, 3),

@@ -21,7 +21,7 @@ use super::{
     embed::quantize,
     index::PromptIndex,
     semantic::{ModelError, SemanticModel},
-    worker::{IDLE_POLL, WORKER_NICE, WriterLoad, claim_lease, insert_vectors, yield_to_ingest},
+    worker::{IDLE_POLL, WriterLoad, claim_lease, insert_vectors, pause_for_ingest, yield_to_ingest},
 };
 use crate::{
     error::{AppError, Result},
@@ -33,9 +33,20 @@ use crate::{
     telemetry::services::ingest::{cpu_pool::CpuPool, writer::IngestWriter},
 };
 
-/// Prompts per batch (one transaction): about a second of CPU for short
-/// prompts, a few for long ones.
-const BATCH_PROMPTS: i64 = 64;
+/// Prompts read per batch (one transaction at most).
+const BATCH_PROMPTS: i64 = 1_024;
+/// Prompts embedded at a time, in id order, so that what is done when a
+/// batch ends early runs from the cursor without a hole.
+const CHUNK_PROMPTS: usize = 32;
+/// A batch commits once it has embedded for this long (or read all it
+/// read): each commit takes the database's write lock from ingest's
+/// writer for a moment, and commits every fraction of a second slowed
+/// ingest's answers under a moderate load by half again (BENCHMARKS.md).
+const COMMIT_EVERY: Duration = Duration::from_secs(5);
+/// The longest a batch waits for ingest in all: with [`COMMIT_EVERY`] and
+/// one more chunk of long prompts (about 4 s on one core), a batch ends
+/// well inside the lease (30 s).
+const MOST_PAUSED: Duration = Duration::from_secs(10);
 /// Prompts per forward pass: similar lengths are grouped, as every input
 /// of a pass is padded to the longest.
 const PASS_PROMPTS: usize = 16;
@@ -93,8 +104,11 @@ pub async fn run(
     owner: String,
     stop: CancellationToken,
 ) {
-    let threads = std::thread::available_parallelism().map_or(1, |cores| cores.get());
-    let cpu = match CpuPool::named(threads, "semantic", WORKER_NICE) {
+    // Half the cores: even at the lowest priority, matrix products on every
+    // core slowed ingest's answers under a moderate load by half again
+    // (BENCHMARKS.md), where two threads of two embed only a third faster.
+    let threads = std::thread::available_parallelism().map_or(1, |cores| (cores.get() / 2).max(1));
+    let cpu = match CpuPool::idle(threads, "semantic") {
         Ok(cpu) => cpu,
         Err(err) => {
             tracing::error!(%err, "semantic embedding worker cannot start");
@@ -107,6 +121,8 @@ pub async fn run(
         cpu,
         model: tier.model,
         owner,
+        ingest: ingest.clone(),
+        stop: stop.clone(),
     };
     let mut load = WriterLoad::new(&ingest);
     let mut started = false;
@@ -116,8 +132,8 @@ pub async fn run(
             started = worker.create_row().await.is_ok();
         }
         let pause = match worker.step().await {
-            Ok(done) if done as i64 >= BATCH_PROMPTS => continue,
-            Ok(_) => IDLE_POLL,
+            Ok(More::Waiting) => continue,
+            Ok(More::CaughtUp) => IDLE_POLL,
             Err(err) => {
                 tracing::warn!(%err, "semantic embedding worker: batch failed; retrying");
                 Duration::from_secs(1)
@@ -130,6 +146,12 @@ pub async fn run(
     }
 }
 
+/// Whether prompts wait after a batch.
+enum More {
+    Waiting,
+    CaughtUp,
+}
+
 struct Worker {
     /// The worker's row in `similarity_worker`.
     name: String,
@@ -137,6 +159,10 @@ struct Worker {
     cpu: CpuPool,
     model: Arc<SemanticModel>,
     owner: String,
+    /// Whose load the worker gives way to, between passes too.
+    ingest: IngestWriter,
+    /// Drops a batch under way at shutdown.
+    stop: CancellationToken,
 }
 
 impl Worker {
@@ -156,12 +182,12 @@ impl Worker {
         Ok(())
     }
 
-    /// Embeds one batch; returns how many prompts it embedded (0 when
-    /// idle or when another replica holds the lease).
-    async fn step(&self) -> Result<usize> {
+    /// Embeds one batch; says whether more prompts wait (not when idle,
+    /// or when another replica holds the lease).
+    async fn step(&self) -> Result<More> {
         let now = now_ns();
         if !claim_lease(&self.db, &self.name, &self.owner, now).await? {
-            return Ok(0);
+            return Ok(More::CaughtUp);
         }
         let backend = self.db.get_database_backend();
         let Some(row) = self
@@ -176,7 +202,7 @@ impl Worker {
             ))
             .await?
         else {
-            return Ok(0);
+            return Ok(More::CaughtUp);
         };
         let position: i64 = row.try_get("", "position")?;
         let rows = self
@@ -195,15 +221,40 @@ impl Worker {
         for row in &rows {
             prompts.push((row.try_get("", "id")?, row.try_get("", "text")?));
         }
-        let Some(&(end, _)) = prompts.last() else {
-            return Ok(0);
-        };
-        let model = self.model.clone();
-        let vectors = self
+        let last_read = prompts.last().map_or(position, |(prompt_id, _)| *prompt_id);
+        if prompts.is_empty() {
+            return Ok(More::CaughtUp);
+        }
+        let read_all = prompts.len() as i64 == BATCH_PROMPTS;
+        let (model, ingest, stop) = (self.model.clone(), self.ingest.clone(), self.stop.clone());
+        let embedded = self
             .cpu
-            .run(move || embed_prompts(&model, prompts))
+            .run(move || {
+                let started = std::time::Instant::now();
+                let paused_until = started + COMMIT_EVERY + MOST_PAUSED;
+                let mut load = WriterLoad::new(&ingest);
+                let (mut vectors, mut end) = (Vec::new(), position);
+                for chunk in prompts.chunks(CHUNK_PROMPTS) {
+                    vectors.extend(embed_prompts(&model, chunk.to_vec(), || {
+                        pause_for_ingest(&ingest, &mut load, &stop, paused_until)
+                    })?);
+                    end = chunk.last().map_or(end, |(prompt_id, _)| *prompt_id);
+                    if started.elapsed() >= COMMIT_EVERY {
+                        break;
+                    }
+                }
+                Some((vectors, end))
+            })
             .await
             .map_err(|err| AppError::Internal(err.to_string()))?;
+        let Some((vectors, end)) = embedded else {
+            return Ok(More::CaughtUp);
+        };
+        let more = if read_all || end < last_read {
+            More::Waiting
+        } else {
+            More::CaughtUp
+        };
         let txn = self.db.begin().await?;
         let moved = txn
             .execute_raw(Statement::from_sql_and_values(
@@ -231,22 +282,32 @@ impl Worker {
         if moved.rows_affected() != 1 {
             // Another replica moved the cursor (our lease had ended): its batch stands.
             txn.rollback().await?;
-            return Ok(0);
+            return Ok(More::CaughtUp);
         }
         store_vectors(&txn, self.model.name(), &vectors).await?;
         txn.commit().await?;
-        Ok(vectors.len())
+        Ok(more)
     }
 }
 
 /// The byte vectors of `prompts` (id, text), in passes of similar lengths,
-/// by id: what a batch of the worker does. A pass the model fails is done
-/// again one prompt at a time, and a prompt it cannot embed is left out
-/// (and logged), so that one bad input never holds the cursor back.
-pub fn embed_prompts(model: &SemanticModel, mut prompts: Vec<(i64, String)>) -> Vec<(i64, Vec<i8>)> {
+/// by id: what a batch of the worker does. `before_pass` runs before each
+/// pass (the worker waits there while ingest runs near its limit, so that a
+/// batch of long prompts, seconds of CPU, gives way within one pass); when
+/// it says stop, the batch is dropped (`None`). A pass the model fails is
+/// done again one prompt at a time, and a prompt it cannot embed is left
+/// out (and logged), so that one bad input never holds the cursor back.
+pub fn embed_prompts(
+    model: &SemanticModel,
+    mut prompts: Vec<(i64, String)>,
+    mut before_pass: impl FnMut() -> bool,
+) -> Option<Vec<(i64, Vec<i8>)>> {
     prompts.sort_by_key(|(_, text)| text.len());
     let mut vectors = Vec::with_capacity(prompts.len());
     for pass in prompts.chunks(PASS_PROMPTS) {
+        if !before_pass() {
+            return None;
+        }
         let texts: Vec<&str> = pass.iter().map(|(_, text)| text.as_str()).collect();
         match model.embed(&texts) {
             Ok(embedded) => vectors.extend(
@@ -267,7 +328,7 @@ pub fn embed_prompts(model: &SemanticModel, mut prompts: Vec<(i64, String)>) -> 
         }
     }
     vectors.sort_by_key(|(prompt_id, _)| *prompt_id);
-    vectors
+    Some(vectors)
 }
 
 /// Stores the vectors of the prompts that still exist (one may have been

@@ -46,7 +46,7 @@ const BATCH_SPANS: u64 = 5_000;
 /// The nice value of the worker's CPU thread: below ingest's preparation
 /// threads (10), so that under full load ingest keeps the cores and the
 /// worker catches up afterwards.
-pub(super) const WORKER_NICE: i32 = 19;
+const WORKER_NICE: i32 = 19;
 /// How long the lease lasts without a renewal.
 pub(super) const LEASE_NS: i64 = 30_000_000_000;
 /// How long a missing span id holds the cursor back.
@@ -171,12 +171,24 @@ pub(super) async fn claim_lease(db: &DatabaseConnection, name: &str, owner: &str
 /// [`MOST_YIELD`]; under a moderate one it does not wait at all.
 pub(super) async fn yield_to_ingest(ingest: &IngestWriter, load: &mut WriterLoad, stop: &CancellationToken) {
     let started = tokio::time::Instant::now();
-    while (ingest.is_busy() || load.since_last(ingest) >= HEAVY_LOAD)
-        && started.elapsed() < MOST_YIELD
-        && !stop.is_cancelled()
-    {
+    while load.is_heavy(ingest) && started.elapsed() < MOST_YIELD && !stop.is_cancelled() {
         tokio::time::sleep(YIELD_POLL).await;
     }
+}
+
+/// The same from a CPU thread, between pieces of a long batch: waits while
+/// ingest runs near its limit, until `until` at the latest; false when
+/// `stop` came meanwhile (the batch is to be dropped).
+pub(super) fn pause_for_ingest(
+    ingest: &IngestWriter,
+    load: &mut WriterLoad,
+    stop: &CancellationToken,
+    until: std::time::Instant,
+) -> bool {
+    while load.is_heavy(ingest) && std::time::Instant::now() < until && !stop.is_cancelled() {
+        std::thread::sleep(YIELD_POLL);
+    }
+    !stop.is_cancelled()
 }
 
 /// The longest the worker waits for ingest before a batch.
@@ -204,6 +216,12 @@ impl WriterLoad {
             at: std::time::Instant::now(),
             share: 0.0,
         }
+    }
+
+    /// Whether ingest runs near its limit: batches queue for the writer,
+    /// or it spent at least [`HEAVY_LOAD`] of the last window committing.
+    pub(super) fn is_heavy(&mut self, ingest: &IngestWriter) -> bool {
+        ingest.is_busy() || self.since_last(ingest) >= HEAVY_LOAD
     }
 
     /// The share of the last window (from the last measure, at least

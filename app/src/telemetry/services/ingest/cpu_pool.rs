@@ -59,6 +59,26 @@ impl CpuPool {
         Ok(Self { pool })
     }
 
+    /// Threads named `name-<n>` that run only when a core would otherwise
+    /// idle (Linux's `SCHED_IDLE`; elsewhere the lowest nice value): for
+    /// long background computations such as a model's forward passes. At
+    /// nice 19 alone such a thread still held a core for a moment after
+    /// ingest's threads woke, enough to slow their answers by half again
+    /// under a moderate load (BENCHMARKS.md); any other thread preempts an
+    /// idle-class one at once.
+    pub fn idle(threads: usize, name: &'static str) -> Result<Self, CpuPoolError> {
+        let pool = rayon_core::ThreadPoolBuilder::new()
+            .num_threads(threads.max(1))
+            .thread_name(move |index| format!("{name}-{index}"))
+            .start_handler(|_| {
+                lower_this_threads_priority(19);
+                run_this_thread_only_when_idle();
+            })
+            .build()
+            .map_err(|err| CpuPoolError::Start(err.to_string()))?;
+        Ok(Self { pool })
+    }
+
     /// Runs `work` on a preparation thread; jobs wait their turn in order.
     /// A waiting job holds only what its closure captured (a request body,
     /// which the body-size limit bounds).
@@ -95,6 +115,21 @@ fn lower_this_threads_priority(nice: i32) {
 #[cfg(not(target_os = "linux"))]
 fn lower_this_threads_priority(_nice: i32) {}
 
+#[cfg(target_os = "linux")]
+fn run_this_thread_only_when_idle() {
+    let parameters = libc::sched_param { sched_priority: 0 };
+    // `pid = 0` names the calling thread; lowering the policy to SCHED_IDLE
+    // needs no privilege.
+    // SAFETY: sched_setscheduler reads the parameters we pass, nothing else.
+    let result = unsafe { libc::sched_setscheduler(0, libc::SCHED_IDLE, &parameters) };
+    if result != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "could not move a background thread to SCHED_IDLE");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn run_this_thread_only_when_idle() {}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +142,15 @@ mod tests {
         assert!(matches!(panicked, Err(CpuPoolError::Panicked)));
         // The pool survives a panicking job.
         assert_eq!(pool.run(|| "still here").await.unwrap(), "still here");
+        // An idle-class pool runs work too (on an otherwise quiet machine).
+        let idle = CpuPool::idle(1, "test-idle").unwrap();
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: sched_getscheduler reads nothing of ours.
+            let policy = idle.run(|| unsafe { libc::sched_getscheduler(0) }).await.unwrap();
+            assert_eq!(policy, libc::SCHED_IDLE);
+        }
+        assert_eq!(idle.run(|| 6 * 7).await.unwrap(), 42);
     }
 
     #[cfg(target_os = "linux")]
