@@ -269,7 +269,7 @@ impl PromptIndex {
             )
         } else {
             in_parts(count, threads, limit, |range| {
-                scan(org, range, query, limit, min_score)
+                score_candidates(org, range, query, limit, min_score)
             })
         };
         while best.len() > limit {
@@ -367,7 +367,8 @@ fn nearest_signs_portable(
     nearest
 }
 
-/// The best `limit` hits among the prompts at `positions`, scored exactly.
+/// The best `limit` hits among the prompts at `positions` (a range of the
+/// organization's, or the prefilter's candidates), scored exactly.
 fn score_candidates(
     org: &OrgVectors,
     positions: impl Iterator<Item = usize>,
@@ -389,14 +390,16 @@ fn score_candidates(
         }
         let vector = &org.vectors[position * dimensions..(position + 1) * dimensions];
         let score = dot(query, vector) as f32 / (query_norm * norm);
-        if score >= min_score {
-            best.push(Hit {
-                prompt_id: org.prompt_ids[position],
-                score,
-            });
-            if best.len() > limit {
-                best.pop();
-            }
+        if score < min_score || (best.len() == limit && best.peek().is_some_and(|worst| score <= worst.score))
+        {
+            continue;
+        }
+        best.push(Hit {
+            prompt_id: org.prompt_ids[position],
+            score,
+        });
+        if best.len() > limit {
+            best.pop();
         }
     }
     best
@@ -413,44 +416,6 @@ pub const PREFILTER_CANDIDATES: usize = 1_000;
 const PARALLEL_FROM: usize = 100_000;
 /// At most this many threads scan one search.
 pub const SCAN_THREADS: usize = 4;
-
-/// The best `limit` hits among the organization's prompts in `range`.
-fn scan(
-    org: &OrgVectors,
-    range: std::ops::Range<usize>,
-    query: &[i8],
-    limit: usize,
-    min_score: f32,
-) -> BinaryHeap<Hit> {
-    let dot = dot_kernel();
-    let query_norm = norm_i8(query);
-    let mut best: BinaryHeap<Hit> = BinaryHeap::with_capacity(limit + 1);
-    if query_norm == 0.0 {
-        return best;
-    }
-    let dimensions = query.len();
-    let vectors = &org.vectors[range.start * dimensions..range.end * dimensions];
-    for (offset, vector) in vectors.chunks_exact(dimensions).enumerate() {
-        let index = range.start + offset;
-        let norm = org.norms[index];
-        if norm == 0.0 {
-            continue;
-        }
-        let score = dot(query, vector) as f32 / (query_norm * norm);
-        if score < min_score || (best.len() == limit && best.peek().is_some_and(|worst| score <= worst.score))
-        {
-            continue;
-        }
-        best.push(Hit {
-            prompt_id: org.prompt_ids[index],
-            score,
-        });
-        if best.len() > limit {
-            best.pop();
-        }
-    }
-    best
-}
 
 #[cfg(test)]
 mod tests {

@@ -21,7 +21,7 @@ use super::{
     embed::quantize,
     index::PromptIndex,
     semantic::{ModelError, SemanticModel},
-    worker::{IDLE_POLL, WriterLoad, claim_lease, insert_vectors, pause_for_ingest, yield_to_ingest},
+    worker::{BatchWorker, More, WriterLoad, claim_lease, insert_vectors, pause_for_ingest, run_batches},
 };
 use crate::{
     error::{AppError, Result},
@@ -115,7 +115,8 @@ pub async fn run(
             return;
         }
     };
-    let worker = Worker {
+    let mut worker = Worker {
+        created: false,
         name: worker_name(tier.model.name()),
         db,
         cpu,
@@ -124,35 +125,22 @@ pub async fn run(
         ingest: ingest.clone(),
         stop: stop.clone(),
     };
-    let mut load = WriterLoad::new(&ingest);
-    let mut started = false;
-    while !stop.is_cancelled() {
-        yield_to_ingest(&ingest, &mut load, &stop).await;
-        if !started {
-            started = worker.create_row().await.is_ok();
+    run_batches(&ingest, &stop, "semantic embedding worker", &mut worker).await;
+}
+
+impl BatchWorker for Worker {
+    async fn batch(&mut self) -> Result<More> {
+        if !self.created {
+            self.create_row().await?;
+            self.created = true;
         }
-        let pause = match worker.step().await {
-            Ok(More::Waiting) => continue,
-            Ok(More::CaughtUp) => IDLE_POLL,
-            Err(err) => {
-                tracing::warn!(%err, "semantic embedding worker: batch failed; retrying");
-                Duration::from_secs(1)
-            }
-        };
-        tokio::select! {
-            () = stop.cancelled() => break,
-            () = tokio::time::sleep(pause) => {}
-        }
+        self.step().await
     }
 }
 
-/// Whether prompts wait after a batch.
-enum More {
-    Waiting,
-    CaughtUp,
-}
-
 struct Worker {
+    /// Whether the worker's row is known to exist.
+    created: bool,
     /// The worker's row in `similarity_worker`.
     name: String,
     db: DatabaseConnection,

@@ -52,7 +52,7 @@ pub(super) const LEASE_NS: i64 = 30_000_000_000;
 /// How long a missing span id holds the cursor back.
 pub const GAP_WAIT_NS: i64 = 10_000_000_000;
 /// How often an idle worker looks for new spans.
-pub(super) const IDLE_POLL: Duration = Duration::from_millis(250);
+const IDLE_POLL: Duration = Duration::from_millis(250);
 
 /// How far the worker has come.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -116,15 +116,50 @@ pub async fn run(
         owner,
         gap: None,
     };
-    let mut load = WriterLoad::new(&ingest);
+    run_batches(&ingest, &stop, "prompt similarity worker", &mut worker).await;
+}
+
+impl BatchWorker for Worker {
+    async fn batch(&mut self) -> Result<More> {
+        let done = self.step().await?;
+        // A full batch: more is waiting.
+        Ok(if done as u64 >= BATCH_SPANS {
+            More::Waiting
+        } else {
+            More::CaughtUp
+        })
+    }
+}
+
+/// Whether more work waits after a batch.
+pub(super) enum More {
+    Waiting,
+    CaughtUp,
+}
+
+/// A background worker that does its work in batches.
+pub(super) trait BatchWorker {
+    /// Does one batch.
+    fn batch(&mut self) -> impl Future<Output = Result<More>> + Send;
+}
+
+/// Runs `worker`'s batches until `stop`: at once again while more waits,
+/// after [`IDLE_POLL`] once caught up, a second after a failure, and each
+/// time after giving way to ingest ([`yield_to_ingest`]).
+pub(super) async fn run_batches(
+    ingest: &IngestWriter,
+    stop: &CancellationToken,
+    name: &str,
+    worker: &mut impl BatchWorker,
+) {
+    let mut load = WriterLoad::new(ingest);
     while !stop.is_cancelled() {
-        yield_to_ingest(&ingest, &mut load, &stop).await;
-        let pause = match worker.step().await {
-            // A full batch: more is waiting.
-            Ok(done) if done as u64 >= BATCH_SPANS => continue,
-            Ok(_) => IDLE_POLL,
+        yield_to_ingest(ingest, &mut load, stop).await;
+        let pause = match worker.batch().await {
+            Ok(More::Waiting) => continue,
+            Ok(More::CaughtUp) => IDLE_POLL,
             Err(err) => {
-                tracing::warn!(%err, "prompt similarity worker: batch failed; retrying");
+                tracing::warn!(%err, worker = name, "batch failed; retrying");
                 Duration::from_secs(1)
             }
         };
@@ -169,7 +204,7 @@ pub(super) async fn claim_lease(db: &DatabaseConnection, name: &str, owner: &str
 /// empties between a client's requests even when ingest runs flat out).
 /// Under a load that never lets up the worker still does a batch every
 /// [`MOST_YIELD`]; under a moderate one it does not wait at all.
-pub(super) async fn yield_to_ingest(ingest: &IngestWriter, load: &mut WriterLoad, stop: &CancellationToken) {
+async fn yield_to_ingest(ingest: &IngestWriter, load: &mut WriterLoad, stop: &CancellationToken) {
     let started = tokio::time::Instant::now();
     while load.is_heavy(ingest) && started.elapsed() < MOST_YIELD && !stop.is_cancelled() {
         tokio::time::sleep(YIELD_POLL).await;
