@@ -540,6 +540,22 @@ async fn abuse_patterns_flag_variants_and_are_kept_to_admins_of_the_organization
         owner.put(&settings, update.clone()).await.status(),
         StatusCode::OK
     );
+    // Saves at once all succeed (each read the settings before writing:
+    // on SQLite the loser of such a race once got a 500).
+    let mut saves = tokio::task::JoinSet::new();
+    for burst_count in 2..22 {
+        let request = owner.client.put(owner.url(&settings)).json(&json!({
+            "threshold": 0.5, "burst_count": burst_count, "burst_window_seconds": 120
+        }));
+        saves.spawn(async move { request.send().await.unwrap().status() });
+    }
+    while let Some(status) = saves.join_next().await {
+        assert_eq!(status.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(
+        owner.put(&settings, update.clone()).await.status(),
+        StatusCode::OK
+    );
     let listed = common::get_json(&server, &token, &patterns).await;
     assert_eq!(listed["settings"], update);
 
@@ -560,7 +576,8 @@ async fn abuse_patterns_flag_variants_and_are_kept_to_admins_of_the_organization
          ('similarity.pattern.add', 'similarity.pattern.remove', 'similarity.settings.update')",
     )
     .await;
-    assert_eq!(actions, 3);
+    // One pattern added and removed, and 22 settings saves.
+    assert_eq!(actions, 24);
     server.stop().await;
 }
 

@@ -111,6 +111,7 @@ pub async fn add(
     let hash = prompt_hash(&normalized);
     let backend = db.get_database_backend();
     let txn = db.begin().await?;
+    claim_write(&txn).await?;
     let existing = txn
         .query_one_raw(Statement::from_sql_and_values(
             backend,
@@ -164,7 +165,6 @@ pub async fn add(
         .await?
         .ok_or_else(|| AppError::Internal("the pattern insert returned no id".into()))?;
     let id: i64 = row.try_get("", "id")?;
-    abuse::bump_config_version(&txn).await?;
     audit::record(
         &txn,
         org_id,
@@ -255,6 +255,16 @@ fn view(settings: Settings) -> SimilaritySettings {
     }
 }
 
+/// Starts a change that reads before it writes with its write: the
+/// patterns' version, which every change moves anyway (and a failed one
+/// rolls back). On SQLite a transaction that read first cannot take the
+/// write lock once another connection wrote since (`SQLITE_BUSY_SNAPSHOT`,
+/// which no busy timeout waits out): under concurrent saves, or beside the
+/// worker's lease renewals, such a save failed with a 500.
+async fn claim_write(txn: &impl ConnectionTrait) -> Result<()> {
+    abuse::bump_config_version(txn).await
+}
+
 /// Changes the organization's settings (admins and owners).
 pub async fn update_settings(
     db: &DatabaseConnection,
@@ -276,6 +286,7 @@ pub async fn update_settings(
     }
     let backend = db.get_database_backend();
     let txn = db.begin().await?;
+    claim_write(&txn).await?;
     let before = view(settings(&txn, org_id).await?);
     let values: [Value; 4] = [
         org_id.into(),
@@ -297,7 +308,6 @@ pub async fn update_settings(
         values,
     ))
     .await?;
-    abuse::bump_config_version(&txn).await?;
     audit::record(
         &txn,
         org_id,
