@@ -47,20 +47,32 @@ pub(super) async fn insert_user(
     email: String,
     password_hash: String,
 ) -> Result<user::Model> {
-    let first_user = user::Entity::find().count(conn).await? == 0;
     let now = Utc::now();
-    user::ActiveModel {
+    // Written before anything is read: on SQLite a transaction that reads
+    // first cannot write once another connection has written since.
+    let mut user = user::ActiveModel {
         id: Set(Uuid::new_v4()),
         email: Set(email),
         password_hash: Set(password_hash),
-        instance_admin: Set(first_user),
+        instance_admin: Set(false),
         created_at: Set(now),
         password_changed_at: Set(now),
         times_in_utc: Set(false),
     }
     .insert(conn)
     .await
-    .map_err(|err| AppError::conflict_on_unique(err, "an account with this email already exists"))
+    .map_err(|err| AppError::conflict_on_unique(err, "an account with this email already exists"))?;
+    // The installation's first user is its admin.
+    if user::Entity::find().count(conn).await? == 1 {
+        user = user::ActiveModel {
+            id: Set(user.id),
+            instance_admin: Set(true),
+            ..Default::default()
+        }
+        .update(conn)
+        .await?;
+    }
+    Ok(user)
 }
 
 /// Records whether the user reads times in UTC.

@@ -21,7 +21,9 @@ use super::{
     embed::quantize,
     index::PromptIndex,
     semantic::{ModelError, SemanticModel},
-    worker::{BatchWorker, More, WriterLoad, claim_lease, insert_vectors, pause_for_ingest, run_batches},
+    worker::{
+        BatchWorker, LEASE_NS, More, WriterLoad, claim_lease, insert_vectors, pause_for_ingest, run_batches,
+    },
 };
 use crate::{
     error::{AppError, Result},
@@ -248,19 +250,21 @@ impl Worker {
             .execute_raw(Statement::from_sql_and_values(
                 backend,
                 format!(
-                    "UPDATE similarity_worker SET position = {}, spans_done = spans_done + {}, updated_at_ns = {} \
-                     WHERE name = {} AND position = {} AND lease_owner = {}",
+                    "UPDATE similarity_worker SET position = {}, spans_done = spans_done + {}, updated_at_ns = {}, \
+                     lease_until_ns = {} WHERE name = {} AND position = {} AND lease_owner = {}",
                     placeholder(backend, 1),
                     placeholder(backend, 2),
                     placeholder(backend, 3),
                     placeholder(backend, 4),
                     placeholder(backend, 5),
                     placeholder(backend, 6),
+                    placeholder(backend, 7),
                 ),
                 [
                     end.into(),
                     (vectors.len() as i64).into(),
                     now_ns().into(),
+                    (now_ns() + LEASE_NS).into(),
                     self.name.clone().into(),
                     position.into(),
                     self.owner.clone().into(),

@@ -171,9 +171,31 @@ pub(super) async fn run_batches(
 }
 
 /// Claims or renews the lease on the worker row `name` for `owner`; true
-/// when `owner` holds it.
+/// when `owner` holds it. Writes only to take the lease or to renew one
+/// past half its time: an idle worker looks four times a second, and on
+/// SQLite every write makes a concurrent transaction that read before it
+/// writes fail (`SQLITE_BUSY_SNAPSHOT`).
 pub(super) async fn claim_lease(db: &DatabaseConnection, name: &str, owner: &str, now: i64) -> Result<bool> {
     let backend = db.get_database_backend();
+    let held = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT lease_owner, lease_until_ns FROM similarity_worker WHERE name = {}",
+                placeholder(backend, 1)
+            ),
+            [name.into()],
+        ))
+        .await?;
+    if let Some(row) = held {
+        let holder: Option<String> = row.try_get("", "lease_owner")?;
+        let until: i64 = row.try_get("", "lease_until_ns")?;
+        match holder.as_deref() {
+            Some(holder) if holder == owner && until - now > LEASE_NS / 2 => return Ok(true),
+            Some(holder) if holder != owner && until >= now => return Ok(false),
+            _ => {}
+        }
+    }
     let sql = format!(
         "UPDATE similarity_worker SET lease_owner = {owner}, lease_until_ns = {until} \
          WHERE name = {name} AND (lease_owner = {owner_again} OR lease_owner IS NULL OR lease_until_ns < {now})",
