@@ -105,6 +105,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("policies") view=sections::PoliciesPage />
                     <Route path=StaticSegment("settings") view=SettingsPage />
                     <Route path=(StaticSegment("settings"), StaticSegment("tokens")) view=TokensPage />
+                    <Route path=(StaticSegment("settings"), StaticSegment("audit")) view=pages::audit::AuditPage />
                     <Route path=StaticSegment("account") view=AccountPage />
                     <Route path=StaticSegment("login") view=LoginPage />
                     <Route path=StaticSegment("signup") view=SignupPage />

@@ -2,7 +2,7 @@
 //! session, the signed-in user and the organization the UI shows. Server
 //! functions are adapters: they take these, call a service, map the error.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use axum::extract::ConnectInfo;
 use entity::user;
@@ -16,6 +16,7 @@ use crate::{
         types::Action,
     },
     error::{ApiError, AppError},
+    platform::services::audit::{Actor, RequestOrigin},
     state::AppState,
 };
 
@@ -56,11 +57,22 @@ fn percent_decoded(value: &str) -> String {
         .into_owned()
 }
 
-pub async fn client_address() -> Option<IpAddr> {
-    leptos_axum::extract::<ConnectInfo<SocketAddr>>()
+/// Where the request came from (the client's address through trusted
+/// proxies, and its user agent), for the audit log and the sign-in throttle.
+pub async fn request_origin(state: &AppState) -> RequestOrigin {
+    let peer = leptos_axum::extract::<ConnectInfo<SocketAddr>>()
         .await
         .ok()
-        .map(|info| info.0.ip())
+        .map(|info| info.0.ip());
+    let headers = leptos_axum::extract::<axum::http::HeaderMap>()
+        .await
+        .unwrap_or_default();
+    RequestOrigin::from_request(&headers, peer, &state.instance.trusted_proxies)
+}
+
+/// `user`, as the audit log names them, acting from this request.
+pub async fn actor(state: &AppState, user: &user::Model) -> Actor {
+    Actor::user(user, request_origin(state).await)
 }
 
 /// The signed-in user, or 401.

@@ -64,6 +64,8 @@ pub struct InstanceIdentity {
     pub public_url: String,
     /// The OTLP/gRPC endpoint SDKs use, e.g. `http://localhost:4317`.
     pub public_grpc_url: String,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

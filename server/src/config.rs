@@ -27,6 +27,37 @@ pub enum Command {
     Serve(ServeConfig),
     /// Print the effective configuration as JSON and exit (what `serve` would use).
     Config(ServeConfig),
+    /// Administer an installation from a shell.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Check the audit log's hash chain of every organization (or of one): exits with 0
+    /// when every chain is intact, 1 when one is broken (the report says where), 2 when
+    /// the database cannot be read.
+    VerifyAudit(VerifyAuditArgs),
+}
+
+/// Settings of `specula admin verify-audit`.
+#[derive(Debug, Clone, Args)]
+pub struct VerifyAuditArgs {
+    /// The database `specula serve` uses.
+    #[arg(
+        long,
+        env = "SPECULA_DATABASE_URL",
+        default_value = "sqlite://data/specula.db"
+    )]
+    pub database_url: DatabaseUrl,
+
+    /// Only this organization (its id).
+    #[arg(long)]
+    pub org: Option<uuid::Uuid>,
+
+    /// Print the reports as JSON, one object per organization, instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Settings of `specula serve`.
@@ -130,6 +161,13 @@ pub struct ServeConfig {
     /// Let anyone create an account (`true`); with `false`, only invitations create accounts.
     #[arg(long, env = "SPECULA_OPEN_SIGNUP", default_value_t = true, action = clap::ArgAction::Set)]
     pub open_signup: bool,
+
+    /// Reverse proxies in front of Specula whose `X-Forwarded-For` is believed, as
+    /// addresses or CIDR ranges, comma-separated (e.g. `10.0.0.0/8,127.0.0.1`). The audit
+    /// log and the sign-in throttle then see the client's address, not the proxy's.
+    /// Empty (the default): the connecting address is the client.
+    #[arg(long, env = "SPECULA_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_proxy_range)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 
     /// Sign a browser session out after this long without activity, e.g. `7d`.
     #[arg(long, env = "SPECULA_SESSION_TTL", default_value = "7d", value_parser = humantime::parse_duration)]
@@ -313,6 +351,16 @@ pub enum SettingError {
     Size(String),
     #[error("the size must be greater than zero")]
     ZeroSize,
+    #[error("not an IP address or CIDR range (e.g. `10.0.0.0/8`): {0}")]
+    ProxyRange(String),
+}
+
+fn parse_proxy_range(value: &str) -> Result<ipnet::IpNet, SettingError> {
+    let value = value.trim();
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| SettingError::ProxyRange(value.to_owned()))
 }
 
 fn parse_public_url(value: &str) -> Result<Url, SettingError> {
@@ -358,6 +406,7 @@ mod tests {
         let argv = ["specula", "serve"].iter().chain(args).copied();
         match Cli::try_parse_from(argv)?.command {
             Command::Serve(config) | Command::Config(config) => Ok(config),
+            Command::Admin(_) => unreachable!("parsed `serve`"),
         }
     }
 

@@ -3,6 +3,7 @@
 //! `main.rs` only parses the command line; everything it starts is here so
 //! integration tests can run the real server in-process on a random port.
 
+pub mod admin;
 pub mod api;
 pub mod config;
 pub mod db;
@@ -97,6 +98,7 @@ impl Server {
                 instance_id,
                 public_url: config.public_url(),
                 public_grpc_url: config.public_grpc_url(),
+                trusted_proxies: config.trusted_proxies.clone(),
             }),
             accounts: Arc::new(AccountSettings {
                 open_signup: config.open_signup,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use server::{
     Listeners, Server, cancel_on_signal,
-    config::{Cli, Command},
+    config::{AdminCommand, Cli, Command},
     telemetry,
 };
 use tokio_util::sync::CancellationToken;
@@ -30,6 +30,15 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Admin(AdminCommand::VerifyAudit(args)) => {
+            let outcome = tokio::runtime::Runtime::new()
+                .map_err(anyhow::Error::from)
+                .and_then(|runtime| runtime.block_on(server::admin::verify_audit(&args)));
+            outcome.unwrap_or_else(|err| {
+                eprintln!("error: {err:#}");
+                ExitCode::from(2)
+            })
+        }
         Command::Serve(config) => {
             if let Err(err) = telemetry::init_logging(&config.log, config.log_format) {
                 eprintln!("error: cannot set up logging: {err}");

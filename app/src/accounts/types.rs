@@ -53,6 +53,8 @@ pub enum Action {
     ManageMembers,
     /// Edit policies, prices and budgets.
     ManagePolicies,
+    /// Read the audit log and check its chain.
+    ReadAudit,
     /// Grant or take away the owner role.
     ManageOwners,
     /// Rename or delete the organization.
@@ -60,12 +62,13 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 7] = [
+    pub const ALL: [Action; 8] = [
         Action::Read,
         Action::MintOwnIngestToken,
         Action::ManageTokens,
         Action::ManageMembers,
         Action::ManagePolicies,
+        Action::ReadAudit,
         Action::ManageOwners,
         Action::ManageOrganization,
     ];
@@ -78,7 +81,7 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Role::Owner => true,
         Role::Admin => matches!(
             action,
-            Read | MintOwnIngestToken | ManageTokens | ManageMembers | ManagePolicies
+            Read | MintOwnIngestToken | ManageTokens | ManageMembers | ManagePolicies | ReadAudit
         ),
         Role::Member => matches!(action, Read | MintOwnIngestToken),
         Role::Viewer => matches!(action, Read),
@@ -255,6 +258,7 @@ mod tests {
                 ManageTokens,
                 ManageMembers,
                 ManagePolicies,
+                ReadAudit,
             ],
         );
         expect(Role::Member, &[Read, MintOwnIngestToken]);

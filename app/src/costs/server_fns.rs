@@ -91,13 +91,28 @@ pub async fn save_price(
         effective_from: blank_is_none(effective_from),
         note: blank_is_none(note),
     };
-    Ok(crate::costs::services::prices::save_one(&state.db, &state.prices, org_id, &user, id, input).await?)
+    Ok(crate::costs::services::prices::save_one(
+        &state.db,
+        &state.prices,
+        org_id,
+        &crate::server_context::actor(&state, &user).await,
+        id,
+        input,
+    )
+    .await?)
 }
 
 #[server]
 pub async fn delete_price(org_id: Uuid, id: i64) -> Result<(), ApiError> {
     let (state, _, user) = crate::server_context::signed_in().await?;
-    Ok(crate::costs::services::prices::delete_one(&state.db, &state.prices, org_id, &user, id).await?)
+    Ok(crate::costs::services::prices::delete_one(
+        &state.db,
+        &state.prices,
+        org_id,
+        &crate::server_context::actor(&state, &user).await,
+        id,
+    )
+    .await?)
 }
 
 #[server]
@@ -111,7 +126,13 @@ pub async fn start_recompute(org_id: Uuid, since: String, until: String) -> Resu
         since: zone.local_to_rfc3339(&since),
         until: zone.local_to_rfc3339(&until),
     };
-    Ok(crate::costs::services::recompute::request(&state.db, org_id, &user, &request).await?)
+    Ok(crate::costs::services::recompute::request(
+        &state.db,
+        org_id,
+        &crate::server_context::actor(&state, &user).await,
+        &request,
+    )
+    .await?)
 }
 
 #[server]

@@ -49,6 +49,7 @@ pub(crate) fn SettingsHeader(title: &'static str) -> impl IntoView {
             <nav class="subnav" aria-label="Settings">
                 <A href="/settings" exact=true>"Members"</A>
                 <A href="/settings/tokens">"API tokens"</A>
+                <A href="/settings/audit">"Audit log"</A>
                 <A href="/account">"Account"</A>
             </nav>
         </header>

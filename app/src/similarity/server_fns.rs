@@ -228,12 +228,24 @@ pub async fn add_abuse_pattern(
         trace_id,
         span_id,
     };
-    patterns::add(&state.db, org_id, &user, &input).await?;
+    patterns::add(
+        &state.db,
+        org_id,
+        &crate::server_context::actor(&state, &user).await,
+        &input,
+    )
+    .await?;
     Ok(())
 }
 
 #[server]
 pub async fn remove_abuse_pattern(org_id: Uuid, id: i64) -> Result<(), ApiError> {
     let (state, _, user) = crate::server_context::signed_in().await?;
-    Ok(crate::similarity::services::patterns::remove(&state.db, org_id, &user, id).await?)
+    Ok(crate::similarity::services::patterns::remove(
+        &state.db,
+        org_id,
+        &crate::server_context::actor(&state, &user).await,
+        id,
+    )
+    .await?)
 }

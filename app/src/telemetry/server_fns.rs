@@ -147,12 +147,22 @@ pub async fn get_demo_data(org_id: Uuid) -> Result<Option<DemoData>, ApiError> {
 #[server]
 pub async fn run_demo(org_id: Uuid) -> Result<DemoData, ApiError> {
     let (state, _, user) = crate::server_context::signed_in().await?;
-    Ok(crate::telemetry::services::demo_workload::add(&state, org_id, &user).await?)
+    Ok(crate::telemetry::services::demo_workload::add(
+        &state,
+        org_id,
+        &crate::server_context::actor(&state, &user).await,
+    )
+    .await?)
 }
 
 /// Deletes what "Run demo" added (admins).
 #[server]
 pub async fn remove_demo_data(org_id: Uuid) -> Result<DemoRemoval, ApiError> {
     let (state, _, user) = crate::server_context::signed_in().await?;
-    Ok(crate::telemetry::services::demo_workload::remove(&state, org_id, &user).await?)
+    Ok(crate::telemetry::services::demo_workload::remove(
+        &state,
+        org_id,
+        &crate::server_context::actor(&state, &user).await,
+    )
+    .await?)
 }

@@ -14,7 +14,7 @@ use tower_sessions::Session;
 use utoipa::ToSchema;
 
 use super::{
-    extract::{ApiJson, ClientAddress, SignedIn},
+    extract::{ApiJson, Origin, SignedIn},
     openapi::{ApiErrors, BodyErrors, Conflict, Throttled},
 };
 
@@ -66,6 +66,7 @@ async fn me_for(state: &AppState, user: &entity::user::Model) -> Result<Me> {
 )]
 pub async fn signup(
     State(state): State<AppState>,
+    Origin(origin): Origin,
     session: Session,
     ApiJson(request): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<Me>)> {
@@ -75,7 +76,7 @@ pub async fn signup(
         organization_name: request.organization_name,
         invitation: request.invitation,
     };
-    let user = accounts::register(&state.db, state.accounts.open_signup, request).await?;
+    let user = accounts::register(&state.db, state.accounts.open_signup, request, origin).await?;
     sessions::sign_in(&session, user.id).await?;
     Ok((StatusCode::CREATED, Json(me_for(&state, &user).await?)))
 }
@@ -94,7 +95,7 @@ pub async fn signup(
 )]
 pub async fn login(
     State(state): State<AppState>,
-    ClientAddress(address): ClientAddress,
+    Origin(origin): Origin,
     session: Session,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Json<Me>> {
@@ -103,7 +104,7 @@ pub async fn login(
         &state.login_throttle,
         &request.email,
         request.password,
-        address,
+        origin.client_address,
     )
     .await?;
     sessions::sign_in(&session, user.id).await?;

@@ -51,7 +51,7 @@ pub async fn add(
     signed_in: SignedIn,
     ApiPath(org_id): ApiPath<Uuid>,
 ) -> Result<(StatusCode, Json<DemoData>)> {
-    let added = demo_workload::add(&state, org_id, &signed_in.user).await?;
+    let added = demo_workload::add(&state, org_id, &signed_in.actor()).await?;
     Ok((StatusCode::CREATED, Json(added)))
 }
 
@@ -69,6 +69,6 @@ pub async fn remove(
     ApiPath(org_id): ApiPath<Uuid>,
 ) -> Result<Json<DemoRemoval>> {
     Ok(Json(
-        demo_workload::remove(&state, org_id, &signed_in.user).await?,
+        demo_workload::remove(&state, org_id, &signed_in.actor()).await?,
     ))
 }

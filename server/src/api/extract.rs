@@ -1,7 +1,7 @@
 //! Extractors for the REST API: JSON bodies and paths that fail with the
 //! product's error shape, the signed-in user, and the caller (user or token).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
 use app::{
     accounts::{
@@ -14,6 +14,7 @@ use app::{
         types::{Action, TokenScope},
     },
     error::AppError,
+    platform::services::audit::{Actor, RequestOrigin},
     state::AppState,
 };
 use axum::{
@@ -80,19 +81,26 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     }
 }
 
-/// The client's address, when the server knows it.
-pub struct ClientAddress(pub Option<IpAddr>);
+/// Where the request came from: the client's address (through trusted
+/// proxies' `X-Forwarded-For`) and its user agent, for the audit log and the
+/// sign-in throttle.
+pub struct Origin(pub RequestOrigin);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+impl Origin {
+    fn from_parts(parts: &Parts, state: &AppState) -> RequestOrigin {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0.ip());
+        RequestOrigin::from_request(&parts.headers, peer, &state.instance.trusted_proxies)
+    }
+}
+
+impl FromRequestParts<AppState> for Origin {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|info| info.0.ip()),
-        ))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Self(Self::from_parts(parts, state)))
     }
 }
 
@@ -110,17 +118,31 @@ async fn session_from(parts: &mut Parts, state: &AppState) -> Result<Session, Ap
 pub struct SignedIn {
     pub user: user::Model,
     pub session: Session,
+    pub origin: RequestOrigin,
 }
 
 impl SignedIn {
-    pub async fn from_session(session: Session, state: &AppState) -> Result<Self, AppError> {
+    /// The user as the audit log names them.
+    pub fn actor(&self) -> Actor {
+        Actor::user(&self.user, self.origin.clone())
+    }
+
+    async fn from_session(
+        session: Session,
+        state: &AppState,
+        origin: RequestOrigin,
+    ) -> Result<Self, AppError> {
         let user_id: Option<Uuid> = session.get(USER_ID_KEY).await.map_err(session_error)?;
         let user = match user_id {
             Some(id) => users::find_user(&state.db, id).await?,
             None => None,
         };
         match user {
-            Some(user) => Ok(Self { user, session }),
+            Some(user) => Ok(Self {
+                user,
+                session,
+                origin,
+            }),
             None => Err(AppError::Unauthenticated("sign in first")),
         }
     }
@@ -136,27 +158,29 @@ impl FromRequestParts<AppState> for SignedIn {
             ));
         }
         let session = session_from(parts, state).await?;
-        Self::from_session(session, state).await
+        Self::from_session(session, state, Origin::from_parts(parts, state)).await
     }
 }
 
 /// Whoever calls: a signed-in user, or an API token from `Authorization: Bearer`.
 pub enum Caller {
     User(SignedIn),
-    Token(TokenPrincipal),
+    Token(TokenPrincipal, RequestOrigin),
 }
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let origin = Origin::from_parts(parts, state);
         if let Some(secret) = bearer_secret(parts)? {
             return Ok(Self::Token(
                 tokens::authenticate(&state.db, &state.tokens, secret).await?,
+                origin,
             ));
         }
         let session = session_from(parts, state).await?;
-        Ok(Self::User(SignedIn::from_session(session, state).await?))
+        Ok(Self::User(SignedIn::from_session(session, state, origin).await?))
     }
 }
 
@@ -169,8 +193,16 @@ impl Caller {
                 orgs::authorize(&state.db, org_id, signed_in.user.id, Action::Read).await?;
                 Ok(())
             }
-            Self::Token(token) if token.org_id != org_id => Err(AppError::NotFound("organization")),
-            Self::Token(token) => require_scope(token, TokenScope::Read),
+            Self::Token(token, _) if token.org_id != org_id => Err(AppError::NotFound("organization")),
+            Self::Token(token, _) => require_scope(token, TokenScope::Read),
+        }
+    }
+
+    /// The caller as the audit log names it.
+    pub fn actor(&self) -> Actor {
+        match self {
+            Self::User(signed_in) => signed_in.actor(),
+            Self::Token(token, origin) => Actor::token(token.token_id, &token.name, origin.clone()),
         }
     }
 }

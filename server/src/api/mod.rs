@@ -3,6 +3,7 @@
 //! service, answer. Authentication is a session cookie or, where the route
 //! allows, `Authorization: Bearer <token>`.
 
+mod audit;
 mod auth;
 pub mod bearer;
 mod costs;
@@ -43,6 +44,8 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(orgs::change_role, orgs::remove_member))
         .routes(routes!(orgs::invitations))
         .routes(routes!(orgs::revoke_invitation))
+        .routes(routes!(audit::list))
+        .routes(routes!(audit::verify))
         .routes(routes!(tokens::list, tokens::mint))
         .routes(routes!(tokens::revoke))
         .routes(routes!(traces::list_spans))

@@ -60,7 +60,7 @@ pub async fn create(
     signed_in: SignedIn,
     ApiJson(request): ApiJson<CreateOrgRequest>,
 ) -> Result<(StatusCode, Json<OrgSummary>)> {
-    let org = orgs::create(&state.db, signed_in.user.id, &request.name).await?;
+    let org = orgs::create(&state.db, &signed_in.actor(), &request.name).await?;
     Ok((StatusCode::CREATED, Json(org)))
 }
 
@@ -86,7 +86,7 @@ pub async fn delete(
     signed_in: SignedIn,
     ApiPath(org_id): ApiPath<Uuid>,
 ) -> Result<StatusCode> {
-    orgs::delete(&state.db, org_id, signed_in.user.id).await?;
+    orgs::delete(&state.db, org_id, &signed_in.actor()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -123,7 +123,7 @@ pub async fn invite(
     let created = orgs::invite(
         &state.db,
         org_id,
-        signed_in.user.id,
+        &signed_in.actor(),
         &request.email,
         request.role,
         &state.instance.public_url,
@@ -146,7 +146,7 @@ pub async fn change_role(
     ApiPath((org_id, user_id)): ApiPath<(Uuid, Uuid)>,
     ApiJson(request): ApiJson<ChangeRoleRequest>,
 ) -> Result<Json<MemberInfo>> {
-    let member = orgs::change_role(&state.db, org_id, signed_in.user.id, user_id, request.role).await?;
+    let member = orgs::change_role(&state.db, org_id, &signed_in.actor(), user_id, request.role).await?;
     Ok(Json(member))
 }
 
@@ -162,7 +162,7 @@ pub async fn remove_member(
     signed_in: SignedIn,
     ApiPath((org_id, user_id)): ApiPath<(Uuid, Uuid)>,
 ) -> Result<StatusCode> {
-    orgs::remove_member(&state.db, org_id, signed_in.user.id, user_id).await?;
+    orgs::remove_member(&state.db, org_id, &signed_in.actor(), user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -194,7 +194,7 @@ pub async fn revoke_invitation(
     signed_in: SignedIn,
     ApiPath((org_id, invitation_id)): ApiPath<(Uuid, Uuid)>,
 ) -> Result<StatusCode> {
-    orgs::revoke_invitation(&state.db, org_id, signed_in.user.id, invitation_id).await?;
+    orgs::revoke_invitation(&state.db, org_id, &signed_in.actor(), invitation_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -235,6 +235,6 @@ pub async fn accept_invitation(
     ApiPath(token): ApiPath<String>,
 ) -> Result<Json<OrgSummary>> {
     Ok(Json(
-        orgs::accept_invitation(&state.db, &token, &signed_in.user).await?,
+        orgs::accept_invitation(&state.db, &token, &signed_in.user, signed_in.origin.clone()).await?,
     ))
 }

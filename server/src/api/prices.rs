@@ -54,7 +54,7 @@ pub async fn replace(
         &state.db,
         &state.prices,
         org_id,
-        &signed_in.user,
+        &signed_in.actor(),
         &request.overrides,
     )
     .await?;
@@ -77,7 +77,7 @@ pub async fn request_recompute(
     ApiPath(org_id): ApiPath<Uuid>,
     ApiJson(request): ApiJson<RecomputeRequest>,
 ) -> Result<(StatusCode, Json<RecomputeJob>)> {
-    let job = recompute::request(&state.db, org_id, &signed_in.user, &request).await?;
+    let job = recompute::request(&state.db, org_id, &signed_in.actor(), &request).await?;
     Ok((StatusCode::ACCEPTED, Json(job)))
 }
 

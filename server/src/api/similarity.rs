@@ -118,7 +118,7 @@ pub async fn add_pattern(
     ApiPath(org_id): ApiPath<Uuid>,
     ApiJson(input): ApiJson<AbusePatternInput>,
 ) -> Result<(StatusCode, Json<AbusePattern>)> {
-    let pattern = patterns::add(&state.db, org_id, &signed_in.user, &input).await?;
+    let pattern = patterns::add(&state.db, org_id, &signed_in.actor(), &input).await?;
     Ok((StatusCode::CREATED, Json(pattern)))
 }
 
@@ -134,7 +134,7 @@ pub async fn remove_pattern(
     signed_in: SignedIn,
     ApiPath((org_id, pattern_id)): ApiPath<(Uuid, i64)>,
 ) -> Result<StatusCode> {
-    patterns::remove(&state.db, org_id, &signed_in.user, pattern_id).await?;
+    patterns::remove(&state.db, org_id, &signed_in.actor(), pattern_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -155,7 +155,7 @@ pub async fn update_settings(
     ApiJson(update): ApiJson<SimilaritySettings>,
 ) -> Result<Json<SimilaritySettings>> {
     Ok(Json(
-        patterns::update_settings(&state.db, org_id, &signed_in.user, &update).await?,
+        patterns::update_settings(&state.db, org_id, &signed_in.actor(), &update).await?,
     ))
 }
 

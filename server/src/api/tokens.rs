@@ -64,7 +64,7 @@ pub async fn mint(
     let minted = tokens::mint(
         &state.db,
         org_id,
-        signed_in.user.id,
+        &signed_in.actor(),
         NewToken {
             name: request.name,
             scopes: request.scopes,
@@ -87,7 +87,7 @@ pub async fn revoke(
     signed_in: SignedIn,
     ApiPath((org_id, token_id)): ApiPath<(Uuid, Uuid)>,
 ) -> Result<StatusCode> {
-    tokens::revoke(&state.db, &state.tokens, org_id, signed_in.user.id, token_id).await?;
+    tokens::revoke(&state.db, &state.tokens, org_id, &signed_in.actor(), token_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

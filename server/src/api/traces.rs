@@ -35,7 +35,7 @@ pub struct OrgQuery {
 /// asked for (if a member) or else their first.
 pub(super) async fn org_for(state: &AppState, caller: &Caller, requested: Option<Uuid>) -> Result<Uuid> {
     let org_id = match (caller, requested) {
-        (Caller::Token(token), _) => token.org_id,
+        (Caller::Token(token, _), _) => token.org_id,
         (Caller::User(_), Some(org_id)) => org_id,
         (Caller::User(signed_in), None) => orgs::list_for_user(&state.db, signed_in.user.id)
             .await?

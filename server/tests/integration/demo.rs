@@ -312,7 +312,7 @@ async fn the_demo_shows_everywhere_and_its_removal_leaves_only_the_rest(backend:
     let audit: Vec<String> = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),
-            "SELECT action FROM audit_log ORDER BY id".to_owned(),
+            "SELECT action FROM audit_log WHERE action LIKE 'demo.%' ORDER BY id".to_owned(),
         ))
         .await
         .unwrap()
@@ -387,6 +387,8 @@ async fn only_admins_of_the_organization_run_or_remove_the_demo(backend: Backend
         "not_found",
     )
     .await;
-    assert_eq!(owner.delete(&demo_path).await.status(), StatusCode::OK);
+    let removed = owner.delete(&demo_path).await;
+    let status = removed.status();
+    assert_eq!(status, StatusCode::OK, "{}", removed.text().await.unwrap());
     server.stop().await;
 }

@@ -6,6 +6,7 @@
 mod common;
 
 mod accounts;
+mod audit;
 mod cli;
 mod costs;
 mod demo;

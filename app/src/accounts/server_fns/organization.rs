@@ -19,7 +19,8 @@ pub async fn create_organization(name: String) -> Result<OrgSummary, ApiError> {
     use crate::accounts::services::{orgs, sessions};
 
     let (state, session, user) = crate::server_context::signed_in().await?;
-    let org = orgs::create(&state.db, user.id, &name).await?;
+    let actor = crate::server_context::actor(&state, &user).await;
+    let org = orgs::create(&state.db, &actor, &name).await?;
     sessions::set_active_org(&session, org.id).await?;
     Ok(org)
 }
@@ -27,7 +28,8 @@ pub async fn create_organization(name: String) -> Result<OrgSummary, ApiError> {
 #[server]
 pub async fn delete_organization(org_id: Uuid) -> Result<(), ApiError> {
     let (state, _, user) = crate::server_context::signed_in().await?;
-    crate::accounts::services::orgs::delete(&state.db, org_id, user.id).await?;
+    let actor = crate::server_context::actor(&state, &user).await;
+    crate::accounts::services::orgs::delete(&state.db, org_id, &actor).await?;
     Ok(())
 }
 
@@ -50,29 +52,30 @@ pub async fn list_invitations(org_id: Uuid) -> Result<Vec<InvitationInfo>, ApiEr
 #[server]
 pub async fn invite_member(org_id: Uuid, email: String, role: Role) -> Result<CreatedInvitation, ApiError> {
     let (state, _, user) = crate::server_context::signed_in().await?;
+    let actor = crate::server_context::actor(&state, &user).await;
     let public_url = state.instance.public_url.clone();
-    Ok(
-        crate::accounts::services::orgs::invite(&state.db, org_id, user.id, &email, role, &public_url)
-            .await?,
-    )
+    Ok(crate::accounts::services::orgs::invite(&state.db, org_id, &actor, &email, role, &public_url).await?)
 }
 
 #[server]
 pub async fn change_member_role(org_id: Uuid, user_id: Uuid, role: Role) -> Result<MemberInfo, ApiError> {
     let (state, _, user) = crate::server_context::signed_in().await?;
-    Ok(crate::accounts::services::orgs::change_role(&state.db, org_id, user.id, user_id, role).await?)
+    let actor = crate::server_context::actor(&state, &user).await;
+    Ok(crate::accounts::services::orgs::change_role(&state.db, org_id, &actor, user_id, role).await?)
 }
 
 #[server]
 pub async fn remove_member(org_id: Uuid, user_id: Uuid) -> Result<(), ApiError> {
     let (state, _, user) = crate::server_context::signed_in().await?;
-    Ok(crate::accounts::services::orgs::remove_member(&state.db, org_id, user.id, user_id).await?)
+    let actor = crate::server_context::actor(&state, &user).await;
+    Ok(crate::accounts::services::orgs::remove_member(&state.db, org_id, &actor, user_id).await?)
 }
 
 #[server]
 pub async fn revoke_invitation(org_id: Uuid, invitation_id: Uuid) -> Result<(), ApiError> {
     let (state, _, user) = crate::server_context::signed_in().await?;
-    Ok(crate::accounts::services::orgs::revoke_invitation(&state.db, org_id, user.id, invitation_id).await?)
+    let actor = crate::server_context::actor(&state, &user).await;
+    Ok(crate::accounts::services::orgs::revoke_invitation(&state.db, org_id, &actor, invitation_id).await?)
 }
 
 #[server]
@@ -100,7 +103,8 @@ pub async fn accept_invitation(token: String) -> Result<OrgSummary, ApiError> {
     use crate::accounts::services::{orgs, sessions};
 
     let (state, session, user) = crate::server_context::signed_in().await?;
-    let org = orgs::accept_invitation(&state.db, &token, &user).await?;
+    let origin = crate::server_context::request_origin(&state).await;
+    let org = orgs::accept_invitation(&state.db, &token, &user, origin).await?;
     sessions::set_active_org(&session, org.id).await?;
     Ok(org)
 }
@@ -129,6 +133,7 @@ pub async fn mint_token(
     };
 
     let (state, _, user) = crate::server_context::signed_in().await?;
+    let actor = crate::server_context::actor(&state, &user).await;
     let mut scopes = Vec::new();
     if scope_ingest.is_some() {
         scopes.push(TokenScope::Ingest);
@@ -144,12 +149,13 @@ pub async fn mint_token(
         scopes,
         expires_at,
     };
-    Ok(tokens::mint(&state.db, org_id, user.id, request).await?)
+    Ok(tokens::mint(&state.db, org_id, &actor, request).await?)
 }
 
 #[server]
 pub async fn revoke_token(org_id: Uuid, token_id: Uuid) -> Result<(), ApiError> {
     let (state, _, user) = crate::server_context::signed_in().await?;
-    crate::accounts::services::tokens::revoke(&state.db, &state.tokens, org_id, user.id, token_id).await?;
+    let actor = crate::server_context::actor(&state, &user).await;
+    crate::accounts::services::tokens::revoke(&state.db, &state.tokens, org_id, &actor, token_id).await?;
     Ok(())
 }

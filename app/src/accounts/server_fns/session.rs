@@ -63,7 +63,8 @@ pub async fn sign_up(
         organization_name,
         invitation,
     };
-    let user = accounts::register(&state.db, state.accounts.open_signup, request).await?;
+    let origin = crate::server_context::request_origin(&state).await;
+    let user = accounts::register(&state.db, state.accounts.open_signup, request, origin).await?;
     sessions::sign_in(&session, user.id).await?;
     // New accounts land where they send their first spans.
     leptos_axum::redirect("/spans");
@@ -76,8 +77,15 @@ pub async fn log_in(email: String, password: String, next: Option<String>) -> Re
 
     let state = crate::server_context::state()?;
     let session = crate::server_context::session().await?;
-    let address = crate::server_context::client_address().await;
-    let user = accounts::log_in(&state.db, &state.login_throttle, &email, password, address).await?;
+    let origin = crate::server_context::request_origin(&state).await;
+    let user = accounts::log_in(
+        &state.db,
+        &state.login_throttle,
+        &email,
+        password,
+        origin.client_address,
+    )
+    .await?;
     sessions::sign_in(&session, user.id).await?;
     leptos_axum::redirect(&crate::accounts::types::safe_next(next.as_deref()));
     Ok(())

@@ -17,6 +17,7 @@ use crate::{
         users::{self, insert_user, normalize_email},
     },
     error::{AppError, Result},
+    platform::services::audit::{Actor, RequestOrigin},
 };
 
 /// What a new account starts with.
@@ -29,7 +30,7 @@ pub struct SignUp {
 
 /// Creates a user with their first organization, where they are owner.
 /// The first user of the installation becomes its instance admin.
-pub async fn sign_up(db: &DatabaseConnection, request: SignUp) -> Result<user::Model> {
+pub async fn sign_up(db: &DatabaseConnection, request: SignUp, origin: RequestOrigin) -> Result<user::Model> {
     let email = normalize_email(&request.email)?;
     passwords::check_policy(&request.password, &email)?;
     let org_name = match request.organization_name.as_deref().map(str::trim) {
@@ -40,7 +41,7 @@ pub async fn sign_up(db: &DatabaseConnection, request: SignUp) -> Result<user::M
 
     let txn = db.begin().await?;
     let user = insert_user(&txn, email, password_hash).await?;
-    let org = orgs::insert_with_owner(&txn, org_name, user.id).await?;
+    let org = orgs::insert_with_owner(&txn, org_name, &Actor::user(&user, origin)).await?;
     txn.commit().await?;
     tracing::info!(user_id = %user.id, org_id = %org.id, instance_admin = user.instance_admin, "account created");
     Ok(user)
@@ -113,6 +114,7 @@ pub async fn register(
     db: &DatabaseConnection,
     open_signup: bool,
     request: SignUpRequest,
+    origin: RequestOrigin,
 ) -> Result<user::Model> {
     match request
         .invitation
@@ -129,7 +131,7 @@ pub async fn register(
                 ));
             }
             let user = sign_up_invited(db, &email, request.password).await?;
-            orgs::accept_invitation(db, token, &user).await?;
+            orgs::accept_invitation(db, token, &user, origin).await?;
             Ok(user)
         }
         None if !open_signup && users::has_users(db).await? => Err(AppError::Forbidden(
@@ -143,6 +145,7 @@ pub async fn register(
                     password: request.password,
                     organization_name: request.organization_name,
                 },
+                origin,
             )
             .await
         }

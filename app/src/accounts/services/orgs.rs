@@ -7,6 +7,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
@@ -15,7 +16,11 @@ use crate::{
         types::{Action, CreatedInvitation, InvitationInfo, MemberInfo, OrgSummary, Role, role_allows},
     },
     error::{AppError, Result},
-    platform::services::secrets,
+    platform::services::{
+        audit::{self, Actor, RequestOrigin},
+        secrets,
+        transaction::begin_write,
+    },
 };
 
 pub const MAX_ORG_NAME_LEN: usize = 100;
@@ -64,10 +69,10 @@ pub async fn authorize(
     }
 }
 
-pub async fn create(db: &DatabaseConnection, user_id: Uuid, name: &str) -> Result<OrgSummary> {
+pub async fn create(db: &DatabaseConnection, actor: &Actor, name: &str) -> Result<OrgSummary> {
     let name = validate_name(name)?;
     let txn = db.begin().await?;
-    let org = insert_with_owner(&txn, name, user_id).await?;
+    let org = insert_with_owner(&txn, name, actor).await?;
     txn.commit().await?;
     Ok(OrgSummary {
         id: org.id,
@@ -77,12 +82,14 @@ pub async fn create(db: &DatabaseConnection, user_id: Uuid, name: &str) -> Resul
     })
 }
 
-/// Inserts an organization with `owner` as its owner; run it in a transaction.
+/// Inserts an organization with `owner` as its owner, the first entry of
+/// its audit log; run it in a transaction.
 pub(crate) async fn insert_with_owner(
-    conn: &impl ConnectionTrait,
+    conn: &sea_orm::DatabaseTransaction,
     name: String,
-    owner: Uuid,
+    owner: &Actor,
 ) -> Result<organization::Model> {
+    let owner_id = owner.acting_user()?;
     let now = Utc::now();
     let org = organization::ActiveModel {
         id: Set(Uuid::new_v4()),
@@ -93,11 +100,20 @@ pub(crate) async fn insert_with_owner(
     .await?;
     membership::ActiveModel {
         org_id: Set(org.id),
-        user_id: Set(owner),
+        user_id: Set(owner_id),
         role: Set(Role::Owner.as_str().to_owned()),
         created_at: Set(now),
     }
     .insert(conn)
+    .await?;
+    audit::record(
+        conn,
+        org.id,
+        owner,
+        "organization.created",
+        format!("created the organization “{}”", org.name),
+        json!({ "after": { "name": org.name, "owner": owner.name } }),
+    )
     .await?;
     Ok(org)
 }
@@ -122,11 +138,17 @@ pub async fn list_for_user(db: &DatabaseConnection, user_id: Uuid) -> Result<Vec
         .collect()
 }
 
-/// Deletes an organization and, by cascade, everything it owns.
-pub async fn delete(db: &DatabaseConnection, org_id: Uuid, actor: Uuid) -> Result<()> {
-    authorize(db, org_id, actor, Action::ManageOrganization).await?;
+/// Deletes an organization and, by cascade, everything it owns, its audit
+/// log included; the deletion itself goes to the server's log.
+pub async fn delete(db: &DatabaseConnection, org_id: Uuid, actor: &Actor) -> Result<()> {
+    authorize(db, org_id, actor.acting_user()?, Action::ManageOrganization).await?;
     organization::Entity::delete_by_id(org_id).exec(db).await?;
-    tracing::info!(%org_id, %actor, "organization deleted");
+    tracing::info!(
+        %org_id,
+        actor = %actor.name,
+        client_address = ?actor.origin.client_address,
+        "organization deleted"
+    );
     Ok(())
 }
 
@@ -163,11 +185,12 @@ async fn owner_count(db: &impl ConnectionTrait, org_id: Uuid) -> Result<u64> {
 pub async fn change_role(
     db: &DatabaseConnection,
     org_id: Uuid,
-    actor: Uuid,
+    acting: &Actor,
     target: Uuid,
     new_role: Role,
 ) -> Result<MemberInfo> {
-    let txn = db.begin().await?;
+    let actor = acting.acting_user()?;
+    let txn = begin_write(db).await?;
     authorize(&txn, org_id, actor, Action::ManageMembers).await?;
     let current = role_of(&txn, org_id, target)
         .await?
@@ -187,10 +210,31 @@ pub async fn change_role(
     let mut active: membership::ActiveModel = row.into();
     active.role = Set(new_role.as_str().to_owned());
     let row = active.update(&txn).await?;
-    txn.commit().await?;
-    let user = users::find_user(db, target)
+    let user = users::find_user(&txn, target)
         .await?
         .ok_or(AppError::NotFound("member"))?;
+    if current != new_role {
+        audit::record(
+            &txn,
+            org_id,
+            acting,
+            "member.role_changed",
+            format!(
+                "changed {}'s role from {} to {}",
+                user.email,
+                current.as_str(),
+                new_role.as_str()
+            ),
+            json!({
+                "user_id": target,
+                "email": user.email,
+                "before": { "role": current.as_str() },
+                "after": { "role": new_role.as_str() },
+            }),
+        )
+        .await?;
+    }
+    txn.commit().await?;
     Ok(MemberInfo {
         user_id: target,
         email: user.email,
@@ -201,8 +245,14 @@ pub async fn change_role(
 
 /// Removes a member, or lets a member leave (`actor == target`). The last
 /// owner can do neither.
-pub async fn remove_member(db: &DatabaseConnection, org_id: Uuid, actor: Uuid, target: Uuid) -> Result<()> {
-    let txn = db.begin().await?;
+pub async fn remove_member(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    acting: &Actor,
+    target: Uuid,
+) -> Result<()> {
+    let actor = acting.acting_user()?;
+    let txn = begin_write(db).await?;
     if actor == target {
         authorize(&txn, org_id, actor, Action::Read).await?;
     } else {
@@ -224,6 +274,30 @@ pub async fn remove_member(db: &DatabaseConnection, org_id: Uuid, actor: Uuid, t
     membership::Entity::delete_by_id((org_id, target))
         .exec(&txn)
         .await?;
+    let email = users::find_user(&txn, target)
+        .await?
+        .map(|user| user.email)
+        .unwrap_or_default();
+    let (action, summary) = if actor == target {
+        (
+            "member.left",
+            format!("left the organization (was {})", role.as_str()),
+        )
+    } else {
+        (
+            "member.removed",
+            format!("removed {email} (was {})", role.as_str()),
+        )
+    };
+    audit::record(
+        &txn,
+        org_id,
+        acting,
+        action,
+        summary,
+        json!({ "user_id": target, "email": email, "before": { "role": role.as_str() }, "after": null }),
+    )
+    .await?;
     txn.commit().await?;
     Ok(())
 }
@@ -243,11 +317,12 @@ fn invitation_info(row: &invitation::Model, invited_by: Option<String>) -> Resul
 pub async fn invite(
     db: &DatabaseConnection,
     org_id: Uuid,
-    inviter: Uuid,
+    acting: &Actor,
     email: &str,
     role: Role,
     public_url: &str,
 ) -> Result<CreatedInvitation> {
+    let inviter = acting.acting_user()?;
     authorize(db, org_id, inviter, Action::ManageMembers).await?;
     if role == Role::Owner {
         authorize(db, org_id, inviter, Action::ManageOwners).await?;
@@ -265,6 +340,7 @@ pub async fn invite(
     }
     let token = format!("{INVITATION_PREFIX}{}", secrets::random_alphanumeric(32));
     let now = Utc::now();
+    let txn = db.begin().await?;
     let row = invitation::ActiveModel {
         id: Set(Uuid::new_v4()),
         org_id: Set(org_id),
@@ -277,8 +353,21 @@ pub async fn invite(
         accepted_at: Set(None),
         accepted_by: Set(None),
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
+    audit::record(
+        &txn,
+        org_id,
+        acting,
+        "invitation.created",
+        format!("invited {} as {}", row.email, row.role),
+        json!({
+            "invitation_id": row.id,
+            "after": { "email": row.email, "role": row.role, "expires_at": row.expires_at.to_rfc3339() },
+        }),
+    )
+    .await?;
+    txn.commit().await?;
     let inviter_email = users::find_user(db, inviter).await?.map(|user| user.email);
     Ok(CreatedInvitation {
         invitation: invitation_info(&row, inviter_email)?,
@@ -307,17 +396,32 @@ pub async fn list_pending_invitations(db: &DatabaseConnection, org_id: Uuid) -> 
     Ok(infos)
 }
 
-pub async fn revoke_invitation(db: &DatabaseConnection, org_id: Uuid, actor: Uuid, id: Uuid) -> Result<()> {
-    authorize(db, org_id, actor, Action::ManageMembers).await?;
-    let deleted = invitation::Entity::delete_many()
+pub async fn revoke_invitation(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    acting: &Actor,
+    id: Uuid,
+) -> Result<()> {
+    authorize(db, org_id, acting.acting_user()?, Action::ManageMembers).await?;
+    let txn = begin_write(db).await?;
+    let open = invitation::Entity::find()
         .filter(invitation::Column::Id.eq(id))
         .filter(invitation::Column::OrgId.eq(org_id))
         .filter(invitation::Column::AcceptedAt.is_null())
-        .exec(db)
-        .await?;
-    if deleted.rows_affected == 0 {
-        return Err(AppError::NotFound("invitation"));
-    }
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound("invitation"))?;
+    invitation::Entity::delete_by_id(open.id).exec(&txn).await?;
+    audit::record(
+        &txn,
+        org_id,
+        acting,
+        "invitation.revoked",
+        format!("revoked the invitation of {} as {}", open.email, open.role),
+        json!({ "invitation_id": open.id, "before": { "email": open.email, "role": open.role }, "after": null }),
+    )
+    .await?;
+    txn.commit().await?;
     Ok(())
 }
 
@@ -347,6 +451,7 @@ pub async fn accept_invitation(
     db: &DatabaseConnection,
     token: &str,
     user: &user::Model,
+    origin: RequestOrigin,
 ) -> Result<OrgSummary> {
     let row = find_open_invitation(db, token).await?;
     if row.email != user.email {
@@ -388,6 +493,15 @@ pub async fn accept_invitation(
         created_at: Set(now),
     }
     .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        row.org_id,
+        &Actor::user(user, origin),
+        "member.joined",
+        format!("joined as {} by invitation", row.role),
+        json!({ "invitation_id": row.id, "user_id": user.id, "email": user.email, "after": { "role": row.role } }),
+    )
     .await?;
     txn.commit().await?;
     let org = organization::Entity::find_by_id(row.org_id)

@@ -13,8 +13,9 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{api_token, user};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, sea_query::Expr,
+    QueryFilter, QueryOrder, TransactionTrait, sea_query::Expr,
 };
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::{
@@ -23,7 +24,11 @@ use crate::{
         types::{Action, MintedToken, TokenInfo, TokenScope},
     },
     error::{AppError, Result},
-    platform::services::{expiring_cache::ExpiringCache, secrets},
+    platform::services::{
+        audit::{self, Actor},
+        expiring_cache::ExpiringCache,
+        secrets,
+    },
 };
 
 pub const TOKEN_PREFIX: &str = "spk_";
@@ -80,6 +85,8 @@ impl TokenCache {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TokenPrincipal {
     pub token_id: Uuid,
+    /// The token's name, as the audit log calls it.
+    pub name: String,
     pub org_id: Uuid,
     pub scopes: Vec<TokenScope>,
 }
@@ -159,9 +166,10 @@ fn new_token(
 pub async fn mint(
     db: &DatabaseConnection,
     org_id: Uuid,
-    creator: Uuid,
+    acting: &Actor,
     request: NewToken,
 ) -> Result<MintedToken> {
+    let creator = acting.acting_user()?;
     let name = request.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > MAX_TOKEN_NAME_LEN {
         return Err(AppError::BadRequest(format!(
@@ -187,12 +195,31 @@ pub async fn mint(
     orgs::authorize(db, org_id, creator, needed).await?;
 
     let (secret, row) = new_token(org_id, name, &scopes, Some(creator));
+    let txn = db.begin().await?;
     let row = api_token::ActiveModel {
         expires_at: Set(request.expires_at),
         ..row
     }
-    .insert(db)
+    .insert(&txn)
     .await?;
+    audit::record(
+        &txn,
+        org_id,
+        acting,
+        "token.minted",
+        format!("minted the API token “{}” ({})", row.name, row.scopes),
+        json!({
+            "token_id": row.id,
+            "after": {
+                "name": row.name,
+                "prefix": row.display_prefix,
+                "scopes": row.scopes,
+                "expires_at": row.expires_at.map(|at| at.to_rfc3339()),
+            },
+        }),
+    )
+    .await?;
+    txn.commit().await?;
     let creator_email = user::Entity::find_by_id(creator)
         .one(db)
         .await?
@@ -255,9 +282,10 @@ pub async fn revoke(
     db: &DatabaseConnection,
     cache: &TokenCache,
     org_id: Uuid,
-    actor: Uuid,
+    acting: &Actor,
     token_id: Uuid,
 ) -> Result<TokenInfo> {
+    let actor = acting.acting_user()?;
     let role = orgs::authorize(db, org_id, actor, Action::MintOwnIngestToken).await?;
     let row = api_token::Entity::find_by_id(token_id)
         .filter(api_token::Column::OrgId.eq(org_id))
@@ -273,9 +301,24 @@ pub async fn revoke(
     if row.revoked_at.is_some() {
         return Ok(token_info(&row, None));
     }
+    let txn = db.begin().await?;
     let mut active: api_token::ActiveModel = row.into();
     active.revoked_at = Set(Some(Utc::now()));
-    let row = active.update(db).await?;
+    let row = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        org_id,
+        acting,
+        "token.revoked",
+        format!("revoked the API token “{}” ({})", row.name, row.scopes),
+        json!({
+            "token_id": row.id,
+            "before": { "name": row.name, "prefix": row.display_prefix, "scopes": row.scopes, "revoked": false },
+            "after": { "revoked": true },
+        }),
+    )
+    .await?;
+    txn.commit().await?;
     cache.forget(token_id);
     tracing::info!(%token_id, %org_id, %actor, "API token revoked");
     Ok(token_info(&row, None))
@@ -315,6 +358,7 @@ pub async fn authenticate(
     }
     let principal = TokenPrincipal {
         token_id: row.id,
+        name: row.name.clone(),
         org_id: row.org_id,
         scopes: decode_scopes(&row.scopes),
     };
@@ -341,6 +385,7 @@ mod tests {
     fn principal() -> TokenPrincipal {
         TokenPrincipal {
             token_id: Uuid::new_v4(),
+            name: "ci".to_owned(),
             org_id: Uuid::new_v4(),
             scopes: vec![TokenScope::Ingest],
         }

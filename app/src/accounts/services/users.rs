@@ -90,7 +90,7 @@ pub async fn has_users(db: &DatabaseConnection) -> Result<bool> {
     Ok(user::Entity::find().count(db).await? > 0)
 }
 
-pub async fn find_user(db: &DatabaseConnection, user_id: Uuid) -> Result<Option<user::Model>> {
+pub async fn find_user(db: &impl sea_orm::ConnectionTrait, user_id: Uuid) -> Result<Option<user::Model>> {
     Ok(user::Entity::find_by_id(user_id).one(db).await?)
 }
 

@@ -6,10 +6,9 @@
 //! [`PRICE_CACHE_TTL`](super::price_book::PRICE_CACHE_TTL) on other replicas); spans already stored keep their
 //! cost until a recompute re-prices them ([`super::recompute`]).
 
-use entity::{model_price, user};
+use entity::model_price;
 use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait, prelude::*,
+    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, prelude::*,
 };
 use serde_json::json;
 
@@ -26,6 +25,7 @@ use crate::{
     platform::services::{
         audit::{self, Actor},
         now_ns, rfc3339,
+        transaction::begin_write,
     },
     telemetry::services::{
         ingest::pricing::{PricingTable, parse_micro_usd},
@@ -238,10 +238,10 @@ pub async fn replace_all(
     db: &DatabaseConnection,
     book: &PriceBook,
     org_id: Uuid,
-    user: &user::Model,
+    actor: &Actor,
     inputs: &[PriceOverrideInput],
 ) -> Result<PriceList> {
-    orgs::authorize(db, org_id, user.id, Action::ManagePolicies).await?;
+    orgs::authorize(db, org_id, actor.acting_user()?, Action::ManagePolicies).await?;
     if inputs.len() > MAX_OVERRIDES {
         return Err(bad(format!("at most {MAX_OVERRIDES} prices per organization")));
     }
@@ -251,8 +251,7 @@ pub async fn replace_all(
         .map(|(index, input)| validate(input).map_err(|err| bad(format!("overrides[{index}]: {err}"))))
         .collect::<Result<Vec<_>>>()?;
     unique_versions(&prices)?;
-    let actor = Actor::from(user);
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     let before: Vec<ValidPrice> = rows_of(&txn, org_id).await?.iter().map(valid_of).collect();
     let added: Vec<String> = prices
         .iter()
@@ -273,7 +272,7 @@ pub async fn replace_all(
             prices
                 .iter()
                 .cloned()
-                .map(|price| active_row(org_id, &actor, price)),
+                .map(|price| active_row(org_id, actor, price)),
         )
         .exec(&txn)
         .await?;
@@ -281,7 +280,7 @@ pub async fn replace_all(
     audit::record(
         &txn,
         org_id,
-        &actor,
+        actor,
         "prices.replaced",
         format!(
             "Set {} prices: {} added or changed, {} removed",
@@ -302,14 +301,13 @@ pub async fn save_one(
     db: &DatabaseConnection,
     book: &PriceBook,
     org_id: Uuid,
-    user: &user::Model,
+    actor: &Actor,
     id: Option<i64>,
     input: PriceOverrideInput,
 ) -> Result<PriceOverride> {
-    orgs::authorize(db, org_id, user.id, Action::ManagePolicies).await?;
+    orgs::authorize(db, org_id, actor.acting_user()?, Action::ManagePolicies).await?;
     let price = validate(&input)?;
-    let actor = Actor::from(user);
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     let existing = match id {
         Some(id) => Some(
             model_price::Entity::find_by_id(id)
@@ -337,7 +335,7 @@ pub async fn save_one(
         Some(old) => format!("Changed {} to {}", describe(&valid_of(old)), describe(&price)),
         None => format!("Added {}", describe(&price)),
     };
-    let mut row = active_row(org_id, &actor, price);
+    let mut row = active_row(org_id, actor, price);
     let saved = match existing {
         Some(old) => {
             row.id = Set(old.id);
@@ -350,7 +348,7 @@ pub async fn save_one(
     } else {
         "prices.added"
     };
-    audit::record(&txn, org_id, &actor, action, summary, json!({ "id": saved.id })).await?;
+    audit::record(&txn, org_id, actor, action, summary, json!({ "id": saved.id })).await?;
     txn.commit().await?;
     book.forget(org_id);
     let mut views = views_of(db, vec![saved]).await?;
@@ -364,11 +362,11 @@ pub async fn delete_one(
     db: &DatabaseConnection,
     book: &PriceBook,
     org_id: Uuid,
-    user: &user::Model,
+    actor: &Actor,
     id: i64,
 ) -> Result<()> {
-    orgs::authorize(db, org_id, user.id, Action::ManagePolicies).await?;
-    let txn = db.begin().await?;
+    orgs::authorize(db, org_id, actor.acting_user()?, Action::ManagePolicies).await?;
+    let txn = begin_write(db).await?;
     let row = model_price::Entity::find_by_id(id)
         .filter(model_price::Column::OrgId.eq(org_id))
         .one(&txn)
@@ -379,7 +377,7 @@ pub async fn delete_one(
     audit::record(
         &txn,
         org_id,
-        &Actor::from(user),
+        actor,
         "prices.removed",
         summary,
         json!({ "id": id }),

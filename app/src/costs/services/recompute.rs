@@ -12,7 +12,7 @@
 
 use std::{collections::HashMap, time::Duration};
 
-use entity::{cost_recompute, user};
+use entity::cost_recompute;
 use sea_orm::{
     ActiveValue::Set, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionTrait, prelude::*, sea_query::Expr,
@@ -71,20 +71,19 @@ const RECENT_JOBS: u64 = 10;
 pub async fn request(
     db: &DatabaseConnection,
     org_id: Uuid,
-    user: &user::Model,
+    actor: &Actor,
     request: &RecomputeRequest,
 ) -> Result<RecomputeJob> {
-    orgs::authorize(db, org_id, user.id, Action::ManagePolicies).await?;
+    orgs::authorize(db, org_id, actor.acting_user()?, Action::ManagePolicies).await?;
     let since_ns = parse_time("since", request.since.trim())?;
     let until_ns = parse_time("until", request.until.trim())?;
     if since_ns >= until_ns {
         return Err(AppError::BadRequest("`since` must be before `until`".to_owned()));
     }
-    let actor = Actor::from(user);
     let txn = db.begin().await?;
     let job = cost_recompute::ActiveModel {
         org_id: Set(org_id),
-        requested_by: Set(Some(user.id)),
+        requested_by: Set(actor.user_id),
         since_ns: Set(since_ns),
         until_ns: Set(until_ns),
         status: Set(QUEUED.to_owned()),
@@ -96,7 +95,7 @@ pub async fn request(
     audit::record(
         &txn,
         org_id,
-        &actor,
+        actor,
         "costs.recompute_requested",
         format!(
             "Asked to recompute costs of spans from {} to {}",
@@ -107,7 +106,7 @@ pub async fn request(
     )
     .await?;
     txn.commit().await?;
-    Ok(view(job, Some(user.email.clone())))
+    Ok(view(job, Some(actor.name.clone())))
 }
 
 /// The organization's newest jobs, newest first.

@@ -4,7 +4,25 @@
 //! ([`SqliteTransaction`](super::sqlite_connection::SqliteTransaction)).
 //! The statement builders are written once against this trait.
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, DbErr, QueryResult, Statement, TryGetableMany};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, QueryResult, Statement,
+    TransactionTrait, TryGetableMany,
+};
+
+/// Begins a transaction that reads and then writes. On SQLite it takes the
+/// database's write lock first: a transaction that reads first takes a
+/// snapshot, and its first write then fails at once with
+/// `SQLITE_BUSY_SNAPSHOT` (a 500) if another connection committed since,
+/// instead of waiting for the lock. On PostgreSQL it is a plain `BEGIN`.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    let txn = db.begin().await?;
+    if txn.get_database_backend() == DatabaseBackend::Sqlite {
+        // SQLite takes the write lock when a writing statement starts, even
+        // one that changes nothing.
+        txn.execute_unprepared("DELETE FROM instance WHERE 0 = 1").await?;
+    }
+    Ok(txn)
+}
 
 /// What running a statement changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

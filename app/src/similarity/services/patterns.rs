@@ -20,7 +20,6 @@ use crate::{
     },
     similarity::types::{AbusePattern, AbusePatternInput, AbusePatternList, SimilaritySettings},
 };
-use entity::user;
 
 /// The most patterns an organization keeps: the check compares every new
 /// prompt with all of them.
@@ -85,10 +84,10 @@ pub async fn label_of(db: &impl ConnectionTrait, org_id: Uuid, prompt_hash: &str
 pub async fn add(
     db: &DatabaseConnection,
     org_id: Uuid,
-    user: &user::Model,
+    actor: &Actor,
     input: &AbusePatternInput,
 ) -> Result<AbusePattern> {
-    orgs::authorize(db, org_id, user.id, Action::ManagePolicies).await?;
+    orgs::authorize(db, org_id, actor.acting_user()?, Action::ManagePolicies).await?;
     let label = input.label.trim();
     if label.is_empty() || label.chars().count() > MAX_LABEL_CHARS {
         return Err(AppError::BadRequest(format!(
@@ -144,7 +143,7 @@ pub async fn add(
         label.into(),
         text.clone().into(),
         hash.clone().into(),
-        user.id.into(),
+        actor.user_id.into(),
         created_at_ns.into(),
     ];
     let row = txn
@@ -168,7 +167,7 @@ pub async fn add(
     audit::record(
         &txn,
         org_id,
-        &Actor::from(user),
+        actor,
         "similarity.pattern.add",
         format!("marked a prompt as abusive ({label})"),
         json!({"pattern_id": id, "label": label, "prompt_hash": hash}),
@@ -181,19 +180,14 @@ pub async fn add(
         text,
         prompt_hash: hash,
         created_at_ns,
-        created_by: Some(user.email.clone()),
+        created_by: Some(actor.name.clone()),
         caught: 0,
     })
 }
 
 /// Removes a pattern (admins and owners); what it flagged stays logged.
-pub async fn remove(
-    db: &DatabaseConnection,
-    org_id: Uuid,
-    user: &user::Model,
-    pattern_id: i64,
-) -> Result<()> {
-    orgs::authorize(db, org_id, user.id, Action::ManagePolicies).await?;
+pub async fn remove(db: &DatabaseConnection, org_id: Uuid, actor: &Actor, pattern_id: i64) -> Result<()> {
+    orgs::authorize(db, org_id, actor.acting_user()?, Action::ManagePolicies).await?;
     let backend = db.get_database_backend();
     let txn = db.begin().await?;
     let row = txn
@@ -214,7 +208,7 @@ pub async fn remove(
     audit::record(
         &txn,
         org_id,
-        &Actor::from(user),
+        actor,
         "similarity.pattern.remove",
         format!("removed the abuse pattern {label}"),
         json!({"pattern_id": pattern_id, "label": label, "prompt_hash": hash}),
@@ -269,10 +263,10 @@ async fn claim_write(txn: &impl ConnectionTrait) -> Result<()> {
 pub async fn update_settings(
     db: &DatabaseConnection,
     org_id: Uuid,
-    user: &user::Model,
+    actor: &Actor,
     update: &SimilaritySettings,
 ) -> Result<SimilaritySettings> {
-    orgs::authorize(db, org_id, user.id, Action::ManagePolicies).await?;
+    orgs::authorize(db, org_id, actor.acting_user()?, Action::ManagePolicies).await?;
     if !(0.05..=1.0).contains(&update.threshold) {
         return Err(AppError::BadRequest("`threshold` must be 0.05 to 1".into()));
     }
@@ -311,7 +305,7 @@ pub async fn update_settings(
     audit::record(
         &txn,
         org_id,
-        &Actor::from(user),
+        actor,
         "similarity.settings.update",
         format!(
             "similarity threshold {} -> {}, burst {} in {} s -> {} in {} s",

@@ -20,7 +20,10 @@ use crate::{
         types::{Action, TokenScope},
     },
     error::{AppError, Result},
-    platform::services::{audit, now_ns},
+    platform::services::{
+        audit::{self, Actor},
+        now_ns,
+    },
     state::{AppState, DemoCounts},
     telemetry::{
         services::{
@@ -64,8 +67,8 @@ fn demo_data(row: &demo_workload::Model, added_by: Option<String>) -> DemoData {
 
 /// Adds the demo workload to the organization (admins). An organization has
 /// at most one: a second is refused until the first is removed.
-pub async fn add(state: &AppState, org_id: Uuid, actor: &user::Model) -> Result<DemoData> {
-    orgs::authorize(&state.db, org_id, actor.id, Action::ManagePolicies).await?;
+pub async fn add(state: &AppState, org_id: Uuid, actor: &Actor) -> Result<DemoData> {
+    orgs::authorize(&state.db, org_id, actor.acting_user()?, Action::ManagePolicies).await?;
     let marker = hex::encode(rand::random::<[u8; 8]>());
     let created_at_ns = now_ns();
     let txn = state.db.begin().await?;
@@ -76,12 +79,12 @@ pub async fn add(state: &AppState, org_id: Uuid, actor: &user::Model) -> Result<
     {
         return Err(AppError::Conflict(ALREADY_THERE.to_owned()));
     }
-    let token_id = tokens::create_internal(&txn, org_id, TOKEN_NAME, Some(actor.id)).await?;
+    let token_id = tokens::create_internal(&txn, org_id, TOKEN_NAME, actor.user_id).await?;
     let inserted = demo_workload::ActiveModel {
         org_id: Set(org_id),
         marker: Set(marker.clone()),
         token_id: Set(token_id),
-        created_by: Set(Some(actor.id)),
+        created_by: Set(actor.user_id),
         created_at_ns: Set(created_at_ns),
         traces: Set(0),
         spans: Set(0),
@@ -95,6 +98,7 @@ pub async fn add(state: &AppState, org_id: Uuid, actor: &user::Model) -> Result<
 
     let principal = TokenPrincipal {
         token_id,
+        name: TOKEN_NAME.to_owned(),
         org_id,
         scopes: vec![TokenScope::Ingest],
     };
@@ -116,13 +120,13 @@ pub async fn add(state: &AppState, org_id: Uuid, actor: &user::Model) -> Result<
     let row = active.update(&txn).await?;
     record(&txn, actor, &row, "demo.add", "added", counts).await?;
     txn.commit().await?;
-    tracing::info!(%org_id, actor = %actor.id, traces = counts.traces, spans = counts.spans, "demo data added");
-    Ok(demo_data(&row, Some(actor.email.clone())))
+    tracing::info!(%org_id, actor = %actor.name, traces = counts.traces, spans = counts.spans, "demo data added");
+    Ok(demo_data(&row, Some(actor.name.clone())))
 }
 
 /// Deletes the organization's demo data, exactly what [`add`] added (admins).
-pub async fn remove(state: &AppState, org_id: Uuid, actor: &user::Model) -> Result<DemoRemoval> {
-    orgs::authorize(&state.db, org_id, actor.id, Action::ManagePolicies).await?;
+pub async fn remove(state: &AppState, org_id: Uuid, actor: &Actor) -> Result<DemoRemoval> {
+    orgs::authorize(&state.db, org_id, actor.acting_user()?, Action::ManagePolicies).await?;
     let row = demo_workload::Entity::find_by_id(org_id)
         .one(&state.db)
         .await?
@@ -137,7 +141,7 @@ pub async fn remove(state: &AppState, org_id: Uuid, actor: &user::Model) -> Resu
     record(&txn, actor, &row, "demo.remove", "removed", counts).await?;
     txn.commit().await?;
     state.tokens.forget(row.token_id);
-    tracing::info!(%org_id, actor = %actor.id, traces = removed.traces, spans = removed.spans, "demo data removed");
+    tracing::info!(%org_id, actor = %actor.name, traces = removed.traces, spans = removed.spans, "demo data removed");
     Ok(removed)
 }
 
@@ -165,7 +169,7 @@ async fn delete_in(txn: &sea_orm::DatabaseTransaction, row: &demo_workload::Mode
 /// The audit entry of adding or removing the demo, with what it counted.
 async fn record(
     txn: &sea_orm::DatabaseTransaction,
-    actor: &user::Model,
+    actor: &Actor,
     row: &demo_workload::Model,
     action: &str,
     verb: &str,
@@ -174,7 +178,7 @@ async fn record(
     audit::record(
         txn,
         row.org_id,
-        &audit::Actor::from(actor),
+        actor,
         action,
         format!(
             "{verb} demo data: {} traces, {} spans, {} metric points",

@@ -94,7 +94,7 @@ pub fn serve_config(args: &[String]) -> ServeConfig {
         .command
     {
         Command::Serve(config) => config,
-        Command::Config(_) => unreachable!("parsed `serve`"),
+        Command::Config(_) | Command::Admin(_) => unreachable!("parsed `serve`"),
     }
 }
 

@@ -26,25 +26,7 @@ pub(super) fn bad(message: impl Into<String>) -> AppError {
     AppError::BadRequest(message.into())
 }
 
-/// A time as RFC 3339, Unix nanoseconds, or a date and time without a zone
-/// (`2026-01-31T09:30[:15]`, what a browser's date-time field sends), read as UTC.
-pub fn parse_time(name: &str, value: &str) -> Result<i64> {
-    if let Ok(nanos) = value.parse::<i64>() {
-        return Ok(nanos);
-    }
-    let zoned = chrono::DateTime::parse_from_rfc3339(value).map(|time| time.to_utc());
-    let utc = zoned.ok().or_else(|| {
-        ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"]
-            .iter()
-            .find_map(|format| chrono::NaiveDateTime::parse_from_str(value, format).ok())
-            .map(|naive| naive.and_utc())
-    });
-    utc.and_then(|time| time.timestamp_nanos_opt()).ok_or_else(|| {
-        bad(format!(
-            "`{name}` must be an RFC 3339 time, a UTC date and time (2026-01-31T09:30) or Unix nanoseconds, got {value:?}"
-        ))
-    })
-}
+pub use crate::platform::services::parse_time;
 
 pub(super) fn parse_limit(limit: Option<&str>) -> Result<u64> {
     parse_limit_up_to(limit, MAX_PAGE)
