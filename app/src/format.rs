@@ -126,6 +126,16 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
+/// Appends one row's fields, separated by commas (the caller ends the line).
+pub fn push_csv_row(out: &mut String, fields: &[String]) {
+    for (index, field) in fields.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        push_csv_field(out, field);
+    }
+}
+
 /// Appends one field, quoted only when RFC 4180 requires it.
 pub fn push_csv_field(out: &mut String, field: &str) {
     if field.contains([',', '"', '\r', '\n']) {

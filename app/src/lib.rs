@@ -21,6 +21,7 @@ pub mod components;
 pub mod costs;
 pub mod error;
 pub mod format;
+pub mod governance;
 pub mod pages;
 pub mod platform;
 #[cfg(feature = "ssr")]
@@ -46,7 +47,6 @@ use pages::{
     invitation::InvitationPage,
     login::{LoginPage, SignupPage},
     not_found::NotFound,
-    sections,
     settings::SettingsPage,
     tokens::TokensPage,
 };
@@ -102,7 +102,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("costs") view=pages::costs::CostsPage />
                     <Route path=(StaticSegment("costs"), StaticSegment("prices")) view=pages::prices::PricesPage />
                     <Route path=StaticSegment("similarity") view=pages::similarity::SimilarityPage />
-                    <Route path=StaticSegment("policies") view=sections::PoliciesPage />
+                    <Route path=StaticSegment("policies") view=pages::policies::PoliciesPage />
                     <Route path=StaticSegment("settings") view=SettingsPage />
                     <Route path=(StaticSegment("settings"), StaticSegment("tokens")) view=TokensPage />
                     <Route path=(StaticSegment("settings"), StaticSegment("audit")) view=pages::audit::AuditPage />

@@ -14,11 +14,9 @@ use crate::{
     },
     costs::services::price_book::PriceBook,
     error::Result,
+    governance::services::book::PolicyBook,
     similarity::services::{abuse::AbuseGuard, index::PromptIndex, semantic_worker::SemanticTier},
-    telemetry::services::{
-        ingest::{policy::IngestPolicy, writer::IngestWriter},
-        live::LiveHub,
-    },
+    telemetry::services::{ingest::writer::IngestWriter, live::LiveHub},
 };
 
 /// One cheaply clonable bundle of what every request may need.
@@ -33,8 +31,8 @@ pub struct AppState {
     pub tokens: TokenCache,
     /// Hands spans to the batching writer; answers once they are committed.
     pub ingest: IngestWriter,
-    /// What ingest keeps of span content.
-    pub ingest_policy: Arc<IngestPolicy>,
+    /// What ingest keeps of each organization's spans: its policy over the installation's settings.
+    pub policies: PolicyBook,
     /// Announces organizations with new spans to live tails.
     pub live: LiveHub,
     /// Each organization's prices, as ingest prices spans with them.

@@ -49,7 +49,7 @@ test("navigation moves between sections on the client", async ({ page }) => {
   await expect(find.heading(page)).toHaveText("Policies");
   await expect(page).toHaveTitle("Policies · Specula");
   await expect(find.navLink(page, "Policies")).toHaveAttribute("aria-current", "page");
-  await expect(page.getByText("This section arrives with governance policies.")).toBeVisible();
+  await expect(page.getByText("Every save is a new version.", { exact: false })).toBeVisible();
 });
 
 test("unknown paths show the 404 page inside the shell", async ({ page }) => {

@@ -14,6 +14,7 @@ pub mod membership;
 pub mod metric_point;
 pub mod model_price;
 pub mod organization;
+pub mod policy_version;
 pub mod session;
 pub mod span;
 pub mod trace;

@@ -23,6 +23,7 @@ mod m20261204_000015_prompt_similarity;
 mod m20261205_000016_prompt_clusters_and_deletions;
 mod m20261205_000017_prompt_vectors_by_embedder;
 mod m20261205_000018_audit_chain;
+mod m20261205_000019_policies;
 
 pub struct Migrator;
 
@@ -93,6 +94,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000016_prompt_clusters_and_deletions::Migration),
             Box::new(m20261205_000017_prompt_vectors_by_embedder::Migration),
             Box::new(m20261205_000018_audit_chain::Migration),
+            Box::new(m20261205_000019_policies::Migration),
         ]
     }
 }

@@ -192,6 +192,7 @@ impl ServeConfig {
             },
             redact_secrets: self.redact_secrets,
             max_value_bytes: usize::try_from(self.max_value_size).unwrap_or(usize::MAX),
+            ..IngestPolicy::default()
         }
     }
 

@@ -17,6 +17,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use app::{
     accounts::services::throttle::LoginThrottle,
+    governance::services::book::PolicyBook,
     similarity::services::{semantic::SemanticModel, semantic_worker::SemanticTier},
     state::{AccountSettings, AppState, InstanceIdentity},
     telemetry::services::{
@@ -106,7 +107,7 @@ impl Server {
             login_throttle: Arc::new(LoginThrottle::default()),
             tokens: Default::default(),
             ingest,
-            ingest_policy: Arc::new(config.ingest_policy()),
+            policies: PolicyBook::new(config.ingest_policy()),
             live,
             prices: Default::default(),
             demo: Arc::new(otlp::OtlpDemo),
@@ -160,6 +161,7 @@ impl Server {
         let notifications = tokio::spawn(live::relay_notifications(
             self.state.db.clone(),
             self.state.live.clone(),
+            self.state.policies.clone(),
             shutdown.clone(),
         ));
         let checkpoints = tokio::spawn(db::run_wal_checkpoints(

@@ -21,3 +21,28 @@ pub fn ServerHtml(html: Resource<Option<Result<String, ApiError>>>, class: &'sta
         </Transition>
     }
 }
+
+/// The body of a page about the active organization: `load` renders it on
+/// the server from the organization and the URL's query, again whenever the
+/// query or the session changes; nothing without an organization.
+pub fn org_page_html<Load, Fut>(load: Load) -> Resource<Option<Result<String, ApiError>>>
+where
+    Load: Fn(uuid::Uuid, leptos_router::params::ParamsMap) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<String, ApiError>> + Send + 'static,
+{
+    let session = crate::components::session::use_session();
+    let params = leptos_router::hooks::use_query_map();
+    Resource::new(
+        move || (params.get(), session.version()),
+        move |(params, _)| {
+            let load = load.clone();
+            async move {
+                let org = match session.info.await {
+                    Ok(Some(info)) => info.active_org,
+                    _ => None,
+                }?;
+                Some(load(org.id, params).await)
+            }
+        },
+    )
+}

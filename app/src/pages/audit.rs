@@ -11,8 +11,8 @@ use crate::{
     components::{
         get_form::GetForm,
         list_filters::param,
-        server_html::ServerHtml,
-        session::{RequireUser, use_session},
+        server_html::{ServerHtml, org_page_html},
+        session::RequireUser,
     },
     pages::settings::SettingsHeader,
     platform::{server_fns::audit_html, types::AUDIT_ACTION_KINDS},
@@ -20,27 +20,16 @@ use crate::{
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    let session = use_session();
     let params = use_query_map();
-    let html = Resource::new(
-        move || (params.get(), session.version()),
-        move |(params, _)| async move {
-            let org = match session.info.await {
-                Ok(Some(info)) => info.active_org,
-                _ => None,
-            }?;
-            Some(
-                audit_html(
-                    org.id,
-                    param(&params, "action"),
-                    param(&params, "actor"),
-                    param(&params, "cursor"),
-                    param(&params, "verify").is_some_and(|verify| verify == "1"),
-                )
-                .await,
-            )
-        },
-    );
+    let html = org_page_html(|org_id, params| {
+        audit_html(
+            org_id,
+            param(&params, "action"),
+            param(&params, "actor"),
+            param(&params, "cursor"),
+            param(&params, "verify").is_some_and(|verify| verify == "1"),
+        )
+    });
     let value = move |name: &str| params.with(|params| param(params, name).unwrap_or_default());
     view! {
         <Title text="Audit log" />

@@ -13,8 +13,8 @@ use crate::{
     components::{
         get_form::GetForm,
         list_filters::param,
-        server_html::ServerHtml,
-        session::{RequireUser, use_session},
+        server_html::{ServerHtml, org_page_html},
+        session::RequireUser,
     },
     similarity::server_fns::similarity_html,
 };
@@ -29,29 +29,18 @@ const RANGES: [(&str, &str); 4] = [
 
 #[component]
 pub fn SimilarityPage() -> impl IntoView {
-    let session = use_session();
     let params = use_query_map();
-    let html = Resource::new(
-        move || (params.get(), session.version()),
-        move |(params, _)| async move {
-            let org = match session.info.await {
-                Ok(Some(info)) => info.active_org,
-                _ => None,
-            }?;
-            Some(
-                similarity_html(
-                    org.id,
-                    None,
-                    None,
-                    param(&params, "q"),
-                    param(&params, "days").and_then(|days| days.parse().ok()),
-                    param(&params, "sort"),
-                    param(&params, "__err"),
-                )
-                .await,
-            )
-        },
-    );
+    let html = org_page_html(|org_id, params| {
+        similarity_html(
+            org_id,
+            None,
+            None,
+            param(&params, "q"),
+            param(&params, "days").and_then(|days| days.parse().ok()),
+            param(&params, "sort"),
+            param(&params, "__err"),
+        )
+    });
     let value = move |name: &str| params.with(|params| param(params, name).unwrap_or_default());
     view! {
         <Title text="Similarity" />

@@ -118,7 +118,9 @@ pub async fn send_test_trace(org_id: Uuid) -> Result<String, ApiError> {
     let (state, _) = crate::server_context::member(org_id, Action::MintOwnIngestToken).await?;
     let now_ns = crate::platform::services::now_ns();
     let pricing = state.prices.for_org(&state.db, org_id).await?;
-    let (trace_id, spans) = demo::demo_trace(now_ns, &state.ingest_policy, &pricing);
+    let policy = state.policies.for_org(&state.db, org_id).await?;
+    let (trace_id, rows) = demo::demo_trace(now_ns, &policy, &pricing);
+    let spans = crate::telemetry::services::ingest::PreparedSpans { rows, sampled_out: 0 };
     state.ingest.write(org_id, None, spans).await.map_err(|err| {
         AppError::Unavailable(
             if matches!(

@@ -10,6 +10,7 @@ mod costs;
 mod csv;
 mod demo;
 pub mod extract;
+mod governance;
 mod live;
 pub mod openapi;
 mod orgs;
@@ -66,6 +67,11 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(similarity::remove_pattern))
         .routes(routes!(similarity::update_settings))
         .routes(routes!(similarity::list_logs))
+        .routes(routes!(governance::current, governance::save))
+        .routes(routes!(governance::versions))
+        .routes(routes!(governance::version))
+        .routes(routes!(governance::restore))
+        .routes(routes!(governance::dropped_spans))
         .routes(routes!(orgs::preview_invitation))
         .routes(routes!(orgs::accept_invitation))
         .merge(token_only)

@@ -81,6 +81,8 @@ pub enum StorageFailure {
     Write(#[from] WriteError),
     #[error("reading the organization's prices: {0}")]
     Prices(#[source] AppError),
+    #[error("reading the organization's policy: {0}")]
+    Policy(#[source] AppError),
 }
 
 impl From<WriteError> for IngestError {

@@ -33,7 +33,11 @@ where
 {
     require_scope(principal, TokenScope::Ingest)
         .map_err(|_| IngestError::Forbidden("this API token lacks the `ingest` scope"))?;
-    let policy = state.ingest_policy.clone();
+    let policy = state
+        .policies
+        .for_org(&state.db, principal.org_id)
+        .await
+        .map_err(|err| IngestError::Unavailable(StorageFailure::Policy(err)))?;
     let pricing = state
         .prices
         .for_org(&state.db, principal.org_id)
@@ -49,7 +53,7 @@ where
             })
         })
         .await??;
-    let accepted = rows.len();
+    let accepted = rows.rows.len();
     match state
         .ingest
         .write(principal.org_id, Some(principal.token_id), rows)

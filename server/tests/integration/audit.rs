@@ -204,6 +204,20 @@ async fn every_mutating_operation_writes_an_entry(backend: Backend) {
             .json(&json!({"threshold": 0.8, "burst_count": 5, "burst_window_seconds": 300})),
     )
     .await;
+    walk(
+        "save_policy",
+        client
+            .post(base(&format!("/governance/policies?org={org}")))
+            .json(&json!({"document": {"sampling": {"percent": 50}}, "comment": "half"})),
+    )
+    .await;
+    walk(
+        "restore_policy_version",
+        client.post(base(&format!(
+            "/governance/policies/versions/0/restore?org={org}"
+        ))),
+    )
+    .await;
     walk("run_demo", client.post(base(&format!("/orgs/{org}/demo")))).await;
     walk(
         "remove_demo_data",

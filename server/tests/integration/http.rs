@@ -104,7 +104,8 @@ async fn section_pages_render_their_empty_state(backend: Backend) {
         ("/spans", "Spans", "Sign in to continue"),
         ("/traces", "Traces", "Sign in to continue"),
         ("/costs", "Costs", "Sign in to continue"),
-        ("/policies", "Policies", "This section arrives with"),
+        ("/policies", "Policies", "Sign in to continue"),
+        ("/settings/audit", "Audit log", "Sign in to continue"),
         ("/settings", "Settings", "Sign in to continue"),
         ("/login", "Log in", "name=\"password\""),
         ("/signup", "Sign up", "name=\"organization_name\""),
@@ -366,7 +367,8 @@ async fn openapi_document_describes_every_route(backend: Backend) {
             .replace("{id}", "00000000-0000-0000-0000-000000000000")
             .replace("{trace_id}", "0af7651916cd43dd8448eb211c80319c")
             .replace("{span_id}", "b7ad6b7169203331")
-            .replace("{token}", "no-such-invitation");
+            .replace("{token}", "no-such-invitation")
+            .replace("{version}", "1");
         assert!(!concrete.contains('{'), "unhandled placeholder in {path}");
         for method in item.as_object().unwrap().keys() {
             let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();

@@ -14,6 +14,7 @@ mod explorer;
 mod golden;
 mod http;
 mod ingest;
+mod policies;
 mod prices;
 mod sdk;
 mod semantic;

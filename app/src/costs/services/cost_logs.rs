@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::{
     costs::types::{CostLogEntry, CostLogPage, CostLogQuery},
     error::{AppError, Result},
-    format::{push_csv_field, usd_exact},
+    format::{push_csv_row, usd_exact},
     telemetry::{
         services::span_store::{self, UsageSpans},
         types::{SpanQuery, SpanSummary},
@@ -122,12 +122,7 @@ pub fn to_csv(page: &CostLogPage) -> String {
             entry.cost_nanos.map(usd_exact).unwrap_or_default(),
             entry.unpriced.to_string(),
         ];
-        for (index, field) in fields.iter().enumerate() {
-            if index > 0 {
-                out.push(',');
-            }
-            push_csv_field(&mut out, field);
-        }
+        push_csv_row(&mut out, &fields);
         out.push_str("\r\n");
     }
     out

@@ -19,7 +19,7 @@ use serde_json::Value as Json;
 
 use crate::{
     error::{AppError, Result},
-    format::push_csv_field,
+    format::push_csv_row,
     platform::types::{AuditChainReport, AuditEntry, AuditLogPage, AuditLogQuery},
 };
 
@@ -321,12 +321,7 @@ pub fn to_csv(page: &AuditLogPage) -> String {
             entry.user_agent.clone().unwrap_or_default(),
             entry.hash.clone(),
         ];
-        for (index, field) in fields.iter().enumerate() {
-            if index > 0 {
-                out.push(',');
-            }
-            push_csv_field(&mut out, field);
-        }
+        push_csv_row(&mut out, &fields);
         out.push('\n');
     }
     out

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::{
     error::{AppError, Result},
-    format::push_csv_field,
+    format::push_csv_row,
     platform::services::{now_ns, transaction::placeholder},
     similarity::types::{SimilarityLog, SimilarityLogPage, SimilarityLogQuery},
     telemetry::services::span_store::parse_time,
@@ -156,12 +156,7 @@ pub fn to_csv(page: &SimilarityLogPage) -> String {
             log.trace_id.clone(),
             log.span_id.clone(),
         ];
-        for (index, field) in fields.iter().enumerate() {
-            if index > 0 {
-                out.push(',');
-            }
-            push_csv_field(&mut out, field);
-        }
+        push_csv_row(&mut out, &fields);
         out.push('\n');
     }
     out

@@ -2,11 +2,17 @@
 //! rollups of the new spans, the metric points, and (on PostgreSQL) a
 //! notice to every replica's live tails, in one transaction.
 
-use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait};
+use std::collections::BTreeMap;
+
+use sea_orm::{DatabaseBackend, DatabaseConnection, DbErr, Statement, TransactionTrait, Value};
 use uuid::Uuid;
 
 use crate::{
-    platform::services::{now_ns, sqlite_connection::SqliteWriterConnection, transaction::WriteTransaction},
+    platform::services::{
+        now_ns,
+        sqlite_connection::SqliteWriterConnection,
+        transaction::{WriteTransaction, value_groups},
+    },
     telemetry::services::{
         ingest::{
             metrics::{self, PointBatch},
@@ -84,6 +90,7 @@ async fn write_batches(
     if !usage.is_empty() {
         usage::upsert(txn, usage.into_rows()).await?;
     }
+    count_sampled_out(txn, batches, ingested_at_ns).await?;
     let mut orgs_with_new_spans: Vec<Uuid> = new_spans.iter().map(|span| span.org_id).collect();
     orgs_with_new_spans.sort_unstable();
     orgs_with_new_spans.dedup();
@@ -100,4 +107,44 @@ async fn write_batches(
         }
     }
     Ok(stored)
+}
+
+const DAY_NS: i64 = 86_400 * 1_000_000_000;
+
+/// Adds the spans each organization's sampling left out to its count of
+/// the day (UTC), in the commit of the spans it kept: what was dropped is
+/// counted exactly when what was kept is stored.
+async fn count_sampled_out(
+    txn: &impl WriteTransaction,
+    batches: &[SpanBatch],
+    now_ns: i64,
+) -> Result<(), DbErr> {
+    let mut counts: BTreeMap<Uuid, u64> = BTreeMap::new();
+    for batch in batches.iter().filter(|batch| batch.sampled_out > 0) {
+        *counts.entry(batch.org_id).or_default() += batch.sampled_out;
+    }
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let backend = txn.backend();
+    let day_ns = now_ns - now_ns.rem_euclid(DAY_NS);
+    let sql = format!(
+        "INSERT INTO ingest_drops (org_id, day_ns, reason, spans) VALUES {} \
+         ON CONFLICT (org_id, day_ns, reason) DO UPDATE SET spans = ingest_drops.spans + excluded.spans",
+        value_groups(backend, counts.len(), 4)
+    );
+    let values: Vec<Value> = counts
+        .into_iter()
+        .flat_map(|(org_id, spans)| {
+            [
+                org_id.into(),
+                day_ns.into(),
+                "sampled_out".into(),
+                i64::try_from(spans).unwrap_or(i64::MAX).into(),
+            ]
+        })
+        .collect();
+    txn.execute_statement(Statement::from_sql_and_values(backend, sql, values))
+        .await?;
+    Ok(())
 }

@@ -125,7 +125,7 @@ pub fn demo_records(now_ns: i64) -> (String, Vec<SpanRecord>) {
 /// The demo trace through the ingest pipeline, ready for the writer.
 pub fn demo_trace(now_ns: i64, policy: &IngestPolicy, pricing: &OrgPricing) -> (String, Vec<SpanRow>) {
     let (trace_id, records) = demo_records(now_ns);
-    (trace_id, super::prepare(records, policy, pricing))
+    (trace_id, super::prepare(records, policy, pricing).rows)
 }
 
 fn attributes_of_resource() -> Attributes {

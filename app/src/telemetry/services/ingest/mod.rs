@@ -40,19 +40,34 @@ pub fn normalize(mut record: SpanRecord, policy: &IngestPolicy, pricing: &OrgPri
     }
 }
 
-/// Normalizes decoded spans and turns them into rows for the writer. CPU
-/// work (policy, derivation, compression): callers run it off the async workers.
-pub fn prepare(records: Vec<SpanRecord>, policy: &IngestPolicy, pricing: &OrgPricing) -> Vec<SpanRow> {
-    let spans: Vec<NormalizedSpan> = records
+/// An export's spans, ready for the writer.
+#[derive(Debug, Default)]
+pub struct PreparedSpans {
+    pub rows: Vec<SpanRow>,
+    /// Spans the organization's sampling left out.
+    pub sampled_out: u64,
+}
+
+/// Normalizes decoded spans, samples them, and turns those kept into rows
+/// for the writer. CPU work (policy, derivation, compression): callers run
+/// it off the async workers.
+pub fn prepare(records: Vec<SpanRecord>, policy: &IngestPolicy, pricing: &OrgPricing) -> PreparedSpans {
+    let mut spans: Vec<NormalizedSpan> = records
         .into_iter()
         .map(|record| normalize(record, policy, pricing))
         .collect();
+    let received = spans.len();
+    if let Some(sampling) = &policy.sampling {
+        spans.retain(|span| sampling.keeps(span));
+    }
+    let sampled_out = (received - spans.len()) as u64;
     let agents = usage::attribute_agents(&spans);
-    spans
+    let rows = spans
         .into_iter()
         .zip(agents)
         .map(|(span, agent)| SpanRow { agent, ..row(span) })
-        .collect()
+        .collect();
+    PreparedSpans { rows, sampled_out }
 }
 
 /// The stored row of a normalized span: its columns, compressed payload and

@@ -11,8 +11,10 @@
 //!   completions, tool arguments, results and diffs with their SHA-256
 //!   digests; `none` drops them.
 //!
-//! Server configuration sets the policy today; per-organization policies
-//! will supply the same struct.
+//! The installation's settings give the defaults; each organization's
+//! policy document (`governance`) is compiled into one of these over them:
+//! capture per service, built-in detectors on or off, its own redaction
+//! rules, limits for values, diffs and whole spans, and head sampling.
 
 use std::{collections::BTreeMap, sync::LazyLock};
 
@@ -24,26 +26,152 @@ use crate::{
     telemetry::services::span::{
         genai::keys,
         marks::{ContentCapture, PolicyMarks, Truncation},
-        record::{Attributes, SpanRecord},
+        normalized::NormalizedSpan,
+        record::{Attributes, SpanRecord, StatusCode},
     },
 };
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct IngestPolicy {
+    /// The organization's policy version this was compiled from (0: none saved).
+    pub version: i64,
     pub capture: ContentCapture,
+    /// Per service name, overriding `capture`.
+    pub capture_by_service: BTreeMap<String, ContentCapture>,
+    /// The built-in detectors, all on or all off…
     pub redact_secrets: bool,
+    /// …except these, by kind: on (`true`) or off.
+    pub detector_overrides: BTreeMap<String, bool>,
+    /// The organization's own redaction rules.
+    pub custom_rules: Option<CustomRules>,
     /// Largest string value kept whole, in bytes.
     pub max_value_bytes: usize,
+    /// Largest diff kept whole, in bytes (else `max_value_bytes`).
+    pub max_diff_bytes: Option<usize>,
+    /// Largest span (the bytes of its string values), past which its
+    /// longest values are cut until it fits.
+    pub max_span_bytes: Option<usize>,
+    pub sampling: Option<Sampling>,
 }
 
 impl Default for IngestPolicy {
     fn default() -> Self {
         Self {
+            version: 0,
             capture: ContentCapture::Full,
+            capture_by_service: BTreeMap::new(),
             redact_secrets: true,
+            detector_overrides: BTreeMap::new(),
+            custom_rules: None,
             max_value_bytes: 256 * 1024,
+            max_diff_bytes: None,
+            max_span_bytes: None,
+            sampling: None,
         }
     }
+}
+
+/// An organization's redaction rules, compiled: one automaton says which
+/// (usually none) can match, as for the built-in detectors.
+#[derive(Clone, Debug)]
+pub struct CustomRules {
+    any: RegexSet,
+    /// Label (what matches are counted as) and the rule, in order.
+    rules: Vec<(String, Regex, String)>,
+}
+
+impl CustomRules {
+    /// Compiles `(label, regex)` pairs; literal patterns must come escaped.
+    pub fn new(rules: Vec<(String, String)>) -> Result<Self, regex::Error> {
+        let compiled = rules
+            .iter()
+            .map(|(label, pattern)| {
+                let regex = regex::RegexBuilder::new(pattern)
+                    .size_limit(RULE_SIZE_LIMIT)
+                    .build()?;
+                Ok((label.clone(), regex, format!("[REDACTED:{label}]")))
+            })
+            .collect::<Result<Vec<_>, regex::Error>>()?;
+        let any = regex::RegexSetBuilder::new(rules.iter().map(|(_, pattern)| pattern))
+            .size_limit(RULE_SIZE_LIMIT * rules.len().max(1))
+            .build()?;
+        Ok(Self { any, rules: compiled })
+    }
+
+    fn redact(&self, text: &str, counts: &mut BTreeMap<String, u64>) -> Option<String> {
+        if !self.any.is_match(text) {
+            return None;
+        }
+        let candidates = self.any.matches(text);
+        let mut current: Option<String> = None;
+        for index in candidates.iter() {
+            let (label, regex, replacement) = &self.rules[index];
+            let source = current.as_deref().unwrap_or(text);
+            let found = regex.find_iter(source).count() as u64;
+            if found == 0 {
+                continue;
+            }
+            *counts.entry(label.clone()).or_default() += found;
+            // NoExpand: a `$` in a label is text, not a capture group.
+            current = Some(
+                regex
+                    .replace_all(source, regex::NoExpand(replacement))
+                    .into_owned(),
+            );
+        }
+        current
+    }
+}
+
+/// The compiled size one rule may take: a pathological pattern is refused
+/// when saved instead of slowing every span.
+pub const RULE_SIZE_LIMIT: usize = 1 << 20;
+
+/// Head sampling, compiled: parts per million of traces kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sampling {
+    pub per_million: u32,
+    pub by_service: BTreeMap<String, u32>,
+    pub keep_errors: bool,
+    pub keep_flagged: bool,
+    pub keep_cost_over_nanos: Option<i64>,
+}
+
+impl Sampling {
+    /// Whether the span is kept: its trace is in the sampled share (decided
+    /// by the trace id's low 64 bits, as OpenTelemetry's ratio sampler does,
+    /// so every replica keeps or drops a trace whole), or it is one of the
+    /// spans always kept.
+    pub fn keeps(&self, span: &NormalizedSpan) -> bool {
+        let record = &span.record;
+        let share = self
+            .by_service
+            .get(&record.service_name)
+            .copied()
+            .unwrap_or(self.per_million);
+        if share >= 1_000_000 || trace_position(&record.trace_id) < u64::from(share) {
+            return true;
+        }
+        (self.keep_errors && record.status_code == StatusCode::Error)
+            || (self.keep_flagged && is_flagged(&record.attributes))
+            || self
+                .keep_cost_over_nanos
+                .is_some_and(|threshold| span.cost.nanos().is_some_and(|nanos| nanos >= threshold))
+    }
+}
+
+/// Where a trace falls in 0..1,000,000: its id's low 64 bits (hex), scaled.
+fn trace_position(trace_id: &str) -> u64 {
+    let low = trace_id.get(trace_id.len().saturating_sub(16)..).unwrap_or("");
+    let value = u64::from_str_radix(low, 16).unwrap_or(0);
+    ((u128::from(value) * 1_000_000) >> 64) as u64
+}
+
+/// A span a gateway flagged: it carries a governance decision, or says so.
+fn is_flagged(attributes: &Attributes) -> bool {
+    attributes.contains_key("specula.decision_id")
+        || matches!(attributes.get("specula.flagged"), Some(Value::Bool(true)))
+        || attributes.get("specula.flagged").and_then(Value::as_str) == Some("true")
 }
 
 /// Secret detectors, most specific first (an Anthropic key also looks like
@@ -104,6 +232,15 @@ static ANY_SECRET: LazyLock<RegexSet> = LazyLock::new(|| {
 
 /// Replaces every detected secret in `text`, counting per kind.
 pub fn redact(text: &str, counts: &mut BTreeMap<String, u64>) -> Option<String> {
+    redact_with(text, |_| true, counts)
+}
+
+/// [`redact`] with the detectors `enabled` says are on (by kind).
+fn redact_with(
+    text: &str,
+    enabled: impl Fn(&str) -> bool,
+    counts: &mut BTreeMap<String, u64>,
+) -> Option<String> {
     // Finding out which detectors match costs more than whether any does.
     if !ANY_SECRET.is_match(text) {
         return None;
@@ -112,6 +249,9 @@ pub fn redact(text: &str, counts: &mut BTreeMap<String, u64>) -> Option<String> 
     let mut current: Option<String> = None;
     for index in candidates.iter() {
         let (kind, regex, replacement) = &DETECTORS[index];
+        if !enabled(kind) {
+            continue;
+        }
         let source = current.as_deref().unwrap_or(text);
         let found = regex.find_iter(source).count() as u64;
         if found == 0 {
@@ -187,7 +327,11 @@ fn event_carries_content(event: &str, key: &str) -> bool {
 
 impl IngestPolicy {
     fn limit(&self, place: ValuePlace<'_>, text: String, marks: &mut PolicyMarks) -> String {
-        if text.len() <= self.max_value_bytes {
+        let max = match self.max_diff_bytes {
+            Some(max_diff) if place.event.is_none() && keys::DIFF.contains(&place.key) => max_diff,
+            _ => self.max_value_bytes,
+        };
+        if text.len() <= max {
             return text;
         }
         marks.truncated.push(Truncation {
@@ -195,17 +339,49 @@ impl IngestPolicy {
             original_bytes: text.len(),
             sha256: sha256_hex(&text),
         });
-        truncate(&text, self.max_value_bytes)
+        truncate(&text, max)
+    }
+
+    /// Whether the built-in detector `kind` is on.
+    fn detector_on(&self, kind: &str) -> bool {
+        self.detector_overrides
+            .get(kind)
+            .copied()
+            .unwrap_or(self.redact_secrets)
+    }
+
+    fn any_detector_on(&self) -> bool {
+        self.redact_secrets || self.detector_overrides.values().any(|on| *on)
+    }
+
+    /// `text` with what the detectors that are on and the custom rules find
+    /// redacted (`None`: nothing found), counting per kind or label.
+    pub fn redact(&self, text: &str, counts: &mut BTreeMap<String, u64>) -> Option<String> {
+        let detected = match self.any_detector_on() {
+            true if self.detector_overrides.is_empty() => redact(text, counts),
+            true => redact_with(text, |kind| self.detector_on(kind), counts),
+            false => None,
+        };
+        let Some(rules) = &self.custom_rules else {
+            return detected;
+        };
+        let source = detected.as_deref().unwrap_or(text);
+        rules.redact(source, counts).or(detected)
+    }
+
+    /// The capture mode for a span of `service`.
+    fn capture_for(&self, service: &str) -> ContentCapture {
+        self.capture_by_service
+            .get(service)
+            .copied()
+            .unwrap_or(self.capture)
     }
 
     fn clean_value(&self, place: ValuePlace<'_>, value: &mut Value, marks: &mut PolicyMarks) {
         match value {
             Value::String(text) => {
                 let taken = std::mem::take(text);
-                let taken = match self.redact_secrets.then(|| redact(&taken, &mut marks.redactions)) {
-                    Some(Some(redacted)) => redacted,
-                    _ => taken,
-                };
+                let taken = self.redact(&taken, &mut marks.redactions).unwrap_or(taken);
                 *text = self.limit(place, taken, marks);
             }
             Value::Array(items) => items
@@ -227,11 +403,12 @@ impl IngestPolicy {
         is_content: impl Fn(&str) -> bool,
         marks: &mut PolicyMarks,
     ) {
-        if self.capture == ContentCapture::None {
+        let capture = marks.capture;
+        if capture == ContentCapture::None {
             attributes.retain(|key, _| !is_content(key));
         }
         for (key, value) in attributes.iter_mut() {
-            if self.capture == ContentCapture::Hashed && is_content(key) {
+            if capture == ContentCapture::Hashed && is_content(key) {
                 // A digest of the original: equal content stays recognizable.
                 let original = match &mut *value {
                     Value::String(text) => std::mem::take(text),
@@ -249,7 +426,7 @@ impl IngestPolicy {
     /// what it did.
     pub fn apply(&self, record: &mut SpanRecord) -> PolicyMarks {
         let mut marks = PolicyMarks {
-            capture: self.capture,
+            capture: self.capture_for(&record.service_name),
             ..PolicyMarks::default()
         };
         self.clean_attributes(None, &mut record.attributes, carries_content, &mut marks);
@@ -262,7 +439,82 @@ impl IngestPolicy {
                 &mut marks,
             );
         }
+        if let Some(max_span_bytes) = self.max_span_bytes {
+            fit_span(record, max_span_bytes, &mut marks);
+        }
         marks
+    }
+}
+
+/// Where a string value of a span is: an attribute, or an event's attribute.
+#[derive(Clone, Copy)]
+enum Slot {
+    Attribute(usize),
+    Event(usize, usize),
+}
+
+/// Cuts the span's longest string values (head and tail kept) until their
+/// bytes fit `max`: each cut takes the longest down by what is over, or to
+/// its fair share, whichever leaves more.
+fn fit_span(record: &mut SpanRecord, max: usize, marks: &mut PolicyMarks) {
+    const FLOOR: usize = 256;
+    let length = |value: &Value| match value {
+        Value::String(text) => text.len(),
+        other => other.to_string().len(),
+    };
+    loop {
+        let mut slots: Vec<(usize, Slot)> = record
+            .attributes
+            .values()
+            .enumerate()
+            .map(|(index, value)| (length(value), Slot::Attribute(index)))
+            .collect();
+        for (event_index, event) in record.events.iter().enumerate() {
+            slots.extend(
+                event
+                    .attributes
+                    .values()
+                    .enumerate()
+                    .map(|(index, value)| (length(value), Slot::Event(event_index, index))),
+            );
+        }
+        let total: usize = slots.iter().map(|(bytes, _)| bytes).sum();
+        let Some(&(longest, slot)) = slots.iter().max_by_key(|(bytes, _)| *bytes) else {
+            return;
+        };
+        if total <= max || longest <= FLOOR {
+            return;
+        }
+        let target = longest
+            .saturating_sub(total - max)
+            .max(max / slots.len().max(1))
+            .max(FLOOR)
+            .min(longest - 1);
+        let (event, key, value) = match slot {
+            Slot::Attribute(index) => {
+                let (key, value) = record.attributes.iter_mut().nth(index).expect("slot exists");
+                (None, key.clone(), value)
+            }
+            Slot::Event(event_index, index) => {
+                let event = &mut record.events[event_index];
+                let (key, value) = event.attributes.iter_mut().nth(index).expect("slot exists");
+                (Some(event.name.clone()), key.clone(), value)
+            }
+        };
+        let text = match std::mem::take(value) {
+            Value::String(text) => text,
+            other => other.to_string(),
+        };
+        marks.truncated.push(Truncation {
+            field: ValuePlace {
+                event: event.as_deref(),
+                key: &key,
+            }
+            .name(),
+            original_bytes: text.len(),
+            sha256: sha256_hex(&text),
+        });
+        *value = Value::String(truncate(&text, target));
     }
 }
 
@@ -448,6 +700,102 @@ mod tests {
         assert!(!none.record.attributes.contains_key("tool.output.diff"));
         assert!(!none.record.attributes.contains_key("gen_ai.input.messages"));
         assert_eq!(none.policy.capture, ContentCapture::None);
+    }
+
+    #[test]
+    fn organization_rules_and_detector_switches_redact_what_they_name() {
+        let policy = IngestPolicy {
+            detector_overrides: BTreeMap::from([("openai_key".to_owned(), false)]),
+            custom_rules: Some(
+                CustomRules::new(vec![
+                    ("customer_id".into(), r"CUST-\d{6}".into()),
+                    (
+                        "codename".into(),
+                        format!("(?i:{})", regex::escape("Project $Falcon")),
+                    ),
+                ])
+                .unwrap(),
+            ),
+            ..IngestPolicy::default()
+        };
+        let mut counts = BTreeMap::new();
+        let text = "CUST-000001 and CUST-000002 on project $falcon with sk-abcdefghijklmnopqrstuvwx and AKIAIOSFODNN7EXAMPLE";
+        let out = policy.redact(text, &mut counts).unwrap();
+        assert_eq!(
+            out,
+            "[REDACTED:customer_id] and [REDACTED:customer_id] on [REDACTED:codename] with \
+             sk-abcdefghijklmnopqrstuvwx and [REDACTED:aws_access_key]"
+        );
+        assert_eq!(counts.get("customer_id"), Some(&2));
+        assert_eq!(counts.get("openai_key"), None);
+        assert_eq!(policy.redact("nothing to see", &mut counts), None);
+
+        let all_off = IngestPolicy {
+            redact_secrets: false,
+            detector_overrides: BTreeMap::from([("jwt".to_owned(), true)]),
+            ..IngestPolicy::default()
+        };
+        assert_eq!(all_off.redact("AKIAIOSFODNN7EXAMPLE", &mut counts), None);
+    }
+
+    #[test]
+    fn sampling_keeps_whole_traces_and_the_spans_always_kept() {
+        let sampling = Sampling {
+            per_million: 500_000,
+            by_service: BTreeMap::from([("noisy".to_owned(), 0)]),
+            keep_errors: true,
+            keep_flagged: true,
+            keep_cost_over_nanos: None,
+        };
+        let with = |trace: String, service: &str, error: bool| {
+            let mut record = record(serde_json::json!({}));
+            record.trace_id = trace;
+            record.service_name = service.into();
+            if error {
+                record.status_code = StatusCode::Error;
+            }
+            super::super::normalize(record, &IngestPolicy::default(), &Default::default())
+        };
+        let kept = (0..2_000u64)
+            .filter(|n| {
+                sampling.keeps(&with(
+                    format!("{:032x}", n.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+                    "agent",
+                    false,
+                ))
+            })
+            .count();
+        assert!((900..1_100).contains(&kept), "about half the traces: {kept}");
+        let trace = format!("{:032x}", 12_345u64.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let first = sampling.keeps(&with(trace.clone(), "agent", false));
+        assert_eq!(
+            first,
+            sampling.keeps(&with(trace.clone(), "agent", false)),
+            "a trace is kept whole"
+        );
+        assert!(!sampling.keeps(&with(trace.clone(), "noisy", false)));
+        assert!(sampling.keeps(&with(trace, "noisy", true)), "errors are kept");
+    }
+
+    #[test]
+    fn a_span_over_its_limit_loses_its_longest_values_first() {
+        let policy = IngestPolicy {
+            max_span_bytes: Some(4_096),
+            ..IngestPolicy::default()
+        };
+        let long = "x".repeat(10_000);
+        let mut span =
+            record(serde_json::json!({"prompt": long, "completion": "short answer", "tool.name": "t"}));
+        let marks = policy.apply(&mut span);
+        let total: usize = span
+            .attributes
+            .values()
+            .map(|value| value.as_str().map_or(0, str::len))
+            .sum();
+        assert!(total <= 4_096, "{total}");
+        assert_eq!(span.attributes["completion"], "short answer");
+        assert_eq!(marks.truncated.len(), 1);
+        assert_eq!(marks.truncated[0].original_bytes, 10_000);
     }
 
     #[test]

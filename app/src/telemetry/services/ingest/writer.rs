@@ -20,12 +20,13 @@ use uuid::Uuid;
 
 use crate::telemetry::services::{
     ingest::{
+        PreparedSpans,
         commit::{StoreOptions, WriterConnection, store_batches},
         cpu_pool::{CpuPool, CpuPoolError},
         metrics::{MetricPoint, PointBatch},
     },
     live::LiveHub,
-    span_store::{SpanBatch, SpanRow},
+    span_store::SpanBatch,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -78,7 +79,8 @@ enum Rows {
 impl Rows {
     fn len(&self) -> usize {
         match self {
-            Rows::Spans(batch) => batch.rows.len(),
+            // A batch whose spans were all sampled out still commits its count.
+            Rows::Spans(batch) => batch.rows.len() + usize::from(batch.sampled_out > 0),
             Rows::Points(batch) => batch.points.len(),
         }
     }
@@ -174,18 +176,19 @@ impl IngestWriter {
             .map_err(|err| WriteError::Preparation(Arc::new(err)))
     }
 
-    /// Stores `rows` for `org_id`, sent with `token_id` (if by a token);
+    /// Stores `spans` for `org_id`, sent with `token_id` (if by a token);
     /// returns how many were new once they are committed.
     pub async fn write(
         &self,
         org_id: Uuid,
         token_id: Option<Uuid>,
-        rows: Vec<SpanRow>,
+        spans: PreparedSpans,
     ) -> Result<u64, WriteError> {
         self.enqueue(Rows::Spans(SpanBatch {
             org_id,
             token_id,
-            rows,
+            rows: spans.rows,
+            sampled_out: spans.sampled_out,
         }))
         .await
     }

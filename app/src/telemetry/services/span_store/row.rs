@@ -50,6 +50,9 @@ pub struct SpanBatch {
     /// The API token that sent them, if any (usage is rolled up per token).
     pub token_id: Option<Uuid>,
     pub rows: Vec<SpanRow>,
+    /// Spans of the same export the organization's sampling left out,
+    /// counted in the commit that stores the rest.
+    pub sampled_out: u64,
 }
 
 impl SpanRow {

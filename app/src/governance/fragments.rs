@@ -1,0 +1,353 @@
+//! The Policies page's body, rendered to HTML on the server: the version in
+//! force in plain words, the editor (a JSON document, for owners and
+//! admins), what sampling left out, and every version with what it changed
+//! and a restore button. Its forms post to server functions' URLs, which
+//! redirect back, so none of it weighs on the browser bundle.
+
+use std::collections::BTreeMap;
+
+use leptos::{prelude::*, tachys::view::RenderHtml};
+use uuid::Uuid;
+
+use super::types::{
+    BUILTIN_DETECTORS, CaptureMode, DroppedSpans, PolicyChange, PolicyDocument, PolicyVersion,
+    PolicyVersionSummary,
+};
+use crate::{format, time_zone::DisplayZone};
+
+/// Where the forms post.
+#[derive(Clone, Copy)]
+pub struct FormActions {
+    pub save: &'static str,
+    pub restore: &'static str,
+}
+
+pub struct PageData {
+    pub org_id: Uuid,
+    pub current: PolicyVersion,
+    pub versions: Vec<PolicyVersionSummary>,
+    pub dropped: Vec<DroppedSpans>,
+    pub can_manage: bool,
+}
+
+fn mode(mode: CaptureMode) -> &'static str {
+    match mode {
+        CaptureMode::Full => "full",
+        CaptureMode::Hashed => "hashed (SHA-256 only)",
+        CaptureMode::None => "none",
+    }
+}
+
+fn bytes(limit: Option<u64>, otherwise: &'static str) -> String {
+    let size = |bytes: u64| match bytes {
+        _ if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) => format!("{} MiB", bytes >> 20),
+        _ if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) => format!("{} KiB", bytes >> 10),
+        _ => format!("{bytes} bytes"),
+    };
+    limit.map_or_else(|| otherwise.to_owned(), size)
+}
+
+fn days(days: Option<u32>, otherwise: &'static str) -> String {
+    days.map_or_else(|| otherwise.to_owned(), |days| format!("{days} days"))
+}
+
+/// The document in plain words, one row per setting.
+fn summary(document: &PolicyDocument) -> Vec<(&'static str, String)> {
+    let capture = match (&document.capture.default, document.capture.services.is_empty()) {
+        (None, true) => "the installation's default".to_owned(),
+        (default, _) => {
+            let mut parts =
+                vec![default.map_or("the installation's default".to_owned(), |m| mode(m).to_owned())];
+            parts.extend(
+                document
+                    .capture
+                    .services
+                    .iter()
+                    .map(|(service, m)| format!("{service}: {}", mode(*m))),
+            );
+            parts.join("; ")
+        }
+    };
+    let off: Vec<&str> = BUILTIN_DETECTORS
+        .iter()
+        .filter(|(kind, _)| document.redaction.detectors.get(*kind) == Some(&false))
+        .map(|(kind, _)| *kind)
+        .collect();
+    let detectors = match off.is_empty() {
+        true => "every built-in detector as the installation sets them".to_owned(),
+        false => format!("built-in detectors off: {}", off.join(", ")),
+    };
+    let rules = document
+        .redaction
+        .rules
+        .iter()
+        .map(|rule| format!("{} → [REDACTED:{}]", rule.id, rule.label))
+        .collect::<Vec<_>>();
+    let redaction = match rules.is_empty() {
+        true => detectors,
+        false => format!("{detectors}; own rules: {}", rules.join(", ")),
+    };
+    let sampling = &document.sampling;
+    let mut kept = vec![format!("{}% of traces", format::fixed(sampling.percent, 1))];
+    kept.extend(
+        sampling
+            .services
+            .iter()
+            .map(|(service, percent)| format!("{service}: {}%", format::fixed(*percent, 1))),
+    );
+    let mut always = Vec::new();
+    if sampling.keep_errors {
+        always.push("errors".to_owned());
+    }
+    if sampling.keep_flagged {
+        always.push("flagged spans".to_owned());
+    }
+    if let Some(usd) = &sampling.keep_cost_over_usd {
+        always.push(format!("spans costing ${usd} or more"));
+    }
+    let sampling = format!(
+        "{}; always kept: {}",
+        kept.join(", "),
+        if always.is_empty() {
+            "nothing".to_owned()
+        } else {
+            always.join(", ")
+        }
+    );
+    let limits = &document.limits;
+    let guardrails = &document.guardrails;
+    let guardrail_count = guardrails.blocked_patterns.len()
+        + guardrails.allowed_models.len()
+        + guardrails.denied_models.len()
+        + guardrails.regions.len()
+        + usize::from(guardrails.max_prompt_chars.is_some())
+        + usize::from(guardrails.max_prompt_tokens.is_some())
+        + usize::from(guardrails.max_cost_usd.is_some())
+        + usize::from(guardrails.abuse_threshold.is_some());
+    vec![
+        ("Content capture", capture),
+        ("Redaction", redaction),
+        (
+            "Size limits",
+            format!(
+                "values {}, diffs {}, spans {}",
+                bytes(limits.max_value_bytes, "as the installation sets them"),
+                bytes(limits.max_diff_bytes, "as values"),
+                bytes(limits.max_span_bytes, "unlimited")
+            ),
+        ),
+        ("Sampling", sampling),
+        (
+            "Retention",
+            format!(
+                "spans {}, similarity log {}, governance events {}, audit log {}",
+                days(document.retention.spans_days, "for ever"),
+                days(document.retention.similarity_logs_days, "for ever"),
+                days(document.retention.governance_events_days, "for ever"),
+                days(document.retention.audit_days, "400 days"),
+            ),
+        ),
+        (
+            "Guardrails",
+            format!("{guardrail_count} rules for the evaluate API"),
+        ),
+    ]
+}
+
+fn change_text(change: &PolicyChange) -> String {
+    let show = |value: &Option<serde_json::Value>| {
+        value.as_ref().map_or("—".to_owned(), |value| value.to_string())
+    };
+    format!(
+        "{}: {} → {}",
+        change.path,
+        show(&change.before),
+        show(&change.after)
+    )
+}
+
+/// The page's body.
+pub fn page(data: PageData, actions: FormActions, error: Option<String>, zone: &DisplayZone) -> String {
+    let PageData {
+        org_id,
+        current,
+        versions,
+        dropped,
+        can_manage,
+    } = data;
+    let in_force = match current.version {
+        0 => "No policy saved yet: the installation's defaults apply, and everything is kept.".to_owned(),
+        version => format!(
+            "Version {version}, saved by {} {}{}",
+            current.author.clone().unwrap_or_default(),
+            current
+                .created_at
+                .as_deref()
+                .map(|at| zone.stored_time(at))
+                .unwrap_or_default(),
+            if current.comment.is_empty() {
+                String::new()
+            } else {
+                format!(": “{}”", current.comment)
+            }
+        ),
+    };
+    let rows = summary(&current.document);
+    let sampled_out: i64 = dropped
+        .iter()
+        .filter(|drop| drop.reason == "sampled_out")
+        .map(|drop| drop.spans)
+        .sum();
+    let document = serde_json::to_string_pretty(&current.document).unwrap_or_default();
+    let next_version = current.version + 1;
+    let newest = current.version;
+    view! {
+        <section class="card" data-testid="policy-in-force">
+            <h2>"In force"</h2>
+            <p data-testid="policy-version">{in_force}</p>
+            <table class="table settings-table">
+                <tbody>
+                    {rows.into_iter().map(|(name, text)| view! {
+                        <tr><th scope="row">{name}</th><td>{text}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <p class="muted" data-testid="sampled-out">
+                {format!("Left out by sampling in the last 30 days: {} spans.", format::count(sampled_out))}
+            </p>
+        </section>
+        {error.map(|message| view! { <p class="inline-error" role="alert" data-testid="form-error">{message}</p> })}
+        {can_manage.then(|| view! {
+            <section class="card" data-testid="policy-editor">
+                <h2>"Edit"</h2>
+                <p class="muted">
+                    "The policy as JSON. Saving makes it version " {next_version}
+                    "; ingest applies it to the next span on every replica. Every field may be left out (its default applies)."
+                </p>
+                <form method="post" action=actions.save class="form-stack">
+                    <input type="hidden" name="org_id" value=org_id.to_string() />
+                    <textarea class="input mono policy-document" name="document" rows="24" spellcheck="false"
+                        aria-label="Policy document">{document}</textarea>
+                    <label>"Why (shown in the history)"
+                        <input class="input" name="comment" maxlength="500" placeholder="e.g. sample the chat bot at 10%" />
+                    </label>
+                    <div class="form-actions">
+                        <button type="submit" class="button button-primary">{format!("Save as version {next_version}")}</button>
+                    </div>
+                </form>
+            </section>
+        })}
+        <section class="card" data-testid="policy-history">
+            <h2>"History"</h2>
+            {match versions.is_empty() {
+                true => view! { <p class="muted">"No versions yet."</p> }.into_any(),
+                false => view! {
+                    <div class="table-scroll">
+                        <table class="table">
+                            <thead><tr><th class="num">"Version"</th><th>{zone.titled("Saved")}</th><th>"By"</th><th>"Why"</th><th>"What changed"</th><th></th></tr></thead>
+                            <tbody>
+                                {versions.into_iter().map(|version| {
+                                    let restorable = can_manage && version.version != newest;
+                                    let number = version.version;
+                                    view! {
+                                        <tr data-testid="policy-version-row">
+                                            <td class="num">{number}</td>
+                                            <td class="mono nowrap">{version.created_at.as_deref().map(|at| zone.stored_time(at)).unwrap_or_default()}</td>
+                                            <td>{version.author.unwrap_or_default()}</td>
+                                            <td>{version.comment}</td>
+                                            <td>
+                                                <ul class="change-list">
+                                                    {version.changes.iter().map(|change| view! { <li class="mono">{change_text(change)}</li> }).collect_view()}
+                                                </ul>
+                                            </td>
+                                            <td>
+                                                {restorable.then(|| view! {
+                                                    <form method="post" action=actions.restore class="inline-form">
+                                                        <input type="hidden" name="org_id" value=org_id.to_string() />
+                                                        <input type="hidden" name="version" value=number.to_string() />
+                                                        <button type="submit" class="button button-small">"Restore"</button>
+                                                    </form>
+                                                })}
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any(),
+            }}
+        </section>
+    }
+    .to_html()
+}
+
+/// What a pasted text became, and what was found in it.
+pub fn redaction_preview(redacted: &str, found: &BTreeMap<String, u64>, version: i64) -> String {
+    let found = match found.is_empty() {
+        true => "Nothing found.".to_owned(),
+        false => format!(
+            "Found: {}.",
+            found
+                .iter()
+                .map(|(kind, count)| format!("{kind} × {count}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    view! {
+        <p class="muted">{format!("Under version {version}: {found}")}</p>
+        <pre class="mono redaction-result" data-testid="redaction-result">{redacted.to_owned()}</pre>
+    }
+    .to_html()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::governance::types::{MatchKind, RedactionRule};
+
+    #[test]
+    fn the_page_says_what_is_in_force_and_escapes_what_users_wrote() {
+        let mut document = PolicyDocument::default();
+        document.sampling.percent = 10.0;
+        document.redaction.rules.push(RedactionRule {
+            id: "cust".into(),
+            kind: MatchKind::Literal,
+            pattern: "<b>".into(),
+            label: "customer".into(),
+            case_insensitive: false,
+        });
+        let current = PolicyVersion {
+            version: 2,
+            document,
+            author: Some("admin@example.com".into()),
+            created_at: Some("2026-12-05T10:00:00Z".into()),
+            comment: "<script>x</script>".into(),
+            restored_from: None,
+            changes: vec![],
+        };
+        let data = PageData {
+            org_id: Uuid::nil(),
+            current,
+            versions: vec![],
+            dropped: vec![DroppedSpans {
+                day: "2026-12-05".into(),
+                reason: "sampled_out".into(),
+                spans: 1234,
+            }],
+            can_manage: true,
+        };
+        let actions = FormActions {
+            save: "/api/save",
+            restore: "/api/restore",
+        };
+        let html = page(data, actions, None, &DisplayZone::default());
+        assert!(html.contains("Version 2"));
+        assert!(html.contains("10.0% of traces"), "{html}");
+        assert!(html.contains("cust → [REDACTED:customer]"));
+        assert!(!html.contains("<script>x"));
+        assert!(html.contains("Save as version 3"));
+        assert!(html.contains("1,234 spans"), "{html}");
+    }
+}

@@ -1,0 +1,142 @@
+//! `/api/v1/governance/*`: the organization's policy, its versions and
+//! restores, and what ingest left out on its account. Everyone in the
+//! organization (and its `read` tokens) reads; owners and admins save and
+//! restore, with the session. Every save and restore is audited.
+
+use app::{
+    error::Result,
+    governance::{
+        services::policies,
+        types::{DroppedSpans, NewPolicyVersion, PolicyVersion, PolicyVersionSummary},
+    },
+    state::AppState,
+};
+use axum::{Json, extract::State, http::StatusCode};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::{
+    extract::{ApiJson, ApiPath, ApiQuery, Caller, SignedIn},
+    openapi::{ApiErrors, BodyErrors, Conflict},
+    traces::{OrgQuery, org_for},
+};
+
+/// The policy in force: the newest version (version 0, the defaults, when none was saved).
+#[utoipa::path(
+    get, path = "/governance/policies", operation_id = "get_policy", tag = "governance",
+    params(OrgQuery),
+    responses((status = 200, body = PolicyVersion), ApiErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub async fn current(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(org): ApiQuery<OrgQuery>,
+) -> Result<Json<PolicyVersion>> {
+    let org_id = org_for(&state, &caller, org.org).await?;
+    Ok(Json(policies::current(&state.db, org_id).await?))
+}
+
+/// Saves a new version of the policy (owners and admins). Ingest applies it
+/// to the next span on every replica; the answer lists what changed.
+#[utoipa::path(
+    post, path = "/governance/policies", operation_id = "save_policy", tag = "governance",
+    params(OrgQuery),
+    request_body = NewPolicyVersion,
+    responses((status = 201, body = PolicyVersion), ApiErrors, BodyErrors, Conflict),
+    security(("session" = [])),
+)]
+pub async fn save(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    ApiQuery(org): ApiQuery<OrgQuery>,
+    ApiJson(request): ApiJson<NewPolicyVersion>,
+) -> Result<(StatusCode, Json<PolicyVersion>)> {
+    let caller = Caller::User(signed_in);
+    let org_id = org_for(&state, &caller, org.org).await?;
+    let saved = policies::save(&state.db, &state.policies, org_id, &caller.actor(), request).await?;
+    Ok((StatusCode::CREATED, Json(saved)))
+}
+
+/// Every version, newest first, with its author, time, comment and what it changed.
+#[utoipa::path(
+    get, path = "/governance/policies/versions", operation_id = "list_policy_versions", tag = "governance",
+    params(OrgQuery),
+    responses((status = 200, body = Vec<PolicyVersionSummary>), ApiErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub async fn versions(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(org): ApiQuery<OrgQuery>,
+) -> Result<Json<Vec<PolicyVersionSummary>>> {
+    let org_id = org_for(&state, &caller, org.org).await?;
+    Ok(Json(policies::versions(&state.db, org_id).await?))
+}
+
+/// One version with its document and what it changed from the one before.
+#[utoipa::path(
+    get, path = "/governance/policies/versions/{version}", operation_id = "get_policy_version", tag = "governance",
+    params(("version" = i64, Path, description = "Version number (0: the defaults)", minimum = 0), OrgQuery),
+    responses((status = 200, body = PolicyVersion), ApiErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub async fn version(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(number): ApiPath<i64>,
+    ApiQuery(org): ApiQuery<OrgQuery>,
+) -> Result<Json<PolicyVersion>> {
+    let org_id = org_for(&state, &caller, org.org).await?;
+    Ok(Json(policies::version(&state.db, org_id, number).await?))
+}
+
+/// Saves an earlier version's document again, as the newest version (owners and admins).
+#[utoipa::path(
+    post, path = "/governance/policies/versions/{version}/restore", operation_id = "restore_policy_version", tag = "governance",
+    params(("version" = i64, Path, description = "The version to restore (0: the defaults)", minimum = 0), OrgQuery),
+    responses((status = 201, body = PolicyVersion), ApiErrors, Conflict),
+    security(("session" = [])),
+)]
+pub async fn restore(
+    State(state): State<AppState>,
+    signed_in: SignedIn,
+    ApiPath(number): ApiPath<i64>,
+    ApiQuery(org): ApiQuery<OrgQuery>,
+) -> Result<(StatusCode, Json<PolicyVersion>)> {
+    let caller = Caller::User(signed_in);
+    let org_id = org_for(&state, &caller, org.org).await?;
+    let restored = policies::restore(&state.db, &state.policies, org_id, &caller.actor(), number).await?;
+    Ok((StatusCode::CREATED, Json(restored)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DropsQuery {
+    /// Days back from today (1 to 400; default 30).
+    #[param(minimum = 1, maximum = 400)]
+    days: Option<i64>,
+}
+
+/// Spans ingest left out on the policy's account (sampling), per day and reason, newest first.
+#[utoipa::path(
+    get, path = "/governance/dropped-spans", operation_id = "list_dropped_spans", tag = "governance",
+    params(OrgQuery, DropsQuery),
+    responses((status = 200, body = Vec<DroppedSpans>), ApiErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub async fn dropped_spans(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(org): ApiQuery<OrgQuery>,
+    ApiQuery(query): ApiQuery<DropsQuery>,
+) -> Result<Json<Vec<DroppedSpans>>> {
+    let org_id = org_for(&state, &caller, org.org).await?;
+    let days = query.days.unwrap_or(30);
+    if !(1..=400).contains(&days) {
+        return Err(app::error::AppError::BadRequest(
+            "`days` must be 1 to 400".to_owned(),
+        ));
+    }
+    Ok(Json(policies::dropped_spans(&state.db, org_id, days).await?))
+}
