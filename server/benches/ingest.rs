@@ -12,6 +12,9 @@
 //! binary to run instead of this build's.
 //! `SPECULA_BENCH_DISTINCT_PROMPTS=true` gives every request span a prompt
 //! of its own (the prompt workers then embed one per span).
+//! `SPECULA_BENCH_POLICY=rules` saves an organization policy of 20
+//! redaction rules of its own and 50% head sampling (errors kept) before
+//! the load; spans it samples out count as accounted for.
 
 mod support;
 
@@ -39,10 +42,14 @@ async fn main() {
     let server = start_server(&database, &postgres_db);
     wait_ready(&client, &server.base).await;
     let token = ingest_token(&client, &server.base).await;
+    if std::env::var("SPECULA_BENCH_POLICY").as_deref() == Ok("rules") {
+        save_bench_policy(&client, &server.base).await;
+        println!("policy: 20 redaction rules of the organization's own, 50% of traces sampled, errors kept");
+    }
     let cpu_before = cpu_seconds(server.child.id());
     let result = load(&server.base, &token, batches.clone(), connections, None, None).await;
     let server_cpu = cpu_seconds(server.child.id()) - cpu_before;
-    let stored = stored_spans(&server.database_url).await;
+    let stored = accounted_spans(&server.database_url).await;
     let rss = memory_kib(server.child.id(), "VmRSS:");
     let peak = memory_kib(server.child.id(), "VmHWM:");
     // Let a background checkpoint move the WAL into the database file.
@@ -101,7 +108,7 @@ async fn main() {
     );
 
     // Phase 3: SIGTERM under load loses no acknowledged span.
-    let before = stored_spans(&server.database_url).await;
+    let before = accounted_spans(&server.database_url).await;
     let fresh: Arc<Vec<Vec<u8>>> = Arc::new((2_000_000u64..2_000_000 + 2000).map(batch).collect());
     let pid = server.child.id();
     let killer = tokio::spawn(async move {
@@ -115,7 +122,7 @@ async fn main() {
     killer.await.unwrap();
     let mut child = server.child;
     let status = child.wait().unwrap();
-    let after = stored_spans(&server.database_url).await;
+    let after = accounted_spans(&server.database_url).await;
     println!(
         "SIGTERM under load: {} spans acknowledged, {} new in the database, lost {}; exit {status}",
         result.acknowledged_spans,

@@ -10,7 +10,7 @@ use leptos::{prelude::*, tachys::view::RenderHtml};
 use uuid::Uuid;
 
 use super::types::{
-    BUILTIN_DETECTORS, CaptureMode, DroppedSpans, PolicyChange, PolicyDocument, PolicyVersion,
+    BUILTIN_DETECTORS, CaptureMode, DroppedSpans, DryRun, PolicyChange, PolicyDocument, PolicyVersion,
     PolicyVersionSummary,
 };
 use crate::{format, time_zone::DisplayZone};
@@ -226,7 +226,7 @@ pub fn page(data: PageData, actions: FormActions, error: Option<String>, zone: &
                 </p>
                 <form method="post" action=actions.save class="form-stack">
                     <input type="hidden" name="org_id" value=org_id.to_string() />
-                    <textarea class="input mono policy-document" name="document" rows="24" spellcheck="false"
+                    <textarea class="input mono policy-document" id="policy-document" name="document" rows="24" spellcheck="false"
                         aria-label="Policy document">{document}</textarea>
                     <label>"Why (shown in the history)"
                         <input class="input" name="comment" maxlength="500" placeholder="e.g. sample the chat bot at 10%" />
@@ -298,6 +298,67 @@ pub fn redaction_preview(redacted: &str, found: &BTreeMap<String, u64>, version:
     view! {
         <p class="muted">{format!("Under version {version}: {found}")}</p>
         <pre class="mono redaction-result" data-testid="redaction-result">{redacted.to_owned()}</pre>
+    }
+    .to_html()
+}
+
+/// What a draft would do, span by span.
+pub fn dry_run(outcome: &DryRun) -> String {
+    let headline = format!(
+        "{} spans checked against the draft (the stored spans went through version {}): {} would have more redacted, \
+         {} would be cut, {} would be sampled out, {} would be flagged by blocked patterns.",
+        outcome.spans_checked,
+        outcome.current_version,
+        outcome.would_redact,
+        outcome.would_truncate,
+        outcome.would_sample_out,
+        outcome.would_flag
+    );
+    let rows = outcome
+        .spans
+        .iter()
+        .map(|span| {
+            let mut effects = Vec::new();
+            if !span.redactions.is_empty() {
+                let found: Vec<String> = span
+                    .redactions
+                    .iter()
+                    .map(|(kind, count)| format!("{kind} × {count}"))
+                    .collect();
+                effects.push(format!("redact {}", found.join(", ")));
+            }
+            if !span.truncated.is_empty() {
+                effects.push(format!("cut {}", span.truncated.join(", ")));
+            }
+            if let Some(capture) = span.capture {
+                effects.push(format!("capture {}", mode(capture)));
+            }
+            if span.sampled_out {
+                effects.push("sample out".to_owned());
+            }
+            if !span.flagged_by.is_empty() {
+                effects.push(format!("flag ({})", span.flagged_by.join(", ")));
+            }
+            let href = format!("/traces/{}?span={}", span.trace_id, span.span_id);
+            view! {
+                <tr>
+                    <td><a href=href>{span.name.clone()}</a></td>
+                    <td>{span.service_name.clone()}</td>
+                    <td>{effects.join("; ")}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <p data-testid="dry-run-summary">{headline}</p>
+        {(!outcome.spans.is_empty()).then(|| view! {
+            <div class="table-scroll">
+                <table class="table" data-testid="dry-run-spans">
+                    <thead><tr><th>"Span"</th><th>"Service"</th><th>"The draft would"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        })}
     }
     .to_html()
 }

@@ -93,3 +93,24 @@ pub async fn preview_redaction(org_id: Uuid, text: String) -> Result<String, Api
     let redacted = policy.redact(&text, &mut found).unwrap_or_else(|| text.clone());
     Ok(fragments::redaction_preview(&redacted, &found, policy.version))
 }
+
+/// A draft (the editor's JSON) tried on the newest 1,000 stored spans, as HTML.
+#[server]
+pub async fn dry_run_html(org_id: Uuid, document: String) -> Result<String, ApiError> {
+    use crate::{
+        accounts::types::Action,
+        error::AppError,
+        governance::{fragments, services::dry_run, types::DryRunRequest},
+        server_context::member,
+    };
+
+    let (state, _) = member(org_id, Action::Read).await?;
+    let document = serde_json::from_str(&document)
+        .map_err(|err| AppError::BadRequest(format!("the policy is not a valid document: {err}")))?;
+    let request = DryRunRequest {
+        document,
+        spans: None,
+    };
+    let outcome = dry_run::dry_run(&state.db, &state.policies, &state.prices, org_id, &request).await?;
+    Ok(fragments::dry_run(&outcome))
+}

@@ -274,3 +274,50 @@ pub struct DroppedSpans {
     pub reason: String,
     pub spans: i64,
 }
+
+/// `POST /api/v1/governance/policies/dry-run`: a draft to try on stored spans.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DryRunRequest {
+    pub document: PolicyDocument,
+    /// The newest spans to try it on (1 to 1,000; default 1,000).
+    #[serde(default)]
+    pub spans: Option<u64>,
+}
+
+/// What a draft would do to the newest stored spans, beside what the
+/// version in force did when they arrived.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DryRun {
+    /// The version in force, which the stored spans went through.
+    pub current_version: i64,
+    pub spans_checked: u64,
+    pub would_redact: u64,
+    pub would_truncate: u64,
+    pub would_sample_out: u64,
+    pub would_flag: u64,
+    /// The spans the draft would treat differently, newest first (at most 200).
+    pub spans: Vec<DryRunSpan>,
+}
+
+/// One span the draft would treat differently.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DryRunSpan {
+    pub trace_id: String,
+    pub span_id: String,
+    pub name: String,
+    pub service_name: String,
+    /// What the draft would redact that the version in force left, per kind or label.
+    pub redactions: BTreeMap<String, u64>,
+    /// Fields the draft would cut (`attributes.<key>`, `events.<event>.<key>`).
+    pub truncated: Vec<String>,
+    /// The draft's content capture for the span, when it differs from what was stored.
+    pub capture: Option<CaptureMode>,
+    /// Left out by the draft's sampling.
+    pub sampled_out: bool,
+    /// The blocked patterns of the draft's guardrails its prompt matches.
+    pub flagged_by: Vec<String>,
+}

@@ -9,12 +9,13 @@ use leptos_meta::Title;
 use uuid::Uuid;
 
 use crate::{
+    accounts::types::{Action, role_allows},
     components::{
         list_filters::param,
         server_html::{ServerHtml, org_page_html},
         session::RequireUser,
     },
-    governance::server_fns::{PreviewRedaction, policies_html},
+    governance::server_fns::{DryRunHtml, PreviewRedaction, policies_html},
 };
 
 #[component]
@@ -32,6 +33,7 @@ pub fn PoliciesPage() -> impl IntoView {
         <RequireUser children=move |_, org| match org {
             Some(org) => view! {
                 <ServerHtml html class="policies-body" />
+                {role_allows(org.role, Action::ManagePolicies).then(|| view! { <DryRunBox org_id=org.id /> })}
                 <RedactionTest org_id=org.id />
             }
             .into_any(),
@@ -63,6 +65,43 @@ fn RedactionTest(org_id: Uuid) -> impl IntoView {
                 <button type="button" class="button" on:click=test>"Test"</button>
             </div>
             {move || preview.value().get().map(|result| match result {
+                Ok(html) => view! { <div inner_html=html></div> }.into_any(),
+                Err(err) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
+            })}
+        </section>
+    }
+}
+
+/// The editor's draft tried on the newest 1,000 stored spans, nothing saved.
+#[component]
+fn DryRunBox(org_id: Uuid) -> impl IntoView {
+    let dry_run = ServerAction::<DryRunHtml>::new();
+    let run = move |_| {
+        use leptos::wasm_bindgen::JsCast;
+
+        let draft = document()
+            .get_element_by_id("policy-document")
+            .and_then(|element| element.dyn_into::<leptos::web_sys::HtmlTextAreaElement>().ok())
+            .map(|editor| editor.value())
+            .unwrap_or_default();
+        dry_run.dispatch(DryRunHtml {
+            org_id,
+            document: draft,
+        });
+    };
+    view! {
+        <section class="card" data-testid="dry-run">
+            <h2>"Dry run"</h2>
+            <p class="muted">
+                "Before saving, see what the draft in the editor would redact, cut, sample out or flag in the "
+                "last 1,000 spans, beside what the version in force did to them."
+            </p>
+            <div class="form-actions">
+                <button type="button" class="button" on:click=run disabled=move || dry_run.pending().get()>
+                    "Test against the last 1,000 spans"
+                </button>
+            </div>
+            {move || dry_run.value().get().map(|result| match result {
                 Ok(html) => view! { <div inner_html=html></div> }.into_any(),
                 Err(err) => view! { <p class="inline-error" role="alert">{err.message}</p> }.into_any(),
             })}

@@ -6,8 +6,8 @@
 use app::{
     error::Result,
     governance::{
-        services::policies,
-        types::{DroppedSpans, NewPolicyVersion, PolicyVersion, PolicyVersionSummary},
+        services::{dry_run, policies},
+        types::{DroppedSpans, DryRun, DryRunRequest, NewPolicyVersion, PolicyVersion, PolicyVersionSummary},
     },
     state::AppState,
 };
@@ -139,4 +139,26 @@ pub async fn dropped_spans(
         ));
     }
     Ok(Json(policies::dropped_spans(&state.db, org_id, days).await?))
+}
+
+/// Tries a draft on the organization's newest stored spans (up to 1,000)
+/// without saving it: span by span, what it would redact, cut, sample out
+/// or flag beyond what the version in force did when they arrived. Changes nothing.
+#[utoipa::path(
+    post, path = "/governance/policies/dry-run", operation_id = "dry_run_policy", tag = "governance",
+    params(OrgQuery),
+    request_body = DryRunRequest,
+    responses((status = 200, body = DryRun), ApiErrors, BodyErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub async fn dry_run(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(org): ApiQuery<OrgQuery>,
+    ApiJson(request): ApiJson<DryRunRequest>,
+) -> Result<Json<DryRun>> {
+    let org_id = org_for(&state, &caller, org.org).await?;
+    Ok(Json(
+        dry_run::dry_run(&state.db, &state.policies, &state.prices, org_id, &request).await?,
+    ))
 }

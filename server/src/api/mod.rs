@@ -71,6 +71,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(governance::versions))
         .routes(routes!(governance::version))
         .routes(routes!(governance::restore))
+        .routes(routes!(governance::dry_run))
         .routes(routes!(governance::dropped_spans))
         .routes(routes!(orgs::preview_invitation))
         .routes(routes!(orgs::accept_invitation))

@@ -26,12 +26,16 @@ on_every_backend!(
 );
 
 /// Mutating operations that write no entry, and why.
-const NOT_AUDITED: [(&str, &str); 8] = [
+const NOT_AUDITED: [(&str, &str); 9] = [
     ("export_traces", "telemetry, not an administrative change"),
     ("export_metrics", "telemetry, not an administrative change"),
     (
         "search_similar_prompts",
         "a read sent as POST (the prompt is the body)",
+    ),
+    (
+        "dry_run_policy",
+        "a read sent as POST (the draft is the body): nothing is saved",
     ),
     ("login", "the account's own session"),
     ("logout", "the account's own session"),

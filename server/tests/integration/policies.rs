@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 on_every_backend!(
     every_policy_kind_applies_to_the_next_span,
+    a_dry_run_foresees_what_a_save_then_does,
     versions_keep_every_save_and_restores_are_new_versions,
     viewers_read_but_cannot_edit_and_tenants_stay_apart,
 );
@@ -63,6 +64,11 @@ async fn ingest(server: &TestServer, token: &str, service: &str, spans: Vec<Valu
 
 fn trace_id(n: u32) -> String {
     format!("{n:032x}")
+}
+
+/// A trace id whose low 64 bits spread as SDKs' random ids do (sampling reads them).
+fn spread_trace_id(n: u32) -> String {
+    format!("{n:016x}{:016x}", u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 async fn read_span(server: &TestServer, token: &str, trace: &str, span_id: &str) -> reqwest::Response {
@@ -463,5 +469,94 @@ async fn save_on_one_replica_governs_another() {
         "{stored}"
     );
     replica.stop().await;
+    server.stop().await;
+}
+
+async fn a_dry_run_foresees_what_a_save_then_does(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let (owner, org, token) = signed_in_tenant(&server, "owner@dryrun.example", &["ingest", "read"]).await;
+    let spans = |suffix: u32| -> Vec<Value> {
+        (0..20u32)
+            .map(|n| {
+                let prompt = if n % 2 == 0 {
+                    format!("refund CUST-{n:06} please")
+                } else {
+                    "hello there".to_owned()
+                };
+                span(
+                    &spread_trace_id(n + 1),
+                    &format!("{n:08x}{suffix:08x}"),
+                    None,
+                    "chat",
+                    (NOW + i64::from(n) * SECOND, SECOND),
+                    n == 7,
+                    json!({"gen_ai.operation.name": "chat", "prompt": prompt}),
+                )
+            })
+            .collect()
+    };
+    ingest(&server, &token, "agent", spans(1)).await;
+    let draft = json!({
+        "redaction": {"rules": [{"id": "customer", "kind": "regex", "pattern": "CUST-[0-9]{6}", "label": "customer_id"}]},
+        "sampling": {"percent": 50, "keep_errors": true},
+        "guardrails": {"blocked_patterns": [{"id": "refunds", "kind": "literal", "pattern": "refund", "reason": "no refunds"}]},
+    });
+    let response = owner
+        .post(
+            &format!("/api/v1/governance/policies/dry-run?org={org}"),
+            json!({"document": draft}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let dry: Value = response.json().await.unwrap();
+    assert_eq!(dry["spans_checked"], 20, "{dry}");
+    assert_eq!(dry["would_redact"], 10);
+    assert_eq!(dry["would_flag"], 10);
+    let sampled_out = dry["would_sample_out"].as_u64().unwrap();
+    assert!((3..=17).contains(&sampled_out), "about half: {sampled_out}");
+    let listed: std::collections::BTreeMap<String, Value> = dry["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|span| (span["trace_id"].as_str().unwrap().to_owned(), span.clone()))
+        .collect();
+    assert_eq!(
+        get_json(&server, &token, "/api/v1/governance/policies").await["version"],
+        0,
+        "a dry run saves nothing"
+    );
+
+    // Saved, the draft does to the same traces' new spans what the dry run said.
+    save(&owner, &org, draft, "as tried").await;
+    ingest(&server, &token, "agent", spans(2)).await;
+    for n in 0..20u32 {
+        let trace = spread_trace_id(n + 1);
+        let foreseen = listed.get(&trace);
+        let out = foreseen.is_some_and(|span| span["sampled_out"] == true);
+        let response = read_span(&server, &token, &trace, &format!("{n:08x}{:08x}", 2)).await;
+        if out {
+            assert_eq!(
+                response.status(),
+                StatusCode::NOT_FOUND,
+                "span {n} was foreseen sampled out"
+            );
+            continue;
+        }
+        assert_eq!(response.status(), StatusCode::OK, "span {n} was foreseen kept");
+        let stored: Value = response.json().await.unwrap();
+        let redacted = stored["details"]["policy"]["redactions"]["customer_id"]
+            .as_u64()
+            .unwrap_or(0);
+        let foreseen_redactions =
+            foreseen.map_or(0, |span| span["redactions"]["customer_id"].as_u64().unwrap_or(0));
+        assert_eq!(redacted, foreseen_redactions, "span {n}");
+    }
+    let bad = owner
+        .post(
+            &format!("/api/v1/governance/policies/dry-run?org={org}"),
+            json!({"document": {"sampling": {"percent": -1}}}),
+        )
+        .await;
+    assert_error(bad, StatusCode::BAD_REQUEST, "bad_request").await;
     server.stop().await;
 }

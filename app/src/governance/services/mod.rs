@@ -2,4 +2,5 @@
 //! compiled policies that ingest applies.
 
 pub mod book;
+pub mod dry_run;
 pub mod policies;

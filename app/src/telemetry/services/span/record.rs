@@ -30,6 +30,20 @@ impl SpanKind {
             SpanKind::Consumer => "consumer",
         }
     }
+
+    /// The kind [`SpanKind::as_str`] stored; anything else is unspecified.
+    pub fn from_stored(text: &str) -> Self {
+        [
+            Self::Internal,
+            Self::Server,
+            Self::Client,
+            Self::Producer,
+            Self::Consumer,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == text)
+        .unwrap_or(Self::Unspecified)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +60,15 @@ impl StatusCode {
             StatusCode::Unset => "unset",
             StatusCode::Ok => "ok",
             StatusCode::Error => "error",
+        }
+    }
+
+    /// The status [`StatusCode::as_str`] stored; anything else is unset.
+    pub fn from_stored(text: &str) -> Self {
+        match text {
+            "ok" => Self::Ok,
+            "error" => Self::Error,
+            _ => Self::Unset,
         }
     }
 }
