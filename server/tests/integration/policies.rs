@@ -68,7 +68,10 @@ fn trace_id(n: u32) -> String {
 
 /// A trace id whose low 64 bits spread as SDKs' random ids do (sampling reads them).
 fn spread_trace_id(n: u32) -> String {
-    format!("{n:016x}{:016x}", u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    format!(
+        "{n:016x}{:016x}",
+        u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    )
 }
 
 async fn read_span(server: &TestServer, token: &str, trace: &str, span_id: &str) -> reqwest::Response {

@@ -22,7 +22,8 @@ use super::{
     index::PromptIndex,
     semantic::{ModelError, SemanticModel},
     worker::{
-        BatchWorker, LEASE_NS, More, WriterLoad, claim_lease, insert_vectors, pause_for_ingest, run_batches,
+        BatchWorker, CursorStep, More, WriterLoad, advance_cursor, claim_lease, insert_vectors,
+        pause_for_ingest, run_batches,
     },
 };
 use crate::{
@@ -246,32 +247,19 @@ impl Worker {
             More::CaughtUp
         };
         let txn = self.db.begin().await?;
-        let moved = txn
-            .execute_raw(Statement::from_sql_and_values(
-                backend,
-                format!(
-                    "UPDATE similarity_worker SET position = {}, spans_done = spans_done + {}, updated_at_ns = {}, \
-                     lease_until_ns = {} WHERE name = {} AND position = {} AND lease_owner = {}",
-                    placeholder(backend, 1),
-                    placeholder(backend, 2),
-                    placeholder(backend, 3),
-                    placeholder(backend, 4),
-                    placeholder(backend, 5),
-                    placeholder(backend, 6),
-                    placeholder(backend, 7),
-                ),
-                [
-                    end.into(),
-                    (vectors.len() as i64).into(),
-                    now_ns().into(),
-                    (now_ns() + LEASE_NS).into(),
-                    self.name.clone().into(),
-                    position.into(),
-                    self.owner.clone().into(),
-                ],
-            ))
-            .await?;
-        if moved.rows_affected() != 1 {
+        let moved = advance_cursor(
+            &txn,
+            CursorStep {
+                name: &self.name,
+                owner: &self.owner,
+                from: position,
+                to: end,
+                spans: vectors.len() as i64,
+                now: now_ns(),
+            },
+        )
+        .await?;
+        if !moved {
             // Another replica moved the cursor (our lease had ended): its batch stands.
             txn.rollback().await?;
             return Ok(More::CaughtUp);

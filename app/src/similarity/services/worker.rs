@@ -170,6 +170,49 @@ pub(super) async fn run_batches(
     }
 }
 
+/// One move of a worker's cursor: from `from` to `to`, past `spans` spans.
+pub(super) struct CursorStep<'a> {
+    pub name: &'a str,
+    pub owner: &'a str,
+    pub from: i64,
+    pub to: i64,
+    pub spans: i64,
+    pub now: i64,
+}
+
+/// Moves the worker row's cursor and renews its lease, in `txn`, only if
+/// `owner` still holds it at `from`; false when another replica moved it
+/// meanwhile (our lease had ended), whose work then stands.
+pub(super) async fn advance_cursor(txn: &impl ConnectionTrait, step: CursorStep<'_>) -> Result<bool> {
+    let backend = txn.get_database_backend();
+    let moved = txn
+        .execute_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "UPDATE similarity_worker SET position = {}, spans_done = spans_done + {}, updated_at_ns = {}, \
+                 lease_until_ns = {} WHERE name = {} AND position = {} AND lease_owner = {}",
+                placeholder(backend, 1),
+                placeholder(backend, 2),
+                placeholder(backend, 3),
+                placeholder(backend, 4),
+                placeholder(backend, 5),
+                placeholder(backend, 6),
+                placeholder(backend, 7),
+            ),
+            [
+                step.to.into(),
+                step.spans.into(),
+                step.now.into(),
+                (step.now + LEASE_NS).into(),
+                step.name.into(),
+                step.from.into(),
+                step.owner.into(),
+            ],
+        ))
+        .await?;
+    Ok(moved.rows_affected() == 1)
+}
+
 /// Claims or renews the lease on the worker row `name` for `owner`; true
 /// when `owner` holds it. Writes only to take the lease or to renew one
 /// past half its time: an idle worker looks four times a second, and on
@@ -343,34 +386,20 @@ impl Worker {
         self.guard.reload_if_changed(&self.db).await?;
         let (mut prompts, vectors) = self.prepare(sources).await?;
         self.flag_bursts(&mut prompts).await?;
-        let backend = self.db.get_database_backend();
         let txn = self.db.begin().await?;
-        let moved = txn
-            .execute_raw(Statement::from_sql_and_values(
-                backend,
-                format!(
-                    "UPDATE similarity_worker SET position = {}, spans_done = spans_done + {}, updated_at_ns = {}, \
-                     lease_until_ns = {} WHERE name = {} AND position = {} AND lease_owner = {}",
-                    placeholder(backend, 1),
-                    placeholder(backend, 2),
-                    placeholder(backend, 3),
-                    placeholder(backend, 4),
-                    placeholder(backend, 5),
-                    placeholder(backend, 6),
-                    placeholder(backend, 7),
-                ),
-                [
-                    end.into(),
-                    (passable as i64).into(),
-                    now.into(),
-                    (now + LEASE_NS).into(),
-                    WORKER.into(),
-                    position.into(),
-                    self.owner.clone().into(),
-                ],
-            ))
-            .await?;
-        if moved.rows_affected() != 1 {
+        let moved = advance_cursor(
+            &txn,
+            CursorStep {
+                name: WORKER,
+                owner: &self.owner,
+                from: position,
+                to: end,
+                spans: passable as i64,
+                now,
+            },
+        )
+        .await?;
+        if !moved {
             // Another replica moved the cursor (our lease had ended): its batch stands.
             txn.rollback().await?;
             return Ok(0);
