@@ -68,9 +68,10 @@ fn summary(document: &PolicyDocument) -> Vec<(&'static str, String)> {
             parts.join("; ")
         }
     };
+    let switches = document.redaction.detectors.overrides();
     let off: Vec<&str> = BUILTIN_DETECTORS
         .iter()
-        .filter(|(kind, _)| document.redaction.detectors.get(*kind) == Some(&false))
+        .filter(|(kind, _)| switches.get(*kind) == Some(&false))
         .map(|(kind, _)| *kind)
         .collect();
     let detectors = match off.is_empty() {

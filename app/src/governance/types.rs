@@ -13,11 +13,17 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct PolicyDocument {
+    #[serde(deserialize_with = "object")]
     pub capture: CapturePolicy,
+    #[serde(deserialize_with = "object")]
     pub redaction: RedactionPolicy,
+    #[serde(deserialize_with = "object")]
     pub limits: SizeLimits,
+    #[serde(deserialize_with = "object")]
     pub sampling: SamplingPolicy,
+    #[serde(deserialize_with = "object")]
     pub retention: RetentionPolicy,
+    #[serde(deserialize_with = "object")]
     pub guardrails: Guardrails,
 }
 
@@ -40,7 +46,7 @@ pub enum CaptureMode {
 pub struct CapturePolicy {
     /// For every service not named below; absent: the installation's default (`SPECULA_CONTENT_CAPTURE`).
     pub default: Option<CaptureMode>,
-    /// Per service (`service.name`), overriding `default`.
+    /// Per service (`service.name`), overriding `default` (at most 100).
     pub services: BTreeMap<String, CaptureMode>,
 }
 
@@ -63,11 +69,54 @@ pub const BUILTIN_DETECTORS: [(&str, &str); 11] = [
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct RedactionPolicy {
-    /// Built-in detectors turned on (`true`) or off (`false`) by kind; one not named
-    /// follows the installation (`SPECULA_REDACT_SECRETS`).
-    pub detectors: BTreeMap<String, bool>,
-    /// The organization's own rules, applied after the detectors, in order.
+    /// Built-in detectors turned on (`true`) or off (`false`); one left out follows
+    /// the installation (`SPECULA_REDACT_SECRETS`).
+    #[serde(deserialize_with = "object")]
+    pub detectors: DetectorSwitches,
+    /// The organization's own rules, applied after the detectors, in order (at most 100).
+    #[serde(deserialize_with = "objects")]
+    #[cfg_attr(feature = "ssr", schema(max_items = 100))]
     pub rules: Vec<RedactionRule>,
+}
+
+/// Each built-in detector on (`true`), off (`false`), or as the installation says (absent).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(default, deny_unknown_fields)]
+pub struct DetectorSwitches {
+    pub private_key: Option<bool>,
+    pub anthropic_key: Option<bool>,
+    pub openai_key: Option<bool>,
+    pub specula_token: Option<bool>,
+    pub aws_access_key: Option<bool>,
+    pub github_token: Option<bool>,
+    pub gitlab_token: Option<bool>,
+    pub slack_token: Option<bool>,
+    pub jwt: Option<bool>,
+    pub bearer_token: Option<bool>,
+    pub url_password: Option<bool>,
+}
+
+impl DetectorSwitches {
+    /// The detectors switched on or off, by kind.
+    pub fn overrides(&self) -> BTreeMap<String, bool> {
+        [
+            ("private_key", self.private_key),
+            ("anthropic_key", self.anthropic_key),
+            ("openai_key", self.openai_key),
+            ("specula_token", self.specula_token),
+            ("aws_access_key", self.aws_access_key),
+            ("github_token", self.github_token),
+            ("gitlab_token", self.gitlab_token),
+            ("slack_token", self.slack_token),
+            ("jwt", self.jwt),
+            ("bearer_token", self.bearer_token),
+            ("url_password", self.url_password),
+        ]
+        .into_iter()
+        .filter_map(|(kind, on)| on.map(|on| (kind.to_owned(), on)))
+        .collect()
+    }
 }
 
 /// A rule of the organization's own: what matches becomes `[REDACTED:<label>]`.
@@ -76,11 +125,15 @@ pub struct RedactionPolicy {
 #[serde(deny_unknown_fields)]
 pub struct RedactionRule {
     /// Names the rule in redaction counts and dry runs (1 to 64 of `a-z 0-9 _ -`).
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[a-z0-9_-]{1,64}$"))]
     pub id: String,
     pub kind: MatchKind,
-    /// A regular expression (Rust `regex` syntax: no look-around or backreferences) or literal text.
+    /// A regular expression (Rust `regex` syntax: no look-around or backreferences) or literal
+    /// text, 1 to 2,000 characters; it must not match empty text.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 2000, format = "regex"))]
     pub pattern: String,
     /// What a match becomes: `[REDACTED:<label>]` (1 to 64 of `a-z 0-9 _ -`).
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[a-z0-9_-]{1,64}$"))]
     pub label: String,
     /// Match regardless of letter case.
     #[serde(default)]
@@ -102,10 +155,16 @@ pub enum MatchKind {
 #[serde(default, deny_unknown_fields)]
 pub struct SizeLimits {
     /// Largest string value kept whole (longer ones keep head and tail), 256 to 64 MiB.
+    #[serde(deserialize_with = "optional_whole_number")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 256, maximum = 67_108_864))]
     pub max_value_bytes: Option<u64>,
     /// Largest diff (`tool.output.diff` and its dialects) kept whole, 256 to 64 MiB.
+    #[serde(deserialize_with = "optional_whole_number")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 256, maximum = 67_108_864))]
     pub max_diff_bytes: Option<u64>,
     /// Largest span: past it, the span's longest values are cut until it fits, 1 KiB to 256 MiB.
+    #[serde(deserialize_with = "optional_whole_number")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1024, maximum = 268_435_456))]
     pub max_span_bytes: Option<u64>,
 }
 
@@ -116,8 +175,10 @@ pub struct SizeLimits {
 #[serde(default, deny_unknown_fields)]
 pub struct SamplingPolicy {
     /// Percent of traces kept for services not named below (0 to 100).
+    #[cfg_attr(feature = "ssr", schema(minimum = 0, maximum = 100))]
     pub percent: f64,
-    /// Per service (`service.name`): percent of its traces kept.
+    /// Per service (`service.name`): percent of its traces kept (0 to 100).
+    #[cfg_attr(feature = "ssr", schema(schema_with = percent_by_service))]
     pub services: BTreeMap<String, f64>,
     /// Keep every span with an error status.
     pub keep_errors: bool,
@@ -125,6 +186,7 @@ pub struct SamplingPolicy {
     /// governance decision) or `specula.flagged=true`.
     pub keep_flagged: bool,
     /// Keep every span that cost at least this many US dollars (a decimal string).
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[0-9]{1,9}(\.[0-9]{1,9})?$"))]
     pub keep_cost_over_usd: Option<String>,
 }
 
@@ -146,12 +208,20 @@ impl Default for SamplingPolicy {
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionPolicy {
     /// Spans with their payloads and search entries (usage rollups are kept), 1 to 3,650.
+    #[serde(deserialize_with = "optional_whole_number")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 3650))]
     pub spans_days: Option<u32>,
     /// The similarity log, 1 to 3,650.
+    #[serde(deserialize_with = "optional_whole_number")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 3650))]
     pub similarity_logs_days: Option<u32>,
     /// Governance decisions, 1 to 3,650.
+    #[serde(deserialize_with = "optional_whole_number")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 3650))]
     pub governance_events_days: Option<u32>,
     /// The audit log, 30 to 3,650 (default 400).
+    #[serde(deserialize_with = "optional_whole_number")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 30, maximum = 3650))]
     pub audit_days: Option<u32>,
 }
 
@@ -160,23 +230,36 @@ pub struct RetentionPolicy {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct Guardrails {
-    /// Prompts matching one of these are denied.
+    /// Prompts matching one of these are denied (at most 100).
+    #[serde(deserialize_with = "objects")]
+    #[cfg_attr(feature = "ssr", schema(max_items = 100))]
     pub blocked_patterns: Vec<BlockedPattern>,
-    /// Longest prompt allowed, in characters.
+    /// Longest prompt allowed, in characters (1 to 10,000,000).
+    #[serde(deserialize_with = "optional_whole_number")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 10_000_000))]
     pub max_prompt_chars: Option<u64>,
-    /// Longest prompt allowed, in estimated tokens (about 4 characters each).
+    /// Longest prompt allowed, in estimated tokens (about 4 characters each; 1 to 10,000,000).
+    #[serde(deserialize_with = "optional_whole_number")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 10_000_000))]
     pub max_prompt_tokens: Option<u64>,
     /// When not empty, only these models (a trailing `*` matches a prefix).
+    #[cfg_attr(feature = "ssr", schema(schema_with = model_names))]
     pub allowed_models: Vec<String>,
     /// Never these models (a trailing `*` matches a prefix).
+    #[cfg_attr(feature = "ssr", schema(schema_with = model_names))]
     pub denied_models: Vec<String>,
     /// Where a call for a model not allowed is routed; absent: such calls are denied.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
     pub fallback_model: Option<String>,
-    /// An end user's region → the models or providers allowed for it.
+    /// An end user's region → the models or providers allowed for it (at most 100).
+    #[serde(deserialize_with = "objects")]
+    #[cfg_attr(feature = "ssr", schema(max_items = 100))]
     pub regions: Vec<RegionRule>,
     /// Largest estimated cost of one request, in US dollars (a decimal string).
+    #[cfg_attr(feature = "ssr", schema(pattern = r"^[0-9]{1,9}(\.[0-9]{1,9})?$"))]
     pub max_cost_usd: Option<String>,
     /// Prompts at least this similar to an abuse pattern are denied (0.05 to 1); absent: not checked.
+    #[cfg_attr(feature = "ssr", schema(minimum = 0.05, maximum = 1.0))]
     pub abuse_threshold: Option<f32>,
 }
 
@@ -185,8 +268,11 @@ pub struct Guardrails {
 #[serde(deny_unknown_fields)]
 pub struct BlockedPattern {
     /// Names the rule in decisions (1 to 64 of `a-z 0-9 _ -`).
+    #[cfg_attr(feature = "ssr", schema(pattern = "^[a-z0-9_-]{1,64}$"))]
     pub id: String,
     pub kind: MatchKind,
+    /// As a redaction rule's pattern: 1 to 2,000 characters, not matching empty text.
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 2000, format = "regex"))]
     pub pattern: String,
     #[serde(default)]
     pub case_insensitive: bool,
@@ -199,13 +285,17 @@ pub struct BlockedPattern {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegionRule {
-    /// The end user's region as the caller names it, e.g. `eu`.
+    /// The end user's region as the caller names it, e.g. `eu` (1 to 200 characters).
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
     pub region: String,
-    /// Models allowed there (a trailing `*` matches a prefix).
+    /// Models allowed there (a trailing `*` matches a prefix); with no models
+    /// and no providers, nothing is allowed there.
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(schema_with = model_names))]
     pub models: Vec<String>,
     /// Providers allowed there (`openai`, `anthropic`, …).
     #[serde(default)]
+    #[cfg_attr(feature = "ssr", schema(schema_with = model_names))]
     pub providers: Vec<String>,
 }
 
@@ -233,11 +323,13 @@ pub struct PolicyVersion {
 pub struct PolicyChange {
     /// Where, e.g. `sampling.percent` or `redaction.rules[0].pattern`.
     pub path: String,
-    /// Absent when the setting is new.
-    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    /// The value before (any JSON value); absent when the setting is new.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Value))]
     pub before: Option<serde_json::Value>,
-    /// Absent when the setting was removed.
-    #[cfg_attr(feature = "ssr", schema(value_type = Object))]
+    /// The value after (any JSON value); absent when the setting was removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(value_type = Value))]
     pub after: Option<serde_json::Value>,
 }
 
@@ -246,6 +338,7 @@ pub struct PolicyChange {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewPolicyVersion {
+    #[serde(deserialize_with = "object")]
     pub document: PolicyDocument,
     /// Why (up to 500 characters).
     #[serde(default)]
@@ -280,9 +373,11 @@ pub struct DroppedSpans {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DryRunRequest {
+    #[serde(deserialize_with = "object")]
     pub document: PolicyDocument,
     /// The newest spans to try it on (1 to 1,000; default 1,000).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 1000))]
     pub spans: Option<u64>,
 }
 
@@ -320,4 +415,86 @@ pub struct DryRunSpan {
     pub sampled_out: bool,
     /// The blocked patterns of the draft's guardrails its prompt matches.
     pub flagged_by: Vec<String>,
+}
+
+/// An optional whole number, also when JSON spells it `120.0` (JSON
+/// Schema's integers include such numbers, and some clients write every
+/// number so).
+fn optional_whole_number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|value| value.fract() == 0.0 && (0.0..9.0e15).contains(value))
+            .map(|value| value as u64)
+    });
+    whole
+        .and_then(|whole| T::try_from(whole).ok())
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number in range, got {number}")))
+}
+
+/// A part of the document, which JSON must give as an object: serde would
+/// also read a struct from an array of its fields in order.
+fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let map = serde_json::Map::deserialize(deserializer)?;
+    T::deserialize(serde_json::Value::Object(map)).map_err(serde::de::Error::custom)
+}
+
+/// A list of parts, each an object (see [`object`]).
+fn objects<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Vec::<serde_json::Map<String, serde_json::Value>>::deserialize(deserializer)?
+        .into_iter()
+        .map(|map| T::deserialize(serde_json::Value::Object(map)).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+/// `{service name: percent}` with every percent from 0 to 100.
+#[cfg(feature = "ssr")]
+fn percent_by_service() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::Number)
+                .minimum(Some(0.0))
+                .maximum(Some(100.0)),
+        ))
+        .max_properties(Some(100))
+        .description(Some(
+            "Per service (`service.name`): percent of its traces kept (0 to 100).",
+        ))
+        .build()
+}
+
+/// Up to 100 names of 1 to 200 characters.
+#[cfg(feature = "ssr")]
+fn model_names() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1))
+                .max_length(Some(200)),
+        )
+        .max_items(Some(100))
+        .build()
 }

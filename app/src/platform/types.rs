@@ -74,12 +74,20 @@ pub struct AuditLogQuery {
     /// End of the range, exclusive. Default: now.
     #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::time))]
     pub until: Option<String>,
-    /// Entries per page (1 to 1,000; default 100; up to 10,000 with `format=csv`).
+    /// Entries per page: 1 to 10,000 (default 100); a JSON page holds at most 1,000.
+    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 10000))]
     pub limit: Option<u64>,
     /// From a previous page's `next_cursor`.
+    #[cfg_attr(feature = "ssr", param(pattern = "^[0-9]*$"))]
     pub cursor: Option<String>,
     /// `json` (default) or `csv`.
+    #[cfg_attr(feature = "ssr", param(schema_with = audit_format))]
     pub format: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+fn audit_format() -> utoipa::openapi::Object {
+    crate::telemetry::types::query_schemas::one_of(&["json", "csv"], "Answer as JSON or CSV")
 }
 
 /// One page of the audit log, newest first.

@@ -396,7 +396,7 @@ async fn viewers_read_but_cannot_edit_and_tenants_stay_apart(backend: Backend) {
         ),
         (
             json!({"redaction": {"detectors": {"nope": false}}}),
-            "unknown detector",
+            "unknown field `nope`",
         ),
         (
             json!({"limits": {"max_value_bytes": 1}}),

@@ -183,7 +183,7 @@ pub fn compile(
             .map(|(service, mode)| (service.clone(), capture(*mode)))
             .collect(),
         redact_secrets: installation.redact_secrets,
-        detector_overrides: document.redaction.detectors.clone(),
+        detector_overrides: document.redaction.detectors.overrides(),
         custom_rules,
         max_value_bytes: byte_limit(document.limits.max_value_bytes).unwrap_or(installation.max_value_bytes),
         max_diff_bytes: byte_limit(document.limits.max_diff_bytes),

@@ -133,7 +133,8 @@ fn try_spans(
             .map(|prompt| {
                 blocked
                     .iter()
-                    .filter(|(_, regex)| regex.is_match(prompt))
+                    // As a redaction rule, a pattern matches where it matches something.
+                    .filter(|(_, regex)| regex.find_iter(prompt).any(|found| !found.is_empty()))
                     .map(|(id, _)| id.clone())
                     .collect()
             })

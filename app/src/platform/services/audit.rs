@@ -265,13 +265,16 @@ pub fn wants_csv(query: &AuditLogQuery) -> Result<bool> {
 pub async fn page(db: &impl ConnectionTrait, org_id: Uuid, query: &AuditLogQuery) -> Result<AuditLogPage> {
     let csv = wants_csv(query)?;
     let text = |value: &Option<String>| value.clone().filter(|value| !value.is_empty());
-    let most = if csv { MAX_CSV_ROWS } else { MAX_PAGE };
     let limit = query
         .limit
         .unwrap_or(if csv { MAX_CSV_ROWS } else { DEFAULT_PAGE });
-    if !(1..=most).contains(&limit) {
-        return Err(AppError::BadRequest(format!("`limit` must be 1 to {most}")));
+    if !(1..=MAX_CSV_ROWS).contains(&limit) {
+        return Err(AppError::BadRequest(format!(
+            "`limit` must be 1 to {MAX_CSV_ROWS}"
+        )));
     }
+    // A JSON page holds at most MAX_PAGE entries; the cursor leads on.
+    let limit = if csv { limit } else { limit.min(MAX_PAGE) };
     let before_seq = text(&query.cursor)
         .map(|cursor| {
             cursor

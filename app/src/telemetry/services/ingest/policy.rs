@@ -107,17 +107,20 @@ impl CustomRules {
         for index in candidates.iter() {
             let (label, regex, replacement) = &self.rules[index];
             let source = current.as_deref().unwrap_or(text);
-            let found = regex.find_iter(source).count() as u64;
+            // A pattern that can match empty text (`a*`) redacts what it
+            // matches, not the gaps between characters.
+            let found = regex.find_iter(source).filter(|found| !found.is_empty()).count() as u64;
             if found == 0 {
                 continue;
             }
             *counts.entry(label.clone()).or_default() += found;
-            // NoExpand: a `$` in a label is text, not a capture group.
-            current = Some(
-                regex
-                    .replace_all(source, regex::NoExpand(replacement))
-                    .into_owned(),
-            );
+            let replaced = regex.replace_all(source, |captures: &regex::Captures<'_>| {
+                match captures[0].is_empty() {
+                    true => String::new(),
+                    false => replacement.clone(),
+                }
+            });
+            current = Some(replaced.into_owned());
         }
         current
     }
@@ -729,6 +732,17 @@ mod tests {
         assert_eq!(counts.get("customer_id"), Some(&2));
         assert_eq!(counts.get("openai_key"), None);
         assert_eq!(policy.redact("nothing to see", &mut counts), None);
+
+        let greedy = IngestPolicy {
+            custom_rules: Some(CustomRules::new(vec![("digits".into(), "[0-9]*".into())]).unwrap()),
+            ..IngestPolicy::default()
+        };
+        let mut counts = BTreeMap::new();
+        assert_eq!(
+            greedy.redact("pin 1234 ok", &mut counts).unwrap(),
+            "pin [REDACTED:digits] ok"
+        );
+        assert_eq!(counts.get("digits"), Some(&1));
 
         let all_off = IngestPolicy {
             redact_secrets: false,
