@@ -155,8 +155,21 @@ mod server {
                 tracing::error!(error = %err, "request failed");
             }
             // Inside a server function, answer with the error's own status
-            // rather than the framework's blanket 500.
-            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+            // rather than the framework's blanket 500 — except to a plain
+            // form post (no JavaScript, or a server-rendered form), which the
+            // framework answers with a redirect back carrying the error: a
+            // status set here would replace that redirect's 302.
+            let plain_form_post =
+                leptos::prelude::use_context::<axum::http::request::Parts>().is_some_and(|parts| {
+                    parts
+                        .headers
+                        .get(axum::http::header::ACCEPT)
+                        .and_then(|accept| accept.to_str().ok())
+                        .is_some_and(|accept| accept.contains("text/html"))
+                });
+            if let Some(response) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+                && !plain_form_post
+            {
                 response.set_status(err.status());
             }
             let message = match &err {

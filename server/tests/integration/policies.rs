@@ -411,6 +411,43 @@ async fn viewers_read_but_cannot_edit_and_tenants_stay_apart(backend: Backend) {
     }
     let current: Value = owner.get(&policies).await.json().await.unwrap();
     assert_eq!(current["version"], 0, "nothing refused was saved");
+
+    // The page's own form (a plain post, as without JavaScript) comes back
+    // to the page with the error shown, not to a bare error document.
+    let page = owner.get("/policies").await.text().await.unwrap();
+    let action = page
+        .split("action=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap())
+        .find(|action| action.contains("save_policy"))
+        .expect("the editor posts to save_policy")
+        .to_owned();
+    let refused = owner
+        .client
+        .post(owner.url(&action))
+        .header(reqwest::header::ACCEPT, "text/html")
+        .header(reqwest::header::REFERER, owner.url("/policies"))
+        .header(reqwest::header::ORIGIN, owner.url(""))
+        .form(&[
+            ("org_id", org.as_str()),
+            ("document", r#"{"sampling": {"percent": 250}}"#),
+            ("comment", ""),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.url().path().ends_with("/policies"), "{}", refused.url());
+    assert!(
+        refused
+            .url()
+            .query()
+            .is_some_and(|query| query.contains("__err="))
+    );
+    let shown = refused.text().await.unwrap();
+    assert!(
+        shown.contains("form-error") && shown.contains("sampling.percent must be 0 to 100"),
+        "{shown}"
+    );
     server.stop().await;
 }
 
