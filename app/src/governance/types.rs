@@ -45,6 +45,7 @@ pub enum CaptureMode {
 #[serde(default, deny_unknown_fields)]
 pub struct CapturePolicy {
     /// For every service not named below; absent: the installation's default (`SPECULA_CONTENT_CAPTURE`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub default: Option<CaptureMode>,
     /// Per service (`service.name`), overriding `default` (at most 100).
     pub services: BTreeMap<String, CaptureMode>,
@@ -84,16 +85,27 @@ pub struct RedactionPolicy {
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(default, deny_unknown_fields)]
 pub struct DetectorSwitches {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub private_key: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub anthropic_key: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub openai_key: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub specula_token: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub aws_access_key: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub github_token: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gitlab_token: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub slack_token: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub jwt: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bearer_token: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url_password: Option<bool>,
 }
 
@@ -155,15 +167,24 @@ pub enum MatchKind {
 #[serde(default, deny_unknown_fields)]
 pub struct SizeLimits {
     /// Largest string value kept whole (longer ones keep head and tail), 256 to 64 MiB.
-    #[serde(deserialize_with = "optional_whole_number")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_whole_number"
+    )]
     #[cfg_attr(feature = "ssr", schema(minimum = 256, maximum = 67_108_864))]
     pub max_value_bytes: Option<u64>,
     /// Largest diff (`tool.output.diff` and its dialects) kept whole, 256 to 64 MiB.
-    #[serde(deserialize_with = "optional_whole_number")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_whole_number"
+    )]
     #[cfg_attr(feature = "ssr", schema(minimum = 256, maximum = 67_108_864))]
     pub max_diff_bytes: Option<u64>,
     /// Largest span: past it, the span's longest values are cut until it fits, 1 KiB to 256 MiB.
-    #[serde(deserialize_with = "optional_whole_number")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_whole_number"
+    )]
     #[cfg_attr(feature = "ssr", schema(minimum = 1024, maximum = 268_435_456))]
     pub max_span_bytes: Option<u64>,
 }
@@ -187,6 +208,7 @@ pub struct SamplingPolicy {
     pub keep_flagged: bool,
     /// Keep every span that cost at least this many US dollars (a decimal string).
     #[cfg_attr(feature = "ssr", schema(pattern = r"^[0-9]{1,9}(\.[0-9]{1,9})?$"))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub keep_cost_over_usd: Option<String>,
 }
 
@@ -208,19 +230,31 @@ impl Default for SamplingPolicy {
 #[serde(default, deny_unknown_fields)]
 pub struct RetentionPolicy {
     /// Spans with their payloads and search entries (usage rollups are kept), 1 to 3,650.
-    #[serde(deserialize_with = "optional_whole_number")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_whole_number"
+    )]
     #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 3650))]
     pub spans_days: Option<u32>,
     /// The similarity log, 1 to 3,650.
-    #[serde(deserialize_with = "optional_whole_number")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_whole_number"
+    )]
     #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 3650))]
     pub similarity_logs_days: Option<u32>,
     /// Governance decisions, 1 to 3,650.
-    #[serde(deserialize_with = "optional_whole_number")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_whole_number"
+    )]
     #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 3650))]
     pub governance_events_days: Option<u32>,
     /// The audit log, 30 to 3,650 (default 400).
-    #[serde(deserialize_with = "optional_whole_number")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_whole_number"
+    )]
     #[cfg_attr(feature = "ssr", schema(minimum = 30, maximum = 3650))]
     pub audit_days: Option<u32>,
 }
@@ -235,11 +269,17 @@ pub struct Guardrails {
     #[cfg_attr(feature = "ssr", schema(max_items = 100))]
     pub blocked_patterns: Vec<BlockedPattern>,
     /// Longest prompt allowed, in characters (1 to 10,000,000).
-    #[serde(deserialize_with = "optional_whole_number")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_whole_number"
+    )]
     #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 10_000_000))]
     pub max_prompt_chars: Option<u64>,
     /// Longest prompt allowed, in estimated tokens (about 4 characters each; 1 to 10,000,000).
-    #[serde(deserialize_with = "optional_whole_number")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_whole_number"
+    )]
     #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 10_000_000))]
     pub max_prompt_tokens: Option<u64>,
     /// When not empty, only these models (a trailing `*` matches a prefix).
@@ -250,6 +290,7 @@ pub struct Guardrails {
     pub denied_models: Vec<String>,
     /// Where a call for a model not allowed is routed; absent: such calls are denied.
     #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub fallback_model: Option<String>,
     /// An end user's region → the models or providers allowed for it (at most 100).
     #[serde(deserialize_with = "objects")]
@@ -257,9 +298,11 @@ pub struct Guardrails {
     pub regions: Vec<RegionRule>,
     /// Largest estimated cost of one request, in US dollars (a decimal string).
     #[cfg_attr(feature = "ssr", schema(pattern = r"^[0-9]{1,9}(\.[0-9]{1,9})?$"))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_cost_usd: Option<String>,
     /// Prompts at least this similar to an abuse pattern are denied (0.05 to 1); absent: not checked.
     #[cfg_attr(feature = "ssr", schema(minimum = 0.05, maximum = 1.0))]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub abuse_threshold: Option<f32>,
 }
 

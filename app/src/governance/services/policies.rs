@@ -456,7 +456,8 @@ pub fn diff(before: &PolicyDocument, after: &PolicyDocument) -> Vec<PolicyChange
         .collect()
 }
 
-/// The leaves of `value` (empty containers count as leaves) by path.
+/// The leaves of `value` by path (an empty list or map adds none: its
+/// first entry is the change).
 fn flatten(path: &str, value: &Value, leaves: &mut BTreeMap<String, Value>) {
     match value {
         Value::Object(map) if !map.is_empty() => {
@@ -477,6 +478,7 @@ fn flatten(path: &str, value: &Value, leaves: &mut BTreeMap<String, Value>) {
             }
         }
         Value::Null => {}
+        Value::Object(_) | Value::Array(_) => {}
         other => {
             leaves.insert(path.to_owned(), other.clone());
         }
