@@ -192,6 +192,10 @@ mod server {
                 Self::TooManyRequests { retry_after_secs } => {
                     headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
                 }
+                // What the database or a queue cannot take now it may take in a moment.
+                Self::Unavailable(_) => {
+                    headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                }
                 _ => {}
             }
             let body = ErrorBody {

@@ -14,7 +14,7 @@ use crate::{
     },
     costs::services::price_book::PriceBook,
     error::Result,
-    governance::services::book::PolicyBook,
+    governance::services::{book::PolicyBook, events::EventLog},
     similarity::services::{abuse::AbuseGuard, index::PromptIndex, semantic_worker::SemanticTier},
     telemetry::services::{ingest::writer::IngestWriter, live::LiveHub},
 };
@@ -33,6 +33,8 @@ pub struct AppState {
     pub ingest: IngestWriter,
     /// What ingest keeps of each organization's spans: its policy over the installation's settings.
     pub policies: PolicyBook,
+    /// Writes the evaluate API's decisions.
+    pub governance_events: EventLog,
     /// Announces organizations with new spans to live tails.
     pub live: LiveHub,
     /// Each organization's prices, as ingest prices spans with them.

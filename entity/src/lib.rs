@@ -8,6 +8,7 @@ pub mod api_token;
 pub mod audit_entry;
 pub mod cost_recompute;
 pub mod demo_workload;
+pub mod governance_event;
 pub mod instance;
 pub mod invitation;
 pub mod membership;

@@ -24,6 +24,7 @@ mod m20261205_000016_prompt_clusters_and_deletions;
 mod m20261205_000017_prompt_vectors_by_embedder;
 mod m20261205_000018_audit_chain;
 mod m20261205_000019_policies;
+mod m20261206_000020_governance_events;
 
 pub struct Migrator;
 
@@ -95,6 +96,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000017_prompt_vectors_by_embedder::Migration),
             Box::new(m20261205_000018_audit_chain::Migration),
             Box::new(m20261205_000019_policies::Migration),
+            Box::new(m20261206_000020_governance_events::Migration),
         ]
     }
 }

@@ -17,7 +17,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use app::{
     accounts::services::throttle::LoginThrottle,
-    governance::services::book::PolicyBook,
+    governance::services::{book::PolicyBook, events::EventLog},
     similarity::services::{semantic::SemanticModel, semantic_worker::SemanticTier},
     state::{AccountSettings, AppState, InstanceIdentity},
     telemetry::services::{
@@ -46,6 +46,8 @@ pub struct Server {
     config: ServeConfig,
     writer_stop: CancellationToken,
     writer_task: tokio::task::JoinHandle<()>,
+    /// Writes governance events; stops with the span writer.
+    events_task: tokio::task::JoinHandle<()>,
 }
 
 impl Server {
@@ -92,6 +94,7 @@ impl Server {
             live.clone(),
             writer_stop.clone(),
         )?;
+        let (governance_events, events_task) = EventLog::start(db.clone(), writer_stop.clone());
         let state = AppState {
             db,
             leptos_options: site::leptos_options(&site_root, config.listen),
@@ -108,6 +111,7 @@ impl Server {
             tokens: Default::default(),
             ingest,
             policies: PolicyBook::new(config.ingest_policy()),
+            governance_events,
             live,
             prices: Default::default(),
             demo: Arc::new(otlp::OtlpDemo),
@@ -127,6 +131,7 @@ impl Server {
             config,
             writer_stop,
             writer_task,
+            events_task,
         })
     }
 
@@ -252,6 +257,9 @@ impl Server {
         self.writer_stop.cancel();
         if let Err(err) = self.writer_task.await {
             tracing::error!(error = %err, "span writer failed");
+        }
+        if let Err(err) = self.events_task.await {
+            tracing::error!(error = %err, "governance event writer failed");
         }
         if let Err(err) = session_cleanup.await {
             tracing::warn!(error = %err, "session cleanup task failed");

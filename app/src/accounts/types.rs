@@ -97,15 +97,18 @@ pub enum TokenScope {
     Ingest,
     /// Read the organization's data through the REST API.
     Read,
+    /// Ask the governance evaluate API about prompts before model calls (a gateway).
+    Evaluate,
 }
 
 impl TokenScope {
-    pub const ALL: [TokenScope; 2] = [TokenScope::Ingest, TokenScope::Read];
+    pub const ALL: [TokenScope; 3] = [TokenScope::Ingest, TokenScope::Read, TokenScope::Evaluate];
 
     pub fn as_str(self) -> &'static str {
         match self {
             TokenScope::Ingest => "ingest",
             TokenScope::Read => "read",
+            TokenScope::Evaluate => "evaluate",
         }
     }
 

@@ -460,6 +460,219 @@ pub struct DryRunSpan {
     pub flagged_by: Vec<String>,
 }
 
+/// `POST /api/v1/governance/evaluate`: a gateway's question before a model
+/// call. Give the prompt as `prompt` (one text) or as `messages` (a chat,
+/// as the provider's SDK takes it), not both.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EvaluateRequest {
+    /// The model the call is for, e.g. `gpt-4o` (1 to 200 characters).
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
+    pub model: String,
+    /// The provider, when the model's name does not say it (`openai`, `anthropic`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
+    pub provider: Option<String>,
+    /// The prompt as one text (up to 1,000,000 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(max_length = 1_000_000))]
+    pub prompt: Option<String>,
+    /// The prompt as chat messages (at most 1,000).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "optional_objects"
+    )]
+    #[cfg_attr(feature = "ssr", schema(max_items = 1000))]
+    pub messages: Option<Vec<ChatMessage>>,
+    /// Who the call is for, as the application names them (up to 200 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(max_length = 200))]
+    pub end_user: Option<String>,
+    /// The end user's region, as the policy's region rules name it (up to 200 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(max_length = 200))]
+    pub region: Option<String>,
+    /// The calling service (`service.name`; up to 200 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(max_length = 200))]
+    pub service: Option<String>,
+    /// The call's estimated cost in US dollars; absent: estimated from the
+    /// prompt's tokens and the model's input price.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ssr", schema(minimum = 0.0, maximum = 1_000_000_000.0))]
+    pub estimated_cost_usd: Option<f64>,
+}
+
+/// One chat message: its text is `content` when that is a string, or the
+/// `text` of each part when it is a list of parts (other parts, such as
+/// images, pass unchanged).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct ChatMessage {
+    /// `system`, `user`, `assistant`, `tool`…
+    #[cfg_attr(feature = "ssr", schema(max_length = 100))]
+    pub role: String,
+    /// A string, or a list of parts (`{"type": "text", "text": …}`).
+    #[cfg_attr(feature = "ssr", schema(value_type = Value))]
+    pub content: serde_json::Value,
+}
+
+/// What the caller should do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum DecisionAction {
+    /// Send the prompt as it is, to the model asked for.
+    Allow,
+    /// Send `redacted_prompt` / `redacted_messages` instead of the prompt.
+    Redact,
+    /// Send to `model` instead of the model asked for (with the redacted prompt, if one is given).
+    Route,
+    /// Do not send it.
+    Deny,
+}
+
+impl DecisionAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allow => "allow",
+            Self::Redact => "redact",
+            Self::Route => "route",
+            Self::Deny => "deny",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Allow, Self::Redact, Self::Route, Self::Deny]
+            .into_iter()
+            .find(|action| action.as_str() == text)
+    }
+}
+
+/// One rule that applied.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct DecisionReason {
+    /// `blocked_pattern`, `prompt_length`, `model_denied`, `model_not_allowed`,
+    /// `region`, `cost`, `abuse` or `redaction`.
+    pub kind: String,
+    /// Which rule: a blocked pattern's id, a detector or redaction rule's
+    /// label, `regions.<region>`, `max_prompt_chars`…
+    pub rule_id: String,
+    /// What it did to the answer.
+    pub effect: DecisionAction,
+    /// In words, with the figures.
+    pub detail: String,
+}
+
+/// The answer to an evaluate call.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct Decision {
+    /// Put it on the model call's span as `specula.decision_id` to link the two.
+    pub decision_id: String,
+    pub action: DecisionAction,
+    /// The model to call (the one asked for unless routed; absent when denied).
+    pub model: Option<String>,
+    /// The prompt to send, when redaction changed it (`prompt` was given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted_prompt: Option<String>,
+    /// The messages to send, when redaction changed them (`messages` were given).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redacted_messages: Option<Vec<ChatMessage>>,
+    /// Every rule that applied, the deciding ones first.
+    pub reasons: Vec<DecisionReason>,
+    /// The policy version that decided (0: the defaults).
+    pub policy_version: i64,
+    /// The prompt's estimated tokens (about 4 characters each).
+    pub estimated_tokens: u64,
+    /// US dollars, as given or estimated; absent when the model has no price.
+    pub estimated_cost_usd: Option<f64>,
+}
+
+/// One stored decision, as `GET /api/v1/governance/events` lists it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct GovernanceEvent {
+    /// The decision id.
+    pub id: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    /// `evaluation`.
+    pub event_type: String,
+    pub policy_version: i64,
+    pub action: DecisionAction,
+    pub reasons: Vec<DecisionReason>,
+    /// The model asked for.
+    pub model: Option<String>,
+    /// The model the caller was told to use.
+    pub routed_model: Option<String>,
+    pub end_user: Option<String>,
+    pub region: Option<String>,
+    pub service: Option<String>,
+    /// The API token that asked (absent when a signed-in user did).
+    pub token_id: Option<String>,
+    pub prompt_chars: i64,
+    /// The prompt's SHA-256 (its text is not kept).
+    pub prompt_sha256: String,
+    pub estimated_cost_usd: Option<f64>,
+}
+
+/// `GET /api/v1/governance/events`: which decisions, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+pub struct GovernanceEventQuery {
+    /// The organization (default: the caller's only one).
+    pub org: Option<uuid::Uuid>,
+    /// `allow`, `deny`, `redact` or `route`.
+    #[cfg_attr(feature = "ssr", param(schema_with = action_filter))]
+    pub action: Option<String>,
+    /// Decisions with a reason of this kind (`blocked_pattern`, `region`, `cost`…).
+    pub reason: Option<String>,
+    /// The model asked for or routed to.
+    pub model: Option<String>,
+    pub end_user: Option<String>,
+    /// The API token that asked.
+    pub token_id: Option<uuid::Uuid>,
+    /// Start of the range (RFC 3339, a UTC date and time, or Unix ns).
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::time))]
+    pub since: Option<String>,
+    /// End of the range, exclusive.
+    #[cfg_attr(feature = "ssr", param(schema_with = crate::telemetry::types::query_schemas::time))]
+    pub until: Option<String>,
+    /// Events per page: 1 to 10,000 (default 100); a JSON page holds at most 1,000.
+    #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 10000))]
+    pub limit: Option<u64>,
+    /// From a previous page's `next_cursor`.
+    #[cfg_attr(feature = "ssr", param(pattern = "^([0-9]{1,19}_[0-9a-f-]{36})?$"))]
+    pub cursor: Option<String>,
+    /// `json` (default) or `csv`.
+    #[cfg_attr(feature = "ssr", param(schema_with = event_format))]
+    pub format: Option<String>,
+}
+
+#[cfg(feature = "ssr")]
+fn action_filter() -> utoipa::openapi::Object {
+    crate::telemetry::types::query_schemas::one_of(&["allow", "deny", "redact", "route"], "Only this action")
+}
+
+#[cfg(feature = "ssr")]
+fn event_format() -> utoipa::openapi::Object {
+    crate::telemetry::types::query_schemas::one_of(&["json", "csv"], "Answer as JSON or CSV")
+}
+
+/// A page of governance events, newest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct GovernanceEventPage {
+    pub events: Vec<GovernanceEvent>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    pub next_cursor: Option<String>,
+}
+
 /// An optional whole number, also when JSON spells it `120.0` (JSON
 /// Schema's integers include such numbers, and some clients write every
 /// number so).
@@ -492,6 +705,21 @@ where
 {
     let map = serde_json::Map::deserialize(deserializer)?;
     T::deserialize(serde_json::Value::Object(map)).map_err(serde::de::Error::custom)
+}
+
+/// An optional list of parts, each an object (see [`object`]).
+fn optional_objects<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    Option::<Vec<serde_json::Map<String, serde_json::Value>>>::deserialize(deserializer)?
+        .map(|maps| {
+            maps.into_iter()
+                .map(|map| T::deserialize(serde_json::Value::Object(map)).map_err(serde::de::Error::custom))
+                .collect()
+        })
+        .transpose()
 }
 
 /// A list of parts, each an object (see [`object`]).

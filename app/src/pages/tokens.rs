@@ -59,7 +59,7 @@ fn Tokens(
                     "Tokens authenticate SDKs and scripts to " {org.name.clone()} ". "
                     {if can_mint_any { "" } else { "Your role can mint ingest tokens." }}
                 </p>
-                <ServerForm action=mint class="form form-inline" args=move |fields: &FormFields| MintToken { org_id, name: fields.text("name"), scope_ingest: fields.optional("scope_ingest"), scope_read: fields.optional("scope_read"), expires_in_days: fields.text("expires_in_days").parse().ok() }>
+                <ServerForm action=mint class="form form-inline" args=move |fields: &FormFields| MintToken { org_id, name: fields.text("name"), scope_ingest: fields.optional("scope_ingest"), scope_read: fields.optional("scope_read"), scope_evaluate: fields.optional("scope_evaluate"), expires_in_days: fields.text("expires_in_days").parse().ok() }>
                     <input type="hidden" name="org_id" value=org_id.to_string() />
                     <label>"Name" <input class="input" type="text" name="name" maxlength="100" placeholder="e.g. CI agents" required /></label>
                     <fieldset class="checkboxes">
@@ -67,6 +67,7 @@ fn Tokens(
                         <label><input type="checkbox" name="scope_ingest" checked /> " ingest"</label>
                         <Show when=move || can_mint_any>
                             <label><input type="checkbox" name="scope_read" /> " read"</label>
+                            <label><input type="checkbox" name="scope_evaluate" /> " evaluate"</label>
                         </Show>
                     </fieldset>
                     <label>

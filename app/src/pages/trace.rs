@@ -347,6 +347,7 @@ fn SpanDetail(span: SpanView, similar: Resource<Option<Result<String, ApiError>>
             {span.summary.session_id.clone().map(|id| view! { <dt>"Session"</dt><dd class="mono">{id}</dd> })}
             {span.summary.end_user_id.clone().map(|id| view! { <dt>"End user"</dt><dd class="mono">{id}</dd> })}
             {redactions.map(|text| view! { <dt>"Redacted"</dt><dd><span class="badge badge-warning">{text}</span></dd> })}
+            {decision_view(&details["decision"])}
         </dl>
         {span.prompt.clone().map(|prompt| view! { <h3>"Prompt"</h3><Conversation text=prompt /> })}
         {(span.summary.llm_kind == "request" && span.prompt.is_some()).then(|| view! {
@@ -376,6 +377,47 @@ fn SpanDetail(span: SpanView, similar: Resource<Option<Result<String, ApiError>>
             }).collect_view()}</ul>
         })}
     }
+}
+
+/// The governance decision the span's `specula.decision_id` names: the
+/// answer, the policy version and every reason.
+fn decision_view(decision: &Value) -> Option<impl IntoView + use<>> {
+    let action = decision["action"].as_str()?.to_owned();
+    let badge = match action.as_str() {
+        "deny" => "badge badge-danger",
+        "allow" => "badge badge-muted",
+        _ => "badge badge-warning",
+    };
+    let routed = decision["routed_model"]
+        .as_str()
+        .filter(|routed| Some(*routed) != decision["model"].as_str())
+        .map(|routed| format!(" to {routed}"));
+    let summary = format!(
+        "{}policy v{} · decision {}",
+        routed.map(|to| format!("{to} · ")).unwrap_or_default(),
+        decision["policy_version"],
+        decision["id"].as_str().unwrap_or_default()
+    );
+    let reasons: Vec<String> = decision["reasons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|reason| {
+            format!(
+                "{} ({}): {}",
+                reason["kind"].as_str().unwrap_or_default(),
+                reason["rule_id"].as_str().unwrap_or_default(),
+                reason["detail"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    Some(view! {
+        <dt>"Decision"</dt>
+        <dd class="decision">
+            <span class=badge>{action}</span> " " <span class="muted">{summary}</span>
+            <ul class="decision-reasons">{reasons.into_iter().map(|reason| view! { <li>{reason}</li> }).collect_view()}</ul>
+        </dd>
+    })
 }
 
 fn pretty_json(text: &str) -> String {

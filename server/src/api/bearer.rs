@@ -42,6 +42,7 @@ pub fn require_scope(principal: &TokenPrincipal, scope: TokenScope) -> Result<()
         Err(AppError::Forbidden(match scope {
             TokenScope::Ingest => "this API token lacks the `ingest` scope",
             TokenScope::Read => "this API token lacks the `read` scope",
+            TokenScope::Evaluate => "this API token lacks the `evaluate` scope",
         }))
     }
 }

@@ -1,21 +1,37 @@
 //! `/api/v1/governance/*`: the organization's policy, its versions and
-//! restores, and what ingest left out on its account. Everyone in the
-//! organization (and its `read` tokens) reads; owners and admins save and
-//! restore, with the session. Every save and restore is audited.
+//! restores, what ingest left out on its account, the evaluate API and the
+//! decisions it gave. Everyone in the organization (and its `read` tokens)
+//! reads; owners and admins save and restore, with the session. Every save
+//! and restore is audited. Gateways evaluate with an `evaluate` token.
 
 use app::{
+    accounts::types::TokenScope,
     error::Result,
     governance::{
-        services::{dry_run, policies},
-        types::{DroppedSpans, DryRun, DryRunRequest, NewPolicyVersion, PolicyVersion, PolicyVersionSummary},
+        services::{
+            dry_run,
+            evaluate::{self, Asker},
+            events, policies,
+        },
+        types::{
+            Decision, DroppedSpans, DryRun, DryRunRequest, EvaluateRequest, GovernanceEventPage,
+            GovernanceEventQuery, NewPolicyVersion, PolicyVersion, PolicyVersionSummary,
+        },
     },
     state::AppState,
 };
-use axum::{Json, extract::State, http::StatusCode};
+use axum::{
+    Json,
+    extract::State,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{
+    bearer::require_scope,
+    csv,
     extract::{ApiJson, ApiPath, ApiQuery, Caller, SignedIn},
     openapi::{ApiErrors, BodyErrors, Conflict},
     traces::{OrgQuery, org_for},
@@ -160,5 +176,100 @@ pub async fn dry_run(
     let org_id = org_for(&state, &caller, org.org).await?;
     Ok(Json(
         dry_run::dry_run(&state.db, &state.policies, &state.prices, org_id, &request).await?,
+    ))
+}
+
+/// Asks before a model call whether the prompt may go out, and to which
+/// model: `allow`, `deny`, `redact` (send the redacted prompt or messages)
+/// or `route` (call `model` instead), with every rule that applied. Checks
+/// the policy's guardrails (blocked patterns, prompt length, model allow
+/// and deny lists with the fallback, region rules, the cost ceiling, the
+/// abuse threshold) and its redaction. Every decision is kept as a
+/// governance event; put `decision_id` on the model call's span as
+/// `specula.decision_id` to link them. A token needs the `evaluate` scope.
+#[utoipa::path(
+    post, path = "/governance/evaluate", operation_id = "evaluate_prompt", tag = "governance",
+    params(OrgQuery),
+    request_body = EvaluateRequest,
+    responses((status = 200, body = Decision), ApiErrors, BodyErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub async fn evaluate(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(org): ApiQuery<OrgQuery>,
+    ApiJson(request): ApiJson<EvaluateRequest>,
+) -> Result<Json<Decision>> {
+    let (org_id, asker) = match &caller {
+        Caller::Token(token, _) => {
+            require_scope(token, TokenScope::Evaluate)?;
+            (
+                token.org_id,
+                Asker {
+                    token_id: Some(token.token_id),
+                    user_id: None,
+                },
+            )
+        }
+        Caller::User(signed_in) => (
+            org_for(&state, &caller, org.org).await?,
+            Asker {
+                token_id: None,
+                user_id: Some(signed_in.user.id),
+            },
+        ),
+    };
+    Ok(Json(evaluate::decide(&state, org_id, asker, &request).await?))
+}
+
+/// The evaluate API's decisions, newest first, with filters; a page at a
+/// time, or with `format=csv` as a CSV download (follow
+/// `Link: <…>; rel="next"` for more). A decision is listed a moment after
+/// it was given (they are written in batches).
+#[utoipa::path(
+    get, path = "/governance/events", operation_id = "list_governance_events", tag = "governance",
+    params(GovernanceEventQuery),
+    responses(
+        (status = 200, content(
+            (GovernanceEventPage = "application/json"),
+            (String = "text/csv"),
+        )),
+        ApiErrors,
+    ),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub async fn list_events(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<GovernanceEventQuery>,
+) -> Result<Response> {
+    let org_id = org_for(&state, &caller, query.org).await?;
+    let page = events::page(&state.db, org_id, &query).await?;
+    if !events::wants_csv(&query)? {
+        return Ok(Json(page).into_response());
+    }
+    let next = page.next_cursor.as_ref().map(|cursor| {
+        let text = |value: &Option<String>| value.clone();
+        format!(
+            "/api/v1/governance/events?{}",
+            csv::query_string(&[
+                ("org", Some(org_id.to_string())),
+                ("action", text(&query.action)),
+                ("reason", text(&query.reason)),
+                ("model", text(&query.model)),
+                ("end_user", text(&query.end_user)),
+                ("token_id", query.token_id.map(|id| id.to_string())),
+                ("since", text(&query.since)),
+                ("until", text(&query.until)),
+                ("limit", query.limit.map(|limit| limit.to_string())),
+                ("cursor", Some(cursor.clone())),
+                ("format", text(&query.format)),
+            ])
+        )
+    });
+    Ok(csv::download(
+        "governance-events.csv",
+        events::to_csv(&page),
+        next,
     ))
 }

@@ -73,6 +73,8 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(governance::restore))
         .routes(routes!(governance::dry_run))
         .routes(routes!(governance::dropped_spans))
+        .routes(routes!(governance::evaluate))
+        .routes(routes!(governance::list_events))
         .routes(routes!(orgs::preview_invitation))
         .routes(routes!(orgs::accept_invitation))
         .merge(token_only)

@@ -26,7 +26,7 @@ on_every_backend!(
 );
 
 /// Mutating operations that write no entry, and why.
-const NOT_AUDITED: [(&str, &str); 9] = [
+const NOT_AUDITED: [(&str, &str); 10] = [
     ("export_traces", "telemetry, not an administrative change"),
     ("export_metrics", "telemetry, not an administrative change"),
     (
@@ -36,6 +36,10 @@ const NOT_AUDITED: [(&str, &str); 9] = [
     (
         "dry_run_policy",
         "a read sent as POST (the draft is the body): nothing is saved",
+    ),
+    (
+        "evaluate_prompt",
+        "a question, not a change: each decision is kept as a governance event",
     ),
     ("login", "the account's own session"),
     ("logout", "the account's own session"),

@@ -10,6 +10,7 @@ mod audit;
 mod cli;
 mod costs;
 mod demo;
+mod evaluate;
 mod explorer;
 mod golden;
 mod http;

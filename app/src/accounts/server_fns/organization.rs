@@ -125,6 +125,7 @@ pub async fn mint_token(
     name: String,
     scope_ingest: Option<String>,
     scope_read: Option<String>,
+    scope_evaluate: Option<String>,
     expires_in_days: Option<u32>,
 ) -> Result<MintedToken, ApiError> {
     use crate::accounts::{
@@ -140,6 +141,9 @@ pub async fn mint_token(
     }
     if scope_read.is_some() {
         scopes.push(TokenScope::Read);
+    }
+    if scope_evaluate.is_some() {
+        scopes.push(TokenScope::Evaluate);
     }
     let expires_at = expires_in_days
         .filter(|days| *days > 0)

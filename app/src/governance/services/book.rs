@@ -19,7 +19,13 @@ use uuid::Uuid;
 
 use crate::{
     error::{AppError, Result},
-    governance::types::{CaptureMode, MatchKind, PolicyDocument},
+    governance::{
+        services::{
+            guardrails::CompiledGuardrails,
+            rules::{rule_regex, usd_nanos},
+        },
+        types::{CaptureMode, PolicyDocument},
+    },
     telemetry::services::{
         ingest::policy::{CustomRules, IngestPolicy, Sampling},
         span::marks::ContentCapture,
@@ -32,10 +38,18 @@ pub const NOTIFY_CHANNEL: &str = "specula_policies";
 #[derive(Clone, Debug)]
 pub struct PolicyBook {
     installation: Arc<IngestPolicy>,
-    compiled: Arc<RwLock<HashMap<Uuid, Arc<IngestPolicy>>>>,
+    compiled: Arc<RwLock<HashMap<Uuid, Arc<OrgPolicy>>>>,
     /// Goes up on every forget, so a load that read the database before a
     /// save committed does not put its stale result back afterwards.
     generation: Arc<AtomicU64>,
+}
+
+/// One organization's policy in force, compiled: what ingest applies and
+/// what the evaluate API decides with.
+#[derive(Debug)]
+pub struct OrgPolicy {
+    pub ingest: Arc<IngestPolicy>,
+    pub guardrails: CompiledGuardrails,
 }
 
 impl PolicyBook {
@@ -54,23 +68,38 @@ impl PolicyBook {
 
     /// The policy `org_id`'s spans are ingested under now.
     pub async fn for_org(&self, db: &impl ConnectionTrait, org_id: Uuid) -> Result<Arc<IngestPolicy>> {
+        Ok(self.policy_for(db, org_id).await?.ingest.clone())
+    }
+
+    /// `org_id`'s policy in force, ingest and guardrails.
+    pub async fn policy_for(&self, db: &impl ConnectionTrait, org_id: Uuid) -> Result<Arc<OrgPolicy>> {
         if let Some(policy) = self.compiled.read().expect("policy book lock").get(&org_id) {
             return Ok(policy.clone());
         }
         let generation = self.generation.load(Ordering::Acquire);
         let current = latest(db, org_id).await?;
-        let policy = Arc::new(match current {
-            Some((version, document)) => compile(&self.installation, version, &document).unwrap_or_else(|err| {
-                // Saves are validated; this only happens to a document an
-                // older release accepted. Its spans keep the defaults.
-                tracing::error!(%org_id, version, error = %err, "a saved policy does not compile; using the defaults");
-                (*self.installation).clone()
-            }),
-            None => (*self.installation).clone(),
+        let compiled = current.and_then(|(version, document)| {
+            let guardrails = CompiledGuardrails::compile(&document.guardrails);
+            match compile(&self.installation, version, &document).and_then(|ingest| Ok((ingest, guardrails?))) {
+                Ok((ingest, guardrails)) => Some(OrgPolicy {
+                    ingest: Arc::new(ingest),
+                    guardrails,
+                }),
+                Err(err) => {
+                    // Saves are validated; this only happens to a document an
+                    // older release accepted. Its spans keep the defaults.
+                    tracing::error!(%org_id, version, error = %err, "a saved policy does not compile; using the defaults");
+                    None
+                }
+            }
         });
-        let mut compiled = self.compiled.write().expect("policy book lock");
+        let policy = Arc::new(compiled.unwrap_or_else(|| OrgPolicy {
+            ingest: self.installation.clone(),
+            guardrails: CompiledGuardrails::default(),
+        }));
+        let mut cached = self.compiled.write().expect("policy book lock");
         if self.generation.load(Ordering::Acquire) == generation {
-            compiled.insert(org_id, policy.clone());
+            cached.insert(org_id, policy.clone());
         }
         Ok(policy)
     }
@@ -101,29 +130,6 @@ fn capture(mode: CaptureMode) -> ContentCapture {
 /// A percentage of traces as parts per million.
 fn per_million(percent: f64) -> u32 {
     (percent.clamp(0.0, 100.0) * 10_000.0).round() as u32
-}
-
-/// A rule's pattern as a regular expression: literal text escaped, case
-/// folded on request.
-pub fn rule_regex(kind: MatchKind, pattern: &str, case_insensitive: bool) -> String {
-    let body = match kind {
-        MatchKind::Regex => pattern.to_owned(),
-        MatchKind::Literal => regex::escape(pattern),
-    };
-    if case_insensitive {
-        format!("(?i:{body})")
-    } else {
-        body
-    }
-}
-
-/// US dollars (a decimal string) as nano-dollars.
-pub fn usd_nanos(text: &str) -> Option<i64> {
-    text.trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|usd| usd.is_finite() && *usd >= 0.0 && *usd < 9.0e9)
-        .map(|usd| (usd * 1e9).round() as i64)
 }
 
 /// The newest version's number and document, if any was saved.

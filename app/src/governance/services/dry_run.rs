@@ -7,12 +7,12 @@
 use std::collections::BTreeMap;
 
 use entity::span;
-use regex::Regex;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{
     book::{self, PolicyBook},
+    guardrails::BlockedPatterns,
     policies,
 };
 use crate::{
@@ -51,18 +51,8 @@ pub async fn dry_run(
     let current = book.for_org(db, org_id).await?;
     let draft = book::compile(book.installation(), current.version + 1, &request.document)
         .map_err(AppError::BadRequest)?;
-    let blocked = request
-        .document
-        .guardrails
-        .blocked_patterns
-        .iter()
-        .map(|pattern| {
-            let regex = book::rule_regex(pattern.kind, &pattern.pattern, pattern.case_insensitive);
-            Regex::new(&regex)
-                .map(|regex| (pattern.id.clone(), regex))
-                .map_err(|err| AppError::BadRequest(err.to_string()))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let blocked = BlockedPatterns::compile(&request.document.guardrails)
+        .map_err(|err| AppError::BadRequest(err.to_string()))?;
     let pricing = prices.for_org(db, org_id).await?;
     let rows = span::Entity::find()
         .filter(span::Column::OrgId.eq(org_id))
@@ -73,7 +63,7 @@ pub async fn dry_run(
         .await?;
     let current_version = current.version;
     // Decompressing and scanning a thousand spans is CPU work.
-    tokio::task::spawn_blocking(move || try_spans(rows, &draft, &pricing, &blocked, current_version))
+    tokio::task::spawn_blocking(move || try_spans(rows, &draft, &pricing, blocked.as_ref(), current_version))
         .await
         .map_err(|err| AppError::Internal(format!("dry run: {err}")))?
 }
@@ -90,7 +80,7 @@ fn try_spans(
     rows: Vec<span::Model>,
     draft: &IngestPolicy,
     pricing: &OrgPricing,
-    blocked: &[(String, Regex)],
+    blocked: Option<&BlockedPatterns>,
     current_version: i64,
 ) -> Result<DryRun> {
     let mut outcome = DryRun {
@@ -128,17 +118,14 @@ fn try_spans(
             .as_ref()
             .is_some_and(|sampling| !sampling.keeps(&span));
         let prompt = genai::derive(&span.record.name, &span.record.attributes, &span.record.events).prompt;
-        let flagged_by: Vec<String> = prompt
-            .as_deref()
-            .map(|prompt| {
-                blocked
-                    .iter()
-                    // As a redaction rule, a pattern matches where it matches something.
-                    .filter(|(_, regex)| regex.find_iter(prompt).any(|found| !found.is_empty()))
-                    .map(|(id, _)| id.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
+        let flagged_by: Vec<String> = match (prompt.as_deref(), blocked) {
+            (Some(prompt), Some(blocked)) => blocked
+                .matching(prompt)
+                .into_iter()
+                .map(|(id, _)| id.to_owned())
+                .collect(),
+            _ => Vec::new(),
+        };
         let capture = (span.policy.capture != stored_capture).then(|| capture_mode(span.policy.capture));
         let truncated: Vec<String> = span
             .policy

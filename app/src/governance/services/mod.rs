@@ -3,4 +3,8 @@
 
 pub mod book;
 pub mod dry_run;
+pub mod evaluate;
+pub mod events;
+pub mod guardrails;
 pub mod policies;
+pub mod rules;

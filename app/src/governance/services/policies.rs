@@ -13,7 +13,10 @@ use sea_orm::{
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::book::{self, NOTIFY_CHANNEL, PolicyBook, latest, parse};
+use super::{
+    book::{NOTIFY_CHANNEL, PolicyBook, latest, parse},
+    rules,
+};
 use crate::{
     accounts::{services::orgs, types::Action},
     error::{AppError, Result},
@@ -284,7 +287,7 @@ fn check_pattern(what: &str, kind: MatchKind, pattern: &str, case_insensitive: b
             "{what}: the pattern must have 1 to {MAX_PATTERN_CHARS} characters"
         )));
     }
-    let regex = book::rule_regex(kind, pattern, case_insensitive);
+    let regex = rules::rule_regex(kind, pattern, case_insensitive);
     regex::RegexBuilder::new(&regex)
         .size_limit(RULE_SIZE_LIMIT)
         .build()
@@ -352,7 +355,7 @@ pub fn validate(document: &PolicyDocument) -> Result<()> {
         check_percent(&format!("sampling.services[{service:?}]"), *percent)?;
     }
     if let Some(usd) = &sampling.keep_cost_over_usd
-        && book::usd_nanos(usd).is_none()
+        && rules::usd_nanos(usd).is_none()
     {
         return Err(bad(format!(
             "sampling.keep_cost_over_usd must be a number of dollars, got {usd:?}"
@@ -411,7 +414,7 @@ pub fn validate(document: &PolicyDocument) -> Result<()> {
         check_name(&format!("guardrails.regions[{index}].region"), &region.region)?;
     }
     if let Some(usd) = &guardrails.max_cost_usd
-        && book::usd_nanos(usd).is_none()
+        && rules::usd_nanos(usd).is_none()
     {
         return Err(bad(format!(
             "guardrails.max_cost_usd must be a number of dollars, got {usd:?}"

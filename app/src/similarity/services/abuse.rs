@@ -141,8 +141,19 @@ impl AbuseGuard {
     /// The best-matching pattern of `org_id` at or above its threshold, if
     /// any: the one function alerts and governance call.
     pub fn check(&self, org_id: Uuid, text: &str) -> Option<Flag> {
+        self.check_with(org_id, text, None)
+    }
+
+    /// [`Self::check`] at `threshold` instead of the organization's own
+    /// (a policy's guardrails set theirs).
+    pub fn check_at(&self, org_id: Uuid, text: &str, threshold: f32) -> Option<Flag> {
+        self.check_with(org_id, text, Some(threshold))
+    }
+
+    fn check_with(&self, org_id: Uuid, text: &str, threshold: Option<f32>) -> Option<Flag> {
         let orgs = self.orgs.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         let rules = orgs.get(&org_id).filter(|rules| !rules.patterns.is_empty())?;
+        let threshold = threshold.unwrap_or(rules.settings.threshold);
         let normalized = normalize(text);
         if normalized.is_empty() {
             return None;
@@ -152,7 +163,7 @@ impl AbuseGuard {
             .patterns
             .iter()
             .map(|pattern| (pattern, cosine(&pattern.vector, &vector)))
-            .filter(|(_, score)| *score >= rules.settings.threshold)
+            .filter(|(_, score)| *score >= threshold)
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(pattern, score)| Flag {
                 reason: FlagReason::Pattern,

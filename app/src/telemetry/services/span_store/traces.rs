@@ -2,12 +2,14 @@
 
 use std::collections::HashMap;
 
-use entity::{span, trace};
+use entity::{governance_event, span, trace};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
     error::{AppError, Result},
+    platform::services::rfc3339,
     telemetry::{
         services::{
             span::ids::{SpanId, TraceId},
@@ -42,10 +44,53 @@ pub async fn get_trace(db: &DatabaseConnection, org_id: Uuid, trace_id: &str) ->
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let mut spans: Vec<SpanView> = rows.into_iter().map(span_view).collect::<Result<_>>()?;
     mark_flagged(db, &ids, spans.iter_mut().map(|span| &mut span.summary)).await?;
+    attach_decisions(db, org_id, &mut spans).await?;
     Ok(TraceDetail {
         trace: trace_summary(rollup, models),
         spans,
     })
+}
+
+/// The attribute a gateway puts on a model call's span to link it to the
+/// evaluate API's decision.
+pub const DECISION_ATTRIBUTE: &str = "specula.decision_id";
+
+/// Puts the governance decision each span names with [`DECISION_ATTRIBUTE`]
+/// into its details as `decision` (the answer, every reason, the policy
+/// version). Decisions of other organizations are never found.
+async fn attach_decisions(db: &DatabaseConnection, org_id: Uuid, spans: &mut [SpanView]) -> Result<()> {
+    let named = |span: &SpanView| {
+        span.details["attributes"][DECISION_ATTRIBUTE]
+            .as_str()
+            .and_then(|id| Uuid::parse_str(id.trim()).ok())
+    };
+    let ids: Vec<Uuid> = spans.iter().filter_map(named).collect();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let decisions: HashMap<Uuid, governance_event::Model> = governance_event::Entity::find()
+        .filter(governance_event::Column::OrgId.eq(org_id))
+        .filter(governance_event::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|event| (event.id, event))
+        .collect();
+    for span in spans.iter_mut() {
+        let Some(event) = named(span).and_then(|id| decisions.get(&id)) else {
+            continue;
+        };
+        span.details["decision"] = json!({
+            "id": event.id.to_string(),
+            "action": event.action,
+            "model": event.model,
+            "routed_model": event.routed_model,
+            "policy_version": event.policy_version,
+            "reasons": serde_json::from_str::<Value>(&event.reasons).unwrap_or(Value::Null),
+            "created_at": rfc3339(event.created_at_ns),
+        });
+    }
+    Ok(())
 }
 
 fn trace_summary(rollup: trace::Model, models: Vec<String>) -> TraceSummary {
