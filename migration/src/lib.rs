@@ -25,6 +25,7 @@ mod m20261205_000017_prompt_vectors_by_embedder;
 mod m20261205_000018_audit_chain;
 mod m20261205_000019_policies;
 mod m20261206_000020_governance_events;
+mod m20261206_000021_retention;
 
 pub struct Migrator;
 
@@ -97,6 +98,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000018_audit_chain::Migration),
             Box::new(m20261205_000019_policies::Migration),
             Box::new(m20261206_000020_governance_events::Migration),
+            Box::new(m20261206_000021_retention::Migration),
         ]
     }
 }

@@ -153,6 +153,12 @@ pub struct ServeConfig {
     #[arg(long, env = "SPECULA_EMBEDDING_MODEL_DIR")]
     pub embedding_model_dir: Option<PathBuf>,
 
+    /// How often the retention job deletes what organizations' policies say has expired,
+    /// counted from the last pass's start on any replica, e.g. `1h`.
+    #[arg(long, env = "SPECULA_RETENTION_INTERVAL", default_value = "1h", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde_compat")]
+    pub retention_interval: Duration,
+
     /// How long shutdown waits for in-flight requests before closing them, e.g. `30s`.
     #[arg(long, env = "SPECULA_SHUTDOWN_GRACE", default_value = "30s", value_parser = humantime::parse_duration)]
     #[serde(with = "humantime_serde_compat")]

@@ -213,6 +213,15 @@ impl Server {
                 )),
             ),
         ];
+        background.push((
+            "retention job",
+            tokio::spawn(app::governance::services::retention::run(
+                db.clone(),
+                self.config.retention_interval,
+                format!("{}/{}", std::process::id(), uuid::Uuid::new_v4()),
+                shutdown.clone(),
+            )),
+        ));
         if self.config.similarity_worker {
             let owner = format!("{}/{}", std::process::id(), uuid::Uuid::new_v4());
             background.push((

@@ -10,8 +10,8 @@ use leptos::{prelude::*, tachys::view::RenderHtml};
 use uuid::Uuid;
 
 use super::types::{
-    BUILTIN_DETECTORS, CaptureMode, DroppedSpans, DryRun, PolicyChange, PolicyDocument, PolicyVersion,
-    PolicyVersionSummary,
+    BUILTIN_DETECTORS, CaptureMode, DecisionAction, DroppedSpans, DryRun, GovernanceEvent, PolicyChange,
+    PolicyDocument, PolicyVersion, PolicyVersionSummary, RetentionStatus,
 };
 use crate::{format, time_zone::DisplayZone};
 
@@ -27,6 +27,9 @@ pub struct PageData {
     pub current: PolicyVersion,
     pub versions: Vec<PolicyVersionSummary>,
     pub dropped: Vec<DroppedSpans>,
+    /// The evaluate API's newest decisions.
+    pub decisions: Vec<GovernanceEvent>,
+    pub retention: RetentionStatus,
     pub can_manage: bool,
 }
 
@@ -174,6 +177,8 @@ pub fn page(data: PageData, actions: FormActions, error: Option<String>, zone: &
         current,
         versions,
         dropped,
+        decisions,
+        retention,
         can_manage,
     } = data;
     let in_force = match current.version {
@@ -238,6 +243,8 @@ pub fn page(data: PageData, actions: FormActions, error: Option<String>, zone: &
                 </form>
             </section>
         })}
+        {retention_card(retention, zone)}
+        {decisions_card(org_id, decisions, zone)}
         <section class="card" data-testid="policy-history">
             <h2>"History"</h2>
             {match versions.is_empty() {
@@ -281,6 +288,110 @@ pub fn page(data: PageData, actions: FormActions, error: Option<String>, zone: &
         </section>
     }
     .to_html()
+}
+
+/// What the retention job keeps and what its latest pass deleted.
+fn retention_card(status: RetentionStatus, zone: &DisplayZone) -> impl IntoView {
+    let kept = |days: Option<u32>| days.map_or("for ever".to_owned(), |days| format!("{days} days"));
+    let rows = [
+        ("Spans and traces", kept(status.spans_days)),
+        ("Similarity log", kept(status.similarity_logs_days)),
+        ("Governance decisions", kept(status.governance_events_days)),
+        ("Audit log", format!("{} days", status.audit_days)),
+    ];
+    let deleted = status.deleted;
+    let latest = match (&status.pass_started_at, &status.pass_finished_at) {
+        (None, _) => "The retention job has not looked at this organization yet.".to_owned(),
+        (Some(started), finished) => format!(
+            "{} {}: {} spans, {} traces, {} similarity log entries, {} decisions and {} audit entries deleted{}. \
+             {} spans deleted in all.",
+            if status.running {
+                "Running since"
+            } else {
+                "Latest pass"
+            },
+            match finished {
+                Some(finished) => format!("{} to {}", zone.stored_time(started), zone.stored_time(finished)),
+                None => zone.stored_time(started),
+            },
+            format::count(deleted.spans as i64),
+            format::count(deleted.traces as i64),
+            format::count(deleted.similarity_logs as i64),
+            format::count(deleted.governance_events as i64),
+            format::count(deleted.audit_entries as i64),
+            if status.running { " so far" } else { "" },
+            format::count(status.total_spans_deleted as i64),
+        ),
+    };
+    view! {
+        <section class="card" data-testid="policy-retention">
+            <h2>"Retention"</h2>
+            <table class="table settings-table">
+                <tbody>
+                    {rows.into_iter().map(|(name, text)| view! {
+                        <tr><th scope="row">{name}</th><td>{text}</td></tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <p class="muted" data-testid="retention-progress">{latest}</p>
+        </section>
+    }
+}
+
+fn action_badge(action: DecisionAction) -> &'static str {
+    match action {
+        DecisionAction::Deny => "badge badge-danger",
+        DecisionAction::Allow => "badge badge-muted",
+        DecisionAction::Redact | DecisionAction::Route => "badge badge-warning",
+    }
+}
+
+/// The evaluate API's newest decisions, with a CSV of them all.
+fn decisions_card(org_id: Uuid, decisions: Vec<GovernanceEvent>, zone: &DisplayZone) -> impl IntoView {
+    view! {
+        <section class="card" data-testid="policy-decisions">
+            <h2>"Recent decisions"</h2>
+            <p class="muted">
+                "What the evaluate API (" <code>"POST /api/v1/governance/evaluate"</code>
+                ") answered gateways, newest first. "
+                <a href=format!("/api/v1/governance/events?org={org_id}&format=csv") download="governance-events.csv">"Download CSV"</a>
+            </p>
+            {match decisions.is_empty() {
+                true => view! { <p class="muted">"No decisions yet."</p> }.into_any(),
+                false => view! {
+                    <div class="table-scroll">
+                        <table class="table">
+                            <thead><tr><th>{zone.titled("Time")}</th><th>"Decision"</th><th>"Model"</th><th>"End user"</th><th>"Why"</th><th class="num">"Policy"</th></tr></thead>
+                            <tbody>
+                                {decisions.into_iter().map(|event| {
+                                    let model = match (&event.model, &event.routed_model) {
+                                        (Some(asked), Some(routed)) if asked != routed => format!("{asked} → {routed}"),
+                                        (asked, _) => asked.clone().unwrap_or_default(),
+                                    };
+                                    view! {
+                                        <tr data-testid="decision-row">
+                                            <td class="mono nowrap">{zone.stored_time(&event.created_at)}</td>
+                                            <td><span class=action_badge(event.action)>{event.action.as_str()}</span></td>
+                                            <td class="mono">{model}</td>
+                                            <td class="mono">{event.end_user.unwrap_or_default()}</td>
+                                            <td>
+                                                <ul class="change-list">
+                                                    {event.reasons.into_iter().map(|reason| view! {
+                                                        <li title=reason.detail.clone()>{format!("{} ({})", reason.kind, reason.rule_id)}</li>
+                                                    }).collect_view()}
+                                                </ul>
+                                            </td>
+                                            <td class="num">{format!("v{}", event.policy_version)}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any(),
+            }}
+        </section>
+    }
 }
 
 /// What a pasted text became, and what was found in it.
@@ -398,6 +509,42 @@ mod tests {
                 reason: "sampled_out".into(),
                 spans: 1234,
             }],
+            decisions: vec![GovernanceEvent {
+                id: "0193".into(),
+                created_at: "2026-12-05T10:00:00Z".into(),
+                event_type: "evaluation".into(),
+                policy_version: 2,
+                action: DecisionAction::Route,
+                reasons: vec![crate::governance::types::DecisionReason {
+                    kind: "region".into(),
+                    rule_id: "regions.eu".into(),
+                    effect: DecisionAction::Route,
+                    detail: "<b>not here</b>".into(),
+                }],
+                model: Some("gpt-4o".into()),
+                routed_model: Some("mistral-large".into()),
+                end_user: Some("u-7".into()),
+                region: Some("eu".into()),
+                service: None,
+                token_id: None,
+                prompt_chars: 12,
+                prompt_sha256: "0".repeat(64),
+                estimated_cost_usd: None,
+            }],
+            retention: RetentionStatus {
+                spans_days: Some(30),
+                similarity_logs_days: None,
+                governance_events_days: None,
+                audit_days: 400,
+                pass_started_at: Some("2026-12-05T10:00:00Z".into()),
+                pass_finished_at: None,
+                running: true,
+                deleted: crate::governance::types::RetentionCounts {
+                    spans: 2000,
+                    ..Default::default()
+                },
+                total_spans_deleted: 12_000,
+            },
             can_manage: true,
         };
         let actions = FormActions {
@@ -411,5 +558,9 @@ mod tests {
         assert!(!html.contains("<script>x"));
         assert!(html.contains("Save as version 3"));
         assert!(html.contains("1,234 spans"), "{html}");
+        assert!(html.contains("gpt-4o → mistral-large") && html.contains("region (regions.eu)"));
+        assert!(!html.contains("<b>not here"));
+        assert!(html.contains("Running since") && html.contains("2,000 spans") && html.contains("so far"));
+        assert!(html.contains("12,000 spans deleted in all"), "{html}");
     }
 }

@@ -28,7 +28,11 @@ pub async fn policies_html(org_id: Uuid, error: Option<String>) -> Result<String
             types::{Action, role_allows},
         },
         error::AppError,
-        governance::{fragments, services::policies},
+        governance::{
+            fragments,
+            services::{events, policies, retention},
+            types::GovernanceEventQuery,
+        },
         server_context::{display_zone, member},
     };
     use leptos::server_fn::error::ServerFnUrlError;
@@ -40,6 +44,12 @@ pub async fn policies_html(org_id: Uuid, error: Option<String>) -> Result<String
     let current = policies::current(&state.db, org_id).await?;
     let versions = policies::versions(&state.db, org_id).await?;
     let dropped = policies::dropped_spans(&state.db, org_id, 30).await?;
+    let recent = GovernanceEventQuery {
+        limit: Some(20),
+        ..Default::default()
+    };
+    let decisions = events::page(&state.db, org_id, &recent).await?.events;
+    let retention = retention::status(&state.db, org_id).await?;
     let error = error
         .filter(|encoded| !encoded.is_empty())
         .map(|encoded| ServerFnUrlError::<ApiError>::decode_err(&encoded).message);
@@ -49,6 +59,8 @@ pub async fn policies_html(org_id: Uuid, error: Option<String>) -> Result<String
             current,
             versions,
             dropped,
+            decisions,
+            retention,
             can_manage: role_allows(role, Action::ManagePolicies),
         },
         form_actions(),

@@ -664,6 +664,63 @@ fn event_format() -> utoipa::openapi::Object {
     crate::telemetry::types::query_schemas::one_of(&["json", "csv"], "Answer as JSON or CSV")
 }
 
+/// What a retention pass deleted (or all passes, where summed).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RetentionCounts {
+    pub spans: u64,
+    pub traces: u64,
+    pub similarity_logs: u64,
+    pub governance_events: u64,
+    pub audit_entries: u64,
+}
+
+impl RetentionCounts {
+    pub fn any(&self) -> bool {
+        *self != Self::default()
+    }
+
+    pub fn add(&mut self, other: &Self) {
+        self.spans += other.spans;
+        self.traces += other.traces;
+        self.similarity_logs += other.similarity_logs;
+        self.governance_events += other.governance_events;
+        self.audit_entries += other.audit_entries;
+    }
+
+    /// Adds `count` to the figure named `kind` (`spans`, `traces`…).
+    pub fn record(&mut self, kind: &str, count: u64) {
+        let figure = match kind {
+            "spans" => &mut self.spans,
+            "traces" => &mut self.traces,
+            "similarity_logs" => &mut self.similarity_logs,
+            "governance_events" => &mut self.governance_events,
+            _ => &mut self.audit_entries,
+        };
+        *figure += count;
+    }
+}
+
+/// How long the organization's data is kept, and what the retention job did last.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+pub struct RetentionStatus {
+    /// Absent: kept for ever.
+    pub spans_days: Option<u32>,
+    pub similarity_logs_days: Option<u32>,
+    pub governance_events_days: Option<u32>,
+    pub audit_days: u32,
+    /// When the latest pass over this organization started (RFC 3339, UTC); absent before the first.
+    pub pass_started_at: Option<String>,
+    /// When it finished; absent while it runs.
+    pub pass_finished_at: Option<String>,
+    pub running: bool,
+    /// What the latest pass deleted (so far, while it runs).
+    pub deleted: RetentionCounts,
+    /// Spans deleted by every pass.
+    pub total_spans_deleted: u64,
+}
+
 /// A page of governance events, newest first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

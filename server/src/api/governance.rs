@@ -11,11 +11,11 @@ use app::{
         services::{
             dry_run,
             evaluate::{self, Asker},
-            events, policies,
+            events, policies, retention,
         },
         types::{
             Decision, DroppedSpans, DryRun, DryRunRequest, EvaluateRequest, GovernanceEventPage,
-            GovernanceEventQuery, NewPolicyVersion, PolicyVersion, PolicyVersionSummary,
+            GovernanceEventQuery, NewPolicyVersion, PolicyVersion, PolicyVersionSummary, RetentionStatus,
         },
     },
     state::AppState,
@@ -272,4 +272,22 @@ pub async fn list_events(
         events::to_csv(&page),
         next,
     ))
+}
+
+/// How long the organization's data is kept (its policy's retention, the
+/// audit log's 400-day default) and what the retention job's latest pass
+/// deleted, or has deleted so far while it runs.
+#[utoipa::path(
+    get, path = "/governance/retention", operation_id = "get_retention_status", tag = "governance",
+    params(OrgQuery),
+    responses((status = 200, body = RetentionStatus), ApiErrors),
+    security(("bearer" = []), ("session" = [])),
+)]
+pub async fn retention_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(org): ApiQuery<OrgQuery>,
+) -> Result<Json<RetentionStatus>> {
+    let org_id = org_for(&state, &caller, org.org).await?;
+    Ok(Json(retention::status(&state.db, org_id).await?))
 }

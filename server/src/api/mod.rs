@@ -75,6 +75,7 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(governance::dropped_spans))
         .routes(routes!(governance::evaluate))
         .routes(routes!(governance::list_events))
+        .routes(routes!(governance::retention_status))
         .routes(routes!(orgs::preview_invitation))
         .routes(routes!(orgs::accept_invitation))
         .merge(token_only)

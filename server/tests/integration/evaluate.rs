@@ -403,6 +403,17 @@ async fn each_guardrail_decides_and_every_decision_is_kept(backend: Backend) {
         "the trace page shows the decision"
     );
 
+    // The Policies page lists the newest decisions.
+    let page = owner.get("/policies").await.text().await.unwrap();
+    assert!(
+        page.contains("Recent decisions"),
+        "the Policies page lists decisions"
+    );
+    assert!(
+        page.contains("gpt-4o → gpt-4o-mini") && page.contains("blocked_pattern (jailbreak)"),
+        "decisions show the route and the reasons"
+    );
+
     // A signed-in member may try a prompt too.
     let response = owner
         .post(

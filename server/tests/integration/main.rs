@@ -17,6 +17,7 @@ mod http;
 mod ingest;
 mod policies;
 mod prices;
+mod retention;
 mod sdk;
 mod semantic;
 mod similarity;

@@ -7,4 +7,5 @@ pub mod evaluate;
 pub mod events;
 pub mod guardrails;
 pub mod policies;
+pub mod retention;
 pub mod rules;

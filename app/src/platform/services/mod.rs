@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod expiring_cache;
 pub mod instance;
+pub mod lease;
 pub mod maintenance;
 pub mod secrets;
 pub mod sqlite_connection;

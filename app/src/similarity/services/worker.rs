@@ -28,7 +28,7 @@ use super::{
 use crate::{
     error::{AppError, Result},
     platform::services::{
-        now_ns,
+        lease, now_ns,
         transaction::{placeholder, placeholder_list, value_groups},
     },
     telemetry::services::{
@@ -213,52 +213,19 @@ pub(super) async fn advance_cursor(txn: &impl ConnectionTrait, step: CursorStep<
     Ok(moved.rows_affected() == 1)
 }
 
-/// Claims or renews the lease on the worker row `name` for `owner`; true
-/// when `owner` holds it. Writes only to take the lease or to renew one
-/// past half its time: an idle worker looks four times a second, and on
-/// SQLite every write makes a concurrent transaction that read before it
-/// writes fail (`SQLITE_BUSY_SNAPSHOT`).
+/// Claims or renews the lease on the worker row `name` for `owner`.
 pub(super) async fn claim_lease(db: &DatabaseConnection, name: &str, owner: &str, now: i64) -> Result<bool> {
-    let backend = db.get_database_backend();
-    let held = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            format!(
-                "SELECT lease_owner, lease_until_ns FROM similarity_worker WHERE name = {}",
-                placeholder(backend, 1)
-            ),
-            [name.into()],
-        ))
-        .await?;
-    if let Some(row) = held {
-        let holder: Option<String> = row.try_get("", "lease_owner")?;
-        let until: i64 = row.try_get("", "lease_until_ns")?;
-        match holder.as_deref() {
-            Some(holder) if holder == owner && until - now > LEASE_NS / 2 => return Ok(true),
-            Some(holder) if holder != owner && until >= now => return Ok(false),
-            _ => {}
-        }
-    }
-    let sql = format!(
-        "UPDATE similarity_worker SET lease_owner = {owner}, lease_until_ns = {until} \
-         WHERE name = {name} AND (lease_owner = {owner_again} OR lease_owner IS NULL OR lease_until_ns < {now})",
-        owner = placeholder(backend, 1),
-        until = placeholder(backend, 2),
-        name = placeholder(backend, 3),
-        owner_again = placeholder(backend, 4),
-        now = placeholder(backend, 5),
-    );
-    let values: [Value; 5] = [
-        owner.into(),
-        (now + LEASE_NS).into(),
-        name.into(),
-        owner.into(),
-        now.into(),
-    ];
-    let claimed = db
-        .execute_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?;
-    Ok(claimed.rows_affected() == 1)
+    lease::claim(
+        db,
+        lease::Lease {
+            table: "similarity_worker",
+            name,
+            owner,
+            length_ns: LEASE_NS,
+        },
+        now,
+    )
+    .await
 }
 
 /// Waits while ingest runs near its limit, for up to [`MOST_YIELD`]: the

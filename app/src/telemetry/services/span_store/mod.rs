@@ -24,7 +24,7 @@ mod write;
 
 pub use prompts::{PromptSource, prompt_sources_after};
 pub use query::parse_time;
-pub use removal::{RemovedTraces, delete_traces_with_prefix};
+pub use removal::{RemovedTraces, delete_spans_before, delete_traces_before, delete_traces_with_prefix};
 pub use repricing::{PricedRange, PricedSpan, add_to_trace_cost, priced_spans, set_span_cost};
 pub use request_models::backfill_request_models;
 pub use row::{SpanBatch, SpanRow};
