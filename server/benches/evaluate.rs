@@ -287,9 +287,12 @@ async fn main() {
 
     // Every decision stored: the writer drains on SIGTERM.
     let sent = (WARM_UP + samples) as u64 + decided;
-    let database_url = server.database_url.clone();
-    server.stop();
-    let stored = stored_events(&database_url).await;
+    let mut server = server;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status();
+    let _ = server.child.wait();
+    let stored = stored_events(&server.database_url).await;
     println!("governance events stored: {stored} of {sent} decisions");
     assert_eq!(stored, sent, "every decision is stored");
     if database == "postgres" {

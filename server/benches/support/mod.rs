@@ -98,8 +98,13 @@ fn input_messages(batch_index: u64, trace_number: u64, span: u64) -> String {
 }
 
 pub fn batch(batch_index: u64) -> Vec<u8> {
+    batch_from(batch_index, 1_700_000_000_000_000_000)
+}
+
+/// [`batch`] with its traces starting `batch_index` seconds after `epoch_ns`.
+pub fn batch_from(batch_index: u64, epoch_ns: u64) -> Vec<u8> {
     let mut spans = Vec::with_capacity(SPANS_PER_BATCH);
-    let base = 1_700_000_000_000_000_000u64 + batch_index * 1_000_000_000;
+    let base = epoch_ns + batch_index * 1_000_000_000;
     let mut trace_number = 0u64;
     while spans.len() < SPANS_PER_BATCH {
         let trace_id: Vec<u8> = (batch_index << 20 | trace_number)
@@ -288,6 +293,11 @@ pub struct RunningServer {
 }
 
 pub fn start_server(database: &str, postgres_db: &str) -> RunningServer {
+    start_server_with(database, postgres_db, &[])
+}
+
+/// [`start_server`] with more environment variables.
+pub fn start_server_with(database: &str, postgres_db: &str, env: &[(&str, &str)]) -> RunningServer {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let (database_url, sqlite_files) = if database == "postgres" {
@@ -306,6 +316,7 @@ pub fn start_server(database: &str, postgres_db: &str) -> RunningServer {
         .env("SPECULA_DATABASE_URL", &database_url)
         .env("SPECULA_LOG", "warn")
         .env("SPECULA_INGEST_QUEUE", "1024")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
