@@ -39,3 +39,59 @@ test("an owner saves a policy, tests its redaction and finds the save in the aud
   await page.getByTestId("audit-verify").click();
   await expect(page.getByTestId("audit-chain")).toContainText("Chain intact");
 });
+
+test("a gateway's decision shows on its model call's span and on the Policies page", async ({ page, baseURL }) => {
+  await act.signUpWithTestTrace(page, "gateway");
+  const me = await (await page.request.get("/api/v1/me")).json();
+  const org = me.organizations[0].id;
+  const saved = await page.request.post(`/api/v1/governance/policies?org=${org}`, {
+    data: { document: { guardrails: { allowed_models: ["gpt-4o-mini"], fallback_model: "gpt-4o-mini" } } },
+    headers: { Origin: baseURL! },
+  });
+  expect(saved.status()).toBe(201);
+
+  // The gateway asks with an `evaluate` token and is told to route.
+  const gateway = await act.mintToken(page, baseURL!, ["evaluate"]);
+  const answer = await page.request.post("/api/v1/governance/evaluate", {
+    data: { model: "gpt-4o", prompt: "Summarize the incident report", end_user: "u-42" },
+    headers: { Authorization: `Bearer ${gateway}` },
+  });
+  expect(answer.status()).toBe(200);
+  const decision = await answer.json();
+  expect(decision.action).toBe("route");
+  expect(decision.model).toBe("gpt-4o-mini");
+
+  // Its model call carries the decision id.
+  const ingest = await act.mintToken(page, baseURL!, ["ingest"]);
+  const traceId = "d".repeat(32);
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const sent = await page.request.post("/v1/traces", {
+    headers: { Authorization: `Bearer ${ingest}`, "Content-Type": "application/json" },
+    data: {
+      resourceSpans: [{
+        resource: { attributes: [{ key: "service.name", value: { stringValue: "gateway" } }] },
+        scopeSpans: [{ spans: [{
+          traceId, spanId: "1".repeat(16), name: "chat gpt-4o-mini", kind: 3,
+          startTimeUnixNano: now.toString(), endTimeUnixNano: (now + 900_000_000n).toString(),
+          attributes: [
+            { key: "gen_ai.operation.name", value: { stringValue: "chat" } },
+            { key: "gen_ai.request.model", value: { stringValue: "gpt-4o-mini" } },
+            { key: "specula.decision_id", value: { stringValue: decision.decision_id } },
+          ],
+        }] }],
+      }],
+    },
+  });
+  expect(sent.status()).toBe(200);
+
+  await act.openHydrated(page, `/traces/${traceId}?span=${"1".repeat(16)}`);
+  const shown = page.locator("dd.decision");
+  await expect(shown).toContainText("route");
+  await expect(shown).toContainText("to gpt-4o-mini");
+  await expect(shown).toContainText("model_not_allowed (allowed_models)");
+
+  await act.openHydrated(page, "/policies");
+  const decisions = page.getByTestId("policy-decisions");
+  await expect(decisions.getByTestId("decision-row").first()).toContainText("gpt-4o → gpt-4o-mini");
+  await expect(page.getByTestId("policy-retention")).toContainText("Audit log");
+});

@@ -1,5 +1,7 @@
 //! The retention job: its lease (one replica at a time) and pass times,
 //! and per organization what its passes deleted, for the Policies page.
+//! Prompts' spans get a (prompt, time) index, so that a prompt's first and
+//! last sight after a deletion are read without walking all its spans.
 
 use sea_orm_migration::prelude::*;
 
@@ -26,6 +28,8 @@ const SQLITE: &[&str] = &[
         pass_audit_entries INTEGER NOT NULL DEFAULT 0,
         total_spans INTEGER NOT NULL DEFAULT 0
     )",
+    "CREATE INDEX idx_prompt_spans_prompt_time ON prompt_spans (prompt_id, start_time_ns)",
+    "DROP INDEX idx_prompt_spans_prompt",
 ];
 
 const POSTGRES: &[&str] = &[
@@ -48,9 +52,16 @@ const POSTGRES: &[&str] = &[
         pass_audit_entries BIGINT NOT NULL DEFAULT 0,
         total_spans BIGINT NOT NULL DEFAULT 0
     )",
+    "CREATE INDEX idx_prompt_spans_prompt_time ON prompt_spans (prompt_id, start_time_ns)",
+    "DROP INDEX idx_prompt_spans_prompt",
 ];
 
-const DOWN: &[&str] = &["DROP TABLE retention_progress", "DROP TABLE retention_job"];
+const DOWN: &[&str] = &[
+    "CREATE INDEX idx_prompt_spans_prompt ON prompt_spans (prompt_id)",
+    "DROP INDEX idx_prompt_spans_prompt_time",
+    "DROP TABLE retention_progress",
+    "DROP TABLE retention_job",
+];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

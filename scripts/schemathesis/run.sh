@@ -64,7 +64,7 @@ main() {
     sleep 0.2
   done
 
-  # A throwaway account; its organization and a token that can read and ingest.
+  # A throwaway account; its organization and a token that can read, ingest and evaluate.
   local me org token
   me="$(curl -fsS -c "$work/cookies" -H 'Content-Type: application/json' \
     -d '{"email":"contract@example.com","password":"contract-test-password","organization_name":"Contract"}' \
@@ -74,7 +74,7 @@ main() {
   cookie="$(awk '$6 == "specula_session" { print $7 }' "$work/cookies")"
   [ -n "$cookie" ] || die "sign-up set no session cookie"
   token="$(curl -fsS -H "Cookie: specula_session=$cookie" -H "Origin: $base" -H 'Content-Type: application/json' \
-    -d '{"name":"contract","scopes":["read","ingest"]}' \
+    -d '{"name":"contract","scopes":["read","ingest","evaluate"]}' \
     "$base/api/v1/orgs/$org/tokens" | json_field 'd["secret"]')"
 
   local common=(

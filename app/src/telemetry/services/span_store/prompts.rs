@@ -97,6 +97,14 @@ pub async fn prompt_sources_after(
 /// indexes to forget it (a replica down longer reloads its index).
 const DELETIONS_KEPT_NS: i64 = 3_600 * 1_000_000_000;
 
+/// The summed cost of the spans `s`, as a 64-bit integer on both engines.
+fn cost_sum(backend: DatabaseBackend) -> &'static str {
+    match backend {
+        DatabaseBackend::Postgres => "CAST(COALESCE(SUM(COALESCE(s.cost_nanos, 0)), 0) AS BIGINT)",
+        _ => "COALESCE(SUM(COALESCE(s.cost_nanos, 0)), 0)",
+    }
+}
+
 /// Counts `prompt_ids` of `org_id` again from their remaining spans (count,
 /// cost, first and last seen, example) and deletes those left without any,
 /// recording them in `deleted_prompts` for every replica's index. Returns
@@ -116,10 +124,7 @@ pub(super) async fn recount_prompts(
             placeholder(backend, 1),
             placeholder_list(backend, 2, chunk.len())
         );
-        let sum = match backend {
-            DatabaseBackend::Postgres => "CAST(COALESCE(SUM(COALESCE(s.cost_nanos, 0)), 0) AS BIGINT)",
-            _ => "COALESCE(SUM(COALESCE(s.cost_nanos, 0)), 0)",
-        };
+        let sum = cost_sum(backend);
         let spans_of = "FROM prompt_spans ps WHERE ps.prompt_id = prompts.id";
         let earliest = "FROM prompt_spans ps JOIN spans s ON s.id = ps.span_row_id \
                         WHERE ps.prompt_id = prompts.id ORDER BY ps.start_time_ns, ps.span_row_id LIMIT 1";
@@ -134,36 +139,117 @@ pub(super) async fn recount_prompts(
              example_span_id = COALESCE((SELECT s.span_id {earliest}), example_span_id) \
              WHERE {chosen}"
         );
-        txn.execute_statement(Statement::from_sql_and_values(backend, update, values.clone()))
+        txn.execute_statement(Statement::from_sql_and_values(backend, update, values))
             .await?;
-        let now = crate::platform::services::now_ns();
-        txn.execute_statement(Statement::from_sql_and_values(
-            backend,
-            format!(
-                "INSERT INTO deleted_prompts (org_id, prompt_id, deleted_at_ns) \
-                 SELECT org_id, id, {now} FROM prompts WHERE {chosen} AND span_count = 0"
-            ),
-            values.clone(),
-        ))
-        .await?;
-        txn.execute_statement(Statement::from_string(
-            backend,
-            format!(
-                "DELETE FROM deleted_prompts WHERE deleted_at_ns < {}",
-                now - DELETIONS_KEPT_NS
-            ),
-        ))
-        .await?;
-        deleted += txn
-            .execute_statement(Statement::from_sql_and_values(
-                backend,
-                format!("DELETE FROM prompts WHERE {chosen} AND span_count = 0"),
-                values,
-            ))
-            .await?
-            .rows_affected;
+        deleted += forget_empty_prompts(txn, org_id, chunk).await?;
     }
     Ok(deleted)
+}
+
+/// What the spans about to be deleted gave each prompt: `(prompt id, spans, cost)`.
+pub(super) async fn prompt_shares(
+    txn: &impl WriteTransaction,
+    span_ids: &[i64],
+) -> Result<Vec<(i64, i64, i64)>, DbErr> {
+    let backend = txn.backend();
+    let sum = cost_sum(backend);
+    let mut shares = Vec::new();
+    for chunk in span_ids.chunks(2_000) {
+        let values: Vec<Value> = chunk.iter().map(|id| Value::from(*id)).collect();
+        shares.extend(
+            txn.query_rows::<(i64, i64, i64)>(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "SELECT ps.prompt_id, COUNT(*), {sum} FROM prompt_spans ps JOIN spans s ON s.id = ps.span_row_id \
+                     WHERE ps.span_row_id IN ({}) GROUP BY ps.prompt_id",
+                    placeholder_list(backend, 1, chunk.len())
+                ),
+                values,
+            ))
+            .await?,
+        );
+    }
+    Ok(shares)
+}
+
+/// Takes `shares` (from [`prompt_shares`], read before their spans were
+/// deleted) off their prompts' figures and reads first and last sight and
+/// the example from the spans left, on the (prompt, time) index: a cost
+/// that does not grow with a prompt's span count, where [`recount_prompts`]
+/// counts every span again. Deletes prompts left without spans.
+pub(super) async fn subtract_from_prompts(
+    txn: &impl WriteTransaction,
+    org_id: Uuid,
+    shares: &[(i64, i64, i64)],
+) -> Result<u64, DbErr> {
+    let backend = txn.backend();
+    let spans_of = "FROM prompt_spans ps WHERE ps.prompt_id = prompts.id";
+    let earliest = "FROM prompt_spans ps JOIN spans s ON s.id = ps.span_row_id \
+                    WHERE ps.prompt_id = prompts.id ORDER BY ps.start_time_ns, ps.span_row_id LIMIT 1";
+    let update = format!(
+        "UPDATE prompts SET \
+         span_count = span_count - {count}, \
+         cost_nanos = cost_nanos - {cost}, \
+         first_seen_ns = COALESCE((SELECT MIN(ps.start_time_ns) {spans_of}), first_seen_ns), \
+         last_seen_ns = COALESCE((SELECT MAX(ps.start_time_ns) {spans_of}), last_seen_ns), \
+         example_trace_id = COALESCE((SELECT s.trace_id {earliest}), example_trace_id), \
+         example_span_id = COALESCE((SELECT s.span_id {earliest}), example_span_id) \
+         WHERE org_id = {org} AND id = {id}",
+        count = placeholder(backend, 1),
+        cost = placeholder(backend, 2),
+        org = placeholder(backend, 3),
+        id = placeholder(backend, 4),
+    );
+    for (prompt_id, count, cost) in shares {
+        let values: [Value; 4] = [(*count).into(), (*cost).into(), org_id.into(), (*prompt_id).into()];
+        txn.execute_statement(Statement::from_sql_and_values(backend, update.clone(), values))
+            .await?;
+    }
+    let ids: Vec<i64> = shares.iter().map(|(id, _, _)| *id).collect();
+    let mut deleted = 0;
+    for chunk in ids.chunks(500) {
+        deleted += forget_empty_prompts(txn, org_id, chunk).await?;
+    }
+    Ok(deleted)
+}
+
+/// Deletes the prompts of `prompt_ids` left without spans, recording them
+/// in `deleted_prompts` for every replica's index; how many went.
+async fn forget_empty_prompts(txn: &impl WriteTransaction, org_id: Uuid, prompt_ids: &[i64]) -> Result<u64, DbErr> {
+    let backend = txn.backend();
+    let mut values: Vec<Value> = vec![org_id.into()];
+    values.extend(prompt_ids.iter().map(|id| Value::from(*id)));
+    let chosen = format!(
+        "org_id = {} AND id IN ({}) AND span_count <= 0",
+        placeholder(backend, 1),
+        placeholder_list(backend, 2, prompt_ids.len())
+    );
+    let now = crate::platform::services::now_ns();
+    txn.execute_statement(Statement::from_sql_and_values(
+        backend,
+        format!(
+            "INSERT INTO deleted_prompts (org_id, prompt_id, deleted_at_ns) \
+             SELECT org_id, id, {now} FROM prompts WHERE {chosen}"
+        ),
+        values.clone(),
+    ))
+    .await?;
+    txn.execute_statement(Statement::from_string(
+        backend,
+        format!(
+            "DELETE FROM deleted_prompts WHERE deleted_at_ns < {}",
+            now - DELETIONS_KEPT_NS
+        ),
+    ))
+    .await?;
+    Ok(txn
+        .execute_statement(Statement::from_sql_and_values(
+            backend,
+            format!("DELETE FROM prompts WHERE {chosen}"),
+            values,
+        ))
+        .await?
+        .rows_affected)
 }
 
 /// Sets `flagged` on the spans whose row ids the similarity checks flagged

@@ -6,7 +6,7 @@
 use sea_orm::{DatabaseBackend, DbErr, Statement, Value};
 use uuid::Uuid;
 
-use super::prompts::recount_prompts;
+use super::prompts::{prompt_shares, recount_prompts, subtract_from_prompts};
 use crate::platform::services::transaction::{WriteTransaction, placeholder, placeholder_list};
 
 /// What a removal deleted.
@@ -112,19 +112,12 @@ pub async fn delete_spans_before(
         )))
         .await?;
     }
-    let prompt_ids: Vec<i64> = txn
-        .query_rows::<(i64,)>(statement(format!(
-            "SELECT DISTINCT prompt_id FROM prompt_spans WHERE span_row_id IN ({chosen})"
-        )))
-        .await?
-        .into_iter()
-        .map(|(id,)| id)
-        .collect();
+    let shares = prompt_shares(txn, &ids).await?;
     let spans = txn
         .execute_statement(statement(format!("DELETE FROM spans WHERE id IN ({chosen})")))
         .await?
         .rows_affected;
-    recount_prompts(txn, org_id, &prompt_ids).await?;
+    subtract_from_prompts(txn, org_id, &shares).await?;
     Ok(spans)
 }
 
