@@ -36,7 +36,6 @@ use app::{
     similarity::services::abuse::AbuseGuard,
     telemetry::services::ingest::{policy::IngestPolicy, pricing::OrgPricing},
 };
-use sea_orm::{ConnectionTrait, Database, Statement};
 use serde_json::{Value, json};
 use support::*;
 use uuid::Uuid;
@@ -172,21 +171,6 @@ async fn post(client: &reqwest::Client, url: &str, token: &str, body: &Value) ->
     elapsed
 }
 
-async fn stored_events(database_url: &str) -> u64 {
-    let db = Database::connect(database_url).await.unwrap();
-    let row = db
-        .query_one_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM governance_events",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    let count: i64 = row.try_get("", "n").unwrap();
-    db.close().await.ok();
-    count as u64
-}
-
 #[tokio::main]
 async fn main() {
     let database = std::env::var("SPECULA_BENCH_DATABASE").unwrap_or_else(|_| "sqlite".to_owned());
@@ -292,7 +276,7 @@ async fn main() {
         .args(["-TERM", &server.child.id().to_string()])
         .status();
     let _ = server.child.wait();
-    let stored = stored_events(&server.database_url).await;
+    let stored = count_rows(&server.database_url, "governance_events").await;
     println!("governance events stored: {stored} of {sent} decisions");
     assert_eq!(stored, sent, "every decision is stored");
     if database == "postgres" {

@@ -561,11 +561,16 @@ pub fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 pub async fn stored_spans(database_url: &str) -> u64 {
+    count_rows(database_url, "spans").await
+}
+
+/// The rows of `table`.
+pub async fn count_rows(database_url: &str, table: &str) -> u64 {
     let db = Database::connect(database_url).await.unwrap();
     let row = db
         .query_one_raw(Statement::from_string(
             db.get_database_backend(),
-            "SELECT COUNT(*) AS n FROM spans",
+            format!("SELECT COUNT(*) AS n FROM {table}"),
         ))
         .await
         .unwrap()

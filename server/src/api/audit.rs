@@ -64,7 +64,7 @@ pub async fn list(
 ) -> Result<Response> {
     authorize(&state, &caller, org_id).await?;
     let page = audit::page(&state.db, org_id, &query).await?;
-    if !audit::wants_csv(&query)? {
+    if !app::platform::services::paging::wants_csv(query.format.as_deref())? {
         return Ok(Json(page).into_response());
     }
     let next = page.next_cursor.as_ref().map(|cursor| {

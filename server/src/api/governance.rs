@@ -245,7 +245,7 @@ pub async fn list_events(
 ) -> Result<Response> {
     let org_id = org_for(&state, &caller, query.org).await?;
     let page = events::page(&state.db, org_id, &query).await?;
-    if !events::wants_csv(&query)? {
+    if !app::platform::services::paging::wants_csv(query.format.as_deref())? {
         return Ok(Json(page).into_response());
     }
     let next = page.next_cursor.as_ref().map(|cursor| {

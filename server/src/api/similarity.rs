@@ -182,7 +182,7 @@ pub async fn list_logs(
 ) -> Result<Response> {
     let org_id = org_for(&state, &caller, org.org).await?;
     let page = logs::list(&state.db, org_id, &query).await?;
-    if !logs::wants_csv(&query)? {
+    if !app::platform::services::paging::wants_csv(query.format.as_deref())? {
         return Ok(Json(page).into_response());
     }
     let next = page.next_cursor.as_ref().map(|cursor| {

@@ -23,7 +23,7 @@ use crate::{
     governance::types::{
         DecisionAction, DecisionReason, GovernanceEvent, GovernanceEventPage, GovernanceEventQuery,
     },
-    platform::services::{parse_time, rfc3339},
+    platform::services::{paging, parse_time, rfc3339},
 };
 
 /// Decisions waiting for the writer before evaluate answers 503.
@@ -130,21 +130,6 @@ async fn insert(db: &DatabaseConnection, batch: &[governance_event::Model]) -> R
     Ok(())
 }
 
-const DEFAULT_PAGE: u64 = 100;
-const MAX_PAGE: u64 = 1_000;
-const MAX_CSV_ROWS: u64 = 10_000;
-
-/// Whether the caller asked for CSV (or JSON, the default).
-pub fn wants_csv(query: &GovernanceEventQuery) -> Result<bool> {
-    match query.format.as_deref().unwrap_or("json") {
-        "json" | "" => Ok(false),
-        "csv" => Ok(true),
-        other => Err(AppError::BadRequest(format!(
-            "`format` must be json or csv, got {other:?}"
-        ))),
-    }
-}
-
 /// A cursor: the last event's time and id.
 fn parse_cursor(cursor: &str) -> Result<(i64, Uuid)> {
     cursor
@@ -161,19 +146,10 @@ pub async fn page(
 ) -> Result<GovernanceEventPage> {
     use governance_event::Column;
 
-    let csv = wants_csv(query)?;
     fn text(value: &Option<String>) -> Option<&str> {
         value.as_deref().map(str::trim).filter(|value| !value.is_empty())
     }
-    let limit = query
-        .limit
-        .unwrap_or(if csv { MAX_CSV_ROWS } else { DEFAULT_PAGE });
-    if !(1..=MAX_CSV_ROWS).contains(&limit) {
-        return Err(AppError::BadRequest(format!(
-            "`limit` must be 1 to {MAX_CSV_ROWS}"
-        )));
-    }
-    let limit = if csv { limit } else { limit.min(MAX_PAGE) };
+    let limit = paging::page_rows(query.limit, paging::wants_csv(query.format.as_deref())?)?;
     let mut select = governance_event::Entity::find().filter(Column::OrgId.eq(org_id));
     if let Some(action) = text(&query.action) {
         let action = DecisionAction::parse(action).ok_or_else(|| {

@@ -20,7 +20,10 @@ use serde_json::Value as Json;
 use crate::{
     error::{AppError, Result},
     format::push_csv_row,
-    platform::types::{AuditChainReport, AuditEntry, AuditLogPage, AuditLogQuery},
+    platform::{
+        services::paging,
+        types::{AuditChainReport, AuditEntry, AuditLogPage, AuditLogQuery},
+    },
 };
 
 /// Longest user agent kept; longer ones are cut (on a character boundary).
@@ -245,36 +248,11 @@ pub async fn list(db: &impl ConnectionTrait, org_id: Uuid, query: &AuditQuery) -
     Ok(rows.into_iter().map(view).collect())
 }
 
-const DEFAULT_PAGE: u64 = 100;
-const MAX_PAGE: u64 = 1_000;
-/// Entries of one CSV download.
-pub const MAX_CSV_ROWS: u64 = 10_000;
-
-/// Whether the caller asked for CSV (or JSON, the default).
-pub fn wants_csv(query: &AuditLogQuery) -> Result<bool> {
-    match query.format.as_deref().unwrap_or("json") {
-        "json" | "" => Ok(false),
-        "csv" => Ok(true),
-        other => Err(AppError::BadRequest(format!(
-            "`format` must be json or csv, got {other:?}"
-        ))),
-    }
-}
-
 /// One page of the organization's audit log, newest first.
 pub async fn page(db: &impl ConnectionTrait, org_id: Uuid, query: &AuditLogQuery) -> Result<AuditLogPage> {
-    let csv = wants_csv(query)?;
+    let csv = paging::wants_csv(query.format.as_deref())?;
     let text = |value: &Option<String>| value.clone().filter(|value| !value.is_empty());
-    let limit = query
-        .limit
-        .unwrap_or(if csv { MAX_CSV_ROWS } else { DEFAULT_PAGE });
-    if !(1..=MAX_CSV_ROWS).contains(&limit) {
-        return Err(AppError::BadRequest(format!(
-            "`limit` must be 1 to {MAX_CSV_ROWS}"
-        )));
-    }
-    // A JSON page holds at most MAX_PAGE entries; the cursor leads on.
-    let limit = if csv { limit } else { limit.min(MAX_PAGE) };
+    let limit = paging::page_rows(query.limit, csv)?;
     let before_seq = text(&query.cursor)
         .map(|cursor| {
             cursor

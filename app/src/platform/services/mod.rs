@@ -7,6 +7,7 @@ pub mod expiring_cache;
 pub mod instance;
 pub mod lease;
 pub mod maintenance;
+pub mod paging;
 pub mod secrets;
 pub mod sqlite_connection;
 pub mod transaction;

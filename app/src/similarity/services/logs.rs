@@ -8,27 +8,16 @@ use uuid::Uuid;
 use crate::{
     error::{AppError, Result},
     format::push_csv_row,
-    platform::services::{now_ns, transaction::placeholder},
+    platform::services::{
+        now_ns,
+        paging::{self, DEFAULT_PAGE, MAX_CSV_ROWS, MAX_PAGE},
+        transaction::placeholder,
+    },
     similarity::types::{SimilarityLog, SimilarityLogPage, SimilarityLogQuery},
     telemetry::services::span_store::parse_time,
 };
 
-const DEFAULT_PAGE: u64 = 100;
-const MAX_PAGE: u64 = 1_000;
-/// Rows of one CSV download.
-pub const MAX_CSV_ROWS: u64 = 10_000;
 const DEFAULT_RANGE_NS: i64 = 7 * 24 * 3_600 * 1_000_000_000;
-
-/// Whether the caller asked for CSV (or JSON, the default).
-pub fn wants_csv(query: &SimilarityLogQuery) -> Result<bool> {
-    match query.format.as_deref().unwrap_or("json") {
-        "json" | "" => Ok(false),
-        "csv" => Ok(true),
-        other => Err(AppError::BadRequest(format!(
-            "`format` must be json or csv, got {other:?}"
-        ))),
-    }
-}
 
 /// The `[since, until)` of a read: `until` defaults to now, `since` to 7
 /// days before `until`.
@@ -51,7 +40,7 @@ pub async fn list(
     org_id: Uuid,
     query: &SimilarityLogQuery,
 ) -> Result<SimilarityLogPage> {
-    let csv = wants_csv(query)?;
+    let csv = paging::wants_csv(query.format.as_deref())?;
     let text = |value: &Option<String>| value.clone().filter(|value| !value.is_empty());
     let (since, until) = time_window(&query.since, &query.until)?;
     let most = if csv { MAX_CSV_ROWS } else { MAX_PAGE };
