@@ -316,7 +316,6 @@ async fn apply(
                 count_progress(&txn, org_id, kind, deleted).await?;
             }
             txn.commit().await?;
-            checkpoint_sqlite(db).await?;
             counts.record(kind.name(), deleted);
             if deleted < BATCH {
                 break;
@@ -352,21 +351,6 @@ async fn apply(
     }
     finish_progress(db, org_id).await?;
     Ok(Some(counts))
-}
-
-/// On SQLite, copies the batch's pages from the write-ahead log into the
-/// database file now, without blocking anyone (PASSIVE): a pass writes the
-/// log faster than the server's periodic checkpoints empty it, and a log
-/// past their bound makes them wait for ingest's writer (RESTART).
-async fn checkpoint_sqlite(db: &DatabaseConnection) -> Result<()> {
-    if db.get_database_backend() == sea_orm::DatabaseBackend::Sqlite {
-        db.query_one_raw(Statement::from_string(
-            sea_orm::DatabaseBackend::Sqlite,
-            "PRAGMA wal_checkpoint(PASSIVE)",
-        ))
-        .await?;
-    }
-    Ok(())
 }
 
 async fn start_progress(db: &DatabaseConnection, org_id: Uuid) -> Result<()> {
