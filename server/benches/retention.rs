@@ -30,7 +30,11 @@ fn recent_batches(from: u64, count: u64) -> Arc<Vec<Vec<u8>>> {
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap() as u64;
     // Batch `from` starts a day ago, each next one a second later.
     let epoch = now - 86_400_000_000_000 - from * 1_000_000_000;
-    Arc::new((from..from + count).map(|index| batch_from(index, epoch)).collect())
+    Arc::new(
+        (from..from + count)
+            .map(|index| batch_from(index, epoch))
+            .collect(),
+    )
 }
 
 async fn status(client: &reqwest::Client, base: &str) -> Value {
@@ -102,7 +106,8 @@ async fn main() {
     let saved_at = Instant::now();
     let (base, paced_token) = (server.base.clone(), token.clone());
     let recent = recent_batches(RECENT_FROM + PACED_BATCHES, PACED_BATCHES);
-    let paced = tokio::spawn(async move { load(&base, &paced_token, recent, 8, Some(PACED_RATE), None).await });
+    let paced =
+        tokio::spawn(async move { load(&base, &paced_token, recent, 8, Some(PACED_RATE), None).await });
     let target = batch_count * SPANS_PER_BATCH as u64;
     let mut seen_running = None;
     let finished = loop {
@@ -114,7 +119,10 @@ async fn main() {
         if deleted >= target && now["running"] == false {
             break saved_at.elapsed();
         }
-        assert!(saved_at.elapsed() < Duration::from_secs(1800), "retention did not finish: {now}");
+        assert!(
+            saved_at.elapsed() < Duration::from_secs(1800),
+            "retention did not finish: {now}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     let started = seen_running.unwrap_or_default();

@@ -461,18 +461,19 @@ pub struct DryRunSpan {
 }
 
 /// `POST /api/v1/governance/evaluate`: a gateway's question before a model
-/// call. Give the prompt as `prompt` (one text) or as `messages` (a chat,
-/// as the provider's SDK takes it), not both.
+/// call. Give the prompt as `prompt` (one text), as `messages` (a chat, as
+/// the provider's SDK takes it) or both (both are checked and redacted);
+/// with neither, only the model and the cost are checked.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct EvaluateRequest {
-    /// The model the call is for, e.g. `gpt-4o` (1 to 200 characters).
-    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
+    /// The model the call is for, e.g. `gpt-4o` (1 to 200 characters, not only spaces).
+    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200, pattern = r"\S"))]
     pub model: String,
-    /// The provider, when the model's name does not say it (`openai`, `anthropic`, …).
+    /// The provider, when the model's name does not say it (`openai`, `anthropic`, …; up to 200 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
+    #[cfg_attr(feature = "ssr", schema(max_length = 200))]
     pub provider: Option<String>,
     /// The prompt as one text (up to 1,000,000 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -515,7 +516,7 @@ pub struct ChatMessage {
     #[cfg_attr(feature = "ssr", schema(max_length = 100))]
     pub role: String,
     /// A string, or a list of parts (`{"type": "text", "text": …}`).
-    #[cfg_attr(feature = "ssr", schema(value_type = Value))]
+    #[cfg_attr(feature = "ssr", schema(schema_with = message_content))]
     pub content: serde_json::Value,
 }
 
@@ -647,7 +648,10 @@ pub struct GovernanceEventQuery {
     #[cfg_attr(feature = "ssr", param(minimum = 1, maximum = 10000))]
     pub limit: Option<u64>,
     /// From a previous page's `next_cursor`.
-    #[cfg_attr(feature = "ssr", param(pattern = "^([0-9]{1,19}_[0-9a-f-]{36})?$"))]
+    #[cfg_attr(
+        feature = "ssr",
+        param(pattern = "^([0-9]{1,18}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})?$")
+    )]
     pub cursor: Option<String>,
     /// `json` (default) or `csv`.
     #[cfg_attr(feature = "ssr", param(schema_with = event_format))]
@@ -809,6 +813,23 @@ fn percent_by_service() -> utoipa::openapi::schema::Object {
             "Per service (`service.name`): percent of its traces kept (0 to 100).",
         ))
         .build()
+}
+
+/// A chat message's content: a string, a list of parts, or null.
+#[cfg(feature = "ssr")]
+fn message_content() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String))
+            .item(ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::Object)))
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .description(Some(
+                "A string, or a list of parts (`{\"type\": \"text\", \"text\": …}`).",
+            ))
+            .build(),
+    )
 }
 
 /// Up to 100 names of 1 to 200 characters.

@@ -243,6 +243,7 @@ pub struct Evaluation {
 const MAX_NAME_CHARS: usize = 200;
 const MAX_PROMPT_CHARS: usize = 1_000_000;
 const MAX_MESSAGES: usize = 1_000;
+const MAX_ROLE_CHARS: usize = 100;
 
 fn check_length(field: &str, value: Option<&str>, max: usize) -> Result<()> {
     match value {
@@ -256,9 +257,13 @@ fn check_length(field: &str, value: Option<&str>, max: usize) -> Result<()> {
 /// The text of one message: its content when a string, else the `text` of
 /// each text part, one per line.
 fn message_text(message: &ChatMessage) -> Result<String> {
+    check_length("role", Some(&message.role), MAX_ROLE_CHARS)?;
     match &message.content {
         Value::String(text) => Ok(text.clone()),
         Value::Null => Ok(String::new()),
+        Value::Array(parts) if !parts.iter().all(Value::is_object) => Err(AppError::BadRequest(
+            "each part of a message's `content` must be an object".to_owned(),
+        )),
         Value::Array(parts) => Ok(parts
             .iter()
             .filter_map(|part| part.get("text").and_then(Value::as_str))
@@ -330,43 +335,37 @@ pub fn evaluate(context: &DecisionContext<'_>, request: &EvaluateRequest) -> Res
             "`estimated_cost_usd` must be 0 to 1,000,000,000".to_owned(),
         ));
     }
-    let (prompt, user_text) = match (&request.prompt, &request.messages) {
-        (Some(prompt), None) => {
-            check_length("prompt", Some(prompt), MAX_PROMPT_CHARS)?;
-            (prompt.clone(), prompt.clone())
+    // The text checked: the prompt, then each message's; the abuse check
+    // reads what end users wrote (the user messages, else every message).
+    let mut texts: Vec<String> = Vec::new();
+    let mut user_texts: Vec<String> = Vec::new();
+    if let Some(prompt) = &request.prompt {
+        check_length("prompt", Some(prompt), MAX_PROMPT_CHARS)?;
+        texts.push(prompt.clone());
+        user_texts.push(prompt.clone());
+    }
+    if let Some(messages) = &request.messages {
+        if messages.len() > MAX_MESSAGES {
+            return Err(AppError::BadRequest(format!(
+                "`messages` may hold at most {MAX_MESSAGES} messages"
+            )));
         }
-        (None, Some(messages)) => {
-            if messages.len() > MAX_MESSAGES {
-                return Err(AppError::BadRequest(format!(
-                    "`messages` may hold at most {MAX_MESSAGES} messages"
-                )));
-            }
-            let texts = messages.iter().map(message_text).collect::<Result<Vec<_>>>()?;
-            let prompt = texts.join("\n");
-            check_length("messages", Some(&prompt), MAX_PROMPT_CHARS)?;
-            let from_users: Vec<&str> = messages
-                .iter()
-                .zip(&texts)
-                .filter(|(message, _)| message.role == "user")
-                .map(|(_, text)| text.as_str())
-                .collect();
-            let user_text = match from_users.is_empty() {
-                true => prompt.clone(),
-                false => from_users.join("\n"),
-            };
-            (prompt, user_text)
+        let message_texts = messages.iter().map(message_text).collect::<Result<Vec<_>>>()?;
+        let from_users: Vec<String> = messages
+            .iter()
+            .zip(&message_texts)
+            .filter(|(message, _)| message.role == "user")
+            .map(|(_, text)| text.clone())
+            .collect();
+        match from_users.is_empty() {
+            true => user_texts.extend(message_texts.iter().cloned()),
+            false => user_texts.extend(from_users),
         }
-        (Some(_), Some(_)) => {
-            return Err(AppError::BadRequest(
-                "give the prompt as `prompt` or as `messages`, not both".to_owned(),
-            ));
-        }
-        (None, None) => {
-            return Err(AppError::BadRequest(
-                "give the prompt as `prompt` or as `messages`".to_owned(),
-            ));
-        }
-    };
+        texts.extend(message_texts);
+    }
+    let prompt = texts.join("\n");
+    check_length("prompt and messages", Some(&prompt), MAX_PROMPT_CHARS)?;
+    let user_text = user_texts.join("\n");
 
     let guardrails = context.guardrails;
     let mut reasons = Vec::new();
@@ -408,8 +407,10 @@ pub fn evaluate(context: &DecisionContext<'_>, request: &EvaluateRequest) -> Res
     let provider_of = |model: &str| {
         request
             .provider
-            .clone()
-            .filter(|_| model == request.model.trim())
+            .as_deref()
+            .map(str::trim)
+            .filter(|provider| !provider.is_empty() && model == request.model.trim())
+            .map(str::to_owned)
             .or_else(|| {
                 context
                     .pricing
@@ -498,10 +499,7 @@ pub fn evaluate(context: &DecisionContext<'_>, request: &EvaluateRequest) -> Res
 
     let mut found = BTreeMap::new();
     let mut redact = |text: &str| context.ingest.redact(text, &mut found);
-    let redacted_prompt = match &request.messages {
-        None => redact(&prompt),
-        Some(_) => None,
-    };
+    let redacted_prompt = request.prompt.as_deref().and_then(&mut redact);
     let redacted_messages = request.messages.as_ref().and_then(|messages| {
         let mut changed = false;
         let redacted: Vec<ChatMessage> = messages
@@ -850,6 +848,34 @@ mod tests {
     }
 
     #[test]
+    fn a_prompt_and_messages_are_both_checked_and_a_model_alone_is_a_question_too() {
+        let key = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD";
+        let guardrails = Guardrails {
+            max_prompt_chars: Some(60),
+            ..Default::default()
+        };
+        let mut request = ask("gpt-4o", &format!("system: {key}"));
+        request.messages = Some(vec![ChatMessage {
+            role: "user".into(),
+            content: Value::String(format!("again {key}")),
+        }]);
+        let both = decide(guardrails.clone(), request);
+        assert!(both.redacted_prompt.is_some() && both.redacted_messages.is_some());
+        let expected = format!("system: {key}\nagain {key}").chars().count() as u64;
+        assert_eq!(
+            both.prompt_chars, expected,
+            "the prompt and the message, one line each"
+        );
+        assert_eq!(both.action, DecisionAction::Deny, "{:?}", both.reasons);
+
+        let mut model_only = ask("gpt-4o", "");
+        model_only.prompt = None;
+        let evaluation = decide(guardrails, model_only);
+        assert_eq!(evaluation.action, DecisionAction::Allow);
+        assert_eq!(evaluation.prompt_chars, 0);
+    }
+
+    #[test]
     fn every_reason_is_listed_and_the_strongest_decides() {
         let key = "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789ABCD";
         let guardrails = Guardrails {
@@ -888,12 +914,6 @@ mod tests {
             evaluate(&context, &request).unwrap_err().to_string()
         };
         assert!(refuse(ask(" ", "hi")).contains("`model`"));
-        let mut both = ask("m", "hi");
-        both.messages = Some(Vec::new());
-        assert!(refuse(both).contains("not both"));
-        let mut neither = ask("m", "hi");
-        neither.prompt = None;
-        assert!(refuse(neither).contains("`prompt` or as `messages`"));
         let mut odd = ask("m", "hi");
         odd.prompt = None;
         odd.messages = Some(vec![ChatMessage {

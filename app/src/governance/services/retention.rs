@@ -251,7 +251,11 @@ async fn delete_rows_before(
 /// in order), so what is left still verifies, from its first entry on.
 async fn delete_audit_prefix(txn: &impl WriteTransaction, org_id: Uuid, cutoff: i64) -> Result<u64> {
     let backend = txn.backend();
-    let (org, org_again, at) = (placeholder(backend, 1), placeholder(backend, 2), placeholder(backend, 3));
+    let (org, org_again, at) = (
+        placeholder(backend, 1),
+        placeholder(backend, 2),
+        placeholder(backend, 3),
+    );
     let values: [Value; 3] = [org_id.into(), org_id.into(), cutoff.into()];
     let rows = txn
         .query_rows::<(Option<i64>, Option<i64>)>(Statement::from_sql_and_values(
@@ -373,7 +377,12 @@ async fn start_progress(db: &DatabaseConnection, org_id: Uuid) -> Result<()> {
     Ok(())
 }
 
-async fn count_progress(txn: &impl WriteTransaction, org_id: Uuid, kind: Expiring, deleted: u64) -> Result<()> {
+async fn count_progress(
+    txn: &impl WriteTransaction,
+    org_id: Uuid,
+    kind: Expiring,
+    deleted: u64,
+) -> Result<()> {
     let backend = txn.backend();
     let column = kind.progress_column();
     let deleted = i64::try_from(deleted).unwrap_or(i64::MAX);

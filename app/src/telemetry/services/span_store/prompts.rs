@@ -201,7 +201,12 @@ pub(super) async fn subtract_from_prompts(
         id = placeholder(backend, 4),
     );
     for (prompt_id, count, cost) in shares {
-        let values: [Value; 4] = [(*count).into(), (*cost).into(), org_id.into(), (*prompt_id).into()];
+        let values: [Value; 4] = [
+            (*count).into(),
+            (*cost).into(),
+            org_id.into(),
+            (*prompt_id).into(),
+        ];
         txn.execute_statement(Statement::from_sql_and_values(backend, update.clone(), values))
             .await?;
     }
@@ -215,7 +220,11 @@ pub(super) async fn subtract_from_prompts(
 
 /// Deletes the prompts of `prompt_ids` left without spans, recording them
 /// in `deleted_prompts` for every replica's index; how many went.
-async fn forget_empty_prompts(txn: &impl WriteTransaction, org_id: Uuid, prompt_ids: &[i64]) -> Result<u64, DbErr> {
+async fn forget_empty_prompts(
+    txn: &impl WriteTransaction,
+    org_id: Uuid,
+    prompt_ids: &[i64],
+) -> Result<u64, DbErr> {
     let backend = txn.backend();
     let mut values: Vec<Value> = vec![org_id.into()];
     values.extend(prompt_ids.iter().map(|id| Value::from(*id)));
