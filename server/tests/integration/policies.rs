@@ -11,8 +11,7 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::{
-    Backend, Browser, TestServer, add_member, assert_error, export, get_json, post_otlp, signed_in_tenant,
-    span,
+    Backend, Browser, TestServer, add_member, assert_error, get_json, send_spans, signed_in_tenant, span,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -43,23 +42,6 @@ async fn save(browser: &Browser, org: &str, document: Value, comment: &str) -> V
     let body = response.text().await.unwrap();
     assert_eq!(status, StatusCode::CREATED, "{body}");
     serde_json::from_str(&body).unwrap()
-}
-
-async fn ingest(server: &TestServer, token: &str, service: &str, spans: Vec<Value>) {
-    let response = post_otlp(
-        server,
-        "/v1/traces",
-        token,
-        "application/json",
-        export(service, spans),
-    )
-    .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "{}",
-        response.text().await.unwrap()
-    );
 }
 
 fn trace_id(n: u32) -> String {
@@ -110,7 +92,7 @@ async fn every_policy_kind_applies_to_the_next_span(backend: Backend) {
     };
 
     // Before any policy: the installation's defaults.
-    ingest(
+    send_spans(
         &server,
         &token,
         "agent",
@@ -135,8 +117,7 @@ async fn every_policy_kind_applies_to_the_next_span(backend: Backend) {
 
     // The organization's rules apply; the detector it turned off does not.
     let diff = format!("--- a/x\n+++ b/x\n{}", "+line\n".repeat(400));
-    ingest(
-        &server,
+    send_spans(&server,
         &token,
         "agent",
         vec![
@@ -188,7 +169,7 @@ async fn every_policy_kind_applies_to_the_next_span(backend: Backend) {
     );
 
     // Content capture per service.
-    ingest(
+    send_spans(
         &server,
         &token,
         "billing-bot",
@@ -221,7 +202,7 @@ async fn every_policy_kind_applies_to_the_next_span(backend: Backend) {
             )
         })
         .collect();
-    ingest(&server, &token, "noisy", noisy).await;
+    send_spans(&server, &token, "noisy", noisy).await;
     assert_eq!(
         read_span(&server, &token, &trace_id(10), "0000000000000064")
             .await
@@ -242,7 +223,7 @@ async fn every_policy_kind_applies_to_the_next_span(backend: Backend) {
     let limited = json!({"limits": {"max_span_bytes": 4096}});
     save(&owner, &org, limited, "small spans").await;
     let long = "word ".repeat(4000);
-    ingest(
+    send_spans(
         &server,
         &token,
         "agent",
@@ -468,7 +449,7 @@ async fn save_on_one_replica_governs_another() {
         )
     };
     // The replica has the defaults in memory.
-    ingest(&replica, &token, "agent", vec![prompt_span(&trace_id(1))]).await;
+    send_spans(&replica, &token, "agent", vec![prompt_span(&trace_id(1))]).await;
     assert_eq!(
         replica
             .state
@@ -495,7 +476,7 @@ async fn save_on_one_replica_governs_another() {
         assert!(Instant::now() < deadline, "the replica never heard of the save");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    ingest(&replica, &token, "agent", vec![prompt_span(&trace_id(2))]).await;
+    send_spans(&replica, &token, "agent", vec![prompt_span(&trace_id(2))]).await;
     let stored: Value = read_span(&server, &token, &trace_id(2), "00000000000000aa")
         .await
         .json()
@@ -535,7 +516,7 @@ async fn a_dry_run_foresees_what_a_save_then_does(backend: Backend) {
             })
             .collect()
     };
-    ingest(&server, &token, "agent", spans(1)).await;
+    send_spans(&server, &token, "agent", spans(1)).await;
     let draft = json!({
         "redaction": {"rules": [{"id": "customer", "kind": "regex", "pattern": "CUST-[0-9]{6}", "label": "customer_id"}]},
         "sampling": {"percent": 50, "keep_errors": true},
@@ -568,7 +549,7 @@ async fn a_dry_run_foresees_what_a_save_then_does(backend: Backend) {
 
     // Saved, the draft does to the same traces' new spans what the dry run said.
     save(&owner, &org, draft, "as tried").await;
-    ingest(&server, &token, "agent", spans(2)).await;
+    send_spans(&server, &token, "agent", spans(2)).await;
     for n in 0..20u32 {
         let trace = spread_trace_id(n + 1);
         let foreseen = listed.get(&trace);

@@ -9,8 +9,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::{
-    Backend, Browser, TestServer, add_member, assert_error, export, get_json, post_otlp, signed_in_tenant,
-    span,
+    Backend, Browser, TestServer, add_member, assert_error, get_json, send_spans, signed_in_tenant, span,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -57,23 +56,6 @@ fn call(trace: &str, id: &str, model: &str, start: i64) -> Value {
             "gen_ai.usage.output_tokens": 100,
         }),
     )
-}
-
-async fn ingest(server: &TestServer, token: &str, spans: Vec<Value>) {
-    let response = post_otlp(
-        server,
-        "/v1/traces",
-        token,
-        "application/json",
-        export("coder", spans),
-    )
-    .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "{}",
-        response.text().await.unwrap()
-    );
 }
 
 fn prices_path(org: &str) -> String {
@@ -148,9 +130,10 @@ async fn overrides_price_spans_from_their_effective_time(backend: Backend) {
     assert_eq!(get_json(&server, &token, &prices_path(&org)).await, list);
 
     let trace = "1".repeat(32);
-    ingest(
+    send_spans(
         &server,
         &token,
+        "coder",
         vec![
             call(&trace, "0000000000000001", "gpt-4o", T0),
             call(&trace, "0000000000000002", "gpt-4o-2024-08-06", T0 + HOUR),
@@ -220,9 +203,10 @@ async fn a_recompute_reprices_spans_traces_and_rollups(backend: Backend) {
     // (500 spans each) must page by row id within one start time.
     let trace_a = "a".repeat(32);
     let trace_b = "b".repeat(32);
-    ingest(
+    send_spans(
         &server,
         &token,
+        "coder",
         vec![
             call(&trace_a, "00000000000000a1", "gpt-4o", T0),
             call(&trace_a, "00000000000000a2", "gpt-4o", T0 + 2 * HOUR),
@@ -240,7 +224,7 @@ async fn a_recompute_reprices_spans_traces_and_rollups(backend: Backend) {
                 )
             })
             .collect();
-        ingest(&server, &token, spans).await;
+        send_spans(&server, &token, "coder", spans).await;
     }
     let before = usage_totals(&server, &token).await;
     assert_eq!(before["cost_nanos"], 2 * BUILTIN_GPT_4O);
@@ -450,9 +434,10 @@ async fn prices_stay_in_their_tenant(backend: Backend) {
     .await;
     // A's prices do not price B's spans.
     let trace = "c".repeat(32);
-    ingest(
+    send_spans(
         &server,
         &token_b,
+        "coder",
         vec![
             call(&trace, "0000000000000001", "gpt-4o", T0 + 2 * HOUR),
             call(&trace, "0000000000000002", "acme-llm-7b", T0),
@@ -556,7 +541,7 @@ async fn replicas_running_overlapping_recomputes_add_each_difference_once(backen
                 )
             })
             .collect();
-        ingest(&server, &token, spans).await;
+        send_spans(&server, &token, "coder", spans).await;
     }
     put_prices(&browser, &org, overrides()).await;
     // Two jobs over the same spans, queued together: each replica's worker

@@ -10,7 +10,7 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestServer, export, get_json, post_otlp, span};
+use common::{Backend, TestServer, get_json, send_spans, span};
 use entity::{audit_entry, governance_event, organization};
 use reqwest::StatusCode;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, Database, DatabaseConnection, Statement};
@@ -24,23 +24,6 @@ const DAY: i64 = 86_400 * SECOND;
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp_nanos_opt().unwrap()
-}
-
-async fn ingest(server: &TestServer, token: &str, spans: Vec<Value>) {
-    let response = post_otlp(
-        server,
-        "/v1/traces",
-        token,
-        "application/json",
-        export("agent", spans),
-    )
-    .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::OK,
-        "{}",
-        response.text().await.unwrap()
-    );
 }
 
 /// A trace of a request span (with a prompt) and a tool span, starting at `start`.
@@ -203,10 +186,11 @@ async fn retention_deletes_exactly_what_expired(backend: Backend) {
             "a recent question",
         ));
     }
-    ingest(&server, &token, spans).await;
-    ingest(
+    send_spans(&server, &token, "agent", spans).await;
+    send_spans(
         &server,
         &other_token,
+        "agent",
         (6..=7)
             .flat_map(|number| trace(number, now - 40 * DAY, "the other organization's question"))
             .collect(),

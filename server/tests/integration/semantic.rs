@@ -19,7 +19,7 @@ use app::similarity::services::{
     semantic::SemanticModel,
     text::normalize,
 };
-use common::{Backend, TestServer, export, get_json, post_otlp, tenant};
+use common::{Backend, TestServer, get_json, send_spans, tenant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -134,26 +134,15 @@ async fn semantic_search(server: &TestServer, token: &str, prompts: i64) -> Valu
     }
 }
 
-async fn send(server: &TestServer, token: &str, spans: Vec<Value>) {
-    let response = post_otlp(
-        server,
-        "/v1/traces",
-        token,
-        "application/json",
-        export("agent", spans),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::OK);
-}
-
 async fn paraphrases_are_found_once_every_prompt_is_embedded_with_the_model(backend: Backend) {
     let folder = format!("--embedding-model-dir={}", model_dir().display());
     let server = TestServer::start_with(backend, &[&folder]).await;
     let (_, token) = tenant(&server, "ada@example.com", &["ingest", "read"]).await;
     let (_, other_token) = tenant(&server, "bob@example.com", &["ingest", "read"]).await;
-    send(
+    send_spans(
         &server,
         &token,
+        "agent",
         vec![
             request(&trace_id(1), &span_id(1), T0, Some(WEB_FASTER)),
             request(&trace_id(1), &span_id(2), T0 + SECOND, Some(LIMERICK)),
@@ -163,9 +152,10 @@ async fn paraphrases_are_found_once_every_prompt_is_embedded_with_the_model(back
     )
     .await;
     // Another organization sends a prompt of the same meaning.
-    send(
+    send_spans(
         &server,
         &other_token,
+        "agent",
         vec![request(
             &trace_id(9),
             &span_id(9),
@@ -242,7 +232,7 @@ async fn paraphrases_are_found_once_every_prompt_is_embedded_with_the_model(back
             Some(&prompt),
         )
     }));
-    send(&replica, &token, spans).await;
+    send_spans(&replica, &token, "agent", spans).await;
     for server in [&server, &replica] {
         let results = semantic_search(server, &token, 104).await;
         let mut texts: Vec<&str> = results["prompts"]

@@ -472,6 +472,25 @@ pub async fn post_otlp(
         .unwrap()
 }
 
+/// Sends `spans` as one OTLP/JSON export from `service`; panics unless 200.
+pub async fn send_spans(server: &TestServer, token: &str, service: &str, spans: Vec<serde_json::Value>) {
+    let response = post_otlp(
+        server,
+        "/v1/traces",
+        token,
+        "application/json",
+        export(service, spans),
+    )
+    .await;
+    let status = response.status();
+    assert_eq!(
+        status,
+        reqwest::StatusCode::OK,
+        "{}",
+        response.text().await.unwrap()
+    );
+}
+
 /// GETs an API path with a bearer token.
 pub async fn get_with_token(server: &TestServer, token: &str, path: &str) -> reqwest::Response {
     server
