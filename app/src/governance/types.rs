@@ -691,18 +691,6 @@ impl RetentionCounts {
         self.governance_events += other.governance_events;
         self.audit_entries += other.audit_entries;
     }
-
-    /// Adds `count` to the figure named `kind` (`spans`, `traces`…).
-    pub fn record(&mut self, kind: &str, count: u64) {
-        let figure = match kind {
-            "spans" => &mut self.spans,
-            "traces" => &mut self.traces,
-            "similarity_logs" => &mut self.similarity_logs,
-            "governance_events" => &mut self.governance_events,
-            _ => &mut self.audit_entries,
-        };
-        *figure += count;
-    }
 }
 
 /// How long the organization's data is kept, and what the retention job did last.

@@ -183,13 +183,14 @@ enum Expiring {
 }
 
 impl Expiring {
-    fn name(self) -> &'static str {
+    /// Its figure among `counts`.
+    fn figure(self, counts: &mut RetentionCounts) -> &mut u64 {
         match self {
-            Self::Spans => "spans",
-            Self::Traces => "traces",
-            Self::SimilarityLogs => "similarity_logs",
-            Self::GovernanceEvents => "governance_events",
-            Self::AuditEntries => "audit_entries",
+            Self::Spans => &mut counts.spans,
+            Self::Traces => &mut counts.traces,
+            Self::SimilarityLogs => &mut counts.similarity_logs,
+            Self::GovernanceEvents => &mut counts.governance_events,
+            Self::AuditEntries => &mut counts.audit_entries,
         }
     }
 
@@ -320,7 +321,7 @@ async fn apply(
                 count_progress(&txn, org_id, kind, deleted).await?;
             }
             txn.commit().await?;
-            counts.record(kind.name(), deleted);
+            *kind.figure(&mut counts) += deleted;
             if deleted < BATCH {
                 break;
             }
