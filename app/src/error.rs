@@ -98,6 +98,9 @@ mod server {
         /// 429: too many attempts; retry after the given number of seconds.
         #[error("too many attempts; try again in {retry_after_secs} s")]
         TooManyRequests { retry_after_secs: u64 },
+        /// 429: a rate limit or quota is used up; the message says which.
+        #[error("{message}; retry after {retry_after_secs} s")]
+        RateLimited { message: String, retry_after_secs: u64 },
         /// 503: a dependency (the database) cannot serve the request now.
         #[error("{0}")]
         Unavailable(&'static str),
@@ -118,7 +121,7 @@ mod server {
                 Self::NotFound(_) => StatusCode::NOT_FOUND,
                 Self::Conflict(_) => StatusCode::CONFLICT,
                 Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+                Self::TooManyRequests { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                 Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
                 Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             }
@@ -133,7 +136,7 @@ mod server {
                 Self::NotFound(_) => "not_found",
                 Self::Conflict(_) => "conflict",
                 Self::UnsupportedMediaType(_) => "unsupported_media_type",
-                Self::TooManyRequests { .. } => "rate_limited",
+                Self::TooManyRequests { .. } | Self::RateLimited { .. } => "rate_limited",
                 Self::Unavailable(_) => "unavailable",
                 Self::Database(_) | Self::Internal(_) => "internal",
             }
@@ -189,7 +192,7 @@ mod server {
                 Self::InvalidToken(_) => {
                     headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
                 }
-                Self::TooManyRequests { retry_after_secs } => {
+                Self::TooManyRequests { retry_after_secs } | Self::RateLimited { retry_after_secs, .. } => {
                     headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
                 }
                 // What the database or a queue cannot take now it may take in a moment.

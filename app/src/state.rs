@@ -14,7 +14,7 @@ use crate::{
     },
     costs::services::price_book::PriceBook,
     error::Result,
-    governance::services::{book::PolicyBook, events::EventLog},
+    governance::services::{book::PolicyBook, events::EventLog, limits::Limits},
     similarity::services::{abuse::AbuseGuard, index::PromptIndex, semantic_worker::SemanticTier},
     telemetry::services::{ingest::writer::IngestWriter, live::LiveHub},
 };
@@ -33,6 +33,8 @@ pub struct AppState {
     pub ingest: IngestWriter,
     /// What ingest keeps of each organization's spans: its policy over the installation's settings.
     pub policies: PolicyBook,
+    /// Rate limit buckets, ingest counts for the quota, the month's spend for budgets.
+    pub limits: Limits,
     /// Writes the evaluate API's decisions.
     pub governance_events: EventLog,
     /// Announces organizations with new spans to live tails.

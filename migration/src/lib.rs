@@ -26,6 +26,7 @@ mod m20261205_000018_audit_chain;
 mod m20261205_000019_policies;
 mod m20261206_000020_governance_events;
 mod m20261206_000021_retention;
+mod m20261207_000022_limits;
 
 pub struct Migrator;
 
@@ -99,6 +100,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000019_policies::Migration),
             Box::new(m20261206_000020_governance_events::Migration),
             Box::new(m20261206_000021_retention::Migration),
+            Box::new(m20261207_000022_limits::Migration),
         ]
     }
 }

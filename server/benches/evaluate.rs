@@ -134,6 +134,7 @@ fn decisions_in_process(requests: &[Value]) {
         guardrails: &compiled,
         pricing: &pricing,
         abuse: &abuse,
+        spent_budgets: &[],
         now_ns: 1_800_000_000_000_000_000,
     };
     let requests: Vec<EvaluateRequest> = requests

@@ -164,6 +164,30 @@ pub struct ServeConfig {
     #[serde(with = "humantime_serde_compat")]
     pub shutdown_grace: Duration,
 
+    /// Spans (and metric points) per second each organization may send, all its tokens
+    /// together; organizations' policies can only lower it. Unset: no limit.
+    #[arg(long, env = "SPECULA_INGEST_RATE", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub ingest_rate: Option<u64>,
+
+    /// How many spans an organization may send at once above `SPECULA_INGEST_RATE`
+    /// (default: two seconds' worth).
+    #[arg(long, env = "SPECULA_INGEST_BURST", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub ingest_burst: Option<u64>,
+
+    /// REST API requests per second each organization's API tokens may make together.
+    /// Unset: no limit.
+    #[arg(long, env = "SPECULA_API_RATE", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub api_rate: Option<u64>,
+
+    /// REST API requests an organization may make at once above `SPECULA_API_RATE`
+    /// (default: two seconds' worth).
+    #[arg(long, env = "SPECULA_API_BURST", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub api_burst: Option<u64>,
+
+    /// Spans each organization may send per calendar month (UTC). Unset: no quota.
+    #[arg(long, env = "SPECULA_MONTHLY_SPAN_QUOTA", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000))]
+    pub monthly_span_quota: Option<u64>,
+
     /// Let anyone create an account (`true`); with `false`, only invitations create accounts.
     #[arg(long, env = "SPECULA_OPEN_SIGNUP", default_value_t = true, action = clap::ArgAction::Set)]
     pub open_signup: bool,
@@ -199,6 +223,19 @@ impl ServeConfig {
             redact_secrets: self.redact_secrets,
             max_value_bytes: usize::try_from(self.max_value_size).unwrap_or(usize::MAX),
             ..IngestPolicy::default()
+        }
+    }
+
+    /// The rate limits and quota every organization starts from.
+    pub fn installation_limits(&self) -> app::governance::services::limits::InstallationLimits {
+        use app::governance::{services::limits::Rate, types::RateSetting};
+        let rate = |per_second: Option<u64>, burst: Option<u64>| {
+            per_second.map(|per_second| Rate::from_setting(RateSetting { per_second, burst }))
+        };
+        app::governance::services::limits::InstallationLimits {
+            ingest: rate(self.ingest_rate, self.ingest_burst),
+            api: rate(self.api_rate, self.api_burst),
+            monthly_spans: self.monthly_span_quota,
         }
     }
 

@@ -17,7 +17,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use app::{
     accounts::services::throttle::LoginThrottle,
-    governance::services::{book::PolicyBook, events::EventLog},
+    governance::services::{book::PolicyBook, events::EventLog, limits::Limits},
     similarity::services::{semantic::SemanticModel, semantic_worker::SemanticTier},
     state::{AccountSettings, AppState, InstanceIdentity},
     telemetry::services::{
@@ -95,6 +95,7 @@ impl Server {
             writer_stop.clone(),
         )?;
         let (governance_events, events_task) = EventLog::start(db.clone(), writer_stop.clone());
+        let limits = Limits::new(&db);
         let state = AppState {
             db,
             leptos_options: site::leptos_options(&site_root, config.listen),
@@ -110,7 +111,8 @@ impl Server {
             login_throttle: Arc::new(LoginThrottle::default()),
             tokens: Default::default(),
             ingest,
-            policies: PolicyBook::new(config.ingest_policy()),
+            policies: PolicyBook::new(config.ingest_policy(), config.installation_limits()),
+            limits,
             governance_events,
             live,
             prices: Default::default(),
@@ -174,6 +176,14 @@ impl Server {
             WAL_CHECKPOINT_PERIOD,
             self.writer_stop.child_token(),
         ));
+        // Counts are written once more after the last request is answered.
+        let ingest_counts = tokio::spawn(
+            self.state
+                .limits
+                .counts
+                .clone()
+                .run_flusher(self.state.db.clone(), self.writer_stop.child_token()),
+        );
         let statistics = tokio::spawn(db::run_statistics_upkeep(
             self.state.db.clone(),
             STATISTICS_UPKEEP_PERIOD,
@@ -269,6 +279,9 @@ impl Server {
         }
         if let Err(err) = self.events_task.await {
             tracing::error!(error = %err, "governance event writer failed");
+        }
+        if let Err(err) = ingest_counts.await {
+            tracing::error!(error = %err, "ingest count writer failed");
         }
         if let Err(err) = session_cleanup.await {
             tracing::warn!(error = %err, "session cleanup task failed");

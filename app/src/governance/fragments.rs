@@ -10,8 +10,9 @@ use leptos::{prelude::*, tachys::view::RenderHtml};
 use uuid::Uuid;
 
 use super::types::{
-    BUILTIN_DETECTORS, CaptureMode, DecisionAction, DroppedSpans, DryRun, GovernanceEvent, PolicyChange,
-    PolicyDocument, PolicyVersion, PolicyVersionSummary, RetentionStatus,
+    BUILTIN_DETECTORS, Budget, CaptureMode, DecisionAction, DroppedSpans, DryRun, GovernanceEvent, LimitsReport,
+    PolicyChange, PolicyDocument, PolicyVersion, PolicyVersionSummary, RateInForce, RateLimits, RateSetting,
+    RetentionStatus,
 };
 use crate::{format, time_zone::DisplayZone};
 
@@ -155,7 +156,178 @@ fn summary(document: &PolicyDocument) -> Vec<(&'static str, String)> {
             "Guardrails",
             format!("{guardrail_count} rules for the evaluate API"),
         ),
+        ("Rate limits", rate_limits_text(&document.rate_limits)),
+        ("Budgets", budgets_text(&document.budgets)),
     ]
+}
+
+fn rate_text(rate: Option<RateSetting>, unit: &str) -> String {
+    rate.map_or_else(
+        || "the installation's".to_owned(),
+        |rate| match rate.burst {
+            Some(burst) => format!("{} {unit}/s (burst {})", format::count(rate.per_second as i64), format::count(burst as i64)),
+            None => format!("{} {unit}/s", format::count(rate.per_second as i64)),
+        },
+    )
+}
+
+fn rate_limits_text(limits: &RateLimits) -> String {
+    let mut parts = vec![
+        format!("ingest {}", rate_text(limits.ingest, "spans")),
+        format!("API {}", rate_text(limits.api, "requests")),
+        match limits.monthly_spans {
+            Some(quota) => format!("{} spans a month", format::count(quota as i64)),
+            None => "the installation's monthly quota".to_owned(),
+        },
+    ];
+    if !limits.tokens.is_empty() {
+        parts.push(format!("{} tokens with limits of their own", limits.tokens.len()));
+    }
+    parts.join("; ")
+}
+
+fn budgets_text(budgets: &[Budget]) -> String {
+    if budgets.is_empty() {
+        return "none".to_owned();
+    }
+    budgets
+        .iter()
+        .map(|budget| {
+            let scope = match (&budget.service, &budget.token_id) {
+                (Some(service), _) => format!("service {service}"),
+                (None, Some(token)) => format!("token {token}"),
+                (None, None) => "the organization".to_owned(),
+            };
+            format!(
+                "{}: ${} a month for {scope}{}",
+                budget.id,
+                budget.monthly_usd,
+                if budget.hard { ", hard" } else { "" }
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The Costs page's card: the month so far against the quota, the rate
+/// limits and each budget, with a bar for each share.
+pub fn limits_card(report: &LimitsReport, can_edit: bool) -> String {
+    let bar = |percent: f64, label: String| {
+        let width = format::fixed(percent.clamp(0.0, 100.0), 1);
+        let class = match percent {
+            p if p >= 100.0 => "meter meter-over",
+            p if p >= 80.0 => "meter meter-high",
+            _ => "meter",
+        };
+        view! {
+            <div class=class role="meter" aria-valuemin="0" aria-valuemax="100"
+                aria-valuenow=format::fixed(percent.max(0.0), 1) aria-label=label>
+                <span style=format!("width: {width}%")></span>
+            </div>
+        }
+    };
+    let quota = match report.monthly_spans {
+        Some(quota) => {
+            let percent = report.spans_this_month as f64 * 100.0 / quota.max(1) as f64;
+            view! {
+                <p>
+                    {format!("{} of {} spans this month ({}%)", format::count(report.spans_this_month as i64),
+                        format::count(quota as i64), format::fixed(percent, 1))}
+                </p>
+                {bar(percent, "Monthly span quota used".to_owned())}
+            }
+            .into_any()
+        }
+        None => view! {
+            <p>{format!("{} spans this month; no monthly quota.", format::count(report.spans_this_month as i64))}</p>
+        }
+        .into_any(),
+    };
+    let rate = |rate: Option<RateInForce>, unit: &str| {
+        rate.map_or_else(
+            || "no limit".to_owned(),
+            |rate| format!("{} {unit}/s, burst {}", format::count(rate.per_second as i64), format::count(rate.burst as i64)),
+        )
+    };
+    let refused = report.refused;
+    let rows = [
+        ("Ingest rate".to_owned(), rate(report.ingest, "spans")),
+        ("API rate".to_owned(), rate(report.api, "requests")),
+        (
+            "Last hour".to_owned(),
+            format!(
+                "{} spans ({} a second on average)",
+                format::count(report.spans_last_hour as i64),
+                format::fixed(report.spans_last_hour as f64 / 3_600.0, 1)
+            ),
+        ),
+        (
+            "Refused this month".to_owned(),
+            format!(
+                "{} exports over a rate limit, {} over the quota, {} invalid; {} API requests over a rate limit",
+                format::count(refused.rate_limited_exports as i64),
+                format::count(refused.over_quota_exports as i64),
+                format::count(refused.invalid_exports as i64),
+                format::count(refused.rate_limited_requests as i64),
+            ),
+        ),
+    ]
+    .into_iter()
+    .chain(report.tokens.iter().map(|token| {
+        (
+            format!("Token {}", token.token_id),
+            format!("ingest {}; API {}", rate(token.ingest, "spans"), rate(token.api, "requests")),
+        )
+    }));
+    let budgets = report
+        .budgets
+        .iter()
+        .map(|budget| {
+            let scope = match (&budget.service, &budget.token_id) {
+                (Some(service), _) => format!("service {service}"),
+                (None, Some(token)) => format!("token {token}"),
+                (None, None) => "whole organization".to_owned(),
+            };
+            let label = format!("Budget {} used", budget.id);
+            view! {
+                <li class="budget" data-testid="budget">
+                    <p>
+                        <strong>{budget.id.clone()}</strong>" "
+                        <span class="muted">{scope}</span>
+                        {budget.hard.then(|| view! { " " <span class="badge badge-danger">"hard"</span> })}
+                    </p>
+                    <p>
+                        {format!("${} of ${} ({}%), projected ${} ({}%) by the month's end",
+                            format::fixed(budget.spent_usd.parse::<f64>().unwrap_or(0.0), 2), budget.monthly_usd,
+                            format::fixed(budget.percent, 1),
+                            format::fixed(budget.projected_usd.parse::<f64>().unwrap_or(0.0), 2),
+                            format::fixed(budget.projected_percent, 1))}
+                        {budget.crossed.map(|threshold| format!("; past {threshold}%"))}
+                    </p>
+                    {bar(budget.percent, label)}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card limits-card" data-testid="limits-card">
+            <h2>{format!("Limits and budgets, {} (UTC)", report.month)}</h2>
+            {quota}
+            <table class="table settings-table">
+                <tbody>
+                    {rows.map(|(name, text)| view! { <tr><th scope="row">{name}</th><td>{text}</td></tr> }).collect_view()}
+                </tbody>
+            </table>
+            {match report.budgets.is_empty() {
+                true => view! { <p class="muted">"No budgets."</p> }.into_any(),
+                false => view! { <ul class="budgets">{budgets}</ul> }.into_any(),
+            }}
+            {can_edit.then(|| view! {
+                <p class="muted">"Set limits and budgets in the "<a href="/policies">"policy"</a>" (" <code>"rate_limits"</code>", "<code>"budgets"</code>")."</p>
+            })}
+        </section>
+    }
+    .to_html()
 }
 
 fn change_text(change: &PolicyChange) -> String {

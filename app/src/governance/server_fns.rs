@@ -126,3 +126,23 @@ pub async fn dry_run_html(org_id: Uuid, document: String) -> Result<String, ApiE
     let outcome = dry_run::dry_run(&state.db, &state.policies, &state.prices, org_id, &request).await?;
     Ok(fragments::dry_run(&outcome))
 }
+
+/// The Costs page's limits and budgets card as HTML.
+#[server]
+pub async fn limits_html(org_id: Uuid) -> Result<String, ApiError> {
+    use crate::{
+        accounts::{
+            services::orgs,
+            types::{Action, role_allows},
+        },
+        governance::{fragments, services::limits},
+        server_context::member,
+    };
+
+    let (state, user) = member(org_id, Action::Read).await?;
+    let can_edit = orgs::role_of(&state.db, org_id, user.id)
+        .await?
+        .is_some_and(|role| role_allows(role, Action::ManagePolicies));
+    let report = limits::report_for(&state, org_id).await?;
+    Ok(fragments::limits_card(&report, can_edit))
+}

@@ -8,6 +8,13 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod limits;
+
+pub use limits::{
+    Budget, BudgetStatus, LimitsReport, RateInForce, RateLimits, RateSetting, RefusedCounts,
+    TokenRateLimits, TokenRatesInForce,
+};
+
 /// The whole policy of one organization.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -25,6 +32,12 @@ pub struct PolicyDocument {
     pub retention: RetentionPolicy,
     #[serde(deserialize_with = "object")]
     pub guardrails: Guardrails,
+    #[serde(deserialize_with = "object")]
+    pub rate_limits: RateLimits,
+    /// Monthly cost budgets (at most 100).
+    #[serde(deserialize_with = "objects")]
+    #[cfg_attr(feature = "ssr", schema(max_items = 100))]
+    pub budgets: Vec<Budget>,
 }
 
 /// How much of prompts, completions, tool arguments, results and diffs is kept.
@@ -556,7 +569,7 @@ impl DecisionAction {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DecisionReason {
-    /// `blocked_pattern`, `prompt_length`, `model_denied`, `model_not_allowed`,
+    /// `blocked_pattern`, `prompt_length`, `budget`, `model_denied`, `model_not_allowed`,
     /// `region`, `cost`, `abuse` or `redaction`.
     pub kind: String,
     /// Which rule: a blocked pattern's id, a detector or redaction rule's

@@ -12,6 +12,7 @@ use crate::{
         get_form::GetForm,
         list_filters::{TimeRangeFields, param},
         send_traces::SendTracesCard,
+        server_html::{ServerHtml, org_page_html},
         session::{RequireUser, use_session},
     },
     costs::{
@@ -20,6 +21,7 @@ use crate::{
     },
     error::ApiError,
     format,
+    governance::server_fns::limits_html,
     telemetry::types::TraceSummary,
     time_zone::use_display_zone,
 };
@@ -52,6 +54,7 @@ pub fn CostsPage() -> impl IntoView {
             }
         },
     );
+    let limits = org_page_html(|org_id, _| limits_html(org_id));
     view! {
         <Title text="Costs" />
         <header class="page-header">
@@ -60,7 +63,11 @@ pub fn CostsPage() -> impl IntoView {
             <p><A href="/costs/prices">"Prices"</A>" — what each model costs your organization, and recomputes."</p>
         </header>
         <RequireUser children=move |_, org| match org {
-            Some(_) => view! { <CostsView dashboard /> }.into_any(),
+            Some(_) => view! {
+                <CostsView dashboard />
+                <ServerHtml html=limits class="limits-body" />
+            }
+            .into_any(),
             None => view! { <SendTracesCard org=None /> }.into_any(),
         } />
     }

@@ -6,6 +6,7 @@ use app::{
         types::{CostLogPage, CostLogQuery, UsageQuery, UsageReport},
     },
     error::Result,
+    governance::{services::limits, types::LimitsReport},
     state::AppState,
 };
 use axum::{
@@ -24,11 +25,13 @@ use super::{
 /// Usage and cost over a time range from the rollups kept at ingest, by
 /// time bucket and by the dimensions in `group_by`. Cost is exact
 /// (integer nano-dollars); latency percentiles come from a log-scale
-/// histogram (buckets a factor of √2 wide).
+/// histogram (buckets a factor of √2 wide). `limits` is the calendar month
+/// so far (UTC) against the organization's quota, rate limits and budgets,
+/// whatever the range.
 #[utoipa::path(
     get, path = "/usage", operation_id = "usage", tag = "costs",
     params(OrgQuery, UsageQuery),
-    responses((status = 200, body = UsageReport), ApiErrors),
+    responses((status = 200, body = UsageAnswer), ApiErrors),
     security(("bearer" = []), ("session" = [])),
 )]
 pub async fn usage(
@@ -36,7 +39,7 @@ pub async fn usage(
     caller: Caller,
     ApiQuery(org): ApiQuery<OrgQuery>,
     ApiQuery(mut query): ApiQuery<UsageQuery>,
-) -> Result<Json<UsageReport>> {
+) -> Result<Json<UsageAnswer>> {
     let org_id = org_for(&state, &caller, org.org).await?;
     // An empty filter is an absent one, as everywhere in the API.
     for filter in [
@@ -51,7 +54,18 @@ pub async fn usage(
         }
     }
     let now_ns = app::platform::services::now_ns();
-    Ok(Json(usage::report(&state.db, org_id, &query, now_ns).await?))
+    Ok(Json(UsageAnswer {
+        report: usage::report(&state.db, org_id, &query, now_ns).await?,
+        limits: limits::report_for(&state, org_id).await?,
+    }))
+}
+
+/// A usage report and the month against the organization's limits.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct UsageAnswer {
+    #[serde(flatten)]
+    report: UsageReport,
+    limits: LimitsReport,
 }
 
 /// Every span that used a model, newest first: tokens and exact cost, a

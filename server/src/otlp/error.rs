@@ -9,6 +9,7 @@ use axum::{
 
 use app::{
     error::AppError,
+    governance::services::limits::Refusal,
     telemetry::services::{ingest::writer::WriteError, span::ids::IdError},
 };
 
@@ -32,7 +33,7 @@ mod grpc_code {
 }
 
 /// Seconds a client should wait before retrying an overloaded server.
-const RETRY_AFTER_SECS: u32 = 1;
+const RETRY_AFTER_SECS: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -48,6 +49,9 @@ pub enum IngestError {
     /// 403: the token lacks the `ingest` scope.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// 429 with Retry-After: a rate limit or the monthly quota.
+    #[error("{}; retry after {} s", .0.message, .0.retry_after_secs)]
+    Refused(Refusal),
     /// 503 with Retry-After: the write queue is full.
     #[error("the server is busy; retry later")]
     Overloaded,
@@ -83,6 +87,8 @@ pub enum StorageFailure {
     Prices(#[source] AppError),
     #[error("reading the organization's policy: {0}")]
     Policy(#[source] AppError),
+    #[error("reading the organization's ingest counts: {0}")]
+    Limits(#[source] AppError),
 }
 
 impl From<WriteError> for IngestError {
@@ -104,10 +110,20 @@ impl IngestError {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, grpc_code::INVALID_ARGUMENT)
             }
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, grpc_code::PERMISSION_DENIED),
+            Self::Refused(_) => (StatusCode::TOO_MANY_REQUESTS, grpc_code::RESOURCE_EXHAUSTED),
             Self::Overloaded => (StatusCode::SERVICE_UNAVAILABLE, grpc_code::RESOURCE_EXHAUSTED),
             Self::ShuttingDown | Self::Unavailable(_) => {
                 (StatusCode::SERVICE_UNAVAILABLE, grpc_code::UNAVAILABLE)
             }
+        }
+    }
+
+    /// When the client should try again, if it should.
+    pub fn retry_after_secs(&self) -> Option<u64> {
+        match self {
+            Self::Refused(refusal) => Some(refusal.retry_after_secs),
+            Self::Overloaded | Self::ShuttingDown | Self::Unavailable(_) => Some(RETRY_AFTER_SECS),
+            Self::Malformed(_) | Self::TooLarge(_) | Self::UnsupportedMediaType(_) | Self::Forbidden(_) => None,
         }
     }
 
@@ -128,10 +144,10 @@ impl IngestError {
             message: self.to_string(),
         };
         let mut response = encoding.encode_response(&body, status);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = self.retry_after_secs() {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

@@ -16,11 +16,12 @@ use opentelemetry_proto::tonic::collector::{
         trace_service_server::{TraceService, TraceServiceServer},
     },
 };
-use tonic::{Request, Response, Status, codec::CompressionEncoding};
+use tonic::{Code, Request, Response, Status, codec::CompressionEncoding, metadata::MetadataValue};
+use tonic_types::{ErrorDetails, StatusExt};
 
 use super::{
     error::IngestError,
-    export::{export_metrics, export_traces},
+    export::{Exported, export_metrics, export_traces},
 };
 
 /// Serves both OTLP gRPC services.
@@ -48,15 +49,40 @@ pub fn router(state: AppState, max_message_bytes: usize) -> axum::Router {
 
 fn status_of(err: IngestError) -> Status {
     err.log_cause();
+    // OTLP clients retry RESOURCE_EXHAUSTED only when it carries RetryInfo.
+    let retry = |code: Code, err: IngestError| {
+        let delay = err.retry_after_secs().map(std::time::Duration::from_secs);
+        Status::with_error_details(code, err.to_string(), ErrorDetails::with_retry_info(delay))
+    };
     match err {
         IngestError::Malformed(message) | IngestError::UnsupportedMediaType(message) => {
             Status::invalid_argument(message)
         }
         IngestError::TooLarge(message) => Status::resource_exhausted(message),
         IngestError::Forbidden(message) => Status::permission_denied(message),
-        IngestError::Overloaded => Status::resource_exhausted(IngestError::Overloaded.to_string()),
-        IngestError::ShuttingDown | IngestError::Unavailable(_) => Status::unavailable(err.to_string()),
+        IngestError::Refused(_) | IngestError::Overloaded => retry(Code::ResourceExhausted, err),
+        IngestError::ShuttingDown | IngestError::Unavailable(_) => retry(Code::Unavailable, err),
     }
+}
+
+/// The answer with `ratelimit-policy` and `ratelimit` metadata for the limits that applied.
+fn answer<R>(exported: Exported<R>) -> Result<Response<R>, Status> {
+    let mut result = exported.result.map(Response::new).map_err(status_of);
+    let metadata = match &mut result {
+        Ok(response) => response.metadata_mut(),
+        Err(status) => status.metadata_mut(),
+    };
+    if !exported.limits.is_empty() {
+        for (name, value) in [
+            ("ratelimit-policy", exported.limits.policy()),
+            ("ratelimit", exported.limits.current()),
+        ] {
+            if let Ok(value) = MetadataValue::try_from(value) {
+                metadata.insert(name, value);
+            }
+        }
+    }
+    result
 }
 
 impl OtlpExport {
@@ -87,10 +113,7 @@ impl TraceService for OtlpExport {
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let principal = self.principal(request.metadata()).await?;
         let export = request.into_inner();
-        export_traces(&self.state, &principal, move || Ok(export))
-            .await
-            .map(Response::new)
-            .map_err(status_of)
+        answer(export_traces(&self.state, &principal, move || Ok(export)).await)
     }
 }
 
@@ -102,9 +125,6 @@ impl MetricsService for OtlpExport {
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
         let principal = self.principal(request.metadata()).await?;
         let export = request.into_inner();
-        export_metrics(&self.state, &principal, move || Ok(export))
-            .await
-            .map(Response::new)
-            .map_err(status_of)
+        answer(export_metrics(&self.state, &principal, move || Ok(export)).await)
     }
 }

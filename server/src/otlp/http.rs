@@ -20,9 +20,9 @@ use super::{
     decode::{DecodeLimits, decode, decompress, prepare_metrics_json, prepare_trace_json},
     encoding::Encoding,
     error::IngestError,
-    export::{export_metrics, export_traces},
+    export::{Exported, count_failure, export_metrics, export_traces},
 };
-use crate::api::bearer::require_token;
+use crate::api::{bearer::require_token, rate_limit::insert_limit_headers};
 
 /// The OTLP/HTTP routes, with their OpenAPI description.
 pub fn routes(state: &AppState, limits: DecodeLimits) -> OpenApiRouter<AppState> {
@@ -37,8 +37,11 @@ pub fn routes(state: &AppState, limits: DecodeLimits) -> OpenApiRouter<AppState>
 type Decoder<R> = Box<dyn FnOnce() -> Result<R, IngestError> + Send>;
 
 /// Shared by both signals: pick the encoding from the content type, hand the
-/// export a decoder for the body, answer in the request's encoding.
+/// export a decoder for the body, answer in the request's encoding with the
+/// rate limits that applied.
 async fn answer<Req, Res, Export, Fut>(
+    state: &AppState,
+    principal: &TokenPrincipal,
     headers: HeaderMap,
     body: Bytes,
     limits: DecodeLimits,
@@ -49,20 +52,26 @@ where
     Req: prost::Message + Default + DeserializeOwned + 'static,
     Res: prost::Message + Serialize,
     Export: FnOnce(Decoder<Req>) -> Fut,
-    Fut: Future<Output = Result<Res, IngestError>>,
+    Fut: Future<Output = Exported<Res>>,
 {
     let encoding = match Encoding::from_headers(&headers) {
         Ok(encoding) => encoding,
-        Err(err) => return err.into_response_as(Encoding::Protobuf),
+        Err(err) => {
+            count_failure(state, principal, &err);
+            return err.into_response_as(Encoding::Protobuf);
+        }
     };
     let decoder: Decoder<Req> = Box::new(move || {
         let body = decompress(&headers, body, limits)?;
         decode::<Req>(encoding, &body, prepare_json)
     });
-    match export(decoder).await {
+    let exported = export(decoder).await;
+    let mut response = match exported.result {
         Ok(answer) => encoding.encode_response(&answer, StatusCode::OK),
         Err(err) => err.into_response_as(encoding),
-    }
+    };
+    insert_limit_headers(response.headers_mut(), &exported.limits);
+    response
 }
 
 /// What an export answers, in the request's encoding: the export response
@@ -88,6 +97,10 @@ enum ExportAnswers {
     /// Not `application/x-protobuf` or `application/json`.
     #[response(status = 415)]
     UnsupportedMediaType,
+    /// An ingest rate limit or the monthly span quota is used up; retry after `Retry-After`.
+    /// `RateLimit-Policy` and `RateLimit` (IETF httpapi draft) state the limits, as on every answer they apply to.
+    #[response(status = 429)]
+    RateLimited,
     /// The write queue is full or the server is stopping; retry after `Retry-After`.
     #[response(status = 503)]
     Unavailable,
@@ -175,11 +188,13 @@ async fn traces(
     body: Bytes,
 ) -> Response {
     answer::<ExportTraceServiceRequest, _, _, _>(
+        &state,
+        &principal,
         headers,
         body,
         limits,
         prepare_trace_json,
-        |decoder| async move { export_traces(&state, &principal, decoder).await },
+        |decoder| export_traces(&state, &principal, decoder),
     )
     .await
 }
@@ -203,11 +218,13 @@ async fn metrics(
     body: Bytes,
 ) -> Response {
     answer::<ExportMetricsServiceRequest, _, _, _>(
+        &state,
+        &principal,
         headers,
         body,
         limits,
         prepare_metrics_json,
-        |decoder| async move { export_metrics(&state, &principal, decoder).await },
+        |decoder| export_metrics(&state, &principal, decoder),
     )
     .await
 }

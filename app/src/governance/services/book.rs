@@ -22,9 +22,10 @@ use crate::{
     governance::{
         services::{
             guardrails::CompiledGuardrails,
+            limits::{InstallationLimits, OrgLimits},
             rules::{rule_regex, usd_nanos},
         },
-        types::{CaptureMode, PolicyDocument},
+        types::{Budget, CaptureMode, PolicyDocument},
     },
     telemetry::services::{
         ingest::policy::{CustomRules, IngestPolicy, Sampling},
@@ -38,6 +39,7 @@ pub const NOTIFY_CHANNEL: &str = "specula_policies";
 #[derive(Clone, Debug)]
 pub struct PolicyBook {
     installation: Arc<IngestPolicy>,
+    installation_limits: InstallationLimits,
     compiled: Arc<RwLock<HashMap<Uuid, Arc<OrgPolicy>>>>,
     /// Goes up on every forget, so a load that read the database before a
     /// save committed does not put its stale result back afterwards.
@@ -50,12 +52,16 @@ pub struct PolicyBook {
 pub struct OrgPolicy {
     pub ingest: Arc<IngestPolicy>,
     pub guardrails: CompiledGuardrails,
+    /// Rate limits and quota, within the installation's.
+    pub limits: OrgLimits,
+    pub budgets: Vec<Budget>,
 }
 
 impl PolicyBook {
-    pub fn new(installation: IngestPolicy) -> Self {
+    pub fn new(installation: IngestPolicy, installation_limits: InstallationLimits) -> Self {
         Self {
             installation: Arc::new(installation),
+            installation_limits,
             compiled: Arc::default(),
             generation: Arc::default(),
         }
@@ -84,6 +90,8 @@ impl PolicyBook {
                 Ok((ingest, guardrails)) => Some(OrgPolicy {
                     ingest: Arc::new(ingest),
                     guardrails,
+                    limits: OrgLimits::compile(&self.installation_limits, &document.rate_limits),
+                    budgets: document.budgets.clone(),
                 }),
                 Err(err) => {
                     // Saves are validated; this only happens to a document an
@@ -96,6 +104,8 @@ impl PolicyBook {
         let policy = Arc::new(compiled.unwrap_or_else(|| OrgPolicy {
             ingest: self.installation.clone(),
             guardrails: CompiledGuardrails::default(),
+            limits: OrgLimits::installation(&self.installation_limits),
+            budgets: Vec::new(),
         }));
         let mut cached = self.compiled.write().expect("policy book lock");
         if self.generation.load(Ordering::Acquire) == generation {

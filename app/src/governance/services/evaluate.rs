@@ -6,7 +6,10 @@
 use entity::governance_event;
 use uuid::Uuid;
 
-use super::guardrails::{self, DecisionContext};
+use super::{
+    guardrails::{self, DecisionContext},
+    limits::budgets::spent_hard_budgets,
+};
 use crate::{
     error::{AppError, Result},
     governance::types::{Decision, EvaluateRequest},
@@ -32,12 +35,25 @@ pub async fn decide(
     let now_ns = chrono::Utc::now()
         .timestamp_nanos_opt()
         .ok_or_else(|| AppError::Internal("the clock is past 2262".to_owned()))?;
+    let spent_budgets = match policy.budgets.iter().any(|budget| budget.hard) {
+        true => {
+            let spend = state.limits.spend.month(&state.db, org_id, now_ns).await?;
+            spent_hard_budgets(
+                &policy.budgets,
+                &spend,
+                request.service.as_deref().map(str::trim),
+                asker.token_id,
+            )
+        }
+        false => Vec::new(),
+    };
     let context = DecisionContext {
         org_id,
         ingest: &policy.ingest,
         guardrails: &policy.guardrails,
         pricing: &pricing,
         abuse: &state.abuse,
+        spent_budgets: &spent_budgets,
         now_ns,
     };
     let evaluation = guardrails::evaluate(&context, request)?;

@@ -13,7 +13,10 @@ use regex::{Regex, RegexSet};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::rules::{rule_regex, usd_nanos};
+use super::{
+    limits::budgets::SpentBudget,
+    rules::{rule_regex, usd_nanos},
+};
 use crate::{
     error::{AppError, Result},
     governance::types::{ChatMessage, DecisionAction, DecisionReason, EvaluateRequest, Guardrails},
@@ -223,6 +226,8 @@ pub struct DecisionContext<'a> {
     pub guardrails: &'a CompiledGuardrails,
     pub pricing: &'a OrgPricing,
     pub abuse: &'a AbuseGuard,
+    /// The hard budgets covering this call that are spent.
+    pub spent_budgets: &'a [SpentBudget],
     pub now_ns: i64,
 }
 
@@ -401,6 +406,14 @@ pub fn evaluate(context: &DecisionContext<'_>, request: &EvaluateRequest) -> Res
             format!("the prompt has about {tokens} tokens, more than {max}"),
         ));
     }
+    for budget in context.spent_budgets {
+        reasons.push(reason(
+            "budget",
+            &budget.id,
+            DecisionAction::Deny,
+            budget.detail.clone(),
+        ));
+    }
 
     // Which model: the one asked for, or the fallback when the lists or the
     // end user's region forbid it and allow the fallback.
@@ -567,6 +580,7 @@ mod tests {
             guardrails: &compiled,
             pricing: &pricing,
             abuse,
+            spent_budgets: &[],
             now_ns: 1_800_000_000_000_000_000,
         };
         evaluate(&context, &request).unwrap()
@@ -909,6 +923,7 @@ mod tests {
                 guardrails: &compiled,
                 pricing: &pricing,
                 abuse: &abuse,
+                spent_budgets: &[],
                 now_ns: 0,
             };
             evaluate(&context, &request).unwrap_err().to_string()

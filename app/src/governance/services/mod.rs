@@ -6,6 +6,7 @@ pub mod dry_run;
 pub mod evaluate;
 pub mod events;
 pub mod guardrails;
+pub mod limits;
 pub mod policies;
 pub mod retention;
 pub mod rules;

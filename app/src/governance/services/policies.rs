@@ -21,8 +21,8 @@ use crate::{
     accounts::{services::orgs, types::Action},
     error::{AppError, Result},
     governance::types::{
-        DroppedSpans, MatchKind, NewPolicyVersion, PolicyChange, PolicyDocument, PolicyVersion,
-        PolicyVersionSummary,
+        Budget, DroppedSpans, MatchKind, NewPolicyVersion, PolicyChange, PolicyDocument, PolicyVersion,
+        PolicyVersionSummary, RateLimits, RateSetting,
     },
     platform::services::{
         audit::{self, Actor},
@@ -426,6 +426,73 @@ pub fn validate(document: &PolicyDocument) -> Result<()> {
         return Err(bad(format!(
             "guardrails.abuse_threshold must be 0.05 to 1, got {threshold}"
         )));
+    }
+    validate_rate_limits(&document.rate_limits)?;
+    validate_budgets(&document.budgets)
+}
+
+fn check_rate(what: &str, rate: Option<&RateSetting>) -> Result<()> {
+    if let Some(rate) = rate {
+        check_range(&format!("{what}.per_second"), Some(rate.per_second), 1..=10_000_000)?;
+        check_range(&format!("{what}.burst"), rate.burst, 1..=100_000_000)?;
+    }
+    Ok(())
+}
+
+fn check_token_id(what: &str, token_id: &str) -> Result<()> {
+    Uuid::parse_str(token_id)
+        .map(drop)
+        .map_err(|_| bad(format!("{what} must be an API token's id, got {token_id:?}")))
+}
+
+fn validate_rate_limits(limits: &RateLimits) -> Result<()> {
+    check_rate("rate_limits.ingest", limits.ingest.as_ref())?;
+    check_rate("rate_limits.api", limits.api.as_ref())?;
+    check_range("rate_limits.monthly_spans", limits.monthly_spans, 1..=1_000_000_000_000)?;
+    check_count("rate_limits.tokens", &limits.tokens)?;
+    let mut seen = std::collections::HashSet::new();
+    for (index, token) in limits.tokens.iter().enumerate() {
+        let what = format!("rate_limits.tokens[{index}]");
+        check_token_id(&format!("{what}.token_id"), &token.token_id)?;
+        if !seen.insert(token.token_id.to_ascii_lowercase()) {
+            return Err(bad(format!("{what}: token {} is listed twice", token.token_id)));
+        }
+        check_rate(&format!("{what}.ingest"), token.ingest.as_ref())?;
+        check_rate(&format!("{what}.api"), token.api.as_ref())?;
+    }
+    Ok(())
+}
+
+fn validate_budgets(budgets: &[Budget]) -> Result<()> {
+    check_count("budgets", budgets)?;
+    let mut seen = std::collections::HashSet::new();
+    for (index, budget) in budgets.iter().enumerate() {
+        let what = format!("budgets[{index}]");
+        check_id(&format!("{what}.id"), &budget.id)?;
+        if !seen.insert(budget.id.as_str()) {
+            return Err(bad(format!("{what}: the id {:?} is used twice", budget.id)));
+        }
+        if !rules::usd_nanos(&budget.monthly_usd).is_some_and(|nanos| nanos > 0) {
+            return Err(bad(format!(
+                "{what}.monthly_usd must be a number of dollars above 0, got {:?}",
+                budget.monthly_usd
+            )));
+        }
+        if let Some(service) = &budget.service {
+            check_name(&format!("{what}.service"), service)?;
+        }
+        if let Some(token_id) = &budget.token_id {
+            check_token_id(&format!("{what}.token_id"), token_id)?;
+        }
+        if budget.service.is_some() && budget.token_id.is_some() {
+            return Err(bad(format!("{what}: a budget covers a service or a token, not both")));
+        }
+        if budget.thresholds.len() > 10 {
+            return Err(bad(format!("{what}.thresholds: at most 10")));
+        }
+        for threshold in &budget.thresholds {
+            check_range(&format!("{what}.thresholds"), Some(u64::from(*threshold)), 1..=1_000)?;
+        }
     }
     Ok(())
 }

@@ -81,6 +81,7 @@ impl DemoIngest for OtlpDemo {
                 decode::<ExportTraceServiceRequest>(Encoding::Protobuf, &body, prepare_trace_json)
             })
             .await
+            .result
             .map_err(app_error)?;
             let rejected = answer.partial_success.map_or(0, |partial| partial.rejected_spans);
             counts.spans += (sent as u64).saturating_sub(rejected.max(0) as u64);
@@ -101,6 +102,7 @@ impl DemoIngest for OtlpDemo {
             decode::<ExportMetricsServiceRequest>(Encoding::Protobuf, &body, prepare_metrics_json)
         })
         .await
+        .result
         .map_err(app_error)?;
         let rejected = answer
             .partial_success
@@ -115,6 +117,10 @@ fn app_error(err: IngestError) -> AppError {
         IngestError::Overloaded | IngestError::ShuttingDown | IngestError::Unavailable(_) => {
             AppError::Unavailable("the server is busy; try the demo again in a moment")
         }
+        IngestError::Refused(refusal) => AppError::RateLimited {
+            message: format!("the demo workload was refused part way: {}", refusal.message),
+            retry_after_secs: refusal.retry_after_secs,
+        },
         other => AppError::Internal(format!("the demo workload was refused: {other}")),
     }
 }
