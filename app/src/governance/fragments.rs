@@ -10,9 +10,9 @@ use leptos::{prelude::*, tachys::view::RenderHtml};
 use uuid::Uuid;
 
 use super::types::{
-    BUILTIN_DETECTORS, Budget, CaptureMode, DecisionAction, DroppedSpans, DryRun, GovernanceEvent, LimitsReport,
-    PolicyChange, PolicyDocument, PolicyVersion, PolicyVersionSummary, RateInForce, RateLimits, RateSetting,
-    RetentionStatus,
+    BUILTIN_DETECTORS, Budget, CaptureMode, DecisionAction, DroppedSpans, DryRun, GovernanceEvent,
+    LimitsReport, PolicyChange, PolicyDocument, PolicyVersion, PolicyVersionSummary, RateInForce, RateLimits,
+    RateSetting, RetentionStatus,
 };
 use crate::{format, time_zone::DisplayZone};
 
@@ -165,7 +165,11 @@ fn rate_text(rate: Option<RateSetting>, unit: &str) -> String {
     rate.map_or_else(
         || "the installation's".to_owned(),
         |rate| match rate.burst {
-            Some(burst) => format!("{} {unit}/s (burst {})", format::count(rate.per_second as i64), format::count(burst as i64)),
+            Some(burst) => format!(
+                "{} {unit}/s (burst {})",
+                format::count(rate.per_second as i64),
+                format::count(burst as i64)
+            ),
             None => format!("{} {unit}/s", format::count(rate.per_second as i64)),
         },
     )
@@ -246,7 +250,13 @@ pub fn limits_card(report: &LimitsReport, can_edit: bool) -> String {
     let rate = |rate: Option<RateInForce>, unit: &str| {
         rate.map_or_else(
             || "no limit".to_owned(),
-            |rate| format!("{} {unit}/s, burst {}", format::count(rate.per_second as i64), format::count(rate.burst as i64)),
+            |rate| {
+                format!(
+                    "{} {unit}/s, burst {}",
+                    format::count(rate.per_second as i64),
+                    format::count(rate.burst as i64)
+                )
+            },
         )
     };
     let refused = report.refused;

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 mod limits;
 
 pub use limits::{
-    Budget, BudgetStatus, LimitsReport, RateInForce, RateLimits, RateSetting, RefusedCounts,
-    TokenRateLimits, TokenRatesInForce,
+    Budget, BudgetStatus, LimitsReport, RateInForce, RateLimits, RateSetting, RefusedCounts, TokenRateLimits,
+    TokenRatesInForce,
 };
 
 /// The whole policy of one organization.

@@ -81,7 +81,10 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(orgs::accept_invitation))
         .merge(token_only)
         .route("/{*unknown}", any(unknown_endpoint))
-        .layer(middleware::from_fn_with_state(state.clone(), rate_limit::limit_api_rate))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit_api_rate,
+        ))
 }
 
 /// Unknown paths under `/api/v1` answer in the API's error shape, not with the 404 page.

@@ -90,6 +90,18 @@ pub enum ApiErrors {
     /// Nothing by that id in the caller's organization.
     #[response(status = 404)]
     NotFound(ErrorBody),
+    /// A request made with an API token is over its organization's (or the token's) API rate
+    /// limit; retry after `Retry-After` seconds. Every answer to a token's request that a limit
+    /// applies to states it in `RateLimit-Policy` and `RateLimit` (IETF httpapi draft).
+    #[response(
+        status = 429,
+        headers(
+            ("Retry-After" = u64, description = "Seconds to wait"),
+            ("RateLimit-Policy" = String, description = "The limits: `\"org-api\";q=<burst>;w=<seconds>`"),
+            ("RateLimit" = String, description = "What is left: `\"org-api\";r=<remaining>;t=<seconds>`"),
+        )
+    )]
+    RateLimited(ErrorBody),
 }
 
 /// What a route with a JSON body can also answer.

@@ -123,7 +123,9 @@ impl IngestError {
         match self {
             Self::Refused(refusal) => Some(refusal.retry_after_secs),
             Self::Overloaded | Self::ShuttingDown | Self::Unavailable(_) => Some(RETRY_AFTER_SECS),
-            Self::Malformed(_) | Self::TooLarge(_) | Self::UnsupportedMediaType(_) | Self::Forbidden(_) => None,
+            Self::Malformed(_) | Self::TooLarge(_) | Self::UnsupportedMediaType(_) | Self::Forbidden(_) => {
+                None
+            }
         }
     }
 

@@ -15,6 +15,7 @@ mod explorer;
 mod golden;
 mod http;
 mod ingest;
+mod limits;
 mod policies;
 mod prices;
 mod retention;

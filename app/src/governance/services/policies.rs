@@ -433,7 +433,11 @@ pub fn validate(document: &PolicyDocument) -> Result<()> {
 
 fn check_rate(what: &str, rate: Option<&RateSetting>) -> Result<()> {
     if let Some(rate) = rate {
-        check_range(&format!("{what}.per_second"), Some(rate.per_second), 1..=10_000_000)?;
+        check_range(
+            &format!("{what}.per_second"),
+            Some(rate.per_second),
+            1..=10_000_000,
+        )?;
         check_range(&format!("{what}.burst"), rate.burst, 1..=100_000_000)?;
     }
     Ok(())
@@ -448,7 +452,11 @@ fn check_token_id(what: &str, token_id: &str) -> Result<()> {
 fn validate_rate_limits(limits: &RateLimits) -> Result<()> {
     check_rate("rate_limits.ingest", limits.ingest.as_ref())?;
     check_rate("rate_limits.api", limits.api.as_ref())?;
-    check_range("rate_limits.monthly_spans", limits.monthly_spans, 1..=1_000_000_000_000)?;
+    check_range(
+        "rate_limits.monthly_spans",
+        limits.monthly_spans,
+        1..=1_000_000_000_000,
+    )?;
     check_count("rate_limits.tokens", &limits.tokens)?;
     let mut seen = std::collections::HashSet::new();
     for (index, token) in limits.tokens.iter().enumerate() {
@@ -472,7 +480,7 @@ fn validate_budgets(budgets: &[Budget]) -> Result<()> {
         if !seen.insert(budget.id.as_str()) {
             return Err(bad(format!("{what}: the id {:?} is used twice", budget.id)));
         }
-        if !rules::usd_nanos(&budget.monthly_usd).is_some_and(|nanos| nanos > 0) {
+        if rules::usd_nanos(&budget.monthly_usd).is_none_or(|nanos| nanos <= 0) {
             return Err(bad(format!(
                 "{what}.monthly_usd must be a number of dollars above 0, got {:?}",
                 budget.monthly_usd
@@ -485,13 +493,19 @@ fn validate_budgets(budgets: &[Budget]) -> Result<()> {
             check_token_id(&format!("{what}.token_id"), token_id)?;
         }
         if budget.service.is_some() && budget.token_id.is_some() {
-            return Err(bad(format!("{what}: a budget covers a service or a token, not both")));
+            return Err(bad(format!(
+                "{what}: a budget covers a service or a token, not both"
+            )));
         }
         if budget.thresholds.len() > 10 {
             return Err(bad(format!("{what}.thresholds: at most 10")));
         }
         for threshold in &budget.thresholds {
-            check_range(&format!("{what}.thresholds"), Some(u64::from(*threshold)), 1..=1_000)?;
+            check_range(
+                &format!("{what}.thresholds"),
+                Some(u64::from(*threshold)),
+                1..=1_000,
+            )?;
         }
     }
     Ok(())

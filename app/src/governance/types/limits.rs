@@ -132,7 +132,6 @@ where
         .map_err(serde::de::Error::custom)
 }
 
-
 /// The organization's month so far against its quota, rate limits and
 /// budgets (`GET /api/v1/usage`, the Costs page).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

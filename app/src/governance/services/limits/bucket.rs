@@ -1,5 +1,5 @@
 //! Token-bucket arithmetic, pure: a bucket refills at `per_second` up to
-//! `burst`. A request is let in while the bucket holds anything and takes
+//! `burst`. A request is let in while the bucket holds one unit and takes
 //! all it needs, going into debt if it needs more than is there: the size
 //! of an export is only known once it is decoded, and refusing a request
 //! larger than the burst for ever would be worse. Over time the rate holds
@@ -20,7 +20,9 @@ impl Rate {
         let per_second = setting.per_second.max(1) as f64;
         Self {
             per_second,
-            burst: setting.burst.map_or(per_second * 2.0, |burst| burst.max(1) as f64),
+            burst: setting
+                .burst
+                .map_or(per_second * 2.0, |burst| burst.max(1) as f64),
         }
     }
 
@@ -63,7 +65,7 @@ pub struct Bucket {
 pub enum Take {
     /// Let in; the level after (negative: in debt).
     Admitted { level: f64 },
-    /// Nothing left: something will be in `wait_secs`.
+    /// Less than one unit left: one will be in `wait_secs`.
     Refused { wait_secs: f64 },
 }
 
@@ -80,14 +82,14 @@ impl Bucket {
         (self.level + (now - self.at).max(0.0) * rate.per_second).min(rate.burst)
     }
 
-    /// Takes `amount` if the bucket holds anything at `now`.
+    /// Takes `amount` if the bucket holds at least one unit at `now`.
     pub fn take(&mut self, rate: Rate, amount: f64, now: f64) -> Take {
         let level = self.level(rate, now);
         self.at = now.max(self.at);
         self.level = level;
-        if level <= 0.0 {
+        if level < 1.0 {
             return Take::Refused {
-                wait_secs: rate.secs_until(level, 1e-3),
+                wait_secs: rate.secs_until(level, 1.0),
             };
         }
         self.level = level - amount;
@@ -112,7 +114,7 @@ mod tests {
         let Take::Refused { wait_secs } = bucket.take(RATE, 1.0, 0.0) else {
             panic!("an empty bucket refuses");
         };
-        assert!(wait_secs > 0.0 && wait_secs < 0.02, "{wait_secs}");
+        assert!((wait_secs - 0.01).abs() < 1e-9, "one unit in 10 ms: {wait_secs}");
         // Half a second later, 50 are back.
         assert_eq!(bucket.take(RATE, 10.0, 0.5), Take::Admitted { level: 40.0 });
     }
@@ -124,8 +126,8 @@ mod tests {
         let Take::Refused { wait_secs } = bucket.take(RATE, 1.0, 1.0) else {
             panic!("in debt");
         };
-        assert!((wait_secs - 2.0).abs() < 0.01, "{wait_secs}");
-        assert!(matches!(bucket.take(RATE, 1.0, 3.01), Take::Admitted { .. }));
+        assert!((wait_secs - 2.01).abs() < 1e-9, "{wait_secs}");
+        assert!(matches!(bucket.take(RATE, 1.0, 3.02), Take::Admitted { .. }));
     }
 
     #[test]

@@ -61,7 +61,11 @@ impl SpendCache {
     /// `org_id`'s spend this month, read at most every [`SPEND_TTL`].
     pub async fn month(&self, db: &DatabaseConnection, org_id: Uuid, now_ns: i64) -> Result<Arc<MonthSpend>> {
         let month_start_ns = month_start_ns(now_ns);
-        if let Some(spend) = self.months.get(&org_id).filter(|spend| spend.month_start_ns == month_start_ns) {
+        if let Some(spend) = self
+            .months
+            .get(&org_id)
+            .filter(|spend| spend.month_start_ns == month_start_ns)
+        {
             return Ok(spend);
         }
         let spend = Arc::new(read_month(db, org_id, month_start_ns).await?);
@@ -120,7 +124,11 @@ pub fn status(budget: &Budget, spent_nanos: i64, now_ns: i64) -> BudgetStatus {
         percent,
         projected_usd: usd_exact(projected),
         projected_percent: projected as f64 * 100.0 / budget_nanos as f64,
-        crossed: thresholds.iter().rev().find(|threshold| percent >= f64::from(**threshold)).copied(),
+        crossed: thresholds
+            .iter()
+            .rev()
+            .find(|threshold| percent >= f64::from(**threshold))
+            .copied(),
         thresholds,
         hard: budget.hard,
     }
@@ -162,7 +170,9 @@ pub fn spent_hard_budgets(
         .filter(|budget| budget.hard)
         .filter(|budget| match (&budget.service, &budget.token_id) {
             (Some(covered), _) => service == Some(covered.as_str()),
-            (None, Some(covered)) => token_id.is_some_and(|token| Uuid::parse_str(covered).ok() == Some(token)),
+            (None, Some(covered)) => {
+                token_id.is_some_and(|token| Uuid::parse_str(covered).ok() == Some(token))
+            }
             (None, None) => true,
         })
         .filter_map(|budget| {
@@ -236,6 +246,9 @@ mod tests {
         };
         assert_eq!(ids(Some("bot"), None), ["bot"]);
         assert_eq!(ids(Some("other"), Some(token)), ["tok"]);
-        assert!(ids(None, None).is_empty(), "org budget not spent, soft one ignored");
+        assert!(
+            ids(None, None).is_empty(),
+            "org budget not spent, soft one ignored"
+        );
     }
 }

@@ -50,6 +50,9 @@ mod tests {
         assert_eq!(month_label(now), "2026-12");
         let leap = at("2028-02-29T23:59:59Z");
         assert_eq!(month_end_ns(leap) - month_start_ns(leap), 29 * 24 * HOUR_NS);
-        assert_eq!(month_start_ns(at("2027-01-01T00:00:00Z")), at("2027-01-01T00:00:00Z"));
+        assert_eq!(
+            month_start_ns(at("2027-01-01T00:00:00Z")),
+            at("2027-01-01T00:00:00Z")
+        );
     }
 }

@@ -66,8 +66,14 @@ impl LimitHeaders {
         self.limits
             .iter()
             .map(|limit| {
-                let unit = limit.unit.map(|unit| format!(";qu=\"{unit}\"")).unwrap_or_default();
-                format!("\"{}\";q={};w={}{unit}", limit.name, limit.quota, limit.window_secs)
+                let unit = limit
+                    .unit
+                    .map(|unit| format!(";qu=\"{unit}\""))
+                    .unwrap_or_default();
+                format!(
+                    "\"{}\";q={};w={}{unit}",
+                    limit.name, limit.quota, limit.window_secs
+                )
             })
             .collect::<Vec<_>>()
             .join(", ")

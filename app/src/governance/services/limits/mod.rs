@@ -269,7 +269,7 @@ impl Limits {
         let (level, wait) = match slot {
             Slot::Local(bucket) => {
                 let level = bucket.level(rate, now);
-                (level, (level <= 0.0).then(|| rate.secs_until(level, 1e-3)))
+                (level, (level < 1.0).then(|| rate.secs_until(level, 1.0)))
             }
             Slot::Shared {
                 allotment,
@@ -277,7 +277,7 @@ impl Limits {
                 empty_until,
             } => (
                 level.max(0.0) + allotment,
-                (allotment <= 0.0 && empty_until > now).then_some(empty_until - now),
+                (allotment < 1.0 && empty_until > now).then_some(empty_until - now),
             ),
         };
         (LimitState::bucket(key.name(), key.unit(), rate, level), wait)
@@ -333,7 +333,7 @@ impl Limits {
                 Ok(granted.level.max(0.0) + allotment.max(0.0))
             }
             Ok(granted) => {
-                let wait = rate.secs_until(granted.level, 1e-3);
+                let wait = rate.secs_until(granted.level, 1.0);
                 *level = granted.level;
                 *empty_until = self.now() + wait;
                 Err(wait)
@@ -373,10 +373,7 @@ impl Limits {
             Some(quota) => Some((quota, self.counts.month_accepted(db, org_id, now_ns).await?)),
             None => None,
         };
-        let pass = IngestPass {
-            buckets,
-            quota,
-        };
+        let pass = IngestPass { buckets, quota };
         let mut headers = LimitHeaders::default();
         let mut refused = None;
         for (key, rate) in &pass.buckets {

@@ -12,7 +12,7 @@ use super::bucket::Rate;
 /// A take from a shared bucket.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Granted {
-    /// 0 when the bucket was empty.
+    /// 0 when the bucket held less than one unit.
     pub granted: f64,
     /// The bucket's level afterwards (or, when nothing was granted, now).
     pub level: f64,
@@ -21,10 +21,16 @@ pub struct Granted {
 /// The database's time in seconds, and a bucket's level at that time.
 const NOW: &str = "EXTRACT(EPOCH FROM clock_timestamp())::double precision";
 
-/// Takes `amount` plus up to `extra` from the bucket `key` when it holds anything.
-pub async fn take(db: &DatabaseConnection, key: &str, rate: Rate, amount: f64, extra: f64) -> Result<Granted, DbErr> {
+/// Takes `amount` plus up to `extra` from the bucket `key` when it holds a unit.
+pub async fn take(
+    db: &DatabaseConnection,
+    key: &str,
+    rate: Rate,
+    amount: f64,
+    extra: f64,
+) -> Result<Granted, DbErr> {
     let level = format!("LEAST($4, b.level + GREATEST({NOW} - b.updated_at, 0) * $5)");
-    let grant = format!("CASE WHEN {level} > 0 THEN GREATEST($6, LEAST({level}, $7)) ELSE 0 END");
+    let grant = format!("CASE WHEN {level} >= 1 THEN GREATEST($6, LEAST({level}, $7)) ELSE 0 END");
     let sql = format!(
         "INSERT INTO rate_buckets AS b (bucket, level, updated_at, granted) VALUES ($1, $2, {NOW}, $3) \
          ON CONFLICT (bucket) DO UPDATE SET granted = {grant}, level = {level} - {grant}, updated_at = {NOW} \
