@@ -660,7 +660,58 @@ pub fn dry_run(outcome: &DryRun) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::governance::types::{MatchKind, RedactionRule};
+    use crate::governance::types::{BudgetStatus, MatchKind, RedactionRule, RefusedCounts};
+
+    #[test]
+    fn the_limits_card_shows_the_quota_rates_and_budgets() {
+        let report = LimitsReport {
+            month: "2026-12".into(),
+            spans_this_month: 1_200,
+            spans_last_hour: 7_200,
+            monthly_spans: Some(1_000),
+            ingest: Some(RateInForce {
+                per_second: 500,
+                burst: 1_000,
+            }),
+            api: None,
+            tokens: vec![],
+            refused: RefusedCounts {
+                rate_limited_exports: 3,
+                ..RefusedCounts::default()
+            },
+            budgets: vec![BudgetStatus {
+                id: "<team>".into(),
+                monthly_usd: "100".into(),
+                spent_usd: "85.500000000".into(),
+                percent: 85.5,
+                projected_usd: "264.000000000".into(),
+                projected_percent: 264.0,
+                thresholds: vec![50, 80, 100],
+                crossed: Some(80),
+                hard: true,
+                ..BudgetStatus::default()
+            }],
+        };
+        let html = limits_card(&report, true);
+        assert!(
+            html.contains("1,200 of 1,000 spans this month (120.0%)"),
+            "{html}"
+        );
+        assert!(html.contains("meter meter-over"), "over the quota: {html}");
+        assert!(html.contains("500 spans/s, burst 1,000"));
+        assert!(html.contains("no limit"), "no API limit");
+        assert!(html.contains("7,200 spans (2.0 a second on average)"));
+        assert!(html.contains("3 exports over a rate limit"));
+        assert!(
+            html.contains("&lt;team&gt;") && !html.contains("<team>"),
+            "escaped"
+        );
+        assert!(html.contains("$85.50 of $100 (85.5%), projected $264.00 (264.0%)"));
+        assert!(html.contains("past 80%") && html.contains("meter meter-high"));
+        assert!(html.contains(">hard<"));
+        assert!(html.contains("href=\"/policies\""));
+        assert!(!limits_card(&report, false).contains("href=\"/policies\""));
+    }
 
     #[test]
     fn the_page_says_what_is_in_force_and_escapes_what_users_wrote() {

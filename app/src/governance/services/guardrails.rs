@@ -571,6 +571,15 @@ mod tests {
     use crate::governance::types::{BlockedPattern, MatchKind, RegionRule};
 
     fn decide_with(guardrails: Guardrails, abuse: &AbuseGuard, request: EvaluateRequest) -> Evaluation {
+        decide_spent(guardrails, abuse, &[], request)
+    }
+
+    fn decide_spent(
+        guardrails: Guardrails,
+        abuse: &AbuseGuard,
+        spent_budgets: &[SpentBudget],
+        request: EvaluateRequest,
+    ) -> Evaluation {
         let compiled = CompiledGuardrails::compile(&guardrails).unwrap();
         let ingest = IngestPolicy::default();
         let pricing = OrgPricing::new([]);
@@ -580,10 +589,35 @@ mod tests {
             guardrails: &compiled,
             pricing: &pricing,
             abuse,
-            spent_budgets: &[],
+            spent_budgets,
             now_ns: 1_800_000_000_000_000_000,
         };
         evaluate(&context, &request).unwrap()
+    }
+
+    #[test]
+    fn a_spent_hard_budget_denies_whatever_else_allows() {
+        let spent = [SpentBudget {
+            id: "team".into(),
+            detail: "budget team of $100 this month is spent ($104.20)".into(),
+        }];
+        let evaluation = decide_spent(
+            Guardrails::default(),
+            &AbuseGuard::default(),
+            &spent,
+            ask("gpt-4o", "hi"),
+        );
+        assert_eq!(evaluation.action, DecisionAction::Deny);
+        assert_eq!(evaluation.model, None);
+        assert_eq!(evaluation.reasons.len(), 1);
+        assert_eq!(
+            (
+                evaluation.reasons[0].kind.as_str(),
+                evaluation.reasons[0].rule_id.as_str()
+            ),
+            ("budget", "team")
+        );
+        assert!(evaluation.reasons[0].detail.contains("$104.20"));
     }
 
     fn decide(guardrails: Guardrails, request: EvaluateRequest) -> Evaluation {

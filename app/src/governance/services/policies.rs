@@ -585,6 +585,75 @@ mod tests {
     }
 
     #[test]
+    fn limits_and_budgets_are_checked_with_the_setting_named() {
+        let check = |document: serde_json::Value| {
+            let document: PolicyDocument = serde_json::from_value(document).unwrap();
+            validate(&document).err().map(|err| err.to_string())
+        };
+        assert_eq!(
+            check(serde_json::json!({
+                "rate_limits": {"ingest": {"per_second": 100, "burst": 500}, "api": {"per_second": 5},
+                                "monthly_spans": 1000,
+                                "tokens": [{"token_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b", "api": {"per_second": 1}}]},
+                "budgets": [{"id": "team", "monthly_usd": "250.50", "thresholds": [90], "hard": true},
+                            {"id": "bot", "service": "bot", "monthly_usd": "10"}],
+            })),
+            None
+        );
+        for (document, named) in [
+            (
+                serde_json::json!({"rate_limits": {"api": {"per_second": 10_000_001}}}),
+                "rate_limits.api.per_second",
+            ),
+            (
+                serde_json::json!({"rate_limits": {"ingest": {"per_second": 1, "burst": 0}}}),
+                "rate_limits.ingest.burst",
+            ),
+            (
+                serde_json::json!({"rate_limits": {"monthly_spans": 0}}),
+                "rate_limits.monthly_spans",
+            ),
+            (
+                serde_json::json!({"rate_limits": {"tokens": [
+                    {"token_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"},
+                    {"token_id": "0193A1B2-C3D4-7E5F-8A9B-0C1D2E3F4A5B"}]}}),
+                "listed twice",
+            ),
+            (
+                serde_json::json!({"budgets": [{"id": "Team!", "monthly_usd": "1"}]}),
+                "budgets[0].id",
+            ),
+            (
+                serde_json::json!({"budgets": [{"id": "a", "monthly_usd": "0"}]}),
+                "budgets[0].monthly_usd",
+            ),
+            (
+                serde_json::json!({"budgets": [{"id": "a", "monthly_usd": "1", "thresholds": [0]}]}),
+                "budgets[0].thresholds",
+            ),
+            (
+                serde_json::json!({"budgets": [{"id": "a", "monthly_usd": "1", "service": "s",
+                                                "token_id": "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b"}]}),
+                "not both",
+            ),
+        ] {
+            let message = check(document.clone()).unwrap_or_default();
+            assert!(message.contains(named), "{document}: {message:?}");
+        }
+        // Parts must be objects and numbers whole.
+        assert!(
+            serde_json::from_value::<PolicyDocument>(serde_json::json!({"rate_limits": {"ingest": 5}}))
+                .is_err()
+        );
+        assert!(
+            serde_json::from_value::<PolicyDocument>(
+                serde_json::json!({"rate_limits": {"ingest": {"per_second": 1.5}}})
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
     fn the_diff_names_each_changed_setting() {
         let before = PolicyDocument::default();
         let mut after = PolicyDocument::default();
