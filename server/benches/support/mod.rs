@@ -415,9 +415,14 @@ pub async fn mint_token(client: &reqwest::Client, base: &str, org: &str, scopes:
 /// Signs up the bench user (the client keeps the session cookie); returns
 /// their organization's id.
 pub async fn sign_up(client: &reqwest::Client, base: &str) -> String {
+    sign_up_as(client, base, "bench@example.com").await
+}
+
+/// [`sign_up`] as `email`.
+pub async fn sign_up_as(client: &reqwest::Client, base: &str, email: &str) -> String {
     let me: Value = client
         .post(format!("{base}/api/v1/auth/signup"))
-        .json(&json!({"email": "bench@example.com", "password": "correct horse battery staple"}))
+        .json(&json!({"email": email, "password": "correct horse battery staple"}))
         .send()
         .await
         .unwrap()

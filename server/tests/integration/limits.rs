@@ -502,43 +502,123 @@ async fn budgets_report_their_month_and_a_spent_hard_budget_denies(backend: Back
     server.stop().await;
 }
 
-/// Two replicas on one PostgreSQL share one bucket: 60 spans through each
-/// of a 100-span burst leave both refusing; separate buckets would let
-/// both go on.
-async fn limit_across_replicas() {
-    let server = TestServer::start(Backend::Postgres).await;
-    let replica = server.replica().await;
-    let (browser, org, _, token) = owner_with_token(&server, "ada@example.com").await;
-    save_policy(
-        &browser,
-        &org,
-        json!({"rate_limits": {"ingest": {"per_second": 1, "burst": 100}}}),
-    )
-    .await;
+/// A `specula serve` process of its own.
+struct Process {
+    child: std::process::Child,
+    base: String,
+}
 
-    // The save reaches the replica by NOTIFY; wait until it applies it.
+impl Process {
+    async fn start(database_url: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_specula"));
+        for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("SPECULA_")) {
+            command.env_remove(key);
+        }
+        let child = command
+            .args([
+                "serve",
+                &format!("--listen=127.0.0.1:{port}"),
+                "--grpc-listen=127.0.0.1:0",
+                &format!("--database-url={database_url}"),
+                "--log=warn",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let process = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while reqwest::get(format!("{}/readyz", process.base))
+            .await
+            .map_or(true, |response| !response.status().is_success())
+        {
+            assert!(Instant::now() < deadline, "specula serve did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        process
+    }
+
+    async fn send(&self, token: &str, body: Vec<u8>) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("{}/v1/traces", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    fn stop(mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Two `specula serve` processes on one PostgreSQL share one bucket: 60
+/// spans through each of a 100-span burst leave both refusing; buckets of
+/// their own would let both go on.
+async fn limit_across_replicas() {
+    let database = common::TestDatabase::create(Backend::Postgres).await;
+    let first = Process::start(&database.url).await;
+    let second = Process::start(&database.url).await;
+    let owner = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let me: Value = owner
+        .post(format!("{}/api/v1/auth/signup", first.base))
+        .header("origin", &first.base)
+        .json(&json!({"email": "ada@example.com", "password": "correct horse battery staple"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let org = first_org(&me);
+    let minted: Value = owner
+        .post(format!("{}/api/v1/orgs/{org}/tokens", first.base))
+        .header("origin", &first.base)
+        .json(&json!({"name": "sdk", "scopes": ["ingest"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = minted["secret"].as_str().unwrap().to_owned();
+    let saved = owner
+        .post(format!("{}/api/v1/governance/policies?org={org}", first.base))
+        .header("origin", &first.base)
+        .json(&json!({"document": {"rate_limits": {"ingest": {"per_second": 1, "burst": 100}}}, "comment": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::CREATED);
+
+    // The save reaches the second process by NOTIFY; wait until it applies it.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let response = send(&replica, &token, spans(1, 1)).await;
+        let response = second.send(&token, spans(1, 1)).await;
         if header(&response, "ratelimit").is_some() || Instant::now() > deadline {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(send(&server, &token, spans(2, 60)).await.status(), StatusCode::OK);
-    assert_eq!(
-        send(&replica, &token, spans(3, 60)).await.status(),
-        StatusCode::OK
-    );
-    // (5 spans: more than the one span either replica may hold over.)
-    assert_eq!(
-        send(&server, &token, spans(4, 5)).await.status(),
-        StatusCode::TOO_MANY_REQUESTS
-    );
-    assert_eq!(
-        send(&replica, &token, spans(5, 5)).await.status(),
-        StatusCode::TOO_MANY_REQUESTS
-    );
-    replica.stop().await;
-    server.stop().await;
+    assert_eq!(first.send(&token, spans(2, 60)).await.status(), StatusCode::OK);
+    assert_eq!(second.send(&token, spans(3, 60)).await.status(), StatusCode::OK);
+    // (5 spans: more than the one span either process may hold over.)
+    assert_eq!(first.send(&token, spans(4, 5)).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(second.send(&token, spans(5, 5)).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    first.stop();
+    second.stop();
+    database.drop_database().await;
 }
