@@ -72,9 +72,9 @@ async fn flood(
                     }
                     answer => {
                         refused.fetch_add(1, Ordering::Relaxed);
-                        let wait = answer
-                            .ok()
-                            .and_then(|response| response.headers().get("retry-after")?.to_str().ok()?.parse().ok());
+                        let wait = answer.ok().and_then(|response| {
+                            response.headers().get("retry-after")?.to_str().ok()?.parse().ok()
+                        });
                         if let (true, Some(seconds)) = (obey, wait) {
                             tokio::time::sleep(Duration::from_secs(seconds)).await;
                         }
@@ -129,7 +129,11 @@ async fn main() {
     println!(
         "{database}: ingest limit {limit} spans/s per organization; paced tenant {} spans/s for {seconds} s; {} flood",
         PACED_RATE as usize * SPANS_PER_BATCH,
-        if obey { "an SDK-like (Retry-After)" } else { "a hostile" }
+        if obey {
+            "an SDK-like (Retry-After)"
+        } else {
+            "a hostile"
+        }
     );
 
     let pid = server.child.id();

@@ -161,6 +161,16 @@ fn summary(document: &PolicyDocument) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// What a budget covers, in words.
+fn budget_scope(service: Option<&str>, token: Option<&str>, otherwise: &str) -> String {
+    match (service, token) {
+        (Some(service), Some(token)) => format!("service {service} with token {token}"),
+        (Some(service), None) => format!("service {service}"),
+        (None, Some(token)) => format!("token {token}"),
+        (None, None) => otherwise.to_owned(),
+    }
+}
+
 fn rate_text(rate: Option<RateSetting>, unit: &str) -> String {
     rate.map_or_else(
         || "the installation's".to_owned(),
@@ -197,11 +207,11 @@ fn budgets_text(budgets: &[Budget]) -> String {
     budgets
         .iter()
         .map(|budget| {
-            let scope = match (&budget.service, &budget.token_id) {
-                (Some(service), _) => format!("service {service}"),
-                (None, Some(token)) => format!("token {token}"),
-                (None, None) => "the organization".to_owned(),
-            };
+            let scope = budget_scope(
+                budget.service.as_deref(),
+                budget.token_id.as_deref(),
+                "the organization",
+            );
             format!(
                 "{}: ${} a month for {scope}{}",
                 budget.id,
@@ -293,11 +303,7 @@ pub fn limits_card(report: &LimitsReport, can_edit: bool) -> String {
         .budgets
         .iter()
         .map(|budget| {
-            let scope = match (&budget.service, &budget.token_id) {
-                (Some(service), _) => format!("service {service}"),
-                (None, Some(token)) => format!("token {token}"),
-                (None, None) => "whole organization".to_owned(),
-            };
+            let scope = budget_scope(budget.service.as_deref(), budget.token_id.as_deref(), "whole organization");
             let label = format!("Budget {} used", budget.id);
             view! {
                 <li class="budget" data-testid="budget">

@@ -746,16 +746,20 @@ where
     let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
         return Ok(None);
     };
-    let whole = number.as_u64().or_else(|| {
+    whole_of(&number)
+        .and_then(|whole| T::try_from(whole).ok())
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number in range, got {number}")))
+}
+
+/// A JSON number as a whole number, also when it is spelled `120.0`.
+fn whole_of(number: &serde_json::Number) -> Option<u64> {
+    number.as_u64().or_else(|| {
         number
             .as_f64()
             .filter(|value| value.fract() == 0.0 && (0.0..9.0e15).contains(value))
             .map(|value| value as u64)
-    });
-    whole
-        .and_then(|whole| T::try_from(whole).ok())
-        .map(Some)
-        .ok_or_else(|| serde::de::Error::custom(format!("expected a whole number in range, got {number}")))
+    })
 }
 
 /// A part of the document, which JSON must give as an object: serde would

@@ -382,8 +382,8 @@ async fn token_limits_and_the_api_rate_apply_to_their_own_requests(backend: Back
             "budgets[0].monthly_usd",
         ),
         (
-            json!({"budgets": [{"id": "a", "monthly_usd": "1"}, {"id": "a", "monthly_usd": "2"}]}),
-            "budgets[1]",
+            json!({"budgets": [{"id": "a", "monthly_usd": "1", "thresholds": [0]}]}),
+            "budgets[0].thresholds",
         ),
     ] {
         let response = browser
@@ -598,7 +598,9 @@ async fn limit_across_replicas() {
     let saved = owner
         .post(format!("{}/api/v1/governance/policies?org={org}", first.base))
         .header("origin", &first.base)
-        .json(&json!({"document": {"rate_limits": {"ingest": {"per_second": 1, "burst": 100}}}, "comment": ""}))
+        .json(
+            &json!({"document": {"rate_limits": {"ingest": {"per_second": 1, "burst": 100}}}, "comment": ""}),
+        )
         .send()
         .await
         .unwrap();
@@ -616,8 +618,14 @@ async fn limit_across_replicas() {
     assert_eq!(first.send(&token, spans(2, 60)).await.status(), StatusCode::OK);
     assert_eq!(second.send(&token, spans(3, 60)).await.status(), StatusCode::OK);
     // (5 spans: more than the one span either process may hold over.)
-    assert_eq!(first.send(&token, spans(4, 5)).await.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(second.send(&token, spans(5, 5)).await.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        first.send(&token, spans(4, 5)).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        second.send(&token, spans(5, 5)).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
     first.stop();
     second.stop();
     database.drop_database().await;

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{object, objects, optional_whole_number};
+use super::{object, objects, optional_whole_number, whole_of};
 
 /// How fast an organization, and each of its API tokens, may send spans
 /// and call the REST API, and how many spans it may send in a month.
@@ -26,7 +26,8 @@ pub struct RateLimits {
     )]
     #[cfg_attr(feature = "ssr", schema(minimum = 1, maximum = 1_000_000_000_000_u64))]
     pub monthly_spans: Option<u64>,
-    /// Limits of single tokens, within the organization's (at most 100).
+    /// Limits of single tokens, within the organization's (at most 100; a token listed
+    /// twice gets the tighter of its entries).
     #[serde(deserialize_with = "objects")]
     #[cfg_attr(feature = "ssr", schema(max_items = 100))]
     pub tokens: Vec<TokenRateLimits>,
@@ -76,16 +77,17 @@ pub struct TokenRateLimits {
     pub api: Option<RateSetting>,
 }
 
-/// A monthly cost budget: of the whole organization, or of one service or
-/// one token's spans.
+/// A monthly cost budget: of the whole organization, of one service's spans,
+/// of one token's, or of one service's sent with one token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Budget {
-    /// Names the budget in usage reports and alerts (1 to 64 of `a-z 0-9 _ -`).
+    /// Names the budget in usage reports and alerts (1 to 64 of `a-z 0-9 _ -`; alert
+    /// rules name the first budget of an id).
     #[cfg_attr(feature = "ssr", schema(pattern = "^[a-z0-9_-]{1,64}$"))]
     pub id: String,
-    /// US dollars per calendar month (UTC), a decimal string.
+    /// US dollars per calendar month (UTC), a decimal string (0: nothing may be spent).
     #[cfg_attr(feature = "ssr", schema(pattern = r"^[0-9]{1,9}(\.[0-9]{1,9})?$"))]
     pub monthly_usd: String,
     /// Only this service's spans (`service.name`).
@@ -100,8 +102,8 @@ pub struct Budget {
     )]
     pub token_id: Option<String>,
     /// Percentages of the budget that alert rules report crossing (1 to 1,000; default 50, 80, 100).
-    #[serde(default = "default_thresholds")]
-    #[cfg_attr(feature = "ssr", schema(max_items = 10))]
+    #[serde(default = "default_thresholds", deserialize_with = "whole_numbers")]
+    #[cfg_attr(feature = "ssr", schema(schema_with = thresholds))]
     pub thresholds: Vec<u32>,
     /// Once spent, the evaluate API denies calls it covers (reason `budget`).
     #[serde(default)]
@@ -112,12 +114,48 @@ fn default_thresholds() -> Vec<u32> {
     vec![50, 80, 100]
 }
 
+/// Up to 10 percentages from 1 to 1,000.
+#[cfg(feature = "ssr")]
+fn thresholds() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1))
+                .maximum(Some(1_000)),
+        )
+        .max_items(Some(10))
+        .description(Some(
+            "Percentages of the budget that alert rules report crossing (1 to 1,000; default 50, 80, 100).",
+        ))
+        .build()
+}
+
 /// A whole number that JSON may spell `120.0` (see `optional_whole_number`).
 fn whole_number<'de, D>(deserializer: D) -> Result<u64, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
     optional_whole_number(deserializer)?.ok_or_else(|| serde::de::Error::custom("expected a whole number"))
+}
+
+/// Whole numbers that JSON may spell `80.0`.
+fn whole_numbers<'de, D>(deserializer: D) -> Result<Vec<u32>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    Vec::<serde_json::Number>::deserialize(deserializer)?
+        .into_iter()
+        .map(|number| {
+            whole_of(&number)
+                .and_then(|whole| u32::try_from(whole).ok())
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!("expected a whole number in range, got {number}"))
+                })
+        })
+        .collect()
 }
 
 /// An optional part, which JSON must give as an object.

@@ -16,7 +16,7 @@ use crate::{
     platform::services::{
         audit::{self, Actor},
         now_ns,
-        transaction::placeholder,
+        transaction::{begin_write, placeholder},
     },
     similarity::types::{AbusePattern, AbusePatternInput, AbusePatternList, SimilaritySettings},
 };
@@ -189,7 +189,8 @@ pub async fn add(
 pub async fn remove(db: &DatabaseConnection, org_id: Uuid, actor: &Actor, pattern_id: i64) -> Result<()> {
     orgs::authorize(db, org_id, actor.acting_user()?, Action::ManagePolicies).await?;
     let backend = db.get_database_backend();
-    let txn = db.begin().await?;
+    // It reads the pattern, then deletes it: take the write first (see `begin_write`).
+    let txn = begin_write(db).await?;
     let row = txn
         .query_one_raw(Statement::from_sql_and_values(
             backend,

@@ -10,7 +10,7 @@
 //! of its own (revoked from the start, its secret never kept).
 
 use entity::{demo_workload, user};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -23,6 +23,7 @@ use crate::{
     platform::services::{
         audit::{self, Actor},
         now_ns,
+        transaction::begin_write,
     },
     state::{AppState, DemoCounts},
     telemetry::{
@@ -71,7 +72,7 @@ pub async fn add(state: &AppState, org_id: Uuid, actor: &Actor) -> Result<DemoDa
     orgs::authorize(&state.db, org_id, actor.acting_user()?, Action::ManagePolicies).await?;
     let marker = hex::encode(rand::random::<[u8; 8]>());
     let created_at_ns = now_ns();
-    let txn = state.db.begin().await?;
+    let txn = begin_write(&state.db).await?;
     if demo_workload::Entity::find_by_id(org_id)
         .one(&txn)
         .await?
@@ -116,7 +117,7 @@ pub async fn add(state: &AppState, org_id: Uuid, actor: &Actor) -> Result<DemoDa
     active.traces = Set(as_count(counts.traces));
     active.spans = Set(as_count(counts.spans));
     active.metric_points = Set(as_count(counts.metric_points));
-    let txn = state.db.begin().await?;
+    let txn = begin_write(&state.db).await?;
     let row = active.update(&txn).await?;
     record(&txn, actor, &row, "demo.add", "added", counts).await?;
     txn.commit().await?;
@@ -131,7 +132,7 @@ pub async fn remove(state: &AppState, org_id: Uuid, actor: &Actor) -> Result<Dem
         .one(&state.db)
         .await?
         .ok_or(AppError::NotFound("demo data"))?;
-    let txn = state.db.begin().await?;
+    let txn = begin_write(&state.db).await?;
     let removed = delete_in(&txn, &row).await?;
     let counts = DemoCounts {
         traces: removed.traces,
@@ -146,7 +147,7 @@ pub async fn remove(state: &AppState, org_id: Uuid, actor: &Actor) -> Result<Dem
 }
 
 async fn delete_workload(db: &DatabaseConnection, row: &demo_workload::Model) -> Result<DemoRemoval> {
-    let txn = db.begin().await?;
+    let txn = begin_write(db).await?;
     let removed = delete_in(&txn, row).await?;
     txn.commit().await?;
     Ok(removed)

@@ -30,17 +30,19 @@ pub struct MonthSpend {
     pub total: i64,
     pub by_service: HashMap<String, i64>,
     pub by_token: HashMap<Uuid, i64>,
+    pub by_service_and_token: HashMap<(String, Uuid), i64>,
 }
 
 impl MonthSpend {
     pub fn spent_on(&self, budget: &Budget) -> i64 {
-        if let Some(service) = &budget.service {
-            return self.by_service.get(service).copied().unwrap_or(0);
-        }
-        if let Some(token) = budget.token_id.as_deref().and_then(|id| Uuid::parse_str(id).ok()) {
-            return self.by_token.get(&token).copied().unwrap_or(0);
-        }
-        self.total
+        let token = budget.token_id.as_deref().and_then(|id| Uuid::parse_str(id).ok());
+        let spent = match (&budget.service, token) {
+            (Some(service), Some(token)) => self.by_service_and_token.get(&(service.clone(), token)),
+            (Some(service), None) => self.by_service.get(service),
+            (None, Some(token)) => self.by_token.get(&token),
+            (None, None) => Some(&self.total),
+        };
+        spent.copied().unwrap_or(0)
     }
 }
 
@@ -98,8 +100,9 @@ async fn read_month(db: &DatabaseConnection, org_id: Uuid, month_start_ns: i64) 
     };
     for (service, token, cost) in rows {
         spend.total += cost;
-        *spend.by_service.entry(service).or_default() += cost;
+        *spend.by_service.entry(service.clone()).or_default() += cost;
         *spend.by_token.entry(token).or_default() += cost;
+        *spend.by_service_and_token.entry((service, token)).or_default() += cost;
     }
     Ok(spend)
 }
@@ -168,12 +171,15 @@ pub fn spent_hard_budgets(
     budgets
         .iter()
         .filter(|budget| budget.hard)
-        .filter(|budget| match (&budget.service, &budget.token_id) {
-            (Some(covered), _) => service == Some(covered.as_str()),
-            (None, Some(covered)) => {
+        .filter(|budget| {
+            let service_covered = budget
+                .service
+                .as_deref()
+                .is_none_or(|covered| service == Some(covered));
+            let token_covered = budget.token_id.as_deref().is_none_or(|covered| {
                 token_id.is_some_and(|token| Uuid::parse_str(covered).ok() == Some(token))
-            }
-            (None, None) => true,
+            });
+            service_covered && token_covered
         })
         .filter_map(|budget| {
             let limit = usd_nanos(&budget.monthly_usd)?;
@@ -230,6 +236,7 @@ mod tests {
             total: 50_000_000_000,
             by_service: HashMap::from([("bot".to_owned(), 30_000_000_000)]),
             by_token: HashMap::from([(token, 20_000_000_000)]),
+            by_service_and_token: HashMap::from([(("bot".to_owned(), token), 5_000_000_000)]),
         };
         let mut bot = budget("bot", "25", true);
         bot.service = Some("bot".into());
@@ -237,7 +244,10 @@ mod tests {
         tok.token_id = Some(token.to_string());
         let soft = budget("soft", "1", false);
         let org = budget("org", "60", true);
-        let budgets = [bot, tok, soft, org];
+        let mut pair = budget("pair", "5", true);
+        pair.service = Some("bot".into());
+        pair.token_id = Some(token.to_string());
+        let budgets = [bot, tok, soft, org, pair];
         let ids = |service, token| {
             spent_hard_budgets(&budgets, &spend, service, token)
                 .into_iter()
@@ -245,6 +255,7 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(ids(Some("bot"), None), ["bot"]);
+        assert_eq!(ids(Some("bot"), Some(token)), ["bot", "tok", "pair"]);
         assert_eq!(ids(Some("other"), Some(token)), ["tok"]);
         assert!(
             ids(None, None).is_empty(),

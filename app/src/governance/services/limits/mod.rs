@@ -85,20 +85,14 @@ impl OrgLimits {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
             },
-            tokens: limits
-                .tokens
-                .iter()
-                .filter_map(|token| {
-                    let id = Uuid::parse_str(&token.token_id).ok()?;
-                    Some((
-                        id,
-                        TokenLimits {
-                            ingest: rate(token.ingest),
-                            api: rate(token.api),
-                        },
-                    ))
-                })
-                .collect(),
+            tokens: limits.tokens.iter().fold(HashMap::new(), |mut tokens, token| {
+                if let Ok(id) = Uuid::parse_str(&token.token_id) {
+                    let entry: &mut TokenLimits = tokens.entry(id).or_default();
+                    entry.ingest = tighter(entry.ingest, rate(token.ingest));
+                    entry.api = tighter(entry.api, rate(token.api));
+                }
+                tokens
+            }),
         }
     }
 
