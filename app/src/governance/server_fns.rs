@@ -135,7 +135,7 @@ pub async fn limits_html(org_id: Uuid) -> Result<String, ApiError> {
             services::orgs,
             types::{Action, role_allows},
         },
-        governance::{fragments, services::limits},
+        governance::{fragments, services::limits_report},
         server_context::member,
     };
 
@@ -143,6 +143,6 @@ pub async fn limits_html(org_id: Uuid) -> Result<String, ApiError> {
     let can_edit = orgs::role_of(&state.db, org_id, user.id)
         .await?
         .is_some_and(|role| role_allows(role, Action::ManagePolicies));
-    let report = limits::report_for(&state, org_id).await?;
+    let report = limits_report::report_for(&state, org_id).await?;
     Ok(fragments::limits_card(&report, can_edit))
 }

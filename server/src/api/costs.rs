@@ -6,7 +6,7 @@ use app::{
         types::{CostLogPage, CostLogQuery, UsageQuery, UsageReport},
     },
     error::Result,
-    governance::{services::limits, types::LimitsReport},
+    governance::{services::limits_report, types::LimitsReport},
     state::AppState,
 };
 use axum::{
@@ -56,7 +56,7 @@ pub async fn usage(
     let now_ns = app::platform::services::now_ns();
     Ok(Json(UsageAnswer {
         report: usage::report(&state.db, org_id, &query, now_ns).await?,
-        limits: limits::report_for(&state, org_id).await?,
+        limits: limits_report::report_for(&state, org_id).await?,
     }))
 }
 

@@ -111,6 +111,19 @@ pub fn count_failure(state: &AppState, principal: &TokenPrincipal, err: &IngestE
     }
 }
 
+/// The answer, with a failure counted.
+fn exported<R>(
+    state: &AppState,
+    principal: &TokenPrincipal,
+    result: Result<R, IngestError>,
+    limits: LimitHeaders,
+) -> Exported<R> {
+    if let Err(err) = &result {
+        count_failure(state, principal, err);
+    }
+    Exported { result, limits }
+}
+
 /// Ingests one export request. `decode` produces the request; it runs on the
 /// blocking pool, one request per core at a time, together with the
 /// conversion and the ingest pipeline (policy, derivation, pricing,
@@ -125,10 +138,7 @@ where
 {
     let mut limits = LimitHeaders::default();
     let result = ingest_traces(state, principal, decode, &mut limits).await;
-    if let Err(err) = &result {
-        count_failure(state, principal, err);
-    }
-    Exported { result, limits }
+    exported(state, principal, result, limits)
 }
 
 async fn ingest_traces<D>(
@@ -189,10 +199,7 @@ where
 {
     let mut limits = LimitHeaders::default();
     let result = ingest_metrics(state, principal, decode, &mut limits).await;
-    if let Err(err) = &result {
-        count_failure(state, principal, err);
-    }
-    Exported { result, limits }
+    exported(state, principal, result, limits)
 }
 
 async fn ingest_metrics<D>(

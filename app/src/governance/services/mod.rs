@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod events;
 pub mod guardrails;
 pub mod limits;
+pub mod limits_report;
 pub mod policies;
 pub mod retention;
 pub mod rules;

@@ -168,24 +168,16 @@ impl BucketKey {
 
     /// What a refusal says.
     fn refusal(self, rate: Rate) -> String {
-        match self {
-            Self::OrgIngest(_) => format!(
-                "the organization's ingest rate limit ({} spans/s, burst {}) is used up",
-                rate.per_second, rate.burst
-            ),
-            Self::TokenIngest(_) => format!(
-                "this API token's ingest rate limit ({} spans/s, burst {}) is used up",
-                rate.per_second, rate.burst
-            ),
-            Self::OrgApi(_) => format!(
-                "the organization's API rate limit ({} requests/s, burst {}) is used up",
-                rate.per_second, rate.burst
-            ),
-            Self::TokenApi(_) => format!(
-                "this API token's API rate limit ({} requests/s, burst {}) is used up",
-                rate.per_second, rate.burst
-            ),
-        }
+        let (whose, what, unit) = match self {
+            Self::OrgIngest(_) => ("the organization's", "ingest", "spans"),
+            Self::TokenIngest(_) => ("this API token's", "ingest", "spans"),
+            Self::OrgApi(_) => ("the organization's", "API", "requests"),
+            Self::TokenApi(_) => ("this API token's", "API", "requests"),
+        };
+        format!(
+            "{whose} {what} rate limit ({} {unit}/s, burst {}) is used up",
+            rate.per_second, rate.burst
+        )
     }
 }
 
@@ -485,19 +477,4 @@ impl Limits {
             budgets: budgets::statuses(db, &self.spend, budgets, org_id, now_ns).await?,
         })
     }
-}
-
-/// `org_id`'s month against its limits and budgets in force.
-pub async fn report_for(state: &crate::state::AppState, org_id: Uuid) -> Result<LimitsReport> {
-    let policy = state.policies.policy_for(&state.db, org_id).await?;
-    state
-        .limits
-        .report(
-            &state.db,
-            &policy.limits,
-            &policy.budgets,
-            org_id,
-            crate::platform::services::now_ns(),
-        )
-        .await
 }
