@@ -95,3 +95,61 @@ test("a gateway's decision shows on its model call's span and on the Policies pa
   await expect(decisions.getByTestId("decision-row").first()).toContainText("gpt-4o → gpt-4o-mini");
   await expect(page.getByTestId("policy-retention")).toContainText("Audit log");
 });
+
+test("limits and budgets saved in the policy show on the Costs page, and an export over the rate is refused", async ({ page, baseURL }) => {
+  await act.signUpWithTestTrace(page, "limits");
+  const me = await (await page.request.get("/api/v1/me")).json();
+  const org = me.organizations[0].id;
+  const saved = await page.request.post(`/api/v1/governance/policies?org=${org}`, {
+    data: { document: {
+      rate_limits: { ingest: { per_second: 1, burst: 3 }, monthly_spans: 1000 },
+      budgets: [{ id: "team", monthly_usd: "0.01", hard: true }],
+    } },
+    headers: { Origin: baseURL! },
+  });
+  expect(saved.status()).toBe(201);
+
+  // Model calls that cost more than the budget, sent with an ingest token.
+  const ingest = await act.mintToken(page, baseURL!, ["ingest"]);
+  const now = BigInt(Date.now()) * 1_000_000n;
+  const chat = (n: number) => ({
+    traceId: "e".repeat(31) + n.toString(16), spanId: "e".repeat(15) + n.toString(16),
+    name: "chat gpt-4o", kind: 3,
+    startTimeUnixNano: now.toString(), endTimeUnixNano: (now + 500_000_000n).toString(),
+    attributes: [
+      { key: "gen_ai.operation.name", value: { stringValue: "chat" } },
+      { key: "gen_ai.request.model", value: { stringValue: "gpt-4o" } },
+      { key: "gen_ai.usage.input_tokens", value: { intValue: "20000" } },
+      { key: "gen_ai.usage.output_tokens", value: { intValue: "1000" } },
+    ],
+  });
+  const send = (numbers: number[]) => page.request.post("/v1/traces", {
+    headers: { Authorization: `Bearer ${ingest}`, "Content-Type": "application/json" },
+    data: { resourceSpans: [{
+      resource: { attributes: [{ key: "service.name", value: { stringValue: "support-bot" } }] },
+      scopeSpans: [{ spans: numbers.map(chat) }],
+    }] },
+  });
+  // Three spans empty the three-span bucket; the next export, within the second it takes to refill, is refused.
+  const first = await send([1, 2, 3]);
+  expect(first.status()).toBe(200);
+  expect(first.headers()["ratelimit-policy"]).toContain('"org-ingest";q=3;w=3;qu="span"');
+  const refused = await send([4]);
+  expect(refused.status()).toBe(429);
+  expect(Number(refused.headers()["retry-after"])).toBeGreaterThanOrEqual(1);
+
+  // Counts reach the page within a second or two.
+  const card = page.getByTestId("limits-card");
+  await expect.poll(async () => {
+    await act.openHydrated(page, "/costs");
+    return await card.textContent();
+  }, { timeout: 15_000 }).toContain("1 exports over a rate limit");
+  await expect(card).toContainText("3 of 1,000 spans this month");
+  await expect(card).toContainText("1 spans/s, burst 3");
+  const budget = card.getByTestId("budget");
+  await expect(budget).toContainText("team");
+  await expect(budget).toContainText("hard");
+  await expect(budget).toContainText("of $0.01");
+  await expect(budget).toContainText("past 100%");
+  await expect(budget.getByRole("meter")).toBeVisible();
+});
