@@ -7,7 +7,7 @@ use crate::common;
 
 use std::time::{Duration, Instant};
 
-use common::{Backend, TestServer, export, post_otlp, span, tenant};
+use common::{Backend, TestServer, export, post_otlp, send_spans, span, tenant};
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
@@ -669,19 +669,6 @@ async fn a_burst_of_near_duplicates_from_one_end_user_is_flagged(backend: Backen
     server.stop().await;
 }
 
-/// Exports `spans` of `service` with `token`.
-async fn send(server: &TestServer, token: &str, service: &str, spans: Vec<Value>) {
-    let response = post_otlp(
-        server,
-        "/v1/traces",
-        token,
-        "application/json",
-        export(service, spans),
-    )
-    .await;
-    assert_eq!(response.status(), StatusCode::OK);
-}
-
 /// A request span of `user` saying `text`, with `input_tokens`.
 fn costed_request(number: usize, start: i64, user: &str, text: &str, input_tokens: i64) -> Value {
     let mut span = request_from(number, start, user, text);
@@ -722,14 +709,14 @@ async fn near_duplicate_clusters_are_ranked_by_cost_and_by_count(backend: Backen
         costed_request(9, T0 - 30 * 24 * hour, "u9", INVOICE, 20_000),
     ];
     let batch = vec![costed_request(10, T0 + 8 * SECOND, "u4", INVOICE_TERSE, 20_000)];
-    send(&server, &token, "agent", agent).await;
-    send(&server, &token, "batch", batch).await;
+    send_spans(&server, &token, "agent", agent).await;
+    send_spans(&server, &token, "batch", batch).await;
     // Another tenant sends the same invoices: none of theirs count here.
     let theirs = vec![
         costed_request(11, T0, "x", INVOICE, 20_000),
         costed_request(12, T0, "x", INVOICE_POLITE, 20_000),
     ];
-    send(&server, &other_token, "x", theirs).await;
+    send_spans(&server, &other_token, "x", theirs).await;
     caught_up_search(&server, &token, json!({"text": INVOICE})).await;
     caught_up_search(&server, &other_token, json!({"text": INVOICE})).await;
 
