@@ -15,6 +15,7 @@
 #![recursion_limit = "256"]
 
 pub mod accounts;
+pub mod alerts;
 #[cfg(feature = "ssr")]
 pub mod charts;
 pub mod components;

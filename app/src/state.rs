@@ -12,6 +12,7 @@ use crate::{
         throttle::LoginThrottle,
         tokens::{TokenCache, TokenPrincipal},
     },
+    alerts::services::AlertSettings,
     costs::services::price_book::PriceBook,
     error::Result,
     governance::services::{book::PolicyBook, events::EventLog, limits::Limits},
@@ -49,6 +50,8 @@ pub struct AppState {
     pub abuse: AbuseGuard,
     /// The semantic embedding model and its index, where one is configured.
     pub semantic: Option<SemanticTier>,
+    /// Alert evaluation and notification settings: the interval, the guarded client, the sealing key.
+    pub alerts: AlertSettings,
 }
 
 /// How accounts behave on this installation.

@@ -27,6 +27,7 @@ mod m20261205_000019_policies;
 mod m20261206_000020_governance_events;
 mod m20261206_000021_retention;
 mod m20261207_000022_limits;
+mod m20261208_000023_alerts;
 
 pub struct Migrator;
 
@@ -101,6 +102,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_governance_events::Migration),
             Box::new(m20261206_000021_retention::Migration),
             Box::new(m20261207_000022_limits::Migration),
+            Box::new(m20261208_000023_alerts::Migration),
         ]
     }
 }

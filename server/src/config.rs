@@ -188,6 +188,33 @@ pub struct ServeConfig {
     #[arg(long, env = "SPECULA_MONTHLY_SPAN_QUOTA", value_parser = clap::value_parser!(u64).range(1..=1_000_000_000_000))]
     pub monthly_span_quota: Option<u64>,
 
+    /// How often alert rules are evaluated (one replica at a time), e.g. `1m`.
+    #[arg(long, env = "SPECULA_ALERT_INTERVAL", default_value = "1m", value_parser = humantime::parse_duration)]
+    #[serde(with = "humantime_serde_compat")]
+    pub alert_interval: Duration,
+
+    /// Let alert webhooks, Slack URLs and SMTP servers be on loopback, private and
+    /// link-local addresses (an internal receiver). Off by default, so that an organization
+    /// cannot make Specula probe the network it runs in.
+    #[arg(long, env = "SPECULA_ALERTS_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub alerts_allow_private_networks: bool,
+
+    /// The key that seals alert channels' secrets (webhook signing secrets, Slack URLs, SMTP
+    /// passwords): 32 bytes in base64, e.g. from `openssl rand -base64 32`. Unset: read from
+    /// `SPECULA_SECRETS_KEY_FILE`, or on SQLite from `<database file>.key`, made at first start.
+    #[arg(long, env = "SPECULA_SECRETS_KEY", hide_env_values = true)]
+    #[serde(skip_serializing)]
+    pub secrets_key: Option<String>,
+
+    /// A file holding the sealing key (see `SPECULA_SECRETS_KEY`).
+    #[arg(long, env = "SPECULA_SECRETS_KEY_FILE")]
+    pub secrets_key_file: Option<PathBuf>,
+
+    /// PEM certificates to trust for alert email's SMTP servers beside the public roots (an
+    /// internal mail relay's CA).
+    #[arg(long, env = "SPECULA_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<PathBuf>,
+
     /// Let anyone create an account (`true`); with `false`, only invitations create accounts.
     #[arg(long, env = "SPECULA_OPEN_SIGNUP", default_value_t = true, action = clap::ArgAction::Set)]
     pub open_signup: bool,

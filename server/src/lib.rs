@@ -10,6 +10,7 @@ pub mod db;
 pub mod http;
 pub mod live;
 pub mod otlp;
+pub mod sealing_key;
 pub mod site;
 pub mod telemetry;
 
@@ -17,6 +18,7 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use app::{
     accounts::services::throttle::LoginThrottle,
+    alerts::services::{AlertSettings, outbound::Outbound},
     governance::services::{book::PolicyBook, events::EventLog, limits::Limits},
     similarity::services::{semantic::SemanticModel, semantic_worker::SemanticTier},
     state::{AccountSettings, AppState, InstanceIdentity},
@@ -96,6 +98,25 @@ impl Server {
         )?;
         let (governance_events, events_task) = EventLog::start(db.clone(), writer_stop.clone());
         let limits = Limits::new(&db);
+        let alerts = AlertSettings {
+            interval: config.alert_interval,
+            outbound: Outbound::new(config.alerts_allow_private_networks),
+            sealing: sealing_key::load(&config)?,
+            smtp_roots: match &config.smtp_ca_file {
+                Some(path) => Some(
+                    std::fs::read(path)
+                        .map_err(|err| {
+                            anyhow::anyhow!("reading SPECULA_SMTP_CA_FILE {}: {err}", path.display())
+                        })?
+                        .into(),
+                ),
+                None => None,
+            },
+            public_url: config.public_url(),
+        };
+        if alerts.sealing.is_none() {
+            tracing::warn!("no sealing key (SPECULA_SECRETS_KEY): alert channels cannot be added");
+        }
         let state = AppState {
             db,
             leptos_options: site::leptos_options(&site_root, config.listen),
@@ -120,6 +141,7 @@ impl Server {
             prompts: Default::default(),
             abuse: Default::default(),
             semantic,
+            alerts,
         };
         tracing::info!(
             %instance_id,
@@ -228,6 +250,28 @@ impl Server {
             tokio::spawn(app::governance::services::retention::run(
                 db.clone(),
                 self.config.retention_interval,
+                format!("{}/{}", std::process::id(), uuid::Uuid::new_v4()),
+                shutdown.clone(),
+            )),
+        ));
+        background.push((
+            "alert evaluator",
+            tokio::spawn(app::alerts::services::evaluator::run(
+                app::alerts::services::evaluator::Evaluator {
+                    db: db.clone(),
+                    settings: self.state.alerts.clone(),
+                    policies: self.state.policies.clone(),
+                    limits: self.state.limits.clone(),
+                },
+                format!("{}/{}", std::process::id(), uuid::Uuid::new_v4()),
+                shutdown.clone(),
+            )),
+        ));
+        background.push((
+            "alert deliveries",
+            tokio::spawn(app::alerts::services::deliveries::run(
+                db.clone(),
+                self.state.alerts.clone(),
                 format!("{}/{}", std::process::id(), uuid::Uuid::new_v4()),
                 shutdown.clone(),
             )),

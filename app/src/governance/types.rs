@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 mod limits;
 
+pub(crate) use limits::whole_number;
+
 pub use limits::{
     Budget, BudgetStatus, LimitsReport, RateInForce, RateLimits, RateSetting, RefusedCounts, TokenRateLimits,
     TokenRatesInForce,
@@ -738,7 +740,7 @@ pub struct GovernanceEventPage {
 /// An optional whole number, also when JSON spells it `120.0` (JSON
 /// Schema's integers include such numbers, and some clients write every
 /// number so).
-fn optional_whole_number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+pub(crate) fn optional_whole_number<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: TryFrom<u64>,
@@ -753,7 +755,7 @@ where
 }
 
 /// A JSON number as a whole number, also when it is spelled `120.0`.
-fn whole_of(number: &serde_json::Number) -> Option<u64> {
+pub(crate) fn whole_of(number: &serde_json::Number) -> Option<u64> {
     number.as_u64().or_else(|| {
         number
             .as_f64()
@@ -764,7 +766,7 @@ fn whole_of(number: &serde_json::Number) -> Option<u64> {
 
 /// A part of the document, which JSON must give as an object: serde would
 /// also read a struct from an array of its fields in order.
-fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+pub(crate) fn object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: serde::de::DeserializeOwned,
@@ -774,7 +776,7 @@ where
 }
 
 /// An optional list of parts, each an object (see [`object`]).
-fn optional_objects<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
+pub(crate) fn optional_objects<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: serde::de::DeserializeOwned,
@@ -789,7 +791,7 @@ where
 }
 
 /// A list of parts, each an object (see [`object`]).
-fn objects<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
+pub(crate) fn objects<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: serde::de::DeserializeOwned,

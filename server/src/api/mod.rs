@@ -3,6 +3,7 @@
 //! service, answer. Authentication is a session cookie or, where the route
 //! allows, `Authorization: Bearer <token>`.
 
+mod alerts;
 mod audit;
 mod auth;
 pub mod bearer;
@@ -77,6 +78,23 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(governance::evaluate))
         .routes(routes!(governance::list_events))
         .routes(routes!(governance::retention_status))
+        .routes(routes!(alerts::list_rules, alerts::create_rule))
+        .routes(routes!(
+            alerts::get_rule,
+            alerts::replace_rule,
+            alerts::delete_rule
+        ))
+        .routes(routes!(alerts::list_silences, alerts::create_silence))
+        .routes(routes!(alerts::delete_silence))
+        .routes(routes!(alerts::list_events))
+        .routes(routes!(alerts::list_channels, alerts::create_channel))
+        .routes(routes!(
+            alerts::get_channel,
+            alerts::replace_channel,
+            alerts::delete_channel
+        ))
+        .routes(routes!(alerts::test_channel))
+        .routes(routes!(alerts::list_deliveries))
         .routes(routes!(orgs::preview_invitation))
         .routes(routes!(orgs::accept_invitation))
         .merge(token_only)

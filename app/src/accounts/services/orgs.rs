@@ -51,6 +51,15 @@ pub async fn role_of(db: &impl ConnectionTrait, org_id: Uuid, user_id: Uuid) -> 
 
 /// The permission check: the caller's role in `org_id` if it allows `action`.
 /// Non-members get 404, so an organization's existence is not revealed.
+/// The organization's name.
+pub async fn name(db: &impl ConnectionTrait, org_id: Uuid) -> Result<String> {
+    organization::Entity::find_by_id(org_id)
+        .one(db)
+        .await?
+        .map(|org| org.name)
+        .ok_or(AppError::NotFound("organization"))
+}
+
 pub async fn authorize(
     db: &impl ConnectionTrait,
     org_id: Uuid,

@@ -134,7 +134,7 @@ fn thresholds() -> utoipa::openapi::schema::Array {
 }
 
 /// A whole number that JSON may spell `120.0` (see `optional_whole_number`).
-fn whole_number<'de, D>(deserializer: D) -> Result<u64, D::Error>
+pub(crate) fn whole_number<'de, D>(deserializer: D) -> Result<u64, D::Error>
 where
     D: serde::Deserializer<'de>,
 {
@@ -159,7 +159,7 @@ where
 }
 
 /// An optional part, which JSON must give as an object.
-fn optional_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+pub(crate) fn optional_object<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: serde::Deserializer<'de>,
     T: serde::de::DeserializeOwned,

@@ -8,6 +8,7 @@ pub mod instance;
 pub mod lease;
 pub mod maintenance;
 pub mod paging;
+pub mod sealed;
 pub mod secrets;
 pub mod sqlite_connection;
 pub mod transaction;
