@@ -115,7 +115,12 @@ async fn usage_hours(
     let backend = db.get_database_backend();
     let latency_sums: String = if latency {
         (0..LATENCY_BUCKETS)
-            .map(|index| format!(", SUM({column}) AS {column}", column = latency_column(index)))
+            .map(|index| {
+                format!(
+                    ", CAST(SUM({column}) AS BIGINT) AS {column}",
+                    column = latency_column(index)
+                )
+            })
             .collect()
     } else {
         String::new()
@@ -124,8 +129,9 @@ async fn usage_hours(
         .query_all_raw(Statement::from_sql_and_values(
             backend,
             format!(
-                "SELECT hour_ns, model, service_name, SUM(requests) AS requests, SUM(errors) AS errors, \
-                 SUM(cost_nanos) AS cost_nanos{latency_sums} FROM usage_rollups \
+                "SELECT hour_ns, model, service_name, CAST(SUM(requests) AS BIGINT) AS requests, \
+                 CAST(SUM(errors) AS BIGINT) AS errors, CAST(SUM(cost_nanos) AS BIGINT) AS cost_nanos{latency_sums} \
+                 FROM usage_rollups \
                  WHERE org_id = {} AND hour_ns >= {} GROUP BY hour_ns, model, service_name",
                 placeholder(backend, 1),
                 placeholder(backend, 2)
