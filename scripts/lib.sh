@@ -128,6 +128,26 @@ ensure_end2end_packages() {
   fi
 }
 
+# A Python for the Rust tests' helpers (the alert email tests' SMTP server,
+# aiosmtpd), in target/test-venv; exported as SPECULA_TEST_PYTHON.
+AIOSMTPD_VERSION="1.4.6"
+ensure_test_python() {
+  local venv="$ROOT/target/test-venv"
+  if ! "$venv/bin/python" -c "import aiosmtpd, sys; sys.exit(aiosmtpd.__version__ != '$AIOSMTPD_VERSION')" 2>/dev/null; then
+    log "installing aiosmtpd $AIOSMTPD_VERSION into target/test-venv"
+    # Debian's python3 comes without the venv module (package python3-venv).
+    if ! python3 -m venv "$venv" >/dev/null 2>&1; then
+      log "installing Debian's python3-venv"
+      as_root apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-venv >/dev/null
+      rm -rf "$venv"
+      python3 -m venv "$venv"
+    fi
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION"
+  fi
+  export SPECULA_TEST_PYTHON="$venv/bin/python"
+}
+
 # A TCP port nothing listens on right now.
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -11,6 +11,7 @@ total_start=$SECONDS
 step "installing tools" ensure_rust
 ensure_chromium
 ensure_end2end_packages
+ensure_test_python
 
 step "format check" cargo fmt --all -- --check
 step "clippy (server side)" cargo clippy --locked --workspace --exclude frontend --all-targets -- -D warnings

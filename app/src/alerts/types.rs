@@ -383,13 +383,10 @@ pub enum ChannelSettings {
         #[serde(default)]
         #[cfg_attr(feature = "ssr", schema(max_length = 1000))]
         password: Option<String>,
-        /// The sender address.
-        #[cfg_attr(
-            feature = "ssr",
-            schema(max_length = 320, pattern = "^[^@\\s<>]+@[^@\\s<>]+$")
-        )]
+        /// The sender: an address, or a name and address (`Specula <alerts@example.com>`).
+        #[cfg_attr(feature = "ssr", schema(min_length = 3, max_length = 320))]
         from: String,
-        /// 1 to 20 recipients.
+        /// 1 to 20 recipients, each written as `from` is.
         #[cfg_attr(feature = "ssr", schema(min_items = 1, max_items = 20))]
         to: Vec<String>,
     },

@@ -32,6 +32,11 @@ fn loopback_receivers_are_refused_unless_the_installation_allows_them() {
 }
 
 #[test]
+fn email_goes_out_over_starttls_and_tls_to_a_real_smtp_server() {
+    common::runtime().block_on(email_channels());
+}
+
+#[test]
 fn two_replicas_evaluate_a_rule_once() {
     common::runtime().block_on(evaluated_once_across_replicas());
 }
@@ -789,4 +794,251 @@ async fn evaluated_once_across_replicas() {
     assert_eq!(events["events"].as_array().unwrap().len(), 1, "{events}");
     second.stop().await;
     first.stop().await;
+}
+
+/// A certificate authority and a `localhost` certificate it signed, as PEM:
+/// (CA certificate, server certificate, server key).
+fn mail_server_certificates() -> (String, String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+    };
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature];
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "Specula test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_certificate = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let mut server = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    server.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    server.use_authority_key_identifier_extension = true;
+    let server_key = KeyPair::generate().unwrap();
+    let server_certificate = server.signed_by(&server_key, &issuer).unwrap();
+    (
+        ca_certificate.pem(),
+        server_certificate.pem(),
+        server_key.serialize_pem(),
+    )
+}
+
+/// The Python with `aiosmtpd` that `scripts/test.sh` prepares.
+fn test_python() -> std::path::PathBuf {
+    if let Some(python) = std::env::var_os("SPECULA_TEST_PYTHON") {
+        return python.into();
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-venv/bin/python");
+    assert!(
+        venv.exists(),
+        "the email tests need Python with aiosmtpd: run scripts/test.sh once (it makes target/test-venv) \
+         or set SPECULA_TEST_PYTHON"
+    );
+    venv
+}
+
+/// `aiosmtpd` serving on a free port until dropped.
+struct MailServer {
+    port: u16,
+    messages: std::path::PathBuf,
+    _process: tokio::process::Child,
+}
+
+impl MailServer {
+    async fn start(mode: &str, folder: &std::path::Path, certificate: &str, key: &str) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let (certificate_path, key_path) = (
+            folder.join(format!("{mode}.crt")),
+            folder.join(format!("{mode}.key")),
+        );
+        std::fs::write(&certificate_path, certificate).unwrap();
+        std::fs::write(&key_path, key).unwrap();
+        let messages = folder.join(format!("{mode}.jsonl"));
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
+        let mut process = tokio::process::Command::new(test_python())
+            .arg(script)
+            .args([mode, &port.to_string()])
+            .arg(&certificate_path)
+            .arg(&key_path)
+            .arg(&messages)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the test SMTP server starts");
+        let mut ready = String::new();
+        let stdout = process.stdout.take().unwrap();
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            tokio::io::AsyncBufReadExt::read_line(&mut tokio::io::BufReader::new(stdout), &mut ready),
+        )
+        .await
+        .expect("the SMTP server gets ready in time")
+        .unwrap();
+        assert_eq!(ready.trim(), "ready");
+        Self {
+            port,
+            messages,
+            _process: process,
+        }
+    }
+
+    fn messages(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.messages)
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}
+
+async fn email_channels() {
+    let folder = tempfile::tempdir().unwrap();
+    let (ca, certificate, key) = mail_server_certificates();
+    let ca_file = folder.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca).unwrap();
+    let starttls = MailServer::start("starttls", folder.path(), &certificate, &key).await;
+    let implicit = MailServer::start("tls", folder.path(), &certificate, &key).await;
+    let mut args = alert_args();
+    args.push(format!("--smtp-ca-file={}", ca_file.display()));
+    let server = start(Backend::Sqlite, &args).await;
+    let (browser, org, _) = signed_in_tenant(&server, "mail@example.com", &["read"]).await;
+
+    let settings = |port: u16, security: &str, password: &str| {
+        json!({"kind": "email", "host": "localhost", "port": port, "security": security,
+               "username": "alerts", "password": password,
+               "from": "Specula <specula@example.com>", "to": ["oncall@example.com", "lead@example.com"]})
+    };
+    let channel = add_channel(
+        &browser,
+        &org,
+        "on-call mail",
+        settings(starttls.port, "starttls", "secret"),
+    )
+    .await;
+    let channel_id = channel["id"].as_str().unwrap().to_owned();
+    assert_eq!(channel["kind"], "email");
+    assert_eq!(
+        channel["target"],
+        format!(
+            "localhost:{} → oncall@example.com, lead@example.com",
+            starttls.port
+        )
+    );
+    // The password is kept sealed: neither the API nor the database shows it.
+    let listed = ok_json(browser.get(&format!("/api/v1/orgs/{org}/alerts/channels")).await).await;
+    assert!(!listed.to_string().contains("secret"), "{listed}");
+    let stored: Vec<String> = {
+        use sea_orm::{ConnectionTrait, Statement};
+        let db = &server.state.db;
+        db.query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT settings, sealed_secrets FROM alert_channels",
+        ))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            format!(
+                "{}{}",
+                row.try_get::<String>("", "settings").unwrap(),
+                row.try_get::<String>("", "sealed_secrets").unwrap()
+            )
+        })
+        .collect()
+    };
+    assert!(
+        stored
+            .iter()
+            .all(|row| !row.contains("secret") && row.contains("v1:")),
+        "{stored:?}"
+    );
+
+    let tested = ok_json(
+        browser
+            .post(
+                &format!("/api/v1/orgs/{org}/alerts/channels/{channel_id}/test"),
+                json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(tested["status"], "delivered", "{tested}");
+    assert_eq!(tested["response_code"], 250);
+    let messages = starttls.messages();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    let message = &messages[0];
+    assert_eq!(message["tls"], true, "sent after STARTTLS");
+    assert_eq!(message["login"], "alerts");
+    assert_eq!(message["from"], "specula@example.com");
+    assert_eq!(message["to"], json!(["oncall@example.com", "lead@example.com"]));
+    let data = message["data"].as_str().unwrap();
+    assert!(
+        data.contains("Subject: [Specula] [test] Firing: Test notification"),
+        "{data}"
+    );
+    assert!(
+        data.contains("multipart/alternative") && data.contains("text/plain") && data.contains("text/html"),
+        "{data}"
+    );
+
+    // A wrong password: refused by the server with its code, not retried.
+    let replaced = browser
+        .put(
+            &format!("/api/v1/orgs/{org}/alerts/channels/{channel_id}"),
+            json!({"name": "on-call mail", "settings": settings(starttls.port, "starttls", "wrong")}),
+        )
+        .await;
+    assert_eq!(replaced.status(), StatusCode::OK);
+    let tested = ok_json(
+        browser
+            .post(
+                &format!("/api/v1/orgs/{org}/alerts/channels/{channel_id}/test"),
+                json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(tested["status"], "failed", "{tested}");
+    assert_eq!(tested["response_code"], 535, "{tested}");
+    assert_eq!(starttls.messages().len(), 1);
+
+    // TLS from the first byte, on the other server; a channel changed without a password keeps its own.
+    let tls = add_channel(
+        &browser,
+        &org,
+        "tls mail",
+        settings(implicit.port, "tls", "secret"),
+    )
+    .await;
+    let mut without_password = settings(implicit.port, "tls", "");
+    without_password.as_object_mut().unwrap().remove("password");
+    let replaced = browser
+        .put(
+            &format!(
+                "/api/v1/orgs/{org}/alerts/channels/{}",
+                tls["id"].as_str().unwrap()
+            ),
+            json!({"name": "tls mail", "settings": without_password}),
+        )
+        .await;
+    assert_eq!(replaced.status(), StatusCode::OK);
+    let tested = ok_json(
+        browser
+            .post(
+                &format!(
+                    "/api/v1/orgs/{org}/alerts/channels/{}/test",
+                    tls["id"].as_str().unwrap()
+                ),
+                json!({}),
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(tested["status"], "delivered", "{tested}");
+    assert_eq!(implicit.messages()[0]["tls"], true);
+    server.stop().await;
 }

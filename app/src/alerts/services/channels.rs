@@ -487,8 +487,9 @@ fn split(settings: &AlertSettings, channel: &ChannelSettings) -> Result<(Open, S
                 return Err(AppError::BadRequest("`settings.port` must be 1 to 65535".into()));
             }
             let address = |field: &str, text: &str| {
-                text.parse::<lettre::Address>()
-                    .map(|address| address.to_string())
+                text.trim()
+                    .parse::<lettre::message::Mailbox>()
+                    .map(|mailbox| mailbox.to_string())
                     .map_err(|err| {
                         AppError::BadRequest(format!(
                             "`settings.{field}`: {text:?} is not an email address ({err})"

@@ -157,7 +157,7 @@ fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
     text.split_inclusive(END)
         .filter_map(|part| {
             part.find("-----BEGIN CERTIFICATE-----")
-                .map(|start| part[start..].as_bytes().to_vec())
+                .map(|start| part.as_bytes()[start..].to_vec())
         })
         .filter(|block| block.ends_with(END.as_bytes()))
         .collect()
