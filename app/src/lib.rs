@@ -104,6 +104,7 @@ pub fn App() -> impl IntoView {
                     <Route path=(StaticSegment("costs"), StaticSegment("prices")) view=pages::prices::PricesPage />
                     <Route path=StaticSegment("similarity") view=pages::similarity::SimilarityPage />
                     <Route path=StaticSegment("policies") view=pages::policies::PoliciesPage />
+                    <Route path=StaticSegment("alerts") view=pages::alerts::AlertsPage />
                     <Route path=StaticSegment("settings") view=SettingsPage />
                     <Route path=(StaticSegment("settings"), StaticSegment("tokens")) view=TokensPage />
                     <Route path=(StaticSegment("settings"), StaticSegment("audit")) view=pages::audit::AuditPage />

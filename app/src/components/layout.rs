@@ -7,12 +7,13 @@ use leptos_router::components::A;
 use crate::components::{account_menu::AccountMenu, theme_toggle::ThemeToggle};
 
 /// The sections of the product, in navigation order: `(path, label)`.
-pub const SECTIONS: [(&str, &str); 6] = [
+pub const SECTIONS: [(&str, &str); 7] = [
     ("/spans", "Spans"),
     ("/traces", "Traces"),
     ("/costs", "Costs"),
     ("/similarity", "Similarity"),
     ("/policies", "Policies"),
+    ("/alerts", "Alerts"),
     ("/settings", "Settings"),
 ];
 

@@ -1,6 +1,7 @@
 //! One module per routed page.
 
 pub mod account;
+pub mod alerts;
 pub mod audit;
 pub mod costs;
 pub mod home;

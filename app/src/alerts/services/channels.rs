@@ -358,6 +358,17 @@ pub async fn for_sending(
     })
 }
 
+/// A webhook channel's signing secret (none for other kinds), for its owners and admins to copy.
+pub async fn signing_secret(
+    db: &DatabaseConnection,
+    settings: &AlertSettings,
+    org_id: Uuid,
+    channel_id: Uuid,
+) -> Result<Option<String>> {
+    let key = sealing_key(settings)?;
+    Ok(sealed_of(db, key, org_id, channel_id).await?.signing_secret)
+}
+
 /// Records how a delivery to the channel went, for the list's "failing".
 pub async fn record_outcome(
     db: &impl ConnectionTrait,
