@@ -57,6 +57,9 @@ export default defineConfig({
       SPECULA_DATABASE_URL: `sqlite://${dataDir}/specula.db`,
       SPECULA_SITE_ROOT: path.join(root, "target/site"),
       SPECULA_LOG: process.env.SPECULA_E2E_LOG ?? "warn",
+      // Alert rules checked every second; the tests' webhook receiver runs on loopback.
+      SPECULA_ALERT_INTERVAL: "1s",
+      SPECULA_ALERTS_ALLOW_PRIVATE_NETWORKS: "true",
     },
   },
 });

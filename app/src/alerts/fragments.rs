@@ -62,11 +62,18 @@ pub fn condition_text(condition: &AlertCondition) -> String {
         AlertCondition::HourlyCost { usd, service } => {
             format!("Last hour's cost{} above ${usd}", scope(service, &None))
         }
-        AlertCondition::FlaggedPrompts { count } => format!("{count} or more prompts flagged since the last check"),
-        AlertCondition::IngestRejections { window_minutes, count } => {
+        AlertCondition::FlaggedPrompts { count } => {
+            format!("{count} or more prompts flagged since the last check")
+        }
+        AlertCondition::IngestRejections {
+            window_minutes,
+            count,
+        } => {
             format!("More than {count} refused exports over {window_minutes} min")
         }
-        AlertCondition::SilentService { service, minutes } => format!("No span from {service} for {minutes} min"),
+        AlertCondition::SilentService { service, minutes } => {
+            format!("No span from {service} for {minutes} min")
+        }
     }
 }
 
@@ -104,7 +111,10 @@ pub fn page(data: PageData, actions: FormActions, error: Option<String>, zone: &
     } = data;
     let org = org_id.to_string();
     let evaluator = &rules.evaluator;
-    let pass = match (&evaluator.last_pass_finished_at, evaluator.last_pass_started_at.is_some()) {
+    let pass = match (
+        &evaluator.last_pass_finished_at,
+        evaluator.last_pass_started_at.is_some(),
+    ) {
         (Some(finished), _) => format!(
             "Checked every {} s; last pass {} ({} rules over all organizations, {} firing, {:.0} ms).",
             evaluator.interval_seconds,
@@ -113,7 +123,10 @@ pub fn page(data: PageData, actions: FormActions, error: Option<String>, zone: &
             evaluator.last_pass_firing,
             evaluator.last_pass_milliseconds
         ),
-        (None, true) => format!("Checked every {} s; the first pass is running.", evaluator.interval_seconds),
+        (None, true) => format!(
+            "Checked every {} s; the first pass is running.",
+            evaluator.interval_seconds
+        ),
         (None, false) => format!("Checked every {} s; no pass yet.", evaluator.interval_seconds),
     };
     let channel_name = |id: &Uuid| {
@@ -128,13 +141,21 @@ pub fn page(data: PageData, actions: FormActions, error: Option<String>, zone: &
         .map(|rule| {
             let notifies = match rule.channel_ids.is_empty() {
                 true => "history only".to_owned(),
-                false => rule.channel_ids.iter().map(channel_name).collect::<Vec<_>>().join(", "),
+                false => rule
+                    .channel_ids
+                    .iter()
+                    .map(channel_name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
             };
             rule_row(rule, notifies, can_manage, &org, actions, zone)
         })
         .collect_view();
-    let rule_options: Vec<(String, String)> =
-        rules.rules.iter().map(|rule| (rule.id.to_string(), rule.name.clone())).collect();
+    let rule_options: Vec<(String, String)> = rules
+        .rules
+        .iter()
+        .map(|rule| (rule.id.to_string(), rule.name.clone()))
+        .collect();
     view! {
         {error.map(|message| view! { <p class="inline-error" role="alert" data-testid="form-error">{message}</p> })}
         <section class="card" data-testid="alert-rules">
@@ -195,11 +216,17 @@ fn rule_row(
 
 fn rule_form(org: &str, actions: FormActions, channels: &[Channel], budget_ids: &[String]) -> impl IntoView {
     let kinds = [
-        ("error_rate", "Error rate above X% (window, optional service and model)"),
+        (
+            "error_rate",
+            "Error rate above X% (window, optional service and model)",
+        ),
         ("latency_p95", "p95 latency of a model above X ms (window, model)"),
         ("hourly_cost", "Last hour's cost above $X (optional service)"),
         ("budget", "A budget reaches X% (budget)"),
-        ("flagged_prompts", "X or more prompts flagged since the last check"),
+        (
+            "flagged_prompts",
+            "X or more prompts flagged since the last check",
+        ),
         ("ingest_rejections", "More than X refused exports (window)"),
         ("silent_service", "No span from a service for X minutes (service)"),
     ];
@@ -231,7 +258,7 @@ fn rule_form(org: &str, actions: FormActions, channels: &[Channel], budget_ids: 
                         true => view! { <span class="muted">"No channels yet: the history records the rule's firings."</span> }.into_any(),
                         false => channels.iter().map(|channel| view! {
                             <label>
-                                <input type="checkbox" name=format!("channels[{}]", channel.id) value="on" />
+                                <input type="checkbox" name=format!("channels[channel_{}]", channel.id) value="on" />
                                 {format!(" {} ({})", channel.name, channel.kind)}
                             </label>
                         }).collect_view().into_any(),
@@ -501,7 +528,10 @@ mod tests {
             None,
             &DisplayZone::resolve(true, None),
         );
-        assert!(html.contains("Error rate of checkout above 5% over 15 min"), "{html}");
+        assert!(
+            html.contains("Error rate of checkout above 5% over 15 min"),
+            "{html}"
+        );
         assert!(html.contains("Checkout &lt;errors&gt;"));
         assert!(html.contains("12.3%"));
         assert!(html.contains("firing"));

@@ -28,7 +28,11 @@ fn form_actions() -> super::fragments::FormActions {
 /// The Alerts page's body as HTML; `secret_of` reveals a webhook's signing
 /// secret to owners and admins.
 #[server]
-pub async fn alerts_html(org_id: Uuid, secret_of: Option<String>, error: Option<String>) -> Result<String, ApiError> {
+pub async fn alerts_html(
+    org_id: Uuid,
+    secret_of: Option<String>,
+    error: Option<String>,
+) -> Result<String, ApiError> {
     use crate::{
         accounts::{
             services::orgs,
@@ -60,7 +64,9 @@ pub async fn alerts_html(org_id: Uuid, secret_of: Option<String>, error: Option<
         fragments::PageData {
             org_id,
             rules: rules::list(&state.db, &state.alerts, org_id).await?,
-            events: events::page(&state.db, org_id, None, None, Some(50)).await?.events,
+            events: events::page(&state.db, org_id, None, None, Some(50))
+                .await?
+                .events,
             silences: silences::list(&state.db, org_id).await?,
             channels: channels::list(&state.db, org_id).await?,
             budget_ids: policy.budgets.iter().map(|budget| budget.id.clone()).collect(),
@@ -76,11 +82,16 @@ pub async fn alerts_html(org_id: Uuid, secret_of: Option<String>, error: Option<
 /// A form field left empty is absent.
 #[cfg(feature = "ssr")]
 fn given(value: Option<String>) -> Option<String> {
-    value.map(|text| text.trim().to_owned()).filter(|text| !text.is_empty())
+    value
+        .map(|text| text.trim().to_owned())
+        .filter(|text| !text.is_empty())
 }
 
 #[cfg(feature = "ssr")]
-fn number<T: std::str::FromStr>(field: &str, value: Option<String>) -> Result<Option<T>, crate::error::AppError> {
+fn number<T: std::str::FromStr>(
+    field: &str,
+    value: Option<String>,
+) -> Result<Option<T>, crate::error::AppError> {
     given(value)
         .map(|text| {
             text.replace(',', "")
@@ -119,9 +130,13 @@ pub async fn add_alert_rule(
     let whole = |value: f64| {
         (value.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&value))
             .then_some(value as u32)
-            .ok_or_else(|| AppError::BadRequest(format!("The threshold must be a whole number here, got {value}")))
+            .ok_or_else(|| {
+                AppError::BadRequest(format!("The threshold must be a whole number here, got {value}"))
+            })
     };
-    let window = |default: u32| number::<u32>("The window", window_minutes.clone()).map(|window| window.unwrap_or(default));
+    let window = |default: u32| {
+        number::<u32>("The window", window_minutes.clone()).map(|window| window.unwrap_or(default))
+    };
     let required = |field: &str, value: &Option<String>| {
         given(value.clone()).ok_or_else(|| AppError::BadRequest(format!("This kind of rule needs a {field}")))
     };
@@ -146,7 +161,9 @@ pub async fn add_alert_rule(
             budget_id: required("budget", &budget_id)?,
             percent: threshold,
         },
-        "flagged_prompts" => AlertCondition::FlaggedPrompts { count: whole(threshold)? },
+        "flagged_prompts" => AlertCondition::FlaggedPrompts {
+            count: whole(threshold)?,
+        },
         "ingest_rejections" => AlertCondition::IngestRejections {
             window_minutes: window(60)?,
             count: whole(threshold)?,
@@ -161,7 +178,12 @@ pub async fn add_alert_rule(
         .unwrap_or_default()
         .into_iter()
         .filter(|(_, on)| on == "on")
-        .map(|(id, _)| id.parse::<Uuid>().map_err(|_| AppError::BadRequest(format!("Unknown channel {id}"))))
+        // Keyed `channel_<id>`: the form decoder reads a key starting with a digit as a list index.
+        .map(|(key, _)| {
+            key.strip_prefix("channel_")
+                .and_then(|id| id.parse::<Uuid>().ok())
+                .ok_or_else(|| AppError::BadRequest(format!("Unknown channel {key}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let input = AlertRuleInput {
         name,
@@ -199,7 +221,10 @@ pub async fn add_alert_silence(
         .filter(|hours| (1..=24 * 90).contains(hours))
         .ok_or_else(|| AppError::BadRequest("Silence for 1 hour to 90 days".into()))?;
     let rule_id = given(rule_id)
-        .map(|id| id.parse::<Uuid>().map_err(|_| AppError::BadRequest(format!("Unknown rule {id}"))))
+        .map(|id| {
+            id.parse::<Uuid>()
+                .map_err(|_| AppError::BadRequest(format!("Unknown rule {id}")))
+        })
         .transpose()?;
     let input = SilenceInput {
         rule_id,
@@ -249,8 +274,12 @@ pub async fn add_alert_channel(
         given(value).ok_or_else(|| AppError::BadRequest(format!("This kind of channel needs a {field}")))
     };
     let settings = match kind.as_str() {
-        "webhook" => ChannelSettings::Webhook { url: needed("URL", url)? },
-        "slack" => ChannelSettings::Slack { url: needed("URL", url)? },
+        "webhook" => ChannelSettings::Webhook {
+            url: needed("URL", url)?,
+        },
+        "slack" => ChannelSettings::Slack {
+            url: needed("URL", url)?,
+        },
         "email" => ChannelSettings::Email {
             host: needed("SMTP server", host)?,
             port: number("The port", port)?.unwrap_or(587),
@@ -270,7 +299,14 @@ pub async fn add_alert_channel(
         other => return Err(AppError::BadRequest(format!("Unknown kind of channel {other:?}")).into()),
     };
     let actor = crate::server_context::actor(&state, &user).await;
-    let created = channels::create(&state.db, &state.alerts, org_id, &actor, &ChannelInput { name, settings }).await?;
+    let created = channels::create(
+        &state.db,
+        &state.alerts,
+        org_id,
+        &actor,
+        &ChannelInput { name, settings },
+    )
+    .await?;
     if created.signing_secret.is_some() {
         leptos_axum::redirect(&format!("/alerts?secret_of={}", created.channel.id));
     }
@@ -289,6 +325,7 @@ pub async fn delete_alert_channel(org_id: Uuid, channel_id: Uuid) -> Result<(), 
 pub async fn test_alert_channel(org_id: Uuid, channel_id: Uuid) -> Result<(), ApiError> {
     let (state, _, user) = crate::server_context::signed_in().await?;
     let actor = crate::server_context::actor(&state, &user).await;
-    crate::alerts::services::deliveries::send_test(&state.db, &state.alerts, org_id, &actor, channel_id).await?;
+    crate::alerts::services::deliveries::send_test(&state.db, &state.alerts, org_id, &actor, channel_id)
+        .await?;
     Ok(())
 }

@@ -16,7 +16,9 @@ use crate::{
 
 #[component]
 pub fn AlertsPage() -> impl IntoView {
-    let html = org_page_html(|org_id, params| alerts_html(org_id, param(&params, "secret_of"), param(&params, "__err")));
+    let html = org_page_html(|org_id, params| {
+        alerts_html(org_id, param(&params, "secret_of"), param(&params, "__err"))
+    });
     view! {
         <Title text="Alerts" />
         <header class="page-header">
