@@ -87,6 +87,11 @@ test("an owner adds a webhook and a rule on the Alerts page; the rule fires, sig
     await expect(page.getByTestId("silence-row")).toContainText("All rules");
     await expect(page.getByTestId("silence-row")).toContainText("planned downtime");
     await expect(page.getByTestId("alert-rule-row")).toContainText("silenced until");
+
+    // Turned off, the rule stays listed and is not checked.
+    await page.getByTestId("alert-rule-row").getByRole("button", { name: "Turn off" }).click();
+    await expect(page.getByTestId("alert-rule-row")).toContainText("disabled");
+    await expect(page.getByTestId("alert-rule-row").getByRole("button", { name: "Turn on" })).toBeVisible();
   } finally {
     receiver.close();
   }

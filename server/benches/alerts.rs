@@ -188,14 +188,24 @@ async fn add_rollups(db: &DatabaseConnection, org_id: Uuid, now: i64) {
                     (requests * 800_000_000).into(),
                 ];
                 row.extend((0..LATENCY_BUCKETS).map(|bucket| {
-                    Value::from(if (18..26).contains(&bucket) { requests / 8 } else { 0 })
+                    Value::from(if (18..26).contains(&bucket) {
+                        requests / 8
+                    } else {
+                        0
+                    })
                 }));
                 rows.push(row);
             }
         }
     }
     for chunk in rows.chunks(300) {
-        execute(db, &format!("INSERT INTO usage_rollups ({columns}) VALUES"), width, chunk.to_vec()).await;
+        execute(
+            db,
+            &format!("INSERT INTO usage_rollups ({columns}) VALUES"),
+            width,
+            chunk.to_vec(),
+        )
+        .await;
     }
     let counts: Vec<Vec<Value>> = (0..720i64)
         .map(|hour| {

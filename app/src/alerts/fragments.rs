@@ -15,6 +15,7 @@ use crate::time_zone::DisplayZone;
 pub struct FormActions {
     pub add_rule: &'static str,
     pub delete_rule: &'static str,
+    pub toggle_rule: &'static str,
     pub add_silence: &'static str,
     pub end_silence: &'static str,
     pub add_channel: &'static str,
@@ -201,8 +202,14 @@ fn rule_row(
             <td class="num mono">{figure(rule.last_value, &rule.condition)}</td>
             <td>{notifies}</td>
             <td class="mono nowrap">{rule.last_evaluated_at.as_deref().map(|at| zone.stored_time(at)).unwrap_or_default()}</td>
-            <td>
+            <td class="nowrap">
                 {can_manage.then(|| view! {
+                    <form method="post" action=actions.toggle_rule class="inline-form">
+                        <input type="hidden" name="org_id" value=org.to_owned() />
+                        <input type="hidden" name="rule_id" value=rule.id.to_string() />
+                        <input type="hidden" name="enabled" value=(!rule.enabled).to_string() />
+                        <button type="submit" class="button button-small">{if rule.enabled { "Turn off" } else { "Turn on" }}</button>
+                    </form>
                     <form method="post" action=actions.delete_rule class="inline-form">
                         <input type="hidden" name="org_id" value=org.to_owned() />
                         <input type="hidden" name="rule_id" value=rule.id.to_string() />
@@ -497,6 +504,7 @@ mod tests {
         FormActions {
             add_rule: "/api/add",
             delete_rule: "/api/delete",
+            toggle_rule: "/api/toggle",
             add_silence: "/api/silence",
             end_silence: "/api/end",
             add_channel: "/api/channel",

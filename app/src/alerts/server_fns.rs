@@ -17,6 +17,7 @@ fn form_actions() -> super::fragments::FormActions {
     super::fragments::FormActions {
         add_rule: AddAlertRule::url(),
         delete_rule: DeleteAlertRule::url(),
+        toggle_rule: SetAlertRuleEnabled::url(),
         add_silence: AddAlertSilence::url(),
         end_silence: EndAlertSilence::url(),
         add_channel: AddAlertChannel::url(),
@@ -194,6 +195,16 @@ pub async fn add_alert_rule(
     };
     let actor = crate::server_context::actor(&state, &user).await;
     rules::create(&state.db, &state.policies, org_id, &actor, &input).await?;
+    Ok(())
+}
+
+/// Turns a rule off (`enabled` = "false") or on.
+#[server]
+pub async fn set_alert_rule_enabled(org_id: Uuid, rule_id: Uuid, enabled: String) -> Result<(), ApiError> {
+    let (state, _, user) = crate::server_context::signed_in().await?;
+    let actor = crate::server_context::actor(&state, &user).await;
+    crate::alerts::services::rules::set_enabled(&state.db, org_id, &actor, rule_id, enabled == "true")
+        .await?;
     Ok(())
 }
 

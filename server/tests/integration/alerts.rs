@@ -37,6 +37,11 @@ fn email_goes_out_over_starttls_and_tls_to_a_real_smtp_server() {
 }
 
 #[test]
+fn a_pending_delivery_is_sent_after_a_restart() {
+    common::runtime().block_on(delivery_across_restart());
+}
+
+#[test]
 fn two_replicas_evaluate_a_rule_once() {
     common::runtime().block_on(evaluated_once_across_replicas());
 }
@@ -1041,4 +1046,46 @@ async fn email_channels() {
     assert_eq!(tested["status"], "delivered", "{tested}");
     assert_eq!(implicit.messages()[0]["tls"], true);
     server.stop().await;
+}
+
+async fn delivery_across_restart() {
+    let args = alert_args();
+    let server = start(Backend::Postgres, &args).await;
+    let (browser, org, _) = signed_in_tenant(&server, "restart@example.com", &["read"]).await;
+    // The receiver fails the first attempt; the retry is due 10 s later.
+    let receiver = Receiver::start(&[503]).await;
+    let hook = add_channel(
+        &browser,
+        &org,
+        "hook",
+        json!({"kind": "webhook", "url": receiver.url("/hook")}),
+    )
+    .await;
+    add_rule(
+        &browser,
+        &org,
+        json!({"name": "nobody home", "condition": {"kind": "silent_service", "service": "ghost", "minutes": 1},
+               "channel_ids": [hook["id"]]}),
+    )
+    .await;
+    receiver.wait_for("/hook", 1).await;
+    let database = server.stop_keeping_database().await;
+
+    // Another process on the same database sends it: the outbox outlived the first.
+    let restarted =
+        TestServer::start_on(database, &args.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let delivered = receiver.wait_for("/hook", 2).await;
+    assert_eq!(
+        delivered[0].headers["x-specula-delivery"],
+        delivered[1].headers["x-specula-delivery"]
+    );
+    let body: Value = serde_json::from_slice(&delivered[1].body).unwrap();
+    assert_eq!(body["events"][0]["rule_name"], "nobody home");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        receiver.received("/hook").len(),
+        2,
+        "sent once, not again by the new process"
+    );
+    restarted.stop().await;
 }

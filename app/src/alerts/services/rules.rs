@@ -210,6 +210,49 @@ pub async fn replace(
     Ok(rule)
 }
 
+/// Turns a rule off or on (owners and admins); a rule turned off keeps its
+/// state and is not checked until turned on again.
+pub async fn set_enabled(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    actor: &Actor,
+    rule_id: Uuid,
+    enabled: bool,
+) -> Result<AlertRule> {
+    orgs::authorize(db, org_id, actor.acting_user()?, Action::ManagePolicies).await?;
+    let backend = db.get_database_backend();
+    let txn = begin_write(db).await?;
+    let before = get(&txn, org_id, rule_id).await?;
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        format!(
+            "UPDATE alert_rules SET enabled = {}, updated_at_ns = {} WHERE org_id = {} AND id = {}",
+            placeholder(backend, 1),
+            placeholder(backend, 2),
+            placeholder(backend, 3),
+            placeholder(backend, 4)
+        ),
+        [enabled.into(), now_ns().into(), org_id.into(), rule_id.into()],
+    ))
+    .await?;
+    audit::record(
+        &txn,
+        org_id,
+        actor,
+        "alerts.rule.update",
+        format!(
+            "turned the alert rule {} {}",
+            before.name,
+            if enabled { "on" } else { "off" }
+        ),
+        json!({"rule_id": rule_id, "before": {"enabled": before.enabled}, "after": {"enabled": enabled}}),
+    )
+    .await?;
+    let rule = get(&txn, org_id, rule_id).await?;
+    txn.commit().await?;
+    Ok(rule)
+}
+
 /// Removes a rule (owners and admins); its history stays.
 pub async fn delete(db: &DatabaseConnection, org_id: Uuid, actor: &Actor, rule_id: Uuid) -> Result<()> {
     orgs::authorize(db, org_id, actor.acting_user()?, Action::ManagePolicies).await?;
