@@ -18,7 +18,7 @@ use crate::{
         now_ns, rfc3339,
         sealed::SealingKey,
         secrets::random_alphanumeric,
-        transaction::{begin_write, placeholder, placeholder_list},
+        transaction::{assignments, begin_write, placeholder, placeholder_list},
     },
 };
 
@@ -146,24 +146,7 @@ pub async fn create(
     sealed.signing_secret = signing_secret.clone();
     let backend = db.get_database_backend();
     let txn = begin_write(db).await?;
-    let count = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            format!(
-                "SELECT COUNT(*) AS n FROM alert_channels WHERE org_id = {}",
-                placeholder(backend, 1)
-            ),
-            [org_id.into()],
-        ))
-        .await?
-        .map(|row| row.try_get::<i64>("", "n"))
-        .transpose()?
-        .unwrap_or(0);
-    if count >= MAX_CHANNELS {
-        return Err(AppError::Conflict(format!(
-            "an organization keeps at most {MAX_CHANNELS} alert channels; remove one first"
-        )));
-    }
+    super::ensure_room(&txn, "alert_channels", org_id, MAX_CHANNELS, "alert channels").await?;
     let id = Uuid::now_v7();
     let now = now_ns();
     let kind = kind_of(&input.settings);
@@ -237,12 +220,12 @@ pub async fn replace(
     txn.execute_raw(Statement::from_sql_and_values(
         backend,
         format!(
-            "UPDATE alert_channels SET name = {}, settings = {}, sealed_secrets = {}, updated_at_ns = {} \
-             WHERE org_id = {} AND id = {}",
-            placeholder(backend, 1),
-            placeholder(backend, 2),
-            placeholder(backend, 3),
-            placeholder(backend, 4),
+            "UPDATE alert_channels SET {} WHERE org_id = {} AND id = {}",
+            assignments(
+                backend,
+                &["name", "settings", "sealed_secrets", "updated_at_ns"],
+                1
+            ),
             placeholder(backend, 5),
             placeholder(backend, 6)
         ),
@@ -381,11 +364,8 @@ pub async fn record_outcome(
     db.execute_raw(Statement::from_sql_and_values(
         backend,
         format!(
-            "UPDATE alert_channels SET last_status = {}, last_status_at_ns = {}, last_error = {}, \
-             failures_in_a_row = {failures} WHERE id = {}",
-            placeholder(backend, 1),
-            placeholder(backend, 2),
-            placeholder(backend, 3),
+            "UPDATE alert_channels SET {}, failures_in_a_row = {failures} WHERE id = {}",
+            assignments(backend, &["last_status", "last_status_at_ns", "last_error"], 1),
             placeholder(backend, 4)
         ),
         [

@@ -26,7 +26,7 @@ use crate::{
         audit::{self, Actor},
         lease::{self, Lease},
         now_ns, rfc3339,
-        transaction::{placeholder, placeholder_list},
+        transaction::{assignments, placeholder, placeholder_list},
     },
 };
 
@@ -50,35 +50,38 @@ pub struct Attempt {
     pub error: Option<String>,
 }
 
-/// Adds a delivery of `notification` to `channel_id`, due now.
+/// Adds a delivery of `notification` to `channel_id`, due now; its id.
 pub async fn enqueue(
     db: &impl ConnectionTrait,
     org_id: Uuid,
     channel_id: Uuid,
     notification: &Notification,
     now: i64,
-) -> Result<()> {
+) -> Result<i64> {
     let backend = db.get_database_backend();
     let body = serde_json::to_string(notification).map_err(|err| AppError::Internal(err.to_string()))?;
     let values: Vec<Value> = vec![
         org_id.into(),
         channel_id.into(),
         body.into(),
+        notification.test.into(),
         "pending".into(),
         now.into(),
         now.into(),
     ];
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        format!(
-            "INSERT INTO alert_deliveries (org_id, channel_id, notification, status, next_attempt_ns, created_at_ns) \
-             VALUES ({})",
-            placeholder_list(backend, 1, values.len())
-        ),
-        values,
-    ))
-    .await?;
-    Ok(())
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "INSERT INTO alert_deliveries (org_id, channel_id, notification, test, status, next_attempt_ns, \
+                 created_at_ns) VALUES ({}) RETURNING id",
+                placeholder_list(backend, 1, values.len())
+            ),
+            values,
+        ))
+        .await?
+        .ok_or_else(|| AppError::Internal("the delivery insert returned no id".into()))?;
+    Ok(row.try_get("", "id")?)
 }
 
 /// Sends due deliveries until `stop`, as `owner` (this replica).
@@ -179,14 +182,19 @@ async fn finish(
     db.execute_raw(Statement::from_sql_and_values(
         backend,
         format!(
-            "UPDATE alert_deliveries SET status = {}, attempts = {}, next_attempt_ns = {}, finished_at_ns = {}, \
-             response_code = {}, last_error = {} WHERE id = {}",
-            placeholder(backend, 1),
-            placeholder(backend, 2),
-            placeholder(backend, 3),
-            placeholder(backend, 4),
-            placeholder(backend, 5),
-            placeholder(backend, 6),
+            "UPDATE alert_deliveries SET {} WHERE id = {}",
+            assignments(
+                backend,
+                &[
+                    "status",
+                    "attempts",
+                    "next_attempt_ns",
+                    "finished_at_ns",
+                    "response_code",
+                    "last_error"
+                ],
+                1
+            ),
             placeholder(backend, 7)
         ),
         [
@@ -337,18 +345,8 @@ pub async fn send_test(
         rfc3339(now),
         format!("{}/alerts", settings.public_url),
     );
-    enqueue(db, org_id, channel_id, &notification, now).await?;
-    let id = newest_delivery(db, channel_id).await?;
-    let backend = db.get_database_backend();
-    db.execute_raw(Statement::from_sql_and_values(
-        backend,
-        format!(
-            "UPDATE alert_deliveries SET test = TRUE WHERE id = {}",
-            placeholder(backend, 1)
-        ),
-        [id.into()],
-    ))
-    .await?;
+    // Recorded first, so that a test is listed with the channel's deliveries.
+    let id = enqueue(db, org_id, channel_id, &notification, now).await?;
     let attempt = send(settings, &channel, &notification, id).await;
     finish(
         db,
@@ -380,21 +378,6 @@ pub async fn send_test(
         .into_iter()
         .next()
         .ok_or(AppError::NotFound("delivery"))
-}
-
-async fn newest_delivery(db: &impl ConnectionTrait, channel_id: Uuid) -> Result<i64> {
-    let backend = db.get_database_backend();
-    db.query_one_raw(Statement::from_sql_and_values(
-        backend,
-        format!(
-            "SELECT MAX(id) AS id FROM alert_deliveries WHERE channel_id = {}",
-            placeholder(backend, 1)
-        ),
-        [channel_id.into()],
-    ))
-    .await?
-    .and_then(|row| row.try_get::<Option<i64>>("", "id").ok().flatten())
-    .ok_or(AppError::NotFound("delivery"))
 }
 
 /// A channel's newest deliveries (at most `limit`).

@@ -35,7 +35,7 @@ use crate::{
     platform::services::{
         lease::{self, Lease},
         now_ns, rfc3339,
-        transaction::{begin_write, placeholder, placeholder_list},
+        transaction::{assignments, begin_write, placeholder, placeholder_list},
     },
 };
 
@@ -43,6 +43,16 @@ const JOB_TABLE: &str = "alert_job";
 const JOB: &str = "evaluator";
 const LEASE_NS: i64 = 60 * 1_000_000_000;
 const MINUTE_NS: i64 = 60 * 1_000_000_000;
+/// What a pass writes on every rule it checks, in the order of its values.
+const RULE_STATE_COLUMNS: [&str; 7] = [
+    "state",
+    "firing_level",
+    "firing_notified",
+    "last_notified_ns",
+    "last_value",
+    "last_evaluated_ns",
+    "cursor",
+];
 
 /// What the evaluator reads through.
 #[derive(Clone, Debug)]
@@ -374,16 +384,9 @@ async fn evaluate_org(evaluator: &Evaluator, org_id: Uuid, now: i64) -> Result<P
         txn.execute_raw(Statement::from_sql_and_values(
             backend,
             format!(
-                "UPDATE alert_rules SET state = {}, firing_level = {}, firing_notified = {}, last_notified_ns = {}, \
-                 last_value = {}, last_evaluated_ns = {}, cursor = {}{since_sql} WHERE id = {}",
-                placeholder(backend, 1),
-                placeholder(backend, 2),
-                placeholder(backend, 3),
-                placeholder(backend, 4),
-                placeholder(backend, 5),
-                placeholder(backend, 6),
-                placeholder(backend, 7),
-                placeholder(backend, 8),
+                "UPDATE alert_rules SET {}{since_sql} WHERE id = {}",
+                assignments(backend, &RULE_STATE_COLUMNS, 1),
+                placeholder(backend, RULE_STATE_COLUMNS.len() + 1),
             ),
             values,
         ))
@@ -498,18 +501,14 @@ async fn job_row(db: &impl ConnectionTrait) -> Result<Option<QueryResult>> {
 
 async fn set_job(db: &impl ConnectionTrait, columns: &[(&str, i64)]) -> Result<()> {
     let backend = db.get_database_backend();
-    let assignments: Vec<String> = columns
-        .iter()
-        .enumerate()
-        .map(|(index, (column, _))| format!("{column} = {}", placeholder(backend, index + 1)))
-        .collect();
+    let names: Vec<&str> = columns.iter().map(|(column, _)| *column).collect();
     let mut values: Vec<Value> = columns.iter().map(|(_, value)| Value::from(*value)).collect();
     values.push(JOB.into());
     db.execute_raw(Statement::from_sql_and_values(
         backend,
         format!(
             "UPDATE {JOB_TABLE} SET {} WHERE name = {}",
-            assignments.join(", "),
+            assignments(backend, &names, 1),
             placeholder(backend, columns.len() + 1)
         ),
         values,

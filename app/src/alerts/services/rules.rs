@@ -16,7 +16,7 @@ use crate::{
     platform::services::{
         audit::{self, Actor},
         now_ns, rfc3339,
-        transaction::{begin_write, placeholder, placeholder_list},
+        transaction::{assignments, begin_write, placeholder, placeholder_list},
     },
 };
 
@@ -84,24 +84,7 @@ pub async fn create(
     let valid = validate(db, policies, org_id, input).await?;
     let backend = db.get_database_backend();
     let txn = begin_write(db).await?;
-    let count = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            format!(
-                "SELECT COUNT(*) AS n FROM alert_rules WHERE org_id = {}",
-                placeholder(backend, 1)
-            ),
-            [org_id.into()],
-        ))
-        .await?
-        .map(|row| row.try_get::<i64>("", "n"))
-        .transpose()?
-        .unwrap_or(0);
-    if count >= MAX_RULES {
-        return Err(AppError::Conflict(format!(
-            "an organization keeps at most {MAX_RULES} alert rules; remove one first"
-        )));
-    }
+    super::ensure_room(&txn, "alert_rules", org_id, MAX_RULES, "alert rules").await?;
     let id = Uuid::now_v7();
     let now = now_ns();
     let values: Vec<Value> = vec![
@@ -172,14 +155,19 @@ pub async fn replace(
     txn.execute_raw(Statement::from_sql_and_values(
         backend,
         format!(
-            "UPDATE alert_rules SET name = {}, condition = {}, channel_ids = {}, quiet_minutes = {}, enabled = {}, \
-             updated_at_ns = {} WHERE org_id = {} AND id = {}",
-            placeholder(backend, 1),
-            placeholder(backend, 2),
-            placeholder(backend, 3),
-            placeholder(backend, 4),
-            placeholder(backend, 5),
-            placeholder(backend, 6),
+            "UPDATE alert_rules SET {} WHERE org_id = {} AND id = {}",
+            assignments(
+                backend,
+                &[
+                    "name",
+                    "condition",
+                    "channel_ids",
+                    "quiet_minutes",
+                    "enabled",
+                    "updated_at_ns"
+                ],
+                1
+            ),
             placeholder(backend, 7),
             placeholder(backend, 8),
         ),

@@ -67,7 +67,7 @@ pub async fn create(
     let backend = db.get_database_backend();
     let txn = begin_write(db).await?;
     let rule_name = match input.rule_id {
-        Some(rule_id) => Some(super::rules::get(&txn, org_id, rule_id).await?.name),
+        Some(rule_id) => Some(rule_name(&txn, org_id, rule_id).await?),
         None => None,
     };
     let id = Uuid::now_v7();
@@ -177,6 +177,23 @@ pub async fn silenced_until(
             ))
         })
         .collect()
+}
+
+async fn rule_name(db: &impl ConnectionTrait, org_id: Uuid, rule_id: Uuid) -> Result<String> {
+    let backend = db.get_database_backend();
+    db.query_one_raw(Statement::from_sql_and_values(
+        backend,
+        format!(
+            "SELECT name FROM alert_rules WHERE org_id = {} AND id = {}",
+            placeholder(backend, 1),
+            placeholder(backend, 2)
+        ),
+        [org_id.into(), rule_id.into()],
+    ))
+    .await?
+    .ok_or(AppError::NotFound("alert rule"))?
+    .try_get("", "name")
+    .map_err(Into::into)
 }
 
 fn silence_of(row: &QueryResult, now: i64) -> Result<Silence> {

@@ -105,6 +105,16 @@ pub fn placeholder_list(backend: DatabaseBackend, first: usize, count: usize) ->
         .join(", ")
 }
 
+/// `column = <parameter>, …` for an `UPDATE … SET`, parameters numbered from `first`.
+pub fn assignments(backend: DatabaseBackend, columns: &[&str], first: usize) -> String {
+    columns
+        .iter()
+        .enumerate()
+        .map(|(index, column)| format!("{column} = {}", placeholder(backend, first + index)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// `(…), (…)` with `rows` groups of `columns` parameters in the backend's style.
 pub fn value_groups(backend: DatabaseBackend, rows: usize, columns: usize) -> String {
     let mut sql = String::with_capacity(rows * columns * 5);
@@ -127,4 +137,21 @@ pub fn value_groups(backend: DatabaseBackend, rows: usize, columns: usize) -> St
         sql.push(')');
     }
     sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assignments_number_their_parameters_from_the_first() {
+        assert_eq!(
+            assignments(DatabaseBackend::Postgres, &["state", "cursor"], 3),
+            "state = $3, cursor = $4"
+        );
+        assert_eq!(
+            assignments(DatabaseBackend::Sqlite, &["state", "cursor"], 3),
+            "state = ?, cursor = ?"
+        );
+    }
 }
