@@ -136,7 +136,10 @@ pub async fn send_due(
     };
     let mut attempted = 0;
     for row in &due {
-        if stop.is_cancelled() {
+        // A slow receiver can hold a batch past the lease's length: renewed
+        // (or found lost to another replica) before each send, so no
+        // delivery goes out from two replicas.
+        if stop.is_cancelled() || !lease::claim(db, lease, now_ns()).await? {
             break;
         }
         let id: i64 = row.try_get("", "id")?;
