@@ -277,7 +277,12 @@ async fn add_rule(db: &DatabaseConnection, org_id: Uuid, index: usize) {
             service: service(),
         },
         3 => AlertCondition::Budget {
-            budget_id: if index.is_multiple_of(2) { "team" } else { "checkout" }.to_owned(),
+            budget_id: if index.is_multiple_of(2) {
+                "team"
+            } else {
+                "checkout"
+            }
+            .to_owned(),
             percent: 80.0,
         },
         4 => AlertCondition::FlaggedPrompts { count: 5 },
