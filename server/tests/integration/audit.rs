@@ -87,7 +87,12 @@ async fn send(request: reqwest::RequestBuilder) -> Value {
 }
 
 async fn every_mutating_operation_writes_an_entry(backend: Backend) {
-    let server = TestServer::start(backend).await;
+    // A sealing key, so that alert channels can be added on PostgreSQL too.
+    let server = TestServer::start_with(
+        backend,
+        &["--secrets-key=q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq8M="],
+    )
+    .await;
     let db = server.state.db.clone();
     let owner = server.browser();
     let org = first_org(&owner.sign_up("owner@audit.example").await);
@@ -232,6 +237,59 @@ async fn every_mutating_operation_writes_an_entry(backend: Backend) {
         client.delete(base(&format!("/orgs/{org}/demo"))),
     )
     .await;
+
+    // An email channel on a private address: kept, but never connected to.
+    let mail = json!({"kind": "email", "host": "localhost", "port": 25, "security": "starttls",
+                      "from": "alerts@audit.example", "to": ["oncall@audit.example"]});
+    let channel = walk(
+        "create_alert_channel",
+        client
+            .post(base(&format!("/orgs/{org}/alerts/channels")))
+            .json(&json!({"name": "mail", "settings": mail})),
+    )
+    .await;
+    let channel_path = format!("/orgs/{org}/alerts/channels/{}", channel["id"].as_str().unwrap());
+    walk(
+        "replace_alert_channel",
+        client
+            .put(base(&channel_path))
+            .json(&json!({"name": "on-call mail", "settings": mail})),
+    )
+    .await;
+    walk(
+        "test_alert_channel",
+        client.post(base(&format!("{channel_path}/test"))),
+    )
+    .await;
+    let rule = json!({"name": "flags", "condition": {"kind": "flagged_prompts", "count": 1},
+                      "channel_ids": [channel["id"]]});
+    let created = walk(
+        "create_alert_rule",
+        client
+            .post(base(&format!("/orgs/{org}/alerts/rules")))
+            .json(&rule),
+    )
+    .await;
+    let rule_path = format!("/orgs/{org}/alerts/rules/{}", created["id"].as_str().unwrap());
+    walk("replace_alert_rule", client.put(base(&rule_path)).json(&rule)).await;
+    let ends_at = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339();
+    let silence = walk(
+        "create_alert_silence",
+        client
+            .post(base(&format!("/orgs/{org}/alerts/silences")))
+            .json(&json!({"rule_id": created["id"], "ends_at": ends_at})),
+    )
+    .await;
+    walk(
+        "delete_alert_silence",
+        client.delete(base(&format!(
+            "/orgs/{org}/alerts/silences/{}",
+            silence["id"].as_str().unwrap()
+        ))),
+    )
+    .await;
+    walk("delete_alert_rule", client.delete(base(&rule_path))).await;
+    walk("delete_alert_channel", client.delete(base(&channel_path))).await;
 
     let exempt: BTreeSet<String> = NOT_AUDITED
         .iter()
