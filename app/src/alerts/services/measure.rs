@@ -4,9 +4,10 @@
 //!
 //! Rates, latencies, costs and refusals come from the hourly rollups
 //! (`usage_rollups`, `ingest_counts`). A window of N minutes takes the
-//! hours it overlaps, the oldest in proportion to the part of it inside
-//! the window (as if its traffic were even over the hour); the current
-//! hour counts whole up to now.
+//! hours it overlaps: the current hour whole (so a window shorter than
+//! the hour so far can count a little more than the window, never miss a
+//! fresh burst), an older one in proportion to the part of it inside the
+//! window (as if its traffic were even over the hour).
 
 use sea_orm::{ConnectionTrait, Statement, Value};
 use uuid::Uuid;
@@ -188,19 +189,20 @@ async fn refusal_hours(db: &impl ConnectionTrait, org_id: Uuid, since_hour: i64)
         .collect()
 }
 
-/// The part of the hour starting at `hour_ns` that lies in the `window_ns`
-/// before `now`, as a share of the hour's part up to now.
+/// How much of the hour starting at `hour_ns` a window of `window_ns`
+/// before `now` takes: the current hour (and any ahead of this clock)
+/// whole, since its rollup cannot say when within the hour its spans came
+/// and a fresh burst must not be diluted; an older hour in proportion to
+/// the part of it inside the window.
 pub fn share_in_window(hour_ns: i64, now: i64, window_ns: i64) -> f64 {
-    if hour_ns >= now {
-        // Spans stamped ahead of this clock: they are recent.
+    if hour_ns + HOUR_NS > now {
         return 1.0;
     }
-    let end = (hour_ns + HOUR_NS).min(now);
-    let overlap = end - hour_ns.max(now - window_ns);
+    let overlap = hour_ns + HOUR_NS - hour_ns.max(now - window_ns);
     if overlap <= 0 {
         return 0.0;
     }
-    overlap as f64 / (end - hour_ns) as f64
+    overlap as f64 / HOUR_NS as f64
 }
 
 /// The rule's figure from what was loaded, or (flagged prompts, silent
@@ -524,6 +526,10 @@ mod tests {
             0.0
         );
         assert_eq!(share_in_window(hour_of(NOW) + HOUR_NS, NOW, 60 * MINUTE_NS), 1.0);
+        // 59 minutes into the hour, a 15-minute window still takes the current hour whole.
+        let late = hour_of(NOW) + 59 * MINUTE_NS;
+        assert_eq!(share_in_window(hour_of(NOW), late, 15 * MINUTE_NS), 1.0);
+        assert_eq!(share_in_window(hour_of(NOW) - HOUR_NS, late, 15 * MINUTE_NS), 0.0);
     }
 
     #[test]
