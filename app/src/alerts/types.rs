@@ -25,7 +25,7 @@ pub enum AlertCondition {
     /// in the window), optionally of one service or one model.
     ErrorRate {
         /// 5 to 1,440.
-        #[serde(deserialize_with = "minutes")]
+        #[serde(deserialize_with = "count")]
         #[cfg_attr(feature = "ssr", schema(value_type = u32, minimum = 5, maximum = 1440))]
         window_minutes: u32,
         /// 0 to 100 (exclusive of 100).
@@ -48,7 +48,7 @@ pub enum AlertCondition {
         #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
         model: String,
         /// 5 to 1,440.
-        #[serde(deserialize_with = "minutes")]
+        #[serde(deserialize_with = "count")]
         #[cfg_attr(feature = "ssr", schema(value_type = u32, minimum = 5, maximum = 1440))]
         window_minutes: u32,
         /// 1 to 3,600,000.
@@ -76,7 +76,7 @@ pub enum AlertCondition {
     /// payload) over the last `window_minutes`, more than `count`.
     IngestRejections {
         /// 5 to 1,440.
-        #[serde(deserialize_with = "minutes")]
+        #[serde(deserialize_with = "count")]
         #[cfg_attr(feature = "ssr", schema(value_type = u32, minimum = 5, maximum = 1440))]
         window_minutes: u32,
         /// 0 to 1,000,000.
@@ -88,7 +88,7 @@ pub enum AlertCondition {
     SilentService {
         #[cfg_attr(feature = "ssr", schema(min_length = 1, max_length = 200))]
         service: String,
-        #[serde(deserialize_with = "minutes")]
+        #[serde(deserialize_with = "count")]
         #[cfg_attr(feature = "ssr", schema(value_type = u32, minimum = 1, maximum = 10_080))]
         minutes: u32,
     },
@@ -144,13 +144,7 @@ impl AlertCondition {
     }
 }
 
-fn minutes<'de, D>(deserializer: D) -> Result<u32, D::Error>
-where
-    D: serde::Deserializer<'de>,
-{
-    count(deserializer)
-}
-
+/// A whole number of minutes or things, also when JSON spells it `60.0`.
 fn count<'de, D>(deserializer: D) -> Result<u32, D::Error>
 where
     D: serde::Deserializer<'de>,

@@ -17,7 +17,7 @@ use lettre::{
 
 use super::{
     notify::{Notification, email_parts},
-    outbound::{Outbound, is_public},
+    outbound::{Outbound, describe, is_public},
 };
 use crate::alerts::types::SmtpSecurity;
 
@@ -137,17 +137,6 @@ async fn resolve(host: &str, port: u16, allow_private: bool) -> Result<IpAddr, S
             ),
             permanent: true,
         })
-}
-
-fn describe(err: &lettre::transport::smtp::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Each `-----BEGIN CERTIFICATE-----` block of a PEM bundle.

@@ -123,8 +123,9 @@ impl Outbound {
     }
 }
 
-/// The error and its causes in one line (reqwest's own message names only the outermost).
-fn describe(err: &reqwest::Error) -> String {
+/// The error and its causes in one line (reqwest's and lettre's own
+/// messages name only the outermost).
+pub(super) fn describe(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
