@@ -33,7 +33,7 @@ use crate::{
     },
     telemetry::services::{
         ingest::{cpu_pool::CpuPool, writer::IngestWriter},
-        span_store::{PromptSource, prompt_sources_after},
+        span_store::{PromptSource, prompt_sources_after, spans_still_stored},
     },
 };
 
@@ -371,6 +371,11 @@ impl Worker {
             txn.rollback().await?;
             return Ok(0);
         }
+        // Holding the cursor, no removal runs; one that ran since the batch
+        // was read took its spans, and they are not recorded.
+        let row_ids: Vec<i64> = prompts.iter().map(|prompt| prompt.source.row_id).collect();
+        let stored = spans_still_stored(&txn, &row_ids).await?;
+        prompts.retain(|prompt| stored.contains(&prompt.source.row_id));
         record(&txn, &prompts, &vectors).await?;
         txn.commit().await?;
         self.gap = None;

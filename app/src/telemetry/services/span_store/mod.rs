@@ -22,7 +22,7 @@ mod upkeep;
 mod views;
 mod write;
 
-pub use prompts::{PromptSource, prompt_sources_after};
+pub use prompts::{PromptSource, prompt_sources_after, spans_still_stored};
 pub use query::parse_time;
 pub use removal::{RemovedTraces, delete_spans_before, delete_traces_before, delete_traces_with_prefix};
 pub use repricing::{PricedRange, PricedSpan, add_to_trace_cost, priced_spans, set_span_cost};

@@ -105,6 +105,50 @@ fn cost_sum(backend: DatabaseBackend) -> &'static str {
     }
 }
 
+/// Of `row_ids`, the spans still stored. The similarity worker reads its
+/// batch before its write transaction; a removal committed in between took
+/// some of those spans away, and recording them would count prompts twice
+/// and point `prompt_spans` at nothing.
+pub async fn spans_still_stored(
+    db: &impl ConnectionTrait,
+    row_ids: &[i64],
+) -> Result<std::collections::HashSet<i64>> {
+    let backend = db.get_database_backend();
+    let mut stored = std::collections::HashSet::with_capacity(row_ids.len());
+    for chunk in row_ids.chunks(500) {
+        let values: Vec<Value> = chunk.iter().map(|id| Value::from(*id)).collect();
+        let sql = format!(
+            "SELECT id FROM spans WHERE id IN ({})",
+            placeholder_list(backend, 1, chunk.len())
+        );
+        for row in db
+            .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
+            .await?
+        {
+            stored.insert(row.try_get::<i64>("", "id")?);
+        }
+    }
+    Ok(stored)
+}
+
+/// Makes a removal wait for the similarity worker's batch in flight, and
+/// the worker's next batch wait for the removal: both lock the worker's
+/// cursor row first (the worker by moving it), so on PostgreSQL they take
+/// their locks in one order and cannot deadlock (a removal locks spans and
+/// then prompts; a batch prompts and then, through its foreign keys, spans).
+/// SQLite runs one write transaction at a time and needs nothing.
+pub(super) async fn hold_prompt_recording(txn: &impl WriteTransaction) -> Result<(), DbErr> {
+    if txn.backend() != DatabaseBackend::Postgres {
+        return Ok(());
+    }
+    txn.query_rows::<(i64,)>(Statement::from_string(
+        DatabaseBackend::Postgres,
+        "SELECT position FROM similarity_worker WHERE name = 'prompts' FOR UPDATE",
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Counts `prompt_ids` of `org_id` again from their remaining spans (count,
 /// cost, first and last seen, example) and deletes those left without any,
 /// recording them in `deleted_prompts` for every replica's index. Returns

@@ -6,7 +6,7 @@
 use sea_orm::{DatabaseBackend, DbErr, Statement, Value};
 use uuid::Uuid;
 
-use super::prompts::{prompt_shares, recount_prompts, subtract_from_prompts};
+use super::prompts::{hold_prompt_recording, prompt_shares, recount_prompts, subtract_from_prompts};
 use crate::platform::services::transaction::{WriteTransaction, placeholder, placeholder_list};
 
 /// What a removal deleted.
@@ -34,6 +34,7 @@ pub async fn delete_traces_with_prefix(
             "not a lower-case hex trace id prefix: {prefix:?}"
         )));
     }
+    hold_prompt_recording(txn).await?;
     let backend = txn.backend();
     let in_range = format!(
         "org_id = {} AND trace_id >= {} AND trace_id < {}",
@@ -85,6 +86,7 @@ pub async fn delete_spans_before(
     cutoff_ns: i64,
     limit: u64,
 ) -> Result<u64, DbErr> {
+    hold_prompt_recording(txn).await?;
     let backend = txn.backend();
     let ids: Vec<i64> = txn
         .query_rows::<(i64,)>(Statement::from_sql_and_values(
