@@ -46,7 +46,9 @@ async fn main() {
     } else {
         format!("sqlite://{}/specula.db", folder.path().display())
     };
-    let db = server::db::connect(&url.parse().unwrap(), 8).await.unwrap();
+    let db = server::db::connect(&url.parse().unwrap(), 8, Default::default())
+        .await
+        .unwrap();
     server::db::migrate(&db).await.unwrap();
 
     let now = now_ns();

@@ -14,7 +14,7 @@ pub async fn verify_audit(args: &VerifyAuditArgs) -> anyhow::Result<ExitCode> {
     {
         anyhow::bail!("no database at {}", path.display());
     }
-    let connection = db::connect(&args.database_url, 1).await?;
+    let connection = db::connect(&args.database_url, 1, Default::default()).await?;
     let reports = match args.org {
         Some(org_id) => vec![audit::verify(&connection, org_id).await?],
         None => audit::verify_all(&connection).await?,

@@ -71,6 +71,13 @@ pub struct ServeConfig {
     #[arg(long, env = "SPECULA_GRPC_LISTEN", default_value = "127.0.0.1:4317")]
     pub grpc_listen: SocketAddr,
 
+    /// Address of a listener that serves only `GET /metrics`, without
+    /// authentication: bind it where only the monitoring network reaches.
+    /// Without it, `/metrics` on the main address answers `metrics` tokens
+    /// and instance administrators.
+    #[arg(long, env = "SPECULA_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Database: `sqlite://path/to/file.db` (created when missing) or `postgres://user@host/db`.
     #[arg(
         long,
@@ -82,6 +89,18 @@ pub struct ServeConfig {
     /// Most database connections the server keeps open.
     #[arg(long, env = "SPECULA_DATABASE_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub database_max_connections: u32,
+
+    /// When a SQLite commit is on disk. `normal`: a commit survives the
+    /// process crashing (kill -9, out of memory), but the last commits can
+    /// roll back if the machine loses power. `full`: it survives power loss
+    /// too, for an fsync per commit. Ignored on PostgreSQL.
+    #[arg(
+        long,
+        env = "SPECULA_SQLITE_SYNCHRONOUS",
+        value_enum,
+        default_value = "normal"
+    )]
+    pub sqlite_synchronous: SqliteSynchronous,
 
     /// How browsers and SDKs reach this server, e.g. `https://specula.example.com`.
     /// Defaults to `http://` plus the listen address (`localhost` when it listens on all interfaces).
@@ -315,6 +334,26 @@ pub enum ContentCaptureSetting {
     Full,
     Hashed,
     None,
+}
+
+/// SQLite's `synchronous` pragma, in WAL mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// The WAL is synced at checkpoints: durable against a crashed process.
+    #[default]
+    Normal,
+    /// The WAL is synced at every commit: durable against power loss.
+    Full,
+}
+
+impl SqliteSynchronous {
+    pub fn pragma(self) -> &'static str {
+        match self {
+            Self::Normal => "NORMAL",
+            Self::Full => "FULL",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]

@@ -8,7 +8,10 @@
 use std::time::Duration;
 
 use app::{
-    platform::services::sqlite_connection::SqliteWriterConnection,
+    platform::services::{
+        metrics::{JobOutcome, job_pass, job_result},
+        sqlite_connection::SqliteWriterConnection,
+    },
     telemetry::services::{ingest::commit::WriterConnection, span_store},
 };
 use migration::{Migrator, MigratorTrait};
@@ -16,7 +19,7 @@ use sea_orm::{ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DbE
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::DatabaseUrl;
+use crate::config::{DatabaseUrl, SqliteSynchronous};
 
 /// How long a SQLite statement waits for a lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -54,11 +57,12 @@ const WRITER_PAGE_CACHE_KIB: u32 = 8 * 1024;
 pub async fn connect_writer(
     url: &DatabaseUrl,
     main: &DatabaseConnection,
+    synchronous: SqliteSynchronous,
 ) -> Result<WriterConnection, DbSetupError> {
     let Some(path) = url.sqlite_path() else {
         return Ok(WriterConnection::Pooled(main.clone()));
     };
-    let pragmas = sqlite_pragmas(WRITER_PAGE_CACHE_KIB);
+    let pragmas = sqlite_pragmas(WRITER_PAGE_CACHE_KIB, synchronous);
     let writer = tokio::task::spawn_blocking(move || {
         SqliteWriterConnection::open(&path, &pragmas, SQLITE_BUSY_TIMEOUT, SLOW_STATEMENT)
     })
@@ -73,12 +77,12 @@ pub async fn connect_writer(
 }
 
 /// The pragmas every SQLite connection runs with, in order.
-fn sqlite_pragmas(page_cache_kib: u32) -> Vec<(&'static str, String)> {
+fn sqlite_pragmas(page_cache_kib: u32, synchronous: SqliteSynchronous) -> Vec<(&'static str, String)> {
     vec![
         ("journal_mode", "WAL".to_owned()),
         // NORMAL is durable in WAL mode except against power loss of the
-        // last transactions; FULL would fsync on every commit.
-        ("synchronous", "NORMAL".to_owned()),
+        // last transactions; FULL fsyncs the WAL on every commit.
+        ("synchronous", synchronous.pragma().to_owned()),
         ("foreign_keys", "ON".to_owned()),
         // Checkpoints run in the background (`run_wal_checkpoints`), not
         // inside whichever commit crosses the threshold: that commit is
@@ -95,7 +99,11 @@ fn sqlite_pragmas(page_cache_kib: u32) -> Vec<(&'static str, String)> {
 }
 
 /// Connects to the database, creating the SQLite file and its folder when missing.
-pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<DatabaseConnection, DbSetupError> {
+pub async fn connect(
+    url: &DatabaseUrl,
+    max_connections: u32,
+    synchronous: SqliteSynchronous,
+) -> Result<DatabaseConnection, DbSetupError> {
     if let Some(path) = url.sqlite_path()
         && let Some(parent) = path.parent()
         && !parent.as_os_str().is_empty()
@@ -117,7 +125,7 @@ pub async fn connect(url: &DatabaseUrl, max_connections: u32) -> Result<Database
         .sqlx_logging_level(log::LevelFilter::Debug)
         .sqlx_slow_statements_logging_settings(log::LevelFilter::Warn, SLOW_STATEMENT)
         .map_sqlx_sqlite_opts(move |sqlite| {
-            sqlite_pragmas(PAGE_CACHE_KIB).into_iter().fold(
+            sqlite_pragmas(PAGE_CACHE_KIB, synchronous).into_iter().fold(
                 sqlite.create_if_missing(true).busy_timeout(SQLITE_BUSY_TIMEOUT),
                 |sqlite, (name, value)| sqlite.pragma(name, value),
             )
@@ -177,7 +185,9 @@ pub async fn run_wal_checkpoints(db: DatabaseConnection, period: Duration, stop:
         return;
     }
     every(period, &stop, || async {
-        if let Err(err) = checkpoint_wal(&db).await {
+        let checkpoint = checkpoint_wal(&db).await;
+        job_result("wal_checkpoint", &checkpoint);
+        if let Err(err) = checkpoint {
             tracing::warn!(error = %err, "WAL checkpoint failed");
         }
     })
@@ -193,6 +203,9 @@ pub async fn run_wal_checkpoints(db: DatabaseConnection, period: Duration, stop:
 /// (filtered reads and full-text search then pick slow plans, and new
 /// search entries sit unsorted in the GIN index's pending list).
 pub const ANALYZE_AFTER_NEW_SPANS: i64 = 20_000;
+
+/// The statistics upkeep's name in `/metrics`.
+const STATISTICS_JOB: &str = "statistics_upkeep";
 
 /// Every `period` on PostgreSQL, refreshes the statistics once `threshold`
 /// spans have arrived since the last refresh; does nothing on SQLite,
@@ -212,16 +225,20 @@ pub async fn run_statistics_upkeep(
         let newest = match span_store::newest_span_id(&db).await {
             Ok(newest) => newest,
             Err(err) => {
+                job_pass(STATISTICS_JOB, JobOutcome::Error);
                 tracing::warn!(error = %err, "reading the newest span id failed");
                 return;
             }
         };
         let new_spans = newest - refreshed_at.load(std::sync::atomic::Ordering::Relaxed);
         if new_spans < threshold {
+            job_pass(STATISTICS_JOB, JobOutcome::Ok);
             return;
         }
         let started = std::time::Instant::now();
-        match span_store::refresh_statistics(&db).await {
+        let refreshed = span_store::refresh_statistics(&db).await;
+        job_result(STATISTICS_JOB, &refreshed);
+        match refreshed {
             Ok(()) => {
                 tracing::info!(
                     new_spans,
@@ -259,13 +276,27 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn every_sqlite_connection_syncs_as_configured() {
+        for (synchronous, pragma) in [
+            (SqliteSynchronous::Normal, "NORMAL"),
+            (SqliteSynchronous::Full, "FULL"),
+        ] {
+            for cache in [PAGE_CACHE_KIB, WRITER_PAGE_CACHE_KIB] {
+                let pragmas = sqlite_pragmas(cache, synchronous);
+                assert!(pragmas.contains(&("synchronous", pragma.to_owned())));
+                assert_eq!(pragmas[0], ("journal_mode", "WAL".to_owned()));
+            }
+        }
+    }
+
     #[tokio::test]
     async fn checkpoints_move_the_wal_into_the_database_file() {
         let dir = tempfile::tempdir().unwrap();
         let url: DatabaseUrl = format!("sqlite://{}", dir.path().join("c.db").display())
             .parse()
             .unwrap();
-        let db = connect(&url, 2).await.unwrap();
+        let db = connect(&url, 2, SqliteSynchronous::Normal).await.unwrap();
         db.execute_unprepared("CREATE TABLE t (v TEXT)").await.unwrap();
         for _ in 0..50 {
             db.execute_unprepared("INSERT INTO t VALUES (hex(randomblob(2000)))")

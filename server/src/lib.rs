@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod http;
 pub mod live;
+pub mod metrics;
 pub mod otlp;
 pub mod sealing_key;
 pub mod site;
@@ -55,7 +56,12 @@ pub struct Server {
 impl Server {
     /// Connects to the database, applies migrations and prepares the application state.
     pub async fn prepare(config: ServeConfig) -> anyhow::Result<Self> {
-        let db = db::connect(&config.database_url, config.database_max_connections).await?;
+        let db = db::connect(
+            &config.database_url,
+            config.database_max_connections,
+            config.sqlite_synchronous,
+        )
+        .await?;
         db::migrate(&db).await?;
         let instance_id = app::platform::services::instance::ensure_instance_id(&db).await?;
 
@@ -82,7 +88,7 @@ impl Server {
 
         let writer_stop = CancellationToken::new();
         let live = LiveHub::default();
-        let writer_db = db::connect_writer(&config.database_url, &db).await?;
+        let writer_db = db::connect_writer(&config.database_url, &db, config.sqlite_synchronous).await?;
         let (ingest, writer_task) = IngestWriter::start(
             writer_db,
             WriterSettings {
@@ -174,6 +180,7 @@ impl Server {
             session_ttl: self.config.session_ttl,
             secure_cookies: self.config.secure_cookies(),
         };
+        metrics::install();
         let app = http::router(self.state.clone(), settings);
         let grpc = otlp::grpc_router(self.state.clone(), max_decompressed_bytes);
         let session_cleanup = tokio::spawn(app::accounts::services::sessions::run_expired_cleanup(
@@ -303,18 +310,31 @@ impl Server {
                 )),
             ));
         }
+        let metrics_upkeep = tokio::spawn(metrics::run_upkeep(shutdown.clone()));
         let grace = self.config.shutdown_grace;
         tracing::info!(
             http = %listeners.http.local_addr()?,
             grpc = %listeners.grpc.local_addr()?,
+            metrics = ?listeners.metrics.as_ref().and_then(|listener| listener.local_addr().ok()),
             "listening"
         );
-        let (http_result, grpc_result) = tokio::join!(
+        let metrics_listener = async {
+            match listeners.metrics {
+                Some(listener) => {
+                    let router = metrics::open_router(self.state.clone());
+                    serve_until(listener, router, shutdown.clone(), grace).await
+                }
+                None => Ok(()),
+            }
+        };
+        let (http_result, grpc_result, metrics_result) = tokio::join!(
             serve_until(listeners.http, app, shutdown.clone(), grace),
             serve_until(listeners.grpc, grpc, shutdown.clone(), grace),
+            metrics_listener,
         );
         http_result?;
         grpc_result?;
+        metrics_result?;
         shutdown.cancel();
         // Every request has been answered; commit what is still queued, then stop.
         self.writer_stop.cancel();
@@ -336,6 +356,9 @@ impl Server {
         if let Err(err) = checkpoints.await {
             tracing::warn!(error = %err, "WAL checkpoint task failed");
         }
+        if let Err(err) = metrics_upkeep.await {
+            tracing::warn!(error = %err, "metrics upkeep task failed");
+        }
         if let Err(err) = statistics.await {
             tracing::warn!(error = %err, "statistics upkeep task failed");
         }
@@ -353,7 +376,9 @@ impl Server {
 /// Indexes spans stored before full-text search existed; a failure is
 /// logged and the next start goes on from the last batch done.
 async fn backfill_search_index(db: sea_orm::DatabaseConnection, stop: tokio_util::sync::CancellationToken) {
-    match app::telemetry::services::span_store::backfill_index(&db, &stop).await {
+    let done = app::telemetry::services::span_store::backfill_index(&db, &stop).await;
+    app::platform::services::metrics::job_completed("search_backfill", &done);
+    match done {
         Ok(0) => {}
         Ok(indexed) => tracing::info!(indexed, "older spans indexed for full-text search"),
         Err(err) => tracing::warn!(error = %err, "search backfill stopped"),
@@ -363,7 +388,9 @@ async fn backfill_search_index(db: sea_orm::DatabaseConnection, stop: tokio_util
 /// Sets the request model of spans stored before it was kept; a failure is
 /// logged and the next start goes on from the last batch done.
 async fn backfill_request_models(db: sea_orm::DatabaseConnection, stop: tokio_util::sync::CancellationToken) {
-    match app::telemetry::services::span_store::backfill_request_models(&db, &stop).await {
+    let done = app::telemetry::services::span_store::backfill_request_models(&db, &stop).await;
+    app::platform::services::metrics::job_completed("request_model_backfill", &done);
+    match done {
         Ok(0) => {}
         Ok(set) => tracing::info!(set, "request models of older spans filled in"),
         Err(err) => tracing::warn!(error = %err, "request model backfill stopped"),
@@ -373,7 +400,9 @@ async fn backfill_request_models(db: sea_orm::DatabaseConnection, stop: tokio_ut
 /// Rolls up GenAI metric points stored before the metric rollups existed;
 /// a failure is logged and the next start goes on from the last batch done.
 async fn backfill_metric_rollups(db: sea_orm::DatabaseConnection, stop: tokio_util::sync::CancellationToken) {
-    match app::telemetry::services::ingest::metric_rollups::backfill(&db, &stop).await {
+    let done = app::telemetry::services::ingest::metric_rollups::backfill(&db, &stop).await;
+    app::platform::services::metrics::job_completed("metric_rollup_backfill", &done);
+    match done {
         Ok(0) => {}
         Ok(read) => tracing::info!(read, "older GenAI metric points rolled up"),
         Err(err) => tracing::warn!(error = %err, "metric rollup backfill stopped"),
@@ -386,6 +415,8 @@ pub struct Listeners {
     pub http: TcpListener,
     /// OTLP/gRPC.
     pub grpc: TcpListener,
+    /// `/metrics` without authentication, when configured.
+    pub metrics: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -398,6 +429,10 @@ impl Listeners {
         Ok(Self {
             http: bind(config.listen).await?,
             grpc: bind(config.grpc_listen).await?,
+            metrics: match config.metrics_listen {
+                Some(address) => Some(bind(address).await?),
+                None => None,
+            },
         })
     }
 }

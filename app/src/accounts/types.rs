@@ -99,16 +99,26 @@ pub enum TokenScope {
     Read,
     /// Ask the governance evaluate API about prompts before model calls (a gateway).
     Evaluate,
+    /// Read the installation's Prometheus metrics (`GET /metrics`); only
+    /// an instance administrator mints it, as the figures are the whole
+    /// installation's.
+    Metrics,
 }
 
 impl TokenScope {
-    pub const ALL: [TokenScope; 3] = [TokenScope::Ingest, TokenScope::Read, TokenScope::Evaluate];
+    pub const ALL: [TokenScope; 4] = [
+        TokenScope::Ingest,
+        TokenScope::Read,
+        TokenScope::Evaluate,
+        TokenScope::Metrics,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             TokenScope::Ingest => "ingest",
             TokenScope::Read => "read",
             TokenScope::Evaluate => "evaluate",
+            TokenScope::Metrics => "metrics",
         }
     }
 

@@ -101,7 +101,7 @@ pub fn SendTracesCard(
                     on:input=move |ev| token.set(event_target_value(&ev))
                 />
                 <Show when=move || can_mint>
-                    <ServerForm action=mint class="inline-form" args=move |_: &FormFields| MintToken { org_id: org_uuid, name: "OTLP exporter".to_owned(), scope_ingest: Some("on".to_owned()), scope_read: None, scope_evaluate: None, expires_in_days: None }>
+                    <ServerForm action=mint class="inline-form" args=move |_: &FormFields| MintToken { org_id: org_uuid, name: "OTLP exporter".to_owned(), scope_ingest: Some("on".to_owned()), scope_read: None, scope_evaluate: None, scope_metrics: None, expires_in_days: None }>
                         <input type="hidden" name="org_id" value=org_id.get_value() />
                         <input type="hidden" name="name" value="OTLP exporter" />
                         <input type="hidden" name="scope_ingest" value="on" />

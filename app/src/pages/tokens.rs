@@ -33,8 +33,11 @@ pub fn TokensPage() -> impl IntoView {
     view! {
         <Title text="API tokens" />
         <SettingsHeader title="API tokens" />
-        <RequireUser children=move |_, org| match org {
-            Some(org) => view! { <Tokens org mint revoke tokens /> }.into_any(),
+        <RequireUser children=move |session, org| match org {
+            Some(org) => {
+                let instance_admin = session.user.instance_admin;
+                view! { <Tokens org instance_admin mint revoke tokens /> }.into_any()
+            }
             None => view! { <p class="muted">"Join or create an organization first."</p> }.into_any(),
         } />
     }
@@ -43,6 +46,8 @@ pub fn TokensPage() -> impl IntoView {
 #[component]
 fn Tokens(
     org: OrgSummary,
+    /// Only instance administrators mint `metrics` tokens (the installation's figures).
+    instance_admin: bool,
     mint: ServerAction<MintToken>,
     revoke: ServerAction<RevokeToken>,
     tokens: Resource<Option<Result<Vec<TokenInfo>, ApiError>>>,
@@ -59,7 +64,7 @@ fn Tokens(
                     "Tokens authenticate SDKs and scripts to " {org.name.clone()} ". "
                     {if can_mint_any { "" } else { "Your role can mint ingest tokens." }}
                 </p>
-                <ServerForm action=mint class="form form-inline" args=move |fields: &FormFields| MintToken { org_id, name: fields.text("name"), scope_ingest: fields.optional("scope_ingest"), scope_read: fields.optional("scope_read"), scope_evaluate: fields.optional("scope_evaluate"), expires_in_days: fields.text("expires_in_days").parse().ok() }>
+                <ServerForm action=mint class="form form-inline" args=move |fields: &FormFields| MintToken { org_id, name: fields.text("name"), scope_ingest: fields.optional("scope_ingest"), scope_read: fields.optional("scope_read"), scope_evaluate: fields.optional("scope_evaluate"), scope_metrics: fields.optional("scope_metrics"), expires_in_days: fields.text("expires_in_days").parse().ok() }>
                     <input type="hidden" name="org_id" value=org_id.to_string() />
                     <label>"Name" <input class="input" type="text" name="name" maxlength="100" placeholder="e.g. CI agents" required /></label>
                     <fieldset class="checkboxes">
@@ -68,6 +73,9 @@ fn Tokens(
                         <Show when=move || can_mint_any>
                             <label><input type="checkbox" name="scope_read" /> " read"</label>
                             <label><input type="checkbox" name="scope_evaluate" /> " evaluate"</label>
+                        </Show>
+                        <Show when=move || instance_admin && can_mint_any>
+                            <label><input type="checkbox" name="scope_metrics" /> " metrics"</label>
                         </Show>
                     </fieldset>
                     <label>

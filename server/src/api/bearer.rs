@@ -43,6 +43,7 @@ pub fn require_scope(principal: &TokenPrincipal, scope: TokenScope) -> Result<()
             TokenScope::Ingest => "this API token lacks the `ingest` scope",
             TokenScope::Read => "this API token lacks the `read` scope",
             TokenScope::Evaluate => "this API token lacks the `evaluate` scope",
+            TokenScope::Metrics => "this API token lacks the `metrics` scope",
         }))
     }
 }

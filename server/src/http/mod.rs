@@ -82,6 +82,7 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
     .split_for_parts();
     api_document.merge(otlp_document);
     let with_session = Router::new()
+        .route("/metrics", get(crate::metrics::scrape))
         .merge(api)
         // Also registers every server function, with the same context.
         .leptos_routes_with_context(
@@ -138,6 +139,8 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
                 .layer(DefaultBodyLimit::max(settings.max_body_bytes))
                 .layer(CompressionLayer::new()),
         )
+        // Inside the routers' matching, so each request names its route.
+        .layer(middleware::from_fn(crate::metrics::track_http))
         .with_state(state)
 }
 

@@ -22,6 +22,7 @@ use super::{
     convert::convert,
     convert_metrics::convert_metrics,
     error::{IngestError, StorageFailure},
+    observe::{self, Transport},
 };
 use crate::api::bearer::require_scope;
 
@@ -131,19 +132,21 @@ fn exported<R>(
 pub async fn export_traces<D>(
     state: &AppState,
     principal: &TokenPrincipal,
+    transport: Transport,
     decode: D,
 ) -> Exported<ExportTraceServiceResponse>
 where
     D: FnOnce() -> Result<ExportTraceServiceRequest, IngestError> + Send + 'static,
 {
     let mut limits = LimitHeaders::default();
-    let result = ingest_traces(state, principal, decode, &mut limits).await;
+    let result = ingest_traces(state, principal, transport, decode, &mut limits).await;
     exported(state, principal, result, limits)
 }
 
 async fn ingest_traces<D>(
     state: &AppState,
     principal: &TokenPrincipal,
+    transport: Transport,
     decode: D,
     limits: &mut LimitHeaders,
 ) -> Result<ExportTraceServiceResponse, IngestError>
@@ -168,12 +171,21 @@ where
             })
         })
         .await??;
-    charge(state, &pass, received, limits).await?;
+    observe::spans_received(transport, received + converted.rejected);
+    observe::spans_rejected(transport, "invalid", converted.rejected);
     let accepted = rows.rows.len();
-    let stored = state
-        .ingest
-        .write(principal.org_id, Some(principal.token_id), rows)
-        .await?;
+    let stored = async {
+        charge(state, &pass, received, limits).await?;
+        Ok::<_, IngestError>(
+            state
+                .ingest
+                .write(principal.org_id, Some(principal.token_id), rows)
+                .await?,
+        )
+    }
+    .await
+    .inspect_err(|err| observe::spans_rejected(transport, observe::rejection_reason(err), received))?;
+    observe::spans_accepted(transport, received);
     state
         .limits
         .counts

@@ -22,6 +22,7 @@ use tonic_types::{ErrorDetails, StatusExt};
 use super::{
     error::IngestError,
     export::{Exported, export_metrics, export_traces},
+    observe::{Transport, track_grpc},
 };
 
 /// Serves both OTLP gRPC services.
@@ -45,6 +46,7 @@ pub fn router(state: AppState, max_message_bytes: usize) -> axum::Router {
     tonic::service::Routes::new(traces)
         .add_service(metrics)
         .into_axum_router()
+        .layer(axum::middleware::from_fn(track_grpc))
 }
 
 fn status_of(err: IngestError) -> Status {
@@ -113,7 +115,7 @@ impl TraceService for OtlpExport {
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let principal = self.principal(request.metadata()).await?;
         let export = request.into_inner();
-        answer(export_traces(&self.state, &principal, move || Ok(export)).await)
+        answer(export_traces(&self.state, &principal, Transport::Grpc, move || Ok(export)).await)
     }
 }
 

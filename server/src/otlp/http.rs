@@ -21,6 +21,7 @@ use super::{
     encoding::Encoding,
     error::IngestError,
     export::{Exported, count_failure, export_metrics, export_traces},
+    observe::{Transport, track_http_export},
 };
 use crate::api::{bearer::require_token, rate_limit::insert_limit_headers};
 
@@ -30,6 +31,7 @@ pub fn routes(state: &AppState, limits: DecodeLimits) -> OpenApiRouter<AppState>
         .routes(routes!(traces))
         .routes(routes!(metrics))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_token))
+        .route_layer(middleware::from_fn(track_http_export))
         .layer(Extension(limits))
 }
 
@@ -194,7 +196,7 @@ async fn traces(
         body,
         limits,
         prepare_trace_json,
-        |decoder| export_traces(&state, &principal, decoder),
+        |decoder| export_traces(&state, &principal, Transport::Http, decoder),
     )
     .await
 }

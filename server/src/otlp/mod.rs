@@ -14,6 +14,7 @@ mod error;
 mod export;
 mod grpc;
 mod http;
+mod observe;
 #[cfg(test)]
 mod payload_dictionary;
 

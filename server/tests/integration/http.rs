@@ -30,6 +30,49 @@ on_every_backend!(
     empty_and_wordless_parameters_filter_nothing,
 );
 
+#[test]
+fn sqlite_commits_sync_as_configured() {
+    common::runtime().block_on(sqlite_synchronous());
+}
+
+/// SQLite's `synchronous` on the server's connections: 1 (NORMAL) unless
+/// `--sqlite-synchronous=full` asks for 2 (FULL), and the writer's commits
+/// with FULL are stored alike.
+async fn sqlite_synchronous() {
+    use sea_orm::{ConnectionTrait, Statement};
+
+    for (args, expected) in [(&[][..], 1), (&["--sqlite-synchronous=full"][..], 2)] {
+        let server = TestServer::start_with(Backend::Sqlite, args).await;
+        let backend = server.state.db.get_database_backend();
+        for _ in 0..3 {
+            // Each read may take another of the pool's connections.
+            let row = server
+                .state
+                .db
+                .query_one_raw(Statement::from_string(backend, "PRAGMA synchronous"))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(row.try_get_by_index::<i32>(0).unwrap(), expected, "{args:?}");
+        }
+        let (_, token) = common::tenant(&server, "ada@example.com", &["ingest", "read"]).await;
+        let trace = "0af7651916cd43dd8448eb211c80319c";
+        let span = common::span(
+            trace,
+            "b7ad6b7169203331",
+            None,
+            "chat",
+            (1_700_000_000_000_000_000, 1_000),
+            false,
+            serde_json::json!({}),
+        );
+        common::send_spans(&server, &token, "agent", vec![span]).await;
+        let stored = common::get_json(&server, &token, &format!("/api/v1/traces/{trace}")).await;
+        assert_eq!(stored["trace"]["span_count"], 1, "{args:?}");
+        server.stop().await;
+    }
+}
+
 async fn healthz_reports_alive(backend: Backend) {
     let server = TestServer::start(backend).await;
     let response = server.get("/healthz").await;

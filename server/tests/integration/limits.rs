@@ -11,7 +11,8 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::{
-    Backend, Browser, TestServer, attributes, export, first_org, get_json, get_with_token, post_otlp, span,
+    Backend, Browser, ServeProcess, TestServer, attributes, export, first_org, get_json, get_with_token,
+    post_otlp, span,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -502,76 +503,13 @@ async fn budgets_report_their_month_and_a_spent_hard_budget_denies(backend: Back
     server.stop().await;
 }
 
-/// A `specula serve` process of its own.
-struct Process {
-    child: std::process::Child,
-    base: String,
-}
-
-impl Process {
-    async fn start(database_url: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_specula"));
-        for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("SPECULA_")) {
-            command.env_remove(key);
-        }
-        let child = command
-            .args([
-                "serve",
-                &format!("--listen=127.0.0.1:{port}"),
-                "--grpc-listen=127.0.0.1:0",
-                &format!("--database-url={database_url}"),
-                "--log=warn",
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let process = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while reqwest::get(format!("{}/readyz", process.base))
-            .await
-            .map_or(true, |response| !response.status().is_success())
-        {
-            assert!(Instant::now() < deadline, "specula serve did not become ready");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        process
-    }
-
-    async fn send(&self, token: &str, body: Vec<u8>) -> reqwest::Response {
-        reqwest::Client::new()
-            .post(format!("{}/v1/traces", self.base))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    fn stop(mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
 /// Two `specula serve` processes on one PostgreSQL share one bucket: 60
 /// spans through each of a 100-span burst leave both refusing; buckets of
 /// their own would let both go on.
 async fn limit_across_replicas() {
     let database = common::TestDatabase::create(Backend::Postgres).await;
-    let first = Process::start(&database.url).await;
-    let second = Process::start(&database.url).await;
+    let first = ServeProcess::start(&database.url, &[]).await;
+    let second = ServeProcess::start(&database.url, &[]).await;
     let owner = reqwest::Client::builder().cookie_store(true).build().unwrap();
     let me: Value = owner
         .post(format!("{}/api/v1/auth/signup", first.base))

@@ -17,6 +17,7 @@ mod golden;
 mod http;
 mod ingest;
 mod limits;
+mod metrics;
 mod policies;
 mod prices;
 mod retention;

@@ -126,6 +126,7 @@ pub async fn mint_token(
     scope_ingest: Option<String>,
     scope_read: Option<String>,
     scope_evaluate: Option<String>,
+    scope_metrics: Option<String>,
     expires_in_days: Option<u32>,
 ) -> Result<MintedToken, ApiError> {
     use crate::accounts::{
@@ -144,6 +145,9 @@ pub async fn mint_token(
     }
     if scope_evaluate.is_some() {
         scopes.push(TokenScope::Evaluate);
+    }
+    if scope_metrics.is_some() {
+        scopes.push(TokenScope::Metrics);
     }
     let expires_at = expires_in_days
         .filter(|days| *days > 0)

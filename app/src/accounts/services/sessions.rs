@@ -19,7 +19,10 @@ use tower_sessions::{
 };
 use uuid::Uuid;
 
-use crate::error::{AppError, Result};
+use crate::{
+    error::{AppError, Result},
+    platform::services::metrics::job_result,
+};
 
 /// Name of the session cookie.
 pub const SESSION_COOKIE: &str = "specula_session";
@@ -204,11 +207,15 @@ pub async fn run_expired_cleanup(db: DatabaseConnection, period: Duration, shutd
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
-            _ = interval.tick() => match delete_expired(&db).await {
-                Ok(0) => {}
-                Ok(removed) => tracing::debug!(removed, "expired sessions deleted"),
-                Err(err) => tracing::warn!(error = %err, "expired-session cleanup failed"),
-            },
+            _ = interval.tick() => {
+                let deleted = delete_expired(&db).await;
+                job_result("session_cleanup", &deleted);
+                match deleted {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::debug!(removed, "expired sessions deleted"),
+                    Err(err) => tracing::warn!(error = %err, "expired-session cleanup failed"),
+                }
+            }
         }
     }
 }

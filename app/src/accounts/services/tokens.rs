@@ -193,6 +193,17 @@ pub async fn mint(
         Action::ManageTokens
     };
     orgs::authorize(db, org_id, creator, needed).await?;
+    if scopes.contains(&TokenScope::Metrics) {
+        let instance_admin = user::Entity::find_by_id(creator)
+            .one(db)
+            .await?
+            .is_some_and(|user| user.instance_admin);
+        if !instance_admin {
+            return Err(AppError::Forbidden(
+                "only an instance administrator mints a token with the `metrics` scope",
+            ));
+        }
+    }
 
     let (secret, row) = new_token(org_id, name, &scopes, Some(creator));
     let txn = db.begin().await?;

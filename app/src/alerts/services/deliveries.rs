@@ -93,7 +93,9 @@ pub async fn run(db: DatabaseConnection, settings: AlertSettings, owner: String,
         length_ns: LEASE_NS,
     };
     loop {
-        match send_due(&db, &settings, lease, &stop).await {
+        let sent = send_due(&db, &settings, lease, &stop).await;
+        crate::platform::services::metrics::job_result("alert_deliveries", &sent);
+        match sent {
             Ok(sent) if sent > 0 => tracing::debug!(sent, "alert deliveries attempted"),
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "alert deliveries failed; trying again shortly"),

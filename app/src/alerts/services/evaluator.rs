@@ -83,7 +83,9 @@ pub async fn run(evaluator: Evaluator, owner: String, stop: CancellationToken) {
     };
     let interval = evaluator.settings.interval;
     loop {
-        match pass_if_due(&evaluator, lease).await {
+        let pass = pass_if_due(&evaluator, lease).await;
+        crate::platform::services::metrics::job_result("alert_evaluator", &pass);
+        match pass {
             Ok(Some(figures)) if figures.events > 0 => tracing::info!(?figures, "alert rules evaluated"),
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "alert evaluation failed; trying again next interval"),

@@ -33,6 +33,7 @@ use crate::{
     format::usd_exact,
     platform::services::{
         audit::{self, Actor},
+        metrics::{JobOutcome, job_pass, job_result},
         now_ns, rfc3339,
     },
     telemetry::services::{
@@ -166,19 +167,28 @@ fn view(job: cost_recompute::Model, requested_by: Option<String>) -> RecomputeJo
 }
 
 /// Runs queued jobs until `stop`: the background worker every replica starts.
+/// The worker's name in `/metrics`.
+const JOB: &str = "cost_recompute";
+
 pub async fn run_jobs(db: DatabaseConnection, stop: CancellationToken) {
     loop {
         let worked = match claim(&db).await {
             Ok(Some(job)) => {
                 let id = job.id;
-                if let Err(err) = run_claimed(&db, job, &stop).await {
+                let ran = run_claimed(&db, job, &stop).await;
+                job_result(JOB, &ran);
+                if let Err(err) = ran {
                     tracing::warn!(job = id, error = %err, "cost recompute batch failed; it will be retried");
                     note_error(&db, id, &err.to_string()).await;
                 }
                 true
             }
-            Ok(None) => false,
+            Ok(None) => {
+                job_pass(JOB, JobOutcome::Ok);
+                false
+            }
             Err(err) => {
+                job_pass(JOB, JobOutcome::Error);
                 tracing::warn!(error = %err, "could not look for cost recompute jobs");
                 false
             }

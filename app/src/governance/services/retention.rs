@@ -73,7 +73,10 @@ pub async fn run(db: DatabaseConnection, interval: Duration, owner: String, stop
         length_ns: LEASE_NS,
     };
     loop {
-        match pass_if_due(&db, lease, interval, &stop).await {
+        let pass = pass_if_due(&db, lease, interval, &stop).await;
+        // Not due, or due on the replica holding the lease: on time either way.
+        crate::platform::services::metrics::job_result("retention", &pass);
+        match pass {
             Ok(Some(deleted)) if deleted.any() => tracing::info!(?deleted, "retention pass done"),
             Ok(_) => {}
             Err(err) => tracing::warn!(error = %err, "retention pass failed; trying again later"),

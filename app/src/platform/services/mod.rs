@@ -7,6 +7,7 @@ pub mod expiring_cache;
 pub mod instance;
 pub mod lease;
 pub mod maintenance;
+pub mod metrics;
 pub mod paging;
 pub mod sealed;
 pub mod secrets;

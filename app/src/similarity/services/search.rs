@@ -224,12 +224,18 @@ pub async fn follow_prompts(
     guard: AbuseGuard,
     stop: tokio_util::sync::CancellationToken,
 ) {
+    use crate::platform::services::metrics::{JobOutcome, job_pass};
+    const JOB: &str = "prompt_index";
+
     let mut deletions = Deletions::default();
     loop {
+        let mut failed = false;
         if let Err(err) = guard.reload_if_changed(&db).await {
+            failed = true;
             tracing::warn!(%err, "abuse patterns: reloading failed; retrying");
         }
         if let Err(err) = deletions.forget_deleted(&db, &indexes).await {
+            failed = true;
             tracing::warn!(%err, "prompt index: reading deleted prompts failed; retrying");
         }
         let mut more = false;
@@ -238,10 +244,19 @@ pub async fn follow_prompts(
                 Ok(loaded) if loaded as i64 == LOAD_BATCH => more = true,
                 Ok(_) => index.set_ready(),
                 Err(err) => {
+                    failed = true;
                     tracing::warn!(%err, embedder = index.embedder(), "prompt index: loading new prompts failed; retrying")
                 }
             }
         }
+        job_pass(
+            JOB,
+            match (failed, more) {
+                (true, _) => JobOutcome::Error,
+                (false, true) => JobOutcome::Behind,
+                (false, false) => JobOutcome::Ok,
+            },
+        );
         if more {
             continue;
         }

@@ -128,7 +128,7 @@ pub async fn run(
         ingest: ingest.clone(),
         stop: stop.clone(),
     };
-    run_batches(&ingest, &stop, "semantic embedding worker", &mut worker).await;
+    run_batches(&ingest, &stop, "semantic_worker", &mut worker).await;
 }
 
 impl BatchWorker for Worker {

@@ -28,7 +28,9 @@ use super::{
 use crate::{
     error::{AppError, Result},
     platform::services::{
-        lease, now_ns,
+        lease,
+        metrics::{JobOutcome, job_pass},
+        now_ns,
         transaction::{placeholder, placeholder_list, value_groups},
     },
     telemetry::services::{
@@ -116,7 +118,7 @@ pub async fn run(
         owner,
         gap: None,
     };
-    run_batches(&ingest, &stop, "prompt similarity worker", &mut worker).await;
+    run_batches(&ingest, &stop, "similarity_worker", &mut worker).await;
 }
 
 impl BatchWorker for Worker {
@@ -149,16 +151,23 @@ pub(super) trait BatchWorker {
 pub(super) async fn run_batches(
     ingest: &IngestWriter,
     stop: &CancellationToken,
-    name: &str,
+    name: &'static str,
     worker: &mut impl BatchWorker,
 ) {
     let mut load = WriterLoad::new(ingest);
     while !stop.is_cancelled() {
         yield_to_ingest(ingest, &mut load, stop).await;
         let pause = match worker.batch().await {
-            Ok(More::Waiting) => continue,
-            Ok(More::CaughtUp) => IDLE_POLL,
+            Ok(More::Waiting) => {
+                job_pass(name, JobOutcome::Behind);
+                continue;
+            }
+            Ok(More::CaughtUp) => {
+                job_pass(name, JobOutcome::Ok);
+                IDLE_POLL
+            }
             Err(err) => {
+                job_pass(name, JobOutcome::Error);
                 tracing::warn!(%err, worker = name, "batch failed; retrying");
                 Duration::from_secs(1)
             }

@@ -40,6 +40,11 @@ impl LiveHub {
         let _ = self.sender.send(org_id);
     }
 
+    /// Live-tail streams open now.
+    pub fn listeners(&self) -> usize {
+        self.sender.receiver_count()
+    }
+
     pub fn subscribe(&self) -> broadcast::Receiver<Uuid> {
         self.sender.subscribe()
     }

@@ -36,6 +36,7 @@ use super::{
     encoding::Encoding,
     error::IngestError,
     export::{export_metrics, export_traces},
+    observe::Transport,
 };
 use runs::{coding_run, research_run, support_run};
 
@@ -77,7 +78,7 @@ impl DemoIngest for OtlpDemo {
                 .map(|scope| scope.spans.len())
                 .sum();
             let body = request.encode_to_vec();
-            let answer = export_traces(state, principal, move || {
+            let answer = export_traces(state, principal, Transport::Demo, move || {
                 decode::<ExportTraceServiceRequest>(Encoding::Protobuf, &body, prepare_trace_json)
             })
             .await

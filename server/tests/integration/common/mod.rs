@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+mod process;
+
+pub use process::{ServeProcess, free_port};
+
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
@@ -173,6 +177,7 @@ impl TestServer {
         let listeners = server::Listeners {
             http: listener,
             grpc: grpc_listener,
+            metrics: None,
         };
         let handle = tokio::spawn(server.run(listeners, shutdown.clone()));
         let client = reqwest::Client::builder()

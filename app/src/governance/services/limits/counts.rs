@@ -201,7 +201,9 @@ impl IngestCounts {
                 () = stop.cancelled() => true,
                 () = tokio::time::sleep(FLUSH_PERIOD) => false,
             };
-            if let Err(err) = self.flush(&db).await {
+            let flushed = self.flush(&db).await;
+            crate::platform::services::metrics::job_result("ingest_counts", &flushed);
+            if let Err(err) = flushed {
                 tracing::warn!(error = %err, "writing ingest counts failed; kept for the next try");
             }
             if stopping {

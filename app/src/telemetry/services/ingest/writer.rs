@@ -18,15 +18,18 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::telemetry::services::{
-    ingest::{
-        PreparedSpans,
-        commit::{StoreOptions, WriterConnection, store_batches},
-        cpu_pool::{CpuPool, CpuPoolError},
-        metrics::{MetricPoint, PointBatch},
+use crate::{
+    platform::services::metrics as names,
+    telemetry::services::{
+        ingest::{
+            PreparedSpans,
+            commit::{StoreOptions, WriterConnection, store_batches},
+            cpu_pool::{CpuPool, CpuPoolError},
+            metrics::{MetricPoint, PointBatch},
+        },
+        live::LiveHub,
+        span_store::SpanBatch,
     },
-    live::LiveHub,
-    span_store::SpanBatch,
 };
 
 #[derive(Clone, Copy, Debug)]
@@ -156,6 +159,16 @@ impl IngestWriter {
         self.queue.capacity() < self.queue.max_capacity()
     }
 
+    /// Export batches waiting for the writer now.
+    pub fn queued_batches(&self) -> usize {
+        self.queue.max_capacity() - self.queue.capacity()
+    }
+
+    /// How many export batches the queue holds before exports are refused.
+    pub fn queue_capacity(&self) -> usize {
+        self.queue.max_capacity()
+    }
+
     /// Nanoseconds the writer has spent committing since it started: its
     /// load over a window is the growth of this over the window's length.
     pub fn busy_nanos(&self) -> u64 {
@@ -249,13 +262,21 @@ async fn run(
             batch.push(job);
         }
         let started = std::time::Instant::now();
-        commit(&db, settings.store, &live, batch).await;
-        busy_ns.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        let outcome = if commit(&db, settings.store, &live, batch).await {
+            "ok"
+        } else {
+            "error"
+        };
+        let took = started.elapsed();
+        busy_ns.fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
+        ::metrics::histogram!(names::INGEST_BATCH_ROWS).record(spans as f64);
+        ::metrics::histogram!(names::INGEST_COMMIT_SECONDS, "outcome" => outcome).record(took.as_secs_f64());
     }
     tracing::debug!("ingest writer stopped");
 }
 
-async fn commit(db: &WriterConnection, options: StoreOptions, live: &LiveHub, jobs: Vec<WriteJob>) {
+/// Commits one batch and answers its exports; whether it was stored.
+async fn commit(db: &WriterConnection, options: StoreOptions, live: &LiveHub, jobs: Vec<WriteJob>) -> bool {
     let mut span_batches = Vec::new();
     let mut span_answers = Vec::new();
     let mut point_batches = Vec::new();
@@ -283,6 +304,7 @@ async fn commit(db: &WriterConnection, options: StoreOptions, live: &LiveHub, jo
             for (answer, count) in point_answers {
                 let _ = answer.send(Ok(count));
             }
+            true
         }
         Err(err) => {
             let rows: usize = span_batches.iter().map(|batch| batch.rows.len()).sum::<usize>()
@@ -298,6 +320,7 @@ async fn commit(db: &WriterConnection, options: StoreOptions, live: &LiveHub, jo
             for answer in answers {
                 let _ = answer.send(Err(WriteError::Database(err.clone())));
             }
+            false
         }
     }
 }

@@ -1,0 +1,91 @@
+//! A `specula serve` process of its own: for what one process in the test
+//! binary cannot show (replicas, figures no other test adds to).
+
+use std::time::{Duration, Instant};
+
+/// A running `specula serve`, stopped with SIGTERM.
+pub struct ServeProcess {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>` of the main listener.
+    pub base: String,
+    /// `127.0.0.1:<port>` of the OTLP/gRPC listener.
+    pub grpc_addr: String,
+}
+
+/// A port free now (the process binds it a moment later).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl ServeProcess {
+    /// Starts a process on `database_url` with `extra_args` and waits until it is ready.
+    pub async fn start(database_url: &str, extra_args: &[&str]) -> Self {
+        let (port, grpc_port) = (free_port(), free_port());
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_specula"));
+        for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("SPECULA_")) {
+            command.env_remove(key);
+        }
+        let child = command
+            .args([
+                "serve",
+                &format!("--listen=127.0.0.1:{port}"),
+                &format!("--grpc-listen=127.0.0.1:{grpc_port}"),
+                &format!("--database-url={database_url}"),
+                "--log=warn",
+            ])
+            .args(extra_args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let process = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            grpc_addr: format!("127.0.0.1:{grpc_port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while reqwest::get(format!("{}/readyz", process.base))
+            .await
+            .map_or(true, |response| !response.status().is_success())
+        {
+            assert!(Instant::now() < deadline, "specula serve did not become ready");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        process
+    }
+
+    /// Posts an OTLP/JSON trace export with `token`.
+    pub async fn send(&self, token: &str, body: Vec<u8>) -> reqwest::Response {
+        reqwest::Client::new()
+            .post(format!("{}/v1/traces", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A client with its own cookie jar on this process.
+    pub fn browser(&self) -> super::Browser {
+        super::Browser {
+            base: self.base.clone(),
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub fn stop(mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
