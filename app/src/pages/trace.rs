@@ -204,7 +204,9 @@ fn TraceBody(trace: TraceDetail, similar: Resource<Option<Result<String, ApiErro
         })
     };
     let export = format!("/api/v1/traces/{trace_id}/export");
-    let export_otlp = format!("/api/v1/traces/{trace_id}/export?format=otlp");
+    let export_as = |format: &str| format!("{export}?format={format}");
+    let (export_otlp, export_zipkin, export_jaeger) =
+        (export_as("otlp"), export_as("zipkin"), export_as("jaeger"));
     view! {
         <div class="trace-page">
         <header class="page-header">
@@ -223,6 +225,8 @@ fn TraceBody(trace: TraceDetail, similar: Resource<Option<Result<String, ApiErro
                 <CopyButton value=trace_id.clone() label="trace id" />
                 <a class="button button-small" href=export download>"Export JSON"</a>
                 <a class="button button-small" href=export_otlp download>"Export OTLP/JSON"</a>
+                <a class="button button-small" href=export_zipkin download title="Zipkin v2 JSON">"Zipkin"</a>
+                <a class="button button-small" href=export_jaeger download title="Jaeger JSON">"Jaeger"</a>
             </div>
         </header>
         <div class="trace-layout">

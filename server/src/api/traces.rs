@@ -68,17 +68,23 @@ pub async fn get(
 #[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     org: Option<Uuid>,
-    /// `specula` (the default) or `otlp`.
+    /// `specula` (the default), `otlp`, `zipkin` or `jaeger`.
     #[param(schema_with = export_format)]
     format: Option<String>,
 }
 
 fn export_format() -> utoipa::openapi::Object {
-    app::telemetry::types::query_schemas::one_of(&["specula", "otlp"], "Specula's JSON or OTLP/JSON")
+    app::telemetry::types::query_schemas::one_of(
+        &["specula", "otlp", "zipkin", "jaeger"],
+        "Specula's JSON, OTLP/JSON, Zipkin v2 JSON or Jaeger JSON",
+    )
 }
 
-/// The whole trace as a JSON download: Specula's own shape (a `TraceDetail`)
-/// or, with `format=otlp`, OTLP/JSON that any OTLP backend accepts.
+/// The whole trace as a JSON download: Specula's own shape (a `TraceDetail`);
+/// with `format=otlp`, OTLP/JSON that any OTLP backend accepts; with
+/// `format=zipkin`, Zipkin v2 spans (Zipkin's "Upload JSON", `POST
+/// /api/v2/spans`); with `format=jaeger`, the `{"data": [trace]}` Jaeger's UI
+/// opens from a file.
 #[utoipa::path(
     get, path = "/traces/{trace_id}/export", operation_id = "export_trace", tag = "traces",
     params(("trace_id" = String, Path, description = "32 hex digits", pattern = "^[0-9a-fA-F]{32}$"), ExportQuery),
@@ -96,27 +102,24 @@ pub async fn export(
     ApiPath(trace_id): ApiPath<String>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response> {
-    let otlp = match query.format.as_deref() {
-        None | Some("" | "specula") => false,
-        Some("otlp") => true,
-        Some(other) => {
+    let format = query.format.as_deref().unwrap_or_default();
+    let encode: fn(&TraceDetail) -> Vec<u8> = match format {
+        "" | "specula" => |trace| serde_json::to_vec_pretty(trace).expect("a trace serializes"),
+        "otlp" => crate::otlp::trace_to_otlp_json,
+        "zipkin" => crate::otlp::trace_to_zipkin_json,
+        "jaeger" => crate::otlp::trace_to_jaeger_json,
+        other => {
             return Err(AppError::BadRequest(format!(
-                "`format` must be specula or otlp, got {other:?}"
+                "`format` must be specula, otlp, zipkin or jaeger, got {other:?}"
             )));
         }
     };
     let org_id = org_for(&state, &caller, query.org).await?;
     let trace = span_store::get_trace(&state.db, org_id, &trace_id).await?;
-    let (body, file_name) = if otlp {
-        (
-            crate::otlp::trace_to_otlp_json(&trace),
-            format!("trace-{}.otlp.json", trace.trace.trace_id),
-        )
-    } else {
-        (
-            serde_json::to_vec_pretty(&trace).map_err(|err| AppError::Internal(err.to_string()))?,
-            format!("trace-{}.json", trace.trace.trace_id),
-        )
+    let body = encode(&trace);
+    let file_name = match format {
+        "" | "specula" => format!("trace-{}.json", trace.trace.trace_id),
+        other => format!("trace-{}.{other}.json", trace.trace.trace_id),
     };
     Ok((
         [

@@ -1,6 +1,7 @@
 //! Stored traces back into OTLP: the `?format=otlp` export is an
 //! `ExportTraceServiceRequest` in OTLP/JSON that any OTLP backend accepts
-//! (Specula included: re-ingesting it gives the same spans).
+//! (Specula included: re-ingesting it gives the same spans); the Zipkin and
+//! Jaeger exports are made from it (`trace_formats`).
 //!
 //! Spans are grouped back under their resource and instrumentation scope.
 //! What Specula does not keep (trace state, flags, dropped counts) is left
@@ -23,6 +24,18 @@ use serde_json::{Map, Value};
 /// The trace as an OTLP/JSON export request.
 pub fn trace_to_otlp_json(trace: &TraceDetail) -> Vec<u8> {
     serde_json::to_vec(&trace_to_otlp(trace)).expect("OTLP messages always serialize")
+}
+
+/// The trace as Zipkin v2 JSON (a list of spans).
+pub fn trace_to_zipkin_json(trace: &TraceDetail) -> Vec<u8> {
+    serde_json::to_vec(&super::trace_formats::to_zipkin(&trace_to_otlp(trace)))
+        .expect("JSON values serialize")
+}
+
+/// The trace as Jaeger's JSON (`{"data": [trace]}`).
+pub fn trace_to_jaeger_json(trace: &TraceDetail) -> Vec<u8> {
+    serde_json::to_vec(&super::trace_formats::to_jaeger(&trace_to_otlp(trace)))
+        .expect("JSON values serialize")
 }
 
 /// Spans grouped by scope (its JSON), in order of first appearance.

@@ -17,10 +17,11 @@ mod http;
 mod observe;
 #[cfg(test)]
 mod payload_dictionary;
+mod trace_formats;
 
 pub use decode::DecodeLimits;
 pub use demo::OtlpDemo;
-pub use encode::trace_to_otlp_json;
+pub use encode::{trace_to_jaeger_json, trace_to_otlp_json, trace_to_zipkin_json};
 pub use error::IngestError;
 pub use grpc::router as grpc_router;
 pub use http::routes;

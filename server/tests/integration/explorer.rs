@@ -577,6 +577,81 @@ async fn exports_round_trip_through_otlp(backend: Backend) {
     );
     let specula: Value = response.json().await.unwrap();
     assert_eq!(specula, original);
+
+    // Zipkin v2 and Jaeger JSON carry every span, linked as stored.
+    let exported_as = |format: &'static str| {
+        let (server, source) = (&server, &source);
+        async move {
+            let response = get_with_token(
+                server,
+                source,
+                &format!("/api/v1/traces/{TRACE_A}/export?format={format}"),
+            )
+            .await;
+            assert_eq!(response.status(), StatusCode::OK);
+            assert_eq!(
+                response.headers()[reqwest::header::CONTENT_DISPOSITION],
+                format!("attachment; filename=\"trace-{TRACE_A}.{format}.json\"").as_str()
+            );
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let stored = original["spans"].as_array().unwrap();
+    let zipkin = exported_as("zipkin").await;
+    let zipkin = zipkin.as_array().unwrap();
+    assert_eq!(zipkin.len(), stored.len());
+    for (span, zipkin) in stored.iter().zip(zipkin) {
+        assert_eq!(zipkin["traceId"], TRACE_A);
+        assert_eq!(zipkin["id"], span["span_id"]);
+        assert_eq!(zipkin["name"], span["name"]);
+        assert_eq!(zipkin["localEndpoint"]["serviceName"], span["service_name"]);
+        assert_eq!(
+            zipkin["timestamp"],
+            span["start_time_ns"].as_i64().unwrap() / 1_000
+        );
+    }
+    let typed_zipkin = zipkin.iter().find(|span| span["name"] == "typed").unwrap();
+    assert_eq!(typed_zipkin["tags"]["ratio"], "0.25");
+    assert_eq!(typed_zipkin["tags"]["list"], "[\"a\",2]");
+    assert_eq!(typed_zipkin["tags"]["error"], "failed");
+    assert_eq!(
+        typed_zipkin["annotations"][0]["value"],
+        "\"exception\":{\"exception.message\":\"boom\"}"
+    );
+    let jaeger = exported_as("jaeger").await;
+    let trace = &jaeger["data"][0];
+    assert_eq!(trace["traceID"], TRACE_A);
+    let spans = trace["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), stored.len());
+    for (span, jaeger) in stored.iter().zip(spans) {
+        assert_eq!(jaeger["spanID"], span["span_id"]);
+        let process = &trace["processes"][jaeger["processID"].as_str().unwrap()];
+        assert_eq!(process["serviceName"], span["service_name"]);
+        match span["parent_span_id"].as_str() {
+            Some(parent) => assert_eq!(jaeger["references"][0]["spanID"], parent),
+            None => assert!(
+                jaeger["references"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|reference| reference["refType"] != "CHILD_OF")
+            ),
+        }
+    }
+    let typed_jaeger = spans
+        .iter()
+        .find(|span| span["operationName"] == "typed")
+        .unwrap();
+    assert!(
+        typed_jaeger["tags"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!({"key": "ratio", "type": "float64", "value": 0.25}))
+    );
+    assert_eq!(
+        typed_jaeger["references"].as_array().unwrap().last().unwrap()["refType"],
+        "FOLLOWS_FROM"
+    );
     common::assert_error(
         get_with_token(
             &server,
