@@ -78,6 +78,12 @@ pub struct ServeConfig {
     #[arg(long, env = "SPECULA_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
 
+    /// Let self-tracing (`OTEL_EXPORTER_OTLP_ENDPOINT`) send this server's
+    /// spans to this server itself; without it such an endpoint is ignored,
+    /// as each export would be traced and exported again.
+    #[arg(long, env = "SPECULA_TRACE_TO_SELF", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trace_to_self: bool,
+
     /// Database: `sqlite://path/to/file.db` (created when missing) or `postgres://user@host/db`.
     #[arg(
         long,

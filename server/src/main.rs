@@ -40,9 +40,21 @@ fn main() -> ExitCode {
             })
         }
         Command::Serve(config) => {
-            if let Err(err) = telemetry::init_logging(&config.log, config.log_format) {
-                eprintln!("error: cannot set up logging: {err}");
-                return ExitCode::FAILURE;
+            // Before the async runtime: the exporter's HTTP client blocks on a thread of its own.
+            let self_tracing = match telemetry::init(&config.log, config.log_format, Some(&config)) {
+                Ok(self_tracing) => self_tracing,
+                Err(err) => {
+                    eprintln!("error: cannot set up logging and tracing: {err:#}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match &self_tracing {
+                Ok(tracing) => tracing::info!(endpoint = tracing.endpoint(), "self-tracing on"),
+                Err(telemetry::Off::WouldTraceItself(endpoint)) => tracing::warn!(
+                    endpoint,
+                    "self-tracing off: the OTLP endpoint is this server (set SPECULA_TRACE_TO_SELF=true to send its spans to itself)"
+                ),
+                Err(telemetry::Off::NotConfigured) => {}
             }
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(runtime) => runtime,
@@ -51,7 +63,12 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match runtime.block_on(serve(config)) {
+            let outcome = runtime.block_on(serve(config));
+            drop(runtime);
+            if let Ok(tracing) = self_tracing {
+                tracing.shutdown();
+            }
+            match outcome {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(err) => {
                     tracing::error!("{err:#}");

@@ -26,10 +26,9 @@ use tower_http::{
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     services::{ServeDir, fs::ServeFileSystemResponseBody as ServeFileBody},
     set_header::{SetResponseHeader, SetResponseHeaderLayer},
-    trace::{DefaultOnResponse, TraceLayer},
+    trace::TraceLayer,
 };
 use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
-use tracing::Level;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -119,20 +118,8 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http()
-                        .make_span_with(|request: &Request<Body>| {
-                            let request_id = request
-                                .headers()
-                                .get(REQUEST_ID)
-                                .and_then(|value| value.to_str().ok())
-                                .unwrap_or_default();
-                            tracing::info_span!(
-                                "http",
-                                method = %request.method(),
-                                path = %request.uri().path(),
-                                request_id,
-                            )
-                        })
-                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                        .make_span_with(request_span)
+                        .on_response(finished_request),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(RequestBodyLimitLayer::new(settings.max_body_bytes))
@@ -142,6 +129,61 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
         // Inside the routers' matching, so each request names its route.
         .layer(middleware::from_fn(crate::metrics::track_http))
         .with_state(state)
+}
+
+/// Each request's span: its id for the logs, and for self-tracing an OTel
+/// server span named by method and route pattern (never the path, which
+/// holds ids), a child of the caller's `traceparent` when it sent one.
+fn request_span(request: &Request<Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|path| path.as_str());
+    let span = tracing::info_span!(
+        "http",
+        method = %request.method(),
+        path = %request.uri().path(),
+        request_id,
+        otel.name = format!("{} {}", request.method(), route.unwrap_or_default()).trim_end(),
+        otel.kind = "server",
+        http.route = route,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+    );
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&HeaderCarrier(request.headers()))
+    });
+    // Without self-tracing there is no OTel span to parent.
+    let _ = tracing_opentelemetry::OpenTelemetrySpanExt::set_parent(&span, parent);
+    span
+}
+
+/// Logs an answered request, and gives its span the status (an error for 5xx).
+fn finished_request<B>(response: &Response<B>, latency: std::time::Duration, span: &tracing::Span) {
+    let status = response.status();
+    span.record("http.response.status_code", i64::from(status.as_u16()));
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
+    tracing::info!(latency = ?latency, status = status.as_u16(), "finished processing request");
+}
+
+/// Request headers as an OTel propagation carrier.
+struct HeaderCarrier<'a>(&'a axum::http::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for HeaderCarrier<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|name| name.as_str()).collect()
+    }
 }
 
 /// The browser bundle and stylesheet. The build writes brotli and gzip

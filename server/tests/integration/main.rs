@@ -22,6 +22,7 @@ mod policies;
 mod prices;
 mod retention;
 mod sdk;
+mod self_tracing;
 mod semantic;
 mod similarity;
 mod time_zone;

@@ -6,6 +6,7 @@
 //! attempt is recorded on the delivery and the channel.
 
 use std::time::Duration;
+use tracing::Instrument;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement, Value};
 use serde_json::json;
@@ -151,7 +152,11 @@ pub async fn send_due(
         let notification: Notification = serde_json::from_str(&row.try_get::<String>("", "notification")?)
             .map_err(|err| AppError::Internal(format!("alert delivery {id}: {err}")))?;
         let attempt = match channels::for_sending(db, key, org_id, channel_id).await {
-            Ok(channel) => send(settings, &channel, &notification, id).await,
+            Ok(channel) => {
+                send(settings, &channel, &notification, id)
+                    .instrument(tracing::info_span!("alert delivery", delivery = id, %channel_id))
+                    .await
+            }
             Err(AppError::NotFound(_)) => continue, // removed with its channel meanwhile
             Err(err) => Attempt {
                 delivered: false,

@@ -13,6 +13,7 @@
 //! restart is simply run again by whichever replica holds the lease next.
 
 use std::{collections::BTreeMap, time::Duration};
+use tracing::Instrument;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement, Value};
 use tokio_util::sync::CancellationToken;
@@ -114,7 +115,9 @@ pub async fn pass_if_due(evaluator: &Evaluator, lease: Lease<'_>) -> Result<Opti
         return Ok(None);
     }
     set_job(db, &[("pass_started_at_ns", now)]).await?;
-    let figures = pass(evaluator, now).await?;
+    let figures = pass(evaluator, now)
+        .instrument(tracing::info_span!("alert evaluation"))
+        .await?;
     let finished = now_ns();
     set_job(
         db,

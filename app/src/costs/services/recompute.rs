@@ -11,6 +11,7 @@
 //! so two replicas can never both apply the same batch.
 
 use std::{collections::HashMap, time::Duration};
+use tracing::Instrument;
 
 use entity::cost_recompute;
 use sea_orm::{
@@ -175,7 +176,9 @@ pub async fn run_jobs(db: DatabaseConnection, stop: CancellationToken) {
         let worked = match claim(&db).await {
             Ok(Some(job)) => {
                 let id = job.id;
-                let ran = run_claimed(&db, job, &stop).await;
+                let ran = run_claimed(&db, job, &stop)
+                    .instrument(tracing::info_span!("cost recompute", job = id))
+                    .await;
                 job_result(JOB, &ran);
                 if let Err(err) = ran {
                     tracing::warn!(job = id, error = %err, "cost recompute batch failed; it will be retried");

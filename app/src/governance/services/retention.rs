@@ -12,6 +12,7 @@
 //! organization's pass that deleted something writes one audit entry.
 
 use std::time::Duration;
+use tracing::Instrument;
 
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
 use serde_json::json;
@@ -111,7 +112,10 @@ pub async fn pass_if_due(
     for org_id in organizations(db).await? {
         let document = book::latest(db, org_id).await?.map(|(_, document)| document);
         let cutoffs = Cutoffs::new(&document.unwrap_or_default().retention, now);
-        let Some(counts) = apply(db, lease, org_id, cutoffs, stop).await? else {
+        let applied = apply(db, lease, org_id, cutoffs, stop)
+            .instrument(tracing::info_span!("retention", %org_id))
+            .await?;
+        let Some(counts) = applied else {
             // Stopped, or the lease went to another replica: it will finish.
             return Ok(Some(deleted));
         };

@@ -13,6 +13,7 @@
 //! write, or a span deleted before it was read).
 
 use std::{collections::HashMap, time::Duration};
+use tracing::Instrument;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait, Value};
 use tokio_util::sync::CancellationToken;
@@ -360,7 +361,10 @@ impl Worker {
         let end = sources[passable - 1].row_id;
         // Patterns added on any replica count from the next batch on.
         self.guard.reload_if_changed(&self.db).await?;
-        let (mut prompts, vectors) = self.prepare(sources).await?;
+        let (mut prompts, vectors) = self
+            .prepare(sources)
+            .instrument(tracing::info_span!("prompt similarity batch", spans = passable))
+            .await?;
         self.flag_bursts(&mut prompts).await?;
         let txn = self.db.begin().await?;
         let moved = advance_cursor(

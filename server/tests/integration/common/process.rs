@@ -24,22 +24,43 @@ pub fn free_port() -> u16 {
 impl ServeProcess {
     /// Starts a process on `database_url` with `extra_args` and waits until it is ready.
     pub async fn start(database_url: &str, extra_args: &[&str]) -> Self {
+        Self::start_with(database_url, extra_args, &[], None).await
+    }
+
+    /// [`Self::start`] with environment variables, and its log (stderr) in
+    /// `log` rather than dropped; `--log=warn` unless `extra_args` sets a level.
+    pub async fn start_with(
+        database_url: &str,
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Self {
         let (port, grpc_port) = (free_port(), free_port());
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_specula"));
-        for (key, _) in std::env::vars().filter(|(key, _)| key.starts_with("SPECULA_")) {
+        for (key, _) in
+            std::env::vars().filter(|(key, _)| key.starts_with("SPECULA_") || key.starts_with("OTEL_"))
+        {
             command.env_remove(key);
         }
+        let stderr = match log {
+            Some(path) => std::process::Stdio::from(std::fs::File::create(path).unwrap()),
+            None => std::process::Stdio::null(),
+        };
         let child = command
             .args([
                 "serve",
                 &format!("--listen=127.0.0.1:{port}"),
                 &format!("--grpc-listen=127.0.0.1:{grpc_port}"),
                 &format!("--database-url={database_url}"),
-                "--log=warn",
             ])
-            .args(extra_args)
+            .args(
+                std::iter::once("--log=warn")
+                    .filter(|_| !extra_args.iter().any(|arg| arg.starts_with("--log=")))
+                    .chain(extra_args.iter().copied()),
+            )
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         let process = Self {
