@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use app::platform::services::metrics as names;
+use app::{governance::services::limits::RefusedFor, platform::services::metrics as names};
 use axum::{
     extract::{MatchedPath, Request},
     middleware::Next,
@@ -52,8 +52,8 @@ pub fn spans_rejected(transport: Transport, reason: &'static str, count: u64) {
 pub fn rejection_reason(err: &IngestError) -> &'static str {
     match err {
         IngestError::Refused(refusal) => match refusal.reason {
-            app::governance::services::limits::RefusedFor::Rate => "rate_limited",
-            app::governance::services::limits::RefusedFor::Quota => "quota",
+            RefusedFor::Rate => "rate_limited",
+            RefusedFor::Quota => "quota",
         },
         IngestError::Overloaded => "overloaded",
         IngestError::ShuttingDown => "shutting_down",

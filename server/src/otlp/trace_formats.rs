@@ -116,10 +116,6 @@ fn json_object(attributes: &[KeyValue]) -> Map<String, Value> {
         .collect()
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
-}
-
 /// The trace as Zipkin v2 JSON spans.
 pub fn to_zipkin(request: &ExportTraceServiceRequest) -> Value {
     Value::Array(placed(request).iter().map(zipkin_span).collect())
@@ -170,8 +166,8 @@ fn zipkin_span(placed: &Placed<'_>) -> Value {
         })
         .collect();
     let mut zipkin = json!({
-        "traceId": hex(&span.trace_id),
-        "id": hex(&span.span_id),
+        "traceId": hex::encode(&span.trace_id),
+        "id": hex::encode(&span.span_id),
         "name": span.name,
         "timestamp": micros(span.start_time_unix_nano),
         "duration": duration_micros(span),
@@ -180,7 +176,7 @@ fn zipkin_span(placed: &Placed<'_>) -> Value {
     });
     let fields = zipkin.as_object_mut().expect("an object");
     if !span.parent_span_id.is_empty() {
-        fields.insert("parentId".to_owned(), json!(hex(&span.parent_span_id)));
+        fields.insert("parentId".to_owned(), json!(hex::encode(&span.parent_span_id)));
     }
     if let Some(kind) = kind {
         fields.insert("kind".to_owned(), json!(kind));
@@ -213,7 +209,7 @@ pub fn to_jaeger(request: &ExportTraceServiceRequest) -> Value {
     }
     let trace_id = spans
         .first()
-        .map(|placed| hex(&placed.span.trace_id))
+        .map(|placed| hex::encode(&placed.span.trace_id))
         .unwrap_or_default();
     let processes: Map<String, Value> = processes
         .into_iter()
@@ -247,15 +243,16 @@ pub fn to_jaeger(request: &ExportTraceServiceRequest) -> Value {
 
 fn jaeger_span(placed: &Placed<'_>, process_id: &str) -> Value {
     let span = placed.span;
-    let trace_id = hex(&span.trace_id);
+    let trace_id = hex::encode(&span.trace_id);
     let mut references = Vec::new();
     if !span.parent_span_id.is_empty() {
-        references
-            .push(json!({"refType": "CHILD_OF", "traceID": trace_id, "spanID": hex(&span.parent_span_id)}));
+        references.push(
+            json!({"refType": "CHILD_OF", "traceID": trace_id, "spanID": hex::encode(&span.parent_span_id)}),
+        );
     }
     for link in &span.links {
         references.push(
-            json!({"refType": "FOLLOWS_FROM", "traceID": hex(&link.trace_id), "spanID": hex(&link.span_id)}),
+            json!({"refType": "FOLLOWS_FROM", "traceID": hex::encode(&link.trace_id), "spanID": hex::encode(&link.span_id)}),
         );
     }
     let mut tags: Vec<Value> = span.attributes.iter().map(jaeger_tag).collect();
@@ -299,7 +296,7 @@ fn jaeger_span(placed: &Placed<'_>, process_id: &str) -> Value {
         .collect();
     json!({
         "traceID": trace_id,
-        "spanID": hex(&span.span_id),
+        "spanID": hex::encode(&span.span_id),
         "operationName": span.name,
         "references": references,
         "startTime": micros(span.start_time_unix_nano),
@@ -342,13 +339,7 @@ mod tests {
     use super::*;
 
     fn string(key: &str, value: &str) -> KeyValue {
-        KeyValue {
-            key: key.to_owned(),
-            value: Some(AnyValue {
-                value: Some(any_value::Value::StringValue(value.to_owned())),
-            }),
-            ..Default::default()
-        }
+        typed(key, any_value::Value::StringValue(value.to_owned()))
     }
 
     fn typed(key: &str, value: any_value::Value) -> KeyValue {
