@@ -22,6 +22,7 @@ pub mod components;
 pub mod costs;
 pub mod error;
 pub mod format;
+pub mod forwarding;
 pub mod governance;
 pub mod pages;
 pub mod platform;
@@ -108,6 +109,7 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("settings") view=SettingsPage />
                     <Route path=(StaticSegment("settings"), StaticSegment("tokens")) view=TokensPage />
                     <Route path=(StaticSegment("settings"), StaticSegment("audit")) view=pages::audit::AuditPage />
+                    <Route path=(StaticSegment("settings"), StaticSegment("forwarding")) view=pages::forwarding::ForwardingPage />
                     <Route path=StaticSegment("account") view=AccountPage />
                     <Route path=StaticSegment("login") view=LoginPage />
                     <Route path=StaticSegment("signup") view=SignupPage />

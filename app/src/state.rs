@@ -15,6 +15,10 @@ use crate::{
     alerts::services::AlertSettings,
     costs::services::price_book::PriceBook,
     error::Result,
+    forwarding::{
+        services::{ForwardSettings, destinations::SendingDestination},
+        types::ForwardTest,
+    },
     governance::services::{book::PolicyBook, events::EventLog, limits::Limits},
     similarity::services::{abuse::AbuseGuard, index::PromptIndex, semantic_worker::SemanticTier},
     telemetry::services::{ingest::writer::IngestWriter, live::LiveHub},
@@ -52,6 +56,10 @@ pub struct AppState {
     pub semantic: Option<SemanticTier>,
     /// Alert evaluation and notification settings: the interval, the guarded client, the sealing key.
     pub alerts: AlertSettings,
+    /// Forwarding destinations' guard and sealing key.
+    pub forwarding: ForwardSettings,
+    /// Sends a forwarding destination its test span (the server's OTLP clients).
+    pub forwarder: Arc<dyn SpanForwarder>,
 }
 
 /// How accounts behave on this installation.
@@ -105,4 +113,12 @@ pub trait DemoIngest: Send + Sync + Debug {
         marker: &str,
         now_ns: i64,
     ) -> Result<DemoCounts>;
+}
+
+/// Sends "Send test span" to a forwarding destination. Implemented by the
+/// server, which owns the OTLP types and the clients the forwarder sends
+/// with; the test goes the same way its spans do.
+#[async_trait::async_trait]
+pub trait SpanForwarder: Send + Sync + Debug {
+    async fn send_test(&self, destination: &SendingDestination) -> ForwardTest;
 }

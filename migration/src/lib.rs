@@ -28,6 +28,7 @@ mod m20261206_000020_governance_events;
 mod m20261206_000021_retention;
 mod m20261207_000022_limits;
 mod m20261208_000023_alerts;
+mod m20261209_000024_forwarding;
 
 pub struct Migrator;
 
@@ -103,6 +104,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000021_retention::Migration),
             Box::new(m20261207_000022_limits::Migration),
             Box::new(m20261208_000023_alerts::Migration),
+            Box::new(m20261209_000024_forwarding::Migration),
         ]
     }
 }

@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use app::{
     alerts::{
-        services::{AlertSettings, evaluator, outbound::Outbound},
+        services::{AlertSettings, evaluator},
         types::AlertCondition,
     },
     governance::services::{book::PolicyBook, limits::Limits},
-    platform::services::{now_ns, transaction::value_groups},
+    platform::services::{now_ns, outbound::Outbound, transaction::value_groups},
     telemetry::services::ingest::usage::{LATENCY_BUCKETS, latency_column},
 };
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection, Statement, Value};

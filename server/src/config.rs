@@ -224,6 +224,13 @@ pub struct ServeConfig {
     #[arg(long, env = "SPECULA_ALERTS_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
     pub alerts_allow_private_networks: bool,
 
+    /// Let organizations forward their spans (OTLP forwarding destinations) to loopback,
+    /// private and link-local addresses: an OpenTelemetry Collector or Tempo on the internal
+    /// network. Off by default, so that an organization cannot make Specula probe the network
+    /// it runs in.
+    #[arg(long, env = "SPECULA_FORWARDING_ALLOW_PRIVATE_NETWORKS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub forwarding_allow_private_networks: bool,
+
     /// The key that seals alert channels' secrets (webhook signing secrets, Slack URLs, SMTP
     /// passwords): 32 bytes in base64, e.g. from `openssl rand -base64 32`. Unset: read from
     /// `SPECULA_SECRETS_KEY_FILE`, or on SQLite from `<database file>.key`, made at first start.

@@ -19,8 +19,10 @@ use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use app::{
     accounts::services::throttle::LoginThrottle,
-    alerts::services::{AlertSettings, outbound::Outbound},
+    alerts::services::AlertSettings,
+    forwarding::services::ForwardSettings,
     governance::services::{book::PolicyBook, events::EventLog, limits::Limits},
+    platform::services::outbound::Outbound,
     similarity::services::{semantic::SemanticModel, semantic_worker::SemanticTier},
     state::{AccountSettings, AppState, InstanceIdentity},
     telemetry::services::{
@@ -120,8 +122,14 @@ impl Server {
             },
             public_url: config.public_url(),
         };
+        let forwarding = ForwardSettings {
+            outbound: Outbound::new(config.forwarding_allow_private_networks),
+            sealing: alerts.sealing.clone(),
+        };
         if alerts.sealing.is_none() {
-            tracing::warn!("no sealing key (SPECULA_SECRETS_KEY): alert channels cannot be added");
+            tracing::warn!(
+                "no sealing key (SPECULA_SECRETS_KEY): alert channels and forwarding headers cannot be added"
+            );
         }
         let state = AppState {
             db,
@@ -148,6 +156,10 @@ impl Server {
             abuse: Default::default(),
             semantic,
             alerts,
+            forwarder: Arc::new(otlp::OtlpForwarder {
+                settings: forwarding.clone(),
+            }),
+            forwarding,
         };
         tracing::info!(
             %instance_id,
@@ -279,6 +291,15 @@ impl Server {
             tokio::spawn(app::alerts::services::deliveries::run(
                 db.clone(),
                 self.state.alerts.clone(),
+                format!("{}/{}", std::process::id(), uuid::Uuid::new_v4()),
+                shutdown.clone(),
+            )),
+        ));
+        background.push((
+            "OTLP forwarder",
+            tokio::spawn(otlp::run_forwarder(
+                db.clone(),
+                self.state.forwarding.clone(),
                 format!("{}/{}", std::process::id(), uuid::Uuid::new_v4()),
                 shutdown.clone(),
             )),

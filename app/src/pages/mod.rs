@@ -4,6 +4,7 @@ pub mod account;
 pub mod alerts;
 pub mod audit;
 pub mod costs;
+pub mod forwarding;
 pub mod home;
 pub mod invitation;
 pub mod login;

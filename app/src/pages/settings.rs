@@ -50,6 +50,7 @@ pub(crate) fn SettingsHeader(title: &'static str) -> impl IntoView {
                 <A href="/settings" exact=true>"Members"</A>
                 <A href="/settings/tokens">"API tokens"</A>
                 <A href="/settings/audit">"Audit log"</A>
+                <A href="/settings/forwarding">"Forwarding"</A>
                 <A href="/account">"Account"</A>
             </nav>
         </header>

@@ -100,7 +100,7 @@ pub struct AuditLogPage {
 }
 
 /// The kinds of change the Audit page filters by: action prefix and label.
-pub const AUDIT_ACTION_KINDS: [(&str, &str); 9] = [
+pub const AUDIT_ACTION_KINDS: [(&str, &str); 11] = [
     ("organization.", "Organization"),
     ("member.", "Members and roles"),
     ("invitation.", "Invitations"),
@@ -110,4 +110,6 @@ pub const AUDIT_ACTION_KINDS: [(&str, &str); 9] = [
     ("similarity.", "Similarity"),
     ("demo.", "Demo data"),
     ("policy.", "Policies"),
+    ("alerts.", "Alerts"),
+    ("forwarding.", "Forwarding"),
 ];

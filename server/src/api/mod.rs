@@ -11,6 +11,7 @@ mod costs;
 mod csv;
 mod demo;
 pub mod extract;
+mod forwarding;
 mod governance;
 mod live;
 pub mod openapi;
@@ -95,6 +96,16 @@ pub fn router(state: &AppState) -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(alerts::test_channel))
         .routes(routes!(alerts::list_deliveries))
+        .routes(routes!(
+            forwarding::list_destinations,
+            forwarding::create_destination
+        ))
+        .routes(routes!(
+            forwarding::get_destination,
+            forwarding::update_destination,
+            forwarding::delete_destination
+        ))
+        .routes(routes!(forwarding::test_destination))
         .routes(routes!(orgs::preview_invitation))
         .routes(routes!(orgs::accept_invitation))
         .merge(token_only)

@@ -42,6 +42,7 @@ pub const SESSION: &str = "session";
         (name = "similarity", description = "Prompts compared with prompts: similar-prompt search, abuse patterns, similarity settings and the similarity log"),
         (name = "governance", description = "The organization's policy (content capture, redaction, size limits, sampling, retention, guardrails), its versions and restores"),
         (name = "alerts", description = "Alert rules and their state, silences, the history of firings and resolves, notification channels (webhook, Slack, email) and their deliveries"),
+        (name = "forwarding", description = "OTLP forwarding: destinations the organization's spans are also sent to, their counts and a test span"),
         (name = "organizations", description = "Organizations, members, invitations and the audit log"),
         (name = "tokens", description = "API tokens: minted once, stored hashed, revocable"),
         (name = "auth", description = "Sign-up, sign-in and sessions"),

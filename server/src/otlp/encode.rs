@@ -42,8 +42,14 @@ pub fn trace_to_jaeger_json(trace: &TraceDetail) -> Vec<u8> {
 type ByScope<'a> = Vec<(&'a Value, Vec<Span>)>;
 
 fn trace_to_otlp(trace: &TraceDetail) -> ExportTraceServiceRequest {
+    spans_to_otlp(&trace.spans)
+}
+
+/// Spans (of any traces) as one export request, grouped back under their
+/// resources and scopes.
+pub(super) fn spans_to_otlp<'a>(spans: impl IntoIterator<Item = &'a SpanView>) -> ExportTraceServiceRequest {
     let mut resource_spans: Vec<(&Value, ByScope)> = Vec::new();
-    for span in &trace.spans {
+    for span in spans {
         let resource = &span.details["resource"];
         let scope = &span.details["scope"];
         let by_resource = match resource_spans.iter().position(|(known, _)| *known == resource) {

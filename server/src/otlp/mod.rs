@@ -2,7 +2,8 @@
 //! gRPC (`TraceService/Export`). The only module that knows OTLP wire types: requests are
 //! decoded here and turned into Specula's `SpanRecord`s, which go to the
 //! batching writer; the answer (in the request's encoding) follows the OTLP
-//! specification, including partial success.
+//! specification, including partial success. `forward` sends stored spans
+//! on to organizations' forwarding destinations.
 
 mod convert;
 mod convert_metrics;
@@ -12,6 +13,7 @@ mod encode;
 mod encoding;
 mod error;
 mod export;
+mod forward;
 mod grpc;
 mod http;
 mod observe;
@@ -23,6 +25,7 @@ pub use decode::DecodeLimits;
 pub use demo::OtlpDemo;
 pub use encode::{trace_to_jaeger_json, trace_to_otlp_json, trace_to_zipkin_json};
 pub use error::IngestError;
+pub use forward::{OtlpForwarder, TEST_SPAN_NAME, run as run_forwarder};
 pub use grpc::router as grpc_router;
 pub use http::routes;
 

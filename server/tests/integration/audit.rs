@@ -291,6 +291,39 @@ async fn every_mutating_operation_writes_an_entry(backend: Backend) {
     walk("delete_alert_rule", client.delete(base(&rule_path))).await;
     walk("delete_alert_channel", client.delete(base(&channel_path))).await;
 
+    // A forwarding destination whose name does not resolve here: kept, its sends fail.
+    let destination = walk(
+        "create_forward_destination",
+        client
+            .post(base(&format!("/orgs/{org}/forwarding/destinations")))
+            .json(
+                &json!({"name": "collector", "protocol": "grpc", "endpoint": "https://collector.invalid:4317",
+                          "headers": [{"name": "authorization", "value": "Bearer x"}]}),
+            ),
+    )
+    .await;
+    let destination_path = format!(
+        "/orgs/{org}/forwarding/destinations/{}",
+        destination["id"].as_str().unwrap()
+    );
+    walk(
+        "update_forward_destination",
+        client
+            .patch(base(&destination_path))
+            .json(&json!({"enabled": false})),
+    )
+    .await;
+    walk(
+        "test_forward_destination",
+        client.post(base(&format!("{destination_path}/test"))),
+    )
+    .await;
+    walk(
+        "delete_forward_destination",
+        client.delete(base(&destination_path)),
+    )
+    .await;
+
     let exempt: BTreeSet<String> = NOT_AUDITED
         .iter()
         .map(|(operation, _)| (*operation).to_owned())

@@ -13,6 +13,7 @@ mod costs;
 mod demo;
 mod evaluate;
 mod explorer;
+mod forwarding;
 mod golden;
 mod http;
 mod ingest;

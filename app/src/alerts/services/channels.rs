@@ -18,7 +18,7 @@ use crate::{
         now_ns, rfc3339,
         sealed::SealingKey,
         secrets::random_alphanumeric,
-        transaction::{assignments, begin_write, placeholder, placeholder_list},
+        transaction::{self, assignments, begin_write, placeholder, placeholder_list},
     },
 };
 
@@ -146,7 +146,7 @@ pub async fn create(
     sealed.signing_secret = signing_secret.clone();
     let backend = db.get_database_backend();
     let txn = begin_write(db).await?;
-    super::ensure_room(&txn, "alert_channels", org_id, MAX_CHANNELS, "alert channels").await?;
+    transaction::ensure_room(&txn, "alert_channels", org_id, MAX_CHANNELS, "alert channels").await?;
     let id = Uuid::now_v7();
     let now = now_ns();
     let kind = kind_of(&input.settings);

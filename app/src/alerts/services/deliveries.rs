@@ -302,7 +302,10 @@ pub async fn send(
 }
 
 fn http_attempt(
-    answer: std::result::Result<super::outbound::Answer, super::outbound::OutboundError>,
+    answer: std::result::Result<
+        crate::platform::services::outbound::Answer,
+        crate::platform::services::outbound::OutboundError,
+    >,
 ) -> Attempt {
     match answer {
         Ok(answer) if (200..300).contains(&answer.status) => Attempt {
@@ -320,13 +323,13 @@ fn http_attempt(
                 answer.status, answer.body
             )),
         },
-        Err(super::outbound::OutboundError::Refused(message)) => Attempt {
+        Err(crate::platform::services::outbound::OutboundError::Refused(message)) => Attempt {
             delivered: false,
             retry: false,
             code: None,
             error: Some(message),
         },
-        Err(err @ super::outbound::OutboundError::Unreachable(_)) => Attempt {
+        Err(err @ crate::platform::services::outbound::OutboundError::Unreachable(_)) => Attempt {
             delivered: false,
             retry: true,
             code: None,
@@ -441,7 +444,7 @@ mod tests {
     #[test]
     fn only_failures_that_may_pass_are_retried() {
         let answer = |status| {
-            Ok(super::super::outbound::Answer {
+            Ok(crate::platform::services::outbound::Answer {
                 status,
                 body: String::new(),
             })
@@ -455,13 +458,13 @@ mod tests {
             assert!(!http_attempt(answer(status)).retry, "{status}");
         }
         assert!(
-            http_attempt(Err(super::super::outbound::OutboundError::Unreachable(
-                "reset".into()
-            )))
+            http_attempt(Err(
+                crate::platform::services::outbound::OutboundError::Unreachable("reset".into())
+            ))
             .retry
         );
         assert!(
-            !http_attempt(Err(super::super::outbound::OutboundError::Refused(
+            !http_attempt(Err(crate::platform::services::outbound::OutboundError::Refused(
                 "private".into()
             )))
             .retry

@@ -15,11 +15,11 @@ use lettre::{
     },
 };
 
-use super::{
-    notify::{Notification, email_parts},
-    outbound::{Outbound, describe, is_public},
+use super::notify::{Notification, email_parts};
+use crate::{
+    alerts::types::SmtpSecurity,
+    platform::services::outbound::{Outbound, describe, is_public},
 };
-use crate::alerts::types::SmtpSecurity;
 
 const SMTP_TIMEOUT: Duration = Duration::from_secs(15);
 

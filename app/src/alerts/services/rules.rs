@@ -16,7 +16,7 @@ use crate::{
     platform::services::{
         audit::{self, Actor},
         now_ns, rfc3339,
-        transaction::{assignments, begin_write, placeholder, placeholder_list},
+        transaction::{self, assignments, begin_write, placeholder, placeholder_list},
     },
 };
 
@@ -84,7 +84,7 @@ pub async fn create(
     let valid = validate(db, policies, org_id, input).await?;
     let backend = db.get_database_backend();
     let txn = begin_write(db).await?;
-    super::ensure_room(&txn, "alert_rules", org_id, MAX_RULES, "alert rules").await?;
+    transaction::ensure_room(&txn, "alert_rules", org_id, MAX_RULES, "alert rules").await?;
     let id = Uuid::now_v7();
     let now = now_ns();
     let values: Vec<Value> = vec![

@@ -50,13 +50,20 @@ pub const JOB_LAST_SUCCESS: &str = "specula_job_last_success_timestamp_seconds";
 /// that follows a backlog, since it last caught up); across replicas the
 /// job's lag is the smallest (only one runs it at a time).
 pub const JOB_LAG_SECONDS: &str = "specula_job_lag_seconds";
+/// Spans the OTLP forwarder finished with, by `outcome`: `forwarded` (the
+/// destination acknowledged them), `refused` (it refused them: a 400, or
+/// its partial success), `dropped` (not delivered within the retry budget).
+pub const FORWARDED_SPANS: &str = "specula_forwarded_spans_total";
+/// The forwarder's export requests by `protocol` and `status` (the HTTP
+/// status, the gRPC code's name, or `unreachable`).
+pub const FORWARD_REQUESTS: &str = "specula_forward_requests_total";
 /// Always 1; label `version`.
 pub const BUILD_INFO: &str = "specula_build_info";
 
 /// Every metric Specula itself names (the process collector adds the
 /// standard `process_*` ones), with its help text, which the server
 /// describes at start.
-pub const DESCRIPTIONS: [(&str, &str); 17] = [
+pub const DESCRIPTIONS: [(&str, &str); 19] = [
     (SPANS_RECEIVED, "Spans in decoded OTLP trace exports."),
     (SPANS_ACCEPTED, "Spans acknowledged to the client."),
     (SPANS_REJECTED, "Spans not kept, by reason."),
@@ -81,6 +88,14 @@ pub const DESCRIPTIONS: [(&str, &str); 17] = [
     (
         JOB_LAG_SECONDS,
         "Seconds since each background job last finished a pass here.",
+    ),
+    (
+        FORWARDED_SPANS,
+        "Spans the OTLP forwarder finished with, by outcome.",
+    ),
+    (
+        FORWARD_REQUESTS,
+        "The OTLP forwarder's export requests by protocol and status.",
     ),
     (BUILD_INFO, "The running version."),
 ];
@@ -192,6 +207,8 @@ mod tests {
             SPANS_REJECTED,
             EXPORT_REQUESTS,
             JOB_RUNS,
+            FORWARDED_SPANS,
+            FORWARD_REQUESTS,
         ];
         assert!(counters.iter().all(|name| name.ends_with("_total")));
         let mut names: Vec<&str> = DESCRIPTIONS.iter().map(|(name, _)| *name).collect();

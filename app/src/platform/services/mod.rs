@@ -1,5 +1,5 @@
 //! Services every domain uses: the audit log, background-job progress, an
-//! expiring cache, secrets and hashes, the installation's identity, and
+//! expiring cache, the guarded outbound HTTP client, secrets and hashes, the installation's identity, and
 //! the clock in the unit every stored time uses.
 
 pub mod audit;
@@ -8,6 +8,7 @@ pub mod instance;
 pub mod lease;
 pub mod maintenance;
 pub mod metrics;
+pub mod outbound;
 pub mod paging;
 pub mod sealed;
 pub mod secrets;

@@ -8,6 +8,9 @@ use sea_orm::{
     ConnectionTrait, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, QueryResult, Statement,
     TransactionTrait, TryGetableMany,
 };
+use uuid::Uuid;
+
+use crate::error::{AppError, Result};
 
 /// Begins a transaction that reads and then writes. On SQLite it takes the
 /// database's write lock first: a transaction that reads first takes a
@@ -137,6 +140,37 @@ pub fn value_groups(backend: DatabaseBackend, rows: usize, columns: usize) -> St
         sql.push(')');
     }
     sql
+}
+
+/// Refuses a new row of `table` (a constant of ours) when the organization
+/// already keeps `most`; `what` names them in the message.
+pub async fn ensure_room(
+    db: &impl ConnectionTrait,
+    table: &str,
+    org_id: Uuid,
+    most: i64,
+    what: &str,
+) -> Result<()> {
+    let backend = db.get_database_backend();
+    let kept = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "SELECT COUNT(*) AS n FROM {table} WHERE org_id = {}",
+                placeholder(backend, 1)
+            ),
+            [org_id.into()],
+        ))
+        .await?
+        .map(|row| row.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0);
+    if kept >= most {
+        return Err(AppError::Conflict(format!(
+            "an organization keeps at most {most} {what}; remove one first"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -35,7 +35,18 @@ impl ServeProcess {
         env: &[(&str, &str)],
         log: Option<&std::path::Path>,
     ) -> Self {
-        let (port, grpc_port) = (free_port(), free_port());
+        Self::start_at(database_url, (free_port(), free_port()), extra_args, env, log).await
+    }
+
+    /// [`Self::start_with`] on the given HTTP and gRPC ports: a process
+    /// started again where its clients know it.
+    pub async fn start_at(
+        database_url: &str,
+        (port, grpc_port): (u16, u16),
+        extra_args: &[&str],
+        env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Self {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_specula"));
         for (key, _) in
             std::env::vars().filter(|(key, _)| key.starts_with("SPECULA_") || key.starts_with("OTEL_"))

@@ -9,6 +9,7 @@
 //! with these functions, chosen where the state is built; rollups, accounts
 //! and policies stay in the relational database.
 
+mod forwarding;
 mod prompts;
 mod query;
 mod removal;
@@ -22,6 +23,7 @@ mod upkeep;
 mod views;
 mod write;
 
+pub use forwarding::{ForwardSpan, count_spans_after, span_ids_after, spans_to_forward};
 pub use prompts::{PromptSource, prompt_sources_after, spans_still_stored};
 pub use query::parse_time;
 pub use removal::{RemovedTraces, delete_spans_before, delete_traces_before, delete_traces_with_prefix};

@@ -15,7 +15,7 @@ pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), DbErr> {
 
 /// The newest span row id across organizations (0 without spans): how far
 /// ingest has come since the last refresh.
-pub async fn newest_span_id(db: &DatabaseConnection) -> Result<i64, DbErr> {
+pub async fn newest_span_id(db: &impl ConnectionTrait) -> Result<i64, DbErr> {
     Ok(span::Entity::find()
         .select_only()
         .column_as(span::Column::Id.max(), "newest")

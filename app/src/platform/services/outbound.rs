@@ -1,11 +1,14 @@
-//! The HTTP client notifications go out with, guarded so that a tenant
-//! cannot use Specula to reach the network it runs in: a webhook's host is
+//! The HTTP client notifications and forwarded spans go out with, guarded
+//! so that a tenant cannot use Specula to reach the network it runs in: a
+//! receiver's host is
 //! resolved by the client's own resolver, which drops loopback, private,
 //! link-local and other non-public addresses, and the connection is made to
 //! what it kept (no second lookup a DNS rebinding could answer otherwise).
 //! Addresses written into the URL are checked the same way, and redirects
-//! are not followed. An installation that means to notify its own network
-//! (an internal receiver) sets `SPECULA_ALERTS_ALLOW_PRIVATE_NETWORKS`.
+//! are not followed. An installation that means to reach its own network
+//! (an internal receiver or collector) sets
+//! `SPECULA_ALERTS_ALLOW_PRIVATE_NETWORKS` or
+//! `SPECULA_FORWARDING_ALLOW_PRIVATE_NETWORKS`.
 
 use std::{
     net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr},
@@ -52,7 +55,7 @@ impl Outbound {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("Specula-Alerts/", env!("CARGO_PKG_VERSION")))
+            .user_agent(concat!("Specula/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("the HTTP client's settings are valid");
         Self {
@@ -123,9 +126,83 @@ impl Outbound {
     }
 }
 
+/// A receiver's whole answer, for a caller that reads its body (an OTLP
+/// export response).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawAnswer {
+    pub status: u16,
+    /// What `Retry-After` asked for, in seconds.
+    pub retry_after_secs: Option<u64>,
+    /// Its body, up to [`MAX_RAW_ANSWER`] bytes.
+    pub body: Vec<u8>,
+}
+
+/// How much of a raw answer is read.
+pub const MAX_RAW_ANSWER: usize = 64 * 1024;
+
+impl Outbound {
+    /// POSTs `body` to `url` with `headers` (the content type among them);
+    /// the answer with its body, whatever its status.
+    pub async fn post_raw(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<RawAnswer, OutboundError> {
+        let url = self.check_url(url)?;
+        let mut request = self.client.post(url).body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|err| OutboundError::Unreachable(describe(&err)))?;
+        let status = response.status().as_u16();
+        let retry_after_secs = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<u64>().ok());
+        let mut body = Vec::new();
+        while let Ok(Some(chunk)) = response.chunk().await {
+            let room = MAX_RAW_ANSWER - body.len();
+            body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            if body.len() >= MAX_RAW_ANSWER {
+                break;
+            }
+        }
+        Ok(RawAnswer {
+            status,
+            retry_after_secs,
+            body,
+        })
+    }
+}
+
+/// The system's lookup of `host`, keeping public addresses only unless
+/// `allow_private`: for clients that connect by other means than the
+/// guarded HTTP client (OTLP/gRPC).
+pub async fn resolve(host: &str, port: u16, allow_private: bool) -> std::io::Result<Vec<SocketAddr>> {
+    let found: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+    let kept: Vec<SocketAddr> = found
+        .iter()
+        .copied()
+        .filter(|address| allow_private || is_public(address.ip()))
+        .collect();
+    match (kept.is_empty(), found.first()) {
+        (false, _) => Ok(kept),
+        (true, Some(address)) => Err(std::io::Error::other(format!(
+            "{host} resolves to {}",
+            refused_address(address.ip())
+        ))),
+        (true, None) => Err(std::io::Error::other(format!("{host} has no address"))),
+    }
+}
+
 /// The error and its causes in one line (reqwest's and lettre's own
 /// messages name only the outermost).
-pub(super) fn describe(err: &dyn std::error::Error) -> String {
+pub fn describe(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(cause) = source {
@@ -153,20 +230,8 @@ impl Resolve for PublicOnly {
     fn resolve(&self, name: Name) -> Resolving {
         let allow_private = self.allow_private;
         Box::pin(async move {
-            let host = name.as_str().to_owned();
-            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let kept: Vec<SocketAddr> = found
-                .iter()
-                .copied()
-                .filter(|address| allow_private || is_public(address.ip()))
-                .collect();
-            match (kept.is_empty(), found.first()) {
-                (false, _) => Ok(Box::new(kept.into_iter()) as Addrs),
-                (true, Some(address)) => {
-                    Err(format!("{host} resolves to {}", refused_address(address.ip())).into())
-                }
-                (true, None) => Err(format!("{host} has no address").into()),
-            }
+            let kept = resolve(name.as_str(), 0, allow_private).await?;
+            Ok(Box::new(kept.into_iter()) as Addrs)
         })
     }
 }
