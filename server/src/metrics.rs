@@ -75,6 +75,11 @@ fn exporter() -> &'static Exporter {
         let process = metrics_process::Collector::default();
         process.describe();
         metrics::gauge!(names::BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+        // Present from the start, so that a rate over them (and an alert on
+        // drops) has a series before the first span is forwarded.
+        for outcome in ["forwarded", "refused", "dropped"] {
+            metrics::counter!(names::FORWARDED_SPANS, "outcome" => outcome).increment(0);
+        }
         Exporter { handle, process }
     })
 }
