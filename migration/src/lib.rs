@@ -29,6 +29,7 @@ mod m20261206_000021_retention;
 mod m20261207_000022_limits;
 mod m20261208_000023_alerts;
 mod m20261209_000024_forwarding;
+mod m20261209_000025_job_leases;
 
 pub struct Migrator;
 
@@ -105,6 +106,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000022_limits::Migration),
             Box::new(m20261208_000023_alerts::Migration),
             Box::new(m20261209_000024_forwarding::Migration),
+            Box::new(m20261209_000025_job_leases::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use app::{
     platform::services::{
+        lease,
         metrics::{JobOutcome, job_pass, job_result},
         sqlite_connection::SqliteWriterConnection,
     },
@@ -214,6 +215,7 @@ pub async fn run_statistics_upkeep(
     db: DatabaseConnection,
     period: Duration,
     threshold: i64,
+    owner: String,
     stop: CancellationToken,
 ) {
     if db.get_database_backend() != DatabaseBackend::Postgres {
@@ -222,35 +224,58 @@ pub async fn run_statistics_upkeep(
     // What was stored before this process started is autovacuum's to judge.
     let refreshed_at = std::sync::atomic::AtomicI64::new(span_store::newest_span_id(&db).await.unwrap_or(0));
     every(period, &stop, || async {
-        let newest = match span_store::newest_span_id(&db).await {
-            Ok(newest) => newest,
+        // One replica at a time: the others' passes wait for its lease.
+        let pass = lease::while_holding(
+            &db,
+            STATISTICS_JOB,
+            &owner,
+            refresh_if_stale(&db, threshold, &refreshed_at),
+        );
+        match pass.await {
+            Ok(Some(())) => {}
+            Ok(None) => job_pass(STATISTICS_JOB, JobOutcome::Standby),
             Err(err) => {
                 job_pass(STATISTICS_JOB, JobOutcome::Error);
-                tracing::warn!(error = %err, "reading the newest span id failed");
-                return;
+                tracing::warn!(error = %err, "statistics upkeep's lease not read");
             }
-        };
-        let new_spans = newest - refreshed_at.load(std::sync::atomic::Ordering::Relaxed);
-        if new_spans < threshold {
-            job_pass(STATISTICS_JOB, JobOutcome::Ok);
-            return;
-        }
-        let started = std::time::Instant::now();
-        let refreshed = span_store::refresh_statistics(&db).await;
-        job_result(STATISTICS_JOB, &refreshed);
-        match refreshed {
-            Ok(()) => {
-                tracing::info!(
-                    new_spans,
-                    took_ms = started.elapsed().as_millis() as u64,
-                    "planner statistics refreshed"
-                );
-                refreshed_at.store(newest, std::sync::atomic::Ordering::Relaxed);
-            }
-            Err(err) => tracing::warn!(error = %err, "refreshing planner statistics failed"),
         }
     })
     .await;
+}
+
+/// Refreshes the statistics when `threshold` spans arrived since `refreshed_at`.
+async fn refresh_if_stale(
+    db: &DatabaseConnection,
+    threshold: i64,
+    refreshed_at: &std::sync::atomic::AtomicI64,
+) {
+    let newest = match span_store::newest_span_id(db).await {
+        Ok(newest) => newest,
+        Err(err) => {
+            job_pass(STATISTICS_JOB, JobOutcome::Error);
+            tracing::warn!(error = %err, "reading the newest span id failed");
+            return;
+        }
+    };
+    let new_spans = newest - refreshed_at.load(std::sync::atomic::Ordering::Relaxed);
+    if new_spans < threshold {
+        job_pass(STATISTICS_JOB, JobOutcome::Ok);
+        return;
+    }
+    let started = std::time::Instant::now();
+    let refreshed = span_store::refresh_statistics(db).await;
+    job_result(STATISTICS_JOB, &refreshed);
+    match refreshed {
+        Ok(()) => {
+            tracing::info!(
+                new_spans,
+                took_ms = started.elapsed().as_millis() as u64,
+                "planner statistics refreshed"
+            );
+            refreshed_at.store(newest, std::sync::atomic::Ordering::Relaxed);
+        }
+        Err(err) => tracing::warn!(error = %err, "refreshing planner statistics failed"),
+    }
 }
 
 /// Runs `task` every `period` (never two at once; a late tick waits) until `stop`.

@@ -195,9 +195,12 @@ impl Server {
         metrics::install();
         let app = http::router(self.state.clone(), settings);
         let grpc = otlp::grpc_router(self.state.clone(), max_decompressed_bytes);
+        // This process's name on the leases of jobs that run on one replica at a time.
+        let owner = format!("{}/{}", std::process::id(), uuid::Uuid::new_v4());
         let session_cleanup = tokio::spawn(app::accounts::services::sessions::run_expired_cleanup(
             self.state.db.clone(),
             SESSION_CLEANUP_PERIOD,
+            owner.clone(),
             shutdown.clone(),
         ));
         let live_hub = self.state.live.clone();
@@ -229,21 +232,49 @@ impl Server {
             self.state.db.clone(),
             STATISTICS_UPKEEP_PERIOD,
             db::ANALYZE_AFTER_NEW_SPANS,
+            owner.clone(),
             shutdown.clone(),
         ));
         let db = &self.state.db;
         let mut background = vec![
             (
                 "search backfill",
-                tokio::spawn(backfill_search_index(db.clone(), shutdown.clone())),
+                tokio::spawn(run_backfill(
+                    db.clone(),
+                    "search_backfill",
+                    "older spans indexed for full-text search",
+                    owner.clone(),
+                    shutdown.clone(),
+                    |db, stop| async move {
+                        app::telemetry::services::span_store::backfill_index(&db, &stop).await
+                    },
+                )),
             ),
             (
                 "metric rollup backfill",
-                tokio::spawn(backfill_metric_rollups(db.clone(), shutdown.clone())),
+                tokio::spawn(run_backfill(
+                    db.clone(),
+                    "metric_rollup_backfill",
+                    "older GenAI metric points rolled up",
+                    owner.clone(),
+                    shutdown.clone(),
+                    |db, stop| async move {
+                        app::telemetry::services::ingest::metric_rollups::backfill(&db, &stop).await
+                    },
+                )),
             ),
             (
                 "request model backfill",
-                tokio::spawn(backfill_request_models(db.clone(), shutdown.clone())),
+                tokio::spawn(run_backfill(
+                    db.clone(),
+                    "request_model_backfill",
+                    "request models of older spans filled in",
+                    owner.clone(),
+                    shutdown.clone(),
+                    |db, stop| async move {
+                        app::telemetry::services::span_store::backfill_request_models(&db, &stop).await
+                    },
+                )),
             ),
             (
                 "cost recompute worker",
@@ -394,39 +425,43 @@ impl Server {
     }
 }
 
-/// Indexes spans stored before full-text search existed; a failure is
-/// logged and the next start goes on from the last batch done.
-async fn backfill_search_index(db: sea_orm::DatabaseConnection, stop: tokio_util::sync::CancellationToken) {
-    let done = app::telemetry::services::span_store::backfill_index(&db, &stop).await;
-    app::platform::services::metrics::job_completed("search_backfill", &done);
-    match done {
-        Ok(0) => {}
-        Ok(indexed) => tracing::info!(indexed, "older spans indexed for full-text search"),
-        Err(err) => tracing::warn!(error = %err, "search backfill stopped"),
-    }
-}
-
-/// Sets the request model of spans stored before it was kept; a failure is
-/// logged and the next start goes on from the last batch done.
-async fn backfill_request_models(db: sea_orm::DatabaseConnection, stop: tokio_util::sync::CancellationToken) {
-    let done = app::telemetry::services::span_store::backfill_request_models(&db, &stop).await;
-    app::platform::services::metrics::job_completed("request_model_backfill", &done);
-    match done {
-        Ok(0) => {}
-        Ok(set) => tracing::info!(set, "request models of older spans filled in"),
-        Err(err) => tracing::warn!(error = %err, "request model backfill stopped"),
-    }
-}
-
-/// Rolls up GenAI metric points stored before the metric rollups existed;
-/// a failure is logged and the next start goes on from the last batch done.
-async fn backfill_metric_rollups(db: sea_orm::DatabaseConnection, stop: tokio_util::sync::CancellationToken) {
-    let done = app::telemetry::services::ingest::metric_rollups::backfill(&db, &stop).await;
-    app::platform::services::metrics::job_completed("metric_rollup_backfill", &done);
-    match done {
-        Ok(0) => {}
-        Ok(read) => tracing::info!(read, "older GenAI metric points rolled up"),
-        Err(err) => tracing::warn!(error = %err, "metric rollup backfill stopped"),
+/// Runs a one-off backfill (`name`: its lease and job name) on one replica
+/// at a time: while another holds its lease, waits and tries again, since
+/// that one may stop before it finishes. A failure is logged and the next
+/// start goes on from the last batch done; `done` says what its count is.
+async fn run_backfill<Run, Done>(
+    db: sea_orm::DatabaseConnection,
+    name: &'static str,
+    done: &'static str,
+    owner: String,
+    stop: tokio_util::sync::CancellationToken,
+    run: Run,
+) where
+    Run: Fn(sea_orm::DatabaseConnection, tokio_util::sync::CancellationToken) -> Done,
+    Done: std::future::Future<Output = app::error::Result<u64>>,
+{
+    use app::platform::services::{lease, metrics};
+    loop {
+        match lease::while_holding(&db, name, &owner, run(db.clone(), stop.clone())).await {
+            Ok(Some(result)) => {
+                metrics::job_completed(name, &result);
+                match result {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, job = name, "{done}"),
+                    Err(err) => tracing::warn!(error = %err, job = name, "backfill stopped"),
+                }
+                return;
+            }
+            Ok(None) => metrics::job_pass(name, metrics::JobOutcome::Standby),
+            Err(err) => {
+                metrics::job_pass(name, metrics::JobOutcome::Error);
+                tracing::warn!(error = %err, job = name, "backfill's lease not read");
+            }
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_secs(30)) => {}
+        }
     }
 }
 

@@ -21,6 +21,7 @@ mod limits;
 mod metrics;
 mod policies;
 mod prices;
+mod replicas;
 mod retention;
 mod sdk;
 mod self_tracing;

@@ -21,7 +21,10 @@ use uuid::Uuid;
 
 use crate::{
     error::{AppError, Result},
-    platform::services::metrics::job_result,
+    platform::services::{
+        lease,
+        metrics::{JobOutcome, job_pass},
+    },
 };
 
 /// Name of the session cookie.
@@ -186,6 +189,9 @@ pub async fn end_other_sessions(db: &DatabaseConnection, session: &Session, user
     Ok(ended)
 }
 
+/// The cleanup's lease and job name.
+const CLEANUP_JOB: &str = "session_cleanup";
+
 /// Removes expired sessions; returns how many.
 pub async fn delete_expired(db: &DatabaseConnection) -> Result<u64, DbErr> {
     let result = session::Entity::delete_many()
@@ -201,19 +207,36 @@ pub async fn end_user_sessions(db: &DatabaseConnection, user_id: Uuid) -> Result
     Ok(query.exec(db).await?.rows_affected)
 }
 
-/// Deletes expired sessions every `period` until `shutdown` is cancelled.
-pub async fn run_expired_cleanup(db: DatabaseConnection, period: Duration, shutdown: CancellationToken) {
+/// Deletes expired sessions every `period` until `shutdown` is cancelled,
+/// on one replica at a time (`owner` is this process's name for leases).
+pub async fn run_expired_cleanup(
+    db: DatabaseConnection,
+    period: Duration,
+    owner: String,
+    shutdown: CancellationToken,
+) {
     let mut interval = tokio::time::interval(period);
     loop {
         tokio::select! {
             () = shutdown.cancelled() => break,
             _ = interval.tick() => {
-                let deleted = delete_expired(&db).await;
-                job_result("session_cleanup", &deleted);
-                match deleted {
-                    Ok(0) => {}
-                    Ok(removed) => tracing::debug!(removed, "expired sessions deleted"),
-                    Err(err) => tracing::warn!(error = %err, "expired-session cleanup failed"),
+                let pass = lease::while_holding(&db, CLEANUP_JOB, &owner, delete_expired(&db)).await;
+                match pass {
+                    Ok(None) => job_pass(CLEANUP_JOB, JobOutcome::Standby),
+                    Ok(Some(Ok(removed))) => {
+                        job_pass(CLEANUP_JOB, JobOutcome::Ok);
+                        if removed > 0 {
+                            tracing::debug!(removed, "expired sessions deleted");
+                        }
+                    }
+                    Ok(Some(Err(err))) => {
+                        job_pass(CLEANUP_JOB, JobOutcome::Error);
+                        tracing::warn!(error = %err, "expired-session cleanup failed");
+                    }
+                    Err(err) => {
+                        job_pass(CLEANUP_JOB, JobOutcome::Error);
+                        tracing::warn!(error = %err, "expired-session cleanup's lease not read");
+                    }
                 }
             }
         }

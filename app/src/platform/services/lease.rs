@@ -87,3 +87,41 @@ pub async fn release(db: &DatabaseConnection, lease: Lease<'_>) -> Result<()> {
     .await?;
     Ok(())
 }
+
+/// The table of leases for jobs without a table of their own.
+pub const JOB_LEASES: &str = "job_leases";
+/// How long such a lease lasts without a renewal.
+const JOB_LEASE_NS: i64 = 60_000_000_000;
+
+/// Runs `work` while `owner` holds the lease `name` in [`JOB_LEASES`],
+/// renewing it meanwhile; `None` without running it when another replica
+/// holds it. The lease stays with its holder after `work` until it
+/// expires, so a job done every few seconds keeps running on one replica.
+pub async fn while_holding<T>(
+    db: &DatabaseConnection,
+    name: &'static str,
+    owner: &str,
+    work: impl std::future::Future<Output = T>,
+) -> Result<Option<T>> {
+    let lease = Lease {
+        table: JOB_LEASES,
+        name,
+        owner,
+        length_ns: JOB_LEASE_NS,
+    };
+    if !claim(db, lease, super::now_ns()).await? {
+        return Ok(None);
+    }
+    let renewing = async {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_nanos((JOB_LEASE_NS / 3) as u64)).await;
+            if let Err(err) = claim(db, lease, super::now_ns()).await {
+                tracing::warn!(%err, job = name, "lease not renewed");
+            }
+        }
+    };
+    tokio::select! {
+        done = work => Ok(Some(done)),
+        () = renewing => unreachable!("renewing never ends"),
+    }
+}

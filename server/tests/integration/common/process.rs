@@ -114,6 +114,11 @@ impl ServeProcess {
         }
     }
 
+    /// The process id (what its leases' owners start with).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn stop(mut self) {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])

@@ -104,7 +104,7 @@ impl RollupPoint<'_> {
 }
 
 /// The primary key of a row.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 struct RowKey<'a> {
     org_id: Uuid,
     period_ns: i64,
@@ -143,7 +143,10 @@ fn latest_per_row<'a>(points: &[RollupPoint<'a>]) -> HashMap<RowKey<'a>, RollupP
 
 /// Rolls `points` up, in the caller's transaction.
 pub async fn upsert(txn: &impl WriteTransaction, points: &[RollupPoint<'_>]) -> Result<(), DbErr> {
-    let rows: Vec<(RowKey, RollupPoint)> = latest_per_row(points).into_iter().collect();
+    let mut rows: Vec<(RowKey, RollupPoint)> = latest_per_row(points).into_iter().collect();
+    // In key order: two replicas' commits then lock shared rows in the same
+    // order and cannot deadlock on PostgreSQL.
+    rows.sort_unstable_by_key(|(key, _)| *key);
     if rows.is_empty() {
         return Ok(());
     }

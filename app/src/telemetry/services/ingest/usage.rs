@@ -89,7 +89,7 @@ pub fn percentile_ms(counts: &[i64], quantile: f64) -> Option<f64> {
 }
 
 /// What a rollup row is about.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct UsageKey {
     pub org_id: Uuid,
     pub hour_ns: i64,
@@ -358,8 +358,11 @@ impl RollupPeriod {
 /// the daily ones, in the caller's transaction.
 pub async fn upsert(
     txn: &impl WriteTransaction,
-    deltas: Vec<(UsageKey, UsageCounters)>,
+    mut deltas: Vec<(UsageKey, UsageCounters)>,
 ) -> Result<(), DbErr> {
+    // In key order: two replicas' commits then lock shared rows in the same
+    // order and cannot deadlock on PostgreSQL.
+    deltas.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
     let mut by_day: HashMap<UsageKey, UsageCounters> = HashMap::with_capacity(deltas.len());
     for (key, counters) in &deltas {
         let day = UsageKey {
@@ -370,7 +373,9 @@ pub async fn upsert(
     }
     add_to(txn, RollupPeriod::Hour, &deltas).await?;
     // The key's `hour_ns` holds the day's start here.
-    add_to(txn, RollupPeriod::Day, &by_day.into_iter().collect::<Vec<_>>()).await
+    let mut by_day: Vec<(UsageKey, UsageCounters)> = by_day.into_iter().collect();
+    by_day.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+    add_to(txn, RollupPeriod::Day, &by_day).await
 }
 
 /// Adds `deltas` to the rows of `period`'s table, keyed by `hour_ns` as

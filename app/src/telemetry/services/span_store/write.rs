@@ -67,7 +67,11 @@ pub async fn write_spans<'a>(
             stored.push(span);
         }
     }
-    upsert_traces(txn, traces.into_iter().collect()).await?;
+    // In key order: two replicas' commits then lock shared rollups in the
+    // same order and cannot deadlock on PostgreSQL.
+    let mut traces: Vec<((Uuid, &str), TraceDelta)> = traces.into_iter().collect();
+    traces.sort_unstable_by_key(|(key, _)| *key);
+    upsert_traces(txn, traces).await?;
     search::index_for_search(txn, &search_rows).await?;
     Ok(stored)
 }
