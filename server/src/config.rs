@@ -38,6 +38,132 @@ pub enum AdminCommand {
     /// when every chain is intact, 1 when one is broken (the report says where), 2 when
     /// the database cannot be read.
     VerifyAudit(VerifyAuditArgs),
+    /// Create an account with its own organization (its owner). The password is read
+    /// from standard input with `--password-stdin`, or made up and printed once.
+    CreateUser(CreateUserArgs),
+    /// Set a new password for an account and end its sessions. The password is read
+    /// from standard input with `--password-stdin`, or made up and printed once.
+    ResetPassword(ResetPasswordArgs),
+    /// Make an account an instance administrator (it reads /metrics, mints `metrics`
+    /// tokens), or with `--revoke` no longer one.
+    MakeAdmin(MakeAdminArgs),
+    /// Mint an API token in an organization on behalf of one of its members (who must be
+    /// allowed to mint it) and print its secret, once. Audited as that member's.
+    MintToken(MintTokenArgs),
+    /// List the organizations with their members and spans.
+    ListOrgs(ListOrgsArgs),
+    /// Copy a SQLite database, consistent, while the server runs (with its sealing key
+    /// file, if any, beside the copy). For PostgreSQL, says how to use pg_dump.
+    Backup(BackupArgs),
+    /// Put a backup made by `specula admin backup` in place of the database (SQLite;
+    /// stop the server first). For PostgreSQL, says how to use pg_restore.
+    Restore(RestoreArgs),
+}
+
+/// The database an admin command works on.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArg {
+    /// The database `specula serve` uses.
+    #[arg(
+        long,
+        env = "SPECULA_DATABASE_URL",
+        default_value = "sqlite://data/specula.db"
+    )]
+    pub database_url: DatabaseUrl,
+}
+
+/// Settings of `specula admin create-user`.
+#[derive(Debug, Clone, Args)]
+pub struct CreateUserArgs {
+    #[command(flatten)]
+    pub database: DatabaseArg,
+    #[arg(long)]
+    pub email: String,
+    /// The first organization's name (default: from the email).
+    #[arg(long)]
+    pub organization: Option<String>,
+    /// Read the password from standard input (one line).
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Also make the account an instance administrator.
+    #[arg(long)]
+    pub admin: bool,
+}
+
+/// Settings of `specula admin reset-password`.
+#[derive(Debug, Clone, Args)]
+pub struct ResetPasswordArgs {
+    #[command(flatten)]
+    pub database: DatabaseArg,
+    #[arg(long)]
+    pub email: String,
+    /// Read the password from standard input (one line).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// Settings of `specula admin make-admin`.
+#[derive(Debug, Clone, Args)]
+pub struct MakeAdminArgs {
+    #[command(flatten)]
+    pub database: DatabaseArg,
+    #[arg(long)]
+    pub email: String,
+    /// Take the role away instead.
+    #[arg(long)]
+    pub revoke: bool,
+}
+
+/// Settings of `specula admin mint-token`.
+#[derive(Debug, Clone, Args)]
+pub struct MintTokenArgs {
+    #[command(flatten)]
+    pub database: DatabaseArg,
+    /// The organization (its id, as `list-orgs` shows).
+    #[arg(long)]
+    pub org: uuid::Uuid,
+    /// The member the token is minted for.
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub name: String,
+    /// `ingest`, `read`, `evaluate` or `metrics`; repeat for several.
+    #[arg(long = "scope", required = true)]
+    pub scopes: Vec<String>,
+    /// Expire after this long (`30d`, `12h`); never without it.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub expires_in: Option<Duration>,
+}
+
+/// Settings of `specula admin list-orgs`.
+#[derive(Debug, Clone, Args)]
+pub struct ListOrgsArgs {
+    #[command(flatten)]
+    pub database: DatabaseArg,
+    /// One JSON object per organization instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Settings of `specula admin backup`.
+#[derive(Debug, Clone, Args)]
+pub struct BackupArgs {
+    #[command(flatten)]
+    pub database: DatabaseArg,
+    /// Where the copy goes (a new file).
+    pub file: PathBuf,
+}
+
+/// Settings of `specula admin restore`.
+#[derive(Debug, Clone, Args)]
+pub struct RestoreArgs {
+    #[command(flatten)]
+    pub database: DatabaseArg,
+    /// A backup made by `specula admin backup`.
+    pub file: PathBuf,
+    /// Replace a database that exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// Settings of `specula admin verify-audit`.

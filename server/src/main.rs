@@ -30,10 +30,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Command::Admin(AdminCommand::VerifyAudit(args)) => {
+        Command::Admin(command) => {
             let outcome = tokio::runtime::Runtime::new()
                 .map_err(anyhow::Error::from)
-                .and_then(|runtime| runtime.block_on(server::admin::verify_audit(&args)));
+                .and_then(|runtime| runtime.block_on(admin(command)));
             outcome.unwrap_or_else(|err| {
                 eprintln!("error: {err:#}");
                 ExitCode::from(2)
@@ -93,4 +93,19 @@ async fn serve(config: server::config::ServeConfig) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     server.run(listeners, shutdown).await
+}
+
+/// Runs an admin command; what it prints is its answer.
+async fn admin(command: AdminCommand) -> anyhow::Result<ExitCode> {
+    use server::admin;
+    match command {
+        AdminCommand::VerifyAudit(args) => admin::verify_audit(&args).await,
+        AdminCommand::CreateUser(args) => admin::create_user(&args).await,
+        AdminCommand::ResetPassword(args) => admin::reset_password(&args).await,
+        AdminCommand::MakeAdmin(args) => admin::make_admin(&args).await,
+        AdminCommand::MintToken(args) => admin::mint_token(&args).await,
+        AdminCommand::ListOrgs(args) => admin::list_orgs(&args).await,
+        AdminCommand::Backup(args) => admin::backup(&args).await,
+        AdminCommand::Restore(args) => admin::restore(&args).await,
+    }
 }

@@ -152,6 +152,44 @@ pub async fn register(
     }
 }
 
+/// The account with this email, if any.
+pub async fn find_by_email(db: &DatabaseConnection, email: &str) -> Result<Option<user::Model>> {
+    let email = normalize_email(email)?;
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(&email))
+        .one(db)
+        .await?)
+}
+
+/// Sets a new password without the current one (an administrator from the
+/// shell) and ends every session of the account.
+pub async fn reset_password(db: &DatabaseConnection, email: &str, new: String) -> Result<user::Model> {
+    let user = find_by_email(db, email)
+        .await?
+        .ok_or(AppError::NotFound("account"))?;
+    passwords::check_policy(&new, &user.email)?;
+    let password_hash = passwords::hash(new).await?;
+    let mut active: user::ActiveModel = user.into();
+    active.password_hash = Set(password_hash);
+    active.password_changed_at = Set(Utc::now());
+    let user = active.update(db).await?;
+    let ended = super::sessions::end_user_sessions(db, user.id).await?;
+    tracing::info!(user_id = %user.id, ended, "password reset from the shell");
+    Ok(user)
+}
+
+/// Makes the account an instance administrator, or no longer one.
+pub async fn set_instance_admin(db: &DatabaseConnection, email: &str, admin: bool) -> Result<user::Model> {
+    let user = find_by_email(db, email)
+        .await?
+        .ok_or(AppError::NotFound("account"))?;
+    let mut active: user::ActiveModel = user.into();
+    active.instance_admin = Set(admin);
+    let user = active.update(db).await?;
+    tracing::info!(user_id = %user.id, admin, "instance administrator role set from the shell");
+    Ok(user)
+}
+
 /// Changes a password after checking the current one.
 pub async fn change_password(
     db: &DatabaseConnection,
