@@ -245,7 +245,6 @@ fn key_file(database: &Path) -> PathBuf {
 pub async fn backup(args: &BackupArgs) -> anyhow::Result<ExitCode> {
     let Some(path) = args.database.database_url.sqlite_path() else {
         eprintln!(
-            "{}",
             "A PostgreSQL database is backed up with PostgreSQL's own tools, while Specula runs:\n\
              \n  pg_dump --format=custom --file=specula.dump \"$SPECULA_DATABASE_URL\"\n\n\
              It holds everything Specula keeps (accounts, organizations, tokens, policies, the audit log, \
