@@ -91,7 +91,8 @@ async fn open(database: &DatabaseArg) -> anyhow::Result<DatabaseConnection> {
     {
         std::fs::create_dir_all(folder)?;
     }
-    let connection = db::connect(&database.database_url, 1, Default::default()).await?;
+    // Two connections: on PostgreSQL, migrating holds one for its lock.
+    let connection = db::connect(&database.database_url, 2, Default::default()).await?;
     db::migrate(&connection).await?;
     Ok(connection)
 }

@@ -142,8 +142,28 @@ pub async fn connect(
 
 /// Applies every pending migration; a no-op when the schema is current.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbSetupError> {
-    Migrator::up(db, None).await.map_err(DbSetupError::Migrate)
+    // The lock takes a connection of the pool while migrating takes another.
+    if db.get_database_backend() != DatabaseBackend::Postgres
+        || db.get_postgres_connection_pool().options().get_max_connections() < 2
+    {
+        return Migrator::up(db, None).await.map_err(DbSetupError::Migrate);
+    }
+    // Replicas starting together migrate one after the other: the first
+    // holds this lock (in a transaction of its own, on a connection of its
+    // own) while it migrates; the next finds nothing left to do.
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let guard = db.begin().await.map_err(DbSetupError::Migrate)?;
+    guard
+        .execute_unprepared(&format!("SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
+        .await
+        .map_err(DbSetupError::Migrate)?;
+    let migrated = Migrator::up(db, None).await.map_err(DbSetupError::Migrate);
+    guard.commit().await.map_err(DbSetupError::Migrate)?;
+    migrated
 }
+
+/// The PostgreSQL advisory lock migrations are run under ("specula" in ASCII).
+const MIGRATION_LOCK: i64 = 0x7370_6563_756c_61;
 
 /// What one checkpoint did: frames in the WAL and frames copied to the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

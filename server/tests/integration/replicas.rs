@@ -1,5 +1,5 @@
-//! Two `specula serve` processes on one PostgreSQL database, as replicas
-//! behind a load balancer: spans sent to either are read from either, a
+//! Two `specula serve` processes started together on one new PostgreSQL
+//! database, as replicas behind a load balancer: spans sent to either are read from either, a
 //! session made on one is valid on the other, a live tail on one sees
 //! spans ingested on the other, and every background job runs on one of
 //! them at a time (the forwarder, sending each span once; the cleanup and
@@ -50,8 +50,11 @@ async fn two_replicas() {
         "--retention-interval=1s",
         "--alert-interval=1s",
     ];
-    let first = ServeProcess::start(&database.url, &args).await;
-    let second = ServeProcess::start(&database.url, &args).await;
+    // Started together on a new database: one migrates while the other waits.
+    let (first, second) = tokio::join!(
+        ServeProcess::start(&database.url, &args),
+        ServeProcess::start(&database.url, &args)
+    );
 
     // An account made on the first replica; its session is good on the second.
     let browser = first.browser();
