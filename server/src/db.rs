@@ -163,7 +163,7 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbSetupError> {
 }
 
 /// The PostgreSQL advisory lock migrations are run under ("specula" in ASCII).
-const MIGRATION_LOCK: i64 = 0x7370_6563_756c_61;
+const MIGRATION_LOCK: i64 = 0x0073_7065_6375_6c61;
 
 /// What one checkpoint did: frames in the WAL and frames copied to the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
