@@ -123,6 +123,7 @@ mod server {
                 Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 Self::TooManyRequests { .. } | Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
                 Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                Self::Database(err) if database_unreachable(err) => StatusCode::SERVICE_UNAVAILABLE,
                 Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             }
         }
@@ -138,6 +139,7 @@ mod server {
                 Self::UnsupportedMediaType(_) => "unsupported_media_type",
                 Self::TooManyRequests { .. } | Self::RateLimited { .. } => "rate_limited",
                 Self::Unavailable(_) => "unavailable",
+                Self::Database(err) if database_unreachable(err) => "unavailable",
                 Self::Database(_) | Self::Internal(_) => "internal",
             }
         }
@@ -149,6 +151,31 @@ mod server {
                 Some(SqlErr::UniqueConstraintViolation(_)) => Self::Conflict(message.into()),
                 _ => Self::Database(err),
             }
+        }
+    }
+
+    /// Whether `err` says the database cannot be reached now (a connection
+    /// refused or lost, none free in time, the server shutting down) rather
+    /// than that a statement failed.
+    pub fn database_unreachable(err: &DbErr) -> bool {
+        use sea_orm::{RuntimeErr, sqlx};
+        match err {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+            DbErr::Query(RuntimeErr::SqlxError(cause)) | DbErr::Exec(RuntimeErr::SqlxError(cause)) => {
+                match cause.as_ref() {
+                    sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed => true,
+                    // Class 08: connection exceptions; 57P01-03: the server shutting down or starting.
+                    sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                        code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+                    }),
+                    _ => false,
+                }
+            }
+            _ => false,
         }
     }
 
@@ -176,6 +203,9 @@ mod server {
                 response.set_status(err.status());
             }
             let message = match &err {
+                AppError::Database(db) if database_unreachable(db) => {
+                    "the database cannot be reached; retry shortly".to_owned()
+                }
                 // Never leak internal details to clients.
                 AppError::Database(_) | AppError::Internal(_) => "internal server error".to_owned(),
                 other => other.to_string(),
@@ -196,7 +226,7 @@ mod server {
                     headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
                 }
                 // What the database or a queue cannot take now it may take in a moment.
-                Self::Unavailable(_) => {
+                Self::Unavailable(_) | Self::Database(_) if status == StatusCode::SERVICE_UNAVAILABLE => {
                     headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
                 }
                 _ => {}

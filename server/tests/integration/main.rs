@@ -14,6 +14,7 @@ mod costs;
 mod demo;
 mod evaluate;
 mod explorer;
+mod faults;
 mod forwarding;
 mod golden;
 mod http;

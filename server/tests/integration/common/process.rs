@@ -119,6 +119,12 @@ impl ServeProcess {
         self.child.id()
     }
 
+    /// Kills the process at once (SIGKILL): no shutdown, as in a crash.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn stop(mut self) {
         let _ = std::process::Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
