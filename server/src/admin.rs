@@ -27,10 +27,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 use crate::{
     config::{
-        BackupArgs, CreateUserArgs, DatabaseArg, ListOrgsArgs, MakeAdminArgs, MintTokenArgs,
-        ResetPasswordArgs, RestoreArgs, VerifyAuditArgs,
+        BackupArgs, CreateUserArgs, DatabaseArg, ExportOrgArgs, ImportOrgArgs, ListOrgsArgs, MakeAdminArgs,
+        MintTokenArgs, ResetPasswordArgs, RestoreArgs, VerifyAuditArgs,
     },
-    db,
+    db, otlp,
 };
 
 /// Checks the audit chains and prints one report per organization.
@@ -355,5 +355,79 @@ pub async fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
         std::fs::copy(&key, key_file(&path))?;
         println!("and its sealing key");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn export_org(args: &ExportOrgArgs) -> anyhow::Result<ExitCode> {
+    let connection = open(&args.database).await?;
+    let moved = if args.file.as_os_str() == "-" {
+        otlp::export_org(
+            &connection,
+            args.org,
+            &mut std::io::BufWriter::new(std::io::stdout().lock()),
+        )
+        .await?
+    } else {
+        anyhow::ensure!(
+            !args.file.exists(),
+            "{} exists; name a new file",
+            args.file.display()
+        );
+        let mut out = std::io::BufWriter::new(std::fs::File::create_new(&args.file)?);
+        let moved = otlp::export_org(&connection, args.org, &mut out).await?;
+        out.into_inner().map_err(|err| err.into_error())?.sync_all()?;
+        moved
+    };
+    eprintln!(
+        "exported {} policy versions, {} prices and {} spans",
+        moved.policy_versions, moved.prices, moved.spans
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn import_org(args: &ImportOrgArgs) -> anyhow::Result<ExitCode> {
+    use app::telemetry::services::{
+        ingest::writer::{IngestWriter, WriterSettings},
+        live::LiveHub,
+    };
+    let connection = open(&args.database).await?;
+    let owner = accounts::find_by_email(&connection, &args.owner_email)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no account {}", args.owner_email))?;
+    let writer_db = db::connect_writer(&args.database.database_url, &connection, Default::default()).await?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (writer, writer_task) = IngestWriter::start(
+        writer_db,
+        WriterSettings {
+            queue_capacity: 8,
+            max_batch_spans: 2_000,
+            max_batch_wait: std::time::Duration::from_millis(5),
+            store: Default::default(),
+        },
+        LiveHub::default(),
+        stop.clone(),
+    )?;
+    let actor = Actor::user(&owner, shell_origin());
+    let imported = if args.file.as_os_str() == "-" {
+        otlp::import_org(
+            &connection,
+            &writer,
+            &actor,
+            args.name.as_deref(),
+            std::io::stdin().lock(),
+        )
+        .await
+    } else {
+        let input = std::io::BufReader::new(std::fs::File::open(&args.file)?);
+        otlp::import_org(&connection, &writer, &actor, args.name.as_deref(), input).await
+    };
+    stop.cancel();
+    writer_task.await?;
+    let (org_id, moved) = imported?;
+    println!("{org_id}");
+    eprintln!(
+        "imported {} policy versions, {} prices and {} spans into {org_id}",
+        moved.policy_versions, moved.prices, moved.spans
+    );
     Ok(ExitCode::SUCCESS)
 }

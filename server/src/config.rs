@@ -58,6 +58,38 @@ pub enum AdminCommand {
     /// Put a backup made by `specula admin backup` in place of the database (SQLite;
     /// stop the server first). For PostgreSQL, says how to use pg_restore.
     Restore(RestoreArgs),
+    /// Write an organization (its name, policy versions, prices and spans) as JSON lines,
+    /// the spans as OTLP/JSON export requests.
+    ExportOrg(ExportOrgArgs),
+    /// Read an export into a new organization owned by an existing account.
+    ImportOrg(ImportOrgArgs),
+}
+
+/// Settings of `specula admin export-org`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportOrgArgs {
+    #[command(flatten)]
+    pub database: DatabaseArg,
+    /// The organization (its id, as `list-orgs` shows).
+    #[arg(long)]
+    pub org: uuid::Uuid,
+    /// Where the export goes (a new file; `-` for standard output).
+    pub file: PathBuf,
+}
+
+/// Settings of `specula admin import-org`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportOrgArgs {
+    #[command(flatten)]
+    pub database: DatabaseArg,
+    /// An export made by `specula admin export-org` (`-` for standard input).
+    pub file: PathBuf,
+    /// The account that owns the new organization.
+    #[arg(long)]
+    pub owner_email: String,
+    /// The new organization's name (default: the exported one's).
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 /// The database an admin command works on.

@@ -107,5 +107,7 @@ async fn admin(command: AdminCommand) -> anyhow::Result<ExitCode> {
         AdminCommand::ListOrgs(args) => admin::list_orgs(&args).await,
         AdminCommand::Backup(args) => admin::backup(&args).await,
         AdminCommand::Restore(args) => admin::restore(&args).await,
+        AdminCommand::ExportOrg(args) => admin::export_org(&args).await,
+        AdminCommand::ImportOrg(args) => admin::import_org(&args).await,
     }
 }

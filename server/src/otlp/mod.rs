@@ -17,6 +17,7 @@ mod forward;
 mod grpc;
 mod http;
 mod observe;
+mod org_transfer;
 #[cfg(test)]
 mod payload_dictionary;
 mod trace_formats;
@@ -28,6 +29,7 @@ pub use error::IngestError;
 pub use forward::{OtlpForwarder, TEST_SPAN_NAME, run as run_forwarder};
 pub use grpc::router as grpc_router;
 pub use http::routes;
+pub use org_transfer::{Moved, export_org, import_org};
 
 /// Decoders must never panic, whatever a client sends.
 #[cfg(test)]

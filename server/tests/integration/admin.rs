@@ -241,3 +241,184 @@ async fn from_the_shell() {
     assert_eq!(postgres.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&postgres.stderr).contains("pg_dump"));
 }
+
+#[test]
+fn an_organization_moves_to_another_installation() {
+    common::runtime().block_on(moved_elsewhere());
+}
+
+async fn moved_elsewhere() {
+    let folder = tempfile::tempdir().unwrap();
+    let source = format!("sqlite://{}", folder.path().join("source.db").display());
+    let server = ServeProcess::start(&source, &[]).await;
+    let owner = server.browser();
+    let org = common::first_org(&owner.sign_up("ops@source.example").await);
+    let minted: Value = owner
+        .post(
+            &format!("/api/v1/orgs/{org}/tokens"),
+            json!({"name": "sdk", "scopes": ["ingest", "read"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = minted["secret"].as_str().unwrap().to_owned();
+    let policy = json!({"redaction": {"rules": [
+        {"id": "customer", "kind": "regex", "pattern": "CUST-[0-9]{6}", "label": "customer_id"}]}});
+    let saved = owner
+        .post(
+            &format!("/api/v1/governance/policies?org={org}"),
+            json!({"document": policy, "comment": "customers"}),
+        )
+        .await;
+    assert_eq!(saved.status(), StatusCode::CREATED);
+    let priced = owner
+        .put(
+            &format!("/api/v1/orgs/{org}/prices"),
+            json!({"overrides": [{"model": "house-model", "input_usd_per_mtok": "1", "output_usd_per_mtok": "2"}]}),
+        )
+        .await;
+    assert_eq!(priced.status(), StatusCode::OK);
+    let trace = "00000000000000000000000000c0ffee";
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap();
+    let call = span(
+        trace,
+        "0000000000000001",
+        None,
+        "chat house-model",
+        (now, 2_000_000),
+        false,
+        json!({"gen_ai.operation.name": "chat", "gen_ai.request.model": "house-model",
+               "gen_ai.usage.input_tokens": 1_000_000, "gen_ai.usage.output_tokens": 1_000_000,
+               "prompt": "refund CUST-123456"}),
+    );
+    let tool = span(
+        trace,
+        "0000000000000002",
+        Some("0000000000000001"),
+        "execute_tool search",
+        (now, 1_000_000),
+        false,
+        json!({"gen_ai.operation.name": "execute_tool", "tool.name": "search"}),
+    );
+    assert_eq!(
+        server
+            .send(&token, export("agent", vec![call, tool]))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let before: Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/traces/{trace}", server.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    server.stop();
+
+    let file = folder.path().join("org.jsonl");
+    admin_ok(
+        &source,
+        &["export-org", "--org", &org, file.to_str().unwrap()],
+        None,
+    );
+    let lines: Vec<Value> = std::fs::read_to_string(&file)
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines[0]["specula_organization_export"], 1);
+    assert!(
+        lines.iter().any(|line| line.get("resourceSpans").is_some()),
+        "spans as OTLP/JSON"
+    );
+
+    // Into another installation, owned by an account there.
+    let target = format!("sqlite://{}", folder.path().join("target.db").display());
+    admin_ok(
+        &target,
+        &["create-user", "--email", "ops@target.example", "--password-stdin"],
+        Some("a long enough passphrase\n"),
+    );
+    let imported = admin_ok(
+        &target,
+        &[
+            "import-org",
+            file.to_str().unwrap(),
+            "--owner-email",
+            "ops@target.example",
+            "--name",
+            "Moved",
+        ],
+        None,
+    );
+    let new_org = imported.trim().to_owned();
+    let again = admin(
+        &target,
+        &[
+            "import-org",
+            "--owner-email",
+            "ops@target.example",
+            "/nonexistent",
+        ],
+        None,
+    );
+    assert_eq!(again.status.code(), Some(2));
+
+    let server = ServeProcess::start(&target, &[]).await;
+    let browser = server.browser();
+    assert_eq!(
+        browser
+            .log_in("ops@target.example", "a long enough passphrase")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let after: Value = browser
+        .get(&format!("/api/v1/traces/{trace}?org={new_org}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["spans"].as_array().unwrap().len(), 2, "{after}");
+    assert_eq!(
+        after["trace"]["cost_nanos"], before["trace"]["cost_nanos"],
+        "priced with the moved prices"
+    );
+    assert_eq!(
+        after["trace"]["cost_nanos"], 3_000_000_000_i64,
+        "1 M tokens in at $1, 1 M out at $2"
+    );
+    let request = after["spans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|span| span["span_id"] == "0000000000000001")
+        .unwrap();
+    assert!(
+        request["prompt"]
+            .as_str()
+            .unwrap()
+            .contains("[REDACTED:customer_id]"),
+        "{request}"
+    );
+    let current: Value = browser
+        .get(&format!("/api/v1/governance/policies?org={new_org}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(current["version"], 1, "{current}");
+    assert_eq!(current["document"]["redaction"]["rules"][0]["id"], "customer");
+    let prices: Value = browser
+        .get(&format!("/api/v1/orgs/{new_org}/prices"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(prices["overrides"][0]["model"], "house-model", "{prices}");
+    server.stop();
+}
