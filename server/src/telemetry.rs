@@ -13,6 +13,7 @@
 use std::{io::IsTerminal, net::SocketAddr};
 
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::{Resource, trace::SdkTracerProvider};
 use tracing::Subscriber;
 use tracing_subscriber::{
@@ -28,6 +29,9 @@ use crate::config::{LogFormat, ServeConfig};
 pub struct SelfTracing {
     provider: SdkTracerProvider,
     endpoint: String,
+    /// The gRPC exporter's runtime (tonic's connection lives on one), kept
+    /// until the provider has flushed.
+    grpc_runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl SelfTracing {
@@ -40,6 +44,9 @@ impl SelfTracing {
     pub fn shutdown(self) {
         if let Err(err) = self.provider.shutdown() {
             tracing::warn!(error = %err, "self-tracing: the last spans were not exported");
+        }
+        if let Some(runtime) = self.grpc_runtime {
+            runtime.shutdown_background();
         }
     }
 }
@@ -107,28 +114,48 @@ fn self_tracing(
     config: &ServeConfig,
     env: &impl Fn(&str) -> Option<String>,
 ) -> anyhow::Result<Result<SelfTracing, Off>> {
-    let endpoint = match traces_endpoint(env) {
-        Some(endpoint) => endpoint,
-        None => return Ok(Err(Off::NotConfigured)),
-    };
     let protocol = env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
         .or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL"))
         .unwrap_or_else(|| "http/protobuf".to_owned());
-    if protocol != "http/protobuf" {
-        anyhow::bail!(
-            "OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: Specula exports its own spans over http/protobuf \
-             (OTLP/HTTP, port 4318 by convention); set it to http/protobuf or leave it unset"
-        );
-    }
+    let protocol = match protocol.as_str() {
+        "http/protobuf" => Protocol::HttpBinary,
+        "http/json" => Protocol::HttpJson,
+        "grpc" => Protocol::Grpc,
+        other => anyhow::bail!(
+            "OTEL_EXPORTER_OTLP_PROTOCOL={other}: Specula exports its own spans over grpc, http/protobuf \
+             or http/json; set one of them or leave it unset (http/protobuf)"
+        ),
+    };
+    let endpoint = match traces_endpoint(env, protocol) {
+        Some(endpoint) => endpoint,
+        None => return Ok(Err(Off::NotConfigured)),
+    };
     if !config.trace_to_self && is_this_server(&endpoint, config) {
         return Ok(Err(Off::WouldTraceItself(endpoint)));
     }
-    // The builder reads the endpoint, headers, timeout and compression
+    // The builders read the endpoint, headers, timeout and compression
     // from the same variables.
-    let exporter = opentelemetry_otlp::SpanExporter::builder()
-        .with_http()
-        .build()
-        .map_err(|err| anyhow::anyhow!("self-tracing exporter for {endpoint}: {err}"))?;
+    let mut grpc_runtime = None;
+    let exporter = match protocol {
+        Protocol::Grpc => {
+            // Tonic's connection runs on a runtime of its own, made here
+            // before the server's, and the batch processor's thread sends through it.
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("self-tracing")
+                .enable_all()
+                .build()?;
+            let exporter =
+                runtime.block_on(async { opentelemetry_otlp::SpanExporter::builder().with_tonic().build() });
+            grpc_runtime = Some(runtime);
+            exporter
+        }
+        _ => opentelemetry_otlp::SpanExporter::builder()
+            .with_http()
+            .with_protocol(protocol)
+            .build(),
+    }
+    .map_err(|err| anyhow::anyhow!("self-tracing exporter for {endpoint}: {err}"))?;
     let mut resource = Resource::builder().with_attribute(opentelemetry::KeyValue::new(
         "service.version",
         env!("CARGO_PKG_VERSION"),
@@ -142,18 +169,26 @@ fn self_tracing(
         .with_batch_exporter(exporter)
         .with_resource(resource.build())
         .build();
-    Ok(Ok(SelfTracing { provider, endpoint }))
+    Ok(Ok(SelfTracing {
+        provider,
+        endpoint,
+        grpc_runtime,
+    }))
 }
 
-/// The URL spans would be posted to, as OTLP/HTTP exporters make it.
-fn traces_endpoint(env: &impl Fn(&str) -> Option<String>) -> Option<String> {
+/// Where spans would go, as the exporters make it: for OTLP/HTTP the base
+/// endpoint gets `/v1/traces`; gRPC takes the address as it is.
+fn traces_endpoint(env: &impl Fn(&str) -> Option<String>, protocol: Protocol) -> Option<String> {
     if env("OTEL_SDK_DISABLED").is_some_and(|value| value.eq_ignore_ascii_case("true"))
         || env("OTEL_TRACES_EXPORTER").is_some_and(|value| value == "none")
     {
         return None;
     }
     env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or_else(|| {
-        env("OTEL_EXPORTER_OTLP_ENDPOINT").map(|base| format!("{}/v1/traces", base.trim_end_matches('/')))
+        env("OTEL_EXPORTER_OTLP_ENDPOINT").map(|base| match protocol {
+            Protocol::Grpc => base,
+            _ => format!("{}/v1/traces", base.trim_end_matches('/')),
+        })
     })
 }
 
@@ -255,29 +290,39 @@ mod tests {
 
     #[test]
     fn the_endpoint_is_made_as_exporters_make_it() {
-        assert_eq!(traces_endpoint(&env_of(&[])), None);
+        assert_eq!(traces_endpoint(&env_of(&[]), Protocol::HttpBinary), None);
         assert_eq!(
-            traces_endpoint(&env_of(&[(
-                "OTEL_EXPORTER_OTLP_ENDPOINT",
-                "http://collector:4318/"
-            )])),
+            traces_endpoint(
+                &env_of(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]),
+                Protocol::HttpBinary
+            ),
             Some("http://collector:4318/v1/traces".to_owned())
         );
         assert_eq!(
-            traces_endpoint(&env_of(&[
-                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
-                (
-                    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-                    "https://tempo.example.com/otlp/v1/traces"
-                ),
-            ])),
+            traces_endpoint(
+                &env_of(&[
+                    ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+                    (
+                        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                        "https://tempo.example.com/otlp/v1/traces"
+                    ),
+                ]),
+                Protocol::HttpBinary
+            ),
             Some("https://tempo.example.com/otlp/v1/traces".to_owned())
+        );
+        assert_eq!(
+            traces_endpoint(
+                &env_of(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317")]),
+                Protocol::Grpc
+            ),
+            Some("http://collector:4317".to_owned())
         );
         for off in [("OTEL_SDK_DISABLED", "true"), ("OTEL_TRACES_EXPORTER", "none")] {
             let pairs: &'static [(&str, &str)] = Box::leak(
                 vec![("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"), off].into_boxed_slice(),
             );
-            assert_eq!(traces_endpoint(&env_of(pairs)), None, "{off:?}");
+            assert_eq!(traces_endpoint(&env_of(pairs), Protocol::Grpc), None, "{off:?}");
         }
     }
 
@@ -307,13 +352,39 @@ mod tests {
     }
 
     #[test]
-    fn only_http_protobuf_is_spoken_and_itself_is_refused_unless_asked() {
+    fn the_three_protocols_are_spoken_and_itself_is_refused_unless_asked() {
         let grpc = env_of(&[
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4317"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
         ]);
-        let error = self_tracing(&config(&[]), &grpc).err().unwrap().to_string();
-        assert!(error.contains("http/protobuf"), "{error}");
+        let on = self_tracing(&config(&[]), &grpc).unwrap().unwrap();
+        assert_eq!(
+            on.endpoint(),
+            "http://collector:4317",
+            "gRPC takes the address as it is"
+        );
+        on.shutdown();
+        let json = env_of(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"),
+        ]);
+        let on = self_tracing(&config(&[]), &json).unwrap().unwrap();
+        assert_eq!(on.endpoint(), "http://collector:4318/v1/traces");
+        on.shutdown();
+        let unknown = env_of(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "thrift"),
+        ]);
+        let error = self_tracing(&config(&[]), &unknown).err().unwrap().to_string();
+        assert!(error.contains("grpc, http/protobuf or http/json"), "{error}");
+        let grpc_itself = env_of(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4317"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        ]);
+        assert!(matches!(
+            self_tracing(&config(&[]), &grpc_itself).unwrap(),
+            Err(Off::WouldTraceItself(_))
+        ));
         let itself = env_of(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")]);
         assert!(matches!(
             self_tracing(&config(&[]), &itself).unwrap(),

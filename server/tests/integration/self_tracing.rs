@@ -106,3 +106,77 @@ async fn traced_into_another() {
     receiver_database.drop_database().await;
     traced_database.drop_database().await;
 }
+
+#[test]
+fn a_server_traces_itself_over_grpc() {
+    common::runtime().block_on(traced_over_grpc());
+}
+
+async fn traced_over_grpc() {
+    let receiver_database = TestDatabase::create(Backend::Sqlite).await;
+    let receiver = ServeProcess::start(&receiver_database.url, &[]).await;
+    let owner = receiver.browser();
+    let org = first_org(&owner.sign_up("ops@example.com").await);
+    let minted: Value = owner
+        .post(
+            &format!("/api/v1/orgs/{org}/tokens"),
+            json!({"name": "specula self-tracing", "scopes": ["ingest", "read"]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let token = minted["secret"].as_str().unwrap().to_owned();
+    let traced_database = TestDatabase::create(Backend::Sqlite).await;
+    let headers = format!("authorization=Bearer%20{token}");
+    let endpoint = format!("http://{}", receiver.grpc_addr);
+    let logs = tempfile::tempdir().unwrap();
+    let log = logs.path().join("specula.log");
+    let traced = ServeProcess::start_with(
+        &traced_database.url,
+        &["--log=info"],
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", &headers),
+            ("OTEL_SERVICE_NAME", "specula-over-grpc"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
+        Some(&log),
+    )
+    .await;
+    let trace = "5b8efff798038103d269b633813fc60c";
+    let answer = reqwest::Client::new()
+        .get(format!("{}/api/v1/openapi.json", traced.base))
+        .header("traceparent", format!("00-{trace}-{CALLER_SPAN}-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let response = reqwest::Client::new()
+            .get(format!("{}/api/v1/traces/{trace}", receiver.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        if response.status() == StatusCode::OK {
+            let trace: Value = response.json().await.unwrap();
+            assert_eq!(trace["spans"][0]["name"], "GET /api/v1/openapi.json");
+            assert_eq!(trace["spans"][0]["service_name"], "specula-over-grpc");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no span arrived over gRPC: {}\n{}",
+            response.status(),
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    traced.stop();
+    receiver.stop();
+    receiver_database.drop_database().await;
+    traced_database.drop_database().await;
+}
