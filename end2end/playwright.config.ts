@@ -60,6 +60,8 @@ export default defineConfig({
       // Alert rules checked every second; the tests' webhook receiver runs on loopback.
       SPECULA_ALERT_INTERVAL: "1s",
       SPECULA_ALERTS_ALLOW_PRIVATE_NETWORKS: "true",
+      // The forwarding test's collector runs on loopback too.
+      SPECULA_FORWARDING_ALLOW_PRIVATE_NETWORKS: "true",
     },
   },
 });

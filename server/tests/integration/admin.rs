@@ -220,12 +220,9 @@ async fn from_the_shell() {
     );
     assert_eq!(refused.status.code(), Some(2));
     let server = ServeProcess::start(&restored, &[]).await;
-    let read: Value = reqwest::Client::new()
-        .get(format!("{}/api/v1/traces/{trace}", server.base))
-        .bearer_auth(&token)
-        .send()
+    let read: Value = server
+        .get_with_token(&token, &format!("/api/v1/traces/{trace}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -308,12 +305,9 @@ async fn moved_elsewhere() {
             .status(),
         StatusCode::OK
     );
-    let before: Value = reqwest::Client::new()
-        .get(format!("{}/api/v1/traces/{trace}", server.base))
-        .bearer_auth(&token)
-        .send()
+    let before: Value = server
+        .get_with_token(&token, &format!("/api/v1/traces/{trace}"))
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();

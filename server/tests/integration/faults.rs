@@ -18,10 +18,10 @@ use std::{
 
 use reqwest::StatusCode;
 use sea_orm::{ConnectionTrait, Database, Statement};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::common::{self, Backend, ServeProcess, TestDatabase, export, first_org, free_port, span};
+use crate::common::{self, Backend, ServeProcess, TestDatabase, export, free_port, span};
 
 const SPANS_PER_EXPORT: usize = 50;
 
@@ -52,18 +52,7 @@ fn an_overload_is_refused_with_bounded_memory() {
 
 /// An organization's ingest token on `server`.
 async fn ingest_token(server: &ServeProcess) -> String {
-    let owner = server.browser();
-    let org = first_org(&owner.sign_up("ops@faults.example").await);
-    let minted: Value = owner
-        .post(
-            &format!("/api/v1/orgs/{org}/tokens"),
-            json!({"name": "load", "scopes": ["ingest", "read"]}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    minted["secret"].as_str().unwrap().to_owned()
+    server.tenant("ops@faults.example", &["ingest", "read"]).await.2
 }
 
 /// An export of one new trace's spans; its trace id.

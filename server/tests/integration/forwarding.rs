@@ -13,8 +13,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::common::{
-    self, Backend, Browser, PASSWORD, ServeProcess, TestDatabase, TestServer, first_org, free_port,
-    send_spans, signed_in_tenant, span,
+    self, Backend, Browser, PASSWORD, ServeProcess, TestDatabase, TestServer, free_port, send_spans,
+    signed_in_tenant, span,
 };
 
 const SECOND: i64 = 1_000_000_000;
@@ -52,22 +52,12 @@ impl Receiver {
         let database = TestDatabase::create(Backend::Sqlite).await;
         let ports = (free_port(), free_port());
         let process = ServeProcess::start_at(&database.url, ports, &[], &[], None).await;
-        let owner = process.browser();
-        let org = first_org(&owner.sign_up("ops@receiver.example").await);
-        let minted: Value = owner
-            .post(
-                &format!("/api/v1/orgs/{org}/tokens"),
-                json!({"name": "forwarded", "scopes": ["ingest", "read"]}),
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
+        let (_, _, token) = process.tenant("ops@receiver.example", &["ingest", "read"]).await;
         Self {
             database,
             ports,
             process: Some(process),
-            token: minted["secret"].as_str().unwrap().to_owned(),
+            token,
         }
     }
 

@@ -85,18 +85,7 @@ async fn two_replicas() {
     // A receiver, and a destination forwarding every span of the organization to it.
     let receiver_database = TestDatabase::create(Backend::Sqlite).await;
     let receiver = ServeProcess::start(&receiver_database.url, &[]).await;
-    let receiver_owner = receiver.browser();
-    let receiver_org = first_org(&receiver_owner.sign_up("ops@receiver.example").await);
-    let receiver_token: Value = receiver_owner
-        .post(
-            &format!("/api/v1/orgs/{receiver_org}/tokens"),
-            json!({"name": "forwarded", "scopes": ["ingest", "read"]}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let receiver_token = receiver_token["secret"].as_str().unwrap().to_owned();
+    let (_, _, receiver_token) = receiver.tenant("ops@receiver.example", &["ingest", "read"]).await;
     let created = browser
         .post(
             &format!("/api/v1/orgs/{org}/forwarding/destinations"),
@@ -107,12 +96,9 @@ async fn two_replicas() {
     assert_eq!(created.status(), StatusCode::CREATED);
 
     // A live tail on the second replica.
-    let tail = reqwest::Client::new()
-        .get(format!("{}/api/v1/live?org={org}", second.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let tail = second
+        .get_with_token(&token, &format!("/api/v1/live?org={org}"))
+        .await;
     assert_eq!(tail.status(), StatusCode::OK);
 
     // One trace's spans sent half to each replica, and more traces to both at once.
@@ -171,23 +157,17 @@ async fn two_replicas() {
 
     // Either replica reads the whole trace, and every trace.
     for replica in [&first, &second] {
-        let trace: Value = reqwest::Client::new()
-            .get(format!("{}/api/v1/traces/{shared}", replica.base))
-            .bearer_auth(&token)
-            .send()
+        let trace: Value = replica
+            .get_with_token(&token, &format!("/api/v1/traces/{shared}"))
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
         assert_eq!(trace["trace"]["span_count"], 2, "{trace}");
         assert_eq!(trace["spans"].as_array().unwrap().len(), 2);
-        let spans: Value = reqwest::Client::new()
-            .get(format!("{}/api/v1/spans?limit=500", replica.base))
-            .bearer_auth(&token)
-            .send()
+        let spans: Value = replica
+            .get_with_token(&token, "/api/v1/spans?limit=500")
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -209,12 +189,9 @@ async fn two_replicas() {
     // The forwarder runs on one replica: the receiver gets every span once.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let received: Value = reqwest::Client::new()
-            .get(format!("{}/api/v1/spans?limit=500", receiver.base))
-            .bearer_auth(&receiver_token)
-            .send()
+        let received: Value = receiver
+            .get_with_token(&receiver_token, "/api/v1/spans?limit=500")
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();

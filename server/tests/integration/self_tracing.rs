@@ -6,9 +6,9 @@
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use crate::common::{self, Backend, ServeProcess, TestDatabase, first_org};
+use crate::common::{self, Backend, ServeProcess, TestDatabase};
 
 #[test]
 fn a_server_traces_itself_into_another_and_its_logs_name_the_traces() {
@@ -21,18 +21,7 @@ const CALLER_SPAN: &str = "00f067aa0ba902b7";
 async fn traced_into_another() {
     let receiver_database = TestDatabase::create(Backend::Sqlite).await;
     let receiver = ServeProcess::start(&receiver_database.url, &[]).await;
-    let owner = receiver.browser();
-    let org = first_org(&owner.sign_up("ops@example.com").await);
-    let minted: Value = owner
-        .post(
-            &format!("/api/v1/orgs/{org}/tokens"),
-            json!({"name": "specula self-tracing", "scopes": ["ingest", "read"]}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token = minted["secret"].as_str().unwrap().to_owned();
+    let (_, _, token) = receiver.tenant("ops@example.com", &["ingest", "read"]).await;
 
     let traced_database = TestDatabase::create(Backend::Sqlite).await;
     let logs = tempfile::tempdir().unwrap();
@@ -61,12 +50,9 @@ async fn traced_into_another() {
     // The receiver has the request's span, in the caller's trace, under the caller's span.
     let deadline = Instant::now() + Duration::from_secs(30);
     let span = loop {
-        let response = reqwest::Client::new()
-            .get(format!("{}/api/v1/traces/{CALLER_TRACE}", receiver.base))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let response = receiver
+            .get_with_token(&token, &format!("/api/v1/traces/{CALLER_TRACE}"))
+            .await;
         if response.status() == StatusCode::OK {
             let trace: Value = response.json().await.unwrap();
             break trace["spans"][0].clone();
@@ -115,18 +101,7 @@ fn a_server_traces_itself_over_grpc() {
 async fn traced_over_grpc() {
     let receiver_database = TestDatabase::create(Backend::Sqlite).await;
     let receiver = ServeProcess::start(&receiver_database.url, &[]).await;
-    let owner = receiver.browser();
-    let org = first_org(&owner.sign_up("ops@example.com").await);
-    let minted: Value = owner
-        .post(
-            &format!("/api/v1/orgs/{org}/tokens"),
-            json!({"name": "specula self-tracing", "scopes": ["ingest", "read"]}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    let token = minted["secret"].as_str().unwrap().to_owned();
+    let (_, _, token) = receiver.tenant("ops@example.com", &["ingest", "read"]).await;
     let traced_database = TestDatabase::create(Backend::Sqlite).await;
     let headers = format!("authorization=Bearer%20{token}");
     let endpoint = format!("http://{}", receiver.grpc_addr);
@@ -155,12 +130,9 @@ async fn traced_over_grpc() {
     assert_eq!(answer.status(), StatusCode::OK);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let response = reqwest::Client::new()
-            .get(format!("{}/api/v1/traces/{trace}", receiver.base))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .unwrap();
+        let response = receiver
+            .get_with_token(&token, &format!("/api/v1/traces/{trace}"))
+            .await;
         if response.status() == StatusCode::OK {
             let trace: Value = response.json().await.unwrap();
             assert_eq!(trace["spans"][0]["name"], "GET /api/v1/openapi.json");

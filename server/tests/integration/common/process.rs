@@ -102,6 +102,33 @@ impl ServeProcess {
             .unwrap()
     }
 
+    /// Signs `email` up (an organization of their own) and mints a token
+    /// with `scopes`: their browser, the organization's id and the secret.
+    pub async fn tenant(&self, email: &str, scopes: &[&str]) -> (super::Browser, String, String) {
+        let browser = self.browser();
+        let org = super::first_org(&browser.sign_up(email).await);
+        let minted: serde_json::Value = browser
+            .post(
+                &format!("/api/v1/orgs/{org}/tokens"),
+                serde_json::json!({"name": "sdk", "scopes": scopes}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        (browser, org, minted["secret"].as_str().unwrap().to_owned())
+    }
+
+    /// GETs an API path with a bearer token; the answer.
+    pub async fn get_with_token(&self, token: &str, path: &str) -> reqwest::Response {
+        reqwest::Client::new()
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
     /// A client with its own cookie jar on this process.
     pub fn browser(&self) -> super::Browser {
         super::Browser {
