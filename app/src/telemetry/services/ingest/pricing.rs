@@ -338,14 +338,17 @@ fn strip_date(name: &str) -> String {
     let mut name = name.to_owned();
     loop {
         let bytes = name.as_bytes();
-        let iso = name.len() > 11 && {
-            let tail = &name[name.len() - 11..];
-            tail.starts_with('-')
-                && all_digits(&tail[1..5])
-                && &tail[5..6] == "-"
-                && all_digits(&tail[6..8])
-                && &tail[8..9] == "-"
-                && all_digits(&tail[9..11])
+        // Compared as bytes: a name may end in any characters, and a slice
+        // of the string there could cut one in two.
+        let iso = bytes.len() > 11 && {
+            let tail = &bytes[bytes.len() - 11..];
+            let digits = |range: std::ops::Range<usize>| tail[range].iter().all(u8::is_ascii_digit);
+            tail[0] == b'-'
+                && digits(1..5)
+                && tail[5] == b'-'
+                && digits(6..8)
+                && tail[8] == b'-'
+                && digits(9..11)
         };
         if iso {
             name.truncate(name.len() - 11);
@@ -416,6 +419,26 @@ mod tests {
             output: Some(output),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn any_model_name_is_looked_up_without_panicking() {
+        // Multi-byte characters where a date suffix would be (a fuzzer's find).
+        for model in [
+            "G°ÊÁÏ🏻\u{95}¸𭶢B\u{9dfdc}\u{dd2d9}\u{aeeab}í",
+            "é-2024-08-0",
+            "modèle-2024-08-06",
+            "x-2024-08-0é",
+            "🏻🏻🏻🏻🏻🏻",
+            "-",
+            "@",
+            "gpt-4o-mini-2024-07-18",
+        ] {
+            let names = candidate_names(model);
+            assert!(!names.is_empty(), "{model}");
+            table().find(model);
+        }
+        assert_eq!(strip_date("modèle-2024-08-06"), "modèle");
     }
 
     #[test]
