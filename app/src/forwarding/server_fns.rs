@@ -169,7 +169,7 @@ pub async fn test_forward_destination(org_id: Uuid, destination_id: Uuid) -> Res
     let (state, _, user) = crate::server_context::signed_in().await?;
     let actor = crate::server_context::actor(&state, &user).await;
     let test =
-        crate::forwarding::services::destinations::send_test(&state, org_id, &actor, destination_id).await?;
+        crate::forwarding::services::test_span::send_test(&state, org_id, &actor, destination_id).await?;
     let result = serde_json::to_string(&test).unwrap_or_default();
     let query: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("tested", &destination_id.to_string())

@@ -6,7 +6,7 @@
 use app::{
     error::Result,
     forwarding::{
-        services::destinations,
+        services::{destinations, test_span},
         types::{Destination, DestinationInput, ForwardTest},
     },
     state::AppState,
@@ -135,6 +135,6 @@ pub async fn test_destination(
     ApiPath((org_id, id)): ApiPath<(Uuid, Uuid)>,
 ) -> Result<Json<ForwardTest>> {
     Ok(Json(
-        destinations::send_test(&state, org_id, &signed_in.actor(), id).await?,
+        test_span::send_test(&state, org_id, &signed_in.actor(), id).await?,
     ))
 }

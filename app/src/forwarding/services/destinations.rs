@@ -15,14 +15,13 @@ use super::ForwardSettings;
 use crate::{
     accounts::{services::orgs, types::Action},
     error::{AppError, Result},
-    forwarding::types::{Destination, DestinationInput, ForwardHeader, ForwardProtocol, ForwardTest},
+    forwarding::types::{Destination, DestinationInput, ForwardHeader, ForwardProtocol},
     platform::services::{
         audit::{self, Actor},
         now_ns, rfc3339,
         sealed::SealingKey,
         transaction::{assignments, begin_write, ensure_room, placeholder, placeholder_list},
     },
-    state::AppState,
     telemetry::services::span_store,
 };
 
@@ -332,37 +331,6 @@ pub async fn delete(db: &DatabaseConnection, org_id: Uuid, actor: &Actor, id: Uu
     .await?;
     txn.commit().await?;
     Ok(())
-}
-
-/// "Send test span" (owners and admins): one span, sent the way the
-/// destination's spans go, and what it did recorded in the audit log. The
-/// destination's counts are left as they are.
-pub async fn send_test(state: &AppState, org_id: Uuid, actor: &Actor, id: Uuid) -> Result<ForwardTest> {
-    let db = &state.db;
-    orgs::authorize(db, org_id, actor.acting_user()?, Action::ManagePolicies).await?;
-    let destination = get(db, org_id, id).await?;
-    let sending = for_sending(db, state.forwarding.sealing.as_ref(), org_id, id).await?;
-    let test = state.forwarder.send_test(&sending).await;
-    audit::record(
-        db,
-        org_id,
-        actor,
-        "forwarding.destination.test",
-        format!(
-            "sent a test span to the forwarding destination {}: {}",
-            destination.name,
-            if test.delivered { "delivered" } else { "failed" }
-        ),
-        json!({
-            "destination_id": id,
-            "trace_id": test.trace_id,
-            "delivered": test.delivered,
-            "answer": test.answer,
-            "error": test.error,
-        }),
-    )
-    .await?;
-    Ok(test)
 }
 
 /// The destination with its headers opened, for sending.

@@ -1,9 +1,10 @@
-//! Forwarding destinations (`destinations`) and the reading side of the
-//! forwarder: the spans it sends next and the horizon below which the span
-//! table holds no more gaps (`follow`).
+//! Forwarding destinations (`destinations`), "Send test span"
+//! (`test_span`), and the reading side of the forwarder: the horizon below
+//! which the span table holds no more gaps (`follow`).
 
 pub mod destinations;
 pub mod follow;
+pub mod test_span;
 
 use crate::platform::services::{outbound::Outbound, sealed::SealingKey};
 
