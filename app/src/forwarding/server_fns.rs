@@ -20,13 +20,12 @@ fn form_actions() -> super::fragments::FormActions {
     }
 }
 
-/// The Forwarding page's body as HTML; `tested` and `result` show what the
-/// last "Send test span" did.
+/// The Forwarding page's body as HTML; `tested` (the destination's id and
+/// what "Send test span" did, as JSON) shows the last test's outcome.
 #[server]
 pub async fn forwarding_html(
     org_id: Uuid,
     tested: Option<String>,
-    result: Option<String>,
     error: Option<String>,
 ) -> Result<String, ApiError> {
     use crate::{
@@ -39,16 +38,21 @@ pub async fn forwarding_html(
     };
     use leptos::server_fn::error::ServerFnUrlError;
 
+    /// The test's outcome as the redirect after it carries it.
+    #[derive(serde::Deserialize)]
+    struct Tested {
+        id: Uuid,
+        #[serde(flatten)]
+        test: ForwardTest,
+    }
+
     let (state, user) = member(org_id, Action::Read).await?;
     let can_manage = orgs::role_of(&state.db, org_id, user.id)
         .await?
         .is_some_and(|role| role_allows(role, Action::ManagePolicies));
-    let tested = match (tested.and_then(|id| id.parse::<Uuid>().ok()), result) {
-        (Some(id), Some(result)) => serde_json::from_str::<ForwardTest>(&result)
-            .ok()
-            .map(|test| (id, test)),
-        _ => None,
-    };
+    let tested = tested
+        .and_then(|json| serde_json::from_str::<Tested>(&json).ok())
+        .map(|tested| (tested.id, tested.test));
     let error = error
         .filter(|encoded| !encoded.is_empty())
         .map(|encoded| ServerFnUrlError::<ApiError>::decode_err(&encoded).message);
@@ -170,10 +174,10 @@ pub async fn test_forward_destination(org_id: Uuid, destination_id: Uuid) -> Res
     let actor = crate::server_context::actor(&state, &user).await;
     let test =
         crate::forwarding::services::test_span::send_test(&state, org_id, &actor, destination_id).await?;
-    let result = serde_json::to_string(&test).unwrap_or_default();
+    let mut tested = serde_json::to_value(&test).unwrap_or_default();
+    tested["id"] = serde_json::json!(destination_id);
     let query: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("tested", &destination_id.to_string())
-        .append_pair("result", &result)
+        .append_pair("tested", &tested.to_string())
         .finish();
     leptos_axum::redirect(&format!("/settings/forwarding?{query}"));
     Ok(())

@@ -18,12 +18,7 @@ use crate::{
 #[component]
 pub fn ForwardingPage() -> impl IntoView {
     let html = org_page_html(|org_id, params| {
-        forwarding_html(
-            org_id,
-            param(&params, "tested"),
-            param(&params, "result"),
-            param(&params, "__err"),
-        )
+        forwarding_html(org_id, param(&params, "tested"), param(&params, "__err"))
     });
     view! {
         <Title text="Forwarding" />

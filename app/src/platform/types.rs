@@ -100,7 +100,7 @@ pub struct AuditLogPage {
 }
 
 /// The kinds of change the Audit page filters by: action prefix and label.
-pub const AUDIT_ACTION_KINDS: [(&str, &str); 11] = [
+pub const AUDIT_ACTION_KINDS: [(&str, &str); 10] = [
     ("organization.", "Organization"),
     ("member.", "Members and roles"),
     ("invitation.", "Invitations"),
@@ -110,6 +110,5 @@ pub const AUDIT_ACTION_KINDS: [(&str, &str); 11] = [
     ("similarity.", "Similarity"),
     ("demo.", "Demo data"),
     ("policy.", "Policies"),
-    ("alerts.", "Alerts"),
     ("forwarding.", "Forwarding"),
 ];
